@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Repository identifies a Bitbucket Cloud repository by its workspace and slug.
+type Repository struct {
+	Workspace string `json:"workspace"`
+	Slug      string `json:"slug"`
+}
+
+// FullName is the repository's "workspace/slug".
+func (r Repository) FullName() string { return r.Workspace + "/" + r.Slug }
+
+// ParseRepository splits a "workspace/slug" full name.
+func ParseRepository(fullName string) (Repository, error) {
+	ws, slug, ok := strings.Cut(fullName, "/")
+	if !ok || ws == "" || slug == "" || strings.Contains(slug, "/") {
+		return Repository{}, fmt.Errorf("repository %q: want workspace/slug", fullName)
+	}
+	return Repository{Workspace: ws, Slug: slug}, nil
+}
+
+// Run is the input of one execution: which commit of which branch is being
+// delivered. It holds nothing that differs between two deliveries of the same
+// push, so that a redelivered webhook starts an execution with the same name
+// and input, which Step Functions treats as the same execution.
+type Run struct {
+	Repository Repository `json:"repository"`
+	// Branch is the pushed branch; the run's plan depends on it.
+	Branch string `json:"branch"`
+	// Commit is the full 40-character hash being delivered.
+	Commit string `json:"commit"`
+	// Settings tunes how the state machine waits; it comes from the
+	// pipeline's own configuration, not from the webhook.
+	Settings Settings `json:"settings"`
+}
+
+// Short is the commit's seven-character abbreviation.
+func (r Run) Short() string { return ShortSHA(r.Commit) }
+
+// Settings holds the pipeline's tunables that travel in the execution input.
+type Settings struct {
+	// PollSeconds is how long the state machine waits between two looks at
+	// a change set or a stack that is still in progress.
+	PollSeconds int `json:"pollSeconds"`
+}
+
+// DefaultPollSeconds is the wait between two polls of CloudFormation on AWS:
+// a change set is usually ready in 5-15 s and a small stack update takes
+// 30-90 s, so 10 s keeps the added latency low at a few transitions a minute.
+const DefaultPollSeconds = 10
+
+// ShortSHA abbreviates a commit hash to seven characters.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// MaxExecutionName is the longest execution name Step Functions accepts.
+const MaxExecutionName = 80
+
+var nameUnsafe = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
+
+// ExecutionName is the deterministic name of the execution that delivers
+// commit on branch of repo: "<slug>-<branch>-<sha7>", with every character
+// outside Step Functions' safe set [0-9A-Za-z-_] replaced by "-" and the
+// branch part shortened so the whole fits in 80 characters. Two deliveries
+// of one push give the same name; different pushes give different names
+// because the commit is always kept whole.
+func ExecutionName(repo Repository, branch, commit string) string {
+	clean := func(s string) string {
+		return strings.Trim(nameUnsafe.ReplaceAllString(s, "-"), "-")
+	}
+	slug, br, sha := clean(repo.Slug), clean(branch), clean(ShortSHA(commit))
+	if slug == "" {
+		slug = "repo"
+	}
+	if br == "" {
+		br = "branch"
+	}
+	// Keep the commit whole; share what is left between slug and branch.
+	room := MaxExecutionName - len(sha) - 2
+	if len(slug)+len(br) > room {
+		if len(slug) > room/2 {
+			slug = slug[:max(room/2, room-len(br))]
+		}
+		if len(slug)+len(br) > room {
+			br = br[:room-len(slug)]
+		}
+		slug, br = strings.TrimRight(slug, "-"), strings.TrimRight(br, "-")
+	}
+	return slug + "-" + br + "-" + sha
+}

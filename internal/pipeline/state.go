@@ -1,0 +1,213 @@
+package pipeline
+
+// The documents below travel in the state machine's state. Each stays small
+// (a few KiB at most): logs, templates and archives are stored in the
+// artifact bucket and referred to by key.
+
+// Source is the output of the source step: where the commit's archive is
+// stored and the plan read from its stackflow.yml.
+type Source struct {
+	// ArchiveKey is the artifact-bucket key of the commit's tar.gz archive.
+	ArchiveKey string `json:"archiveKey"`
+	Plan       Plan   `json:"plan"`
+}
+
+// Plan is what the run will do with this commit on this branch.
+type Plan struct {
+	// Checks are shell commands run in order at the repository root.
+	Checks []string `json:"checks"`
+	// Template is the path of the app's SAM template in the repository.
+	Template string `json:"template"`
+	// Environments are the stacks this branch is promoted to, in order. An
+	// empty list means the branch runs the checks only.
+	Environments []Environment `json:"environments"`
+	// Deploy tells the state machine whether to package and deploy: it is
+	// false when no environment wants this branch.
+	Deploy bool `json:"deploy"`
+	// Summary says in one line what the plan is, for the console and the
+	// commit status.
+	Summary string `json:"summary"`
+}
+
+// Environment is one stage of promotion, deployed as its own stack.
+type Environment struct {
+	Name  string `json:"name"`
+	Stack string `json:"stack"`
+	// Region is the stack's region; empty means the pipeline's own region.
+	Region string `json:"region,omitempty"`
+	// Parameters are the stack's parameter values.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// Capabilities are passed to CreateChangeSet.
+	Capabilities []string `json:"capabilities"`
+	// Tags are put on the stack.
+	Tags map[string]string `json:"tags,omitempty"`
+	// Smoke are the HTTP checks run after each deploy of this stack.
+	Smoke []SmokeCheck `json:"smoke,omitempty"`
+	// SmokeTimeoutSeconds is how long the smoke checks may keep retrying
+	// before the environment fails.
+	SmokeTimeoutSeconds int `json:"smokeTimeoutSeconds"`
+}
+
+// SmokeCheck is one HTTP request and what its answer must be. URL may refer
+// to the stack's outputs as ${OutputName}.
+type SmokeCheck struct {
+	Name     string            `json:"name"`
+	URL      string            `json:"url"`
+	Method   string            `json:"method"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Status   int               `json:"status"`
+	Contains string            `json:"contains,omitempty"`
+}
+
+// ChecksResult is the output of the checks step.
+type ChecksResult struct {
+	// LogKey is the artifact-bucket key of the full output of every check.
+	LogKey string `json:"logKey"`
+	// Checks lists each command with how it ended and how long it took.
+	Checks  []CheckResult `json:"checks"`
+	Summary string        `json:"summary"`
+}
+
+// CheckResult is how one check command ended.
+type CheckResult struct {
+	Command string  `json:"command"`
+	Passed  bool    `json:"passed"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Package is the output of the package step: one packaged template and the
+// function zips it refers to, promoted unchanged to every environment.
+type Package struct {
+	// Bucket and TemplateKey locate the packaged template.
+	Bucket      string `json:"bucket"`
+	TemplateKey string `json:"templateKey"`
+	// TemplateURL is the packaged template's S3 URL, as CloudFormation's
+	// TemplateURL wants it.
+	TemplateURL string `json:"templateURL"`
+	// Functions lists each built function and the key of its zip.
+	Functions []BuiltFunction `json:"functions"`
+	// LogKey is the artifact-bucket key of the build output.
+	LogKey  string `json:"logKey"`
+	Summary string `json:"summary"`
+}
+
+// BuiltFunction is one function of the app's template, built and zipped.
+type BuiltFunction struct {
+	// Name is the function's logical ID in the template.
+	Name string `json:"name"`
+	// Key is the artifact-bucket key of its zip, named by content hash.
+	Key string `json:"key"`
+	// SHA256 is the zip's hex SHA-256.
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// DeployAction names one step of deploying an environment's stack. The state
+// machine calls the deploy handler once per action and waits between them.
+type DeployAction string
+
+// The deploy actions in the order the state machine calls them.
+const (
+	// ActionCreateChangeSet creates a CREATE or UPDATE change set.
+	ActionCreateChangeSet DeployAction = "createChangeSet"
+	// ActionDescribeChangeSet reports whether the change set is ready.
+	ActionDescribeChangeSet DeployAction = "describeChangeSet"
+	// ActionExecuteChangeSet starts the stack operation.
+	ActionExecuteChangeSet DeployAction = "executeChangeSet"
+	// ActionDescribeStack reports whether the stack operation ended, and
+	// its outputs when it succeeded.
+	ActionDescribeStack DeployAction = "describeStack"
+)
+
+// DeployInput is the deploy handler's input.
+type DeployInput struct {
+	Action      DeployAction `json:"action"`
+	Run         Run          `json:"run"`
+	Execution   string       `json:"execution"`
+	Package     Package      `json:"package"`
+	Environment Environment  `json:"environment"`
+	// Deployment is the previous action's output; empty for the first.
+	Deployment Deployment `json:"deployment"`
+}
+
+// Deployment is how far the deploy of one environment's stack has got.
+type Deployment struct {
+	Stack         string `json:"stack"`
+	StackID       string `json:"stackId,omitempty"`
+	ChangeSetID   string `json:"changeSetId,omitempty"`
+	ChangeSetType string `json:"changeSetType,omitempty"`
+	// Status is the change set's or the stack's last seen status.
+	Status string `json:"status,omitempty"`
+	// Done is true when the current action's wait is over.
+	Done bool `json:"done"`
+	// NoChanges is true when the change set was empty: nothing to execute.
+	NoChanges bool `json:"noChanges"`
+	// Changes summarises the change set, one line per resource.
+	Changes []string `json:"changes,omitempty"`
+	// StartedAt is when the stack operation was started (RFC 3339), so that
+	// only its own stack events are read.
+	StartedAt string `json:"startedAt,omitempty"`
+	// Outputs are the stack's outputs once it is deployed.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	Summary string            `json:"summary,omitempty"`
+}
+
+// SmokeInput is the smoke-test handler's input.
+type SmokeInput struct {
+	Run         Run         `json:"run"`
+	Environment Environment `json:"environment"`
+	Deployment  Deployment  `json:"deployment"`
+}
+
+// SmokeResult is the smoke-test handler's output.
+type SmokeResult struct {
+	Environment string         `json:"environment"`
+	Checks      []SmokeOutcome `json:"checks"`
+	Summary     string         `json:"summary"`
+}
+
+// SmokeOutcome is how one smoke check ended.
+type SmokeOutcome struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Status   int    `json:"status"`
+	Attempts int    `json:"attempts"`
+	Passed   bool   `json:"passed"`
+}
+
+// Build states reported on a commit, as Bitbucket names them.
+const (
+	StateInProgress = "INPROGRESS"
+	StateSuccessful = "SUCCESSFUL"
+	StateFailed     = "FAILED"
+	StateStopped    = "STOPPED"
+)
+
+// StatusInput is the status handler's input: what to say on the commit.
+type StatusInput struct {
+	Run Run `json:"run"`
+	// Execution is the execution's ARN; the status links to it.
+	Execution string `json:"execution"`
+	// State is one of INPROGRESS, SUCCESSFUL, FAILED, STOPPED.
+	State string `json:"state"`
+	// Description is a short line for people; when empty it is derived
+	// from Error or State.
+	Description string `json:"description,omitempty"`
+	// Error is the caught error of a failed run, as Step Functions puts it
+	// in the state: its name and its cause.
+	Error *StateError `json:"error,omitempty"`
+}
+
+// StateError is an error as a Catch puts it in the state.
+type StateError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// StatusResult is the status handler's output.
+type StatusResult struct {
+	Key         string `json:"key"`
+	State       string `json:"state"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+}
