@@ -1,0 +1,336 @@
+package stackflow_test
+
+// Static checks of the pipeline's SAM application and of the example app,
+// run without AWS: the state machine against asl-validator, the templates
+// against goformation's SAM schema, the placeholders against the
+// substitutions, and every function built the way `sam build` builds it.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/awslabs/goformation/v7/schema"
+	"github.com/xeipuuv/gojsonschema"
+	"gopkg.in/yaml.v3"
+
+	"github.com/stackflow/stackflow"
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+var templates = []string{"template.yaml", "examples/hello/template.yaml"}
+
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// samTemplate is the part of a SAM template these checks read.
+type samTemplate struct {
+	Globals struct {
+		Function map[string]any `yaml:"Function"`
+	} `yaml:"Globals"`
+	Resources map[string]struct {
+		Type       string         `yaml:"Type"`
+		Metadata   map[string]any `yaml:"Metadata"`
+		Properties map[string]any `yaml:"Properties"`
+	} `yaml:"Resources"`
+}
+
+func readTemplate(t *testing.T, path string) samTemplate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Short-form intrinsics (!Ref, !GetAtt) are custom tags: decode through
+	// nodes so their values are read as plain scalars.
+	var node yaml.Node
+	if err := yaml.Unmarshal(data, &node); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	clearTags(&node)
+	var tpl samTemplate
+	if err := node.Decode(&tpl); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return tpl
+}
+
+func clearTags(n *yaml.Node) {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		n.Tag = ""
+	}
+	for _, c := range n.Content {
+		clearTags(c)
+	}
+}
+
+func substitutions(t *testing.T) map[string]any {
+	t.Helper()
+	tpl := readTemplate(t, "template.yaml")
+	sm, ok := tpl.Resources["PipelineStateMachine"]
+	if !ok {
+		t.Fatal("template.yaml has no PipelineStateMachine")
+	}
+	subs, ok := sm.Properties["DefinitionSubstitutions"].(map[string]any)
+	if !ok {
+		t.Fatal("PipelineStateMachine has no DefinitionSubstitutions")
+	}
+	return subs
+}
+
+// substituted returns the definition with every placeholder replaced by an
+// ARN of the right shape, as DefinitionSubstitutions would.
+func substituted(t *testing.T) []byte {
+	t.Helper()
+	return placeholder.ReplaceAllFunc(stackflow.Definition, func(m []byte) []byte {
+		name := placeholder.FindSubmatch(m)[1]
+		return []byte("arn:aws:lambda:eu-west-1:123456789012:function:stackflow-" + string(name))
+	})
+}
+
+func TestDefinitionPlaceholdersMatchSubstitutions(t *testing.T) {
+	t.Parallel()
+	used := map[string]bool{}
+	for _, m := range placeholder.FindAllSubmatch(stackflow.Definition, -1) {
+		used[string(m[1])] = true
+	}
+	subs := substitutions(t)
+	for name := range used {
+		if _, ok := subs[name]; !ok {
+			t.Errorf("${%s} is used in statemachine/pipeline.asl.json but has no DefinitionSubstitution", name)
+		}
+	}
+	for name := range subs {
+		if !used[name] {
+			t.Errorf("DefinitionSubstitution %s is never used in statemachine/pipeline.asl.json", name)
+		}
+	}
+	if len(used) == 0 {
+		t.Fatal("the definition uses no placeholders; the regexp or the file is wrong")
+	}
+}
+
+func TestDefinitionIsValidASL(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join("node_modules", ".bin", "asl-validator")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("asl-validator is not installed (%v): run `npm ci` at the repository root", err)
+	}
+	path := filepath.Join(t.TempDir(), "pipeline.asl.json")
+	if err := os.WriteFile(path, substituted(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--json-path", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("asl-validator: %v\n%s", err, out)
+	}
+}
+
+// TestDefinitionShape checks what the console and the handlers rely on:
+// every Task retries transient Lambda errors, no Task retries the errors that
+// mean the app itself is wrong, and every failure is reported before the
+// run fails.
+func TestDefinitionShape(t *testing.T) {
+	t.Parallel()
+	var def struct {
+		States map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(stackflow.Definition, &def); err != nil {
+		t.Fatal(err)
+	}
+	type retrier struct {
+		ErrorEquals []string
+	}
+	type state struct {
+		Type  string
+		Retry []retrier
+		Catch []struct {
+			ErrorEquals []string
+			Next        string
+		}
+		ItemProcessor *struct{ States map[string]json.RawMessage }
+		Next          string
+	}
+	noRetry := map[string]bool{"ChecksFailed": true, "SmokeTestFailed": true, "ConfigInvalid": true, "StackDeployFailed": true, "PackageFailed": true, "SourceUnavailable": true}
+	known := map[string]bool{}
+	for _, n := range pipeline.ErrorNames {
+		known[n] = true
+	}
+	var walk func(prefix string, states map[string]json.RawMessage)
+	tasks := 0
+	walk = func(prefix string, states map[string]json.RawMessage) {
+		for name, raw := range states {
+			var s state
+			if err := json.Unmarshal(raw, &s); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if s.ItemProcessor != nil {
+				walk(prefix+name+" / ", s.ItemProcessor.States)
+			}
+			if s.Type != "Task" {
+				continue
+			}
+			tasks++
+			transient := false
+			for _, r := range s.Retry {
+				for _, e := range r.ErrorEquals {
+					if e == "Lambda.ServiceException" {
+						transient = true
+					}
+					if noRetry[e] {
+						t.Errorf("%s%s retries %s, which retrying cannot fix", prefix, name, e)
+					}
+					if !strings.HasPrefix(e, "Lambda.") && !strings.HasPrefix(e, "States.") && !known[e] {
+						t.Errorf("%s%s retries %s, which no handler returns (pipeline.ErrorNames)", prefix, name, e)
+					}
+				}
+			}
+			if !transient {
+				t.Errorf("%s%s has no Retry for transient Lambda errors", prefix, name)
+			}
+		}
+	}
+	walk("", def.States)
+	if tasks < 6 {
+		t.Fatalf("found %d Task states, want at least 6", tasks)
+	}
+}
+
+// samValidate validates a SAM template against goformation's SAM schema
+// after resolving intrinsic functions to values of the right shape.
+func samValidate(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := readTemplate(t, path)
+	params := map[string]any{}
+	var raw struct {
+		Parameters map[string]struct {
+			Type    string `yaml:"Type"`
+			Default any    `yaml:"Default"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err == nil {
+		for k, p := range raw.Parameters {
+			params[k] = p.Default
+			// A Number parameter's value is a number wherever it is used.
+			if s, ok := p.Default.(string); ok && p.Type == "Number" {
+				var n float64
+				if _, err := fmt.Sscan(s, &n); err == nil {
+					params[k] = n
+				}
+			}
+		}
+	}
+	ref := func(_ string, input any, _ any) any {
+		name, _ := input.(string)
+		if v, ok := params[name]; ok && v != nil {
+			return v
+		}
+		if _, ok := tpl.Resources[name]; ok || strings.HasPrefix(name, "AWS::") {
+			return "ref-" + name
+		}
+		if _, ok := params[name]; ok {
+			return "param-" + name
+		}
+		return nil // an unknown name: the schema check below reports the hole
+	}
+	getAtt := func(_ string, input any, _ any) any {
+		return fmt.Sprintf("getatt-%v", input)
+	}
+	out, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": ref, "Fn::GetAtt": getAtt},
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	res, err := gojsonschema.Validate(gojsonschema.NewStringLoader(schema.SamSchema), gojsonschema.NewBytesLoader(out))
+	if err != nil {
+		t.Fatalf("%s: schema: %v", path, err)
+	}
+	for _, e := range res.Errors() {
+		t.Errorf("%s: %s", path, e)
+	}
+}
+
+func TestTemplatesMatchSAMSchema(t *testing.T) {
+	t.Parallel()
+	for _, path := range templates {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			samValidate(t, path)
+		})
+	}
+}
+
+func TestTemplateFunctionsFollowTheHouseRules(t *testing.T) {
+	t.Parallel()
+	tpl := readTemplate(t, "template.yaml")
+	g := tpl.Globals.Function
+	if g["Runtime"] != "provided.al2023" || g["Handler"] != "bootstrap" || g["Tracing"] != "Active" {
+		t.Errorf("Globals.Function: got Runtime=%v Handler=%v Tracing=%v, want provided.al2023, bootstrap, Active", g["Runtime"], g["Handler"], g["Tracing"])
+	}
+	if a, _ := g["Architectures"].([]any); len(a) != 1 || a[0] != "arm64" {
+		t.Errorf("Globals.Function.Architectures: got %v, want [arm64]", g["Architectures"])
+	}
+	n := 0
+	for name, r := range tpl.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		n++
+		if r.Metadata["BuildMethod"] != "go1.x" {
+			t.Errorf("%s: Metadata.BuildMethod = %v, want go1.x", name, r.Metadata["BuildMethod"])
+		}
+		code, _ := r.Properties["CodeUri"].(string)
+		if _, err := os.Stat(filepath.Join(code, "main.go")); err != nil {
+			t.Errorf("%s: CodeUri %q has no main.go", name, code)
+		}
+		if r.Properties["Policies"] == nil && name != "SmokeTestFunction" {
+			t.Errorf("%s has no Policies: every function that touches AWS names what it may touch", name)
+		}
+	}
+	if n != 7 {
+		t.Errorf("template.yaml has %d functions, want 7 (webhook, status, source, checks, package, deploy, smoketest)", n)
+	}
+}
+
+// TestFunctionsBuildAsSAMBuilds builds every function of both templates the
+// way `sam build` builds BuildMethod go1.x for provided.al2023 on arm64.
+func TestFunctionsBuildAsSAMBuilds(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	for _, path := range templates {
+		tpl := readTemplate(t, path)
+		names := make([]string, 0, len(tpl.Resources))
+		for name, r := range tpl.Resources {
+			if r.Type == "AWS::Serverless::Function" {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			code, _ := tpl.Resources[name].Properties["CodeUri"].(string)
+			dir := filepath.Join(filepath.Dir(path), code)
+			bin := filepath.Join(out, name, "bootstrap")
+			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: %s (%s): go build: %v\n%s", path, name, dir, err, b)
+				continue
+			}
+			if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 {
+				t.Errorf("%s: %s: no bootstrap built", path, name)
+			}
+		}
+	}
+}
