@@ -148,9 +148,11 @@ func TestDefinitionShape(t *testing.T) {
 		ErrorEquals []string
 	}
 	type state struct {
-		Type  string
-		Retry []retrier
-		Catch []struct {
+		Type           string
+		Resource       string
+		TimeoutSeconds int
+		Retry          []retrier
+		Catch          []struct {
 			ErrorEquals []string
 			Next        string
 		}
@@ -164,6 +166,20 @@ func TestDefinitionShape(t *testing.T) {
 	}
 	var walk func(prefix string, states map[string]json.RawMessage)
 	tasks := 0
+	// A Task must outlast its function: the local engine's default is 60 s
+	// and AWS's is a year, neither of which fits.
+	tpl := readTemplate(t, "template.yaml")
+	subs := substitutions(t)
+	lambdaTimeout := func(resource string) int {
+		ph := strings.TrimSuffix(strings.TrimPrefix(resource, "${"), "}")
+		ref, _ := subs[ph].(string)
+		fn := tpl.Resources[strings.TrimSuffix(ref, ".Arn")]
+		if v, ok := fn.Properties["Timeout"].(int); ok {
+			return v
+		}
+		v, _ := tpl.Globals.Function["Timeout"].(int)
+		return v
+	}
 	walk = func(prefix string, states map[string]json.RawMessage) {
 		for name, raw := range states {
 			var s state
@@ -177,6 +193,9 @@ func TestDefinitionShape(t *testing.T) {
 				continue
 			}
 			tasks++
+			if lt := lambdaTimeout(s.Resource); lt == 0 || s.TimeoutSeconds <= lt {
+				t.Errorf("%s%s: TimeoutSeconds %d, want more than its function's timeout (%d s)", prefix, name, s.TimeoutSeconds, lt)
+			}
 			transient := false
 			for _, r := range s.Retry {
 				for _, e := range r.ErrorEquals {

@@ -39,6 +39,13 @@ type Run struct {
 	Settings Settings `json:"settings"`
 }
 
+// ExecutionInput is the state machine's input: the run under "run", so
+// that each step's result can sit beside it in the state ($.source,
+// $.checks, $.package, $.environments).
+type ExecutionInput struct {
+	Run Run `json:"run"`
+}
+
 // Short is the commit's seven-character abbreviation.
 func (r Run) Short() string { return ShortSHA(r.Commit) }
 

@@ -59,6 +59,22 @@ type SmokeCheck struct {
 	Contains string            `json:"contains,omitempty"`
 }
 
+// ChecksInput is the checks handler's input.
+type ChecksInput struct {
+	Run Run `json:"run"`
+	// Execution is the execution's ARN; its last segment names the log.
+	Execution string `json:"execution"`
+	Source    Source `json:"source"`
+}
+
+// PackageInput is the package handler's input.
+type PackageInput struct {
+	Run Run `json:"run"`
+	// Execution is the execution's ARN; its last segment names the log.
+	Execution string `json:"execution"`
+	Source    Source `json:"source"`
+}
+
 // ChecksResult is the output of the checks step.
 type ChecksResult struct {
 	// LogKey is the artifact-bucket key of the full output of every check.
