@@ -13,7 +13,8 @@ import (
 
 func TestStoreRoundTrip(t *testing.T) {
 	cfg := testaws.Start(t)
-	store := artifacts.New(testaws.S3(cfg), testaws.Bucket(t, cfg, "art"), cfg.Region)
+	bucket := testaws.Bucket(t, cfg, "art")
+	store := artifacts.New(testaws.S3(cfg), bucket, cfg.Region)
 	ctx := context.Background()
 
 	if ok, err := store.Exists(ctx, "a/missing"); err != nil || ok {
@@ -39,7 +40,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if ok, err := store.Exists(ctx, "a/f"); err != nil || !ok {
 		t.Fatalf("Exists(a/f) = %v, %v; want true, nil", ok, err)
 	}
-	if got, want := store.URL("p/t.yaml"), "https://art.s3."+cfg.Region+".amazonaws.com/p/t.yaml"; got != want {
+	if got, want := store.URL("p/t.yaml"), "https://"+bucket+".s3."+cfg.Region+".amazonaws.com/p/t.yaml"; got != want {
 		t.Fatalf("URL = %q, want %q", got, want)
 	}
 }

@@ -124,14 +124,20 @@ func (e *StackDeployFailed) Error() string {
 type SmokeTestFailed struct {
 	Environment string
 	Check       string
-	URL         string
+	// Method is the request's method; empty means GET.
+	Method string
+	URL    string
 	Got         string
 	Want        string
 }
 
 func (e *SmokeTestFailed) Error() string {
-	return fmt.Sprintf("smoke test %q of %s failed: GET %s: got %s, want %s",
-		e.Check, e.Environment, e.URL, e.Got, e.Want)
+	method := e.Method
+	if method == "" {
+		method = "GET"
+	}
+	return fmt.Sprintf("smoke test %q of %s failed: %s %s: got %s, want %s",
+		e.Check, e.Environment, method, e.URL, e.Got, e.Want)
 }
 
 // Throttled is an AWS request that was still throttled after the SDK's own

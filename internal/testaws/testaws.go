@@ -1,9 +1,18 @@
 // Package testaws starts a local AWS for tests: kumo, in-process, serving S3,
-// DynamoDB, Secrets Manager, SSM and Lambda on one loopback endpoint.
+// DynamoDB, Secrets Manager, SSM, Step Functions and Lambda on one loopback
+// endpoint.
+//
+// kumo's services are process-wide: a second kumo.NewServer in the same
+// process rewires them while the first is serving. So every test of a
+// package shares one server, and tests keep out of each other's way by
+// naming what they create with Name.
 package testaws
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,17 +24,29 @@ import (
 // Region is the region every test client uses.
 const Region = "us-east-1"
 
-// Start starts kumo for the test and returns a configuration whose clients
-// reach it. The server stops when the test ends.
+var (
+	once   sync.Once
+	shared *kumo.Server
+	serial atomic.Int64
+)
+
+// Start returns a configuration whose clients reach the process's kumo
+// server, starting it on first use. The server lives until the test binary
+// exits.
 func Start(t testing.TB) aws.Config {
 	t.Helper()
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
+	once.Do(func() { shared = kumo.NewServer() })
 	return aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(srv.URL),
+		BaseEndpoint: aws.String(shared.URL),
 	}
+}
+
+// Name returns prefix made unique within the test binary, for buckets,
+// tables, secrets and the like.
+func Name(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, serial.Add(1))
 }
 
 // S3 returns an S3 client for cfg in path style (kumo serves buckets by
@@ -34,9 +55,10 @@ func S3(cfg aws.Config) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 }
 
-// Bucket creates a bucket and returns its name.
-func Bucket(t testing.TB, cfg aws.Config, name string) string {
+// Bucket creates a bucket named after prefix and returns its name.
+func Bucket(t testing.TB, cfg aws.Config, prefix string) string {
 	t.Helper()
+	name := Name(prefix)
 	_, err := S3(cfg).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if err != nil {
 		t.Fatalf("create bucket %s: %v", name, err)

@@ -1,0 +1,493 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// File is the name of the pipeline configuration at the repository root.
+const File = "stackflow.yml"
+
+// Defaults of stackflow.yml.
+const (
+	// DefaultTemplate is the SAM template used when neither stackflow.yml
+	// nor samconfig.toml names one.
+	DefaultTemplate = "template.yaml"
+	// DefaultSmokeTimeout is how long smoke checks retry by default.
+	DefaultSmokeTimeout = 60 * time.Second
+	// MaxSmokeTimeout is the longest smoke_timeout allowed.
+	MaxSmokeTimeout = 10 * time.Minute
+)
+
+// DefaultChecks are the checks run when stackflow.yml has no checks key.
+var DefaultChecks = []string{"go vet ./...", "go test ./..."}
+
+// DefaultCapabilities are the stack capabilities used when neither
+// stackflow.yml nor samconfig.toml names any: what a SAM template with IAM
+// roles needs.
+var DefaultCapabilities = []string{"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+
+// Config is a parsed stackflow.yml.
+type Config struct {
+	// Version is "version": the format's version. Optional; when present
+	// it must be 1.
+	Version int
+	// Template is "template": the path of the app's SAM template from the
+	// repository root. Default: samconfig.toml's template_file for the
+	// environments being deployed, else template.yaml.
+	Template string
+	// Checks is "checks": shell commands run in order at the repository
+	// root before anything is deployed; each must pass. Nil when the key is
+	// absent, which means DefaultChecks ("go vet ./..." and "go test ./...");
+	// an empty list runs no checks.
+	Checks []string
+	// Environments is "environments": the stages a commit is promoted
+	// through, in order, each deployed as its own stack. A file without
+	// environments runs the checks only.
+	Environments []Environment
+}
+
+// Environment is one entry of "environments".
+type Environment struct {
+	// Name is "name", required: unique, at most 32 characters of a-z, 0-9
+	// and "-".
+	Name string
+	// Branches is "branches", required: the branches deployed to this
+	// environment, as path.Match glob patterns ("main", "release/*"; "*"
+	// does not match "/").
+	Branches []string
+	// Stack is "stack": the CloudFormation stack's name. Default:
+	// samconfig.toml's stack_name for this environment, else
+	// "<repository slug>-<name>".
+	Stack string
+	// Region is "region": the stack's region. Default: samconfig.toml's
+	// region for this environment, else the pipeline's own region.
+	Region string
+	// Parameters is "parameters": the stack's parameter values. Numbers
+	// and booleans are taken as written. They are merged over
+	// samconfig.toml's parameter_overrides for this environment.
+	Parameters map[string]string
+	// Capabilities is "capabilities": CAPABILITY_IAM,
+	// CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND. Default: samconfig.toml's
+	// capabilities, else CAPABILITY_IAM and CAPABILITY_AUTO_EXPAND.
+	Capabilities []string
+	// Tags is "tags": tags put on the stack.
+	Tags map[string]string
+	// SmokeTimeout is "smoke_timeout": how long the smoke checks may keep
+	// retrying after a deploy, as a Go duration ("90s", "2m"). Default 60s;
+	// at most 10m.
+	SmokeTimeout time.Duration
+	// Smoke is "smoke": HTTP checks run against the stack after each deploy.
+	Smoke []SmokeCheck
+
+	line int // where the environment is defined, for errors found later
+}
+
+// SmokeCheck is one entry of an environment's "smoke".
+type SmokeCheck struct {
+	// Name is "name", required: unique within the environment.
+	Name string
+	// URL is "url", required. ${Output} stands for the value of the stack
+	// output named Output, so "${ApiUrl}hello" calls the deployed API. It
+	// must start with a ${Output} or be an http(s) URL.
+	URL string
+	// Method is "method": the HTTP method. Default GET.
+	Method string
+	// Status is "status": the wanted HTTP status code, 100-599. Default 200.
+	Status int
+	// Contains is "contains": text the response body must contain.
+	Contains string
+	// Headers is "headers": request headers.
+	Headers map[string]string
+}
+
+var (
+	topKeys   = []string{"version", "template", "checks", "environments"}
+	envKeys   = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke"}
+	smokeKeys = []string{"name", "url", "method", "status", "contains", "headers"}
+
+	envName     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+	stackName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	regionName  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	paramName   = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
+	placeholder = regexp.MustCompile(`\$\{([^}]*)\}`)
+	outputName  = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+	capabilities = []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
+	methods      = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)
+
+// Parse reads stackflow.yml. An empty file, or one without environments,
+// is valid: the run then only runs the checks. Every error is a
+// *pipeline.ConfigInvalid.
+func Parse(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &Config{}, nil
+		}
+		return nil, syntaxError(data, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, errAt(&extra, "holds more than one YAML document",
+			`remove the "---" line and everything after it that is not the configuration`)
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(data, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		return &Config{}, nil
+	}
+	return decodeConfig(doc.Content[0])
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a YAML parser error into a ConfigInvalid with its line.
+func syntaxError(data []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	fix := "check the indentation and the quoting on this line and the one above it"
+	// The parser reports a tab in the indentation on the line before it,
+	// at times: point at the first line indented with a tab from there.
+	lines := strings.Split(string(data), "\n")
+	for i := max(line-1, 0); i < min(line+1, len(lines)); i++ {
+		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+		if strings.Contains(indent, "\t") {
+			line, fix = i+1, "indent with spaces: YAML does not allow tabs"
+			break
+		}
+	}
+	return &pipeline.ConfigInvalid{File: File, Line: line, Problem: "not valid YAML: " + msg, Fix: fix}
+}
+
+func decodeConfig(root *yaml.Node) (*Config, error) {
+	fields, err := object(root, "", topKeys)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	if n, ok := fields["version"]; ok {
+		v, err := integer(n, "version", "a version number", "1")
+		if err != nil {
+			return nil, err
+		}
+		if v != 1 {
+			return nil, errAt(n, fmt.Sprintf("version: %d is not a version this pipeline reads", v),
+				"write version: 1, or leave the key out")
+		}
+		c.Version = v
+	}
+	if n, ok := fields["template"]; ok {
+		if c.Template, err = templatePath(n, "template"); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := fields["checks"]; ok {
+		if c.Checks, err = stringList(n, "checks", `["go vet ./...", "go test ./..."]`); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := fields["environments"]; ok && !isNull(resolve(n)) {
+		items, err := list(n, "environments", "- name: staging")
+		if err != nil {
+			return nil, err
+		}
+		names := map[string]int{}
+		for i, item := range items {
+			p := index("environments", i)
+			env, err := decodeEnvironment(item, p)
+			if err != nil {
+				return nil, err
+			}
+			if first, ok := names[env.Name]; ok {
+				return nil, errAt(valueOf(item, "name"), fmt.Sprintf("%s.name: %q is already the name of environments[%d]", p, env.Name, first),
+					"give each environment its own name")
+			}
+			names[env.Name] = i
+			c.Environments = append(c.Environments, env)
+		}
+	}
+	return c, nil
+}
+
+// valueOf is the value of key k in the mapping item, or item itself when it
+// has none, for errors found after decoding.
+func valueOf(item *yaml.Node, k string) *yaml.Node {
+	item = resolve(item)
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		if item.Content[i].Value == k {
+			return resolve(item.Content[i+1])
+		}
+	}
+	return item
+}
+
+func templatePath(n *yaml.Node, p string) (string, error) {
+	s, err := nonEmpty(n, p)
+	if err != nil {
+		return "", err
+	}
+	clean, ok := repoPath(s)
+	if !ok {
+		return "", errAt(resolve(n), fmt.Sprintf("%s: %q is not a path inside the repository", p, s),
+			"write the path from the repository root, such as template.yaml")
+	}
+	return clean, nil
+}
+
+// repoPath cleans a slash-separated path that must stay inside the
+// repository.
+func repoPath(s string) (string, bool) {
+	clean := path.Clean(strings.TrimSpace(s))
+	if path.IsAbs(clean) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(clean, `\`) {
+		return "", false
+	}
+	return clean, true
+}
+
+func required(fields map[string]*yaml.Node, mapping *yaml.Node, p, k, fix string) (*yaml.Node, error) {
+	n, ok := fields[k]
+	if !ok {
+		return nil, errAt(resolve(mapping), fmt.Sprintf("%s: missing %q", p, k), fix)
+	}
+	return n, nil
+}
+
+func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
+	fields, err := object(item, p, envKeys)
+	if err != nil {
+		return Environment{}, err
+	}
+	env := Environment{SmokeTimeout: DefaultSmokeTimeout, line: resolve(item).Line}
+
+	n, err := required(fields, item, p, "name", "name the environment, such as name: staging")
+	if err != nil {
+		return env, err
+	}
+	if env.Name, err = text(n, p+".name"); err != nil {
+		return env, err
+	}
+	if !envName.MatchString(env.Name) {
+		return env, errAt(resolve(n), fmt.Sprintf("%s.name: %q is not a valid environment name", p, env.Name),
+			"use at most 32 lowercase letters, digits and dashes, such as staging")
+	}
+
+	n, err = required(fields, item, p, "branches", "list the branches deployed to "+env.Name+", such as branches: [main]")
+	if err != nil {
+		return env, err
+	}
+	if env.Branches, err = stringList(n, p+".branches", "[main]"); err != nil {
+		return env, err
+	}
+	if len(env.Branches) == 0 {
+		return env, errAt(resolve(n), p+".branches: is empty",
+			"list at least one branch, such as [main]; remove the environment if no branch deploys to it")
+	}
+	for i, b := range env.Branches {
+		if _, err := path.Match(b, ""); err != nil {
+			return env, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q is not a valid branch pattern", index(p+".branches", i), b),
+				`use path.Match syntax: * matches within one path segment, [a-z] a range; escape "[" as "\\["`)
+		}
+	}
+
+	if n, ok := fields["stack"]; ok {
+		if env.Stack, err = text(n, p+".stack"); err != nil {
+			return env, err
+		}
+		if !stackName.MatchString(env.Stack) {
+			return env, errAt(resolve(n), fmt.Sprintf("%s.stack: %q is not a valid CloudFormation stack name", p, env.Stack),
+				"start with a letter and use only letters, digits and dashes, at most 128 characters")
+		}
+	}
+	if n, ok := fields["region"]; ok {
+		if env.Region, err = text(n, p+".region"); err != nil {
+			return env, err
+		}
+		if !regionName.MatchString(env.Region) {
+			return env, errAt(resolve(n), fmt.Sprintf("%s.region: %q is not an AWS region", p, env.Region),
+				"write a region code such as eu-west-1, or leave the key out to use the pipeline's region")
+		}
+	}
+	if n, ok := fields["parameters"]; ok {
+		if env.Parameters, err = stringMap(n, p+".parameters", validParameterName); err != nil {
+			return env, err
+		}
+	}
+	if n, ok := fields["capabilities"]; ok {
+		if env.Capabilities, err = decodeCapabilities(n, p+".capabilities"); err != nil {
+			return env, err
+		}
+	}
+	if n, ok := fields["tags"]; ok {
+		if env.Tags, err = stringMap(n, p+".tags", nil); err != nil {
+			return env, err
+		}
+	}
+	if n, ok := fields["smoke_timeout"]; ok {
+		if env.SmokeTimeout, err = decodeTimeout(n, p+".smoke_timeout"); err != nil {
+			return env, err
+		}
+	}
+	if n, ok := fields["smoke"]; ok && !isNull(resolve(n)) {
+		items, err := list(n, p+".smoke", "- name: greets")
+		if err != nil {
+			return env, err
+		}
+		names := map[string]int{}
+		for i, item := range items {
+			sp := index(p+".smoke", i)
+			sc, err := decodeSmoke(item, sp)
+			if err != nil {
+				return env, err
+			}
+			if first, ok := names[sc.Name]; ok {
+				return env, errAt(valueOf(item, "name"), fmt.Sprintf("%s.name: %q is already the name of %s", sp, sc.Name, index(p+".smoke", first)),
+					"give each smoke check of an environment its own name")
+			}
+			names[sc.Name] = i
+			env.Smoke = append(env.Smoke, sc)
+		}
+	}
+	return env, nil
+}
+
+func validParameterName(k *yaml.Node, p string) error {
+	if !paramName.MatchString(k.Value) {
+		return errAt(k, fmt.Sprintf("%s: %q is not a CloudFormation parameter name", p, k.Value),
+			"use the parameter's name from the template: letters and digits only")
+	}
+	return nil
+}
+
+func decodeCapabilities(n *yaml.Node, p string) ([]string, error) {
+	caps, err := stringList(n, p, "[CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND]")
+	if err != nil {
+		return nil, err
+	}
+	if len(caps) == 0 {
+		return nil, errAt(resolve(n), p+": is empty",
+			"list the capabilities the template needs, or leave the key out for CAPABILITY_IAM and CAPABILITY_AUTO_EXPAND")
+	}
+	for i, c := range caps {
+		if !slices.Contains(capabilities, c) {
+			return nil, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q is not a CloudFormation capability", index(p, i), c),
+				"use "+strings.Join(capabilities, ", "))
+		}
+	}
+	return caps, nil
+}
+
+func decodeTimeout(n *yaml.Node, p string) (time.Duration, error) {
+	n = resolve(n)
+	bad := func(problem string) error {
+		return errAt(n, fmt.Sprintf("%s: %s", p, problem), `write a duration with its unit, such as 90s or 2m, at most 10m`)
+	}
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return 0, bad(fmt.Sprintf("want a duration such as 60s, got %s", describe(n)))
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return 0, bad(fmt.Sprintf("want a duration such as 60s, got %q", n.Value))
+	}
+	if d <= 0 || d > MaxSmokeTimeout {
+		return 0, bad(fmt.Sprintf("%s is out of range: want more than 0s and at most %s", d, MaxSmokeTimeout))
+	}
+	return d, nil
+}
+
+func decodeSmoke(item *yaml.Node, p string) (SmokeCheck, error) {
+	fields, err := object(item, p, smokeKeys)
+	if err != nil {
+		return SmokeCheck{}, err
+	}
+	sc := SmokeCheck{Method: "GET", Status: 200}
+	n, err := required(fields, item, p, "name", "name the check, such as name: greets")
+	if err != nil {
+		return sc, err
+	}
+	if sc.Name, err = nonEmpty(n, p+".name"); err != nil {
+		return sc, err
+	}
+	n, err = required(fields, item, p, "url", "give the URL to call, such as url: ${ApiUrl}hello")
+	if err != nil {
+		return sc, err
+	}
+	if sc.URL, err = nonEmpty(n, p+".url"); err != nil {
+		return sc, err
+	}
+	if problem, fix := checkURL(sc.URL); problem != "" {
+		return sc, errAt(resolve(n), p+".url: "+problem, fix)
+	}
+	if n, ok := fields["method"]; ok {
+		if sc.Method, err = text(n, p+".method"); err != nil {
+			return sc, err
+		}
+		sc.Method = strings.ToUpper(sc.Method)
+		if !slices.Contains(methods, sc.Method) {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.method: %q is not an HTTP method", p, sc.Method),
+				"use "+strings.Join(methods, ", "))
+		}
+	}
+	if n, ok := fields["status"]; ok {
+		if sc.Status, err = integer(n, p+".status", "an HTTP status code", "200"); err != nil {
+			return sc, err
+		}
+		if sc.Status < 100 || sc.Status > 599 {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.status: %d is not an HTTP status code", p, sc.Status),
+				"use a code from 100 to 599, such as 200")
+		}
+	}
+	if n, ok := fields["contains"]; ok {
+		if sc.Contains, err = text(n, p+".contains"); err != nil {
+			return sc, err
+		}
+	}
+	if n, ok := fields["headers"]; ok {
+		if sc.Headers, err = stringMap(n, p+".headers", nil); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
+
+// checkURL returns what is wrong with a smoke check's URL, and the fix.
+func checkURL(u string) (problem, fix string) {
+	for _, m := range placeholder.FindAllStringSubmatch(u, -1) {
+		if !outputName.MatchString(m[1]) {
+			return fmt.Sprintf("%q is not a stack output", m[0]),
+				"refer to an output of the environment's stack by its name, such as ${ApiUrl}"
+		}
+	}
+	if strings.Contains(placeholder.ReplaceAllString(u, ""), "${") {
+		return fmt.Sprintf("%q has a ${ without its closing }", u), "close it, such as ${ApiUrl}"
+	}
+	if strings.HasPrefix(u, "${") {
+		return "", ""
+	}
+	parsed, err := url.Parse(placeholder.ReplaceAllString(u, "x"))
+	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+		return fmt.Sprintf("%q is not an http(s) URL", u),
+			"write a full URL such as https://example.com/health, or start with a stack output such as ${ApiUrl}"
+	}
+	return "", ""
+}

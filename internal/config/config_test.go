@@ -1,0 +1,333 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+const full = `version: 1
+template: app/template.yaml
+checks:
+  - go vet ./...
+  - make lint
+environments:
+  - name: staging
+    branches: [main, release/*]
+    stack: hello-staging
+    region: eu-west-1
+    parameters: {Stage: staging, Replicas: 2, Debug: true, Ratio: 1.50}
+    capabilities: [CAPABILITY_NAMED_IAM]
+    tags: {team: web}
+    smoke_timeout: 90s
+    smoke:
+      - name: greets
+        url: ${ApiUrl}hello
+        method: post
+        status: 201
+        contains: hello
+        headers: {Accept: text/plain}
+      - name: health
+        url: https://${Domain}/health
+  - name: prod
+    branches: [main]
+`
+
+func TestParseFull(t *testing.T) {
+	t.Parallel()
+	got, err := Parse([]byte(full))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for i := range got.Environments {
+		got.Environments[i].line = 0
+	}
+	want := &Config{
+		Version:  1,
+		Template: "app/template.yaml",
+		Checks:   []string{"go vet ./...", "make lint"},
+		Environments: []Environment{
+			{
+				Name:         "staging",
+				Branches:     []string{"main", "release/*"},
+				Stack:        "hello-staging",
+				Region:       "eu-west-1",
+				Parameters:   map[string]string{"Stage": "staging", "Replicas": "2", "Debug": "true", "Ratio": "1.50"},
+				Capabilities: []string{"CAPABILITY_NAMED_IAM"},
+				Tags:         map[string]string{"team": "web"},
+				SmokeTimeout: 90 * time.Second,
+				Smoke: []SmokeCheck{
+					{Name: "greets", URL: "${ApiUrl}hello", Method: "POST", Status: 201, Contains: "hello", Headers: map[string]string{"Accept": "text/plain"}},
+					{Name: "health", URL: "https://${Domain}/health", Method: "GET", Status: 200},
+				},
+			},
+			{Name: "prod", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse:\ngot  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want *Config
+	}{
+		{name: "empty file", in: "", want: &Config{}},
+		{name: "comments only", in: "# nothing yet\n", want: &Config{}},
+		{name: "null document", in: "~\n", want: &Config{}},
+		{name: "checks only", in: "checks: [make test]\n", want: &Config{Checks: []string{"make test"}}},
+		{name: "no checks", in: "checks: []\n", want: &Config{Checks: []string{}}},
+		{name: "empty environments", in: "environments:\n", want: &Config{}},
+		{name: "template is cleaned", in: "template: ./infra/../sam.yaml\n", want: &Config{Template: "sam.yaml"}},
+		{name: "quoted version", in: "version: \"1\"\n", want: &Config{Version: 1}},
+		{
+			name: "anchors and aliases",
+			in:   "environments:\n  - name: a\n    branches: &b [main]\n  - name: b\n    branches: *b\n    stack: other\n",
+			want: &Config{Environments: []Environment{
+				{Name: "a", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout},
+				{Name: "b", Branches: []string{"main"}, Stack: "other", SmokeTimeout: DefaultSmokeTimeout},
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Parse([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			for i := range got.Environments {
+				got.Environments[i].line = 0
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse:\ngot  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	env := func(extra string) string {
+		return "environments:\n  - name: staging\n    branches: [main]\n" + extra
+	}
+	smoke := func(extra string) string {
+		return env("    smoke:\n      - name: greets\n        url: ${ApiUrl}\n" + extra)
+	}
+	tests := []struct {
+		name        string
+		in          string
+		wantLine    int
+		wantProblem string
+		wantFix     string
+	}{
+		{
+			name: "unknown top-level key", in: "version: 1\nenvironment: []\n",
+			wantLine: 2, wantProblem: `unknown key "environment" at the top level`, wantFix: `did you mean "environments"?`,
+		},
+		{
+			name: "unknown environment key", in: "environments:\n  - name: a\n    branches: [main]\n  - name: b\n    branch: main\n",
+			wantLine: 5, wantProblem: `unknown key "branch" in environments[1]`, wantFix: `did you mean "branches"?`,
+		},
+		{
+			name: "unknown smoke key", in: smoke("        expect: 200\n"),
+			wantLine: 7, wantProblem: `unknown key "expect" in environments[0].smoke[0]`, wantFix: "known keys here: name, url, method, status, contains, headers",
+		},
+		{
+			name: "misspelt smoke_timeout", in: env("    smoke_timout: 1m\n"),
+			wantLine: 4, wantProblem: `unknown key "smoke_timout" in environments[0]`, wantFix: `did you mean "smoke_timeout"?`,
+		},
+		{
+			name: "duplicate key", in: "checks: []\nchecks: [x]\n",
+			wantLine: 2, wantProblem: `duplicate key "checks" at the top level (first at line 1)`, wantFix: "keep one",
+		},
+		{
+			name: "top level is a list", in: "- a\n- b\n",
+			wantLine: 1, wantProblem: "the file: want a mapping, got a list", wantFix: "key: value",
+		},
+		{
+			name: "checks is a string", in: "checks: go test ./...\n",
+			wantLine: 1, wantProblem: `checks: want a list, got "go test ./..."`, wantFix: "write a list",
+		},
+		{
+			name: "check is a mapping", in: "checks:\n  - run: x\n",
+			wantLine: 2, wantProblem: "checks[0]: want a string, got a mapping", wantFix: "single value",
+		},
+		{
+			name: "environments is a mapping", in: "environments:\n  staging: {}\n",
+			wantLine: 2, wantProblem: "environments: want a list, got a mapping", wantFix: "- name: staging",
+		},
+		{
+			name: "missing name", in: "environments:\n  - branches: [main]\n",
+			wantLine: 2, wantProblem: `environments[0]: missing "name"`, wantFix: "name: staging",
+		},
+		{
+			name: "bad name", in: "environments:\n  - name: Prod_EU\n    branches: [main]\n",
+			wantLine: 2, wantProblem: `environments[0].name: "Prod_EU" is not a valid environment name`, wantFix: "lowercase",
+		},
+		{
+			name: "duplicate environment", in: "environments:\n  - name: a\n    branches: [main]\n  - name: a\n    branches: [dev]\n",
+			wantLine: 4, wantProblem: `environments[1].name: "a" is already the name of environments[0]`, wantFix: "its own name",
+		},
+		{
+			name: "missing branches", in: "environments:\n  - name: a\n",
+			wantLine: 2, wantProblem: `environments[0]: missing "branches"`, wantFix: "branches: [main]",
+		},
+		{
+			name: "empty branches", in: "environments:\n  - name: a\n    branches: []\n",
+			wantLine: 3, wantProblem: "environments[0].branches: is empty", wantFix: "at least one branch",
+		},
+		{
+			name: "bad glob", in: "environments:\n  - name: a\n    branches:\n      - main\n      - release/[0-9\n",
+			wantLine: 5, wantProblem: `environments[0].branches[1]: "release/[0-9" is not a valid branch pattern`, wantFix: "path.Match",
+		},
+		{
+			name: "bad stack name", in: env("    stack: 1hello_world\n"),
+			wantLine: 4, wantProblem: `environments[0].stack: "1hello_world" is not a valid CloudFormation stack name`, wantFix: "start with a letter",
+		},
+		{
+			name: "bad region", in: env("    region: Ireland\n"),
+			wantLine: 4, wantProblem: `environments[0].region: "Ireland" is not an AWS region`, wantFix: "eu-west-1",
+		},
+		{
+			name: "parameter value is a list", in: env("    parameters:\n      Stage: [a]\n"),
+			wantLine: 5, wantProblem: "environments[0].parameters.Stage: want a string, got a list", wantFix: "single value",
+		},
+		{
+			name: "bad parameter name", in: env("    parameters: {my-param: x}\n"),
+			wantLine: 4, wantProblem: `environments[0].parameters: "my-param" is not a CloudFormation parameter name`, wantFix: "letters and digits",
+		},
+		{
+			name: "bad capability", in: env("    capabilities: [CAPABILITY_IAM, IAM]\n"),
+			wantLine: 4, wantProblem: `environments[0].capabilities[1]: "IAM" is not a CloudFormation capability`, wantFix: "CAPABILITY_NAMED_IAM",
+		},
+		{
+			name: "duration without unit", in: env("    smoke_timeout: 60\n"),
+			wantLine: 4, wantProblem: `environments[0].smoke_timeout: want a duration such as 60s, got "60"`, wantFix: "90s or 2m",
+		},
+		{
+			name: "duration too long", in: env("    smoke_timeout: 1h\n"),
+			wantLine: 4, wantProblem: "environments[0].smoke_timeout: 1h0m0s is out of range: want more than 0s and at most 10m0s", wantFix: "at most 10m",
+		},
+		{
+			name: "zero duration", in: env("    smoke_timeout: 0s\n"),
+			wantLine: 4, wantProblem: "environments[0].smoke_timeout: 0s is out of range", wantFix: "at most 10m",
+		},
+		{
+			name: "status is not a number", in: smoke("        status: ok\n"),
+			wantLine: 7, wantProblem: `environments[0].smoke[0].status: want an HTTP status code such as 200, got "ok"`, wantFix: "whole number",
+		},
+		{
+			name: "status out of range", in: smoke("        status: 700\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0].status: 700 is not an HTTP status code", wantFix: "100 to 599",
+		},
+		{
+			name: "bad method", in: smoke("        method: FETCH\n"),
+			wantLine: 7, wantProblem: `environments[0].smoke[0].method: "FETCH" is not an HTTP method`, wantFix: "GET",
+		},
+		{
+			name: "smoke without url", in: env("    smoke:\n      - name: greets\n"),
+			wantLine: 5, wantProblem: `environments[0].smoke[0]: missing "url"`, wantFix: "${ApiUrl}hello",
+		},
+		{
+			name: "url not http", in: env("    smoke:\n      - name: greets\n        url: ftp://example.com/\n"),
+			wantLine: 6, wantProblem: `environments[0].smoke[0].url: "ftp://example.com/" is not an http(s) URL`, wantFix: "${ApiUrl}",
+		},
+		{
+			name: "url with bad output", in: env("    smoke:\n      - name: greets\n        url: ${Api.Url}/x\n"),
+			wantLine: 6, wantProblem: `environments[0].smoke[0].url: "${Api.Url}" is not a stack output`, wantFix: "${ApiUrl}",
+		},
+		{
+			name: "url with unclosed placeholder", in: env("    smoke:\n      - name: greets\n        url: ${ApiUrl/x\n"),
+			wantLine: 6, wantProblem: `environments[0].smoke[0].url: "${ApiUrl/x" has a ${ without its closing }`, wantFix: "close it",
+		},
+		{
+			name: "duplicate smoke name", in: smoke("      - name: greets\n        url: ${ApiUrl}x\n"),
+			wantLine: 7, wantProblem: `environments[0].smoke[1].name: "greets" is already the name of environments[0].smoke[0]`, wantFix: "own name",
+		},
+		{
+			name: "bad version", in: "version: 2\n",
+			wantLine: 1, wantProblem: "version: 2 is not a version this pipeline reads", wantFix: "version: 1",
+		},
+		{
+			name: "version is not a number", in: "version: one\n",
+			wantLine: 1, wantProblem: `version: want a version number such as 1, got "one"`, wantFix: "whole number",
+		},
+		{
+			name: "template outside the repository", in: "template: ../other/template.yaml\n",
+			wantLine: 1, wantProblem: `template: "../other/template.yaml" is not a path inside the repository`, wantFix: "repository root",
+		},
+		{
+			name: "tab starting a line", in: "environments:\n\t- name: a\n",
+			wantLine: 2, wantProblem: "not valid YAML: found character that cannot start any token", wantFix: "indent with spaces",
+		},
+		{
+			name: "tab indentation", in: "checks: []\nenvironments:\n  - name: a\n\tbranches: [main]\n",
+			wantLine: 4, wantProblem: "not valid YAML: found a tab character that violates indentation", wantFix: "indent with spaces",
+		},
+		{
+			name: "unclosed list", in: "checks: [a, b\nenvironments: []\n",
+			wantLine: 1, wantProblem: "not valid YAML: did not find expected ',' or ']'", wantFix: "indentation",
+		},
+		{
+			name: "two documents", in: "checks: []\n---\nchecks: [x]\n",
+			wantLine: 2, wantProblem: "holds more than one YAML document", wantFix: "---",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tt.in))
+			var ci *pipeline.ConfigInvalid
+			if !errors.As(err, &ci) {
+				t.Fatalf("Parse error = %v (%T), want a *pipeline.ConfigInvalid", err, err)
+			}
+			if ci.File != File {
+				t.Errorf("File = %q, want %q", ci.File, File)
+			}
+			if ci.Line != tt.wantLine {
+				t.Errorf("Line = %d, want %d (%v)", ci.Line, tt.wantLine, err)
+			}
+			if !strings.HasPrefix(ci.Problem, tt.wantProblem) {
+				t.Errorf("Problem = %q, want it to start with %q", ci.Problem, tt.wantProblem)
+			}
+			if !strings.Contains(ci.Fix, tt.wantFix) {
+				t.Errorf("Fix = %q, want it to contain %q", ci.Fix, tt.wantFix)
+			}
+		})
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	t.Parallel()
+	in := "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiUrl}\n        status: ok\n"
+	_, err := Parse([]byte(in))
+	want := `stackflow.yml:7: environments[0].smoke[0].status: want an HTTP status code such as 200, got "ok" (write a whole number without quotes, such as 200)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v\nwant    %s", err, want)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"branch", `did you mean "branches"?`},
+		{"Name", `did you mean "name"?`},
+		{"parameter", `did you mean "parameters"?`},
+		{"stacks", `did you mean "stack"?`},
+		{"zzz", "known keys here: " + strings.Join(envKeys, ", ")},
+	}
+	for _, tt := range tests {
+		if got := suggest(tt.in, envKeys); got != tt.want {
+			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+// Package config reads an application's pipeline configuration from the
+// commit being delivered: stackflow.yml at the repository root, and the
+// per-environment deploy settings that SAM users already keep in
+// samconfig.toml. It turns them into the pipeline.Plan of one run.
+//
+// A configuration that cannot be used is always a *pipeline.ConfigInvalid
+// naming the file, the line, what is wrong and how to fix it.
+//
+// stackflow.yml, version 1:
+//
+//	version: 1                 # optional; must be 1 when present
+//	template: template.yaml    # the app's SAM template
+//	checks:                    # shell commands run in order at the repository root
+//	  - go vet ./...
+//	  - go test ./...
+//	environments:              # promoted in this order; each is its own stack
+//	  - name: staging
+//	    branches: [main]       # path.Match globs, e.g. release/*
+//	    stack: hello-staging
+//	    region: eu-west-1
+//	    parameters: {Stage: staging}
+//	    capabilities: [CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND]
+//	    tags: {team: web}
+//	    smoke_timeout: 60s
+//	    smoke:
+//	      - name: greets
+//	        url: ${ApiUrl}hello  # ${X} is output X of this environment's stack
+//	        method: GET
+//	        status: 200
+//	        contains: hello
+//	        headers: {Accept: text/plain}
+//
+// Each key, its default and its rules are documented on the field that
+// holds it: Config, Environment and SmokeCheck.
+package config

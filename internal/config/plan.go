@@ -1,0 +1,166 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// Plan decides what a run of branch does: the environments whose branches
+// match it, in order, with each stack's name, region, parameters and
+// capabilities resolved from stackflow.yml, then samconfig.toml (sam, which
+// may be nil), then the defaults. Parameters of stackflow.yml are merged
+// over samconfig.toml's parameter_overrides.
+//
+// Two environments that would deploy the same stack in the same region are
+// a ConfigInvalid, whether or not this branch deploys them, and so are
+// deployed environments whose samconfig.toml template_file differ: a run
+// packages one template for all of them.
+func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
+	var envs []pipeline.Environment
+	var templates []string // the template each deployed environment's samconfig names
+	owner := map[string]string{}
+	for _, e := range c.Environments {
+		set := sam.Settings(e.Name)
+		env := pipeline.Environment{
+			Name:                e.Name,
+			Stack:               cmp.Or(e.Stack, set.StackName, defaultStack(repo.Slug, e.Name)),
+			Region:              cmp.Or(e.Region, set.Region),
+			Parameters:          merge(set.ParameterOverrides, e.Parameters),
+			Capabilities:        slices.Clone(e.Capabilities),
+			Tags:                maps.Clone(e.Tags),
+			Smoke:               smokeChecks(e.Smoke),
+			SmokeTimeoutSeconds: int(math.Ceil(e.SmokeTimeout.Seconds())),
+		}
+		if env.Capabilities == nil {
+			env.Capabilities = slices.Clone(set.Capabilities)
+		}
+		if env.Capabilities == nil {
+			env.Capabilities = slices.Clone(DefaultCapabilities)
+		}
+		if env.SmokeTimeoutSeconds == 0 {
+			env.SmokeTimeoutSeconds = int(DefaultSmokeTimeout.Seconds())
+		}
+		id := env.Region + "/" + env.Stack
+		if other, ok := owner[id]; ok {
+			return pipeline.Plan{}, &pipeline.ConfigInvalid{File: File, Line: e.line,
+				Problem: fmt.Sprintf("environments %s and %s both deploy stack %s%s", other, e.Name, env.Stack, inRegion(env.Region)),
+				Fix:     "give each environment its own stack: set stack: here, or stack_name in [" + e.Name + ".deploy.parameters] of samconfig.toml"}
+		}
+		owner[id] = e.Name
+		if e.Deploys(branch) {
+			envs = append(envs, env)
+			templates = append(templates, cmp.Or(set.TemplateFile, DefaultTemplate))
+		}
+	}
+
+	tmpl := c.Template
+	if tmpl == "" {
+		if len(envs) == 0 {
+			templates = []string{cmp.Or(sam.Settings("default").TemplateFile, DefaultTemplate)}
+		}
+		for i, t := range templates[1:] {
+			if t != templates[0] {
+				return pipeline.Plan{}, &pipeline.ConfigInvalid{File: SAMFile,
+					Problem: fmt.Sprintf("environments %s and %s build different templates (%s, %s), but a run packages one template for all its environments",
+						envs[0].Name, envs[i+1].Name, templates[0], t),
+					Fix: "give them the same template_file, or set template: in stackflow.yml"}
+			}
+		}
+		tmpl = templates[0]
+	}
+
+	checks := slices.Clone(c.Checks)
+	if c.Checks == nil {
+		checks = slices.Clone(DefaultChecks)
+	}
+	return pipeline.Plan{
+		Checks:       checks,
+		Template:     tmpl,
+		Environments: envs,
+		Deploy:       len(envs) > 0,
+		Summary:      summary(branch, checks, envs),
+	}, nil
+}
+
+// Deploys reports whether one of the environment's branch patterns matches
+// branch.
+func (e Environment) Deploys(branch string) bool {
+	for _, p := range e.Branches {
+		if ok, _ := path.Match(p, branch); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func inRegion(region string) string {
+	if region == "" {
+		return " in the pipeline's region"
+	}
+	return " in " + region
+}
+
+// merge returns over laid over base; nil when both are empty.
+func merge(base, over map[string]string) map[string]string {
+	if len(base)+len(over) == 0 {
+		return nil
+	}
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, over)
+	return out
+}
+
+func smokeChecks(in []SmokeCheck) []pipeline.SmokeCheck {
+	var out []pipeline.SmokeCheck
+	for _, s := range in {
+		out = append(out, pipeline.SmokeCheck{
+			Name: s.Name, URL: s.URL, Method: cmp.Or(s.Method, "GET"), Headers: maps.Clone(s.Headers),
+			Status: cmp.Or(s.Status, 200), Contains: s.Contains,
+		})
+	}
+	return out
+}
+
+var notInStackName = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+
+// defaultStack is "<slug>-<env>" made into a valid stack name.
+func defaultStack(slug, env string) string {
+	s := strings.Trim(notInStackName.ReplaceAllString(slug, "-"), "-")
+	if s == "" || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') {
+		s = "app-" + s
+	}
+	s = strings.TrimSuffix(s, "-") + "-" + env
+	if len(s) > 128 {
+		s = strings.TrimRight(s[:128], "-")
+	}
+	return s
+}
+
+func summary(branch string, checks []string, envs []pipeline.Environment) string {
+	names := make([]string, len(envs))
+	for i, e := range envs {
+		names[i] = e.Name
+	}
+	promote := strings.Join(names, " -> ")
+	switch {
+	case len(envs) > 0 && len(checks) > 0:
+		return fmt.Sprintf("%s: checks, then %s", branch, promote)
+	case len(envs) > 0:
+		return fmt.Sprintf("%s: %s (no checks)", branch, promote)
+	case len(checks) > 0:
+		return branch + ": checks only (no environment deploys this branch)"
+	default:
+		return branch + ": nothing to do (no checks, and no environment deploys this branch)"
+	}
+}

@@ -1,0 +1,181 @@
+package deploy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/smithy-go"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// cfnAPI is the part of the CloudFormation API the deploy handler uses.
+type cfnAPI interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	CreateChangeSet(ctx context.Context, in *cloudformation.CreateChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.CreateChangeSetOutput, error)
+	DescribeChangeSet(ctx context.Context, in *cloudformation.DescribeChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error)
+	ExecuteChangeSet(ctx context.Context, in *cloudformation.ExecuteChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
+	DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
+	DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error)
+}
+
+var _ cfnAPI = (*cloudformation.Client)(nil)
+
+// Service deploys environment stacks. Its Handle is the deploy handler.
+type Service struct {
+	// region is the pipeline's own region, used when an environment names
+	// none.
+	region string
+	// newClient builds a CloudFormation client for a region.
+	newClient func(region string) cfnAPI
+	now       func() time.Time
+	// roleARN is the service role CloudFormation deploys stacks with, so
+	// that the handler itself needs no rights over the app's resources.
+	roleARN string
+
+	mu      sync.Mutex
+	clients map[string]cfnAPI
+}
+
+// New returns a Service whose CloudFormation clients are built from cfg, in
+// cfg's region unless an environment names another. roleARN, when not
+// empty, is the service role passed to CloudFormation with every change set.
+func New(cfg aws.Config, roleARN string) *Service {
+	s := newService(cfg.Region, func(region string) cfnAPI {
+		return cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.Region = region })
+	}, time.Now)
+	s.roleARN = roleARN
+	return s
+}
+
+func newService(region string, newClient func(string) cfnAPI, now func() time.Time) *Service {
+	return &Service{region: region, newClient: newClient, now: now, clients: map[string]cfnAPI{}}
+}
+
+// client returns the CloudFormation client for region, the pipeline's own
+// when region is empty.
+func (s *Service) client(region string) cfnAPI {
+	if region == "" {
+		region = s.region
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[region]
+	if !ok {
+		c = s.newClient(region)
+		s.clients[region] = c
+	}
+	return c
+}
+
+// Handle does in.Action for in.Environment's stack and returns how far the
+// deploy has got. Its errors are in the form the state machine matches: a
+// *pipeline.StackDeployFailed when the stack cannot be deployed, a
+// *pipeline.Throttled when AWS kept throttling, else a
+// *pipeline.UnexpectedError.
+func (s *Service) Handle(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
+	log := slog.With(
+		"action", string(in.Action),
+		"stack", in.Environment.Stack,
+		"repository", in.Run.Repository.FullName(),
+		"branch", in.Run.Branch,
+		"commit", in.Run.Commit,
+	)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("requestId", lc.AwsRequestID)
+	}
+	d, err := s.handle(ctx, in)
+	if err != nil {
+		log.ErrorContext(ctx, "deploy step failed", "error", err.Error())
+		return pipeline.Deployment{}, pipeline.ForStateMachine(err)
+	}
+	log.InfoContext(ctx, "deploy step", "status", d.Status, "done", d.Done, "summary", d.Summary)
+	return d, nil
+}
+
+func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
+	if in.Environment.Stack == "" {
+		return pipeline.Deployment{}, fmt.Errorf("deploy environment %q: no stack name", in.Environment.Name)
+	}
+	cfn := s.client(in.Environment.Region)
+	switch in.Action {
+	case pipeline.ActionCreateChangeSet:
+		return s.createChangeSet(ctx, cfn, in)
+	case pipeline.ActionDescribeChangeSet:
+		return s.describeChangeSet(ctx, cfn, in)
+	case pipeline.ActionExecuteChangeSet:
+		return s.executeChangeSet(ctx, cfn, in)
+	case pipeline.ActionDescribeStack:
+		return s.describeStack(ctx, cfn, in)
+	default:
+		return pipeline.Deployment{}, fmt.Errorf("deploy %s: unknown action %q", in.Environment.Stack, in.Action)
+	}
+}
+
+var notNameChar = regexp.MustCompile(`[^0-9A-Za-z]+`)
+
+// changeSetName is the name of the change set that execution makes for
+// run's commit: "stackflow-<sha7>-<8 hex digits of the execution's hash>".
+// It starts with a letter, holds only letters, digits and hyphens, and is
+// far shorter than CloudFormation's 128 characters, so it also serves as the
+// ClientToken and ClientRequestToken that make a retried call harmless.
+func changeSetName(run pipeline.Run, execution string) string {
+	sha := notNameChar.ReplaceAllString(run.Short(), "")
+	if sha == "" {
+		sha = "commit"
+	}
+	sum := sha256.Sum256([]byte(execution))
+	return "stackflow-" + sha + "-" + hex.EncodeToString(sum[:4])
+}
+
+// Error codes that mean AWS is still throttling after the SDK's retries.
+var throttleCodes = map[string]bool{
+	"Throttling":               true,
+	"ThrottlingException":      true,
+	"TooManyRequestsException": true,
+}
+
+// awsError wraps err, the error of a CloudFormation call doing op, or
+// replaces it with a *pipeline.Throttled when AWS throttled the call.
+func awsError(op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && throttleCodes[ae.ErrorCode()] {
+		return &pipeline.Throttled{Operation: "cloudformation " + op}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// apiError returns the code and message of err when it is an AWS API error.
+func apiError(err error) (code, message string) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode(), ae.ErrorMessage()
+	}
+	return "", ""
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary, marking the
+// cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 3
+	for cut > 0 && !validStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// validStart reports whether b can start a UTF-8 encoded rune.
+func validStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,311 @@
+package smoke
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// Defaults and bounds of a smoke test.
+const (
+	// DefaultTimeout is how long the checks of an environment may keep
+	// retrying when it sets no SmokeTimeoutSeconds.
+	DefaultTimeout = 60 * time.Second
+	// FirstBackoff is the wait before a failed check's first retry; each
+	// further wait doubles, up to MaxBackoff.
+	FirstBackoff = 250 * time.Millisecond
+	// MaxBackoff is the longest wait between two tries of a check.
+	MaxBackoff = 5 * time.Second
+	// RequestTimeout bounds one request, answer body included.
+	RequestTimeout = 10 * time.Second
+	// MaxBody is how much of an answer's body is read.
+	MaxBody = 1 << 20
+	// lambdaMargin is kept free before the invocation's deadline, so that a
+	// failing check is reported before Lambda stops the function.
+	lambdaMargin = 2 * time.Second
+	// excerptLen is how much of a body a failure quotes, in characters.
+	excerptLen = 120
+)
+
+// httpDoer sends HTTP requests; *http.Client is one.
+type httpDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Service runs smoke checks. Its Handle is the smoke-test handler.
+type Service struct {
+	client         httpDoer
+	now            func() time.Time
+	sleep          func(context.Context, time.Duration) error
+	requestTimeout time.Duration
+}
+
+// New returns a Service that sends its requests with client.
+func New(client httpDoer) *Service {
+	return &Service{client: client, now: time.Now, sleep: sleep, requestTimeout: RequestTimeout}
+}
+
+// sleep waits d, or less when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// check is a smoke check with its URL and headers made from the stack's
+// outputs and its defaults filled in.
+type check struct {
+	name, method, url string
+	headers           map[string]string
+	status            int
+	contains          string
+}
+
+// want says what answer c wants.
+func (c check) want() string {
+	w := "status " + strconv.Itoa(c.status)
+	if c.contains != "" {
+		w += " and a body containing " + strconv.Quote(c.contains)
+	}
+	return w
+}
+
+// Handle runs in.Environment's smoke checks, in order, against the stack
+// deployed as in.Deployment. Its errors are in the form the state machine
+// matches: a *pipeline.SmokeTestFailed for a check that never passed or
+// that cannot be made from the stack's outputs, else a
+// *pipeline.UnexpectedError.
+func (s *Service) Handle(ctx context.Context, in pipeline.SmokeInput) (pipeline.SmokeResult, error) {
+	log := slog.With(
+		"environment", envName(in),
+		"stack", in.Deployment.Stack,
+		"repository", in.Run.Repository.FullName(),
+		"branch", in.Run.Branch,
+		"commit", in.Run.Commit,
+	)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("requestId", lc.AwsRequestID)
+	}
+	res, err := s.run(ctx, in, log)
+	if err != nil {
+		log.ErrorContext(ctx, "smoke test failed", "error", err.Error())
+		return pipeline.SmokeResult{}, pipeline.ForStateMachine(err)
+	}
+	log.InfoContext(ctx, "smoke test passed", "summary", res.Summary)
+	return res, nil
+}
+
+func envName(in pipeline.SmokeInput) string {
+	if in.Environment.Name != "" {
+		return in.Environment.Name
+	}
+	return in.Environment.Stack
+}
+
+func (s *Service) run(ctx context.Context, in pipeline.SmokeInput, log *slog.Logger) (pipeline.SmokeResult, error) {
+	env := envName(in)
+	res := pipeline.SmokeResult{Environment: env, Checks: []pipeline.SmokeOutcome{}}
+	// Make every check first: a missing output fails at once, untried.
+	checks := make([]check, 0, len(in.Environment.Smoke))
+	for _, sc := range in.Environment.Smoke {
+		c, err := resolve(sc, in)
+		if err != nil {
+			return res, err
+		}
+		checks = append(checks, c)
+	}
+	if len(checks) == 0 {
+		res.Summary = env + ": no smoke checks"
+		return res, nil
+	}
+
+	budget := time.Duration(in.Environment.SmokeTimeoutSeconds) * time.Second
+	if budget <= 0 {
+		budget = DefaultTimeout
+	}
+	deadline := s.now().Add(budget)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-lambdaMargin).Before(deadline) {
+		deadline = dl.Add(-lambdaMargin)
+	}
+	for _, c := range checks {
+		out, err := s.runCheck(ctx, env, c, deadline)
+		log.InfoContext(ctx, "smoke check", "check", c.name, "url", c.url,
+			"status", out.Status, "attempts", out.Attempts, "passed", out.Passed)
+		res.Checks = append(res.Checks, out)
+		if err != nil {
+			return res, err
+		}
+	}
+	res.Summary = fmt.Sprintf("%s: %d/%d smoke checks passed", env, len(checks), len(checks))
+	return res, nil
+}
+
+// runCheck tries c until it passes or deadline has passed, waiting longer
+// after each failure.
+func (s *Service) runCheck(ctx context.Context, env string, c check, deadline time.Time) (pipeline.SmokeOutcome, error) {
+	out := pipeline.SmokeOutcome{Name: c.name, URL: c.url}
+	wait := FirstBackoff
+	for {
+		out.Attempts++
+		status, got, ok := s.try(ctx, c)
+		out.Status = status
+		if ok {
+			out.Passed = true
+			return out, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("smoke check %q of %s: stopped after %s: %w", c.name, env, attempts(out.Attempts), err)
+		}
+		left := deadline.Sub(s.now())
+		if left <= 0 {
+			return out, &pipeline.SmokeTestFailed{
+				Environment: env,
+				Check:       c.name,
+				Method:      c.method,
+				URL:         c.url,
+				Got:         got + " (the last of " + attempts(out.Attempts) + ")",
+				Want:        c.want(),
+			}
+		}
+		if err := s.sleep(ctx, min(wait, left)); err != nil {
+			return out, fmt.Errorf("smoke check %q of %s: stopped after %s: %w", c.name, env, attempts(out.Attempts), err)
+		}
+		wait = min(2*wait, MaxBackoff)
+	}
+}
+
+// attempts says "1 attempt", "2 attempts" and so on.
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
+}
+
+// try sends c's request once and says what came back and whether it is
+// what c wants.
+func (s *Service) try(ctx context.Context, c check) (status int, got string, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, c.method, c.url, nil)
+	if err != nil {
+		return 0, "no request: " + err.Error(), false
+	}
+	for k, v := range c.headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, s.describe(err), false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return resp.StatusCode, fmt.Sprintf("status %d, body unreadable: %s", resp.StatusCode, s.describe(err)), false
+	}
+	ok = resp.StatusCode == c.status && (c.contains == "" || bytes.Contains(body, []byte(c.contains)))
+	return resp.StatusCode, fmt.Sprintf("status %d, body %s", resp.StatusCode, excerpt(body)), ok
+}
+
+// describe says in a few words why a request got no answer.
+func (s *Service) describe(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer within " + s.requestTimeout.String()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "no answer: " + err.Error()
+}
+
+// excerpt quotes the first characters of body.
+func excerpt(body []byte) string {
+	s := strings.ToValidUTF8(string(body), "\uFFFD")
+	if utf8.RuneCountInString(s) <= excerptLen {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(string([]rune(s)[:excerptLen])) + "..."
+}
+
+// resolve makes sc's URL and headers from the stack's outputs and fills in
+// its defaults.
+func resolve(sc pipeline.SmokeCheck, in pipeline.SmokeInput) (check, error) {
+	c := check{
+		name:     sc.Name,
+		method:   strings.ToUpper(sc.Method),
+		status:   sc.Status,
+		contains: sc.Contains,
+	}
+	if c.name == "" {
+		c.name = sc.URL
+	}
+	if c.method == "" {
+		c.method = http.MethodGet
+	}
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	outputs := in.Deployment.Outputs
+	fail := func(got, want string) (check, error) {
+		return check{}, &pipeline.SmokeTestFailed{Environment: envName(in), Check: c.name, Method: c.method, URL: sc.URL, Got: got, Want: want}
+	}
+
+	var missing []string
+	c.url, missing = expand(sc.URL, outputs, true)
+	if len(sc.Headers) > 0 {
+		c.headers = make(map[string]string, len(sc.Headers))
+	}
+	for k, v := range sc.Headers {
+		var m []string
+		c.headers[k], m = expand(v, outputs, false)
+		missing = append(missing, m...)
+	}
+	if len(missing) > 0 {
+		stack := in.Deployment.Stack
+		if stack == "" {
+			stack = "the stack"
+		}
+		has := "has no outputs"
+		if names := outputNames(outputs); len(names) > 0 {
+			has = "has outputs " + strings.Join(names, ", ")
+		}
+		// A name that is not an output is a mistake in stackflow.yml, not a
+		// failure of the release: it must never be a reason to roll back.
+		return check{}, &pipeline.ConfigInvalid{
+			File:    "stackflow.yml",
+			Problem: fmt.Sprintf("smoke check %q of %s refers to %s, but %s %s", c.name, envName(in), strings.Join(missing, ", "), stack, has),
+			Fix:     "every ${Name} in a smoke check's url and headers must be an output of the environment's stack",
+		}
+	}
+	u, err := url.Parse(c.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail(fmt.Sprintf("URL %q, which is not an absolute http(s) URL", c.url), "an http:// or https:// URL")
+	}
+	if _, err := http.NewRequest(c.method, c.url, nil); err != nil {
+		return fail(fmt.Sprintf("method %q, which is not an HTTP method", sc.Method), "an HTTP method such as GET")
+	}
+	return c, nil
+}

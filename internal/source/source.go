@@ -1,0 +1,279 @@
+// Package source is the pipeline's source step: it fetches the archive of
+// the commit being delivered once, keeps it in the artifact bucket for every
+// later step, and reads the app's stackflow.yml and samconfig.toml from it
+// to make the run's plan.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/stackflow/stackflow/internal/archive"
+	"github.com/stackflow/stackflow/internal/config"
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// Archiver downloads the tar.gz archive of a commit; internal/bitbucket's
+// Client is one. It returns *pipeline.SourceUnavailable or
+// *pipeline.BitbucketUnavailable for what the state machine tells apart.
+type Archiver interface {
+	Archive(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error)
+}
+
+// ArchiverFunc adapts a function to an Archiver.
+type ArchiverFunc func(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error)
+
+// Archive calls f.
+func (f ArchiverFunc) Archive(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error) {
+	return f(ctx, repo, commit)
+}
+
+// Store is the part of the artifact bucket the step uses; internal/artifacts'
+// Store is one.
+type Store interface {
+	Exists(ctx context.Context, key string) (bool, error)
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	PutFile(ctx context.Context, key, path, contentType string) error
+}
+
+// Limits of what the step reads.
+const (
+	// MaxArchiveBytes is the largest commit archive accepted: 512 MiB.
+	MaxArchiveBytes = 512 << 20
+	// maxConfigBytes is the largest stackflow.yml or samconfig.toml read.
+	maxConfigBytes = 1 << 20
+)
+
+// Service is the source step.
+type Service struct {
+	archives Archiver
+	store    Store
+
+	// TempDir is where archives are downloaded and unpacked; empty means
+	// os.TempDir(). Everything the step writes there is removed before
+	// Handle returns.
+	TempDir string
+	// MaxArchive is the largest archive accepted, in bytes.
+	MaxArchive int64
+	// Log receives one line per run; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// New returns the source step, downloading through archives and keeping
+// archives in store.
+func New(archives Archiver, store Store) *Service {
+	return &Service{archives: archives, store: store, MaxArchive: MaxArchiveBytes}
+}
+
+// Handle fetches the source of run and makes its plan. The commit's archive
+// is downloaded unless the artifact bucket already holds it at
+// pipeline.SourceKey, and stored there. A missing or invalid stackflow.yml
+// or samconfig.toml is a *pipeline.ConfigInvalid.
+//
+// Its error is one of pipeline's error types, as the state machine matches
+// them.
+func (s *Service) Handle(ctx context.Context, run pipeline.Run) (pipeline.Source, error) {
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("repository", run.Repository.FullName(), "branch", run.Branch, "commit", run.Commit)
+	src, reused, err := s.fetch(ctx, run)
+	if err != nil {
+		err = pipeline.ForStateMachine(err)
+		log.ErrorContext(ctx, "source failed", "error", err.Error(), "errorType", fmt.Sprintf("%T", err))
+		return pipeline.Source{}, err
+	}
+	log.InfoContext(ctx, "source ready", "archiveKey", src.ArchiveKey, "reused", reused, "plan", src.Plan.Summary)
+	return src, nil
+}
+
+func (s *Service) fetch(ctx context.Context, run pipeline.Run) (pipeline.Source, bool, error) {
+	if err := validate(run); err != nil {
+		return pipeline.Source{}, false, err
+	}
+	work, err := os.MkdirTemp(s.TempDir, "source-")
+	if err != nil {
+		return pipeline.Source{}, false, fmt.Errorf("source: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	key := pipeline.SourceKey(run.Repository, run.Commit)
+	tarball := filepath.Join(work, "source.tar.gz")
+	reused, err := s.obtain(ctx, run, key, tarball)
+	if err != nil {
+		return pipeline.Source{}, false, err
+	}
+	tree := filepath.Join(work, "tree")
+	if err := unpack(tarball, tree); err != nil {
+		return pipeline.Source{}, false, &pipeline.SourceUnavailable{
+			Repository: run.Repository.FullName(), Commit: run.Commit, Reason: "the archive cannot be unpacked: " + err.Error(),
+		}
+	}
+	plan, err := readPlan(tree, run)
+	if err != nil {
+		return pipeline.Source{}, false, err
+	}
+	return pipeline.Source{ArchiveKey: key, Plan: plan}, reused, nil
+}
+
+// obtain writes the archive of run's commit to path: from the artifact
+// bucket when it is there (reused), else from Bitbucket, and then stores it
+// at key.
+func (s *Service) obtain(ctx context.Context, run pipeline.Run, key, path string) (reused bool, err error) {
+	exists, err := s.store.Exists(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("look for the stored archive: %w", err)
+	}
+	if exists {
+		body, err := s.store.Open(ctx, key)
+		if err != nil {
+			return false, fmt.Errorf("open the stored archive: %w", err)
+		}
+		defer body.Close()
+		if err := s.save(body, path, run); err != nil {
+			return false, fmt.Errorf("read the stored archive: %w", err)
+		}
+		return true, nil
+	}
+
+	body, err := s.archives.Archive(ctx, run.Repository, run.Commit)
+	if err != nil {
+		return false, fmt.Errorf("download the archive: %w", err)
+	}
+	defer body.Close()
+	if err := s.save(body, path, run); err != nil {
+		var tooLarge *pipeline.SourceUnavailable
+		if errors.As(err, &tooLarge) {
+			return false, err
+		}
+		return false, &pipeline.BitbucketUnavailable{Operation: "download archive", Reason: "the download broke off: " + err.Error()}
+	}
+	if err := s.store.PutFile(ctx, key, path, "application/gzip"); err != nil {
+		return false, fmt.Errorf("store the archive: %w", err)
+	}
+	return false, nil
+}
+
+// save copies r to a new file at path, refusing more than s.MaxArchive
+// bytes.
+func (s *Service) save(r io.Reader, path string, run pipeline.Run) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	limit := s.MaxArchive
+	if limit <= 0 {
+		limit = MaxArchiveBytes
+	}
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		return &pipeline.SourceUnavailable{
+			Repository: run.Repository.FullName(), Commit: run.Commit,
+			Reason: fmt.Sprintf("the archive is larger than %d MiB; keep build outputs and large files out of the repository", limit>>20),
+		}
+	}
+	return nil
+}
+
+func unpack(tarball, dir string) error {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	return archive.Extract(f, dir, archive.DefaultLimits)
+}
+
+// readPlan reads stackflow.yml and samconfig.toml at the root of tree and
+// makes the plan of run's branch.
+func readPlan(tree string, run pipeline.Run) (pipeline.Plan, error) {
+	data, err := readConfig(tree, config.File)
+	if errors.Is(err, fs.ErrNotExist) {
+		missing := &pipeline.ConfigInvalid{
+			File:    config.File,
+			Problem: fmt.Sprintf("%s has no %s at its root at commit %s", run.Repository.FullName(), config.File, run.Short()),
+			Fix:     "add one at the repository root; the README's stackflow.yml section shows what it holds",
+		}
+		if _, err := os.Stat(filepath.Join(tree, "stackflow.yaml")); err == nil {
+			missing.Fix = "rename stackflow.yaml to stackflow.yml"
+		}
+		return pipeline.Plan{}, missing
+	}
+	if err != nil {
+		return pipeline.Plan{}, err
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return pipeline.Plan{}, err
+	}
+
+	var sam *config.SAMConfig
+	data, err = readConfig(tree, config.SAMFile)
+	switch {
+	case err == nil:
+		if sam, err = config.ParseSAMConfig(data); err != nil {
+			return pipeline.Plan{}, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return pipeline.Plan{}, err
+	}
+	return cfg.Plan(run.Repository, run.Branch, sam)
+}
+
+// readConfig reads the file name at the root of tree. A missing file is
+// fs.ErrNotExist; one that is not a small regular file is ConfigInvalid.
+func readConfig(tree, name string) ([]byte, error) {
+	p := filepath.Join(tree, name)
+	fi, err := os.Stat(p) // the archive's links stay inside the tree
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxConfigBytes {
+		return nil, &pipeline.ConfigInvalid{File: name, Problem: "is not a regular file of at most 1 MiB",
+			Fix: "keep " + name + " a plain text file at the repository root"}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+var (
+	commitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	repoPart   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// validate refuses a run that cannot name a commit archive, before
+// anything is downloaded.
+func validate(run pipeline.Run) error {
+	for _, part := range []string{run.Repository.Workspace, run.Repository.Slug} {
+		if !repoPart.MatchString(part) || part == "." || part == ".." {
+			return fmt.Errorf("source: run's repository %q is not a Bitbucket workspace/slug", run.Repository.FullName())
+		}
+	}
+	if run.Branch == "" {
+		return errors.New("source: run has no branch")
+	}
+	if !commitHash.MatchString(run.Commit) {
+		return fmt.Errorf("source: run's commit %q is not a full 40-character lowercase hash", run.Commit)
+	}
+	return nil
+}
