@@ -7,9 +7,11 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stackflow/stackflow/internal/tracing"
 )
@@ -22,4 +24,13 @@ func Load(ctx context.Context) (aws.Config, error) {
 	}
 	tracing.AWS(&cfg)
 	return cfg, nil
+}
+
+// S3 returns an S3 client for cfg. When an endpoint is configured
+// (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3: a local S3 such as kumo), it
+// addresses buckets by path rather than by host name, which a local S3 on
+// a loopback address needs.
+func S3(cfg aws.Config) *s3.Client {
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
 }

@@ -127,8 +127,8 @@ type SmokeTestFailed struct {
 	// Method is the request's method; empty means GET.
 	Method string
 	URL    string
-	Got         string
-	Want        string
+	Got    string
+	Want   string
 }
 
 func (e *SmokeTestFailed) Error() string {
