@@ -1,0 +1,76 @@
+// Command source is the Lambda handler of the pipeline's source step: it
+// fetches the archive of the commit being delivered from Bitbucket into the
+// artifact bucket (once per commit) and reads the app's stackflow.yml and
+// samconfig.toml into the run's plan.
+//
+// Environment:
+//
+//	ARTIFACT_BUCKET      the artifact bucket (required)
+//	BITBUCKET_TOKEN_ARN  the Secrets Manager secret holding the Bitbucket token
+//	BITBUCKET_URL        Bitbucket's web address; default https://bitbucket.org
+//	BITBUCKET_API_URL    Bitbucket's API address; default https://api.bitbucket.org
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/stackflow/stackflow/internal/artifacts"
+	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/secrets"
+	"github.com/stackflow/stackflow/internal/source"
+	"github.com/stackflow/stackflow/internal/tracing"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	svc, err := setup(context.Background())
+	if err != nil {
+		slog.Error("source function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(svc.Handle)
+}
+
+func setup(ctx context.Context) (*source.Service, error) {
+	bucket := os.Getenv("ARTIFACT_BUCKET")
+	if bucket == "" {
+		return nil, errors.New("ARTIFACT_BUCKET is not set")
+	}
+	tokenARN := os.Getenv("BITBUCKET_TOKEN_ARN")
+	apiURL, webURL := os.Getenv("BITBUCKET_API_URL"), os.Getenv("BITBUCKET_URL")
+
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store := artifacts.New(awsenv.S3(cfg), bucket, cfg.Region)
+
+	// The token is read on the first invocation, not at start, so that a
+	// missing or unreadable secret fails the step with a clear error; the
+	// cache keeps it for warm starts.
+	tokens := secrets.New(secretsmanager.NewFromConfig(cfg))
+	hc := tracing.HTTPClient(&http.Client{})
+	archives := source.ArchiverFunc(func(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error) {
+		secret, err := tokens.Get(ctx, tokenARN)
+		if err != nil {
+			return nil, fmt.Errorf("read the Bitbucket token (BITBUCKET_TOKEN_ARN): %w", err)
+		}
+		creds, err := bitbucket.ParseCredentials(secret)
+		if err != nil {
+			return nil, fmt.Errorf("the Bitbucket token secret: %w", err)
+		}
+		return bitbucket.NewClient(apiURL, webURL, creds, hc).Archive(ctx, repo, commit)
+	})
+	return source.New(archives, store), nil
+}

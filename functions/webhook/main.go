@@ -1,0 +1,65 @@
+// Command webhook is the Lambda function behind the pipeline's HTTP API
+// route POST /webhook: it verifies Bitbucket deliveries and starts one
+// execution of the pipeline per pushed branch.
+//
+// Environment:
+//
+//	STATE_MACHINE_ARN   the pipeline's state machine (required)
+//	WEBHOOK_SECRET_ARN  the Secrets Manager secret holding the webhook's
+//	                    secret; without it every delivery is refused
+//	POLL_SECONDS        the wait between two polls of CloudFormation
+//	                    (default pipeline.DefaultPollSeconds)
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/secrets"
+	"github.com/stackflow/stackflow/internal/webhook"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(log)
+
+	machine := os.Getenv("STATE_MACHINE_ARN")
+	if machine == "" {
+		log.Error("STATE_MACHINE_ARN is not set")
+		os.Exit(1)
+	}
+	secretARN := os.Getenv("WEBHOOK_SECRET_ARN")
+	if secretARN == "" {
+		log.Warn("WEBHOOK_SECRET_ARN is not set: every delivery will be refused")
+	}
+	poll := pipeline.DefaultPollSeconds
+	if v := os.Getenv("POLL_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			log.Error("POLL_SECONDS must be a positive number of seconds", "value", v)
+			os.Exit(1)
+		}
+		poll = n
+	}
+
+	cfg, err := awsenv.Load(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	svc := webhook.New(webhook.Config{
+		StateMachineARN: machine,
+		SecretARN:       secretARN,
+		PollSeconds:     poll,
+		Logger:          log,
+	}, secrets.New(secretsmanager.NewFromConfig(cfg)), sfn.NewFromConfig(cfg))
+	lambda.Start(svc.Handle)
+}

@@ -1,0 +1,234 @@
+// Package status is the service behind the status function: it reports a
+// run's state on the commit in Bitbucket, linked to the execution in the
+// Step Functions console, and shown on the pushed branch and its pull
+// requests.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// SecretSource reads the value of a secret by ARN.
+type SecretSource interface {
+	Get(ctx context.Context, arn string) (string, error)
+}
+
+// DefaultKey is the status key when none is configured.
+const DefaultKey = "stackflow"
+
+// Config configures the service.
+type Config struct {
+	// Key identifies stackflow's status among a commit's statuses; a
+	// status with the same key overwrites the previous one. At most 40
+	// characters; empty means DefaultKey.
+	Key string
+	// TokenARN is the Secrets Manager secret holding the Bitbucket token:
+	// an access token, or email:token for an API token.
+	TokenARN string
+	// APIURL is Bitbucket's API; empty means bitbucket.DefaultAPIURL.
+	APIURL string
+	// ExecutionURL, when set, is the status link instead of the Step
+	// Functions console, with {arn} and {name} replaced by the execution's
+	// ARN and name (for local runs).
+	ExecutionURL string
+	// HTTPClient sends the Bitbucket requests; nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
+	// Logger gets one line per status; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Service posts build statuses.
+type Service struct {
+	cfg     Config
+	secrets SecretSource
+	log     *slog.Logger
+}
+
+// New returns a service that reads the Bitbucket token from secrets. It
+// fails when the key is longer than Bitbucket accepts.
+func New(cfg Config, secrets SecretSource) (*Service, error) {
+	if cfg.Key == "" {
+		cfg.Key = DefaultKey
+	}
+	if n := utf8.RuneCountInString(cfg.Key); n > bitbucket.MaxStatusKey {
+		return nil, fmt.Errorf("status key %q is %d characters long, want at most %d", cfg.Key, n, bitbucket.MaxStatusKey)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{cfg: cfg, secrets: secrets, log: log}, nil
+}
+
+// Handle posts the status in describes on its run's commit and returns what
+// it posted. Its error is one the state machine can match: a
+// BitbucketUnavailable is worth retrying.
+func (s *Service) Handle(ctx context.Context, in pipeline.StatusInput) (pipeline.StatusResult, error) {
+	res, err := s.post(ctx, in)
+	attrs := []slog.Attr{
+		slog.String("repository", in.Run.Repository.FullName()),
+		slog.String("branch", in.Run.Branch),
+		slog.String("commit", in.Run.Commit),
+		slog.String("execution", in.Execution),
+		slog.String("state", in.State),
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("awsRequestId", lc.AwsRequestID))
+	}
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "post build status", append(attrs, slog.String("error", err.Error()))...)
+		return pipeline.StatusResult{}, pipeline.ForStateMachine(err)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "post build status", append(attrs, slog.String("description", res.Description))...)
+	return res, nil
+}
+
+func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.StatusResult, error) {
+	if in.Run.Repository.Workspace == "" || in.Run.Repository.Slug == "" || in.Run.Commit == "" {
+		return pipeline.StatusResult{}, errors.New("status input: want run.repository and run.commit")
+	}
+	st := bitbucket.BuildStatus{
+		Key:         s.cfg.Key,
+		State:       in.State,
+		Name:        s.cfg.Key + ": " + in.Run.Branch,
+		URL:         s.executionURL(in.Execution),
+		Description: describe(in),
+		RefName:     in.Run.Branch,
+	}
+	if err := st.Validate(); err != nil {
+		return pipeline.StatusResult{}, fmt.Errorf("status of %s: %w", in.Run.Short(), err)
+	}
+
+	secret, err := s.secrets.Get(ctx, s.cfg.TokenARN)
+	if err != nil {
+		return pipeline.StatusResult{}, fmt.Errorf("read Bitbucket token: %w", err)
+	}
+	creds, err := bitbucket.ParseCredentials(secret)
+	if err != nil {
+		return pipeline.StatusResult{}, fmt.Errorf("bitbucket token in %s: %w", s.cfg.TokenARN, err)
+	}
+	st.Description = redact(st.Description, secret)
+	st = st.Fit()
+
+	client := bitbucket.NewClient(s.cfg.APIURL, "", creds, s.cfg.HTTPClient)
+	if err := client.PostStatus(ctx, in.Run.Repository, in.Run.Commit, st); err != nil {
+		return pipeline.StatusResult{}, err
+	}
+	return pipeline.StatusResult{Key: st.Key, State: st.State, Description: st.Description, URL: st.URL}, nil
+}
+
+// executionURL links to the execution arn: its page in the Step Functions
+// console, or the configured template. It is empty when arn is not an
+// execution ARN.
+func (s *Service) executionURL(arn string) string {
+	// arn:partition:states:region:account:execution:machine:name
+	parts := strings.Split(arn, ":")
+	if len(parts) < 8 || parts[0] != "arn" || parts[2] != "states" || parts[3] == "" || parts[5] != "execution" {
+		return ""
+	}
+	if s.cfg.ExecutionURL != "" {
+		return strings.NewReplacer(
+			"{arn}", url.PathEscape(arn),
+			"{name}", url.PathEscape(parts[len(parts)-1]),
+		).Replace(s.cfg.ExecutionURL)
+	}
+	region := parts[3]
+	console := "console.aws.amazon.com"
+	switch parts[1] {
+	case "aws-cn":
+		console = "console.amazonaws.cn"
+	case "aws-us-gov":
+		console = "console.amazonaws-us-gov.com"
+	}
+	return fmt.Sprintf("https://%s.%s/states/home?region=%s#/v2/executions/details/%s", region, console, region, arn)
+}
+
+// describe is the status's one line: the input's description, else the
+// caught error, else a line for the state.
+func describe(in pipeline.StatusInput) string {
+	if d := firstLine(in.Description); d != "" {
+		return d
+	}
+	if in.Error != nil {
+		if d := describeError(*in.Error); d != "" {
+			return d
+		}
+	}
+	sha := in.Run.Short()
+	switch in.State {
+	case pipeline.StateInProgress:
+		return "Delivering " + sha
+	case pipeline.StateSuccessful:
+		return "Delivered " + sha
+	case pipeline.StateFailed:
+		return "Delivery of " + sha + " failed"
+	case pipeline.StateStopped:
+		return "Delivery of " + sha + " was stopped"
+	}
+	return ""
+}
+
+// describeError says "<Error>: <first line of the message>". Step Functions
+// puts a Lambda function's error in Cause as JSON with errorMessage and
+// errorType; its own errors (States.Timeout) have a plain-text Cause.
+func describeError(e pipeline.StateError) string {
+	name, msg := e.Error, e.Cause
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &lambdaErr) == nil && (lambdaErr.ErrorMessage != "" || lambdaErr.ErrorType != "") {
+		msg = lambdaErr.ErrorMessage
+		if name == "" {
+			name = lambdaErr.ErrorType
+		}
+	}
+	line := strings.TrimRight(firstLine(msg), ": ")
+	switch {
+	case name == "":
+		return line
+	case line == "":
+		return name
+	}
+	return name + ": " + line
+}
+
+// firstLine is the first line of s that is not blank, trimmed.
+func firstLine(s string) string {
+	for line := range strings.Lines(s) {
+		if line = strings.TrimSpace(line); line != "" {
+			return line
+		}
+	}
+	return ""
+}
+
+// minRedacted is the shortest part of a secret that is redacted; shorter
+// parts would blot out ordinary words.
+const minRedacted = 8
+
+// redact removes the secret, and each part of an email:token secret, from
+// s. Nothing should ever put a token into a description; this makes sure.
+func redact(s, secret string) string {
+	secret = strings.TrimSpace(secret)
+	for _, p := range append([]string{secret}, strings.Split(secret, ":")...) {
+		if len(p) >= minRedacted {
+			s = strings.ReplaceAll(s, p, "[redacted]")
+		}
+	}
+	return s
+}

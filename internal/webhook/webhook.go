@@ -1,0 +1,413 @@
+// Package webhook is the service behind the pipeline's HTTP API route
+// POST /webhook: it verifies a Bitbucket delivery, reads its event and
+// starts one Step Functions execution per pushed branch.
+//
+// Nothing starts unless the delivery's signature matches the webhook
+// secret; without a secret every delivery is refused. Execution names and
+// inputs are derived only from the push, so a redelivered webhook finds the
+// execution its first delivery started.
+package webhook
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// SecretSource reads the value of a secret by ARN.
+type SecretSource interface {
+	Get(ctx context.Context, arn string) (string, error)
+}
+
+// Starter starts Step Functions executions; *sfn.Client is one.
+type Starter interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+var _ Starter = (*sfn.Client)(nil)
+
+// deliveryTimeout keeps the answer inside Bitbucket's 10 s delivery timeout.
+const deliveryTimeout = 8 * time.Second
+
+// Config configures the service.
+type Config struct {
+	// StateMachineARN is the pipeline's state machine.
+	StateMachineARN string
+	// SecretARN is the Secrets Manager secret holding the webhook's
+	// secret. Without it every delivery is refused.
+	SecretARN string
+	// PollSeconds goes into every run's settings; zero means
+	// pipeline.DefaultPollSeconds.
+	PollSeconds int
+	// Logger gets one line per delivery; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Service handles webhook deliveries.
+type Service struct {
+	cfg     Config
+	secrets SecretSource
+	starter Starter
+	log     *slog.Logger
+}
+
+// New returns a service that reads the webhook secret from secrets and
+// starts executions with starter.
+func New(cfg Config, secrets SecretSource, starter Starter) *Service {
+	if cfg.PollSeconds <= 0 {
+		cfg.PollSeconds = pipeline.DefaultPollSeconds
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{cfg: cfg, secrets: secrets, starter: starter, log: log}
+}
+
+// Response is the answer to a delivery that was accepted: what started,
+// what was already running or done, and what was ignored and why.
+type Response struct {
+	Started    []Execution `json:"started"`
+	Duplicates []Execution `json:"duplicates"`
+	Ignored    []Ignored   `json:"ignored"`
+}
+
+// Execution is the execution that delivers one pushed branch.
+type Execution struct {
+	Branch string `json:"branch"`
+	Commit string `json:"commit"`
+	// Execution is the execution's ARN.
+	Execution string `json:"execution"`
+}
+
+// Ignored is a ref, or a whole event, that starts nothing.
+type Ignored struct {
+	Ref    string `json:"ref,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// ErrorResponse is the answer to a delivery that was refused or failed.
+// Its message names the problem and never holds internal error text.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// outcome is what happened to one delivery: the answer and what to log.
+type outcome struct {
+	status int
+	body   any
+	// repo is the payload's repository, once known.
+	repo string
+	// cause is the internal reason of a failure, for the log only.
+	cause error
+	resp  Response
+}
+
+func refuse(status int, msg string, cause error) outcome {
+	return outcome{status: status, body: ErrorResponse{Error: msg}, cause: cause}
+}
+
+// Handle answers one delivery. It never returns an error: every failure is
+// an HTTP answer, 5xx when Bitbucket should deliver again.
+func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
+
+	key := header(req.Headers, bitbucket.HeaderEventKey)
+	out := s.handle(ctx, req, bitbucket.EventKey(key))
+	s.logDelivery(ctx, req, key, out)
+
+	body, err := json.Marshal(out.body)
+	if err != nil {
+		// The bodies are plain structs of strings; this does not happen.
+		body = []byte(`{"error":"internal error"}`)
+		out.status = http.StatusInternalServerError
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: out.status,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       string(body),
+	}, nil
+}
+
+func (s *Service) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, key bitbucket.EventKey) outcome {
+	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
+		return refuse(http.StatusMethodNotAllowed, "method "+m+" is not allowed: Bitbucket delivers with POST", nil)
+	}
+
+	body, o, ok := readBody(req)
+	if !ok {
+		return o
+	}
+
+	// Fail closed: without a readable, non-empty secret nothing is verified
+	// and nothing starts.
+	const unavailable = "the webhook secret is unavailable: see the webhook function's logs"
+	secret, err := s.secrets.Get(ctx, s.cfg.SecretARN)
+	if err != nil {
+		return refuse(http.StatusInternalServerError, unavailable, fmt.Errorf("read webhook secret: %w", err))
+	}
+	if err := bitbucket.VerifySignature([]byte(secret), body, header(req.Headers, bitbucket.HeaderSignature)); err != nil {
+		var se *bitbucket.SignatureError
+		if errors.As(err, &se) {
+			return refuse(http.StatusUnauthorized, se.Error(), err)
+		}
+		return refuse(http.StatusInternalServerError, unavailable, fmt.Errorf("verify signature: %w", err))
+	}
+
+	if key == "" {
+		return refuse(http.StatusBadRequest, bitbucket.HeaderEventKey+" header is missing", nil)
+	}
+	ev, err := bitbucket.ParseEvent(key, body)
+	switch {
+	case errors.Is(err, bitbucket.ErrUnknownEvent):
+		return accepted(Response{Ignored: []Ignored{{Reason: err.Error()}}})
+	case err != nil:
+		return refuse(http.StatusBadRequest, fmt.Sprintf("body is not a valid %s payload", key), err)
+	}
+
+	switch ev := ev.(type) {
+	case *bitbucket.PushEvent:
+		o := s.push(ctx, ev)
+		o.repo = ev.Repository.FullName
+		return o
+	case *bitbucket.PullRequestEvent:
+		o := accepted(Response{Ignored: []Ignored{{
+			Ref:    ev.PullRequest.Source.Branch.Name,
+			Reason: "pull request previews are not enabled",
+		}}})
+		o.repo = ev.Repository.FullName
+		return o
+	}
+	return accepted(Response{Ignored: []Ignored{{Reason: fmt.Sprintf("event %s is not handled", key)}}})
+}
+
+// readBody returns the delivery's raw body, or the answer refusing it.
+func readBody(req events.APIGatewayV2HTTPRequest) ([]byte, outcome, bool) {
+	const max = bitbucket.MaxPayloadBytes
+	tooLarge := refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("payload is larger than %d KiB", max>>10), nil)
+	if !req.IsBase64Encoded {
+		if len(req.Body) > max {
+			return nil, tooLarge, false
+		}
+		return []byte(req.Body), outcome{}, true
+	}
+	if len(req.Body) > base64.StdEncoding.EncodedLen(max) {
+		return nil, tooLarge, false
+	}
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "body is not valid base64", err), false
+	}
+	if len(body) > max {
+		return nil, tooLarge, false
+	}
+	return body, outcome{}, true
+}
+
+// push starts one execution per pushed branch.
+func (s *Service) push(ctx context.Context, ev *bitbucket.PushEvent) outcome {
+	repo, err := pipeline.ParseRepository(ev.Repository.FullName)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "body is not a valid repo:push payload: repository.full_name is not workspace/slug", err)
+	}
+	var resp Response
+	var failed []error
+	for _, c := range ev.Push.Changes {
+		ref, reason := deliverable(c)
+		if reason != "" {
+			resp.Ignored = append(resp.Ignored, Ignored{Ref: ref, Reason: reason})
+			continue
+		}
+		run := pipeline.Run{
+			Repository: repo,
+			Branch:     c.New.Name,
+			Commit:     c.New.Target.Hash,
+			Settings:   pipeline.Settings{PollSeconds: s.cfg.PollSeconds},
+		}
+		exec, dup, err := s.start(ctx, run)
+		switch {
+		case err != nil:
+			failed = append(failed, fmt.Errorf("start %s: %w", exec.Execution, err))
+		case dup:
+			resp.Duplicates = append(resp.Duplicates, exec)
+		default:
+			resp.Started = append(resp.Started, exec)
+		}
+	}
+	if len(failed) > 0 {
+		o := refuse(http.StatusInternalServerError,
+			fmt.Sprintf("could not start %d of %d executions: Bitbucket will deliver again", len(failed), len(failed)+len(resp.Started)+len(resp.Duplicates)),
+			errors.Join(failed...))
+		o.resp = resp
+		return o
+	}
+	return accepted(resp)
+}
+
+// deliverable returns the name of the ref c changed and, when it is not a
+// branch to deliver, why.
+func deliverable(c bitbucket.Change) (ref, reason string) {
+	switch {
+	case c.New == nil && c.Old == nil:
+		return "", "change names no ref"
+	case c.New == nil:
+		return c.Old.Name, fmt.Sprintf("%s %s deleted: nothing to deliver", c.Old.Type, c.Old.Name)
+	case c.New.Type == bitbucket.RefTag:
+		return c.New.Name, fmt.Sprintf("tag %s: tags are not delivered", c.New.Name)
+	case c.New.Type != bitbucket.RefBranch:
+		return c.New.Name, fmt.Sprintf("%s %s: only branches are delivered", c.New.Type, c.New.Name)
+	case c.New.Name == "":
+		return "", "branch without a name"
+	case !isFullHash(c.New.Target.Hash):
+		return c.New.Name, fmt.Sprintf("branch %s: the payload has no full commit hash", c.New.Name)
+	}
+	return c.New.Name, ""
+}
+
+// start starts the execution that delivers run. dup reports an execution of
+// the same name that already exists.
+func (s *Service) start(ctx context.Context, run pipeline.Run) (exec Execution, dup bool, err error) {
+	name := pipeline.ExecutionName(run.Repository, run.Branch, run.Commit)
+	exec = Execution{Branch: run.Branch, Commit: run.Commit, Execution: executionARN(s.cfg.StateMachineARN, name)}
+	// A struct of strings and ints marshals the same way every time.
+	input, err := json.Marshal(pipeline.ExecutionInput{Run: run})
+	if err != nil {
+		return exec, false, fmt.Errorf("marshal input: %w", err)
+	}
+	out, err := s.starter.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(s.cfg.StateMachineARN),
+		Name:            aws.String(name),
+		Input:           aws.String(string(input)),
+	})
+	var exists *types.ExecutionAlreadyExists
+	switch {
+	case errors.As(err, &exists):
+		return exec, true, nil
+	case err != nil:
+		return exec, false, err
+	}
+	if arn := aws.ToString(out.ExecutionArn); arn != "" {
+		exec.Execution = arn
+	}
+	return exec, false, nil
+}
+
+// executionARN is the ARN of the execution name of the Standard state
+// machine smARN, or name when smARN is not a state machine ARN.
+func executionARN(smARN, name string) string {
+	prefix, machine, ok := strings.Cut(smARN, ":stateMachine:")
+	if !ok || machine == "" {
+		return name
+	}
+	return prefix + ":execution:" + machine + ":" + name
+}
+
+func accepted(resp Response) outcome {
+	status := http.StatusOK
+	if len(resp.Started) > 0 {
+		status = http.StatusAccepted
+	}
+	// Empty lists, not nulls, for whoever reads the answer.
+	resp.Started = nonNil(resp.Started)
+	resp.Duplicates = nonNil(resp.Duplicates)
+	resp.Ignored = nonNil(resp.Ignored)
+	return outcome{status: status, body: resp, resp: resp}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// header returns the value of the header name. API Gateway's payload 2.0
+// lower-cases header names; any other case is matched too.
+func header(h map[string]string, name string) string {
+	if v, ok := h[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func isFullHash(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxLogged bounds what a delivery's headers put into a log line.
+const maxLogged = 128
+
+func (s *Service) logDelivery(ctx context.Context, req events.APIGatewayV2HTTPRequest, key string, o outcome) {
+	clip := func(v string) string { return bitbucket.Truncate(v, maxLogged) }
+	attrs := []slog.Attr{
+		slog.String("requestUUID", clip(header(req.Headers, bitbucket.HeaderRequestUUID))),
+		slog.String("hookUUID", clip(header(req.Headers, bitbucket.HeaderHookUUID))),
+		slog.String("attempt", clip(header(req.Headers, bitbucket.HeaderAttemptNumber))),
+		slog.String("event", clip(key)),
+		slog.String("repository", clip(o.repo)),
+		slog.Int("status", o.status),
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("awsRequestId", lc.AwsRequestID))
+	}
+	names := func(es []Execution) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Branch+"@"+pipeline.ShortSHA(e.Commit))
+		}
+		return out
+	}
+	if len(o.resp.Started) > 0 {
+		attrs = append(attrs, slog.Any("started", names(o.resp.Started)))
+	}
+	if len(o.resp.Duplicates) > 0 {
+		attrs = append(attrs, slog.Any("duplicates", names(o.resp.Duplicates)))
+	}
+	if len(o.resp.Ignored) > 0 {
+		var ignored []string
+		for _, i := range o.resp.Ignored {
+			ignored = append(ignored, i.Reason)
+		}
+		attrs = append(attrs, slog.Any("ignored", ignored))
+	}
+	if o.cause != nil {
+		attrs = append(attrs, slog.String("error", o.cause.Error()))
+	}
+	level := slog.LevelInfo
+	switch {
+	case o.status >= 500:
+		level = slog.LevelError
+	case o.status >= 400:
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(ctx, level, "webhook delivery", attrs...)
+}
