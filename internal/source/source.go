@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,8 +46,6 @@ type Store interface {
 const (
 	// MaxArchiveBytes is the largest commit archive accepted: 512 MiB.
 	MaxArchiveBytes = 512 << 20
-	// maxConfigBytes is the largest stackflow.yml or samconfig.toml read.
-	maxConfigBytes = 1 << 20
 )
 
 // Service is the source step.
@@ -201,59 +198,14 @@ func unpack(tarball, dir string) error {
 	return archive.Extract(f, dir, archive.DefaultLimits)
 }
 
-// readPlan reads stackflow.yml and samconfig.toml at the root of tree and
-// makes the plan of run's branch.
+// readPlan reads the configuration at the root of tree and makes the plan
+// of run's branch.
 func readPlan(tree string, run pipeline.Run) (pipeline.Plan, error) {
-	data, err := readConfig(tree, config.File)
-	if errors.Is(err, fs.ErrNotExist) {
-		missing := &pipeline.ConfigInvalid{
-			File:    config.File,
-			Problem: fmt.Sprintf("%s has no %s at its root at commit %s", run.Repository.FullName(), config.File, run.Short()),
-			Fix:     "add one at the repository root; the README's stackflow.yml section shows what it holds",
-		}
-		if _, err := os.Stat(filepath.Join(tree, "stackflow.yaml")); err == nil {
-			missing.Fix = "rename stackflow.yaml to stackflow.yml"
-		}
-		return pipeline.Plan{}, missing
-	}
+	cfg, sam, err := config.Load(tree, fmt.Sprintf("%s at commit %s", run.Repository.FullName(), run.Short()))
 	if err != nil {
-		return pipeline.Plan{}, err
-	}
-	cfg, err := config.Parse(data)
-	if err != nil {
-		return pipeline.Plan{}, err
-	}
-
-	var sam *config.SAMConfig
-	data, err = readConfig(tree, config.SAMFile)
-	switch {
-	case err == nil:
-		if sam, err = config.ParseSAMConfig(data); err != nil {
-			return pipeline.Plan{}, err
-		}
-	case !errors.Is(err, fs.ErrNotExist):
 		return pipeline.Plan{}, err
 	}
 	return cfg.Plan(run.Repository, run.Branch, sam)
-}
-
-// readConfig reads the file name at the root of tree. A missing file is
-// fs.ErrNotExist; one that is not a small regular file is ConfigInvalid.
-func readConfig(tree, name string) ([]byte, error) {
-	p := filepath.Join(tree, name)
-	fi, err := os.Stat(p) // the archive's links stay inside the tree
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxConfigBytes {
-		return nil, &pipeline.ConfigInvalid{File: name, Problem: "is not a regular file of at most 1 MiB",
-			Fix: "keep " + name + " a plain text file at the repository root"}
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return data, nil
 }
 
 var (

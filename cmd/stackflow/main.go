@@ -1,0 +1,71 @@
+// Command stackflow is stackflow's command line. `stackflow plan` checks a
+// repository's stackflow.yml and samconfig.toml and shows what a push of a
+// branch would do, before anything is pushed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `stackflow delivers serverless apps from Bitbucket through their environments.
+
+Usage:
+  stackflow plan [--branch NAME] [--repo WORKSPACE/SLUG] [--json] [DIR]
+      Check DIR's stackflow.yml and samconfig.toml (DIR is a repository or a
+      folder in one; default .) and show what a push of the branch would do.
+
+  stackflow help
+      Show this help.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the process's exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "plan":
+		return planCommand(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "stackflow: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// parseArgs parses args with fs, allowing flags after positional
+// arguments (stackflow plan DIR --branch main), and returns the positional
+// ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeApp(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	hello := filepath.Join("..", "..", "examples", "hello")
+	bad := writeApp(t, map[string]string{"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: x\n        url: http://x/\n        status: ok\n"})
+	missing := writeApp(t, map[string]string{"README.md": "no config here\n"})
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantOut    []string
+		wantErrOut []string
+	}{
+		{
+			name: "main is promoted to staging then prod", args: []string{"plan", hello, "--branch", "main"},
+			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`},
+		},
+		{
+			name: "a folder inside the app finds its root", args: []string{"plan", "--branch", "feature/x", filepath.Join(hello, "hello")},
+			wantOut: []string{"feature/x: checks only (no environment deploys this branch)", "$ go test ./..."},
+		},
+		{
+			name: "a bad config names the file, the line and the fix", args: []string{"plan", bad, "--branch", "main"}, wantCode: 1,
+			wantErrOut: []string{"stackflow.yml:7: environments[0].smoke[0].status: want an HTTP status code such as 200"},
+		},
+		{
+			name: "a missing config says what to add", args: []string{"plan", missing}, wantCode: 1,
+			wantErrOut: []string{"has no stackflow.yml at its root", "add one at the repository root"},
+		},
+		{name: "two directories", args: []string{"plan", hello, bad}, wantCode: 2, wantErrOut: []string{"at most one directory"}},
+		{name: "bad --repo", args: []string{"plan", "--repo", "nope", hello}, wantCode: 2, wantErrOut: []string{"want workspace/slug"}},
+		{name: "unknown command", args: []string{"deliver"}, wantCode: 2, wantErrOut: []string{`unknown command "deliver"`, "Usage:"}},
+		{name: "help", args: []string{"help"}, wantOut: []string{"stackflow plan"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout: got %q, want it to contain %q", out, w)
+				}
+			}
+			for _, w := range tt.wantErrOut {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr: got %q, want it to contain %q", errOut, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanJSON(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI(t, "plan", "--json", "--repo", "acme/hello", "--branch", "main", filepath.Join("..", "..", "examples", "hello"))
+	if code != 0 {
+		t.Fatalf("exit code %d: %s", code, errOut)
+	}
+	var plan pipeline.Plan
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("stdout is not a plan: %v\n%s", err, out)
+	}
+	var stacks []string
+	for _, e := range plan.Environments {
+		stacks = append(stacks, e.Stack)
+	}
+	if !plan.Deploy || strings.Join(stacks, ",") != "hello-staging,hello-prod" {
+		t.Errorf("got deploy %v stacks %v, want true [hello-staging hello-prod]", plan.Deploy, stacks)
+	}
+}
