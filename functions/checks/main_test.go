@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// TestEvent checks that event.json is a checks input with no unknown fields,
+// and that it round-trips.
+func TestEvent(t *testing.T) {
+	b, err := os.ReadFile("event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var in pipeline.ChecksInput
+	if err := dec.Decode(&in); err != nil {
+		t.Fatalf("decode event.json: %v", err)
+	}
+	if in.Source.ArchiveKey != pipeline.SourceKey(in.Run.Repository, in.Run.Commit) || len(in.Source.Plan.Checks) == 0 || in.Execution == "" {
+		t.Errorf("got %+v, want a whole checks input", in)
+	}
+	out, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back pipeline.ChecksInput
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, in) {
+		t.Errorf("got %+v after a round trip, want %+v", back, in)
+	}
+}
+
+func TestSetup(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("ARTIFACT_BUCKET", "")
+	if _, err := setup(t.Context()); err == nil || !strings.Contains(err.Error(), "ARTIFACT_BUCKET") {
+		t.Errorf("got %v, want an error naming ARTIFACT_BUCKET", err)
+	}
+	t.Setenv("ARTIFACT_BUCKET", "artifacts")
+	t.Setenv("GOPROXY", "")
+	t.Setenv("TOOLCHAIN_CACHE", "")
+	svc, err := setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Toolchain.Proxy != "https://proxy.golang.org" || svc.Toolchain.CacheDir != "/tmp/stackflow/toolchains" {
+		t.Errorf("got %+v, want the defaults", svc.Toolchain)
+	}
+}

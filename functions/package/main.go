@@ -1,0 +1,64 @@
+// Command package is the Lambda handler of the pipeline's package step: it
+// builds every Go function of the app's SAM template once, as sam build
+// does, stores reproducible zips and the packaged template in the artifact
+// bucket, as sam package does, for every environment to deploy.
+//
+// Environment:
+//
+//	ARTIFACT_BUCKET  the artifact bucket (required)
+//	TOOLCHAIN_CACHE  where downloaded Go toolchains are kept; default /tmp/stackflow/toolchains
+//	GOPROXY          the Go module proxy for toolchains and modules; default https://proxy.golang.org
+//	BUILD_ARCH       build every function for this architecture instead of the
+//	                 template's: arm64, x86_64 (amd64) or host (local runs)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/stackflow/stackflow/internal/artifacts"
+	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/packager"
+	"github.com/stackflow/stackflow/internal/toolchain"
+	"github.com/stackflow/stackflow/internal/tracing"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	svc, err := setup(context.Background())
+	if err != nil {
+		slog.Error("package function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(svc.Handle)
+}
+
+func setup(ctx context.Context) (*packager.Service, error) {
+	bucket := os.Getenv("ARTIFACT_BUCKET")
+	if bucket == "" {
+		return nil, errors.New("ARTIFACT_BUCKET is not set")
+	}
+	var arch string
+	if v := os.Getenv("BUILD_ARCH"); v != "" {
+		var err error
+		if arch, err = packager.GoArch(v); err != nil {
+			return nil, fmt.Errorf("BUILD_ARCH: %w", err)
+		}
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &packager.Service{
+		Store:     artifacts.New(awsenv.S3(cfg), bucket, cfg.Region),
+		Toolchain: toolchain.OptionsFromEnv(tracing.HTTPClient(&http.Client{})),
+		Arch:      arch,
+		Echo:      os.Stderr,
+	}, nil
+}

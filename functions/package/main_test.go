@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// TestEvent checks that event.json is a package input with no unknown fields,
+// and that it round-trips.
+func TestEvent(t *testing.T) {
+	b, err := os.ReadFile("event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var in pipeline.PackageInput
+	if err := dec.Decode(&in); err != nil {
+		t.Fatalf("decode event.json: %v", err)
+	}
+	if in.Source.ArchiveKey != pipeline.SourceKey(in.Run.Repository, in.Run.Commit) || len(in.Source.Plan.Checks) == 0 || in.Execution == "" {
+		t.Errorf("got %+v, want a whole package input", in)
+	}
+	out, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back pipeline.PackageInput
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, in) {
+		t.Errorf("got %+v after a round trip, want %+v", back, in)
+	}
+}
+
+func TestSetup(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("ARTIFACT_BUCKET", "artifacts")
+	t.Setenv("GOPROXY", "https://goproxy.example")
+	t.Setenv("TOOLCHAIN_CACHE", "/tmp/tc")
+	tests := []struct {
+		arch, want, wantErr string
+	}{
+		{arch: "", want: ""},
+		{arch: "x86_64", want: "amd64"},
+		{arch: "arm64", want: "arm64"},
+		{arch: "mips", wantErr: "BUILD_ARCH"},
+	}
+	for _, tt := range tests {
+		t.Setenv("BUILD_ARCH", tt.arch)
+		svc, err := setup(t.Context())
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("BUILD_ARCH=%s: got %v, want an error naming %s", tt.arch, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if svc.Arch != tt.want || svc.Toolchain.Proxy != "https://goproxy.example" || svc.Toolchain.CacheDir != "/tmp/tc" {
+			t.Errorf("BUILD_ARCH=%s: got arch %q, %+v", tt.arch, svc.Arch, svc.Toolchain)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package checks_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/archive"
+	"github.com/stackflow/stackflow/internal/artifacts"
+	"github.com/stackflow/stackflow/internal/checks"
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/testaws"
+	"github.com/stackflow/stackflow/internal/toolchain"
+)
+
+const execution = "arn:aws:states:us-east-1:123456789012:execution:stackflow:app-main-0123456"
+
+var run = pipeline.Run{
+	Repository: pipeline.Repository{Workspace: "acme", Slug: "app"},
+	Branch:     "main",
+	Commit:     "0123456789abcdef0123456789abcdef01234567",
+}
+
+// app is a module with no dependencies, so checks need no network.
+var app = map[string]string{
+	"go.mod":      "module example.com/app\n\ngo 1.22\n",
+	"add.go":      "package app\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n",
+	"add_test.go": "package app\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 2) != 4 {\n\t\tt.Fatal(\"bad\")\n\t}\n}\n",
+}
+
+func with(files map[string]string, name, body string) map[string]string {
+	out := map[string]string{name: body}
+	for k, v := range files {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+type fixture struct {
+	svc   *checks.Service
+	store *artifacts.Store
+}
+
+func setup(t *testing.T) fixture {
+	t.Helper()
+	cfg := testaws.Start(t)
+	// kumo's servers share their buckets: one per test.
+	bucket := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	store := artifacts.New(testaws.S3(cfg), testaws.Bucket(t, cfg, bucket), cfg.Region)
+	// The host's go and its build cache; no downloads.
+	opts := toolchain.Options{Proxy: "off", CacheDir: t.TempDir()}
+	svc := &checks.Service{Store: store, Toolchain: opts, Logger: slog.New(slog.DiscardHandler)}
+	return fixture{svc: svc, store: store}
+}
+
+// source stores files as the commit's archive and returns the step input.
+func (f fixture) source(t *testing.T, files map[string]string, commands ...string) pipeline.ChecksInput {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := archive.Create(&buf, dir, "acme-app-0123456789ab", nil); err != nil {
+		t.Fatal(err)
+	}
+	key := pipeline.SourceKey(run.Repository, run.Commit)
+	if err := f.store.Put(context.Background(), key, buf.Bytes(), ""); err != nil {
+		t.Fatal(err)
+	}
+	return pipeline.ChecksInput{Run: run, Execution: execution, Source: pipeline.Source{
+		ArchiveKey: key, Plan: pipeline.Plan{Checks: commands},
+	}}
+}
+
+func (f fixture) log(t *testing.T) string {
+	t.Helper()
+	b, err := f.store.Get(context.Background(), "logs/acme/app/app-main-0123456/checks.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Not parallel: it puts secrets in the process environment, as Lambda does.
+func TestChecksPass(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-key-do-not-leak")
+	t.Setenv("AWS_SESSION_TOKEN", "session-do-not-leak")
+	t.Setenv("BITBUCKET_TOKEN", "token-do-not-leak")
+	f := setup(t)
+	in := f.source(t, app, "env", "go vet ./...", "go test ./...")
+
+	res, err := f.svc.Handle(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Summary, "3 checks passed in ") {
+		t.Errorf("got summary %q, want 3 checks passed", res.Summary)
+	}
+	if res.LogKey != "logs/acme/app/app-main-0123456/checks.log" {
+		t.Errorf("got log key %q", res.LogKey)
+	}
+	if len(res.Checks) != 3 || res.Checks[2].Command != "go test ./..." || !res.Checks[2].Passed {
+		t.Errorf("got checks %+v, want 3 passed", res.Checks)
+	}
+	log := f.log(t)
+	for _, want := range []string{"$ env\n", "GOTOOLCHAIN=local", "$ go vet ./...\n", "$ go test ./...\n", "ok  \texample.com/app", "[passed in "} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "do-not-leak") || strings.Contains(log, "AWS_") {
+		t.Errorf("log leaks the handler's secrets:\n%s", log)
+	}
+}
+
+func TestChecksFail(t *testing.T) {
+	t.Parallel()
+	failing := with(app, "add_test.go", "package app\n\nimport \"testing\"\n\nfunc TestAddsWrong(t *testing.T) {\n\tt.Errorf(\"got %d, want 5\", Add(2, 2))\n}\n")
+	tests := []struct {
+		name      string
+		files     map[string]string
+		commands  []string
+		wantCheck string
+		wantTail  []string
+	}{
+		{
+			name:      "failing test",
+			files:     failing,
+			commands:  []string{"go vet ./...", "go test ./...", "echo never runs"},
+			wantCheck: "go test ./...",
+			wantTail:  []string{"--- FAIL: TestAddsWrong", "got 4, want 5", "[failed after"},
+		},
+		{
+			name:      "command that does not exist",
+			files:     app,
+			commands:  []string{"no-such-linter ./...", "echo never runs"},
+			wantCheck: "no-such-linter ./...",
+			wantTail:  []string{"not found", "exit status 127"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			_, err := f.svc.Handle(context.Background(), f.source(t, tt.files, tt.commands...))
+			var cf *pipeline.ChecksFailed
+			if !errors.As(err, &cf) {
+				t.Fatalf("got error %v, want ChecksFailed", err)
+			}
+			if cf.Check != tt.wantCheck || cf.LogKey != "logs/acme/app/app-main-0123456/checks.log" {
+				t.Errorf("got %q with log %q, want %q", cf.Check, cf.LogKey, tt.wantCheck)
+			}
+			for _, want := range tt.wantTail {
+				if !strings.Contains(cf.Tail, want) {
+					t.Errorf("tail lacks %q:\n%s", want, cf.Tail)
+				}
+			}
+			if n := strings.Count(cf.Tail, "\n"); n >= 30 {
+				t.Errorf("tail has %d lines, want fewer than 30", n+1)
+			}
+			log := f.log(t)
+			if !strings.Contains(log, "$ "+tt.wantCheck) || strings.Contains(log, "never runs") {
+				t.Errorf("log should end at the failed check:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestCheckStoppedAtDeadline(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// The subshell keeps a child running: the whole group must be killed.
+	_, err := f.svc.Handle(ctx, f.source(t, app, "echo started; (sleep 60; echo late); echo finished"))
+	var cf *pipeline.ChecksFailed
+	if !errors.As(err, &cf) {
+		t.Fatalf("got error %v, want ChecksFailed", err)
+	}
+	if !strings.Contains(cf.Tail, "started") || !strings.Contains(cf.Tail, "ran out of time") || strings.Contains(cf.Tail, "\nfinished") {
+		t.Errorf("got tail %q, want the check stopped for time", cf.Tail)
+	}
+	if log := f.log(t); !strings.Contains(log, "ran out of time") {
+		t.Errorf("log lacks the reason:\n%s", log)
+	}
+}
+
+func TestChecksWithoutWork(t *testing.T) {
+	t.Parallel()
+	t.Run("no checks", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		res, err := f.svc.Handle(context.Background(), pipeline.ChecksInput{Run: run, Execution: execution})
+		if err != nil || res.Summary != "no checks to run" {
+			t.Fatalf("got %+v, %v; want no checks to run", res, err)
+		}
+	})
+	t.Run("no go.mod and no local go", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		f.svc.Toolchain.LocalGo = "/nonexistent/go"
+		_, err := f.svc.Handle(context.Background(), f.source(t, map[string]string{"README": "hi\n"}, "true"))
+		var ci *pipeline.ConfigInvalid
+		if !errors.As(err, &ci) || ci.File != "go.mod" {
+			t.Fatalf("got error %v, want ConfigInvalid naming go.mod", err)
+		}
+	})
+}

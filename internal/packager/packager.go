@@ -1,0 +1,386 @@
+// Package packager is the package step of a run: it builds every Go
+// function of the app's SAM template once, the way `sam build` builds
+// BuildMethod go1.x for a provided runtime, zips each reproducibly, stores
+// the zips and the template's other local files in the artifact bucket
+// under their content hash, and stores the packaged template that refers
+// to them, as `sam package` writes it. The same package is then deployed to
+// every environment.
+//
+// The template is edited as a YAML node tree: short-form intrinsic
+// functions (!Ref, !Sub, !GetAtt), comments and everything the packager does
+// not rewrite keep their meaning and, mostly, their bytes.
+package packager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/toolchain"
+	"github.com/stackflow/stackflow/internal/workspace"
+)
+
+// Store is the artifact bucket as the package step uses it;
+// *artifacts.Store is one.
+type Store interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Put(ctx context.Context, key string, body []byte, contentType string) error
+	PutFile(ctx context.Context, key, path, contentType string) error
+	Exists(ctx context.Context, key string) (bool, error)
+	URL(key string) string
+	Bucket() string
+}
+
+// DefaultTemplate is the template's path when the plan names none, as for
+// sam.
+const DefaultTemplate = "template.yaml"
+
+// Service packages one commit per call.
+type Service struct {
+	Store     Store
+	Toolchain toolchain.Options
+	// Arch, when set, is the Go architecture ("amd64" or "arm64") every
+	// function is built for instead of the template's Architectures: local
+	// runs build for the host. The template itself is left as it is.
+	Arch string
+	// Echo, when set, receives a copy of the build output.
+	Echo io.Writer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// reserve is the time kept back from the invocation's deadline to upload
+// and answer after a build was stopped.
+const reserve = 30 * time.Second
+
+// Handle packages in.Source at in.Run.Commit; the error, if any, is in the
+// form the state machine matches (a *pipeline.PackageFailed when a function
+// cannot be built or a file cannot be packaged).
+func (s *Service) Handle(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
+	pkg, err := s.run(ctx, in)
+	return pkg, pipeline.ForStateMachine(err)
+}
+
+// job is the state of one Handle call.
+type job struct {
+	*Service
+	in     pipeline.PackageInput
+	log    *slog.Logger
+	t      *template
+	tmp    string
+	out    strings.Builder // the build log
+	chains map[string]toolchain.Toolchain
+}
+
+func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
+	if s.Arch != "" && s.Arch != "amd64" && s.Arch != "arm64" {
+		return pipeline.Package{}, fmt.Errorf("package: build architecture %q: want amd64 or arm64", s.Arch)
+	}
+	j := &job{Service: s, in: in, chains: map[string]toolchain.Toolchain{}}
+	j.log = s.Logger
+	if j.log == nil {
+		j.log = slog.Default()
+	}
+	j.log = j.log.With("repository", in.Run.Repository.FullName(), "branch", in.Run.Branch, "commit", in.Run.Commit)
+
+	root, cleanup, err := workspace.Fetch(ctx, s.Store, in.Source.ArchiveKey)
+	if err != nil {
+		return pipeline.Package{}, err
+	}
+	defer cleanup()
+	j.tmp, err = os.MkdirTemp("", "stackflow-package-")
+	if err != nil {
+		return pipeline.Package{}, fmt.Errorf("package: %w", err)
+	}
+	defer os.RemoveAll(j.tmp)
+
+	file := in.Source.Plan.Template
+	if file == "" {
+		file = DefaultTemplate
+	}
+	fmt.Fprintf(&j.out, "# package of %s at %s: %s\n\n", in.Run.Repository.FullName(), in.Run.Commit, file)
+	pkg, err := j.pack(ctx, root, file)
+
+	logKey := pipeline.LogKey(in.Run.Repository, workspace.ExecutionName(in.Execution, in.Run), "package")
+	if err != nil {
+		fmt.Fprintf(&j.out, "\n[failed: %v]\n", err)
+	}
+	if perr := j.storeLog(ctx, logKey); perr != nil {
+		j.log.Error("store package log", "key", logKey, "error", perr)
+		logKey = ""
+	}
+	if err != nil {
+		return pipeline.Package{}, err
+	}
+	pkg.LogKey = logKey
+	return pkg, nil
+}
+
+func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, error) {
+	t, err := readTemplate(root, file)
+	if err != nil {
+		return pipeline.Package{}, err
+	}
+	j.t = t
+	// Check every function before building any, so a template mistake
+	// fails in a second rather than after minutes of builds.
+	var fns []*function
+	for _, r := range t.resources() {
+		if r.typ != "AWS::Serverless::Function" {
+			continue
+		}
+		f, err := t.function(r, j.Arch)
+		if err != nil {
+			return pipeline.Package{}, err
+		}
+		if f != nil {
+			fns = append(fns, f)
+		}
+	}
+
+	buildCtx, cancel := workspace.WithReserve(ctx, reserve)
+	defer cancel()
+	type target struct{ dir, goarch string }
+	built := map[target]*artifact{}
+	pkg := pipeline.Package{Functions: []pipeline.BuiltFunction{}}
+	var total int64
+	for _, f := range fns {
+		a := built[target{f.codeDir, f.goarch}]
+		if a == nil {
+			if a, err = j.build(buildCtx, f); err != nil {
+				return pipeline.Package{}, err
+			}
+			if err := j.upload(ctx, a, "application/zip"); err != nil {
+				return pipeline.Package{}, err
+			}
+			built[target{f.codeDir, f.goarch}] = a
+			total += a.size
+		}
+		props := mapping(f.node, "Properties")
+		set(props, "CodeUri", scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(a)))
+		pkg.Functions = append(pkg.Functions, pipeline.BuiltFunction{Name: f.name, Key: j.key(a), SHA256: a.sha, Size: a.size})
+	}
+	// Every function that took its CodeUri from Globals now has its own.
+	if _, ok := localPath(t.globalFunction("CodeUri")); ok {
+		remove(get(t.top, "Globals", "Function"), "CodeUri")
+	}
+
+	for _, r := range t.resources() {
+		for _, ref := range references {
+			if r.typ == ref.typ {
+				if err := j.reference(ctx, r, ref); err != nil {
+					return pipeline.Package{}, err
+				}
+			}
+		}
+	}
+
+	body, err := t.encode()
+	if err != nil {
+		return pipeline.Package{}, err
+	}
+	key := pipeline.PackagedTemplateKey(j.in.Run.Repository, j.in.Run.Commit)
+	if err := j.Store.Put(ctx, key, body, "application/yaml"); err != nil {
+		return pipeline.Package{}, fmt.Errorf("package: store template: %w", err)
+	}
+	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.Store.Bucket(), key)
+	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
+	pkg.Summary = fmt.Sprintf("packaged %d %s (%s)", len(fns), plural(len(fns), "function"), size(total))
+	j.log.Info("packaged", "functions", len(fns), "bytes", total, "template", key)
+	return pkg, nil
+}
+
+// build builds f's code for f.goarch and zips the binary as bootstrap.
+func (j *job) build(ctx context.Context, f *function) (*artifact, error) {
+	rel, _ := filepath.Rel(j.t.root, f.codeDir)
+	tc, err := j.toolchain(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	outDir, err := os.MkdirTemp(j.tmp, "build-")
+	if err != nil {
+		return nil, fmt.Errorf("package: %w", err)
+	}
+	bin := filepath.Join(outDir, "bootstrap")
+	out := &workspace.Output{Echo: j.Echo}
+	fmt.Fprintf(out, "$ cd %s && GOOS=linux GOARCH=%s go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags=\"-s -w\" -o bootstrap .\n",
+		filepath.ToSlash(rel), f.goarch)
+	began := time.Now()
+	cmd := tc.Command(ctx, f.codeDir, tc.Go, goBuildArgs(bin)...)
+	cmd.Env = append(cmd.Env, "GOOS=linux", "GOARCH="+f.goarch)
+	cmd.Stdout, cmd.Stderr = out, out
+	runErr := cmd.Run()
+	if runErr != nil {
+		reason := "go build failed"
+		if ctx.Err() != nil {
+			reason = "go build ran out of time"
+		}
+		fmt.Fprintf(out, "[%s after %s: %v]\n", reason, round(time.Since(began)), runErr)
+		j.out.WriteString(out.String())
+		return nil, &pipeline.PackageFailed{Function: f.name, Reason: reason + " in " + filepath.ToSlash(rel), Tail: out.Tail()}
+	}
+	a, err := writeZip(outDir, []zipEntry{{name: "bootstrap", path: bin, mode: 0o755}})
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", f.name, err)
+	}
+	fmt.Fprintf(out, "[built %s for linux/%s with %s in %s: %s zip, sha256 %s]\n\n",
+		f.name, f.goarch, tc.Version, round(time.Since(began)), size(a.size), a.sha)
+	j.out.WriteString(out.String())
+	j.log.Info("built", "function", f.name, "goarch", f.goarch, "bytes", a.size, "sha256", a.sha)
+	return a, nil
+}
+
+// toolchain resolves the toolchain of f's module: the nearest go.work, else
+// go.mod, from its code up to the repository's root, as the go command
+// finds them.
+func (j *job) toolchain(ctx context.Context, f *function) (toolchain.Toolchain, error) {
+	dir := moduleDir(j.t.root, f.codeDir)
+	if dir == "" {
+		return toolchain.Toolchain{}, &pipeline.PackageFailed{Function: f.name,
+			Reason: "no go.mod in its CodeUri directory or above it in the repository"}
+	}
+	if tc, ok := j.chains[dir]; ok {
+		return tc, nil
+	}
+	tc, err := toolchain.Resolve(ctx, dir, j.Toolchain)
+	if err != nil {
+		var ci *pipeline.ConfigInvalid
+		if rel, _ := filepath.Rel(j.t.root, dir); errors.As(err, &ci) && rel != "." {
+			ci.File = filepath.ToSlash(filepath.Join(rel, ci.File))
+		}
+		return toolchain.Toolchain{}, fmt.Errorf("package %s: %w", f.name, err)
+	}
+	j.log.Info("toolchain", "version", tc.Version, "local", tc.Local, "downloaded", tc.Downloaded)
+	j.chains[dir] = tc
+	return tc, nil
+}
+
+func moduleDir(root, dir string) string {
+	for _, name := range []string{"go.work", "go.mod"} {
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+				return d
+			}
+			if d == root || d == filepath.Dir(d) {
+				break
+			}
+		}
+	}
+	return ""
+}
+
+// reference packages r's property ref when it names a local file or
+// directory, and points it at the stored copy.
+func (j *job) reference(ctx context.Context, r resource, ref reference) error {
+	props := get(r.node, "Properties")
+	p, ok := localPath(get(props, ref.prop))
+	if !ok {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return &pipeline.PackageFailed{Function: r.name, Reason: ref.prop + " " + fmt.Sprintf(format, args...)}
+	}
+	abs, err := within(j.t.root, j.t.dir, p)
+	if err != nil {
+		return fail("%v", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return fail("%q: no such file in the repository", p)
+	}
+	var a *artifact
+	switch {
+	case fi.IsDir() && !ref.zipDir:
+		return fail("%q is a directory: want a file", p)
+	case fi.IsDir():
+		entries, err := dirEntries(abs)
+		if err != nil {
+			return fmt.Errorf("package %s: %w", r.name, err)
+		}
+		if a, err = writeZip(j.tmp, entries); err != nil {
+			return fmt.Errorf("package %s: %w", r.name, err)
+		}
+	default:
+		if a, err = hashFile(abs, strings.ToLower(filepath.Ext(abs))); err != nil {
+			return fmt.Errorf("package %s: %w", r.name, err)
+		}
+	}
+	ctype := mime.TypeByExtension(a.ext)
+	if a.ext == ".yaml" || a.ext == ".yml" {
+		ctype = "application/yaml"
+	}
+	if err := j.upload(ctx, a, ctype); err != nil {
+		return err
+	}
+	key := j.key(a)
+	if ref.bucket == "" {
+		set(props, ref.prop, scalar(props, "s3://"+j.Store.Bucket()+"/"+key))
+	} else {
+		set(props, ref.prop, s3Location(props, ref.bucket, j.Store.Bucket(), ref.key, key))
+	}
+	fmt.Fprintf(&j.out, "%s %s: %s -> s3://%s/%s\n", r.name, ref.prop, p, j.Store.Bucket(), key)
+	return nil
+}
+
+func (j *job) key(a *artifact) string {
+	return pipeline.ArtifactKey(j.in.Run.Repository, a.sha, a.ext)
+}
+
+// upload stores a under its content-addressed key unless it is there
+// already.
+func (j *job) upload(ctx context.Context, a *artifact, contentType string) error {
+	key := j.key(a)
+	ok, err := j.Store.Exists(ctx, key)
+	if err != nil {
+		return fmt.Errorf("package: %w", err)
+	}
+	if ok {
+		fmt.Fprintf(&j.out, "already stored: s3://%s/%s\n", j.Store.Bucket(), key)
+		return nil
+	}
+	if err := j.Store.PutFile(ctx, key, a.path, contentType); err != nil {
+		return fmt.Errorf("package: %w", err)
+	}
+	fmt.Fprintf(&j.out, "stored: s3://%s/%s\n", j.Store.Bucket(), key)
+	return nil
+}
+
+// storeLog stores the build log even when ctx is done: the log is most
+// wanted when a build ran out of time.
+func (j *job) storeLog(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserve/2)
+	defer cancel()
+	return j.Store.Put(ctx, key, []byte(j.out.String()), "text/plain; charset=utf-8")
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func round(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
