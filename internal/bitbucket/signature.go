@@ -38,6 +38,7 @@ type SignatureError struct {
 	problem string
 }
 
+// Error says what is wrong with the header, never what it holds.
 func (e *SignatureError) Error() string { return HeaderSignature + " " + e.problem }
 
 // The ways a signature can fail. Each is a *SignatureError, so a caller can

@@ -23,6 +23,7 @@ type ConfigInvalid struct {
 	Fix string
 }
 
+// Error names the file, the line, the problem and the fix.
 func (e *ConfigInvalid) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -47,6 +48,7 @@ type SourceUnavailable struct {
 	Reason     string
 }
 
+// Error names the repository, the commit and why its source cannot be had.
 func (e *SourceUnavailable) Error() string {
 	return fmt.Sprintf("source of %s at %s: %s", e.Repository, ShortSHA(e.Commit), e.Reason)
 }
@@ -58,6 +60,7 @@ type BitbucketUnavailable struct {
 	Reason    string
 }
 
+// Error names the Bitbucket request and how it failed.
 func (e *BitbucketUnavailable) Error() string {
 	return fmt.Sprintf("bitbucket %s: %s", e.Operation, e.Reason)
 }
@@ -71,6 +74,7 @@ type ChecksFailed struct {
 	LogKey string
 }
 
+// Error names the check and carries the end of its output.
 func (e *ChecksFailed) Error() string {
 	msg := fmt.Sprintf("check %q failed", e.Check)
 	if e.Tail != "" {
@@ -88,6 +92,7 @@ type PackageFailed struct {
 	Tail string
 }
 
+// Error names the function and why it could not be packaged.
 func (e *PackageFailed) Error() string {
 	msg := fmt.Sprintf("package %s: %s", e.Function, e.Reason)
 	if e.Tail != "" {
@@ -106,6 +111,7 @@ type StackDeployFailed struct {
 	Reason   string
 }
 
+// Error names the stack, its status and the first failing resource.
 func (e *StackDeployFailed) Error() string {
 	msg := "deploy " + e.Stack
 	if e.Status != "" {
@@ -131,6 +137,7 @@ type SmokeTestFailed struct {
 	Want   string
 }
 
+// Error names the check, the request, what came back and what was wanted.
 func (e *SmokeTestFailed) Error() string {
 	method := e.Method
 	if method == "" {
@@ -146,6 +153,7 @@ type Throttled struct {
 	Operation string
 }
 
+// Error names the throttled operation.
 func (e *Throttled) Error() string { return e.Operation + ": throttled by AWS" }
 
 // UnexpectedError is any other failure of a step. Its message is the step's
@@ -154,6 +162,7 @@ type UnexpectedError struct {
 	Message string
 }
 
+// Error is the failed step's own message.
 func (e *UnexpectedError) Error() string { return e.Message }
 
 func (*ConfigInvalid) stateError()        {}
