@@ -1,0 +1,46 @@
+// Package bitbucket is the local stand-in for Bitbucket Cloud that
+// `stackflow local` runs in place of bitbucket.org and api.bitbucket.org.
+// It lives with the local runner, never in a handler: the handlers talk to
+// it through internal/bitbucket exactly as they talk to Bitbucket, given its
+// URL as both the API and the web address.
+//
+// A Server is backed by a local git repository and follows Bitbucket Cloud's
+// documented protocol on one loopback port (127.0.0.1:0):
+//
+//   - GET /{workspace}/{slug}/get/{sha}.tar.gz serves the commit's source
+//     archive, made by `git archive --format=tar.gz
+//     --prefix=<workspace>-<slug>-<sha12>/`. When the app is a folder of a
+//     larger repository (Options.Dir below the repository's top), only that
+//     folder is archived, as the archive's root. Only commits of the
+//     repository are served: the sha must be hexadecimal and name a commit.
+//   - POST /2.0/repositories/{workspace}/{slug}/commit/{sha}/statuses/build
+//     validates a build status as Bitbucket does (a JSON object; key
+//     required and at most 40 characters; state INPROGRESS, SUCCESSFUL,
+//     FAILED or STOPPED; url under 450 and name under 255 characters),
+//     records it (the same key on the same commit overwrites, and every
+//     status is kept in History) and answers 201 with the status; an
+//     invalid one is 400 with Bitbucket's error body
+//     {"type":"error","error":{"message":...,"fields":{...}}}.
+//   - GET .../commit/{sha}/statuses/build/{key} and GET
+//     .../commit/{sha}/statuses read them back.
+//   - Every request needs the server's token, as "Authorization: Bearer
+//     <token>" (an access token) or Basic auth with any user name and the
+//     token as password (an API token); otherwise 401. An unknown
+//     repository or commit is 404.
+//
+// It also plays Bitbucket's part towards the pipeline's webhook: PushPayload
+// builds a repo:push payload for a commit from git, and Deliver POSTs it
+// with Bitbucket's headers (X-Event-Key, X-Request-UUID, X-Hook-UUID,
+// X-Attempt-Number, X-Hub-Signature), a 10 s timeout, and two immediate
+// redeliveries on a 5xx answer. Head reads the commit and branch to
+// deliver; Snapshot turns uncommitted changes to tracked files into a commit
+// (`git stash create`) without touching the work tree, the index or any ref.
+//
+// What differs from Bitbucket: plain HTTP on 127.0.0.1; one repository per
+// server; no rate limits, redirects to storage, pagination beyond one page,
+// branch names in archive URLs, or pull requests. An archive of an app
+// folder is the folder's tree, so its files carry the time of the request
+// rather than the commit's (git archive of a tree has no commit time).
+// Archives are made in memory before they are sent, so a failure of git
+// is an honest 500 rather than a cut-off download.
+package bitbucket

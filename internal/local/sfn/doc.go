@@ -1,0 +1,83 @@
+// Package sfn runs the local Step Functions service of `stackflow local`:
+// a Node.js process that serves the Step Functions API (AWS JSON 1.0, as
+// aws-sdk-go-v2's sfn client and the AWS CLI speak it) on a loopback port
+// and runs state machines with the npm package aws-local-stepfunctions
+// (3.0.0, pinned with its whole dependency tree in node/package-lock.json).
+// kumo's own Step Functions engine is not used: it swallows Lambda function
+// errors and lacks intrinsics and the Context Object.
+//
+// Start writes the embedded Node files (node/) into a cache directory, runs
+// `npm ci` there the first time, starts `node server.mjs` and returns once
+// it listens. Handlers reach the service through AWS_ENDPOINT_URL_SFN=URL();
+// its Lambda Task states reach Options.LambdaEndpoint (kumo) through the
+// node process's AWS_ENDPOINT_URL_LAMBDA. Everything is kept in memory and
+// is gone when the service closes.
+//
+// # What is emulated
+//
+//   - CreateStateMachine (validated by the interpreter's ASL validator;
+//     InvalidDefinition otherwise; the same name with the same definition
+//     and role is the same machine), DescribeStateMachine,
+//     UpdateStateMachine, DeleteStateMachine, ListStateMachines,
+//     DescribeStateMachineForExecution, TagResource, UntagResource,
+//     ListTagsForResource.
+//   - StartExecution with AWS's rules for names (1-80 characters, no
+//     whitespace or special characters) and Standard-workflow idempotency:
+//     the same name and input while that execution runs returns it again;
+//     any other reuse of a name is ExecutionAlreadyExists.
+//   - DescribeExecution, ListExecutions (newest first, statusFilter,
+//     paging), StopExecution (ABORTED with the given error and cause),
+//     GetExecutionHistory with AWS's event types and details:
+//     ExecutionStarted, <Type>StateEntered/Exited, LambdaFunctionScheduled/
+//     Started/Succeeded/Failed/TimedOut, TaskScheduled/Started/Submitted/
+//     Succeeded/Failed/TimedOut, MapStateStarted/Succeeded/Failed,
+//     MapIterationStarted/Succeeded/Failed/Aborted, ParallelStateStarted/
+//     Succeeded/Failed, <Type>StateAborted, ExecutionSucceeded/Failed/
+//     Aborted/TimedOut; reverseOrder, paging, includeExecutionData.
+//   - Task states on a Lambda function ARN and on
+//     arn:aws:states:::lambda:invoke (result {ExecutedVersion, Payload,
+//     SdkHttpMetadata, SdkResponseMetadata, StatusCode}). A function error
+//     comes out as on AWS: Error is the function's errorType (the Go type
+//     name of a handler's error), Cause the function's error payload
+//     {"errorMessage":...,"errorType":...} as a JSON string; Retry and Catch
+//     match on it. Lambda API failures are Lambda.<Exception>.
+//   - .waitForTaskToken tasks with $$.Task.Token, SendTaskSuccess,
+//     SendTaskFailure and SendTaskHeartbeat (HeartbeatSeconds lapses as
+//     States.HeartbeatTimeout). lambda:invoke.waitForTaskToken invokes the
+//     function and then waits; other services' callback tasks make no call
+//     (their parameters, token included, are in the TaskScheduled event)
+//     and just wait for the token.
+//   - The Context Object: Execution.Id (the execution ARN), Name, Input,
+//     StartTime, RoleArn, RedriveCount; StateMachine.Id and Name; Task.Token;
+//     Map.Item.Index and Value in a Map state's ItemSelector.
+//   - Everything else the interpreter does: Pass, Choice, Wait (it sleeps
+//     for real), Succeed, Fail, Map, Parallel, Retry with backoff, Catch,
+//     intrinsic functions, TimeoutSeconds of tasks and of the execution.
+//
+// # What differs from AWS
+//
+//   - Only JSONPath definitions: the interpreter knows neither JSONata
+//     (QueryLanguage) nor variables (Assign), so CreateStateMachine refuses
+//     them with InvalidDefinition where AWS would accept them.
+//   - Task resources other than Lambda (aws-sdk:*, .sync, activities, other
+//     optimized integrations) fail the state with States.Runtime, except as
+//     callback tasks (see above).
+//   - Inside Map iterations and Parallel branches $$.Execution.Input is the
+//     iteration's or branch's input and $$.Execution.StartTime is when it
+//     began (the interpreter sets them per nested run); $$.Execution.Id and
+//     Name are right everywhere. $$.State is never set, $$.Map only in
+//     ItemSelector. $$.Execution.StartTime may be a millisecond after the
+//     execution's startDate.
+//   - Executions of EXPRESS machines run like STANDARD ones; there is no
+//     StartSyncExecution, no redrive, no versions or aliases, no activities,
+//     no Distributed Map runs, no CloudWatch logging or X-Ray.
+//   - A history event's previousEventId is the event before it, not the
+//     event that caused it; event timestamps have millisecond precision. A
+//     Retry shows as the task's failed event followed by its scheduled event
+//     again, as on AWS; StateCaught and Parallel branches have no events.
+//   - IAM is not checked: roleArn is required and recorded, never assumed.
+//   - Options.RetryWait, when set, replaces every Retry's interval (tests
+//     use it to stay fast); AWS always waits IntervalSeconds with backoff.
+//   - Task states without TimeoutSeconds wait up to about 24 days (the
+//     longest timer Node keeps) instead of a year.
+package sfn

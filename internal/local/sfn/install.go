@@ -1,0 +1,191 @@
+package sfn
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// engine holds the Node side: the server and the exact npm dependency tree
+// it runs on.
+//
+//go:embed node/server.mjs node/package.json node/package-lock.json
+var engine embed.FS
+
+// minNodeMajor is the oldest Node.js the engine runs on (with its
+// Promise.withResolvers polyfill; aws-local-stepfunctions asks for 22).
+const minNodeMajor = 20
+
+const installHint = "install Node.js 20 or later from https://nodejs.org/ or your package manager (npm comes with it)"
+
+// findNode returns the node program to run and checks its version.
+func findNode(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		name = "node"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("local step functions needs Node.js and %s was not found: %s", name, installHint)
+	}
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("local step functions: %s --version: %w (%s)", path, err, installHint)
+	}
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	n, err := strconv.Atoi(major)
+	if err != nil || n < minNodeMajor {
+		return "", fmt.Errorf("local step functions needs Node.js %d or later, and %s is %q: %s", minNodeMajor, path, version, installHint)
+	}
+	return path, nil
+}
+
+// install makes sure that the engine's npm packages are installed under
+// cacheDir and returns the path of its server script there. Packages are
+// installed once per package-lock.json, into a fresh directory that is then
+// renamed into place, so that processes sharing cacheDir never see half an
+// installation; when two install at once, the first rename wins and the
+// other's copy is dropped.
+func install(ctx context.Context, cacheDir, npm string, log io.Writer) (string, error) {
+	pkg, err := engine.ReadFile("node/package.json")
+	if err != nil {
+		return "", fmt.Errorf("local step functions: %w", err)
+	}
+	lock, err := engine.ReadFile("node/package-lock.json")
+	if err != nil {
+		return "", fmt.Errorf("local step functions: %w", err)
+	}
+	server, err := engine.ReadFile("node/server.mjs")
+	if err != nil {
+		return "", fmt.Errorf("local step functions: %w", err)
+	}
+	dir := filepath.Join(cacheDir, "sfn-"+digest(pkg, lock))
+	if !installed(dir) {
+		if err := npmInstall(ctx, cacheDir, dir, npm, pkg, lock, log); err != nil {
+			return "", err
+		}
+	}
+	// The server script changes more often than its packages: it sits
+	// beside them under its own digest.
+	script := filepath.Join(dir, "server-"+digest(server)+".mjs")
+	if _, err := os.Stat(script); errors.Is(err, fs.ErrNotExist) {
+		if err := writeAtomic(script, server); err != nil {
+			return "", fmt.Errorf("local step functions: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("local step functions: %w", err)
+	}
+	return script, nil
+}
+
+func digest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d\x00", len(p))
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func installed(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "node_modules", "aws-local-stepfunctions", "package.json"))
+	return err == nil
+}
+
+func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte, log io.Writer) error {
+	if npm == "" {
+		npm = "npm"
+	}
+	path, err := exec.LookPath(npm)
+	if err != nil {
+		return fmt.Errorf("local step functions needs npm to install its engine once and %s was not found: %s", npm, installHint)
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return fmt.Errorf("local step functions: %w", err)
+	}
+	removeAbandoned(cacheDir)
+	tmp, err := os.MkdirTemp(cacheDir, installPrefix)
+	if err != nil {
+		return fmt.Errorf("local step functions: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for name, data := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+			return fmt.Errorf("local step functions: %w", err)
+		}
+	}
+
+	fmt.Fprintf(log, "stackflow: installing the local Step Functions engine (npm aws-local-stepfunctions 3.0.0) into %s, once\n", dir)
+	cmd := exec.CommandContext(ctx, path, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--no-update-notifier", "--loglevel=error")
+	cmd.Dir = tmp
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("local step functions: install its engine: npm ci: %w\n%s", err, lastLines(out.String(), 20))
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if installed(dir) {
+			return nil // another process installed it first
+		}
+		return fmt.Errorf("local step functions: install its engine: %w", err)
+	}
+	return nil
+}
+
+const installPrefix = ".sfn-install-"
+
+// removeAbandoned removes installations that a process began more than an
+// hour ago and never finished (it was killed); npm ci takes seconds.
+func removeAbandoned(cacheDir string) {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), installPrefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+			_ = os.RemoveAll(filepath.Join(cacheDir, e.Name()))
+		}
+	}
+}
+
+// writeAtomic writes data to path through a temporary file and a rename, so
+// that readers never see it half written.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,1205 @@
+// The local Step Functions service of `stackflow local`: the
+// aws-local-stepfunctions interpreter behind the Step Functions API (AWS JSON
+// 1.0, as aws-sdk-go-v2's sfn client speaks it), with AWS's execution
+// semantics around it: names and their idempotency, statuses, history events,
+// StopExecution, task tokens, and Lambda errors shaped as AWS shapes them.
+//
+// Usage: node server.mjs [--port N] [--region R] [--account A] [--retry-wait-ms N]
+// The Lambda API is reached at AWS_ENDPOINT_URL_LAMBDA (or AWS_ENDPOINT_URL).
+// The first line on stdout is {"port":N} once the server listens; the process
+// exits when its stdin closes, so it never outlives its parent.
+
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { randomUUID, randomBytes } from 'node:crypto';
+
+// aws-local-stepfunctions 3 asks for Node >= 22, yet of Node 22 it uses only
+// Promise.withResolvers (and AbortSignal.any, in Node since 20.3): give older
+// Nodes both before the library loads.
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new this((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+// Map and Parallel states combine abort signals with AbortSignal.any, which
+// came in Node 20.3.
+if (typeof AbortSignal.any !== 'function') {
+  AbortSignal.any = function any(signals) {
+    const controller = new AbortController();
+    for (const signal of signals) {
+      if (signal.aborted) {
+        controller.abort(signal.reason);
+        break;
+      }
+      signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    }
+    return controller.signal;
+  };
+}
+
+// The pinned SDK runs on Node 20; its notice about later versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// A Map state whose iteration fails must start no further iterations, as on
+// AWS: a failed staging must never lead to a deploy of prod. The library
+// aborts the iterations already running but lets p-limit start the queued
+// ones. Every limit it makes is therefore wrapped, before the library loads
+// p-limit, so that once one of its tasks has failed the queued ones fail
+// without running. (The library's CommonJS build is loaded below for this:
+// ESM's CommonJS interop would not see the wrapped exports.)
+const require = createRequire(import.meta.url);
+{
+  const libDir = require.resolve('aws-local-stepfunctions');
+  const pLimitPath = createRequire(libDir).resolve('p-limit');
+  const pLimit = createRequire(libDir)('p-limit');
+  const stopping = function stoppingLimit(concurrency) {
+    const limit = pLimit(concurrency);
+    let failed = false;
+    const wrapped = (fn, ...args) => limit(async () => {
+      if (failed) throw new Error('not started: an earlier iteration failed');
+      try {
+        return await fn(...args);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+    Object.defineProperties(wrapped, {
+      activeCount: { get: () => limit.activeCount },
+      pendingCount: { get: () => limit.pendingCount },
+      clearQueue: { value: () => limit.clearQueue() },
+    });
+    return wrapped;
+  };
+  stopping.default = stopping;
+  require.cache[pLimitPath].exports = stopping;
+}
+
+const { StateMachine } = require('aws-local-stepfunctions');
+const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+const { JSONPath } = await import('jsonpath-plus');
+
+// ---- configuration ----
+
+function flag(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
+  return fallback;
+}
+
+const config = {
+  port: Number(flag('port', process.env.STACKFLOW_SFN_PORT ?? '0')),
+  region: flag('region', process.env.AWS_REGION ?? 'us-east-1'),
+  account: flag('account', '000000000000'),
+  retryWaitMs: Number(flag('retry-wait-ms', '0')),
+};
+
+// Longest timer Node keeps (2^31-1 ms); a longer one fires at once.
+const MAX_TIMER_SECONDS = 2147483;
+// Largest input or output Step Functions accepts (256 KiB).
+const MAX_PAYLOAD = 262144;
+const MAX_BODY = 8 * 1024 * 1024;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+const lambdaEndpoint = process.env.AWS_ENDPOINT_URL_LAMBDA || process.env.AWS_ENDPOINT_URL || undefined;
+const lambda = new LambdaClient({
+  region: config.region,
+  endpoint: lambdaEndpoint,
+  // Step Functions does not retry a failed invoke itself: the state's Retry does.
+  maxAttempts: 1,
+  // A local endpoint needs no real credentials; the default chain would probe
+  // the instance metadata service first.
+  credentials:
+    lambdaEndpoint && !process.env.AWS_ACCESS_KEY_ID
+      ? { accessKeyId: 'local', secretAccessKey: 'local' }
+      : undefined,
+});
+
+function log(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+// ---- API errors ----
+
+class ApiError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function required(req, field) {
+  const v = req[field];
+  if (v === undefined || v === null || v === '') {
+    throw new ApiError(
+      'ValidationException',
+      `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
+    );
+  }
+  return v;
+}
+
+// Names: 1-80 characters without whitespace, brackets, wildcards, special
+// characters or control characters, as Step Functions checks them.
+const BAD_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/u;
+
+function checkName(name) {
+  if (typeof name !== 'string' || name.length < 1 || name.length > 80 || BAD_NAME.test(name)) {
+    throw new ApiError('InvalidName', `Invalid Name: '${name}'`);
+  }
+}
+
+function seconds(ms) {
+  return ms / 1000;
+}
+
+// ---- state machines ----
+
+const machines = new Map(); // arn -> machine
+
+function machineArn(name) {
+  return `arn:aws:states:${config.region}:${config.account}:stateMachine:${name}`;
+}
+
+function executionArn(machineName, name) {
+  return `arn:aws:states:${config.region}:${config.account}:execution:${machineName}:${name}`;
+}
+
+function checkArn(arn, kind) {
+  const prefix = 'arn:aws:states:';
+  if (typeof arn !== 'string' || !arn.startsWith(prefix) || !arn.includes(`:${kind}:`)) {
+    throw new ApiError('InvalidArn', `Invalid Arn: '${arn}'`);
+  }
+}
+
+function getMachine(arn) {
+  checkArn(arn, 'stateMachine');
+  const m = machines.get(arn);
+  if (!m) throw new ApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+  return m;
+}
+
+// Visit every state of a definition, nested ones (Map, Parallel) included.
+function eachState(def, visit) {
+  if (!def || typeof def !== 'object' || !def.States || typeof def.States !== 'object') return;
+  for (const [name, state] of Object.entries(def.States)) {
+    visit(name, state);
+    if (state && state.Type === 'Map') eachState(state.ItemProcessor ?? state.Iterator, visit);
+    if (state && state.Type === 'Parallel' && Array.isArray(state.Branches)) {
+      for (const branch of state.Branches) eachState(branch, visit);
+    }
+  }
+}
+
+// parseDefinition validates a definition the way the interpreter will run it
+// and returns it parsed.
+function parseDefinition(text) {
+  let def;
+  try {
+    def = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: ${err.message}'`);
+  }
+  try {
+    new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
+  } catch (err) {
+    const msg = String(err.message).replace(/^State machine definition is invalid, see error\(s\) below:\s*/u, '');
+    throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: '${msg.trim()}'`);
+  }
+  // The interpreter knows JSONPath only: it would run JSONata and variables
+  // as if they were not there, so refuse them plainly instead.
+  const unsupported = (where) => {
+    throw new ApiError(
+      'InvalidDefinition',
+      `Invalid State Machine Definition: 'UNSUPPORTED_FEATURE: the local Step Functions service runs JSONPath definitions only; JSONata (QueryLanguage) and variables (Assign) are not supported, at ${where}'`,
+    );
+  };
+  if (def.QueryLanguage !== undefined && def.QueryLanguage !== 'JSONPath') unsupported('/QueryLanguage');
+  // Step Functions names states uniquely across the whole machine; the
+  // interpreter's per-name overrides rely on it too.
+  const seen = new Set();
+  eachState(def, (name, state) => {
+    if (seen.has(name)) {
+      throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: 'DUPLICATE_STATE_NAME: Duplicate State name: ${name}'`);
+    }
+    seen.add(name);
+    if (state.QueryLanguage !== undefined && state.QueryLanguage !== 'JSONPath') unsupported(`state ${name}`);
+    if (state.Assign !== undefined) unsupported(`state ${name}`);
+    for (const c of state.Catch ?? []) if (c.Assign !== undefined) unsupported(`a Catch of state ${name}`);
+  });
+  return def;
+}
+
+// runnable returns the copy of def that the interpreter runs: a Task without
+// TimeoutSeconds waits as long as Step Functions lets it (the interpreter
+// would stop it after 60 s), and no timer exceeds what Node can keep.
+function runnable(def) {
+  const copy = structuredClone(def);
+  eachState(copy, (_, state) => {
+    if (state.Type !== 'Task') return;
+    if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
+    } else if (typeof state.TimeoutSeconds === 'number' && state.TimeoutSeconds > MAX_TIMER_SECONDS) {
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
+    }
+  });
+  return copy;
+}
+
+function createStateMachine(req) {
+  const name = required(req, 'name');
+  checkName(name);
+  const definition = required(req, 'definition');
+  const roleArn = required(req, 'roleArn');
+  const type = req.type ?? 'STANDARD';
+  if (type !== 'STANDARD' && type !== 'EXPRESS') {
+    throw new ApiError('ValidationException', `Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
+  }
+  const def = parseDefinition(definition);
+  const arn = machineArn(name);
+  const existing = machines.get(arn);
+  if (existing) {
+    if (existing.definition === definition && existing.roleArn === roleArn && existing.type === type) {
+      return { stateMachineArn: arn, creationDate: seconds(existing.creationDate) };
+    }
+    throw new ApiError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
+  }
+  const m = {
+    arn,
+    name,
+    definition,
+    def,
+    roleArn,
+    type,
+    creationDate: Date.now(),
+    loggingConfiguration: req.loggingConfiguration ?? { level: 'OFF', includeExecutionData: false },
+    tracingConfiguration: req.tracingConfiguration ?? { enabled: false },
+    revisionId: randomUUID(),
+    tags: new Map((req.tags ?? []).map((t) => [t.key, t.value])),
+  };
+  machines.set(arn, m);
+  return { stateMachineArn: arn, creationDate: seconds(m.creationDate) };
+}
+
+function describeMachine(m) {
+  return {
+    stateMachineArn: m.arn,
+    name: m.name,
+    status: 'ACTIVE',
+    definition: m.definition,
+    roleArn: m.roleArn,
+    type: m.type,
+    creationDate: seconds(m.creationDate),
+    loggingConfiguration: m.loggingConfiguration,
+    tracingConfiguration: m.tracingConfiguration,
+    revisionId: m.revisionId,
+  };
+}
+
+function updateStateMachine(req) {
+  const m = getMachine(required(req, 'stateMachineArn'));
+  if (req.definition === undefined && req.roleArn === undefined && req.loggingConfiguration === undefined && req.tracingConfiguration === undefined) {
+    throw new ApiError('MissingRequiredParameter', 'Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified');
+  }
+  if (req.definition !== undefined) {
+    m.def = parseDefinition(req.definition);
+    m.definition = req.definition;
+  }
+  if (req.roleArn !== undefined) m.roleArn = req.roleArn;
+  if (req.loggingConfiguration !== undefined) m.loggingConfiguration = req.loggingConfiguration;
+  if (req.tracingConfiguration !== undefined) m.tracingConfiguration = req.tracingConfiguration;
+  m.revisionId = randomUUID();
+  return { updateDate: seconds(Date.now()), revisionId: m.revisionId };
+}
+
+function deleteStateMachine(req) {
+  const arn = required(req, 'stateMachineArn');
+  checkArn(arn, 'stateMachine');
+  // Running executions go on, as on AWS.
+  machines.delete(arn);
+  return {};
+}
+
+function pageSize(n) {
+  if (n === undefined || n === null || n === 0) return DEFAULT_PAGE;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE) {
+    throw new ApiError('ValidationException', `Value '${n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${MAX_PAGE}`);
+  }
+  return n;
+}
+
+function encodeToken(v) {
+  return Buffer.from(JSON.stringify(v)).toString('base64');
+}
+
+function decodeToken(token) {
+  try {
+    return JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    throw new ApiError('InvalidToken', `Invalid Token: '${token}'`);
+  }
+}
+
+function listStateMachines(req) {
+  const size = pageSize(req.maxResults);
+  const all = [...machines.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let start = 0;
+  if (req.nextToken) {
+    const after = decodeToken(req.nextToken).after;
+    start = all.findIndex((m) => m.name > after);
+    if (start < 0) start = all.length;
+  }
+  const page = all.slice(start, start + size);
+  const out = {
+    stateMachines: page.map((m) => ({ stateMachineArn: m.arn, name: m.name, type: m.type, creationDate: seconds(m.creationDate) })),
+  };
+  if (start + size < all.length) out.nextToken = encodeToken({ after: page[page.length - 1].name });
+  return out;
+}
+
+function tagsOf(arn) {
+  const m = getMachine(arn);
+  return m.tags;
+}
+
+// ---- executions ----
+
+const executions = new Map(); // arn -> execution
+const executionOrder = []; // executions in start order
+const tokens = new Map(); // task token -> execution
+let executionSeq = 0;
+
+function getExecution(arn) {
+  checkArn(arn, 'execution');
+  const e = executions.get(arn);
+  if (!e) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+  return e;
+}
+
+function json(v) {
+  return v === undefined ? 'null' : JSON.stringify(v);
+}
+
+function dataDetails() {
+  return { truncated: false };
+}
+
+// record appends a history event. Timestamps never go backwards.
+function record(exec, type, details = {}, at = Date.now()) {
+  if (exec.closed) return;
+  const last = exec.events[exec.events.length - 1];
+  const ts = last && last.timestamp > at ? last.timestamp : at;
+  const id = exec.events.length + 1;
+  exec.events.push({ id, previousEventId: id - 1, timestamp: ts, type, ...details });
+}
+
+// ---- task tokens ----
+
+function issueToken(exec) {
+  const token = Buffer.from(
+    JSON.stringify({ e: exec.arn, n: ++exec.tokenSeq, r: randomBytes(12).toString('hex') }),
+  ).toString('base64');
+  const entry = { status: 'issued' };
+  exec.tokens.set(token, entry);
+  tokens.set(token, exec);
+  return token;
+}
+
+// findToken returns the first task token of exec that occurs in v.
+function findToken(exec, v) {
+  if (typeof v === 'string') return exec.tokens.get(v)?.status === 'issued' ? v : undefined;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const t = findToken(exec, x);
+      if (t) return t;
+    }
+  } else if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) {
+      const t = findToken(exec, x);
+      if (t) return t;
+    }
+  }
+  return undefined;
+}
+
+function closeToken(exec, token) {
+  const entry = exec.tokens.get(token);
+  if (!entry) return;
+  entry.status = 'closed';
+  clearTimeout(entry.heartbeatTimer);
+  clearTimeout(entry.timeoutTimer);
+}
+
+function closeAllTokens(exec, reason) {
+  for (const [token, entry] of exec.tokens) {
+    if (entry.status === 'waiting') entry.reject(reason);
+    closeToken(exec, token);
+  }
+}
+
+function taskToken(req) {
+  const token = required(req, 'taskToken');
+  let parsed;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed.e !== 'string') {
+    throw new ApiError('InvalidToken', 'Invalid token');
+  }
+  const exec = tokens.get(token);
+  const entry = exec?.tokens.get(token);
+  if (!entry || entry.status === 'issued') {
+    throw new ApiError('TaskDoesNotExist', 'Task does not exist');
+  }
+  if (entry.status === 'closed') {
+    throw new ApiError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+  }
+  return { exec, token, entry };
+}
+
+function sendTaskSuccess(req) {
+  const output = required(req, 'output');
+  let value;
+  try {
+    value = JSON.parse(output);
+  } catch {
+    throw new ApiError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
+  }
+  if (output.length > MAX_PAYLOAD) throw new ApiError('InvalidOutput', 'Invalid Output: the output exceeds 262144 characters');
+  const { exec, token, entry } = taskToken(req);
+  closeToken(exec, token);
+  entry.resolve(value);
+  return {};
+}
+
+function sendTaskFailure(req) {
+  const { exec, token, entry } = taskToken(req);
+  closeToken(exec, token);
+  entry.reject(taskError(req.error ?? '', req.cause ?? ''));
+  return {};
+}
+
+function sendTaskHeartbeat(req) {
+  const { entry } = taskToken(req);
+  entry.heartbeat?.();
+  return {};
+}
+
+// ---- tasks ----
+
+// taskError is a task failure the way Retry, Catch and the history see it:
+// name is the Error, message the Cause.
+function taskError(name, cause, { retryable = true, catchable = true } = {}) {
+  const err = new Error(typeof cause === 'string' ? cause : JSON.stringify(cause));
+  err.name = name;
+  Object.defineProperty(err, 'isRetryable', { value: retryable });
+  Object.defineProperty(err, 'isCatchable', { value: catchable });
+  return err;
+}
+
+const LAMBDA_ARN = /^arn:aws[a-zA-Z-]*:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$/u;
+const SERVICE_ARN = /^arn:aws[a-zA-Z-]*:states:::([^:]+):([^.]+)(\.(sync|sync:2|waitForTaskToken))?$/u;
+
+// invoke calls a function through the Lambda API and returns its response;
+// a function error becomes the task error Step Functions reports: Error is
+// the errorType, Cause the function's error payload as it was returned.
+async function invoke(exec, params) {
+  let res;
+  try {
+    res = await lambda.send(
+      new InvokeCommand({
+        FunctionName: params.FunctionName,
+        Qualifier: params.Qualifier,
+        InvocationType: params.InvocationType,
+        ClientContext: params.ClientContext,
+        Payload: Buffer.from(params.Payload),
+      }),
+      { abortSignal: exec.abort.signal },
+    );
+  } catch (err) {
+    const status = err.$metadata?.httpStatusCode;
+    const code = status === undefined ? 'SdkClientException' : err.name || 'ServiceException';
+    const requestId = err.$metadata?.requestId ?? '';
+    throw taskError(
+      `Lambda.${code}`,
+      `${err.message} (Service: Lambda, Status Code: ${status ?? 0}, Request ID: ${requestId})`,
+    );
+  }
+  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : '';
+  if (res.FunctionError) {
+    let name = 'Lambda.Unknown';
+    try {
+      const p = JSON.parse(text);
+      if (p && typeof p.errorType === 'string' && p.errorType !== '') name = p.errorType;
+    } catch {
+      // Not JSON: keep Lambda.Unknown with the raw payload as the cause.
+    }
+    throw taskError(name, text);
+  }
+  let payload = null;
+  if (text !== '') {
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      payload = text;
+    }
+  }
+  return { res, payload };
+}
+
+function serviceResult(res, payload) {
+  const requestId = res.$metadata?.requestId ?? randomUUID();
+  return {
+    ExecutedVersion: res.ExecutedVersion ?? '$LATEST',
+    Payload: payload,
+    SdkHttpMetadata: {
+      HttpHeaders: { 'Content-Type': 'application/json', 'X-Amz-Executed-Version': res.ExecutedVersion ?? '$LATEST', 'x-amzn-RequestId': requestId },
+      HttpStatusCode: res.StatusCode ?? 200,
+    },
+    SdkResponseMetadata: { RequestId: requestId },
+    StatusCode: res.StatusCode ?? 200,
+  };
+}
+
+function invokeParams(input) {
+  if (!input || typeof input !== 'object' || typeof input.FunctionName !== 'string') {
+    throw taskError('States.Runtime', "The lambda:invoke task's parameters need a FunctionName", { retryable: false, catchable: false });
+  }
+  let payload = '{}';
+  if (input.Payload !== undefined) payload = typeof input.Payload === 'string' ? input.Payload : JSON.stringify(input.Payload);
+  return { ...input, Payload: payload };
+}
+
+// runTask runs one attempt of the Task state `name` of exec.
+async function runTask(exec, name, state, input) {
+  if (exec.closed) throw taskError('States.Runtime', 'Execution is no longer running', { retryable: false, catchable: false });
+
+  const resource = state.Resource;
+  if (LAMBDA_ARN.test(resource)) {
+    record(exec, 'LambdaFunctionScheduled', {
+      lambdaFunctionScheduledEventDetails: {
+        resource,
+        input: json(input),
+        inputDetails: dataDetails(),
+        ...(state.TimeoutSeconds !== undefined ? { timeoutInSeconds: state.TimeoutSeconds } : {}),
+      },
+    });
+    record(exec, 'LambdaFunctionStarted');
+    try {
+      const { payload } = await invoke(exec, { FunctionName: resource, Payload: JSON.stringify(input ?? null) });
+      record(exec, 'LambdaFunctionSucceeded', { lambdaFunctionSucceededEventDetails: { output: json(payload), outputDetails: dataDetails() } });
+      return payload;
+    } catch (err) {
+      record(exec, 'LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: err.name, cause: err.message } });
+      throw err;
+    }
+  }
+
+  const m = SERVICE_ARN.exec(resource);
+  if (!m) {
+    throw taskError('States.Runtime', `The local Step Functions service does not run Task resource '${resource}'`, { retryable: false, catchable: false });
+  }
+  const [, service, action, , pattern] = m;
+  const resourceType = service;
+  const resourceName = pattern ? `${action}.${pattern}` : action;
+  const ids = { resourceType, resource: resourceName };
+  const isLambda = service === 'lambda' && action === 'invoke';
+  if (pattern === 'waitForTaskToken') return runCallbackTask(exec, name, state, input, ids, isLambda);
+  if (!isLambda || pattern !== undefined) {
+    throw taskError('States.Runtime', `The local Step Functions service does not run Task resource '${resource}'`, { retryable: false, catchable: false });
+  }
+
+  const params = invokeParams(input);
+  scheduled(exec, state, input, ids);
+  try {
+    const { res, payload } = await invoke(exec, params);
+    const result = serviceResult(res, payload);
+    record(exec, 'TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(result), outputDetails: dataDetails() } });
+    return result;
+  } catch (err) {
+    record(exec, 'TaskFailed', { taskFailedEventDetails: { ...ids, error: err.name, cause: err.message } });
+    throw err;
+  }
+}
+
+function scheduled(exec, state, input, ids) {
+  record(exec, 'TaskScheduled', {
+    taskScheduledEventDetails: {
+      ...ids,
+      region: config.region,
+      parameters: json(input),
+      ...(state.TimeoutSeconds !== undefined ? { timeoutInSeconds: state.TimeoutSeconds } : {}),
+      ...(state.HeartbeatSeconds !== undefined ? { heartbeatInSeconds: state.HeartbeatSeconds } : {}),
+    },
+  });
+  record(exec, 'TaskStarted', { taskStartedEventDetails: ids });
+}
+
+// runCallbackTask runs a .waitForTaskToken task: it invokes the function
+// (lambda:invoke; other services' calls are not made, only recorded) and
+// waits for SendTaskSuccess, SendTaskFailure or the heartbeat to lapse.
+async function runCallbackTask(exec, name, state, input, ids, isLambda) {
+  const token = findToken(exec, input);
+  if (!token) {
+    throw taskError('States.Runtime', `The task '${name}' waits for a task token but its parameters do not pass $$.Task.Token`, { retryable: false, catchable: false });
+  }
+  const entry = exec.tokens.get(token);
+  const done = new Promise((resolve, reject) => {
+    entry.resolve = resolve;
+    entry.reject = reject;
+  });
+  done.catch(() => {});
+  entry.status = 'waiting';
+  if (typeof state.HeartbeatSeconds === 'number') {
+    const lapse = () => {
+      if (entry.status !== 'waiting') return;
+      closeToken(exec, token);
+      entry.reject(taskError('States.HeartbeatTimeout', `The task did not send a heartbeat within ${state.HeartbeatSeconds} seconds`));
+    };
+    entry.heartbeat = () => {
+      clearTimeout(entry.heartbeatTimer);
+      entry.heartbeatTimer = setTimeout(lapse, Math.min(state.HeartbeatSeconds, MAX_TIMER_SECONDS) * 1000);
+    };
+    entry.heartbeat();
+  }
+  if (typeof state.TimeoutSeconds === 'number') {
+    // The interpreter fails the state with States.Timeout; the token dies with it.
+    entry.timeoutTimer = setTimeout(() => closeToken(exec, token), Math.min(state.TimeoutSeconds, MAX_TIMER_SECONDS) * 1000);
+  }
+
+  scheduled(exec, state, input, ids);
+  let submitted = {};
+  if (isLambda) {
+    try {
+      const { res, payload } = await invoke(exec, invokeParams(input));
+      submitted = serviceResult(res, payload);
+    } catch (err) {
+      closeToken(exec, token);
+      record(exec, 'TaskFailed', { taskFailedEventDetails: { ...ids, error: err.name, cause: err.message } });
+      throw err;
+    }
+  }
+  record(exec, 'TaskSubmitted', { taskSubmittedEventDetails: { ...ids, output: json(submitted), outputDetails: dataDetails() } });
+  try {
+    const output = await done;
+    record(exec, 'TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } });
+    return output;
+  } catch (err) {
+    if (err.name === 'States.HeartbeatTimeout') {
+      record(exec, 'TaskTimedOut', { taskTimedOutEventDetails: { ...ids, error: err.name, cause: err.message } });
+    } else {
+      record(exec, 'TaskFailed', { taskFailedEventDetails: { ...ids, error: err.name, cause: err.message } });
+    }
+    throw err;
+  }
+}
+
+// ---- history from the interpreter's event log ----
+//
+// The interpreter hands its events out through async generators, nested
+// machines (Map iterations, Parallel branches) through one more generator
+// each, so they arrive late and out of order: a sequential Map's next
+// iteration can show up before the previous one's end. The history is built
+// instead from every machine's event logger the moment an event is
+// dispatched: StateMachine.prototype.execute, which each run (root or
+// nested) calls with its logger, is wrapped to tap that logger.
+
+const execByContext = new WeakMap(); // Context Object -> execution
+let scopeSeq = 0;
+
+const originalExecute = StateMachine.prototype.execute;
+if (typeof originalExecute !== 'function') {
+  throw new Error('aws-local-stepfunctions changed: StateMachine.prototype.execute is gone');
+}
+StateMachine.prototype.execute = function execute(input, options, cleanupFn) {
+  const exec = execByContext.get(options?.runOptions?.context);
+  if (exec && options.eventLogger) watch(exec, this, options.eventLogger);
+  return originalExecute.call(this, input, options, cleanupFn);
+};
+
+// watch taps the event logger of one run of machine (the execution's root
+// machine, a Map iteration or a Parallel branch) within exec.
+function watch(exec, machine, logger) {
+  let scope;
+  if (machine.definition === exec.runDef) {
+    scope = { id: ++scopeSeq, kind: 'root' };
+  } else {
+    const owner = exec.owners.get(machine.definition);
+    if (!owner) return;
+    scope = { id: ++scopeSeq, kind: owner.kind, name: owner.name };
+    if (owner.kind === 'map') {
+      // A Map state runs its items through one machine, in item order.
+      scope.index = exec.iterationCounts.get(machine) ?? 0;
+      exec.iterationCounts.set(machine, scope.index + 1);
+    }
+  }
+  const dispatch = logger.dispatch;
+  logger.dispatch = function tapped(ev) {
+    if (!this.isLoggerClosed) {
+      try {
+        onEvent(exec, scope, ev);
+      } catch (err) {
+        log(`stackflow local sfn: history of ${exec.arn}: ${err.stack ?? err}`);
+      }
+    }
+    return dispatch.call(this, ev);
+  };
+  // Nested events are taken where they happen, not forwarded again.
+  logger.forwardNestedMapEvent = () => {};
+  logger.forwardNestedParallelEvent = () => {};
+}
+
+const ABORTABLE = new Set(['Task', 'Wait', 'Map', 'Parallel']);
+
+function mapLength(exec, ev) {
+  const state = exec.states.get(ev.state.name);
+  try {
+    let input = ev.state.input;
+    if (state?.InputPath === null) input = {};
+    else if (state?.InputPath) input = JSONPath({ path: state.InputPath, json: input, wrap: false });
+    const items = state?.ItemsPath ? JSONPath({ path: state.ItemsPath, json: input, wrap: false }) : input;
+    return Array.isArray(items) ? items.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function onEvent(exec, scope, ev) {
+  const at = ev.timestamp;
+  const key = ev.state ? `${scope.id}\u0000${ev.state.name}` : '';
+  switch (ev.type) {
+    case 'ExecutionStarted':
+      if (scope.kind === 'root') {
+        record(exec, 'ExecutionStarted', {
+          executionStartedEventDetails: { input: exec.input, inputDetails: dataDetails(), roleArn: exec.roleArn },
+        }, at);
+      } else if (scope.kind === 'map') {
+        exec.iterations.set(scope.id, { name: scope.name, index: scope.index });
+        record(exec, 'MapIterationStarted', { mapIterationStartedEventDetails: { name: scope.name, index: scope.index } }, at);
+      }
+      return;
+    case 'ExecutionSucceeded':
+    case 'ExecutionFailed':
+    case 'ExecutionAborted':
+      if (scope.kind === 'root') {
+        if (ev.type === 'ExecutionSucceeded') finish(exec, 'SUCCEEDED', { output: ev.output }, at);
+        if (ev.type === 'ExecutionFailed') finish(exec, 'FAILED', failure(exec, ev), at);
+        // ExecutionAborted: StopExecution has recorded it already.
+      } else if (scope.kind === 'map') {
+        exec.iterations.delete(scope.id);
+        const type = { ExecutionSucceeded: 'MapIterationSucceeded', ExecutionFailed: 'MapIterationFailed', ExecutionAborted: 'MapIterationAborted' }[ev.type];
+        const field = `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+        record(exec, type, { [field]: { name: scope.name, index: scope.index } }, at);
+      }
+      return;
+    case 'ExecutionTimeout':
+      if (scope.kind === 'root') {
+        finish(exec, 'TIMED_OUT', { error: 'States.Timeout', cause: `The execution ran longer than its TimeoutSeconds (${exec.def.TimeoutSeconds})` }, at);
+      }
+      return;
+    case 'StateEntered': {
+      const t = ev.state.type;
+      exec.open.set(key, t);
+      exec.lastEntered = t;
+      record(exec, `${t}StateEntered`, {
+        stateEnteredEventDetails: { name: ev.state.name, input: json(ev.state.input), inputDetails: dataDetails() },
+      }, at);
+      if (t === 'Map') record(exec, 'MapStateStarted', { mapStateStartedEventDetails: { length: mapLength(exec, ev) } }, at);
+      if (t === 'Parallel') record(exec, 'ParallelStateStarted', {}, at);
+      return;
+    }
+    case 'StateExited': {
+      const t = ev.state.type;
+      exec.open.delete(key);
+      if ((t === 'Map' || t === 'Parallel') && !exec.failed.delete(key)) record(exec, `${t}StateSucceeded`, {}, at);
+      record(exec, `${t}StateExited`, {
+        stateExitedEventDetails: { name: ev.state.name, output: json(ev.state.output), outputDetails: dataDetails() },
+      }, at);
+      return;
+    }
+    case 'StateFailed': {
+      const t = ev.state.type;
+      if (t === 'Map' || t === 'Parallel') {
+        exec.failed.add(key);
+        record(exec, `${t}StateFailed`, {}, at);
+      } else if (t === 'Task' && ev.Error === 'States.Timeout') {
+        const state = exec.states.get(ev.state.name);
+        const details = { error: 'States.Timeout', cause: typeof ev.Cause === 'string' ? ev.Cause : '' };
+        if (LAMBDA_ARN.test(state?.Resource ?? '')) {
+          record(exec, 'LambdaFunctionTimedOut', { lambdaFunctionTimedOutEventDetails: details }, at);
+        } else {
+          const m = SERVICE_ARN.exec(state?.Resource ?? '');
+          const ids = m ? { resourceType: m[1], resource: m[4] ? `${m[2]}.${m[4]}` : m[2] } : {};
+          record(exec, 'TaskTimedOut', { taskTimedOutEventDetails: { ...ids, ...details } }, at);
+        }
+      }
+      return;
+    }
+    case 'StateRetried':
+      exec.failed.delete(key);
+      return;
+    default:
+      // StateCaught has no history event of its own on AWS.
+  }
+}
+
+function failure(exec, ev) {
+  let error = typeof ev.Error === 'string' ? ev.Error : undefined;
+  let cause = ev.Cause === undefined || typeof ev.Cause === 'string' ? ev.Cause : JSON.stringify(ev.Cause);
+  if (exec.lastEntered === 'Fail') {
+    // A Fail state without Error or Cause has none on AWS either.
+    if (error === 'FailStateError') error = undefined;
+    if (cause === 'Execution failed because of a Fail state') cause = undefined;
+  }
+  return { error, cause };
+}
+
+function finish(exec, status, { output, error, cause }, at = Date.now()) {
+  if (exec.closed) return;
+  const details = {};
+  if (error !== undefined) details.error = error;
+  if (cause !== undefined) details.cause = cause;
+  switch (status) {
+    case 'SUCCEEDED':
+      exec.output = json(output);
+      record(exec, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: exec.output, outputDetails: dataDetails() } }, at);
+      break;
+    case 'FAILED':
+      record(exec, 'ExecutionFailed', { executionFailedEventDetails: details }, at);
+      break;
+    case 'TIMED_OUT':
+      record(exec, 'ExecutionTimedOut', { executionTimedOutEventDetails: details }, at);
+      break;
+    case 'ABORTED':
+      for (const [key, t] of exec.open) {
+        if (ABORTABLE.has(t)) record(exec, `${t}StateAborted`, {}, at);
+        exec.open.delete(key);
+      }
+      for (const it of exec.iterations.values()) {
+        record(exec, 'MapIterationAborted', { mapIterationAbortedEventDetails: it }, at);
+      }
+      record(exec, 'ExecutionAborted', { executionAbortedEventDetails: details }, at);
+      break;
+    default:
+  }
+  exec.status = status;
+  exec.error = error;
+  exec.cause = cause;
+  exec.stopDate = exec.events[exec.events.length - 1].timestamp;
+  exec.closed = true;
+  closeAllTokens(exec, taskError('States.Runtime', 'Execution is no longer running'));
+  exec.abort.abort();
+  log(`stackflow local sfn: execution ${exec.arn} ${status}`);
+}
+
+// drain reads the interpreter's own copy of the events, which the history
+// does not need (see watch), so that it does not pile up.
+async function drain(eventLogs) {
+  for await (const ev of eventLogs) void ev;
+}
+
+function startExecution(req) {
+  const m = getMachine(required(req, 'stateMachineArn'));
+  const name = req.name ?? randomUUID();
+  checkName(name);
+  const input = req.input ?? '{}';
+  let value;
+  try {
+    value = JSON.parse(input);
+  } catch (err) {
+    throw new ApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${err.message}'`);
+  }
+  if (input.length > MAX_PAYLOAD) throw new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input exceeds 262144 characters');
+  const arn = executionArn(m.name, name);
+  const existing = executions.get(arn);
+  if (existing) {
+    // Standard workflows: the same name and input while the first execution
+    // runs is the same request; anything else reuses a name.
+    if (existing.status === 'RUNNING' && existing.input === input) {
+      return { executionArn: arn, startDate: seconds(existing.startDate) };
+    }
+    throw new ApiError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
+  }
+
+  const exec = {
+    seq: ++executionSeq,
+    arn,
+    name,
+    machineArn: m.arn,
+    machineName: m.name,
+    roleArn: m.roleArn,
+    definition: m.definition,
+    def: m.def,
+    input,
+    status: 'RUNNING',
+    events: [],
+    open: new Map(),
+    failed: new Set(),
+    iterations: new Map(),
+    states: new Map(),
+    tokens: new Map(),
+    tokenSeq: 0,
+    abort: new AbortController(),
+    closed: false,
+    runDef: runnable(m.def),
+    owners: new WeakMap(), // nested machine definition -> its Map or Parallel state
+    iterationCounts: new WeakMap(), // Map iterator machine -> iterations started
+  };
+  eachState(m.def, (n, s) => exec.states.set(n, s));
+  eachState(exec.runDef, (n, s) => {
+    if (s.Type === 'Map') exec.owners.set(s.ItemProcessor ?? s.Iterator, { kind: 'map', name: n });
+    if (s.Type === 'Parallel') for (const b of s.Branches) exec.owners.set(b, { kind: 'parallel', name: n });
+  });
+
+  const overrides = { taskResourceLocalHandlers: {} };
+  for (const [n, s] of exec.states) {
+    if (s.Type === 'Task') overrides.taskResourceLocalHandlers[n] = (taskInput) => runTask(exec, n, s, taskInput);
+  }
+  if (config.retryWaitMs > 0) {
+    overrides.retryIntervalOverrides = {};
+    for (const [n, s] of exec.states) {
+      if (Array.isArray(s.Retry)) overrides.retryIntervalOverrides[n] = config.retryWaitMs;
+    }
+  }
+
+  const task = {};
+  Object.defineProperty(task, 'Token', { enumerable: true, get: () => issueToken(exec) });
+  const startDate = Date.now();
+  const context = {
+    Execution: { Id: arn, Name: name, RoleArn: m.roleArn, StartTime: new Date(startDate).toISOString(), RedriveCount: 0 },
+    StateMachine: { Id: m.arn, Name: m.name },
+    Task: task,
+  };
+  exec.startDate = startDate;
+  executions.set(arn, exec);
+  executionOrder.push(exec);
+  execByContext.set(context, exec);
+
+  const machine = new StateMachine(exec.runDef, { validationOptions: { noValidate: true } });
+  const run = machine.run(value, { overrides, context, noThrowOnAbort: true });
+  exec.stop = run.abort;
+  run.result.catch(() => {});
+  drain(run.eventLogs);
+  log(`stackflow local sfn: execution ${arn} started`);
+  return { executionArn: arn, startDate: seconds(startDate) };
+}
+
+function describeExecution(req) {
+  const e = getExecution(required(req, 'executionArn'));
+  const out = {
+    executionArn: e.arn,
+    stateMachineArn: e.machineArn,
+    name: e.name,
+    status: e.status,
+    startDate: seconds(e.startDate),
+    input: e.input,
+    inputDetails: { included: true },
+    redriveCount: 0,
+    redriveStatus: 'NOT_REDRIVABLE',
+  };
+  if (e.stopDate !== undefined) out.stopDate = seconds(e.stopDate);
+  if (e.status === 'SUCCEEDED') {
+    out.output = e.output;
+    out.outputDetails = { included: true };
+  }
+  if (e.error !== undefined) out.error = e.error;
+  if (e.cause !== undefined) out.cause = e.cause;
+  return out;
+}
+
+function describeStateMachineForExecution(req) {
+  const e = getExecution(required(req, 'executionArn'));
+  const m = machines.get(e.machineArn);
+  return {
+    stateMachineArn: e.machineArn,
+    name: e.machineName,
+    definition: e.definition,
+    roleArn: e.roleArn,
+    updateDate: seconds(m?.creationDate ?? e.startDate),
+  };
+}
+
+const STATUSES = new Set(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']);
+
+function listExecutions(req) {
+  if (req.mapRunArn) throw new ApiError('ValidationException', 'The local Step Functions service has no Distributed Map runs');
+  const m = getMachine(required(req, 'stateMachineArn'));
+  if (req.statusFilter !== undefined && !STATUSES.has(req.statusFilter)) {
+    throw new ApiError('ValidationException', `Value '${req.statusFilter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${[...STATUSES].join(', ')}]`);
+  }
+  const size = pageSize(req.maxResults);
+  const before = req.nextToken ? decodeToken(req.nextToken).before : Infinity;
+  const page = [];
+  let more = false;
+  for (let i = executionOrder.length - 1; i >= 0; i--) {
+    const e = executionOrder[i];
+    if (e.machineArn !== m.arn || e.seq >= before) continue;
+    if (req.statusFilter && e.status !== req.statusFilter) continue;
+    if (page.length === size) {
+      more = true;
+      break;
+    }
+    page.push(e);
+  }
+  const out = {
+    executions: page.map((e) => {
+      const item = { executionArn: e.arn, stateMachineArn: e.machineArn, name: e.name, status: e.status, startDate: seconds(e.startDate) };
+      if (e.stopDate !== undefined) item.stopDate = seconds(e.stopDate);
+      return item;
+    }),
+  };
+  if (more) out.nextToken = encodeToken({ before: page[page.length - 1].seq });
+  return out;
+}
+
+function withoutData(ev) {
+  const out = {};
+  for (const [k, v] of Object.entries(ev)) {
+    if (k.endsWith('EventDetails') && v && typeof v === 'object') {
+      const { input, output, parameters, ...rest } = v;
+      out[k] = rest;
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+function getExecutionHistory(req) {
+  const e = getExecution(required(req, 'executionArn'));
+  const size = pageSize(req.maxResults);
+  const reverse = req.reverseOrder === true;
+  let list = e.events;
+  if (req.nextToken) {
+    const { after, before } = decodeToken(req.nextToken);
+    list = reverse ? list.filter((ev) => ev.id < before) : list.filter((ev) => ev.id > after);
+  }
+  if (reverse) list = [...list].reverse();
+  const page = list.slice(0, size);
+  const withData = req.includeExecutionData !== false;
+  const out = {
+    events: page.map((ev) => {
+      const item = withData ? ev : withoutData(ev);
+      return { ...item, timestamp: seconds(ev.timestamp) };
+    }),
+  };
+  if (list.length > size) {
+    const last = page[page.length - 1].id;
+    out.nextToken = encodeToken(reverse ? { before: last } : { after: last });
+  }
+  return out;
+}
+
+function stopExecution(req) {
+  const e = getExecution(required(req, 'executionArn'));
+  if (e.status === 'RUNNING') {
+    finish(e, 'ABORTED', { error: req.error, cause: req.cause });
+    e.stop();
+  }
+  return { stopDate: seconds(e.stopDate) };
+}
+
+// ---- the API ----
+
+const operations = {
+  CreateStateMachine: createStateMachine,
+  DescribeStateMachine: (req) => describeMachine(getMachine(required(req, 'stateMachineArn'))),
+  UpdateStateMachine: updateStateMachine,
+  DeleteStateMachine: deleteStateMachine,
+  ListStateMachines: listStateMachines,
+  StartExecution: startExecution,
+  DescribeExecution: describeExecution,
+  DescribeStateMachineForExecution: describeStateMachineForExecution,
+  ListExecutions: listExecutions,
+  GetExecutionHistory: getExecutionHistory,
+  StopExecution: stopExecution,
+  SendTaskSuccess: sendTaskSuccess,
+  SendTaskFailure: sendTaskFailure,
+  SendTaskHeartbeat: sendTaskHeartbeat,
+  ListTagsForResource: (req) => ({
+    tags: [...tagsOf(required(req, 'resourceArn'))].map(([key, value]) => ({ key, value })),
+  }),
+  TagResource: (req) => {
+    const tags = tagsOf(required(req, 'resourceArn'));
+    for (const t of req.tags ?? []) tags.set(t.key, t.value);
+    return {};
+  },
+  UntagResource: (req) => {
+    const tags = tagsOf(required(req, 'resourceArn'));
+    for (const k of req.tagKeys ?? []) tags.delete(k);
+    return {};
+  },
+};
+
+function reply(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/x-amz-json-1.0',
+    'Content-Length': Buffer.byteLength(text),
+    'x-amzn-RequestId': randomUUID(),
+  });
+  res.end(text);
+}
+
+function fail(res, code, message, status = 400) {
+  reply(res, status, { __type: `com.amazonaws.sfn#${code}`, message });
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size <= MAX_BODY) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (req.method !== 'POST') return fail(res, 'UnknownOperationException', 'The local Step Functions service takes POST requests only');
+    if (size > MAX_BODY) return fail(res, 'ValidationException', 'Request body too large', 413);
+    const target = req.headers['x-amz-target'] ?? '';
+    const op = target.startsWith('AWSStepFunctions.') ? operations[target.slice('AWSStepFunctions.'.length)] : undefined;
+    if (!op) return fail(res, 'UnknownOperationException', `Unknown operation '${target}'`);
+    let body;
+    try {
+      const text = Buffer.concat(chunks).toString('utf8');
+      body = text === '' ? {} : JSON.parse(text);
+    } catch {
+      return fail(res, 'SerializationException', 'The request body is not valid JSON');
+    }
+    try {
+      reply(res, 200, op(body ?? {}));
+    } catch (err) {
+      if (err instanceof ApiError) return fail(res, err.code, err.message);
+      log(`stackflow local sfn: ${target}: ${err.stack ?? err}`);
+      return fail(res, 'InternalServerError', 'The local Step Functions service failed; see its log', 500);
+    }
+  });
+});
+
+process.on('unhandledRejection', (err) => {
+  log(`stackflow local sfn: unhandled rejection: ${err?.stack ?? err}`);
+});
+
+// Outlive the SDK clients' idle connections so that a request never meets a
+// connection the server is closing.
+server.keepAliveTimeout = 120000;
+server.headersTimeout = 121000;
+
+server.listen(config.port, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+});
+
+// The parent holds our stdin open; when it goes, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
