@@ -1,6 +1,8 @@
-// Command stackflow is stackflow's command line. `stackflow plan` checks a
-// repository's stackflow.yml and samconfig.toml and shows what a push of a
-// branch would do, before anything is pushed.
+// Command stackflow is stackflow's command line. `stackflow local` runs the
+// whole pipeline on this machine against a local AWS: the real template,
+// state machine and handlers, delivering a local repository's HEAD.
+// `stackflow plan` checks a repository's stackflow.yml and samconfig.toml
+// and shows what a push of a branch would do.
 package main
 
 import (
@@ -16,6 +18,14 @@ import (
 const usage = `stackflow delivers serverless apps from Bitbucket through their environments.
 
 Usage:
+  stackflow local [--repo DIR] [--branch NAME] [--json] [--serve]
+      Rehearse the whole pipeline on this machine, no AWS account needed:
+      install template.yaml into a local AWS, push DIR's HEAD (a git
+      repository or a folder in one; default examples/hello) through a
+      signed webhook, run the real state machine and handlers, deploy and
+      smoke-test each environment's stack locally. Exits 0 only when the
+      run succeeded. --serve keeps everything running afterwards.
+
   stackflow plan [--branch NAME] [--repo WORKSPACE/SLUG] [--json] [DIR]
       Check DIR's stackflow.yml and samconfig.toml (DIR is a repository or a
       folder in one; default .) and show what a push of the branch would do.
@@ -38,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "local":
+		return localCommand(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return planCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -43,6 +43,9 @@ type Service struct {
 	// that the handler itself needs no rights over the app's resources.
 	roleARN string
 
+	// Logger receives a line per action; nil means slog.Default().
+	Logger *slog.Logger
+
 	mu      sync.Mutex
 	clients map[string]cfnAPI
 }
@@ -84,7 +87,11 @@ func (s *Service) client(region string) cfnAPI {
 // *pipeline.Throttled when AWS kept throttling, else a
 // *pipeline.UnexpectedError.
 func (s *Service) Handle(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
-	log := slog.With(
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With(
 		"action", string(in.Action),
 		"stack", in.Environment.Stack,
 		"repository", in.Run.Repository.FullName(),

@@ -1,0 +1,114 @@
+// Package cfn is the local CloudFormation of `stackflow local`: an engine
+// that applies CloudFormation and SAM templates onto a local AWS (kumo),
+// behind CloudFormation's query API, so the pipeline's deploy step and
+// `aws cloudformation` work against it unchanged.
+//
+// # API
+//
+// Engine.Handler speaks the query protocol as aws-sdk-go-v2's cloudformation
+// client does (form-encoded POSTs with an Action, XML answers in the
+// 2010-05-15 namespace, ErrorResponse with Type, Code and Message):
+// CreateChangeSet, DescribeChangeSet, ExecuteChangeSet, DeleteChangeSet,
+// ListChangeSets, DescribeStacks, ListStacks, DescribeStackEvents,
+// DescribeStackResources, DescribeStackResource, ListStackResources,
+// GetTemplate, DeleteStack and ValidateTemplate. Stacks change only through
+// change sets: CreateStack and UpdateStack are refused with InvalidAction.
+//
+// Change sets and stacks go through CloudFormation's statuses, in the
+// background, so pollers see them: a change set CREATE_PENDING,
+// CREATE_IN_PROGRESS, then CREATE_COMPLETE or FAILED (an empty one fails
+// with "The submitted information didn't contain changes. ..."); a stack
+// REVIEW_IN_PROGRESS after its first change set, then CREATE_IN_PROGRESS and
+// CREATE_COMPLETE, or, when a resource fails, ROLLBACK_IN_PROGRESS (what was
+// made is deleted, the last first) and ROLLBACK_COMPLETE, which refuses
+// updates; UPDATE_IN_PROGRESS, UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and
+// UPDATE_COMPLETE, or UPDATE_ROLLBACK_IN_PROGRESS,
+// UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS and UPDATE_ROLLBACK_COMPLETE
+// with the previous resources, template, parameters and outputs restored
+// (the previous release keeps serving); DELETE_IN_PROGRESS and
+// DELETE_COMPLETE (or DELETE_FAILED). Every step is a stack event with the
+// resource's status reason; a resource that fails carries the local AWS's
+// error. DeletionPolicy Retain and RetainExceptOnCreate, OnStackFailure,
+// DisableRollback, RetainResources, ClientToken and ClientRequestToken
+// behave as on AWS.
+//
+// # Templates
+//
+// YAML (with the short forms !Ref, !GetAtt, !Sub, !If, ...) or JSON, from
+// TemplateBody or a TemplateURL in the local S3 (https://<bucket>.s3.<region>.amazonaws.com/<key>,
+// https://s3.<region>.amazonaws.com/<bucket>/<key>, or path-style on the
+// local endpoint). Parameters (String, Number, List<Number>,
+// CommaDelimitedList, AWS::SSM::Parameter::Value<...> read from the local
+// SSM, AWS-specific types as strings) with Default, AllowedValues,
+// AllowedPattern, Min/MaxLength, Min/MaxValue, ConstraintDescription and
+// NoEcho (shown as ****); Mappings; Conditions; Outputs (with Condition and
+// Export names); DependsOn; and Ref (parameters, resources, pseudo
+// parameters), Fn::GetAtt, Fn::Sub, Fn::Join, Fn::If, Fn::Select,
+// Fn::Split, Fn::FindInMap, Fn::Base64, Fn::GetAZs, Fn::Equals, Fn::Not,
+// Fn::And and Fn::Or. Resources are made in dependency order and deleted
+// in reverse; a cycle is a ValidationError. Capabilities are required as
+// on AWS: CAPABILITY_IAM (or CAPABILITY_NAMED_IAM for named IAM
+// resources), refused with InsufficientCapabilitiesException, or for a SAM
+// template (whose roles the transform makes) with a FAILED change set.
+// As on AWS, change sets do not need CAPABILITY_AUTO_EXPAND for the SAM
+// transform.
+//
+// The SAM transform (AWS::Serverless-2016-10-31) is applied as SAM does for
+// the parts that matter locally: Globals merged as SAM merges them (maps key
+// by key, lists concatenated, other values overridden, intrinsic functions
+// as plain values), the implicit ServerlessHttpApi for HttpApi events that
+// name no API, and the roles, stages and permissions SAM adds (recorded).
+//
+// # Resource types
+//
+//   - AWS::Serverless::Function: CodeUri (s3://bucket/key or {Bucket, Key,
+//     Version}) is read from the local S3 and unzipped under WorkDir; its
+//     bootstrap runs as a process (package internal/local/lambda) registered
+//     in kumo's Lambda, with Options.FunctionEnv and its
+//     Environment.Variables (which win). Runtime must be provided.*. Events
+//     of type HttpApi route the function's HTTP API to it; other event
+//     types fail the resource. Timeout and MemorySize are recorded (kumo
+//     enforces the timeout); Policies, Role, Tracing, LoggingConfig,
+//     Architectures, EphemeralStorage, VpcConfig, AutoPublishAlias and the
+//     like are accepted and not enforced. InlineCode, images, Layers and
+//     FunctionUrlConfig fail the resource. An update restarts the process on
+//     the new code; a delete stops it.
+//   - AWS::Serverless::HttpApi: served by package internal/local/httpapi on
+//     its own loopback port; Ref is its 10-character ID, GetAtt ApiEndpoint
+//     its local URL. DefinitionBody and DefinitionUri fail the resource.
+//   - AWS::Serverless::StateMachine: created through the Step Functions API
+//     at Options.StepFunctionsEndpoint from Definition or DefinitionUri (S3),
+//     with DefinitionSubstitutions; Logging, Tracing and Policies accepted.
+//     Events fail the resource.
+//   - AWS::Serverless::SimpleTable, AWS::DynamoDB::Table (key schema,
+//     indexes, billing, streams, TTL applied; other settings accepted, and
+//     updates other than replacements only recorded).
+//   - AWS::S3::Bucket (named like CloudFormation's <stack>-<logical>-<random>,
+//     in lower case, when BucketName is not given; versioning applied, other
+//     settings accepted), AWS::S3::BucketPolicy.
+//   - AWS::SecretsManager::Secret (SecretString or GenerateSecretString),
+//     AWS::SSM::Parameter.
+//   - Recorded only, with physical IDs and ARNs shaped like AWS's:
+//     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy,
+//     AWS::Logs::LogGroup, AWS::Lambda::Permission, AWS::ApiGatewayV2::Stage.
+//
+// Any other type fails its resource with "Resource type X is not supported
+// by stackflow's local engine", which rolls the stack back: that is how a
+// user sees what a local run cannot do.
+//
+// # Differences from AWS
+//
+//   - An HTTP API's https://<id>.execute-api.<region>.amazonaws.com URL
+//     cannot be reached locally: wherever a resolved value (outputs,
+//     properties such as environment variables, Fn::Sub results) holds one
+//     of a local API, it is replaced by the API's http://127.0.0.1:<port>.
+//   - Functions' ARNs are the ones kumo's Lambda makes (its region and
+//     account), so that invoking them by ARN works.
+//   - Change sets and events list SAM resources under the types SAM turns
+//     them into (AWS::Lambda::Function, AWS::ApiGatewayV2::Api, ...), but
+//     keep their logical IDs; the transform's other resources are fewer than
+//     on AWS. GetTemplate returns the submitted template for both stages.
+//   - IAM is not enforced, Rules are not evaluated, and Fn::ImportValue,
+//     Fn::Cidr, nested stacks, macros other than the SAM transform, and
+//     IMPORT change sets are not supported. State lives in memory.
+package cfn

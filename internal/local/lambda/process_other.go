@@ -1,0 +1,23 @@
+//go:build !unix
+
+package lambda
+
+import (
+	"os"
+	"os/exec"
+)
+
+// ownGroup does nothing where there are no process groups.
+func ownGroup(*exec.Cmd) {}
+
+// signalGroup interrupts the process, or kills it when kill is true.
+func signalGroup(cmd *exec.Cmd, kill bool) {
+	if cmd.Process == nil {
+		return
+	}
+	if kill {
+		_ = cmd.Process.Kill()
+		return
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+}

@@ -1,0 +1,271 @@
+//go:build unix
+
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/stackflow/stackflow/internal/testaws"
+)
+
+// codeDir holds the echo handler's bootstrap, built once for the host.
+var codeDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stackflow-lambda-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := buildEcho(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		codeDir = dir
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildEcho(dir string) error {
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "bootstrap"), "./testdata/echo")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the echo handler: %v\n%s", err, out)
+	}
+	return nil
+}
+
+type echo struct {
+	Greeting string `json:"greeting"`
+	PID      int    `json:"pid"`
+	Region   string `json:"region"`
+	Function string `json:"function"`
+	Secret   string `json:"secret"`
+	HostAWS  string `json:"hostAws"`
+}
+
+// setup starts kumo and a supervisor that is closed before kumo.
+func setup(t *testing.T) (*Supervisor, *awslambda.Client) {
+	t.Helper()
+	cfg := testaws.Start(t)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, awslambda.NewFromConfig(cfg)
+}
+
+func invoke(t *testing.T, c *awslambda.Client, name string, payload string) echo {
+	t.Helper()
+	out, err := c.Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(payload)})
+	if err != nil {
+		t.Fatalf("invoke %s: %v", name, err)
+	}
+	if out.FunctionError != nil {
+		t.Fatalf("invoke %s: function error %s: %s", name, *out.FunctionError, out.Payload)
+	}
+	var e echo
+	if err := json.Unmarshal(out.Payload, &e); err != nil {
+		t.Fatalf("invoke %s: %v in %s", name, err, out.Payload)
+	}
+	return e
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// syncBuffer is a log writer tests can read while processes write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestStartServesInvocationsByNameAndARN(t *testing.T) {
+	t.Setenv("AWS_PROFILE", "a-real-account")
+	s, c := setup(t)
+	arn, err := s.Start(context.Background(), Function{
+		Name:    "hello",
+		Dir:     codeDir,
+		Env:     map[string]string{"GREETING": "hi", "AWS_REGION": "eu-west-3"},
+		Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ":function:hello"; !strings.HasPrefix(arn, "arn:aws:lambda:") || !strings.HasSuffix(arn, want) {
+		t.Errorf("got ARN %q, want arn:aws:lambda:...%s", arn, want)
+	}
+	tests := []struct {
+		name string
+		fn   string
+	}{
+		{"by name", "hello"},
+		{"by ARN", arn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := invoke(t, c, tt.fn, `{}`)
+			want := echo{Greeting: "hi", PID: s.PID("hello"), Region: "eu-west-3", Function: "hello", Secret: dummySecretAccessKey}
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestRestartsAProcessThatDied(t *testing.T) {
+	s, c := setup(t)
+	log := &syncBuffer{}
+	if _, err := s.Start(context.Background(), Function{Name: "phoenix", Dir: codeDir, Log: log}); err != nil {
+		t.Fatal(err)
+	}
+	first := s.PID("phoenix")
+	if first == 0 {
+		t.Fatal("got no process, want one")
+	}
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The next invocation waits for the new process to poll.
+	got := invoke(t, c, "phoenix", `{}`)
+	if got.PID == first || got.PID == 0 {
+		t.Errorf("got an answer from process %d, want a new process (the first was %d)", got.PID, first)
+	}
+	if !strings.Contains(log.String(), "function phoenix exited") {
+		t.Errorf("got log %q, want a note that the function exited", log.String())
+	}
+}
+
+func TestStartAgainReplacesTheProcess(t *testing.T) {
+	s, c := setup(t)
+	ctx := context.Background()
+	if _, err := s.Start(ctx, Function{Name: "app", Dir: codeDir, Env: map[string]string{"GREETING": "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	old := s.PID("app")
+	if _, err := s.Start(ctx, Function{Name: "app", Dir: codeDir, Env: map[string]string{"GREETING": "v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if alive(old) {
+		t.Errorf("got process %d alive, want it stopped", old)
+	}
+	if got := invoke(t, c, "app", `{}`).Greeting; got != "v2" {
+		t.Errorf("got greeting %q, want %q", got, "v2")
+	}
+	cfg, err := c.GetFunctionConfiguration(ctx, &awslambda.GetFunctionConfigurationInput{FunctionName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Environment.Variables["GREETING"]; got != "v2" {
+		t.Errorf("got registered GREETING %q, want %q", got, "v2")
+	}
+}
+
+func TestStopEndsTheProcessAndDeletesTheFunction(t *testing.T) {
+	s, c := setup(t)
+	ctx := context.Background()
+	if _, err := s.Start(ctx, Function{Name: "gone", Dir: codeDir}); err != nil {
+		t.Fatal(err)
+	}
+	pid := s.PID("gone")
+	if err := s.Stop(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("got process %d alive, want it stopped", pid)
+	}
+	if got := s.PID("gone"); got != 0 {
+		t.Errorf("got PID %d, want 0", got)
+	}
+	_, err := c.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String("gone")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("got %v, want ResourceNotFoundException", err)
+	}
+	if err := s.Stop(ctx, "gone"); err != nil {
+		t.Errorf("stop again: got %v, want nil", err)
+	}
+}
+
+func TestStartRefusesCodeWithoutBootstrap(t *testing.T) {
+	s, _ := setup(t)
+	tests := []struct {
+		name string
+		dir  string
+		want string
+	}{
+		{"no bootstrap", t.TempDir(), "no bootstrap"},
+		{"not executable", notExecutable(t), "permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Start(context.Background(), Function{Name: "broken", Dir: tt.dir})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func notExecutable(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestCloseStopsEveryProcess(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	var pids []int
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.Start(ctx, Function{Name: name, Dir: codeDir}); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, s.PID(name))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("got process %d alive, want it stopped", pid)
+		}
+	}
+	if _, err := s.Start(ctx, Function{Name: "late", Dir: codeDir}); err == nil {
+		t.Error("start after close: got nil, want an error")
+	}
+}

@@ -1,0 +1,316 @@
+package local
+
+import (
+	"context"
+
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// The end-to-end tests share one local AWS with the pipeline installed, as a
+// person running stackflow local --serve would, and deliver several apps
+// through it one after another.
+var shared *Pipeline
+
+var verbose = flag.Bool("local.progress", false, "show the runs' progress")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var log io.Writer = io.Discard
+	if *verbose {
+		log = os.Stderr
+	}
+	p, err := Start(ctx, Options{Log: log})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
+		return 1
+	}
+	shared = p
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "logs of the local pipeline were in %s:\n", p.LogDir())
+		dumpLogs(p.LogDir())
+	}
+	if err := p.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "close: %v\n", err)
+	}
+	return code
+}
+
+// dumpLogs prints the tail of every log, so a failure in CI can be read.
+func dumpLogs(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if len(data) > 4000 {
+			data = data[len(data)-4000:]
+		}
+		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", e.Name(), data)
+	}
+}
+
+// app makes a git repository holding a copy of examples/hello whose stacks
+// are named after name, with edit applied to its files (path -> content;
+// a function of the old content).
+func app(t *testing.T, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
+	t.Helper()
+	src := filepath.Join("..", "..", "examples", "hello")
+	dir := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rename := func(s string) string { return strings.ReplaceAll(s, `"hello-`, `"`+name+`-`) }
+	edits := map[string]func(string) string{"samconfig.toml": rename}
+	for f, fn := range edit {
+		if prev, ok := edits[f]; ok {
+			edits[f] = func(s string) string { return fn(prev(s)) }
+		} else {
+			edits[f] = fn
+		}
+	}
+	for f, fn := range edits {
+		p := filepath.Join(dir, f)
+		data, _ := os.ReadFile(p)
+		if err := os.WriteFile(p, []byte(fn(string(data))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", ".")
+	git(t, dir, "commit", "-q", "-m", "hello, "+name)
+	return pipeline.Repository{Workspace: "acme", Slug: name}, dir
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
+		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com",
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func run(t *testing.T, repo pipeline.Repository, dir string) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var progress io.Writer
+	if *verbose {
+		progress = os.Stderr
+	}
+	res, err := shared.Run(ctx, Push{Repo: repo, Dir: dir}, progress)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+func env(t *testing.T, res *Result, name string) Environment {
+	t.Helper()
+	for _, e := range res.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("no environment %s in %+v", name, res.Environments)
+	return Environment{}
+}
+
+func status(t *testing.T, res *Result) Status {
+	t.Helper()
+	if len(res.Statuses) != 1 {
+		t.Fatalf("got statuses %+v, want one", res.Statuses)
+	}
+	return res.Statuses[0]
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: got %d %s, want 200", url, res.StatusCode, body)
+	}
+	return string(body)
+}
+
+func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
+	repo, dir := app(t, "hello", nil)
+	res := run(t, repo, dir)
+	if !res.Succeeded() {
+		t.Fatalf("got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+	}
+	for _, name := range []string{"staging", "prod"} {
+		e := env(t, res, name)
+		if e.Stack != "hello-"+name || e.Status != "CREATE_COMPLETE" {
+			t.Errorf("%s: got stack %s %s, want hello-%s CREATE_COMPLETE", name, e.Stack, e.Status, name)
+		}
+		// The deployed app answers, each stage from its own stack.
+		if got, want := get(t, e.Outputs["ApiUrl"]+"hello"), "hello from "+name+"\n"; got != want {
+			t.Errorf("%s answers %q, want %q", name, got, want)
+		}
+	}
+	if s := status(t, res); s.Key != "stackflow" || s.State != pipeline.StateSuccessful {
+		t.Errorf("got status %+v, want stackflow SUCCESSFUL", s)
+	}
+}
+
+func TestFailingTestsStopTheRunAtTheChecks(t *testing.T) {
+	repo, dir := app(t, "broken", map[string]func(string) string{
+		"hello/handler.go": func(s string) string { return strings.Replace(s, `"hello from "`, `"goodbye from "`, 1) },
+	})
+	res := run(t, repo, dir)
+	if res.Status != "FAILED" || res.Error != "ChecksFailed" {
+		t.Fatalf("got %s %s, want FAILED ChecksFailed", res.Status, res.Error)
+	}
+	if !strings.Contains(res.Cause, `check "go test ./..." failed`) || !strings.Contains(res.Cause, "TestHandle") {
+		t.Errorf("cause %q: want it to name the check and the failing test", res.Cause)
+	}
+	for _, e := range res.Environments {
+		if e.Status != "" {
+			t.Errorf("%s: stack %s is %s, want it untouched", e.Name, e.Stack, e.Status)
+		}
+	}
+	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "ChecksFailed") {
+		t.Errorf("got status %+v, want FAILED naming ChecksFailed", s)
+	}
+}
+
+func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
+	repo, dir := app(t, "smoky", map[string]func(string) string{
+		"stackflow.yml": func(s string) string {
+			s = strings.Replace(s, "contains: hello from staging", "contains: hello from the moon", 1)
+			return strings.Replace(s, "  - name: staging\n", "  - name: staging\n    smoke_timeout: 2s\n", 1)
+		},
+	})
+	res := run(t, repo, dir)
+	if res.Status != "FAILED" || res.Error != "SmokeTestFailed" {
+		t.Fatalf("got %s %s, want FAILED SmokeTestFailed", res.Status, res.Error)
+	}
+	for _, want := range []string{`"greets" of staging`, "hello from staging", `"hello from the moon"`} {
+		if !strings.Contains(res.Cause, want) {
+			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
+		}
+	}
+	if e := env(t, res, "staging"); e.Status != "CREATE_COMPLETE" {
+		t.Errorf("staging: got %s, want CREATE_COMPLETE (deployed, then its smoke test failed)", e.Status)
+	}
+	if e := env(t, res, "prod"); e.Status != "" {
+		t.Errorf("prod: got %s, want it untouched", e.Status)
+	}
+	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "SmokeTestFailed") {
+		t.Errorf("got status %+v, want FAILED naming SmokeTestFailed", s)
+	}
+}
+
+func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
+	repo, dir := app(t, "rolled", map[string]func(string) string{
+		"template.yaml": func(s string) string {
+			return strings.Replace(s, "Resources:\n", `Resources:
+  Uploads:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: Not_A_Valid_Bucket_Name
+`, 1)
+		},
+	})
+	res := run(t, repo, dir)
+	if res.Status != "FAILED" || res.Error != "StackDeployFailed" {
+		t.Fatalf("got %s %s: %s, want FAILED StackDeployFailed", res.Status, res.Error, res.Cause)
+	}
+	if !strings.Contains(res.Cause, "Uploads") {
+		t.Errorf("cause %q: want it to name the resource Uploads", res.Cause)
+	}
+	if e := env(t, res, "staging"); e.Status != "ROLLBACK_COMPLETE" {
+		t.Errorf("staging: got %s, want ROLLBACK_COMPLETE", e.Status)
+	}
+	if e := env(t, res, "prod"); e.Status != "" {
+		t.Errorf("prod: got %s, want it untouched", e.Status)
+	}
+}
+
+func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
+	repo, dir := app(t, "twice", nil)
+	git(t, dir, "checkout", "-q", "-b", "feature/greeting") // checks only: quick
+	ctx := context.Background()
+	push := Push{Repo: repo, Dir: dir}
+	first, err := shared.Deliver(ctx, &push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := shared.Deliver(ctx, &push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Started) != 1 {
+		t.Fatalf("first delivery: got %+v, want one execution started", first)
+	}
+	arn := first.Started[0].Execution
+	if len(second.Started)+len(second.Duplicates) != 1 || append(second.Started, second.Duplicates...)[0].Execution != arn {
+		t.Errorf("second delivery: got %+v, want the same execution %s", second, arn)
+	}
+	out, err := shared.sfn.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: aws.String(shared.Outputs()["StateMachineArn"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range out.Executions {
+		if aws.ToString(e.Name) == pipeline.ExecutionName(repo, "feature/greeting", push.Commit) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d executions named after the push, want 1", n)
+	}
+	desc, err := follow(ctx, shared.sfn, arn, 100*time.Millisecond, func(types.HistoryEvent) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Status != "SUCCEEDED" {
+		t.Errorf("got %s, want SUCCEEDED (checks only)", desc.Status)
+	}
+}

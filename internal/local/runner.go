@@ -1,0 +1,463 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/sivchari/kumo"
+
+	"github.com/stackflow/stackflow/internal/artifacts"
+	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/config"
+	"github.com/stackflow/stackflow/internal/deploy"
+	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
+	"github.com/stackflow/stackflow/internal/local/cfn"
+	"github.com/stackflow/stackflow/internal/local/sfn"
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/webhook"
+)
+
+// Region and AccountID of the local AWS.
+const (
+	Region    = "us-east-1"
+	AccountID = "000000000000"
+)
+
+// PipelineStack is the name the pipeline is installed under.
+const PipelineStack = "stackflow"
+
+// Options configure Start.
+type Options struct {
+	// SourceDir is the stackflow source tree whose template.yaml and
+	// functions are installed; empty means SourceDir(".").
+	SourceDir string
+	// WorkDir keeps function code and logs; empty means a temporary
+	// directory that Close removes.
+	WorkDir string
+	// Log receives progress: what starts, what is installed.
+	Log io.Writer
+	// PollSeconds is the state machine's wait between looks at a change
+	// set or a stack; locally CloudFormation is quick, so 1 by default.
+	PollSeconds int
+	// NodeCacheDir is where the local Step Functions engine's npm packages
+	// are installed; empty means the user's cache directory.
+	NodeCacheDir string
+}
+
+// Pipeline is the pipeline installed into a running local AWS.
+type Pipeline struct {
+	opts    Options
+	workDir string
+	ownDir  bool
+	log     io.Writer
+
+	kumo    *kumo.Server
+	sfnSvc  *sfn.Service
+	engine  *cfn.Engine
+	cfnSrv  *http.Server
+	cfnURL  string
+	hub     *hub
+	aws     aws.Config
+	cfn     *cloudformation.Client
+	sfn     *awssfn.Client
+	token   string
+	secret  string
+	outputs map[string]string
+
+	mu    sync.Mutex
+	repos map[string]*localbb.Server
+
+	logMu sync.Mutex
+	logs  []*os.File
+}
+
+// Start starts the local AWS and installs the pipeline into it. Close
+// stops everything.
+func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
+	if opts.PollSeconds <= 0 {
+		opts.PollSeconds = 1
+	}
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if opts.SourceDir == "" {
+		if opts.SourceDir, err = SourceDir("."); err != nil {
+			return nil, err
+		}
+	}
+	p = &Pipeline{opts: opts, log: log, workDir: opts.WorkDir, repos: map[string]*localbb.Server{}}
+	defer func() {
+		if err != nil {
+			p.Close()
+			p = nil
+		}
+	}()
+	if p.workDir == "" {
+		if p.workDir, err = os.MkdirTemp("", "stackflow-local-"); err != nil {
+			return nil, err
+		}
+		p.ownDir = true
+	}
+	if err := os.MkdirAll(filepath.Join(p.workDir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+
+	p.kumo = kumo.NewServer()
+	p.aws = aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(p.kumo.URL),
+	}
+	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
+		CacheDir:       opts.NodeCacheDir,
+		LambdaEndpoint: p.kumo.URL,
+		Region:         Region,
+		AccountID:      AccountID,
+		Stdout:         p.logFile("stepfunctions"),
+		Stderr:         io.MultiWriter(p.logFile("stepfunctions.err"), log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the local Step Functions: %w", err)
+	}
+	if p.hub, err = newHub(); err != nil {
+		return nil, fmt.Errorf("start the local Bitbucket: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start the local CloudFormation: %w", err)
+	}
+	p.cfnURL = "http://" + ln.Addr().String()
+	p.engine, err = cfn.New(cfn.Options{
+		AWS:                   p.aws,
+		StepFunctionsEndpoint: p.sfnSvc.URL(),
+		Region:                Region,
+		AccountID:             AccountID,
+		WorkDir:               filepath.Join(p.workDir, "functions"),
+		FunctionEnv: map[string]string{
+			"AWS_ENDPOINT_URL_SFN":            p.sfnSvc.URL(),
+			"AWS_ENDPOINT_URL_CLOUDFORMATION": p.cfnURL,
+			// Functions are built for this machine, not the template's arm64.
+			"BUILD_ARCH":      "host",
+			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
+		},
+		FunctionLog: func(name string) io.Writer { return p.logFile("function-" + name) },
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start the local CloudFormation: %w", err)
+	}
+	p.cfnSrv = &http.Server{Handler: p.engine.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go p.cfnSrv.Serve(ln) //nolint:errcheck // ends with Close
+	cfnCfg := p.aws.Copy()
+	cfnCfg.BaseEndpoint = aws.String(p.cfnURL)
+	p.cfn = cloudformation.NewFromConfig(cfnCfg)
+	sfnCfg := p.aws.Copy()
+	sfnCfg.BaseEndpoint = aws.String(p.sfnSvc.URL())
+	p.sfn = awssfn.NewFromConfig(sfnCfg)
+	fmt.Fprintf(log, "local AWS up in %s: AWS %s, Step Functions %s, CloudFormation %s, Bitbucket %s\n",
+		seconds(time.Since(started)), p.kumo.URL, p.sfnSvc.URL(), p.cfnURL, p.hub.url)
+
+	if err := p.install(ctx, cfnCfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// install packages and deploys the pipeline's template.yaml.
+func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
+	started := time.Now()
+	s3c := s3.NewFromConfig(p.aws, func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := "stackflow-local-install"
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("create the install bucket: %w", err)
+	}
+	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (first run builds every function: a minute or two)\n", p.opts.SourceDir)
+	installLog := p.logFile("install")
+	logger := slog.New(slog.NewTextHandler(installLog, nil))
+	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, installLog, logger)
+	if err != nil {
+		return fmt.Errorf("package the pipeline: %w", err)
+	}
+	p.token = randomHex(24)
+	env := pipeline.Environment{
+		Name:         "local",
+		Stack:        PipelineStack,
+		Capabilities: []string{"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"},
+		Parameters: map[string]string{
+			"BitbucketToken":  p.token,
+			"BitbucketUrl":    p.hub.url,
+			"BitbucketApiUrl": p.hub.url,
+			"PollSeconds":     fmt.Sprint(p.opts.PollSeconds),
+			"GoProxy":         goProxy(),
+		},
+	}
+	deployer := deploy.New(cfnCfg, "")
+	deployer.Logger = logger
+	d, err := deployStack(ctx, deployer, pkg, env, 200*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("install the pipeline's template.yaml: %w", err)
+	}
+	p.outputs = d.Outputs
+	for _, k := range []string{"WebhookUrl", "WebhookSecretArn", "StateMachineArn", "ArtifactBucketName"} {
+		if p.outputs[k] == "" {
+			return fmt.Errorf("install the pipeline: the stack has no output %s", k)
+		}
+	}
+	sm := secretsmanager.NewFromConfig(p.aws)
+	sec, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(p.outputs["WebhookSecretArn"])})
+	if err != nil {
+		return fmt.Errorf("read the webhook secret: %w", err)
+	}
+	p.secret = aws.ToString(sec.SecretString)
+	fmt.Fprintf(p.log, "installed stack %s in %s: webhook %s\n", PipelineStack, seconds(time.Since(started)), p.WebhookURL())
+	return nil
+}
+
+// WebhookURL is where Bitbucket deliveries go.
+func (p *Pipeline) WebhookURL() string { return p.outputs["WebhookUrl"] }
+
+// WebhookSecret is the secret deliveries are signed with.
+func (p *Pipeline) WebhookSecret() string { return p.secret }
+
+// Outputs are the installed pipeline stack's outputs.
+func (p *Pipeline) Outputs() map[string]string { return p.outputs }
+
+// Endpoints are the local AWS's endpoints by service, as AWS_ENDPOINT_URL*
+// variables name them.
+func (p *Pipeline) Endpoints() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":                p.kumo.URL,
+		"AWS_ENDPOINT_URL_SFN":            p.sfnSvc.URL(),
+		"AWS_ENDPOINT_URL_CLOUDFORMATION": p.cfnURL,
+	}
+}
+
+// BitbucketURL is the local Bitbucket's address.
+func (p *Pipeline) BitbucketURL() string { return p.hub.url }
+
+// LogDir is where the functions' and services' logs are kept.
+func (p *Pipeline) LogDir() string { return filepath.Join(p.workDir, "logs") }
+
+// Repository returns the Bitbucket stand-in of repo, serving dir (a git
+// repository or a folder in one), starting it on first use.
+func (p *Pipeline) Repository(repo pipeline.Repository, dir string) (*localbb.Server, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if srv, ok := p.repos[repo.FullName()]; ok {
+		return srv, nil
+	}
+	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, Log: p.logFile("bitbucket")})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.hub.add(repo, srv.URL()); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	p.repos[repo.FullName()] = srv
+	return srv, nil
+}
+
+// Push is one push to deliver.
+type Push struct {
+	// Repo names the repository; Dir is its local folder.
+	Repo pipeline.Repository
+	Dir  string
+	// Branch and Commit default to the repository's checked-out branch
+	// and HEAD.
+	Branch string
+	Commit string
+}
+
+// Deliver sends a signed repo:push webhook for push to the pipeline and
+// returns the webhook's answer.
+func (p *Pipeline) Deliver(ctx context.Context, push *Push) (webhook.Response, error) {
+	var resp webhook.Response
+	srv, err := p.Repository(push.Repo, push.Dir)
+	if err != nil {
+		return resp, err
+	}
+	if push.Commit == "" || push.Branch == "" {
+		sha, branch, err := srv.Head()
+		if err != nil {
+			return resp, err
+		}
+		if push.Commit == "" {
+			push.Commit = sha
+		}
+		if push.Branch == "" {
+			push.Branch = branch
+		}
+	}
+	body, err := srv.PushPayload(push.Branch, push.Commit)
+	if err != nil {
+		return resp, fmt.Errorf("make the push: %w", err)
+	}
+	status, answer, err := srv.Deliver(ctx, p.WebhookURL(), p.secret, bitbucket.EventRepoPush, body)
+	if err != nil {
+		return resp, fmt.Errorf("deliver the push: %w", err)
+	}
+	if status >= 300 {
+		return resp, fmt.Errorf("deliver the push: the webhook answered %d: %s", status, strings.TrimSpace(string(answer)))
+	}
+	if err := json.Unmarshal(answer, &resp); err != nil {
+		return resp, fmt.Errorf("deliver the push: the webhook's answer: %w", err)
+	}
+	return resp, nil
+}
+
+// Run delivers push, follows the execution it starts until it ends,
+// showing each state on progress (nil for none), and returns the outcome.
+func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Result, error) {
+	started := time.Now()
+	resp, err := p.Deliver(ctx, &push)
+	if err != nil {
+		return nil, err
+	}
+	execs := append(resp.Started, resp.Duplicates...)
+	if len(execs) == 0 {
+		reason := "nothing was started"
+		if len(resp.Ignored) > 0 {
+			reason = resp.Ignored[0].Reason
+		}
+		return nil, fmt.Errorf("the webhook started no run for %s: %s", push.Branch, reason)
+	}
+	arn := execs[0].Execution
+	if progress == nil {
+		progress = io.Discard
+	}
+	fmt.Fprintf(progress, "delivering %s %s at %s: execution %s\n", push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
+	desc, err := follow(ctx, p.sfn, arn, 200*time.Millisecond, newPrinter(progress).see)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Status:    string(desc.Status),
+		Execution: arn,
+		Error:     aws.ToString(desc.Error),
+		Cause:     causeMessage(aws.ToString(desc.Cause)),
+		Seconds:   time.Since(started).Seconds(),
+	}
+	if res.Environments, err = p.environments(ctx, push); err != nil {
+		return nil, err
+	}
+	srv, _ := p.Repository(push.Repo, push.Dir)
+	for _, s := range srv.Statuses(push.Commit) {
+		res.Statuses = append(res.Statuses, Status{Key: s.Key, State: s.State, Description: s.Description, URL: s.URL})
+	}
+	return res, nil
+}
+
+// environments reads the stacks the app's plan names for the branch, as
+// they are now.
+func (p *Pipeline) environments(ctx context.Context, push Push) ([]Environment, error) {
+	cfg, sam, err := config.Load(push.Dir, push.Dir)
+	if err != nil {
+		return nil, nil // the run itself reported the bad config
+	}
+	plan, err := cfg.Plan(push.Repo, push.Branch, sam)
+	if err != nil {
+		return nil, nil
+	}
+	envs := []Environment{}
+	for _, e := range plan.Environments {
+		status, outputs, err := stackOutputs(ctx, p.cfn, e.Stack)
+		if err != nil {
+			return nil, err
+		}
+		envs = append(envs, Environment{Name: e.Name, Stack: e.Stack, Status: status, Outputs: outputs})
+	}
+	return envs, nil
+}
+
+// Close stops everything Start started: the functions before kumo (a
+// connected handler that dies makes invokes hang), then the services.
+func (p *Pipeline) Close() error {
+	var errs []error
+	if p.cfnSrv != nil {
+		p.cfnSrv.Close()
+	}
+	if p.engine != nil {
+		errs = append(errs, p.engine.Close())
+	}
+	if p.sfnSvc != nil {
+		errs = append(errs, p.sfnSvc.Close())
+	}
+	p.mu.Lock()
+	for _, srv := range p.repos {
+		srv.Close()
+	}
+	p.repos = map[string]*localbb.Server{}
+	p.mu.Unlock()
+	p.logMu.Lock()
+	for _, f := range p.logs {
+		f.Close()
+	}
+	p.logs = nil
+	p.logMu.Unlock()
+	if p.hub != nil {
+		p.hub.close()
+	}
+	if p.kumo != nil {
+		p.kumo.Close()
+	}
+	if p.ownDir {
+		errs = append(errs, os.RemoveAll(p.workDir))
+	}
+	return errors.Join(errs...)
+}
+
+// logFile opens (appending) the log file name in the log directory; when it
+// cannot, output is discarded.
+func (p *Pipeline) logFile(name string) io.Writer {
+	f, err := os.OpenFile(filepath.Join(p.workDir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return io.Discard
+	}
+	p.logMu.Lock()
+	p.logs = append(p.logs, f)
+	p.logMu.Unlock()
+	return f
+}
+
+// goProxy is the host's first Go module proxy, for toolchains the checks
+// and builds may need.
+func goProxy() string {
+	out, err := exec.Command("go", "env", "GOPROXY").Output()
+	if err == nil {
+		for _, p := range strings.Split(strings.TrimSpace(string(out)), ",") {
+			if strings.HasPrefix(p, "http") {
+				return p
+			}
+		}
+	}
+	return "https://proxy.golang.org"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
