@@ -14,7 +14,7 @@ import (
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
-func localCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("repo", "", "the app to deliver: a git repository or a folder in one (default: examples/hello)")
@@ -69,6 +69,8 @@ func localCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *serve {
 		printServing(progress, p, repo, root)
+		go p.Watch(ctx, progress)
+		pushAgain(ctx, p, local.Push{Repo: repo, Dir: root, Branch: *branch}, stdin, progress, stderr)
 		<-ctx.Done()
 		fmt.Fprintln(progress, "stopping")
 	}
@@ -79,6 +81,44 @@ func localCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// pushAgain delivers the app's HEAD again each time a line is read from in
+// (Enter, after a new commit), until in ends or ctx does.
+func pushAgain(ctx context.Context, p *local.Pipeline, push local.Push, in io.Reader, out, errOut io.Writer) {
+	if in == nil {
+		return
+	}
+	lines := make(chan struct{})
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 1)
+		for {
+			if _, err := in.Read(buf); err != nil {
+				return
+			}
+			if buf[0] == '\n' {
+				lines <- struct{}{}
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-lines:
+			if !ok {
+				return
+			}
+			res, err := p.Run(ctx, push, out)
+			if err != nil {
+				fmt.Fprintf(errOut, "stackflow local: %v\n", err)
+				continue
+			}
+			printOutcome(out, res)
+			fmt.Fprintln(out, "\npress Enter to push HEAD again")
+		}
+	}
 }
 
 func printOutcome(w io.Writer, res *local.Result) {
@@ -133,4 +173,5 @@ func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root
 	}
 	fmt.Fprintf(w, "  e.g. AWS_ENDPOINT_URL=%s aws s3 ls    (any credentials; region %s)\n", endpoints["AWS_ENDPOINT_URL"], local.Region)
 	fmt.Fprintf(w, "  logs            %s\n", p.LogDir())
+	fmt.Fprintf(w, "runs that webhooks start are shown below; press Enter to push HEAD again\n")
 }

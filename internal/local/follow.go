@@ -65,8 +65,11 @@ func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see f
 type printer struct {
 	w       io.Writer
 	entered map[string]time.Time
-	envs    []string // environment names of the plan, by Map index
-	env     string   // the environment of the current iteration
+	// statuses, when set, holds commit statuses to show among the states
+	// in the order they happened.
+	statuses *statusQueue
+	envs     []string // environment names of the plan, by Map index
+	env      string   // the environment of the current iteration
 }
 
 func newPrinter(w io.Writer) *printer {
@@ -75,6 +78,7 @@ func newPrinter(w io.Writer) *printer {
 
 func (p *printer) see(e types.HistoryEvent) {
 	at := aws.ToTime(e.Timestamp)
+	p.showStatuses(at)
 	switch {
 	case e.StateEnteredEventDetails != nil:
 		name := aws.ToString(e.StateEnteredEventDetails.Name)
@@ -113,6 +117,16 @@ func (p *printer) see(e types.HistoryEvent) {
 	case e.Type == types.HistoryEventTypeExecutionFailed && e.ExecutionFailedEventDetails != nil:
 		d := e.ExecutionFailedEventDetails
 		fmt.Fprintf(p.w, "  ✗ Run failed: %s: %s\n", aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
+	}
+}
+
+// showStatuses shows the commit statuses recorded up to before.
+func (p *printer) showStatuses(before time.Time) {
+	if p.statuses == nil {
+		return
+	}
+	for _, s := range p.statuses.take(before) {
+		fmt.Fprintf(p.w, "  %s◆ commit status %s %s: %s\n", p.prefix(), s.Key, s.State, s.Description)
 	}
 }
 

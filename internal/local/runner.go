@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/sivchari/kumo"
 
 	"github.com/stackflow/stackflow/internal/artifacts"
@@ -84,11 +85,48 @@ type Pipeline struct {
 	secret  string
 	outputs map[string]string
 
-	mu    sync.Mutex
-	repos map[string]*localbb.Server
+	mu       sync.Mutex
+	repos    map[string]*localbb.Server
+	followed map[string]bool // executions a Run follows itself
 
 	logMu sync.Mutex
 	logs  []*os.File
+
+	// watchers are told of every commit status the local Bitbucket
+	// records, as Bitbucket shows it on the commit.
+	watchMu   sync.Mutex
+	watchers  map[int]*statusQueue
+	nextWatch int
+}
+
+// statusQueue holds the commit statuses recorded while a run is followed,
+// until the printer shows them in time order among the run's states.
+type statusQueue struct {
+	mu       sync.Mutex
+	statuses []localbb.Status
+}
+
+func (q *statusQueue) add(s localbb.Status) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.statuses = append(q.statuses, s)
+}
+
+// take removes and returns the statuses recorded no later than before.
+func (q *statusQueue) take(before time.Time) []localbb.Status {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []localbb.Status
+	rest := q.statuses[:0]
+	for _, s := range q.statuses {
+		if !s.Updated.After(before) {
+			out = append(out, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	q.statuses = rest
+	return out
 }
 
 // Start starts the local AWS and installs the pipeline into it. Close
@@ -268,7 +306,7 @@ func (p *Pipeline) Repository(repo pipeline.Repository, dir string) (*localbb.Se
 	if srv, ok := p.repos[repo.FullName()]; ok {
 		return srv, nil
 	}
-	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, Log: p.logFile("bitbucket")})
+	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, Log: p.logFile("bitbucket"), OnStatus: p.announce})
 	if err != nil {
 		return nil, err
 	}
@@ -345,14 +383,30 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 		return nil, fmt.Errorf("the webhook started no run for %s: %s", push.Branch, reason)
 	}
 	arn := execs[0].Execution
+	p.mu.Lock()
+	if p.followed == nil {
+		p.followed = map[string]bool{}
+	}
+	p.followed[arn] = true
+	p.mu.Unlock()
 	if progress == nil {
 		progress = io.Discard
 	}
-	fmt.Fprintf(progress, "delivering %s %s at %s: execution %s\n", push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
-	desc, err := follow(ctx, p.sfn, arn, 200*time.Millisecond, newPrinter(progress).see)
+	queue, stop := p.watch()
+	defer stop()
+	if len(resp.Started) == 0 {
+		fmt.Fprintf(progress, "%s %s at %s was delivered before (the webhook found its execution by name): showing %s\n",
+			push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
+	} else {
+		fmt.Fprintf(progress, "delivering %s %s at %s: execution %s\n", push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
+	}
+	pr := newPrinter(progress)
+	pr.statuses = queue
+	desc, err := follow(ctx, p.sfn, arn, 200*time.Millisecond, pr.see)
 	if err != nil {
 		return nil, err
 	}
+	pr.showStatuses(time.Now())
 	res := &Result{
 		Status:    string(desc.Status),
 		Execution: arn,
@@ -368,6 +422,76 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 		res.Statuses = append(res.Statuses, Status{Key: s.Key, State: s.State, Description: s.Description, URL: s.URL})
 	}
 	return res, nil
+}
+
+// Watch shows on w, until ctx ends, every execution that webhooks start
+// other than the ones Run follows: a line when it starts and one when it
+// ends, with its error. It is how --serve shows what more pushes do.
+func (p *Pipeline) Watch(ctx context.Context, w io.Writer) {
+	seen := map[string]bool{}
+	machine := aws.String(p.outputs["StateMachineArn"])
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out, err := p.sfn.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: machine})
+		if err == nil {
+			for _, e := range out.Executions {
+				arn := aws.ToString(e.ExecutionArn)
+				p.mu.Lock()
+				mine := p.followed[arn]
+				p.mu.Unlock()
+				if seen[arn] || mine {
+					continue
+				}
+				seen[arn] = true
+				fmt.Fprintf(w, "execution %s started\n", aws.ToString(e.Name))
+				go func() {
+					desc, err := follow(ctx, p.sfn, arn, time.Second, func(types.HistoryEvent) {})
+					if err != nil {
+						return
+					}
+					line := fmt.Sprintf("execution %s %s", aws.ToString(desc.Name), desc.Status)
+					if desc.Error != nil {
+						line += ": " + aws.ToString(desc.Error) + ": " + firstLine(causeMessage(aws.ToString(desc.Cause)))
+					}
+					fmt.Fprintln(w, line)
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// watch queues the commit statuses recorded from now on, until stop is
+// called.
+func (p *Pipeline) watch() (q *statusQueue, stop func()) {
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	if p.watchers == nil {
+		p.watchers = map[int]*statusQueue{}
+	}
+	id := p.nextWatch
+	p.nextWatch++
+	q = &statusQueue{}
+	p.watchers[id] = q
+	return q, func() {
+		p.watchMu.Lock()
+		defer p.watchMu.Unlock()
+		delete(p.watchers, id)
+	}
+}
+
+// announce hands a recorded commit status to every watcher.
+func (p *Pipeline) announce(s localbb.Status) {
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	for _, q := range p.watchers {
+		q.add(s)
+	}
 }
 
 // environments reads the stacks the app's plan names for the branch, as
