@@ -201,6 +201,9 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
 		},
 		FunctionLog: func(name string) io.Writer { return p.logFile("function-" + name) },
+		// Enough for a few runs at once and bursts of webhooks; each is
+		// a small idle process until invoked.
+		FunctionConcurrency: 4,
 	})
 	if err != nil {
 		ln.Close()

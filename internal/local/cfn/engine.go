@@ -51,6 +51,10 @@ type Options struct {
 	// FunctionLog returns where a function's output goes, given its name;
 	// nil (or a nil writer) discards it.
 	FunctionLog func(function string) io.Writer
+	// FunctionConcurrency is how many processes serve each function, as
+	// Lambda runs an environment per concurrent invocation; a function's
+	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
+	FunctionConcurrency int
 }
 
 // Engine applies CloudFormation templates onto a local AWS. Its Handler

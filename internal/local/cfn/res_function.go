@@ -73,6 +73,16 @@ func functionConfig(r *resource) (lambda.Function, s3Location, error) {
 		}
 		fn.MemorySize = int(n)
 	}
+	if v, ok := p["ReservedConcurrentExecutions"]; ok {
+		n, ok := toInt(v)
+		if !ok || n < 0 {
+			return lambda.Function{}, s3Location{}, reasonf("ReservedConcurrentExecutions must be a whole number of at least 0")
+		}
+		if n == 0 {
+			return lambda.Function{}, s3Location{}, reasonf("ReservedConcurrentExecutions 0 stops every invocation; stackflow's local engine runs at least one")
+		}
+		fn.Concurrency = int(n)
+	}
 	vars, err := stringMap(prop(p, "Environment.Variables"))
 	if err != nil {
 		return lambda.Function{}, s3Location{}, reasonf("Environment.Variables: %v", err)
@@ -122,6 +132,9 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 	fn.Env = env
 	fn.Name = name
 	fn.Dir = dir
+	if c := max(e.opts.FunctionConcurrency, 1); fn.Concurrency == 0 || fn.Concurrency > c {
+		fn.Concurrency = c
+	}
 	if e.opts.FunctionLog != nil {
 		fn.Log = e.opts.FunctionLog(name)
 	}

@@ -78,6 +78,10 @@ type Function struct {
 	// Log receives the process's standard output and error and the
 	// supervisor's notes about it; nil discards them.
 	Log io.Writer
+	// Concurrency is how many processes serve the function at once, as
+	// Lambda runs one execution environment per concurrent invocation;
+	// 0 means 1. Invocations beyond it wait for a free process.
+	Concurrency int
 }
 
 // lambdaAPI is the part of Lambda's API the supervisor uses.
@@ -99,7 +103,7 @@ type Supervisor struct {
 	http     *http.Client
 
 	mu     sync.Mutex
-	procs  map[string]*process
+	procs  map[string][]*process // each function's processes
 	closed bool
 }
 
@@ -123,7 +127,7 @@ func New(cfg aws.Config) (*Supervisor, error) {
 		endpoint: u,
 		region:   region,
 		http:     &http.Client{Timeout: 10 * time.Second},
-		procs:    map[string]*process{},
+		procs:    map[string][]*process{},
 	}, nil
 }
 
@@ -149,9 +153,7 @@ func (s *Supervisor) Start(ctx context.Context, fn Function) (string, error) {
 	old := s.procs[fn.Name]
 	delete(s.procs, fn.Name)
 	s.mu.Unlock()
-	if old != nil {
-		old.stop()
-	}
+	stopAll(old)
 
 	arn, err := s.register(ctx, fn)
 	if err != nil {
@@ -160,44 +162,57 @@ func (s *Supervisor) Start(ctx context.Context, fn Function) (string, error) {
 	if err := s.announce(ctx, fn.Name); err != nil {
 		return "", err
 	}
-	p := &process{
-		fn:    fn,
-		env:   s.environ(fn),
-		log:   &lockedWriter{w: orDiscard(fn.Log)},
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		first: make(chan error, 1),
-	}
-	go p.run()
-	if err := <-p.first; err != nil {
-		<-p.done
-		return "", fmt.Errorf("start function %s: %w", fn.Name, err)
+	n := max(fn.Concurrency, 1)
+	procs := make([]*process, 0, n)
+	for range n {
+		p := &process{
+			fn:    fn,
+			env:   s.environ(fn),
+			log:   &lockedWriter{w: orDiscard(fn.Log)},
+			quit:  make(chan struct{}),
+			done:  make(chan struct{}),
+			first: make(chan error, 1),
+		}
+		go p.run()
+		if err := <-p.first; err != nil {
+			<-p.done
+			stopAll(procs)
+			return "", fmt.Errorf("start function %s: %w", fn.Name, err)
+		}
+		procs = append(procs, p)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		p.stop()
+		stopAll(procs)
 		return "", fmt.Errorf("start function %s: the supervisor is closed", fn.Name)
 	}
 	if prev := s.procs[fn.Name]; prev != nil {
 		// Another Start of the same name raced this one: the later wins.
-		defer prev.stop()
+		defer stopAll(prev)
 	}
-	s.procs[fn.Name] = p
+	s.procs[fn.Name] = procs
 	s.mu.Unlock()
 	return arn, nil
+}
+
+// stopAll stops every process of procs, together.
+func stopAll(procs []*process) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(p.stop)
+	}
+	wg.Wait()
 }
 
 // Stop stops the process of the function name and deletes the function
 // from Lambda. Stopping a function that does not run is not an error.
 func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	s.mu.Lock()
-	p := s.procs[name]
+	procs := s.procs[name]
 	delete(s.procs, name)
 	s.mu.Unlock()
-	if p != nil {
-		p.stop()
-	}
+	stopAll(procs)
 	_, err := s.api.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: aws.String(name)})
 	var nf *types.ResourceNotFoundException
 	if err != nil && !errors.As(err, &nf) {
@@ -206,16 +221,16 @@ func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	return nil
 }
 
-// PID returns the process ID of the function's current process, or 0 when
+// PID returns the process ID of the function's first process, or 0 when
 // none runs.
 func (s *Supervisor) PID(name string) int {
 	s.mu.Lock()
-	p := s.procs[name]
+	procs := s.procs[name]
 	s.mu.Unlock()
-	if p == nil {
+	if len(procs) == 0 {
 		return 0
 	}
-	return p.pid()
+	return procs[0].pid()
 }
 
 // Close stops every process. Functions stay registered in Lambda. Call it
@@ -224,13 +239,13 @@ func (s *Supervisor) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	procs := s.procs
-	s.procs = map[string]*process{}
+	s.procs = map[string][]*process{}
 	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Go(p.stop)
+	var all []*process
+	for _, ps := range procs {
+		all = append(all, ps...)
 	}
-	wg.Wait()
+	stopAll(all)
 	return nil
 }
 

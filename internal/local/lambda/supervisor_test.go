@@ -269,3 +269,35 @@ func TestCloseStopsEveryProcess(t *testing.T) {
 		t.Error("start after close: got nil, want an error")
 	}
 }
+
+// TestConcurrencyRunsOneProcessPerConcurrentInvocation: as Lambda runs an
+// execution environment per concurrent invocation, overlapping invocations
+// are served by different processes, none waiting for another.
+func TestConcurrencyRunsOneProcessPerConcurrentInvocation(t *testing.T) {
+	s, c := setup(t)
+	if _, err := s.Start(context.Background(), Function{Name: "busy", Dir: codeDir, Timeout: 5 * time.Second, Concurrency: 3}); err != nil {
+		t.Fatal(err)
+	}
+	pids := make(chan int, 3)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { pids <- invoke(t, c, "busy", `{"sleepMs": 400}`).PID })
+	}
+	wg.Wait()
+	close(pids)
+	seen := map[int]bool{}
+	for pid := range pids {
+		seen[pid] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("3 overlapping invocations were served by %d processes, want 3", len(seen))
+	}
+	if err := s.Stop(context.Background(), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	for pid := range seen {
+		if alive(pid) {
+			t.Errorf("process %d still runs after Stop", pid)
+		}
+	}
+}

@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
 type request struct {
 	Exit bool `json:"exit"`
+	// SleepMS holds the invocation this long, to make invocations overlap.
+	SleepMS int `json:"sleepMs"`
 }
 
 type response struct {
@@ -27,6 +30,7 @@ func main() {
 		if in.Exit {
 			os.Exit(3)
 		}
+		time.Sleep(time.Duration(in.SleepMS) * time.Millisecond)
 		return response{
 			Greeting: os.Getenv("GREETING"),
 			PID:      os.Getpid(),

@@ -1,0 +1,41 @@
+package cfn
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFunctionConcurrency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   any
+		want    int
+		wantErr string
+	}{
+		{name: "not given", want: 0},
+		{name: "reserved", value: 2, want: 2},
+		{name: "as a string", value: "3", want: 3},
+		{name: "zero", value: 0, wantErr: "ReservedConcurrentExecutions 0 stops every invocation"},
+		{name: "negative", value: -1, wantErr: "must be a whole number of at least 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			props := map[string]any{"CodeUri": "s3://b/k.zip", "Runtime": "provided.al2023"}
+			if tt.value != nil {
+				props["ReservedConcurrentExecutions"] = tt.value
+			}
+			fn, _, err := functionConfig(&resource{Logical: "Fn", Type: "AWS::Serverless::Function", Props: props})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || fn.Concurrency != tt.want {
+				t.Errorf("got concurrency %d, %v; want %d", fn.Concurrency, err, tt.want)
+			}
+		})
+	}
+}
