@@ -223,7 +223,7 @@ func TestDefinitionShape(t *testing.T) {
 
 // samValidate validates a SAM template against goformation's SAM schema
 // after resolving intrinsic functions to values of the right shape.
-func samValidate(t *testing.T, path string) {
+func samValidate(t *testing.T, path string, overrides map[string]any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -249,6 +249,9 @@ func samValidate(t *testing.T, path string) {
 			}
 		}
 	}
+	for k, v := range overrides {
+		params[k] = v
+	}
 	ref := func(_ string, input any, _ any) any {
 		name, _ := input.(string)
 		if v, ok := params[name]; ok && v != nil {
@@ -267,9 +270,22 @@ func samValidate(t *testing.T, path string) {
 	}
 	out, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": ref, "Fn::GetAtt": getAtt},
+		ParameterOverrides:        overrides,
+		EvaluateConditions:        true,
 	})
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+	// Resolved, conditions are booleans and AWS::NoValue is null, which
+	// CloudFormation removes: do the same before checking the shape.
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	delete(doc, "Conditions")
+	out, err = json.Marshal(dropNulls(doc))
+	if err != nil {
+		t.Fatal(err)
 	}
 	res, err := gojsonschema.Validate(gojsonschema.NewStringLoader(schema.SamSchema), gojsonschema.NewBytesLoader(out))
 	if err != nil {
@@ -280,14 +296,44 @@ func samValidate(t *testing.T, path string) {
 	}
 }
 
+// dropNulls removes null list items and map values, as CloudFormation
+// removes an AWS::NoValue.
+func dropNulls(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if x == nil {
+				delete(v, k)
+				continue
+			}
+			v[k] = dropNulls(x)
+		}
+		return v
+	case []any:
+		out := v[:0]
+		for _, x := range v {
+			if x != nil {
+				out = append(out, dropNulls(x))
+			}
+		}
+		return out
+	}
+	return v
+}
+
 func TestTemplatesMatchSAMSchema(t *testing.T) {
 	t.Parallel()
 	for _, path := range templates {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
-			samValidate(t, path)
+			samValidate(t, path, nil)
 		})
 	}
+	// The parts only some parameter values turn on.
+	t.Run("template.yaml with notifications", func(t *testing.T) {
+		t.Parallel()
+		samValidate(t, "template.yaml", map[string]any{"NotificationTopicArn": "arn:aws:sns:eu-west-1:123456789012:runs"})
+	})
 }
 
 func TestTemplateFunctionsFollowTheHouseRules(t *testing.T) {

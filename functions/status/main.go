@@ -10,6 +10,7 @@
 //	STATUS_KEY           the status key on commits (default "stackflow")
 //	EXECUTION_URL        a link template with {arn} and {name} to use
 //	                     instead of the Step Functions console (local runs)
+//	NOTIFICATION_TOPIC_ARN  an SNS topic told when a run ends (optional)
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/secrets"
@@ -53,6 +55,8 @@ func main() {
 		ExecutionURL: os.Getenv("EXECUTION_URL"),
 		HTTPClient:   tracing.HTTPClient(&http.Client{Timeout: bitbucketTimeout}),
 		Logger:       log,
+		TopicARN:     os.Getenv("NOTIFICATION_TOPIC_ARN"),
+		SNS:          sns.NewFromConfig(cfg),
 	}, secrets.New(secretsmanager.NewFromConfig(cfg)))
 	if err != nil {
 		log.Error("configure the status function", "error", err)

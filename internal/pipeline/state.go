@@ -212,6 +212,10 @@ type StatusInput struct {
 	// Error is the caught error of a failed run, as Step Functions puts it
 	// in the state: its name and its cause.
 	Error *StateError `json:"error,omitempty"`
+	// Notify asks for a notification to the pipeline's topic although
+	// the state is not a final one (a run that waits for an approval).
+	// Final states always notify when a topic is configured.
+	Notify bool `json:"notify,omitempty"`
 }
 
 // StateError is an error as a Catch puts it in the state.

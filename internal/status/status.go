@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -49,7 +51,18 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger gets one line per status; nil means slog.Default().
 	Logger *slog.Logger
+	// TopicARN, when set, is the SNS topic that gets a short message when
+	// a run ends (or when a status asks to notify); SNS publishes to it.
+	TopicARN string
+	SNS      Publisher
 }
+
+// Publisher publishes to an SNS topic; *sns.Client is one.
+type Publisher interface {
+	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+var _ Publisher = (*sns.Client)(nil)
 
 // Service posts build statuses.
 type Service struct {
@@ -94,7 +107,54 @@ func (s *Service) Handle(ctx context.Context, in pipeline.StatusInput) (pipeline
 		return pipeline.StatusResult{}, pipeline.ForStateMachine(err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "post build status", append(attrs, slog.String("description", res.Description))...)
+	if s.notifies(in) {
+		// A notification is a courtesy: its failure is logged and does
+		// not change the run, nor make the state machine post again.
+		if err := s.notify(ctx, in, res); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "notify", append(attrs, slog.String("error", err.Error()))...)
+		} else {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "notify", append(attrs, slog.String("topic", s.cfg.TopicARN))...)
+		}
+	}
 	return res, nil
+}
+
+// notifies reports whether in's status is one to notify the topic of.
+func (s *Service) notifies(in pipeline.StatusInput) bool {
+	if s.cfg.TopicARN == "" || s.cfg.SNS == nil {
+		return false
+	}
+	return in.Notify || in.State != pipeline.StateInProgress
+}
+
+// maxSubject is the longest subject SNS accepts for email endpoints.
+const maxSubject = 100
+
+// notify publishes a short message about the run to the topic: a subject
+// that says what and how it ended, the status's line and the link.
+func (s *Service) notify(ctx context.Context, in pipeline.StatusInput, res pipeline.StatusResult) error {
+	what := fmt.Sprintf("%s %s at %s", in.Run.Repository.FullName(), in.Run.Branch, in.Run.Short())
+	subject := bitbucket.Truncate("stackflow "+res.State+": "+what, maxSubject)
+	// SNS subjects are ASCII without line breaks.
+	subject = strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, subject)
+	msg := what + ": " + res.State + "\n" + res.Description + "\n"
+	if res.URL != "" {
+		msg += res.URL + "\n"
+	}
+	_, err := s.cfg.SNS.Publish(ctx, &sns.PublishInput{
+		TopicArn: aws.String(s.cfg.TopicARN),
+		Subject:  aws.String(subject),
+		Message:  aws.String(msg),
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", s.cfg.TopicARN, err)
+	}
+	return nil
 }
 
 func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.StatusResult, error) {
