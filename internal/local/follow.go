@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,21 +63,127 @@ func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see f
 
 // printer shows an execution's states as they enter and leave, with their
 // durations, naming the environment of each iteration of the promotion.
+// Live, on a terminal, it keeps a last line that shows the running state
+// and its elapsed time; elsewhere it says every heartbeat that a long
+// state still runs. Its methods are safe for concurrent use.
 type printer struct {
+	mu      sync.Mutex
 	w       io.Writer
 	entered map[string]time.Time
+	envs    []string // environment names of the plan, by Map index
+	env     string   // the environment of the current iteration
 	// statuses, when set, holds commit statuses to show among the states
 	// in the order they happened.
 	statuses *statusQueue
-	envs     []string // environment names of the plan, by Map index
-	env      string   // the environment of the current iteration
+	// output, when set, is the checks' and builds' output to show under
+	// their states; pending holds what was read before its state showed.
+	output  *streamer
+	pending []outputLine
+
+	// live redraws the last line with the running state.
+	live  bool
+	shown bool // the live line is on screen
+	// running is the state that runs now, and since when.
+	running    string
+	since      time.Time
+	lastBeat   time.Time
+	heartbeat  time.Duration
+	liveFrames int
 }
 
 func newPrinter(w io.Writer) *printer {
-	return &printer{w: w, entered: map[string]time.Time{}}
+	return &printer{w: w, entered: map[string]time.Time{}, heartbeat: 30 * time.Second}
+}
+
+// println shows one line above the live line.
+func (p *printer) println(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.printlnLocked(format, args...)
+}
+
+func (p *printer) printlnLocked(format string, args ...any) {
+	p.clearLive()
+	fmt.Fprintf(p.w, format+"\n", args...)
+	p.drawLive(time.Now())
+}
+
+func (p *printer) clearLive() {
+	if p.live && p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func (p *printer) drawLive(now time.Time) {
+	if !p.live || p.running == "" {
+		return
+	}
+	p.liveFrames++
+	// The history's clock may run ahead of this one: never show less than 0.
+	elapsed := max(now.Sub(p.since), 0)
+	fmt.Fprintf(p.w, "  %s %s %s", spinner[p.liveFrames%len(spinner)], p.running, seconds(elapsed))
+	p.shown = true
+}
+
+// showOutput shows the output written since it last looked under the
+// state that wrote it: what is read before that state has been shown (the
+// history is read a little later than the logs) waits for it.
+func (p *printer) showOutput() {
+	if p.output == nil {
+		return
+	}
+	p.pending = append(p.pending, p.output.lines()...)
+	rest := p.pending[:0]
+	for _, l := range p.pending {
+		if l.state == p.running {
+			p.printlnLocked("    │ %s", l.text)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	p.pending = rest
+}
+
+// tick shows new output and redraws the live line, or says that a long
+// state still runs.
+func (p *printer) tick(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.showOutput()
+	if p.live {
+		p.clearLive()
+		p.drawLive(now)
+		return
+	}
+	if p.running != "" && now.Sub(p.since) >= p.heartbeat && now.Sub(p.lastBeat) >= p.heartbeat {
+		p.lastBeat = now
+		fmt.Fprintf(p.w, "  … %s still running (%s)\n", p.running, seconds(now.Sub(p.since)))
+	}
+}
+
+// ticking calls tick every interval until ctx ends.
+func (p *printer) ticking(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.clearLive()
+			p.mu.Unlock()
+			return
+		case now := <-t.C:
+			p.tick(now)
+		}
+	}
 }
 
 func (p *printer) see(e types.HistoryEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	at := aws.ToTime(e.Timestamp)
 	p.showStatuses(at)
 	switch {
@@ -86,12 +193,17 @@ func (p *printer) see(e types.HistoryEvent) {
 		if e.Type == types.HistoryEventTypeChoiceStateEntered || e.Type == types.HistoryEventTypeWaitStateEntered || e.Type == types.HistoryEventTypePassStateEntered {
 			return // instant or uneventful: shown on exit only when it took time
 		}
-		fmt.Fprintf(p.w, "  %s▸ %s\n", p.prefix(), name)
+		p.running, p.since, p.lastBeat = p.prefix()+name, at, at
+		p.printlnLocked("  %s▸ %s", p.prefix(), name)
 	case e.StateExitedEventDetails != nil:
+		p.showOutput() // a step's output comes before its end
 		name := aws.ToString(e.StateExitedEventDetails.Name)
 		key := p.env + "/" + name
 		took := at.Sub(p.entered[key])
 		delete(p.entered, key)
+		if p.running == p.prefix()+name {
+			p.running = ""
+		}
 		if name == "Fetch the source and read the plan" {
 			p.readPlan(aws.ToString(e.StateExitedEventDetails.Output))
 		}
@@ -99,10 +211,10 @@ func (p *printer) see(e types.HistoryEvent) {
 		case types.HistoryEventTypeChoiceStateExited, types.HistoryEventTypePassStateExited:
 			return
 		case types.HistoryEventTypeWaitStateExited:
-			fmt.Fprintf(p.w, "  %s  waited %s\n", p.prefix(), seconds(took))
+			p.printlnLocked("  %s  waited %s", p.prefix(), seconds(took))
 			return
 		}
-		fmt.Fprintf(p.w, "  %s✓ %-40s %s\n", p.prefix(), name, seconds(took))
+		p.printlnLocked("  %s✓ %-40s %s", p.prefix(), name, seconds(took))
 	case e.MapIterationStartedEventDetails != nil:
 		i := int(e.MapIterationStartedEventDetails.Index)
 		p.env = fmt.Sprintf("#%d", i)
@@ -113,10 +225,13 @@ func (p *printer) see(e types.HistoryEvent) {
 		p.env = ""
 	case e.Type == types.HistoryEventTypeLambdaFunctionFailed && e.LambdaFunctionFailedEventDetails != nil:
 		d := e.LambdaFunctionFailedEventDetails
-		fmt.Fprintf(p.w, "  %s✗ %s: %s\n", p.prefix(), aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
+		p.printlnLocked("  %s✗ %s: %s", p.prefix(), aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
 	case e.Type == types.HistoryEventTypeExecutionFailed && e.ExecutionFailedEventDetails != nil:
 		d := e.ExecutionFailedEventDetails
-		fmt.Fprintf(p.w, "  ✗ Run failed: %s: %s\n", aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
+		p.running = ""
+		p.printlnLocked("  ✗ Run failed: %s: %s", aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
+	case e.Type == types.HistoryEventTypeExecutionSucceeded, e.Type == types.HistoryEventTypeExecutionAborted:
+		p.running = ""
 	}
 }
 
@@ -126,7 +241,7 @@ func (p *printer) showStatuses(before time.Time) {
 		return
 	}
 	for _, s := range p.statuses.take(before) {
-		fmt.Fprintf(p.w, "  %s◆ commit status %s %s: %s\n", p.prefix(), s.Key, s.State, s.Description)
+		p.printlnLocked("  %s◆ commit status %s %s: %s", p.prefix(), s.Key, s.State, s.Description)
 	}
 }
 

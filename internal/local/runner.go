@@ -145,10 +145,12 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		}
 	}
 	p = &Pipeline{opts: opts, log: log, workDir: opts.WorkDir, repos: map[string]*localbb.Server{}}
+	// Every failing return below sets p to nil: stop what was started
+	// through its own reference.
+	started := p
 	defer func() {
 		if err != nil {
-			p.Close()
-			p = nil
+			started.Close()
 		}
 	}()
 	if p.workDir == "" {
@@ -160,7 +162,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if err := os.MkdirAll(filepath.Join(p.workDir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	started := time.Now()
+	begun := time.Now()
 
 	p.kumo = kumo.NewServer()
 	p.aws = aws.Config{
@@ -218,7 +220,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	sfnCfg.BaseEndpoint = aws.String(p.sfnSvc.URL())
 	p.sfn = awssfn.NewFromConfig(sfnCfg)
 	fmt.Fprintf(log, "local AWS up in %s: AWS %s, Step Functions %s, CloudFormation %s, Bitbucket %s\n",
-		seconds(time.Since(started)), p.kumo.URL, p.sfnSvc.URL(), p.cfnURL, p.hub.url)
+		seconds(time.Since(begun)), p.kumo.URL, p.sfnSvc.URL(), p.cfnURL, p.hub.url)
 
 	if err := p.install(ctx, cfnCfg); err != nil {
 		return nil, err
@@ -405,11 +407,20 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 	}
 	pr := newPrinter(progress)
 	pr.statuses = queue
-	desc, err := follow(ctx, p.sfn, arn, 200*time.Millisecond, pr.see)
+	pr.live = isTerminal(progress)
+	pr.output = newStreamer(p.LogDir())
+	watching, stopWatching := context.WithCancel(ctx)
+	var side sync.WaitGroup
+	side.Go(func() { pr.ticking(watching, 100*time.Millisecond) })
+	desc, err := follow(ctx, p.sfn, arn, 50*time.Millisecond, pr.see)
+	stopWatching()
+	side.Wait()
 	if err != nil {
 		return nil, err
 	}
+	pr.mu.Lock()
 	pr.showStatuses(time.Now())
+	pr.mu.Unlock()
 	res := &Result{
 		Status:    string(desc.Status),
 		Execution: arn,
@@ -567,6 +578,17 @@ func (p *Pipeline) logFile(name string) io.Writer {
 	p.logs = append(p.logs, f)
 	p.logMu.Unlock()
 	return f
+}
+
+// isTerminal reports whether w is a terminal, where a live line can be
+// redrawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // goProxy is the host's first Go module proxy, for toolchains the checks
