@@ -13,10 +13,11 @@ import (
 
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/deploy"
+	"github.com/stackflow/stackflow/internal/runlog"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(runlog.NewJSON(os.Stdout))
 	cfg, err := awsenv.Load(context.Background())
 	if err != nil {
 		slog.Error("start deploy handler", "error", err.Error())

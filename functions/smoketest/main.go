@@ -11,12 +11,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/smoke"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(runlog.NewJSON(os.Stdout))
 	lambda.Start(smoke.New(tracing.HTTPClient(&http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	})).Handle)

@@ -27,13 +27,14 @@ import (
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/source"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(runlog.NewJSON(os.Stdout))
 	svc, err := setup(context.Background())
 	if err != nil {
 		slog.Error("source function cannot start", "error", err.Error())

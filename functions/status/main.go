@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/status"
 	"github.com/stackflow/stackflow/internal/tracing"
@@ -35,7 +36,7 @@ import (
 const bitbucketTimeout = 20 * time.Second
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := runlog.NewJSON(os.Stdout)
 	slog.SetDefault(log)
 
 	tokenARN := os.Getenv("BITBUCKET_TOKEN_ARN")

@@ -11,12 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 )
 
 // cfnAPI is the part of the CloudFormation API the deploy handler uses.
@@ -91,16 +91,8 @@ func (s *Service) Handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With(
-		"action", string(in.Action),
-		"stack", in.Environment.Stack,
-		"repository", in.Run.Repository.FullName(),
-		"branch", in.Run.Branch,
-		"commit", in.Run.Commit,
-	)
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		log = log.With("requestId", lc.AwsRequestID)
-	}
+	log = log.With("action", string(in.Action), "stack", in.Environment.Stack)
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
 	d, err := s.handle(ctx, in)
 	if err != nil {
 		log.ErrorContext(ctx, "deploy step failed", "error", err.Error())

@@ -95,13 +95,7 @@ func newPrinter(w io.Writer) *printer {
 	return &printer{w: w, entered: map[string]time.Time{}, heartbeat: 30 * time.Second}
 }
 
-// println shows one line above the live line.
-func (p *printer) println(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.printlnLocked(format, args...)
-}
-
+// printlnLocked shows one line above the live line; p.mu is held.
 func (p *printer) printlnLocked(format string, args ...any) {
 	p.clearLive()
 	fmt.Fprintf(p.w, format+"\n", args...)

@@ -59,6 +59,13 @@ type SmokeCheck struct {
 	Contains string            `json:"contains,omitempty"`
 }
 
+// SourceInput is the source handler's input.
+type SourceInput struct {
+	Run Run `json:"run"`
+	// Execution is the execution's ARN, for the logs.
+	Execution string `json:"execution"`
+}
+
 // ChecksInput is the checks handler's input.
 type ChecksInput struct {
 	Run Run `json:"run"`
@@ -116,6 +123,9 @@ type BuiltFunction struct {
 	// SHA256 is the zip's hex SHA-256.
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+	// Reused is true when the zip of an earlier run was reused because
+	// nothing the function's build reads had changed.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // DeployAction names one step of deploying an environment's stack. The state
@@ -170,7 +180,9 @@ type Deployment struct {
 
 // SmokeInput is the smoke-test handler's input.
 type SmokeInput struct {
-	Run         Run         `json:"run"`
+	Run Run `json:"run"`
+	// Execution is the execution's ARN, for the logs.
+	Execution   string      `json:"execution"`
 	Environment Environment `json:"environment"`
 	Deployment  Deployment  `json:"deployment"`
 }

@@ -14,9 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 )
 
 // Defaults and bounds of a smoke test.
@@ -94,16 +93,8 @@ func (c check) want() string {
 // that cannot be made from the stack's outputs, else a
 // *pipeline.UnexpectedError.
 func (s *Service) Handle(ctx context.Context, in pipeline.SmokeInput) (pipeline.SmokeResult, error) {
-	log := slog.With(
-		"environment", envName(in),
-		"stack", in.Deployment.Stack,
-		"repository", in.Run.Repository.FullName(),
-		"branch", in.Run.Branch,
-		"commit", in.Run.Commit,
-	)
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		log = log.With("requestId", lc.AwsRequestID)
-	}
+	log := slog.With("environment", envName(in), "stack", in.Deployment.Stack)
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
 	res, err := s.run(ctx, in, log)
 	if err != nil {
 		log.ErrorContext(ctx, "smoke test failed", "error", err.Error())

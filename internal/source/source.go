@@ -17,6 +17,7 @@ import (
 	"github.com/stackflow/stackflow/internal/archive"
 	"github.com/stackflow/stackflow/internal/config"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 )
 
 // Archiver downloads the tar.gz archive of a commit; internal/bitbucket's
@@ -76,13 +77,13 @@ func New(archives Archiver, store Store) *Service {
 //
 // Its error is one of pipeline's error types, as the state machine matches
 // them.
-func (s *Service) Handle(ctx context.Context, run pipeline.Run) (pipeline.Source, error) {
+func (s *Service) Handle(ctx context.Context, in pipeline.SourceInput) (pipeline.Source, error) {
 	log := s.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("repository", run.Repository.FullName(), "branch", run.Branch, "commit", run.Commit)
-	src, reused, err := s.fetch(ctx, run)
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
+	src, reused, err := s.fetch(ctx, in.Run)
 	if err != nil {
 		err = pipeline.ForStateMachine(err)
 		log.ErrorContext(ctx, "source failed", "error", err.Error(), "errorType", fmt.Sprintf("%T", err))

@@ -157,7 +157,7 @@ func TestHandle(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 
-	got, err := f.svc.Handle(ctx, run("main", good))
+	got, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: run("main", good)})
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -196,10 +196,10 @@ func TestHandleReusesStoredArchive(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 
-	if _, err := f.svc.Handle(ctx, run("main", good)); err != nil {
+	if _, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: run("main", good)}); err != nil {
 		t.Fatalf("first Handle: %v", err)
 	}
-	got, err := f.svc.Handle(ctx, run("feature/x", good))
+	got, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: run("feature/x", good)})
 	if err != nil {
 		t.Fatalf("second Handle: %v", err)
 	}
@@ -275,7 +275,7 @@ func TestHandleErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := setup(t)
-			_, err := f.svc.Handle(context.Background(), tt.run)
+			_, err := f.svc.Handle(context.Background(), pipeline.SourceInput{Run: tt.run})
 			if err == nil {
 				t.Fatal("Handle succeeded, want an error")
 			}
@@ -291,7 +291,7 @@ func TestHandleErrors(t *testing.T) {
 func TestHandleRefusesLargeArchive(t *testing.T) {
 	f := setup(t)
 	f.svc.MaxArchive = 64
-	_, err := f.svc.Handle(context.Background(), run("main", good))
+	_, err := f.svc.Handle(context.Background(), pipeline.SourceInput{Run: run("main", good)})
 	var su *pipeline.SourceUnavailable
 	if !errors.As(err, &su) || !strings.Contains(su.Reason, "larger than") {
 		t.Fatalf("error = %v, want *pipeline.SourceUnavailable about the size", err)
@@ -307,7 +307,7 @@ func TestHandlePassesBitbucketUnavailable(t *testing.T) {
 		return nil, &pipeline.BitbucketUnavailable{Operation: "download archive", Reason: "rate limited (429 Too Many Requests)"}
 	})
 	svc, _ := newService(t, busy)
-	_, err := svc.Handle(context.Background(), run("main", good))
+	_, err := svc.Handle(context.Background(), pipeline.SourceInput{Run: run("main", good)})
 	if _, ok := err.(*pipeline.BitbucketUnavailable); !ok {
 		t.Fatalf("error = %v (%T), want *pipeline.BitbucketUnavailable unwrapped", err, err)
 	}
@@ -318,7 +318,7 @@ func TestHandleDownloadBrokenOff(t *testing.T) {
 		return io.NopCloser(io.MultiReader(strings.NewReader("partial"), errReader{})), nil
 	})
 	svc, store := newService(t, broken)
-	_, err := svc.Handle(context.Background(), run("main", good))
+	_, err := svc.Handle(context.Background(), pipeline.SourceInput{Run: run("main", good)})
 	if _, ok := err.(*pipeline.BitbucketUnavailable); !ok {
 		t.Fatalf("error = %v (%T), want *pipeline.BitbucketUnavailable so that it is retried", err, err)
 	}

@@ -15,12 +15,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 )
 
 // SecretSource reads the value of a secret by ARN.
@@ -91,17 +91,9 @@ func New(cfg Config, secrets SecretSource) (*Service, error) {
 // it posted. Its error is one the state machine can match: a
 // BitbucketUnavailable is worth retrying.
 func (s *Service) Handle(ctx context.Context, in pipeline.StatusInput) (pipeline.StatusResult, error) {
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
 	res, err := s.post(ctx, in)
-	attrs := []slog.Attr{
-		slog.String("repository", in.Run.Repository.FullName()),
-		slog.String("branch", in.Run.Branch),
-		slog.String("commit", in.Run.Commit),
-		slog.String("execution", in.Execution),
-		slog.String("state", in.State),
-	}
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		attrs = append(attrs, slog.String("awsRequestId", lc.AwsRequestID))
-	}
+	attrs := []slog.Attr{slog.String("state", in.State)}
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "post build status", append(attrs, slog.String("error", err.Error()))...)
 		return pipeline.StatusResult{}, pipeline.ForStateMachine(err)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/testaws"
 )
@@ -108,7 +108,7 @@ func setup(t *testing.T, token string) *harness {
 			// connections of http.DefaultTransport, which would break the
 			// requests of tests running in parallel.
 			HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-			Logger:     slog.New(slog.NewJSONHandler(lockedWriter{h.logsMu, h.logs}, nil)),
+			Logger:     runlog.NewJSON(lockedWriter{h.logsMu, h.logs}), // as functions/status logs
 		}
 	}
 	t.Cleanup(func() {
