@@ -30,6 +30,28 @@ Usage:
       Check DIR's stackflow.yml and samconfig.toml (DIR is a repository or a
       folder in one; default .) and show what a push of the branch would do.
 
+  stackflow runs [--repo WORKSPACE/SLUG] [--branch NAME] [--limit N] [--json]
+      The pipeline's recent runs, newest first: commit, branch, status,
+      start, duration, and the state where a failed run stopped.
+
+  stackflow show [--json] EXECUTION | EXECUTION-ARN | COMMIT-SHA
+      One run's timeline: each state with its start, duration, retries and
+      error; each environment's result, URL and change set; links to the
+      Step Functions console and to the stored logs. A SHA (7 or more hex
+      digits) means the newest run of that commit.
+
+  stackflow logs [--step checks|package|deploy|smoke] EXECUTION | ARN | SHA
+      The whole output of one step of a run (default: the step that failed,
+      else the checks), from the artifact bucket; deploy and smoke output
+      from the execution history.
+
+      runs, show and logs find AWS as the AWS CLI does (AWS_PROFILE or
+      --profile, AWS_REGION or --region, AWS_ENDPOINT_URL and
+      AWS_ENDPOINT_URL_<SERVICE>), and the pipeline from its stack's outputs
+      (--stack NAME, default stackflow) or from --state-machine ARN and
+      --bucket NAME (STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET).
+      Against stackflow local --serve, export the AWS_ENDPOINT_URL* it prints.
+
   stackflow help
       Show this help.
 `
@@ -52,6 +74,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return localCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "plan":
 		return planCommand(ctx, args[1:], stdout, stderr)
+	case "runs":
+		return runsCommand(ctx, args[1:], stdout, stderr)
+	case "show":
+		return showCommand(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return logsCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stackflow/stackflow/internal/runs"
+)
+
+func showCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the run as one JSON object")
+	aws := addAWSFlags(fs)
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(stderr, "stackflow show: give one run: its execution name, its execution ARN or its commit SHA")
+		return 2
+	}
+	c, err := aws.connect(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "stackflow show: %v\n", err)
+		return 1
+	}
+	t, err := c.Show(ctx, rest[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "stackflow show: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, "show", t)
+	}
+	printTimeline(stdout, t)
+	return 0
+}
+
+var marks = map[string]string{
+	runs.StepSucceeded: "✓", runs.StepFailed: "✗", runs.StepRunning: "▸", runs.StepAborted: "■", runs.StepTimedOut: "⌛",
+}
+
+func printTimeline(w io.Writer, t *runs.Timeline) {
+	if t.Note != "" {
+		fmt.Fprintf(w, "(%s)\n", t.Note)
+	}
+	verb := "after"
+	if t.Status == "RUNNING" {
+		verb = "for"
+	}
+	fmt.Fprintf(w, "%s: %s %s %s\n", t.Execution, t.Status, verb, runs.FormatSeconds(t.Seconds))
+	fmt.Fprintf(w, "  repository  %s\n  branch      %s\n  commit      %s\n  started     %s\n",
+		dash(t.Repository), dash(t.Branch), dash(t.Commit), clock(t.Started))
+	if f := t.Failure; f != nil {
+		fmt.Fprintf(w, "  stopped at  %s\n", stoppedAt(f))
+		if f.Cause != "" {
+			fmt.Fprintln(w, indent(f.Cause, "              "))
+		}
+	}
+
+	fmt.Fprintln(w, "\ntimeline:")
+	width := 0
+	for _, s := range t.Steps {
+		width = max(width, len([]rune(stepName(s))))
+	}
+	for _, s := range t.Steps {
+		mark := marks[s.Status]
+		if mark == "" {
+			mark = "?"
+		}
+		line := fmt.Sprintf("  %7s %7s  %s %-*s", "+"+runs.FormatSeconds(s.StartSeconds), runs.FormatSeconds(s.Seconds), mark, width, stepName(s))
+		var notes []string
+		if s.Retries > 0 {
+			notes = append(notes, fmt.Sprintf("%d %s", s.Retries, plural(s.Retries, "retry", "retries")))
+		}
+		switch {
+		case s.Type == "Fail":
+		case s.Error != "" && (s.Type == "Map" || s.Type == "Parallel"):
+			notes = append(notes, s.Error) // its state's line has the message
+		case s.Error != "":
+			first, _, _ := strings.Cut(s.Cause, "\n")
+			notes = append(notes, s.Error+": "+first)
+		case s.Summary != "":
+			notes = append(notes, s.Summary)
+		}
+		if len(notes) > 0 {
+			line += "  " + shorten(strings.Join(notes, "; "), 100)
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+
+	if len(t.Checks) > 0 {
+		fmt.Fprintln(w, "\nchecks:")
+		for _, c := range t.Checks {
+			mark := "✓"
+			if !c.Passed {
+				mark = "✗"
+			}
+			fmt.Fprintf(w, "  %s %-30s %s\n", mark, c.Command, runs.FormatSeconds(c.Seconds))
+		}
+	}
+	if t.Package != "" {
+		fmt.Fprintf(w, "\npackage: %s\n", t.Package)
+	}
+
+	if len(t.Environments) > 0 {
+		fmt.Fprintln(w, "\nenvironments:")
+		for _, e := range t.Environments {
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-10s %-20s %-11s %s", e.Name, e.Stack, e.Status, e.URL), " "))
+			if e.ChangeSet != "" || e.NoChanges {
+				cs := e.ChangeSet
+				if cs == "" {
+					cs = "no changes"
+				}
+				fmt.Fprintf(w, "    change set  %s\n", cs)
+				for _, c := range e.Changes {
+					fmt.Fprintf(w, "                  %s\n", c)
+				}
+			}
+			if e.Deploy != "" {
+				fmt.Fprintf(w, "    deploy      %s\n", e.Deploy)
+			}
+			if e.Smoke != "" {
+				fmt.Fprintf(w, "    smoke       %s\n", e.Smoke)
+			}
+			if f := e.Failure; f != nil {
+				first, _, _ := strings.Cut(f.Cause, "\n")
+				fmt.Fprintf(w, "    failed      %s: %s: %s\n", f.State, f.Error, first)
+			}
+		}
+	}
+
+	fmt.Fprintln(w, "\nlinks:")
+	fmt.Fprintf(w, "  console      %s\n", t.Links.Console)
+	for _, p := range runs.LogPhases {
+		if url, ok := t.Links.Logs[p]; ok {
+			fmt.Fprintf(w, "  %-12s %s  (stackflow logs %s --step %s)\n", string(p)+" log", url, t.Execution, p)
+		}
+	}
+}
+
+// stepName is a step's name, with its environment's before it.
+func stepName(s runs.Step) string {
+	if s.Environment != "" {
+		return "  [" + s.Environment + "] " + s.Name
+	}
+	return s.Name
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// shorten cuts s to at most n characters, marking the cut with "…".
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
