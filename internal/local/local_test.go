@@ -19,12 +19,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/tracing/daemon"
 )
 
 // The end-to-end tests share one local AWS with the pipeline installed, as a
 // person running stackflow local --serve would, and deliver several apps
 // through it one after another.
 var shared *Pipeline
+
+// traces is the X-Ray daemon the shared pipeline traces to.
+var traces *daemon.Listener
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
@@ -40,7 +44,13 @@ func runTests(m *testing.M) int {
 	if *verbose {
 		log = os.Stderr
 	}
-	p, err := Start(ctx, Options{Log: log})
+	var err error
+	if traces, err = daemon.Listen("127.0.0.1:0"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer traces.Close()
+	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr()})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1

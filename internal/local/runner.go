@@ -33,6 +33,7 @@ import (
 	"github.com/stackflow/stackflow/internal/deploy"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
 	"github.com/stackflow/stackflow/internal/local/cfn"
+	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/sfn"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/webhook"
@@ -63,6 +64,10 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// TraceDaemon is the X-Ray daemon ("host:port", UDP) that functions,
+	// the local Lambda and the local Step Functions send trace segments
+	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
+	TraceDaemon string
 }
 
 // Pipeline is the pipeline installed into a running local AWS.
@@ -73,6 +78,7 @@ type Pipeline struct {
 	log     io.Writer
 
 	kumo    *kumo.Server
+	front   *locallambda.Front // kumo's Lambda, traced
 	sfnSvc  *sfn.Service
 	engine  *cfn.Engine
 	cfnSrv  *http.Server
@@ -170,9 +176,17 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(p.kumo.URL),
 	}
+	// Invokes and the functions' Runtime API go through the front, which
+	// gives each invocation its caller's trace.
+	if p.front, err = locallambda.NewFront(locallambda.FrontOptions{Kumo: p.kumo.URL, TraceDaemon: opts.TraceDaemon, Log: p.logFile("lambda")}); err != nil {
+		return nil, err
+	}
+	lambdaAWS := p.aws.Copy()
+	lambdaAWS.BaseEndpoint = aws.String(p.front.URL())
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
-		LambdaEndpoint: p.kumo.URL,
+		LambdaEndpoint: p.front.URL(),
+		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
 		Region:         Region,
 		AccountID:      AccountID,
 		Stdout:         p.logFile("stepfunctions"),
@@ -190,17 +204,22 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	}
 	p.cfnURL = "http://" + ln.Addr().String()
 	p.engine, err = cfn.New(cfn.Options{
-		AWS:                   p.aws,
+		AWS:                   lambdaAWS,
 		StepFunctionsEndpoint: p.sfnSvc.URL(),
 		Region:                Region,
 		AccountID:             AccountID,
 		WorkDir:               filepath.Join(p.workDir, "functions"),
 		FunctionEnv: map[string]string{
+			"AWS_ENDPOINT_URL":                p.kumo.URL, // not through the front
+			"AWS_XRAY_DAEMON_ADDRESS":         opts.TraceDaemon,
 			"AWS_ENDPOINT_URL_SFN":            p.sfnSvc.URL(),
 			"AWS_ENDPOINT_URL_CLOUDFORMATION": p.cfnURL,
 			// Functions are built for this machine, not the template's arm64.
 			"BUILD_ARCH":      "host",
 			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
+			// Use this machine's Go caches, not copies kept in the bucket.
+			"GO_CACHE_S3":  "off",
+			"GO_CACHE_DIR": filepath.Join(p.workDir, "go"),
 		},
 		FunctionLog: func(name string) io.Writer { return p.logFile("function-" + name) },
 		// Enough for a few runs at once and bursts of webhooks; each is
@@ -542,6 +561,9 @@ func (p *Pipeline) Close() error {
 	}
 	if p.sfnSvc != nil {
 		errs = append(errs, p.sfnSvc.Close())
+	}
+	if p.front != nil {
+		errs = append(errs, p.front.Close())
 	}
 	p.mu.Lock()
 	for _, srv := range p.repos {

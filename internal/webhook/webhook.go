@@ -27,6 +27,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/tracing"
 )
 
 // SecretSource reads the value of a secret by ARN.
@@ -290,10 +291,15 @@ func (s *Service) start(ctx context.Context, run pipeline.Run) (exec Execution, 
 	if err != nil {
 		return exec, false, fmt.Errorf("marshal input: %w", err)
 	}
+	// The execution joins this delivery's trace, under the StartExecution
+	// call. The trace header is not part of the input: a redelivery still
+	// finds the execution by name and input.
+	ctx, traceHeader := tracing.Handoff(ctx)
 	out, err := s.starter.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(s.cfg.StateMachineARN),
 		Name:            aws.String(name),
 		Input:           aws.String(string(input)),
+		TraceHeader:     optional(traceHeader),
 	})
 	var exists *types.ExecutionAlreadyExists
 	switch {
@@ -410,4 +416,12 @@ func (s *Service) logDelivery(ctx context.Context, req events.APIGatewayV2HTTPRe
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "webhook delivery", attrs...)
+}
+
+// optional is s, or nil when s is empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -6,8 +6,9 @@
 // UpdateFunctionConfiguration when it exists), so Invoke by name or by ARN
 // reaches it, and runs <Dir>/bootstrap with
 //
-//   - AWS_LAMBDA_RUNTIME_API=<kumo host:port>/_runtime/<name>, the endpoint
-//     kumo serves the Runtime API on for that function;
+//   - AWS_LAMBDA_RUNTIME_API=<host:port>/_runtime/<name>, the endpoint
+//     kumo serves the Runtime API on for that function, at the host of the
+//     configuration New was given: kumo's, or a Front's before it;
 //   - the variables Lambda sets: AWS_LAMBDA_FUNCTION_NAME,
 //     AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
 //     AWS_LAMBDA_LOG_GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME, AWS_REGION,
@@ -35,4 +36,14 @@
 //     30 s for a handler that is gone.
 //   - Stop and Close end a process with SIGTERM and, 2 s later, SIGKILL,
 //     to its whole process group. Close must run before kumo's server closes.
+//
+// A Front stands before kumo to trace invocations as Lambda does with
+// active tracing: give its URL to New and to the callers' Lambda clients,
+// and each handler gets its caller's trace in Lambda-Runtime-Trace-Id while
+// the front sends a function segment per invocation to the X-Ray daemon
+// (see Front for how it matches invocations and what it cannot tell
+// apart).
+//
+// FirstPoll measures a bootstrap's start-up time: from starting the process
+// to its first request for an invocation.
 package lambda

@@ -6,10 +6,16 @@
 //
 // Usage: node server.mjs [--port N] [--region R] [--account A] [--retry-wait-ms N]
 // The Lambda API is reached at AWS_ENDPOINT_URL_LAMBDA (or AWS_ENDPOINT_URL).
+// Each execution is traced as Step Functions traces one: its Lambda Invoke
+// calls carry X-Amzn-Trace-Id (the StartExecution traceHeader's Root and
+// Sampled, or a new root, with Parent = the execution's segment), and when
+// AWS_XRAY_DAEMON_ADDRESS is set the execution's segment is sent there.
 // The first line on stdout is {"port":N} once the server listens; the process
 // exits when its stdin closes, so it never outlives its parent.
 
 import http from 'node:http';
+import dgram from 'node:dgram';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { randomUUID, randomBytes } from 'node:crypto';
 
@@ -125,6 +131,104 @@ const lambda = new LambdaClient({
 
 function log(line) {
   process.stdout.write(`${line}\n`);
+}
+
+// ---- tracing ----
+//
+// As Step Functions with tracing does: an execution belongs to the trace
+// its StartExecution traceHeader names (or a new one), its segment hangs
+// from the header's Parent, and every Lambda Invoke it makes carries
+// X-Amzn-Trace-Id with Parent = the execution's segment, so the function's
+// segment hangs from it. Segments go to the X-Ray daemon over UDP; with no
+// daemon they are lost, silently.
+
+const MAX_TRACE_HEADER = 256;
+
+// The trace header of the Invoke being sent, for the client's middleware.
+const invokeTrace = new AsyncLocalStorage();
+
+lambda.middlewareStack.add(
+  (next) => async (args) => {
+    const trace = invokeTrace.getStore();
+    if (trace && args.request && args.request.headers) args.request.headers['X-Amzn-Trace-Id'] = trace;
+    return next(args);
+  },
+  { step: 'build', name: 'stackflowTraceHeader' },
+);
+
+function newTraceId(ms) {
+  return `1-${Math.floor(ms / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+}
+
+// executionTrace is the trace of an execution started with header (the
+// StartExecution traceHeader, maybe absent) at ms.
+function executionTrace(header, ms) {
+  const fields = {};
+  for (const part of String(header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) fields[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  const trace = { id: randomBytes(8).toString('hex') };
+  if (fields.Root) {
+    trace.root = fields.Root;
+    trace.parent = fields.Parent || undefined;
+    trace.sampled = fields.Sampled !== '0';
+    trace.header = header;
+  } else {
+    trace.root = newTraceId(ms);
+    trace.sampled = true;
+  }
+  trace.downstream = `Root=${trace.root};Parent=${trace.id};Sampled=${trace.sampled ? 1 : 0}`;
+  trace.header ??= trace.downstream;
+  return trace;
+}
+
+// The daemon's UDP address from AWS_XRAY_DAEMON_ADDRESS ("host:port" or
+// "tcp:host:port udp:host:port"); none when it is not set.
+const daemon = (() => {
+  const v = (process.env.AWS_XRAY_DAEMON_ADDRESS ?? '').trim();
+  if (v === '') return undefined;
+  const fields = v.split(/\s+/u);
+  let addr = fields.find((f) => f.startsWith('udp:'))?.slice(4);
+  if (addr === undefined && !fields[0].startsWith('tcp:')) addr = fields[0];
+  if (addr === undefined) return undefined;
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[|\]$/gu, '');
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  return { host, port, family: host.includes(':') ? 'udp6' : 'udp4' };
+})();
+
+let daemonSocket;
+
+function sendSegment(doc) {
+  if (!daemon) return;
+  if (!daemonSocket) {
+    daemonSocket = dgram.createSocket(daemon.family);
+    daemonSocket.on('error', () => {});
+    daemonSocket.unref();
+  }
+  const datagram = Buffer.from(`{"format":"json","version":1}\n${JSON.stringify(doc)}`);
+  daemonSocket.send(datagram, daemon.port, daemon.host, () => {});
+}
+
+// sendExecutionSegment sends the segment of exec, which has ended.
+function sendExecutionSegment(exec) {
+  const t = exec.trace;
+  if (!t.sampled) return;
+  const doc = {
+    name: exec.machineName,
+    id: t.id,
+    trace_id: t.root,
+    start_time: exec.startDate / 1000,
+    end_time: exec.stopDate / 1000,
+    origin: 'AWS::StepFunctions::StateMachine',
+    resource_arn: exec.arn,
+  };
+  if (t.parent) doc.parent_id = t.parent;
+  if (exec.status === 'FAILED' || exec.status === 'TIMED_OUT') doc.fault = true;
+  if (exec.status === 'ABORTED') doc.error = true;
+  sendSegment(doc);
 }
 
 // ---- API errors ----
@@ -516,7 +620,7 @@ const SERVICE_ARN = /^arn:aws[a-zA-Z-]*:states:::([^:]+):([^.]+)(\.(sync|sync:2|
 async function invoke(exec, params) {
   let res;
   try {
-    res = await lambda.send(
+    res = await invokeTrace.run(exec.trace.downstream, () => lambda.send(
       new InvokeCommand({
         FunctionName: params.FunctionName,
         Qualifier: params.Qualifier,
@@ -525,7 +629,7 @@ async function invoke(exec, params) {
         Payload: Buffer.from(params.Payload),
       }),
       { abortSignal: exec.abort.signal },
-    );
+    ));
   } catch (err) {
     const status = err.$metadata?.httpStatusCode;
     const code = status === undefined ? 'SdkClientException' : err.name || 'ServiceException';
@@ -899,6 +1003,7 @@ function finish(exec, status, { output, error, cause }, at = Date.now()) {
   exec.closed = true;
   closeAllTokens(exec, taskError('States.Runtime', 'Execution is no longer running'));
   exec.abort.abort();
+  sendExecutionSegment(exec);
   log(`stackflow local sfn: execution ${exec.arn} ${status}`);
 }
 
@@ -920,6 +1025,9 @@ function startExecution(req) {
     throw new ApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${err.message}'`);
   }
   if (input.length > MAX_PAYLOAD) throw new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input exceeds 262144 characters');
+  if (req.traceHeader !== undefined && (typeof req.traceHeader !== 'string' || req.traceHeader.length > MAX_TRACE_HEADER || !/^[\x00-\x7f]*$/u.test(req.traceHeader))) {
+    throw new ApiError('ValidationException', `1 validation error detected: Value at 'traceHeader' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TRACE_HEADER} and match pattern \\p{ASCII}*`);
+  }
   const arn = executionArn(m.name, name);
   const existing = executions.get(arn);
   if (existing) {
@@ -975,6 +1083,7 @@ function startExecution(req) {
   const task = {};
   Object.defineProperty(task, 'Token', { enumerable: true, get: () => issueToken(exec) });
   const startDate = Date.now();
+  exec.trace = executionTrace(req.traceHeader, startDate);
   const context = {
     Execution: { Id: arn, Name: name, RoleArn: m.roleArn, StartTime: new Date(startDate).toISOString(), RedriveCount: 0 },
     StateMachine: { Id: m.arn, Name: m.name },
@@ -1014,6 +1123,7 @@ function describeExecution(req) {
   }
   if (e.error !== undefined) out.error = e.error;
   if (e.cause !== undefined) out.cause = e.cause;
+  out.traceHeader = e.trace.header;
   return out;
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"time"
 
@@ -14,6 +15,10 @@ type request struct {
 	Exit bool `json:"exit"`
 	// SleepMS holds the invocation this long, to make invocations overlap.
 	SleepMS int `json:"sleepMs"`
+	// Fail makes the invocation fail.
+	Fail bool `json:"fail"`
+	// Tag tells invocations apart.
+	Tag string `json:"tag"`
 }
 
 type response struct {
@@ -23,14 +28,21 @@ type response struct {
 	Function string `json:"function"`
 	Secret   string `json:"secret"`
 	HostAWS  string `json:"hostAws"`
+	// Trace is the invocation's trace header, as aws-lambda-go gives it.
+	Trace string `json:"trace"`
+	Tag   string `json:"tag"`
 }
 
 func main() {
-	lambda.Start(func(_ context.Context, in request) (response, error) {
+	lambda.Start(func(ctx context.Context, in request) (response, error) {
 		if in.Exit {
 			os.Exit(3)
 		}
 		time.Sleep(time.Duration(in.SleepMS) * time.Millisecond)
+		if in.Fail {
+			return response{}, errors.New("asked to fail")
+		}
+		trace, _ := ctx.Value("x-amzn-trace-id").(string)
 		return response{
 			Greeting: os.Getenv("GREETING"),
 			PID:      os.Getpid(),
@@ -38,6 +50,8 @@ func main() {
 			Function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 			Secret:   os.Getenv("AWS_SECRET_ACCESS_KEY"),
 			HostAWS:  os.Getenv("AWS_PROFILE"),
+			Trace:    trace,
+			Tag:      in.Tag,
 		}, nil
 	})
 }
