@@ -8,6 +8,9 @@
 //	ARTIFACT_BUCKET  the artifact bucket (required)
 //	TOOLCHAIN_CACHE  where downloaded Go toolchains are kept; default /tmp/stackflow/toolchains
 //	GOPROXY          the Go module proxy for toolchains and modules; default https://proxy.golang.org
+//	GO_CACHE_S3      on (default): keep GOMODCACHE and GOCACHE between runs in the
+//	                 artifact bucket; off: use the environment's Go caches (stackflow local)
+//	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
 //	BUILD_ARCH       build every function for this architecture instead of the
 //	                 template's: arm64, x86_64 (amd64) or host (local runs)
 package main
@@ -24,6 +27,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/tracing"
@@ -55,9 +59,19 @@ func setup(ctx context.Context) (*packager.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	store := artifacts.New(awsenv.S3(cfg), bucket, cfg.Region)
+	caches, err := gocache.FromEnv(store)
+	if err != nil {
+		return nil, err
+	}
+	opts := toolchain.OptionsFromEnv(tracing.HTTPClient(&http.Client{}))
+	if caches != nil {
+		opts.GoCacheDir = caches.Dir
+	}
 	return &packager.Service{
-		Store:     artifacts.New(awsenv.S3(cfg), bucket, cfg.Region),
-		Toolchain: toolchain.OptionsFromEnv(tracing.HTTPClient(&http.Client{})),
+		Store:     store,
+		Toolchain: opts,
+		Caches:    caches,
 		Arch:      arch,
 		Echo:      os.Stderr,
 	}, nil

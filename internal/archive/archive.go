@@ -236,10 +236,19 @@ func makeLink(root, within string, l entry) error {
 // nil, leaves out the files and directories (relative, slash-separated
 // paths) it reports true for.
 func Create(w io.Writer, dir, prefix string, skip func(rel string) bool) error {
-	zw := gzip.NewWriter(w)
+	return CreateLevel(w, dir, prefix, skip, gzip.DefaultCompression)
+}
+
+// CreateLevel is Create with the gzip compression level given, such as
+// gzip.BestSpeed for large archives that are written often.
+func CreateLevel(w io.Writer, dir, prefix string, skip func(rel string) bool, level int) error {
+	zw, err := gzip.NewWriterLevel(w, level)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", dir, err)
+	}
 	tw := tar.NewWriter(zw)
 	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

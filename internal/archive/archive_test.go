@@ -232,3 +232,34 @@ func TestCreateIsReproducibleAndRoundTrips(t *testing.T) {
 		t.Fatal(".git was archived despite skip")
 	}
 }
+
+func TestCreateLevel(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	body := bytes.Repeat([]byte("compressible "), 10_000)
+	if err := os.WriteFile(filepath.Join(src, "data"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[int]int{}
+	for _, level := range []int{gzip.NoCompression, gzip.BestSpeed} {
+		var buf bytes.Buffer
+		if err := CreateLevel(&buf, src, "p", nil, level); err != nil {
+			t.Fatal(err)
+		}
+		sizes[level] = buf.Len()
+		out := t.TempDir()
+		if err := Extract(&buf, out, DefaultLimits); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(out, "data")); err != nil || !bytes.Equal(got, body) {
+			t.Errorf("level %d: round trip lost the file: %v", level, err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := CreateLevel(&buf, src, "p", nil, 42); err == nil {
+		t.Errorf("level 42: got no error")
+	}
+	if sizes[gzip.BestSpeed] >= sizes[gzip.NoCompression] {
+		t.Errorf("got %d bytes at best speed, %d uncompressed: want fewer", sizes[gzip.BestSpeed], sizes[gzip.NoCompression])
+	}
+}

@@ -2,7 +2,10 @@
 // source, finds the Go toolchain its go.mod asks for, runs the app's check
 // commands (go vet, go test, linters) in order at the repository root, stores
 // their whole output in the artifact bucket and stops at the first failing
-// check with a ChecksFailed that carries the end of its output.
+// check with a ChecksFailed that carries the end of its output. With
+// Service.Caches, the Go module and build caches of earlier runs are
+// restored from the bucket first and saved again after the checks passed
+// (see package gocache).
 //
 // Checks run with an environment built from an allow-list (see
 // toolchain.Toolchain.Env): they never see the handler's AWS credentials or
@@ -15,9 +18,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
@@ -34,6 +39,11 @@ type Store interface {
 type Service struct {
 	Store     Store
 	Toolchain toolchain.Options
+	// Caches, when set, keeps the Go module and build caches between runs
+	// in the artifact bucket: restored before the checks and saved after
+	// they passed. The commands then use Caches.Dir as
+	// Toolchain.GoCacheDir. Nil leaves the caches to the environment.
+	Caches *gocache.Config
 	// Echo, when set, receives a copy of the checks' output (in Lambda, the
 	// function's log stream).
 	Echo io.Writer
@@ -67,7 +77,11 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		return pipeline.ChecksResult{}, err
 	}
 	defer cleanup()
-	tc, err := toolchain.Resolve(ctx, root, s.Toolchain)
+	opts := s.Toolchain
+	if s.Caches != nil {
+		opts.GoCacheDir = s.Caches.Dir
+	}
+	tc, err := toolchain.Resolve(ctx, root, opts)
 	if errors.Is(err, toolchain.ErrNoRequirement) {
 		return pipeline.ChecksResult{}, &pipeline.ConfigInvalid{File: "go.mod",
 			Problem: "the repository root has no go.mod (or go.work) naming a go version",
@@ -81,6 +95,14 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	logKey := pipeline.LogKey(in.Run.Repository, workspace.ExecutionName(in.Execution, in.Run), "checks")
 	var full strings.Builder
 	fmt.Fprintf(&full, "# checks of %s at %s with %s\n\n", in.Run.Repository.FullName(), in.Run.Commit, tc.Version)
+	note := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		full.WriteString(line)
+		if s.Echo != nil {
+			io.WriteString(s.Echo, line)
+		}
+	}
+	caches := s.restoreCaches(ctx, in.Run.Repository, root, tc, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -111,6 +133,9 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 			break
 		}
 	}
+	if failed == nil && ctx.Err() == nil {
+		saveCaches(ctx, caches, note, log)
+	}
 	if err := s.storeLog(ctx, logKey, full.String()); err != nil {
 		log.Error("store checks log", "key", logKey, "error", err)
 		res.LogKey = ""
@@ -126,6 +151,51 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	}
 	res.Summary = fmt.Sprintf("%d %s passed in %s", len(res.Checks), plural(len(res.Checks), "check"), round(time.Since(start)))
 	return res, nil
+}
+
+// restoreCaches restores the Go caches of the checks of the module at
+// root, when they are kept; it returns their session, nil when they are
+// not. A failure only costs time.
+func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, root string, tc toolchain.Toolchain,
+	note func(string, ...any), log *slog.Logger) *gocache.Session {
+	if s.Caches == nil {
+		return nil
+	}
+	sums, err := gocache.Sums(root)
+	if err != nil {
+		note("[go caches: %v; not used]\n", err)
+		return nil
+	}
+	session := s.Caches.Session(repo, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums))
+	for _, part := range []gocache.Part{gocache.Modules, gocache.Builds} {
+		r, err := session.Restore(ctx, part)
+		if err != nil {
+			note("[go caches: %v; going on without]\n", err)
+			log.Warn("restore go cache", "cache", string(part), "error", err)
+			continue
+		}
+		note("%s\n", r)
+		log.Info("go cache", "cache", string(part), "action", r.Action, "bytes", r.Bytes, "seconds", r.Took.Seconds())
+	}
+	note("\n")
+	return session
+}
+
+// saveCaches saves the Go caches that grew; a failure only costs time next
+// run.
+func saveCaches(ctx context.Context, session *gocache.Session, note func(string, ...any), log *slog.Logger) {
+	if session == nil {
+		return
+	}
+	reports, err := session.Save(ctx)
+	for _, r := range reports {
+		note("%s\n", r)
+		log.Info("go cache", "cache", string(r.Part), "action", r.Action, "bytes", r.Bytes, "archive", r.Archive, "seconds", r.Took.Seconds())
+	}
+	if err != nil {
+		note("[go caches: %v]\n", err)
+		log.Warn("save go caches", "error", err)
+	}
 }
 
 // storeLog stores the log even when ctx is done: the log is most wanted

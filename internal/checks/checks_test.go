@@ -15,6 +15,7 @@ import (
 	"github.com/stackflow/stackflow/internal/archive"
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/checks"
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/testaws"
 	"github.com/stackflow/stackflow/internal/toolchain"
@@ -217,4 +218,50 @@ func TestChecksWithoutWork(t *testing.T) {
 			t.Fatalf("got error %v, want ConfigInvalid naming go.mod", err)
 		}
 	})
+}
+
+// With Caches, what the checks leave in GOCACHE and GOMODCACHE is saved
+// after they passed and restored into a fresh directory for the next run;
+// a failed run saves nothing.
+func TestChecksKeepGoCaches(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	write := `mkdir -p "$GOCACHE" "$GOMODCACHE" && echo built > "$GOCACHE/marker" && echo fetched > "$GOMODCACHE/marker"`
+	read := `test "$(cat "$GOCACHE/marker")" = built && test "$(cat "$GOMODCACHE/marker")" = fetched`
+
+	first := &gocache.Config{Store: f.store, Dir: t.TempDir()}
+	f.svc.Caches = first
+	if _, err := f.svc.Handle(ctx, f.source(t, app, write)); err != nil {
+		t.Fatal(err)
+	}
+	log := f.log(t)
+	for _, want := range []string{"GOMODCACHE: none stored yet", "GOMODCACHE saved: 1 files", "GOCACHE saved: 1 files"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("first log lacks %q:\n%s", want, log)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(first.Dir, "build", "marker")); err != nil {
+		t.Errorf("the checks did not use Caches.Dir as GOCACHE: %v", err)
+	}
+
+	// A new Lambda: an empty directory, restored from the bucket.
+	f.svc.Caches = &gocache.Config{Store: f.store, Dir: t.TempDir()}
+	if _, err := f.svc.Handle(ctx, f.source(t, app, read)); err != nil {
+		t.Fatalf("the second run did not find the first one's caches: %v", err)
+	}
+	log = f.log(t)
+	for _, want := range []string{"GOMODCACHE restored: 1 files", "GOCACHE restored: 1 files", "GOCACHE unchanged: not uploaded"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("second log lacks %q:\n%s", want, log)
+		}
+	}
+
+	f.svc.Caches = &gocache.Config{Store: f.store, Dir: t.TempDir()}
+	if _, err := f.svc.Handle(ctx, f.source(t, app, `echo more > "$GOCACHE/new"`, "false")); err == nil {
+		t.Fatal("a failing check passed")
+	}
+	if log := f.log(t); !strings.Contains(log, "GOCACHE restored") || strings.Contains(log, "saved") || strings.Contains(log, "not uploaded") {
+		t.Errorf("a failed run should restore and not save:\n%s", log)
+	}
 }

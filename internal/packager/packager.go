@@ -6,6 +6,15 @@
 // to them, as `sam package` writes it. The same package is then deployed to
 // every environment.
 //
+// A function is not built again when nothing its build reads changed: each
+// build is named by a build key, a hash of the files of every package of
+// the repository it depends on, go.mod and go.sum, the toolchain, the
+// architecture, the build flags and BuildVersion (see buildKeys). The
+// bucket records which zip each build key made (pipeline.BuildRecordKey);
+// a later run with the same key reuses that zip and skips go build. Since
+// the zips are reproducible, a commit that changes one function changes one
+// CodeUri of the packaged template.
+//
 // The template is edited as a YAML node tree: short-form intrinsic
 // functions (!Ref, !Sub, !GetAtt), comments and everything the packager does
 // not rewrite keep their meaning and, mostly, their bytes.
@@ -23,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
@@ -51,6 +61,10 @@ type Service struct {
 	// function is built for instead of the template's Architectures: local
 	// runs build for the host. The template itself is left as it is.
 	Arch string
+	// Caches, when set, keeps the Go module and build caches between runs
+	// in the artifact bucket; the commands then use Caches.Dir as
+	// Toolchain.GoCacheDir. Nil leaves the caches to the environment.
+	Caches *gocache.Config
 	// Echo, when set, receives a copy of the build output.
 	Echo io.Writer
 	// Logger defaults to slog.Default().
@@ -77,14 +91,21 @@ type job struct {
 	t      *template
 	tmp    string
 	out    strings.Builder // the build log
+	opts   toolchain.Options
 	chains map[string]toolchain.Toolchain
+	// caches is the Go caches' session, nil when they are not kept.
+	caches   *gocache.Session
+	restored map[gocache.Part]bool
 }
 
 func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
 	if s.Arch != "" && s.Arch != "amd64" && s.Arch != "arm64" {
 		return pipeline.Package{}, fmt.Errorf("package: build architecture %q: want amd64 or arm64", s.Arch)
 	}
-	j := &job{Service: s, in: in, chains: map[string]toolchain.Toolchain{}}
+	j := &job{Service: s, in: in, opts: s.Toolchain, chains: map[string]toolchain.Toolchain{}, restored: map[gocache.Part]bool{}}
+	if s.Caches != nil {
+		j.opts.GoCacheDir = s.Caches.Dir
+	}
 	j.log = s.Logger
 	if j.log == nil {
 		j.log = slog.Default()
@@ -148,25 +169,28 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 
 	buildCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
-	type target struct{ dir, goarch string }
-	built := map[target]*artifact{}
+	builds, err := j.buildAll(buildCtx, fns)
+	if err != nil {
+		return pipeline.Package{}, err
+	}
 	pkg := pipeline.Package{Functions: []pipeline.BuiltFunction{}}
 	var total int64
+	counted := map[*artifact]bool{}
+	built, reused := 0, 0
 	for _, f := range fns {
-		a := built[target{f.codeDir, f.goarch}]
-		if a == nil {
-			if a, err = j.build(buildCtx, f); err != nil {
-				return pipeline.Package{}, err
-			}
-			if err := j.upload(ctx, a, "application/zip"); err != nil {
-				return pipeline.Package{}, err
-			}
-			built[target{f.codeDir, f.goarch}] = a
-			total += a.size
+		b := builds[f.target()]
+		if !counted[b.a] {
+			counted[b.a] = true
+			total += b.a.size
+		}
+		if b.reused {
+			reused++
+		} else {
+			built++
 		}
 		props := mapping(f.node, "Properties")
-		set(props, "CodeUri", scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(a)))
-		pkg.Functions = append(pkg.Functions, pipeline.BuiltFunction{Name: f.name, Key: j.key(a), SHA256: a.sha, Size: a.size})
+		set(props, "CodeUri", scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(b.a)))
+		pkg.Functions = append(pkg.Functions, pipeline.BuiltFunction{Name: f.name, Key: j.key(b.a), SHA256: b.a.sha, Size: b.a.size, Reused: b.reused})
 	}
 	// Every function that took its CodeUri from Globals now has its own.
 	if _, ok := localPath(t.globalFunction("CodeUri")); ok {
@@ -193,8 +217,9 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 	}
 	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.Store.Bucket(), key)
 	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
-	pkg.Summary = fmt.Sprintf("packaged %d %s (%s)", len(fns), plural(len(fns), "function"), size(total))
-	j.log.Info("packaged", "functions", len(fns), "bytes", total, "template", key)
+	j.saveCaches(ctx)
+	pkg.Summary = fmt.Sprintf("packaged %d %s (%s): %d built, %d reused", len(fns), plural(len(fns), "function"), size(total), built, reused)
+	j.log.Info("packaged", "functions", len(fns), "built", built, "reused", reused, "bytes", total, "template", key)
 	return pkg, nil
 }
 
@@ -250,7 +275,7 @@ func (j *job) toolchain(ctx context.Context, f *function) (toolchain.Toolchain, 
 	if tc, ok := j.chains[dir]; ok {
 		return tc, nil
 	}
-	tc, err := toolchain.Resolve(ctx, dir, j.Toolchain)
+	tc, err := toolchain.Resolve(ctx, dir, j.opts)
 	if err != nil {
 		var ci *pipeline.ConfigInvalid
 		if rel, _ := filepath.Rel(j.t.root, dir); errors.As(err, &ci) && rel != "." {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,13 @@ func setup(t *testing.T) fixture {
 // Files starting with "#!" are executable.
 func (f fixture) source(t *testing.T, files map[string]string) pipeline.PackageInput {
 	t.Helper()
+	return f.sourceAt(t, files, run.Commit)
+}
+
+// sourceAt stores files as the archive of commit and returns the step
+// input.
+func (f fixture) sourceAt(t *testing.T, files map[string]string, commit string) pipeline.PackageInput {
+	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -171,11 +179,13 @@ func (f fixture) source(t *testing.T, files map[string]string) pipeline.PackageI
 	if err := archive.Create(&buf, dir, "acme-app-0123456789ab", nil); err != nil {
 		t.Fatal(err)
 	}
-	key := pipeline.SourceKey(run.Repository, run.Commit)
+	r := run
+	r.Commit = commit
+	key := pipeline.SourceKey(r.Repository, r.Commit)
 	if err := f.store.Put(context.Background(), key, buf.Bytes(), ""); err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.PackageInput{Run: run, Execution: execution, Source: pipeline.Source{
+	return pipeline.PackageInput{Run: r, Execution: execution, Source: pipeline.Source{
 		ArchiveKey: key, Plan: pipeline.Plan{Template: "template.yaml"},
 	}}
 }
@@ -230,8 +240,8 @@ func TestPackage(t *testing.T) {
 		pkg.TemplateURL != f.store.URL(pkg.TemplateKey) || pkg.LogKey != "logs/acme/app/app-main-0123456/package.log" {
 		t.Errorf("got package %+v", pkg)
 	}
-	if !regexp.MustCompile(`^packaged 3 functions \([0-9.]+ (KiB|MiB)\)$`).MatchString(pkg.Summary) {
-		t.Errorf("got summary %q, want packaged 3 functions (size)", pkg.Summary)
+	if !regexp.MustCompile(`^packaged 3 functions \([0-9.]+ (KiB|MiB)\): 3 built, 0 reused$`).MatchString(pkg.Summary) {
+		t.Errorf("got summary %q, want packaged 3 functions (size): 3 built, 0 reused", pkg.Summary)
 	}
 	fns := map[string]pipeline.BuiltFunction{}
 	for _, fn := range pkg.Functions {
@@ -336,7 +346,7 @@ func TestPackage(t *testing.T) {
 		}
 	})
 
-	t.Run("again: reproducible, and stored zips are not uploaded again", func(t *testing.T) {
+	t.Run("again: reused, not built or uploaded again", func(t *testing.T) {
 		// Mark the stored zip: an upload would replace the mark.
 		if err := f.store.Put(ctx, hello.Key, []byte("mark"), ""); err != nil {
 			t.Fatal(err)
@@ -345,8 +355,19 @@ func TestPackage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalJSON(again.Functions, pkg.Functions) {
-			t.Errorf("second package built %+v, want the same zips %+v", again.Functions, pkg.Functions)
+		want := slices.Clone(pkg.Functions)
+		for i := range want {
+			want[i].Reused = true
+		}
+		if !equalJSON(again.Functions, want) {
+			t.Errorf("second package made %+v, want the same zips reused %+v", again.Functions, want)
+		}
+		if !strings.HasSuffix(again.Summary, ": 0 built, 3 reused") {
+			t.Errorf("got summary %q, want 0 built, 3 reused", again.Summary)
+		}
+		log := string(f.get(t, again.LogKey))
+		if !strings.Contains(log, "reused HelloFunction (inputs unchanged): s3://"+bucket+"/"+hello.Key) || strings.Contains(log, "go build") {
+			t.Errorf("log does not say HelloFunction was reused without go build:\n%s", log)
 		}
 		if got := string(f.get(t, again.TemplateKey)); got != tpl {
 			t.Errorf("second packaged template differs:\n%s\nwant\n%s", got, tpl)

@@ -27,3 +27,19 @@ func ArtifactKey(repo Repository, sha256hex, ext string) string {
 func PackagedTemplateKey(repo Repository, commit string) string {
 	return path.Join("packages", repo.Workspace, repo.Slug, commit, "template.yaml")
 }
+
+// BuildRecordKey is where the package step records which zip a build of
+// repo with the build key buildKey (a hash of everything the build reads)
+// made, so that a later run with the same inputs reuses the zip instead of
+// building again.
+func BuildRecordKey(repo Repository, buildKey string) string {
+	return path.Join("builds", repo.Workspace, repo.Slug, buildKey+".json")
+}
+
+// CacheKey is where one of repo's Go caches ("gomodcache", "gocache") is
+// kept between runs: cacheKey names the inputs the cache is good for (the
+// step, go.sum, the toolchain and the platform), name the cache, and ext
+// the object (".tar.gz" for the cache, ".json" for its manifest).
+func CacheKey(repo Repository, cacheKey, name, ext string) string {
+	return path.Join("cache", repo.Workspace, repo.Slug, cacheKey, name+ext)
+}

@@ -1,0 +1,26 @@
+// Package gocache keeps the Go module cache (GOMODCACHE) and the Go build
+// cache (GOCACHE) of the checks and package steps between runs, in the
+// artifact bucket. In Lambda every cold start has an empty /tmp: without
+// these caches every run downloads every module and compiles the standard
+// library and every dependency again.
+//
+// A cache is stored per step and per set of inputs it is good for (the
+// step, go.sum, the toolchain, the platform; see Key) as a gzip-compressed
+// tar and a small JSON manifest beside it:
+//
+//	cache/<workspace>/<slug>/<step>-<hash>/gomodcache.tar.gz, gomodcache.json
+//	cache/<workspace>/<slug>/<step>-<hash>/gocache.tar.gz,    gocache.json
+//
+// A Session restores a cache before the step's commands run, unless the
+// local directory already holds what is stored (a warm Lambda), and saves
+// it after the step succeeded when it grew materially: never when it is
+// unchanged (the manifest's hash is the same), not for a few new entries
+// (see MinGrowth), and never over Config.MaxBytes. Restores unpack with
+// package archive into a staging directory first, so a broken download
+// never leaves half a module in the cache.
+//
+// Both caches stay valid when restored this way: the build cache is
+// addressed by content and checks each output's size, not its time, and
+// the module cache's extracted modules are trusted once their directory
+// exists (go.sum is checked against the .ziphash files kept beside them).
+package gocache

@@ -1,0 +1,420 @@
+package gocache
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/archive"
+	"github.com/stackflow/stackflow/internal/artifacts"
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// Store is the artifact bucket as the caches use it; *artifacts.Store is
+// one. Open reports a missing key with artifacts.ErrNotFound.
+type Store interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Put(ctx context.Context, key string, body []byte, contentType string) error
+	PutFile(ctx context.Context, key, path, contentType string) error
+}
+
+var _ Store = (*artifacts.Store)(nil)
+
+// Part is one of the two Go caches.
+type Part string
+
+// The caches, named as they are stored.
+const (
+	// Modules is GOMODCACHE, kept in Config.Dir/mod.
+	Modules Part = "gomodcache"
+	// Builds is GOCACHE, kept in Config.Dir/build.
+	Builds Part = "gocache"
+)
+
+// parts is the order in which Save handles them.
+var parts = []Part{Modules, Builds}
+
+// sub is the part's directory under Config.Dir, as toolchain.Options'
+// GoCacheDir lays them out.
+func (p Part) sub() string {
+	if p == Modules {
+		return "mod"
+	}
+	return "build"
+}
+
+// Bounds and defaults.
+const (
+	// DefaultDir is where a handler keeps its Go caches: /tmp survives warm
+	// starts of a Lambda function.
+	DefaultDir = "/tmp/stackflow/go"
+	// DefaultMaxBytes bounds a cache, uncompressed: a larger one is
+	// neither saved nor restored.
+	DefaultMaxBytes = 2 << 30
+	// maxFiles bounds the entries of a restored cache.
+	maxFiles = 2_000_000
+)
+
+// Config says where the caches live: the bucket and the local directory.
+type Config struct {
+	Store Store
+	// Dir holds GOMODCACHE as Dir/mod and GOCACHE as Dir/build; it must be
+	// toolchain.Options.GoCacheDir for the commands to use them.
+	Dir string
+	// MaxBytes bounds each cache; 0 means DefaultMaxBytes.
+	MaxBytes int64
+}
+
+func (c *Config) maxBytes() int64 {
+	if c.MaxBytes > 0 {
+		return c.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+// FromEnv returns the configuration a handler reads from its environment,
+// over store, or nil when the caches are turned off:
+//
+//	GO_CACHE_S3   on (the default) or off; off where the functions share
+//	              the host's caches, as in stackflow local
+//	GO_CACHE_DIR  the local directory of the caches; default DefaultDir
+func FromEnv(store Store) (*Config, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("GO_CACHE_S3"))); v {
+	case "", "on", "true", "1", "yes":
+	case "off", "false", "0", "no":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("GO_CACHE_S3 %q: want on or off", v)
+	}
+	dir := os.Getenv("GO_CACHE_DIR")
+	if dir == "" {
+		dir = DefaultDir
+	}
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("GO_CACHE_DIR %q: want an absolute path", dir)
+	}
+	return &Config{Store: store, Dir: dir}, nil
+}
+
+// Key names the caches of step ("checks", "package") for a module whose
+// go.sum (and go.work.sum) contents are sums, run with the toolchain (such
+// as "go1.22.3") on goos/goarch: a cache is reused only by runs with the
+// same inputs, and a new go.sum or toolchain starts a new one.
+func Key(step, toolchain, goos, goarch string, sums ...[]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "stackflow go caches v1\nstep %s\ntoolchain %s\nplatform %s/%s\n", step, toolchain, goos, goarch)
+	for _, s := range sums {
+		fmt.Fprintf(h, "sum %d\n", len(s))
+		h.Write(s)
+	}
+	return step + "-" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Sums reads the go.sum and go.work.sum of the module or workspace in
+// dir, for Key; a missing file reads as empty.
+func Sums(dir string) ([]byte, error) {
+	var out []byte
+	for _, name := range []string{"go.sum", "go.work.sum"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("go caches: %w", err)
+		}
+		out = fmt.Appendf(out, "%s %d\n", name, len(b))
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// meta is a stored cache's manifest object.
+type meta struct {
+	// Hash is the hash of the manifest (every file's path and size) of
+	// what the archive holds.
+	Hash         string `json:"hash"`
+	Files        int    `json:"files"`
+	Bytes        int64  `json:"bytes"`
+	ArchiveBytes int64  `json:"archiveBytes"`
+	SavedAt      string `json:"savedAt"`
+}
+
+// Session restores and saves the caches of one step's run.
+type Session struct {
+	cfg    *Config
+	repo   pipeline.Repository
+	key    string
+	states map[Part]*state
+}
+
+// state is what a Session knows of one part.
+type state struct {
+	restore Report
+	remote  *meta     // nil when nothing is stored
+	synced  *manifest // what the local directory held of the store's copy
+}
+
+// Session starts the caches' work for one step of repo; key is the step's
+// Key.
+func (c *Config) Session(repo pipeline.Repository, key string) *Session {
+	return &Session{cfg: c, repo: repo, key: key, states: map[Part]*state{}}
+}
+
+// Dir is where part lives locally.
+func (s *Session) Dir(part Part) string { return filepath.Join(s.cfg.Dir, part.sub()) }
+
+func (s *Session) object(part Part, ext string) string {
+	return pipeline.CacheKey(s.repo, s.key, string(part), ext)
+}
+
+// Report says what Restore or Save did with one cache.
+type Report struct {
+	Part Part
+	// Action is one of:
+	//	restore: "restored", "current" (the local copy holds the stored
+	//	one), "none" (nothing stored yet)
+	//	save: "saved", "unchanged", "kept" (grew too little to upload),
+	//	"too big", "empty"
+	Action string
+	Files  int
+	Bytes  int64
+	// Archive is the size of the archive moved, when one was.
+	Archive int64
+	// Growth is how many bytes were added since the stored copy, for Save.
+	Growth int64
+	Took   time.Duration
+}
+
+// String is the report as a line of a step's log.
+func (r Report) String() string {
+	name := map[Part]string{Modules: "GOMODCACHE", Builds: "GOCACHE"}[r.Part]
+	took := r.Took.Round(10 * time.Millisecond)
+	switch r.Action {
+	case "restored":
+		return fmt.Sprintf("%s restored: %d files, %s (%s archive) in %s", name, r.Files, size(r.Bytes), size(r.Archive), took)
+	case "current":
+		return fmt.Sprintf("%s current: the local copy holds the stored one (%d files, %s)", name, r.Files, size(r.Bytes))
+	case "none":
+		return fmt.Sprintf("%s: none stored yet", name)
+	case "saved":
+		return fmt.Sprintf("%s saved: %d files, %s (%s archive, %s new) in %s", name, r.Files, size(r.Bytes), size(r.Archive), size(r.Growth), took)
+	case "unchanged":
+		return fmt.Sprintf("%s unchanged: not uploaded", name)
+	case "kept":
+		return fmt.Sprintf("%s grew by only %s: not uploaded", name, size(r.Growth))
+	case "too big":
+		return fmt.Sprintf("%s is %s, over the bound: not uploaded", name, size(r.Bytes))
+	case "empty":
+		return fmt.Sprintf("%s is empty: not uploaded", name)
+	}
+	return fmt.Sprintf("%s %s", name, r.Action)
+}
+
+// Restore brings part's stored copy into its local directory, unless
+// there is none or the local copy already holds it. Later calls for the
+// same part return the first one's report. Only restored parts are saved.
+func (s *Session) Restore(ctx context.Context, part Part) (Report, error) {
+	if st, ok := s.states[part]; ok {
+		return st.restore, nil
+	}
+	began := time.Now()
+	st := &state{restore: Report{Part: part, Action: "none"}}
+	s.states[part] = st
+	st.synced = s.readSynced(part)
+
+	remote, err := s.readMeta(ctx, part)
+	if err != nil {
+		return st.restore, err
+	}
+	st.remote = remote
+	if remote == nil {
+		return st.restore, nil
+	}
+	dir := s.Dir(part)
+	if st.synced != nil && st.synced.hash == remote.Hash && !isEmpty(dir) {
+		st.restore = Report{Part: part, Action: "current", Files: remote.Files, Bytes: remote.Bytes}
+		return st.restore, nil
+	}
+	if remote.Bytes > s.cfg.maxBytes() {
+		st.restore = Report{Part: part, Action: "too big", Bytes: remote.Bytes}
+		return st.restore, nil
+	}
+	got, err := s.download(ctx, part, dir)
+	if err != nil {
+		// Saving replaces what cannot be restored.
+		st.remote = nil
+		return st.restore, err
+	}
+	st.synced = got
+	if err := s.writeSynced(part, got); err != nil {
+		return st.restore, err
+	}
+	st.restore = Report{Part: part, Action: "restored", Files: len(got.files), Bytes: got.bytes,
+		Archive: remote.ArchiveBytes, Took: time.Since(began)}
+	return st.restore, nil
+}
+
+// download unpacks the stored archive of part into a staging directory
+// beside dir and moves it into dir: whole, when dir is empty, or what dir
+// lacks, when it holds an older copy. It returns the manifest of what was
+// stored.
+func (s *Session) download(ctx context.Context, part Part, dir string) (*manifest, error) {
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	staging, err := os.MkdirTemp(s.cfg.Dir, ".restore-"+string(part)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	defer removeAll(staging)
+	body, err := s.cfg.Store.Open(ctx, s.object(part, ".tar.gz"))
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	defer body.Close()
+	lim := archive.Limits{MaxBytes: s.cfg.maxBytes(), MaxFiles: maxFiles}
+	if err := archive.Extract(body, staging, lim); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	got, err := scan(staging)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	if isEmpty(dir) {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", part, err)
+		}
+		if err := os.Rename(staging, dir); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", part, err)
+		}
+		return got, nil
+	}
+	if err := merge(staging, dir); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	return got, nil
+}
+
+// Save uploads every restored part that grew materially since the stored
+// copy (see MinGrowth), and reports on each. A part whose upload fails is
+// reported in the error; the others are still saved.
+func (s *Session) Save(ctx context.Context) ([]Report, error) {
+	var reports []Report
+	var errs []error
+	for _, part := range parts {
+		st, ok := s.states[part]
+		if !ok {
+			continue
+		}
+		r, err := s.save(ctx, part, st)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reports = append(reports, r)
+	}
+	return reports, errors.Join(errs...)
+}
+
+// MinGrowth is how much a cache must have grown since its stored copy of
+// stored bytes to be uploaded again: 5% of it, at least 1 MiB. A run adds
+// its own packages' few objects to the build cache; uploading the whole
+// cache again for them costs more than compiling them next time.
+func MinGrowth(stored int64) int64 { return max(1<<20, stored/20) }
+
+func (s *Session) save(ctx context.Context, part Part, st *state) (Report, error) {
+	began := time.Now()
+	dir := s.Dir(part)
+	local, err := scan(dir)
+	if err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	r := Report{Part: part, Files: len(local.files), Bytes: local.bytes, Growth: local.growth(st.synced)}
+	switch {
+	case len(local.files) == 0:
+		r.Action = "empty"
+		return r, nil
+	case local.bytes > s.cfg.maxBytes():
+		r.Action = "too big"
+		return r, nil
+	case st.remote != nil && (local.hash == st.remote.Hash || r.Growth == 0):
+		r.Action = "unchanged"
+		return r, nil
+	case st.remote != nil && r.Growth < MinGrowth(st.remote.Bytes):
+		r.Action = "kept"
+		return r, nil
+	}
+
+	tmp, err := os.CreateTemp(s.cfg.Dir, ".save-"+string(part)+"-*.tar.gz")
+	if err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	defer os.Remove(tmp.Name())
+	// Fast compression: the build cache is large and saved often.
+	err = archive.CreateLevel(tmp, dir, string(part), nil, gzip.BestSpeed)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	fi, err := os.Stat(tmp.Name())
+	if err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	// The archive first, its manifest second: a restore that reads the
+	// new manifest finds the new archive. One that reads an old manifest
+	// and a new archive is no worse: every copy is good for this key.
+	if err := s.cfg.Store.PutFile(ctx, s.object(part, ".tar.gz"), tmp.Name(), "application/gzip"); err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	m := meta{Hash: local.hash, Files: len(local.files), Bytes: local.bytes, ArchiveBytes: fi.Size(),
+		SavedAt: time.Now().UTC().Format(time.RFC3339)}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	if err := s.cfg.Store.Put(ctx, s.object(part, ".json"), body, "application/json"); err != nil {
+		return Report{}, fmt.Errorf("save %s: %w", part, err)
+	}
+	st.remote, st.synced = &m, local
+	if err := s.writeSynced(part, local); err != nil {
+		return Report{}, err
+	}
+	r.Action, r.Archive, r.Took = "saved", fi.Size(), time.Since(began)
+	return r, nil
+}
+
+// readMeta reads part's stored manifest; nil when there is none.
+func (s *Session) readMeta(ctx context.Context, part Part) (*meta, error) {
+	body, err := s.cfg.Store.Open(ctx, s.object(part, ".json"))
+	if errors.Is(err, artifacts.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", part, err)
+	}
+	defer body.Close()
+	var m meta
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&m); err != nil || m.Hash == "" {
+		// A broken manifest is as good as none: the next save replaces it.
+		return nil, nil
+	}
+	return &m, nil
+}
+
+func isEmpty(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
+}
