@@ -1,11 +1,13 @@
 package lambda
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,12 +26,13 @@ type process struct {
 	cur int // the running process's ID, 0 between runs
 }
 
-// run starts the bootstrap and starts it again whenever it exits, until
-// quit is closed.
-func (p *process) run() {
-	defer close(p.done)
-	pause := firstRestartPause
-	for n := 0; ; n++ {
+// start starts the bootstrap once. A start that fails with ETXTBSY is
+// tried again for a while: while one goroutine writes an executable (the
+// engine unpacking another function's code), a process forked by another
+// goroutine holds the write descriptor for an instant, and executing the
+// file then fails with "text file busy" (golang.org/issue/22315).
+func (p *process) start() (*exec.Cmd, error) {
+	for attempt := 0; ; attempt++ {
 		cmd := exec.Command(filepath.Join(p.fn.Dir, "bootstrap"))
 		cmd.Dir = p.fn.Dir
 		cmd.Env = p.env
@@ -37,8 +40,23 @@ func (p *process) run() {
 		cmd.Stderr = p.log
 		cmd.WaitDelay = stopGrace
 		ownGroup(cmd)
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 50 {
+			return cmd, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// run starts the bootstrap and starts it again whenever it exits, until
+// quit is closed.
+func (p *process) run() {
+	defer close(p.done)
+	pause := firstRestartPause
+	for n := 0; ; n++ {
+		cmd, err := p.start()
 		began := time.Now()
-		if err := cmd.Start(); err != nil {
+		if err != nil {
 			if n == 0 {
 				p.first <- err
 				return

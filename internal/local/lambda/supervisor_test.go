@@ -60,6 +60,8 @@ type echo struct {
 	Function string `json:"function"`
 	Secret   string `json:"secret"`
 	HostAWS  string `json:"hostAws"`
+	Trace    string `json:"trace"`
+	Tag      string `json:"tag"`
 }
 
 // setup starts kumo and a supervisor that is closed before kumo.
@@ -299,5 +301,36 @@ func TestConcurrencyRunsOneProcessPerConcurrentInvocation(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("process %d still runs after Stop", pid)
 		}
+	}
+}
+
+// TestStartWaitsOutATextFileBusy: while the code of one function is being
+// written, a process forked meanwhile may hold its write descriptor for an
+// instant, and starting it fails with ETXTBSY. Start tries again.
+func TestStartWaitsOutATextFileBusy(t *testing.T) {
+	s, c := setup(t)
+	dir := t.TempDir()
+	code, err := os.ReadFile(filepath.Join(codeDir, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(dir, "bootstrap")
+	f, err := os.OpenFile(bootstrap, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(code); err != nil {
+		t.Fatal(err)
+	}
+	// The file is still open for writing: executing it now is ETXTBSY.
+	if err := exec.Command(bootstrap).Start(); !errors.Is(err, syscall.ETXTBSY) {
+		t.Fatalf("got %v starting a file open for writing, want ETXTBSY (the test's premise)", err)
+	}
+	time.AfterFunc(150*time.Millisecond, func() { f.Close() })
+	if _, err := s.Start(context.Background(), Function{Name: "busyfile", Dir: dir, Timeout: 5 * time.Second}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if got := invoke(t, c, "busyfile", `{}`); got.Function != "busyfile" {
+		t.Errorf("got %+v, want an answer from busyfile", got)
 	}
 }
