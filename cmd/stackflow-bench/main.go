@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	pushes := fs.Int("pushes", 1000, "pushes in the load run, each of its own branch and delivered once")
 	senders := fs.Int("senders", 50, "deliveries in flight at once")
+	processes := fs.Int("processes", 16, "processes per function: Lambda scales a function out to one environment per concurrent invocation")
 	rate := fs.Float64("rate", 0, "also run a paced load run: this many deliveries per second (at most -senders at once)")
 	ratePushes := fs.Int("rate-pushes", 0, "pushes in the paced run (default: 10 seconds' worth)")
 	twice := fs.Int("twice", 0, "also run a load run of this many pushes, each delivered twice as Bitbucket redelivers")
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err := measure(ctx, options{
-		pushes: *pushes, senders: *senders, rate: *rate, ratePushes: *ratePushes, twice: *twice, drain: *drain,
+		pushes: *pushes, senders: *senders, processes: *processes, rate: *rate, ratePushes: *ratePushes, twice: *twice, drain: *drain,
 		transitions: *doTransitions, load: *doLoad, saveHistory: *saveHistory, json: *asJSON,
 	}, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "stackflow-bench: %v\n", err)
@@ -102,6 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type options struct {
 	pushes, senders   int
+	processes         int
 	rate              float64
 	ratePushes, twice int
 	drain             time.Duration
@@ -140,7 +142,7 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	defer os.RemoveAll(tmp)
 
 	started := time.Now()
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: stderr})
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: stderr, FunctionConcurrency: opts.processes})
 	if err != nil {
 		return err
 	}

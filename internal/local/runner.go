@@ -64,6 +64,10 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// FunctionConcurrency is how many processes serve each function, as
+	// Lambda runs an environment per concurrent invocation; 0 means 4,
+	// enough for a few runs at once while staying light on a laptop.
+	FunctionConcurrency int
 	// TraceDaemon is the X-Ray daemon ("host:port", UDP) that functions,
 	// the local Lambda and the local Step Functions send trace segments
 	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
@@ -140,6 +144,9 @@ func (q *statusQueue) take(before time.Time) []localbb.Status {
 func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if opts.PollSeconds <= 0 {
 		opts.PollSeconds = 1
+	}
+	if opts.FunctionConcurrency <= 0 {
+		opts.FunctionConcurrency = 4
 	}
 	log := opts.Log
 	if log == nil {
@@ -222,9 +229,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			"GO_CACHE_DIR": filepath.Join(p.workDir, "go"),
 		},
 		FunctionLog: func(name string) io.Writer { return p.logFile("function-" + name) },
-		// Enough for a few runs at once and bursts of webhooks; each is
-		// a small idle process until invoked.
-		FunctionConcurrency: 4,
+		FunctionConcurrency: p.opts.FunctionConcurrency,
 	})
 	if err != nil {
 		ln.Close()
