@@ -23,8 +23,9 @@ func TestS3PathStyleFollowsTheEndpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := S3(cfg).Options().UsePathStyle; got != tt.want {
-				t.Errorf("UsePathStyle: got %v, want %v", got, tt.want)
+			o := S3(cfg).Options()
+			if o.UsePathStyle != tt.want || o.DisableLogOutputChecksumValidationSkipped != tt.want {
+				t.Errorf("UsePathStyle, quiet checksums: got %v, %v; want %v", o.UsePathStyle, o.DisableLogOutputChecksumValidationSkipped, tt.want)
 			}
 			if cfg.Region != "eu-west-1" {
 				t.Errorf("region: got %q, want eu-west-1", cfg.Region)
