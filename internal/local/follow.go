@@ -184,8 +184,11 @@ func (p *printer) see(e types.HistoryEvent) {
 	case e.StateEnteredEventDetails != nil:
 		name := aws.ToString(e.StateEnteredEventDetails.Name)
 		p.entered[p.env+"/"+name] = at
-		if e.Type == types.HistoryEventTypeChoiceStateEntered || e.Type == types.HistoryEventTypeWaitStateEntered || e.Type == types.HistoryEventTypePassStateEntered {
+		switch e.Type {
+		case types.HistoryEventTypeChoiceStateEntered, types.HistoryEventTypeWaitStateEntered, types.HistoryEventTypePassStateEntered:
 			return // instant or uneventful: shown on exit only when it took time
+		case types.HistoryEventTypeSucceedStateEntered, types.HistoryEventTypeFailStateEntered:
+			return // the outcome says it
 		}
 		p.running, p.since, p.lastBeat = p.prefix()+name, at, at
 		p.printlnLocked("  %s▸ %s", p.prefix(), name)
@@ -202,7 +205,8 @@ func (p *printer) see(e types.HistoryEvent) {
 			p.readPlan(aws.ToString(e.StateExitedEventDetails.Output))
 		}
 		switch e.Type {
-		case types.HistoryEventTypeChoiceStateExited, types.HistoryEventTypePassStateExited:
+		case types.HistoryEventTypeChoiceStateExited, types.HistoryEventTypePassStateExited,
+			types.HistoryEventTypeSucceedStateExited:
 			return
 		case types.HistoryEventTypeWaitStateExited:
 			p.printlnLocked("  %s  waited %s", p.prefix(), seconds(took))

@@ -53,6 +53,8 @@ func TestPrinterShowsStatesOutputAndStatusesInOrder(t *testing.T) {
 		exited(types.HistoryEventTypeTaskStateExited, "Package the app once", "{}", 2700*time.Millisecond),
 		{Type: types.HistoryEventTypeMapIterationStarted, Timestamp: aws.Time(t0.Add(2800 * time.Millisecond)), MapIterationStartedEventDetails: &types.MapIterationEventDetails{Index: 1}},
 		entered(types.HistoryEventTypeTaskStateEntered, "Smoke test the environment", 2800*time.Millisecond),
+		entered(types.HistoryEventTypeSucceedStateEntered, "Delivered", 2850*time.Millisecond),
+		exited(types.HistoryEventTypeSucceedStateExited, "Delivered", "{}", 2850*time.Millisecond),
 		{Type: types.HistoryEventTypeLambdaFunctionFailed, Timestamp: aws.Time(t0.Add(2900 * time.Millisecond)), LambdaFunctionFailedEventDetails: &types.LambdaFunctionFailedEventDetails{
 			Error: aws.String("SmokeTestFailed"), Cause: aws.String(`{"errorMessage":"smoke test \"greets\" of prod failed\nmore","errorType":"SmokeTestFailed"}`)}},
 	} {

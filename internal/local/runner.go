@@ -228,7 +228,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			"GO_CACHE_S3":  "off",
 			"GO_CACHE_DIR": filepath.Join(p.workDir, "go"),
 		},
-		FunctionLog: func(name string) io.Writer { return p.logFile("function-" + name) },
+		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		FunctionConcurrency: p.opts.FunctionConcurrency,
 	})
 	if err != nil {
