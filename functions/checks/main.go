@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -26,12 +25,12 @@ import (
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
-	"github.com/stackflow/stackflow/internal/toolchain"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(runlog.NewJSON(os.Stdout))
 	svc, err := setup(context.Background())
 	if err != nil {
 		slog.Error("checks function cannot start", "error", err.Error())
@@ -41,22 +40,17 @@ func main() {
 }
 
 func setup(ctx context.Context) (*checks.Service, error) {
-	bucket := os.Getenv("ARTIFACT_BUCKET")
-	if bucket == "" {
-		return nil, errors.New("ARTIFACT_BUCKET is not set")
-	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	store := artifacts.New(awsenv.S3(cfg), bucket, cfg.Region)
-	caches, err := gocache.FromEnv(store)
+	store, err := artifacts.FromEnv(cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := toolchain.OptionsFromEnv(tracing.HTTPClient(&http.Client{}))
-	if caches != nil {
-		opts.GoCacheDir = caches.Dir
+	caches, opts, err := gocache.ForBuilds(store, tracing.HTTPClient(&http.Client{}))
+	if err != nil {
+		return nil, err
 	}
 	return &checks.Service{
 		Store:     store,

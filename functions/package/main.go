@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,12 +28,12 @@ import (
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/packager"
-	"github.com/stackflow/stackflow/internal/toolchain"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(runlog.NewJSON(os.Stdout))
 	svc, err := setup(context.Background())
 	if err != nil {
 		slog.Error("package function cannot start", "error", err.Error())
@@ -44,10 +43,6 @@ func main() {
 }
 
 func setup(ctx context.Context) (*packager.Service, error) {
-	bucket := os.Getenv("ARTIFACT_BUCKET")
-	if bucket == "" {
-		return nil, errors.New("ARTIFACT_BUCKET is not set")
-	}
 	var arch string
 	if v := os.Getenv("BUILD_ARCH"); v != "" {
 		var err error
@@ -59,14 +54,13 @@ func setup(ctx context.Context) (*packager.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := artifacts.New(awsenv.S3(cfg), bucket, cfg.Region)
-	caches, err := gocache.FromEnv(store)
+	store, err := artifacts.FromEnv(cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := toolchain.OptionsFromEnv(tracing.HTTPClient(&http.Client{}))
-	if caches != nil {
-		opts.GoCacheDir = caches.Dir
+	caches, opts, err := gocache.ForBuilds(store, tracing.HTTPClient(&http.Client{}))
+	if err != nil {
+		return nil, err
 	}
 	return &packager.Service{
 		Store:     store,

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,10 +43,6 @@ func main() {
 }
 
 func setup(ctx context.Context) (*source.Service, error) {
-	bucket := os.Getenv("ARTIFACT_BUCKET")
-	if bucket == "" {
-		return nil, errors.New("ARTIFACT_BUCKET is not set")
-	}
 	tokenARN := os.Getenv("BITBUCKET_TOKEN_ARN")
 	apiURL, webURL := os.Getenv("BITBUCKET_API_URL"), os.Getenv("BITBUCKET_URL")
 
@@ -55,7 +50,10 @@ func setup(ctx context.Context) (*source.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := artifacts.New(awsenv.S3(cfg), bucket, cfg.Region)
+	store, err := artifacts.FromEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
 
 	// The token is read on the first invocation, not at start, so that a
 	// missing or unreadable secret fails the step with a clear error; the

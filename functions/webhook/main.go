@@ -23,12 +23,13 @@ import (
 
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/webhook"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := runlog.NewJSON(os.Stdout)
 	slog.SetDefault(log)
 
 	machine := os.Getenv("STATE_MACHINE_ARN")

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/stackflow/stackflow/internal/awsenv"
 )
 
 // ErrNotFound is returned when a key holds no object.
@@ -37,6 +39,16 @@ type Store struct {
 // New returns a store over bucket. region is used to spell S3 URLs.
 func New(client *s3.Client, bucket, region string) *Store {
 	return &Store{s3: client, bucket: bucket, region: region}
+}
+
+// FromEnv returns the store of the bucket ARTIFACT_BUCKET names, as the
+// handlers are configured, with an S3 client for cfg.
+func FromEnv(cfg aws.Config) (*Store, error) {
+	bucket := os.Getenv("ARTIFACT_BUCKET")
+	if bucket == "" {
+		return nil, errors.New("ARTIFACT_BUCKET is not set")
+	}
+	return New(awsenv.S3(cfg), bucket, cfg.Region), nil
 }
 
 // Bucket is the store's bucket name.

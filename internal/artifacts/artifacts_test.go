@@ -3,6 +3,7 @@ package artifacts_test
 import (
 	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,5 +43,26 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	if got, want := store.URL("p/t.yaml"), "https://"+bucket+".s3."+cfg.Region+".amazonaws.com/p/t.yaml"; got != want {
 		t.Fatalf("URL = %q, want %q", got, want)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	cfg := testaws.Start(t)
+	t.Setenv("ARTIFACT_BUCKET", "")
+	if _, err := artifacts.FromEnv(cfg); err == nil || err.Error() != "ARTIFACT_BUCKET is not set" {
+		t.Fatalf("got %v, want ARTIFACT_BUCKET is not set", err)
+	}
+	bucket := testaws.Bucket(t, cfg, "env")
+	t.Setenv("ARTIFACT_BUCKET", bucket)
+	t.Setenv("AWS_ENDPOINT_URL", aws.ToString(cfg.BaseEndpoint)) // a local S3: path style
+	store, err := artifacts.FromEnv(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.Bucket() != bucket {
+		t.Errorf("got bucket %q, want %q", store.Bucket(), bucket)
+	}
+	if err := store.Put(context.Background(), "k", []byte("v"), ""); err != nil {
+		t.Errorf("the store cannot write its bucket: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
 )
@@ -67,7 +68,8 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("repository", in.Run.Repository.FullName(), "branch", in.Run.Branch, "commit", in.Run.Commit)
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
+	log = runlog.Logger(ctx, log)
 	plan := in.Source.Plan
 	if len(plan.Checks) == 0 {
 		return pipeline.ChecksResult{Checks: []pipeline.CheckResult{}, Summary: "no checks to run"}, nil

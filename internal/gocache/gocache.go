@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/stackflow/stackflow/internal/archive"
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/toolchain"
 )
 
 // Store is the artifact bucket as the caches use it; *artifacts.Store is
@@ -103,6 +105,22 @@ func FromEnv(store Store) (*Config, error) {
 		return nil, fmt.Errorf("GO_CACHE_DIR %q: want an absolute path", dir)
 	}
 	return &Config{Store: store, Dir: dir}, nil
+}
+
+// ForBuilds returns what the checks and package handlers build with, as
+// their environment says: the caches over store (nil when turned off) and
+// the toolchain options (GOPROXY, TOOLCHAIN_CACHE), with the Go caches in
+// the caches' directory. hc downloads toolchains.
+func ForBuilds(store Store, hc *http.Client) (*Config, toolchain.Options, error) {
+	caches, err := FromEnv(store)
+	if err != nil {
+		return nil, toolchain.Options{}, err
+	}
+	opts := toolchain.OptionsFromEnv(hc)
+	if caches != nil {
+		opts.GoCacheDir = caches.Dir
+	}
+	return caches, opts, nil
 }
 
 // Key names the caches of step ("checks", "package") for a module whose

@@ -34,6 +34,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
 )
@@ -110,7 +111,7 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 	if j.log == nil {
 		j.log = slog.Default()
 	}
-	j.log = j.log.With("repository", in.Run.Repository.FullName(), "branch", in.Run.Branch, "commit", in.Run.Commit)
+	j.log = runlog.Logger(runlog.WithRun(ctx, in.Run, in.Execution), j.log)
 
 	root, cleanup, err := workspace.Fetch(ctx, s.Store, in.Source.ArchiveKey)
 	if err != nil {

@@ -70,3 +70,25 @@ func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h handler) WithGroup(name string) slog.Handler {
 	return handler{h.Handler.WithGroup(name)}
 }
+
+// Logger returns log bound to ctx: its lines carry ctx's request and run
+// even when they are logged without a context, as code that logs through
+// a *slog.Logger field does.
+func Logger(ctx context.Context, log *slog.Logger) *slog.Logger {
+	return slog.New(bound{Handler: log.Handler(), ctx: ctx})
+}
+
+type bound struct {
+	slog.Handler
+	ctx context.Context
+}
+
+func (b bound) Handle(_ context.Context, r slog.Record) error { return b.Handler.Handle(b.ctx, r) }
+
+func (b bound) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return bound{Handler: b.Handler.WithAttrs(attrs), ctx: b.ctx}
+}
+
+func (b bound) WithGroup(name string) slog.Handler {
+	return bound{Handler: b.Handler.WithGroup(name), ctx: b.ctx}
+}

@@ -40,3 +40,21 @@ func TestEveryLineCarriesTheRequestAndTheRun(t *testing.T) {
 		t.Errorf("a line without a context got %v, want no run attributes", second)
 	}
 }
+
+func TestLoggerBindsTheRunToLinesWithoutAContext(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	run := pipeline.Run{Repository: pipeline.Repository{Workspace: "acme", Slug: "hello"}, Branch: "main", Commit: "0123456789abcdef0123456789abcdef01234567"}
+	ctx := WithRun(lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-2"}), run, "arn:x")
+	log := Logger(ctx, NewJSON(&b)).With("step", "package")
+	log.Info("built")
+	var line map[string]any
+	if err := json.Unmarshal(b.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"msg": "built", "step": "package", "requestId": "req-2", "repository": "acme/hello", "execution": "arn:x"} {
+		if line[k] != want {
+			t.Errorf("%s: got %v, want %v (line %v)", k, line[k], want, line)
+		}
+	}
+}
