@@ -8,11 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -42,48 +38,12 @@ checks: []
 // of the app in src (examples/hello) with its stackflow.yml replaced by
 // config when config is not empty.
 func App(ctx context.Context, src, dst, config string) error {
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		return fmt.Errorf("copy the app %s: %w", src, err)
-	}
+	var edit map[string]func(string) string
 	if config != "" {
-		if err := os.WriteFile(filepath.Join(dst, "stackflow.yml"), []byte(config), 0o644); err != nil {
-			return fmt.Errorf("write the app's stackflow.yml: %w", err)
-		}
+		edit = map[string]func(string) string{"stackflow.yml": func(string) string { return config }}
 	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"add", "."},
-		{"commit", "-q", "-m", "stackflow bench"},
-	} {
-		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Dir = dst
-		cmd.Env = append(os.Environ(),
-			"GIT_AUTHOR_NAME=stackflow bench", "GIT_AUTHOR_EMAIL=bench@localhost",
-			"GIT_COMMITTER_NAME=stackflow bench", "GIT_COMMITTER_EMAIL=bench@localhost",
-			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("git %s in %s: %w: %s", args[0], dst, err, bytes.TrimSpace(out))
-		}
-	}
-	return nil
+	_, err := local.NewRepository(ctx, src, dst, edit)
+	return err
 }
 
 // LoadOptions configure a load run.

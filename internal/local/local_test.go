@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,29 +79,10 @@ func dumpLogs(dir string) {
 }
 
 // app makes a git repository holding a copy of examples/hello whose stacks
-// are named after name, with edit applied to its files (path -> content;
-// a function of the old content).
+// are named after name, with edit applied to its files (path -> a function
+// of the old content).
 func app(t *testing.T, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
-	src := filepath.Join("..", "..", "examples", "hello")
-	dir := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rename := func(s string) string { return strings.ReplaceAll(s, `"hello-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
 	for f, fn := range edit {
@@ -112,32 +92,11 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 			edits[f] = fn
 		}
 	}
-	for f, fn := range edits {
-		p := filepath.Join(dir, f)
-		data, _ := os.ReadFile(p)
-		if err := os.WriteFile(p, []byte(fn(string(data))), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	dir := t.TempDir()
+	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", "hello"), dir, edits); err != nil {
+		t.Fatal(err)
 	}
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", ".")
-	git(t, dir, "commit", "-q", "-m", "hello, "+name)
 	return pipeline.Repository{Workspace: "acme", Slug: name}, dir
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func run(t *testing.T, repo pipeline.Repository, dir string) *Result {
@@ -285,7 +244,9 @@ func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
 
 func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
 	repo, dir := app(t, "twice", nil)
-	git(t, dir, "checkout", "-q", "-b", "feature/greeting") // checks only: quick
+	if _, err := gitIn(context.Background(), dir, "checkout", "-q", "-b", "feature/greeting"); err != nil { // checks only: quick
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	push := Push{Repo: repo, Dir: dir}
 	first, err := shared.Deliver(ctx, &push)

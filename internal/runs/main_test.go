@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,9 +53,14 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer p.Close()
-	deliver := func(name string, edit func(dir string) error) (*local.Result, string, error) {
+	deliver := func(name string, edit map[string]func(string) string) (*local.Result, string, error) {
 		dir := filepath.Join(tmp, name)
-		commit, err := helloCopy(dir, name, edit)
+		if edit == nil {
+			edit = map[string]func(string) string{}
+		}
+		// Stacks of their own: named after the app, not hello-*.
+		edit["samconfig.toml"] = func(s string) string { return strings.ReplaceAll(s, `"hello-`, `"`+name+`-`) }
+		commit, err := local.NewRepository(ctx, filepath.Join("..", "..", "examples", "hello"), dir, edit)
 		if err != nil {
 			return nil, "", err
 		}
@@ -67,8 +71,8 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "deliver good: %v\n", err)
 		return 1
 	}
-	broken, brokenCommit, err = deliver("broken", func(dir string) error {
-		return replace(filepath.Join(dir, "hello", "handler.go"), `"hello from "`, `"goodbye from "`)
+	broken, brokenCommit, err = deliver("broken", map[string]func(string) string{
+		"hello/handler.go": func(s string) string { return strings.Replace(s, `"hello from "`, `"goodbye from "`, 1) },
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "deliver broken: %v\n", err)
@@ -98,68 +102,4 @@ func runTests(m *testing.M) int {
 	}
 	pipe = client.Pipeline()
 	return m.Run()
-}
-
-// helloCopy makes dir a git repository holding a copy of examples/hello
-// whose stacks are named after name, with edit applied, and returns its
-// commit.
-func helloCopy(dir, name string, edit func(dir string) error) (string, error) {
-	src := filepath.Join("..", "..", "examples", "hello")
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
-	if err != nil {
-		return "", err
-	}
-	if err := replace(filepath.Join(dir, "samconfig.toml"), `"hello-`, `"`+name+`-`); err != nil {
-		return "", err
-	}
-	if edit != nil {
-		if err := edit(dir); err != nil {
-			return "", err
-		}
-	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"commit", "-q", "-m", "hello, " + name}} {
-		if _, err := git(dir, args...); err != nil {
-			return "", err
-		}
-	}
-	return git(dir, "rev-parse", "HEAD")
-}
-
-// replace replaces every old with new in the file path.
-func replace(path, old, new string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(string(data), old) {
-		return fmt.Errorf("%s has no %q", path, old)
-	}
-	return os.WriteFile(path, []byte(strings.ReplaceAll(string(data), old, new)), 0o644)
-}
-
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
