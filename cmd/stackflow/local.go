@@ -53,8 +53,9 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 
 	res, err := p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: *branch}, progress)
 	if err != nil {
+		p.KeepLogs()
 		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-		fmt.Fprintf(stderr, "logs of the handlers and services: %s\n", p.LogDir())
+		fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
 		return 1
 	}
 	if *asJSON {
@@ -75,8 +76,9 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintln(progress, "stopping")
 	}
 	if !res.Succeeded() {
+		p.KeepLogs()
 		if !*asJSON {
-			fmt.Fprintf(stderr, "logs of the handlers and services: %s\n", p.LogDir())
+			fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
 		}
 		return 1
 	}

@@ -83,7 +83,9 @@ type printer struct {
 	// live redraws the last line with the running state.
 	live  bool
 	shown bool // the live line is on screen
-	// running is the state that runs now, and since when.
+	// running is the state that runs now, and since when; failed holds
+	// the states whose last attempt failed.
+	failed     map[string]bool
 	running    string
 	since      time.Time
 	lastBeat   time.Time
@@ -92,7 +94,7 @@ type printer struct {
 }
 
 func newPrinter(w io.Writer) *printer {
-	return &printer{w: w, entered: map[string]time.Time{}, heartbeat: 30 * time.Second}
+	return &printer{w: w, entered: map[string]time.Time{}, failed: map[string]bool{}, heartbeat: 30 * time.Second}
 }
 
 // printlnLocked shows one line above the live line; p.mu is held.
@@ -212,7 +214,12 @@ func (p *printer) see(e types.HistoryEvent) {
 			p.printlnLocked("  %s  waited %s", p.prefix(), seconds(took))
 			return
 		}
-		p.printlnLocked("  %s✓ %-40s %s", p.prefix(), name, seconds(took))
+		mark := "✓"
+		if p.failed[key] {
+			mark = "✗" // caught: the run goes on to report the failure
+			delete(p.failed, key)
+		}
+		p.printlnLocked("  %s%s %-40s %s", p.prefix(), mark, name, seconds(took))
 	case e.MapIterationStartedEventDetails != nil:
 		i := int(e.MapIterationStartedEventDetails.Index)
 		p.env = fmt.Sprintf("#%d", i)
@@ -221,7 +228,10 @@ func (p *printer) see(e types.HistoryEvent) {
 		}
 	case e.MapIterationSucceededEventDetails != nil, e.MapIterationFailedEventDetails != nil, e.MapIterationAbortedEventDetails != nil:
 		p.env = ""
+	case e.Type == types.HistoryEventTypeLambdaFunctionSucceeded, e.Type == types.HistoryEventTypeTaskSucceeded:
+		delete(p.failed, p.runningKey()) // a retry that worked
 	case e.Type == types.HistoryEventTypeLambdaFunctionFailed && e.LambdaFunctionFailedEventDetails != nil:
+		p.failed[p.runningKey()] = true
 		d := e.LambdaFunctionFailedEventDetails
 		p.printlnLocked("  %s✗ %s: %s", p.prefix(), aws.ToString(d.Error), firstLine(causeMessage(aws.ToString(d.Cause))))
 	case e.Type == types.HistoryEventTypeExecutionFailed && e.ExecutionFailedEventDetails != nil:
@@ -241,6 +251,11 @@ func (p *printer) showStatuses(before time.Time) {
 	for _, s := range p.statuses.take(before) {
 		p.printlnLocked("  %s◆ commit status %s %s: %s", p.prefix(), s.Key, s.State, s.Description)
 	}
+}
+
+// runningKey is the key of the running state in entered and failed.
+func (p *printer) runningKey() string {
+	return p.env + "/" + strings.TrimPrefix(p.running, p.prefix())
 }
 
 func (p *printer) prefix() string {

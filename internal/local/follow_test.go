@@ -57,6 +57,7 @@ func TestPrinterShowsStatesOutputAndStatusesInOrder(t *testing.T) {
 		exited(types.HistoryEventTypeSucceedStateExited, "Delivered", "{}", 2850*time.Millisecond),
 		{Type: types.HistoryEventTypeLambdaFunctionFailed, Timestamp: aws.Time(t0.Add(2900 * time.Millisecond)), LambdaFunctionFailedEventDetails: &types.LambdaFunctionFailedEventDetails{
 			Error: aws.String("SmokeTestFailed"), Cause: aws.String(`{"errorMessage":"smoke test \"greets\" of prod failed\nmore","errorType":"SmokeTestFailed"}`)}},
+		exited(types.HistoryEventTypeTaskStateExited, "Smoke test the environment", "{}", 3*time.Second),
 	} {
 		p.see(e)
 	}
@@ -75,6 +76,7 @@ func TestPrinterShowsStatesOutputAndStatusesInOrder(t *testing.T) {
 		"  ✓ Package the app once                     0.5s",
 		"  [prod] ▸ Smoke test the environment",
 		`  [prod] ✗ SmokeTestFailed: smoke test "greets" of prod failed`,
+		"  [prod] ✗ Smoke test the environment               0.2s",
 		"",
 	}, "\n")
 	if got := b.String(); got != want {
@@ -124,5 +126,23 @@ func TestPrinterLiveLineAndHeartbeat(t *testing.T) {
 	}
 	if strings.Contains(plain.String(), "\r") {
 		t.Errorf("plain output %q has terminal control characters", plain.String())
+	}
+}
+
+func TestPrinterMarksARetriedStepThatWorkedAsDone(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := newPrinter(&b)
+	for _, e := range []types.HistoryEvent{
+		entered(types.HistoryEventTypeTaskStateEntered, "Report the run started", 0),
+		{Type: types.HistoryEventTypeLambdaFunctionFailed, Timestamp: aws.Time(t0.Add(10 * time.Millisecond)), LambdaFunctionFailedEventDetails: &types.LambdaFunctionFailedEventDetails{
+			Error: aws.String("BitbucketUnavailable"), Cause: aws.String(`{"errorMessage":"bitbucket post status: 503"}`)}},
+		{Type: types.HistoryEventTypeLambdaFunctionSucceeded, Timestamp: aws.Time(t0.Add(2 * time.Second))},
+		exited(types.HistoryEventTypeTaskStateExited, "Report the run started", "{}", 2*time.Second),
+	} {
+		p.see(e)
+	}
+	if got := b.String(); !strings.Contains(got, "✗ BitbucketUnavailable") || !strings.Contains(got, "✓ Report the run started") {
+		t.Errorf("got\n%s\nwant the failed attempt and then the step done", got)
 	}
 }

@@ -260,7 +260,7 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("create the install bucket: %w", err)
 	}
-	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (first run builds every function: a minute or two)\n", p.opts.SourceDir)
+	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (building its functions the first time takes a minute or two)\n", p.opts.SourceDir)
 	installLog := p.logFile("install")
 	logger := slog.New(slog.NewTextHandler(installLog, nil))
 	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, installLog, logger)
@@ -323,6 +323,10 @@ func (p *Pipeline) Endpoints() map[string]string {
 
 // BitbucketURL is the local Bitbucket's address.
 func (p *Pipeline) BitbucketURL() string { return p.hub.url }
+
+// KeepLogs keeps the work directory, logs included, when Close removes
+// everything else: a person reads them after a failed run.
+func (p *Pipeline) KeepLogs() { p.ownDir = false }
 
 // LogDir is where the functions' and services' logs are kept.
 func (p *Pipeline) LogDir() string { return filepath.Join(p.workDir, "logs") }
