@@ -50,6 +50,9 @@ func planCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err == nil {
 		var plan pipeline.Plan
 		if plan, err = cfg.Plan(repo, *branch, sam); err == nil {
+			err = cfg.CheckOutputs(root, plan)
+		}
+		if err == nil {
 			if *asJSON {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")

@@ -39,6 +39,10 @@ func TestPlan(t *testing.T) {
 	hello := filepath.Join("..", "..", "examples", "hello")
 	bad := writeApp(t, map[string]string{"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: x\n        url: http://x/\n        status: ok\n"})
 	missing := writeApp(t, map[string]string{"README.md": "no config here\n"})
+	typo := writeApp(t, map[string]string{
+		"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiURL}hello\n",
+		"template.yaml": "Resources: {}\nOutputs:\n  ApiUrl:\n    Value: http://x/\n",
+	})
 	tests := []struct {
 		name       string
 		args       []string
@@ -61,6 +65,10 @@ func TestPlan(t *testing.T) {
 		{
 			name: "a missing config says what to add", args: []string{"plan", missing}, wantCode: 1,
 			wantErrOut: []string{"has no stackflow.yml at its root", "add one at the repository root"},
+		},
+		{
+			name: "a smoke check naming an output the template lacks", args: []string{"plan", typo, "--branch", "main"}, wantCode: 1,
+			wantErrOut: []string{"stackflow.yml:6: environments[0].smoke[0] (greets) refers to ${ApiURL}", "did you mean ${ApiUrl}?"},
 		},
 		{name: "two directories", args: []string{"plan", hello, bad}, wantCode: 2, wantErrOut: []string{"at most one directory"}},
 		{name: "bad --repo", args: []string{"plan", "--repo", "nope", hello}, wantCode: 2, wantErrOut: []string{"want workspace/slug"}},

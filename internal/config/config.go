@@ -112,6 +112,8 @@ type SmokeCheck struct {
 	Contains string
 	// Headers is "headers": request headers.
 	Headers map[string]string
+
+	line int // where its url is, for errors found later
 }
 
 var (
@@ -435,6 +437,7 @@ func decodeSmoke(item *yaml.Node, p string) (SmokeCheck, error) {
 	if sc.URL, err = nonEmpty(n, p+".url"); err != nil {
 		return sc, err
 	}
+	sc.line = resolve(n).Line
 	if problem, fix := checkURL(sc.URL); problem != "" {
 		return sc, errAt(resolve(n), p+".url: "+problem, fix)
 	}

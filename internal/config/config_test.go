@@ -45,6 +45,9 @@ func TestParseFull(t *testing.T) {
 	}
 	for i := range got.Environments {
 		got.Environments[i].line = 0
+		for j := range got.Environments[i].Smoke {
+			got.Environments[i].Smoke[j].line = 0
+		}
 	}
 	want := &Config{
 		Version:  1,
@@ -106,6 +109,12 @@ func TestParseValid(t *testing.T) {
 			}
 			for i := range got.Environments {
 				got.Environments[i].line = 0
+				for j := range got.Environments[i].Smoke {
+					got.Environments[i].Smoke[j].line = 0
+				}
+		for j := range got.Environments[i].Smoke {
+			got.Environments[i].Smoke[j].line = 0
+		}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse:\ngot  %+v\nwant %+v", got, tt.want)

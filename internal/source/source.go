@@ -206,7 +206,16 @@ func readPlan(tree string, run pipeline.Run) (pipeline.Plan, error) {
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
-	return cfg.Plan(run.Repository, run.Branch, sam)
+	plan, err := cfg.Plan(run.Repository, run.Branch, sam)
+	if err != nil {
+		return pipeline.Plan{}, err
+	}
+	// Fail here, not after the first stack is deployed, on a smoke check
+	// that names an output the template does not have.
+	if err := cfg.CheckOutputs(tree, plan); err != nil {
+		return pipeline.Plan{}, err
+	}
+	return plan, nil
 }
 
 var (
