@@ -112,9 +112,6 @@ func TestParseValid(t *testing.T) {
 				for j := range got.Environments[i].Smoke {
 					got.Environments[i].Smoke[j].line = 0
 				}
-				for j := range got.Environments[i].Smoke {
-					got.Environments[i].Smoke[j].line = 0
-				}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse:\ngot  %+v\nwant %+v", got, tt.want)
