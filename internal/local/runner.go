@@ -183,16 +183,21 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(p.kumo.URL),
 	}
-	// Invokes and the functions' Runtime API go through the front, which
-	// gives each invocation its caller's trace.
-	if p.front, err = locallambda.NewFront(locallambda.FrontOptions{Kumo: p.kumo.URL, TraceDaemon: opts.TraceDaemon, Log: p.logFile("lambda")}); err != nil {
-		return nil, err
+	// When tracing, invokes and the functions' Runtime API go through the
+	// front, which gives each invocation its caller's trace; otherwise they
+	// go straight to kumo, sparing every invocation three proxy hops.
+	lambdaURL := p.kumo.URL
+	if opts.TraceDaemon != "" {
+		if p.front, err = locallambda.NewFront(locallambda.FrontOptions{Kumo: p.kumo.URL, TraceDaemon: opts.TraceDaemon, Log: p.logFile("lambda")}); err != nil {
+			return nil, err
+		}
+		lambdaURL = p.front.URL()
 	}
 	lambdaAWS := p.aws.Copy()
-	lambdaAWS.BaseEndpoint = aws.String(p.front.URL())
+	lambdaAWS.BaseEndpoint = aws.String(lambdaURL)
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
-		LambdaEndpoint: p.front.URL(),
+		LambdaEndpoint: lambdaURL,
 		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
 		Region:         Region,
 		AccountID:      AccountID,
