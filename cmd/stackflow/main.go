@@ -45,11 +45,16 @@ Usage:
       else the checks), from the artifact bucket; deploy and smoke output
       from the execution history.
 
-      runs, show and logs find AWS as the AWS CLI does (AWS_PROFILE or
+  stackflow releases [--limit N] [--json] WORKSPACE/SLUG ENVIRONMENT
+      An environment's releases, newest first: every deploy whose smoke
+      test passed, with its commit, branch, stack and execution.
+
+      runs, show, logs and releases find AWS as the AWS CLI does (AWS_PROFILE or
       --profile, AWS_REGION or --region, AWS_ENDPOINT_URL and
       AWS_ENDPOINT_URL_<SERVICE>), and the pipeline from its stack's outputs
       (--stack NAME, default stackflow) or from --state-machine ARN and
-      --bucket NAME (STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET).
+      --bucket NAME (STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET;
+      releases: --table, STACKFLOW_RELEASES_TABLE).
       Against stackflow local --serve, export the AWS_ENDPOINT_URL* it prints.
 
   stackflow help
@@ -72,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "local":
 		return localCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "releases":
+		return releasesCommand(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return planCommand(ctx, args[1:], stdout, stderr)
 	case "runs":

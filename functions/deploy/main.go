@@ -1,7 +1,8 @@
 // Command deploy is the Lambda handler that deploys one environment's stack
 // through a CloudFormation change set, one action per invocation; the state
-// machine waits between invocations. CLOUDFORMATION_ROLE_ARN names the
-// service role CloudFormation deploys the stacks with.
+// machine waits between invocations, and records each release once its
+// smoke test passed. CLOUDFORMATION_ROLE_ARN names the service role
+// CloudFormation deploys the stacks with; RELEASES_TABLE the releases table.
 package main
 
 import (
@@ -10,9 +11,12 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/deploy"
+	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/runlog"
 )
 
@@ -23,5 +27,16 @@ func main() {
 		slog.Error("start deploy handler", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(deploy.New(cfg, os.Getenv("CLOUDFORMATION_ROLE_ARN")).Handle)
+	lambda.Start(deployer(cfg).Handle)
+}
+
+// deployer is the deploy service the environment describes:
+// CLOUDFORMATION_ROLE_ARN, the role CloudFormation deploys with, and
+// RELEASES_TABLE, where releases are recorded.
+func deployer(cfg aws.Config) *deploy.Service {
+	svc := deploy.New(cfg, os.Getenv("CLOUDFORMATION_ROLE_ARN"))
+	if table := os.Getenv("RELEASES_TABLE"); table != "" {
+		svc.Releases = releases.New(dynamodb.NewFromConfig(cfg), table)
+	}
+	return svc
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/runlog"
 )
 
@@ -31,6 +32,13 @@ type cfnAPI interface {
 
 var _ cfnAPI = (*cloudformation.Client)(nil)
 
+// Recorder records a release; *releases.Store is one.
+type Recorder interface {
+	Record(ctx context.Context, r releases.Release) error
+}
+
+var _ Recorder = (*releases.Store)(nil)
+
 // Service deploys environment stacks. Its Handle is the deploy handler.
 type Service struct {
 	// region is the pipeline's own region, used when an environment names
@@ -45,6 +53,9 @@ type Service struct {
 
 	// Logger receives a line per action; nil means slog.Default().
 	Logger *slog.Logger
+	// Releases records the environments' releases; nil refuses
+	// ActionRecordRelease.
+	Releases Recorder
 
 	mu      sync.Mutex
 	clients map[string]cfnAPI
@@ -106,6 +117,9 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	if in.Environment.Stack == "" {
 		return pipeline.Deployment{}, fmt.Errorf("deploy environment %q: no stack name", in.Environment.Name)
 	}
+	if in.Action == pipeline.ActionRecordRelease {
+		return s.recordRelease(ctx, in)
+	}
 	cfn := s.client(in.Environment.Region)
 	switch in.Action {
 	case pipeline.ActionCreateChangeSet:
@@ -119,6 +133,30 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	default:
 		return pipeline.Deployment{}, fmt.Errorf("deploy %s: unknown action %q", in.Environment.Stack, in.Action)
 	}
+}
+
+// recordRelease records in's deploy as its environment's newest release.
+func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
+	if s.Releases == nil {
+		return pipeline.Deployment{}, errors.New("record release: no releases table (RELEASES_TABLE)")
+	}
+	r := releases.Release{
+		Repository:  in.Run.Repository.FullName(),
+		Environment: in.Environment.Name,
+		Stack:       in.Environment.Stack,
+		Commit:      in.Run.Commit,
+		Branch:      in.Run.Branch,
+		Execution:   in.Execution,
+		TemplateURL: in.Package.TemplateURL,
+		DeployedAt:  s.now(),
+		Outputs:     in.Deployment.Outputs,
+	}
+	if err := s.Releases.Record(ctx, r); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	d := in.Deployment
+	d.Summary = fmt.Sprintf("%s: released %s", in.Environment.Name, in.Run.Short())
+	return d, nil
 }
 
 var notNameChar = regexp.MustCompile(`[^0-9A-Za-z]+`)

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/tracing/daemon"
 )
 
@@ -165,6 +167,17 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 	}
 	if s := status(t, res); s.Key != "stackflow" || s.State != pipeline.StateSuccessful {
 		t.Errorf("got status %+v, want stackflow SUCCESSFUL", s)
+	}
+	// Each environment's deploy is recorded as its release.
+	store := releases.New(dynamodb.NewFromConfig(shared.aws), shared.Outputs()["ReleasesTableName"])
+	for _, name := range []string{"staging", "prod"} {
+		got, err := store.List(context.Background(), repo.FullName(), name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Stack != "hello-"+name || got[0].Execution != res.Execution || got[0].Outputs["ApiUrl"] == "" {
+			t.Errorf("%s: got releases %+v, want this run's deploy of hello-%s", name, got, name)
+		}
 	}
 }
 

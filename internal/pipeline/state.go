@@ -143,6 +143,9 @@ const (
 	// ActionDescribeStack reports whether the stack operation ended, and
 	// its outputs when it succeeded.
 	ActionDescribeStack DeployAction = "describeStack"
+	// ActionRecordRelease records the deploy, once its smoke test passed,
+	// as the environment's newest release.
+	ActionRecordRelease DeployAction = "recordRelease"
 )
 
 // DeployInput is the deploy handler's input.

@@ -118,6 +118,8 @@ type Pipeline struct {
 	// machine was given and the stack could not be read, in which case the
 	// stored logs cannot be read.
 	Bucket string `json:"bucket,omitempty"`
+	// ReleasesTable is the table of releases, when known.
+	ReleasesTable string `json:"releasesTable,omitempty"`
 	// Stack is the pipeline's stack, when it was read.
 	Stack string `json:"stack,omitempty"`
 }
@@ -151,7 +153,7 @@ func FindPipeline(ctx context.Context, cfg aws.Config, stack string, p Pipeline)
 }
 
 func findPipeline(ctx context.Context, c cfnAPI, region, stack string, p Pipeline) (Pipeline, error) {
-	if p.StateMachineARN != "" && p.Bucket != "" {
+	if p.StateMachineARN != "" && p.Bucket != "" && p.ReleasesTable != "" {
 		return p, nil
 	}
 	if stack == "" {
@@ -183,6 +185,10 @@ func findPipeline(ctx context.Context, c cfnAPI, region, stack string, p Pipelin
 		case "ArtifactBucketName":
 			if p.Bucket == "" {
 				p.Bucket = aws.ToString(o.OutputValue)
+			}
+		case "ReleasesTableName":
+			if p.ReleasesTable == "" {
+				p.ReleasesTable = aws.ToString(o.OutputValue)
 			}
 		}
 	}

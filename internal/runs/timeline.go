@@ -88,6 +88,7 @@ var phaseOf = map[string]Phase{
 	"Execute the change set":             PhaseDeploy,
 	"Check the stack":                    PhaseDeploy,
 	"Smoke test the environment":         PhaseSmoke,
+	"Record the release":                 PhaseDeploy,
 	"Report success":                     PhaseStatus,
 	"Report the failure":                 PhaseStatus,
 }

@@ -1,0 +1,139 @@
+// Package releases records every successful deploy of an environment (the
+// commit, the packaged template, when, by which execution) in the
+// pipeline's releases table, and lists an environment's releases, newest
+// first: what `stackflow releases` shows and what a rollback goes back to.
+package releases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+)
+
+// Release is one successful deploy of an environment's stack.
+type Release struct {
+	Repository  string            `json:"repository"`
+	Environment string            `json:"environment"`
+	Stack       string            `json:"stack"`
+	Commit      string            `json:"commit"`
+	Branch      string            `json:"branch"`
+	Execution   string            `json:"execution"`
+	TemplateURL string            `json:"templateURL"`
+	DeployedAt  time.Time         `json:"deployedAt"`
+	Outputs     map[string]string `json:"outputs,omitempty"`
+}
+
+type dynamoAPI interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ dynamoAPI = (*dynamodb.Client)(nil)
+
+// Store reads and writes the releases of one table, whose key is pk (the
+// repository and the environment) and sk (when, then the commit).
+type Store struct {
+	db    dynamoAPI
+	table string
+}
+
+// New returns the store of table.
+func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
+
+// partition is the key of an environment's releases.
+func partition(repo, env string) string { return "release#" + repo + "#" + env }
+
+// Record stores r.
+func (s *Store) Record(ctx context.Context, r Release) error {
+	if r.Repository == "" || r.Environment == "" || r.Commit == "" {
+		return errors.New("record release: want repository, environment and commit")
+	}
+	at := r.DeployedAt.UTC()
+	outputs := map[string]types.AttributeValue{}
+	for k, v := range r.Outputs {
+		outputs[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"pk":          str(partition(r.Repository, r.Environment)),
+			"sk":          str(at.Format(time.RFC3339Nano) + "#" + r.Commit),
+			"repository":  str(r.Repository),
+			"environment": str(r.Environment),
+			"stack":       str(r.Stack),
+			"commit":      str(r.Commit),
+			"branch":      str(r.Branch),
+			"execution":   str(r.Execution),
+			"templateURL": str(r.TemplateURL),
+			"deployedAt":  str(at.Format(time.RFC3339Nano)),
+			"outputs":     &types.AttributeValueMemberM{Value: outputs},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("record release of %s %s at %s: %w", r.Repository, r.Environment, pipeline.ShortSHA(r.Commit), err)
+	}
+	return nil
+}
+
+// List returns at most limit releases of repository's environment env,
+// newest first; limit <= 0 means all.
+func (s *Store) List(ctx context.Context, repository, env string, limit int) ([]Release, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: partition(repository, env)}},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	var out []Release
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list releases of %s %s: %w", repository, env, err)
+		}
+		for _, item := range page.Items {
+			out = append(out, fromItem(item))
+		}
+		if page.LastEvaluatedKey == nil || (limit > 0 && len(out) >= limit) {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	// Newest first, whatever order the store kept.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DeployedAt.After(out[j].DeployedAt) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func fromItem(item map[string]types.AttributeValue) Release {
+	str := func(k string) string {
+		if v, ok := item[k].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	r := Release{
+		Repository: str("repository"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
+		Branch: str("branch"), Execution: str("execution"), TemplateURL: str("templateURL"),
+	}
+	r.DeployedAt, _ = time.Parse(time.RFC3339Nano, str("deployedAt"))
+	if m, ok := item["outputs"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
+		r.Outputs = map[string]string{}
+		for k, v := range m.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				r.Outputs[k] = s.Value
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,67 @@
+package releases
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stackflow/stackflow/internal/testaws"
+)
+
+// table makes a table shaped like template.yaml's ReleasesTable.
+func table(t *testing.T) *Store {
+	t.Helper()
+	db := dynamodb.NewFromConfig(testaws.Start(t))
+	name := testaws.Name("releases")
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(db, name)
+}
+
+func TestRecordAndList(t *testing.T) {
+	t.Parallel()
+	s := table(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	for i, c := range []string{"aaaaaaa", "bbbbbbb", "ccccccc"} {
+		r := Release{Repository: "acme/hello", Environment: "prod", Stack: "hello-prod", Commit: c + "000000000000000000000000000000000", Branch: "main",
+			Execution: "arn:x:" + c, TemplateURL: "https://b.s3.eu-west-1.amazonaws.com/t-" + c, DeployedAt: t0.Add(time.Duration(i) * time.Hour),
+			Outputs: map[string]string{"ApiUrl": "https://" + c + ".example/"}}
+		if err := s.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Record(ctx, Release{Repository: "acme/hello", Environment: "staging", Commit: "ddddddd", DeployedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx, "acme/hello", "prod", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Commit[:7] != "ccccccc" || got[2].Commit[:7] != "aaaaaaa" {
+		t.Fatalf("got %+v, want prod's three releases, newest first", got)
+	}
+	if got[0].Outputs["ApiUrl"] != "https://ccccccc.example/" || got[0].Stack != "hello-prod" || !got[0].DeployedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("got %+v, want every field back", got[0])
+	}
+	if last, err := s.List(ctx, "acme/hello", "prod", 1); err != nil || len(last) != 1 || last[0].Commit[:7] != "ccccccc" {
+		t.Errorf("limit 1: got %+v, %v; want the newest", last, err)
+	}
+	if none, err := s.List(ctx, "acme/other", "prod", 0); err != nil || len(none) != 0 {
+		t.Errorf("another repository: got %+v, %v; want none", none, err)
+	}
+	if err := s.Record(ctx, Release{Environment: "prod"}); err == nil {
+		t.Error("a release without repository and commit was recorded")
+	}
+}
