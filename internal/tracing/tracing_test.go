@@ -199,7 +199,7 @@ func TestHTTPCallsAreSubsegments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
 			ctx, traceID, parent := invocation(true)
-			u := strings.Replace(srv.URL, "http://", "http://ada:hunter2@", 1) + fmt.Sprintf("/status/%d?token=s3cret#frag", tt.status)
+			u := strings.Replace(srv.URL, "http://", "http://user-ximena:hunter2@", 1) + fmt.Sprintf("/status/%d?token=s3cret#frag", tt.status)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 			req.Header.Set("Authorization", "Bearer s3cret")
 			res, err := client.Do(req)
@@ -225,7 +225,7 @@ func TestHTTPCallsAreSubsegments(t *testing.T) {
 				t.Errorf("got error %v fault %v throttle %v, want %v %v %v", d.Error, d.Fault, d.Throttle, tt.isError, tt.fault, tt.thrott)
 			}
 			raw, _ := json.Marshal(d)
-			for _, secret := range []string{"s3cret", "hunter2", "ada", "Bearer", "frag"} {
+			for _, secret := range []string{"s3cret", "hunter2", "user-ximena", "Bearer", "frag"} {
 				if strings.Contains(string(raw), secret) {
 					t.Errorf("document %s holds %q", raw, secret)
 				}
