@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,11 @@ var shared *Pipeline
 
 // traces is the X-Ray daemon the shared pipeline traces to.
 var traces *daemon.Listener
+
+var (
+	appsMu sync.Mutex
+	apps   = map[string]int{}
+)
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
@@ -83,8 +89,18 @@ func dumpLogs(dir string) {
 // app makes a git repository holding a copy of examples/hello whose stacks
 // are named after name, with edit applied to its files (path -> a function
 // of the old content).
+//
+// Each use of a name gets a repository, and so stacks, of its own (name,
+// then name-2, ...): the tests share one pipeline, whose stacks outlive a
+// test when it is run again (go test -count=2).
 func app(t *testing.T, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
+	appsMu.Lock()
+	apps[name]++
+	if n := apps[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	appsMu.Unlock()
 	rename := func(s string) string { return strings.ReplaceAll(s, `"hello-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
 	for f, fn := range edit {
@@ -157,8 +173,8 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 	}
 	for _, name := range []string{"staging", "prod"} {
 		e := env(t, res, name)
-		if e.Stack != "hello-"+name || e.Status != "CREATE_COMPLETE" {
-			t.Errorf("%s: got stack %s %s, want hello-%s CREATE_COMPLETE", name, e.Stack, e.Status, name)
+		if e.Stack != repo.Slug+"-"+name || e.Status != "CREATE_COMPLETE" {
+			t.Errorf("%s: got stack %s %s, want %s-%s CREATE_COMPLETE", name, e.Stack, e.Status, repo.Slug, name)
 		}
 		// The deployed app answers, each stage from its own stack.
 		if got, want := get(t, e.Outputs["ApiUrl"]+"hello"), "hello from "+name+"\n"; got != want {
@@ -175,8 +191,8 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].Stack != "hello-"+name || got[0].Execution != res.Execution || got[0].Outputs["ApiUrl"] == "" {
-			t.Errorf("%s: got releases %+v, want this run's deploy of hello-%s", name, got, name)
+		if len(got) != 1 || got[0].Stack != repo.Slug+"-"+name || got[0].Execution != res.Execution || got[0].Outputs["ApiUrl"] == "" {
+			t.Errorf("%s: got releases %+v, want this run's deploy of %s-%s", name, got, repo.Slug, name)
 		}
 	}
 }

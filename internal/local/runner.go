@@ -96,7 +96,7 @@ type Pipeline struct {
 	outputs map[string]string
 
 	mu       sync.Mutex
-	repos    map[string]*localbb.Server
+	repos    map[string]repoServer
 	followed map[string]bool // executions a Run follows itself
 
 	logMu sync.Mutex
@@ -157,7 +157,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			return nil, err
 		}
 	}
-	p = &Pipeline{opts: opts, log: log, workDir: opts.WorkDir, repos: map[string]*localbb.Server{}}
+	p = &Pipeline{opts: opts, log: log, workDir: opts.WorkDir, repos: map[string]repoServer{}}
 	// Every failing return below sets p to nil: stop what was started
 	// through its own reference.
 	started := p
@@ -338,11 +338,14 @@ func (p *Pipeline) LogDir() string { return filepath.Join(p.workDir, "logs") }
 
 // Repository returns the Bitbucket stand-in of repo, serving dir (a git
 // repository or a folder in one), starting it on first use.
+// A repository named again with another folder is served from that folder
+// from then on.
 func (p *Pipeline) Repository(repo pipeline.Repository, dir string) (*localbb.Server, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if srv, ok := p.repos[repo.FullName()]; ok {
-		return srv, nil
+	old, ok := p.repos[repo.FullName()]
+	if ok && old.dir == dir {
+		return old.srv, nil
 	}
 	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, Log: p.logFile("bitbucket"), OnStatus: p.announce})
 	if err != nil {
@@ -352,8 +355,18 @@ func (p *Pipeline) Repository(repo pipeline.Repository, dir string) (*localbb.Se
 		srv.Close()
 		return nil, err
 	}
-	p.repos[repo.FullName()] = srv
+	p.repos[repo.FullName()] = repoServer{srv: srv, dir: dir}
+	if ok {
+		old.srv.Close()
+	}
 	return srv, nil
+}
+
+// repoServer is the Bitbucket stand-in of a repository and the folder it
+// serves.
+type repoServer struct {
+	srv *localbb.Server
+	dir string
 }
 
 // Push is one push to deliver.
@@ -580,10 +593,10 @@ func (p *Pipeline) Close() error {
 		errs = append(errs, p.front.Close())
 	}
 	p.mu.Lock()
-	for _, srv := range p.repos {
-		srv.Close()
+	for _, r := range p.repos {
+		r.srv.Close()
 	}
-	p.repos = map[string]*localbb.Server{}
+	p.repos = map[string]repoServer{}
 	p.mu.Unlock()
 	p.logMu.Lock()
 	for _, f := range p.logs {
