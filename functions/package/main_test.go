@@ -47,38 +47,23 @@ func TestSetup(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupGoCaches: the service gets the caches and the toolchain the
+// environment describes (gocache.ForBuilds's own test covers each setting).
 func TestSetupGoCaches(t *testing.T) {
 	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv("ARTIFACT_BUCKET", "artifacts")
-	tests := []struct {
-		s3, dir string
-		wantDir string // "" when the caches are off
-		wantErr bool
-	}{
-		{s3: "", wantDir: "/tmp/stackflow/go"},
-		{s3: "on", dir: "/mnt/go", wantDir: "/mnt/go"},
-		{s3: "off"},
-		{s3: "sometimes", wantErr: true},
+	t.Setenv("GO_CACHE_S3", "on")
+	t.Setenv("GO_CACHE_DIR", "/mnt/go")
+	svc, err := setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Setenv("GO_CACHE_S3", tt.s3)
-		t.Setenv("GO_CACHE_DIR", tt.dir)
-		svc, err := setup(t.Context())
-		if tt.wantErr {
-			if err == nil || !strings.Contains(err.Error(), "GO_CACHE_S3") {
-				t.Errorf("GO_CACHE_S3=%s: got %v, want an error naming it", tt.s3, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotDir := ""
-		if svc.Caches != nil {
-			gotDir = svc.Caches.Dir
-		}
-		if gotDir != tt.wantDir || svc.Toolchain.GoCacheDir != tt.wantDir {
-			t.Errorf("GO_CACHE_S3=%q GO_CACHE_DIR=%q: got caches in %q and GoCacheDir %q, want %q", tt.s3, tt.dir, gotDir, svc.Toolchain.GoCacheDir, tt.wantDir)
-		}
+	if svc.Caches == nil || svc.Caches.Dir != "/mnt/go" || svc.Toolchain.GoCacheDir != "/mnt/go" {
+		t.Errorf("got caches %+v and GoCacheDir %q, want both in /mnt/go", svc.Caches, svc.Toolchain.GoCacheDir)
+	}
+	t.Setenv("GO_CACHE_S3", "sometimes")
+	if _, err := setup(t.Context()); err == nil || !strings.Contains(err.Error(), "GO_CACHE_S3") {
+		t.Errorf("GO_CACHE_S3=sometimes: got %v, want an error naming it", err)
 	}
 }

@@ -17,6 +17,11 @@ func TestForBuilds(t *testing.T) {
 	if opts.GoCacheDir != caches.Dir || opts.Proxy != "http://127.0.0.1:1/proxy" || opts.HTTPClient != hc {
 		t.Errorf("on: got toolchain options %+v, want the caches' dir, the proxy and the client", opts)
 	}
+	t.Setenv("GO_CACHE_S3", "")
+	t.Setenv("GO_CACHE_DIR", "")
+	if caches, opts, err := ForBuilds(nil, hc); err != nil || caches == nil || caches.Dir != DefaultDir || opts.GoCacheDir != DefaultDir {
+		t.Errorf("defaults: got %+v, %+v, %v; want caches on, in %s", caches, opts, err, DefaultDir)
+	}
 	t.Setenv("GO_CACHE_S3", "off")
 	caches, opts, err = ForBuilds(nil, hc)
 	if err != nil || caches != nil || opts.GoCacheDir != "" {
