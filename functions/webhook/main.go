@@ -9,6 +9,10 @@
 //	                    secret; without it every delivery is refused
 //	POLL_SECONDS        the wait between two polls of CloudFormation
 //	                    (default pipeline.DefaultPollSeconds)
+//	LOCK_POLL_SECONDS   the wait between two tries at a taken environment
+//	                    (default pipeline.DefaultLockPollSeconds)
+//	LOCK_LEASE_SECONDS  how long an environment's lock outlives its holder's
+//	                    last renewal (default pipeline.DefaultLockLeaseSeconds)
 package main
 
 import (
@@ -41,14 +45,22 @@ func main() {
 	if secretARN == "" {
 		log.Warn("WEBHOOK_SECRET_ARN is not set: every delivery will be refused")
 	}
-	poll := pipeline.DefaultPollSeconds
-	if v := os.Getenv("POLL_SECONDS"); v != "" {
+	var settings pipeline.Settings
+	for name, dst := range map[string]*int{
+		"POLL_SECONDS":       &settings.PollSeconds,
+		"LOCK_POLL_SECONDS":  &settings.LockPollSeconds,
+		"LOCK_LEASE_SECONDS": &settings.LockLeaseSeconds,
+	} {
+		v := os.Getenv(name)
+		if v == "" {
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			log.Error("POLL_SECONDS must be a positive number of seconds", "value", v)
+			log.Error(name+" must be a positive number of seconds", "value", v)
 			os.Exit(1)
 		}
-		poll = n
+		*dst = n
 	}
 
 	cfg, err := awsenv.Load(context.Background())
@@ -59,7 +71,7 @@ func main() {
 	svc := webhook.New(webhook.Config{
 		StateMachineARN: machine,
 		SecretARN:       secretARN,
-		PollSeconds:     poll,
+		Settings:        settings,
 		Logger:          log,
 	}, secrets.New(secretsmanager.NewFromConfig(cfg)), sfn.NewFromConfig(cfg))
 	lambda.Start(svc.Handle)

@@ -30,6 +30,12 @@ const (
 	DefaultSmokeTimeout = 60 * time.Second
 	// MaxSmokeTimeout is the longest smoke_timeout allowed.
 	MaxSmokeTimeout = 10 * time.Minute
+	// DefaultApprovalTimeout is how long a deploy waits for its approval
+	// by default: 7 days.
+	DefaultApprovalTimeout = 7 * 24 * time.Hour
+	// MaxApprovalTimeout is the longest approval_timeout allowed: a year,
+	// as a Standard workflow's execution may last at most a year.
+	MaxApprovalTimeout = 365 * 24 * time.Hour
 )
 
 // DefaultChecks are the checks run when stackflow.yml has no checks key.
@@ -58,6 +64,22 @@ type Config struct {
 	// through, in order, each deployed as its own stack. A file without
 	// environments runs the checks only.
 	Environments []Environment
+	// Previews is "previews": stacks deployed for pull requests.
+	Previews Previews
+}
+
+// Previews is "previews".
+type Previews struct {
+	// PullRequests is "pull_requests": when true, every open pull request
+	// gets its own stack, "<repository slug>-pr-<id>", deployed with each
+	// update of the pull request and deleted when it is merged or declined.
+	PullRequests bool
+	// Environment is "environment": the environment whose settings
+	// (parameters, capabilities, region, roles, smoke checks) preview
+	// stacks take. Default: the first environment.
+	Environment string
+
+	line int
 }
 
 // Environment is one entry of "environments".
@@ -92,6 +114,25 @@ type Environment struct {
 	SmokeTimeout time.Duration
 	// Smoke is "smoke": HTTP checks run against the stack after each deploy.
 	Smoke []SmokeCheck
+	// Approval is "approval": "required" makes each deploy that changes
+	// the stack wait, after its change set is made, until a person runs
+	// stackflow approve (or reject); "none", the default, does not wait.
+	Approval bool
+	// ApprovalTimeout is "approval_timeout": how long a deploy waits for
+	// its approval before the run stops, as a Go duration ("48h"), from
+	// 1m to 365 days. Default 7 days (168h).
+	ApprovalTimeout time.Duration
+	// RoleARN is "role_arn": an IAM role the deploy and smoke steps assume
+	// for this environment, such as a role in the environment's own AWS
+	// account. Default: the pipeline's own role.
+	RoleARN string
+	// CloudFormationRoleARN is "cloudformation_role_arn": the service
+	// role CloudFormation deploys this stack with. Default: the pipeline's
+	// own CloudFormation role.
+	CloudFormationRoleARN string
+	// Protected is "protected": true turns on the stack's termination
+	// protection, so that nobody deletes it by mistake.
+	Protected bool
 
 	line int // where the environment is defined, for errors found later
 }
@@ -117,9 +158,11 @@ type SmokeCheck struct {
 }
 
 var (
-	topKeys   = []string{"version", "template", "checks", "environments"}
-	envKeys   = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke"}
-	smokeKeys = []string{"name", "url", "method", "status", "contains", "headers"}
+	topKeys     = []string{"version", "template", "checks", "environments", "previews"}
+	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "role_arn", "cloudformation_role_arn", "protected"}
+	previewKeys = []string{"pull_requests", "environment"}
+	roleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	smokeKeys   = []string{"name", "url", "method", "status", "contains", "headers"}
 
 	envName     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 	stackName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -229,7 +272,43 @@ func decodeConfig(root *yaml.Node) (*Config, error) {
 			c.Environments = append(c.Environments, env)
 		}
 	}
+	if n, ok := fields["previews"]; ok && !isNull(resolve(n)) {
+		if c.Previews, err = decodePreviews(n, c.Environments); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+func decodePreviews(n *yaml.Node, envs []Environment) (Previews, error) {
+	fields, err := object(n, "previews", previewKeys)
+	if err != nil {
+		return Previews{}, err
+	}
+	pv := Previews{line: resolve(n).Line}
+	if v, ok := fields["pull_requests"]; ok {
+		if pv.PullRequests, err = boolean(v, "previews.pull_requests"); err != nil {
+			return pv, err
+		}
+	}
+	if v, ok := fields["environment"]; ok {
+		if pv.Environment, err = nonEmpty(v, "previews.environment"); err != nil {
+			return pv, err
+		}
+		known := make([]string, len(envs))
+		for i, e := range envs {
+			known[i] = e.Name
+		}
+		if !slices.Contains(known, pv.Environment) {
+			return pv, errAt(resolve(v), fmt.Sprintf("previews.environment: %q is not one of the environments", pv.Environment),
+				"name an environment of this file ("+strings.Join(known, ", ")+"), or leave the key out to use the first")
+		}
+	}
+	if pv.PullRequests && len(envs) == 0 {
+		return pv, errAt(resolve(n), "previews.pull_requests: preview stacks need an environment to take their settings from",
+			"add an environment, or remove previews")
+	}
+	return pv, nil
 }
 
 // valueOf is the value of key k in the mapping item, or item itself when it
@@ -280,7 +359,7 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 	if err != nil {
 		return Environment{}, err
 	}
-	env := Environment{SmokeTimeout: DefaultSmokeTimeout, line: resolve(item).Line}
+	env := Environment{SmokeTimeout: DefaultSmokeTimeout, ApprovalTimeout: DefaultApprovalTimeout, line: resolve(item).Line}
 
 	n, err := required(fields, item, p, "name", "name the environment, such as name: staging")
 	if err != nil {
@@ -350,6 +429,49 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 			return env, err
 		}
 	}
+	if n, ok := fields["approval"]; ok {
+		v, err := text(n, p+".approval")
+		if err != nil {
+			return env, err
+		}
+		switch v {
+		case "required":
+			env.Approval = true
+		case "none":
+		default:
+			return env, errAt(resolve(n), fmt.Sprintf("%s.approval: %q is not an approval setting", p, v),
+				`write approval: required to have each deploy approved, or approval: none`)
+		}
+	}
+	if n, ok := fields["approval_timeout"]; ok {
+		if env.ApprovalTimeout, err = duration(n, p+".approval_timeout", time.Minute, MaxApprovalTimeout, "168h"); err != nil {
+			return env, err
+		}
+	}
+	for _, k := range []string{"role_arn", "cloudformation_role_arn"} {
+		n, ok := fields[k]
+		if !ok {
+			continue
+		}
+		v, err := text(n, p+"."+k)
+		if err != nil {
+			return env, err
+		}
+		if !roleARN.MatchString(v) {
+			return env, errAt(resolve(n), fmt.Sprintf("%s.%s: %q is not an IAM role ARN", p, k, v),
+				"write the role's ARN, such as arn:aws:iam::123456789012:role/deploy")
+		}
+		if k == "role_arn" {
+			env.RoleARN = v
+		} else {
+			env.CloudFormationRoleARN = v
+		}
+	}
+	if n, ok := fields["protected"]; ok {
+		if env.Protected, err = boolean(n, p+".protected"); err != nil {
+			return env, err
+		}
+	}
 	if n, ok := fields["smoke"]; ok && !isNull(resolve(n)) {
 		items, err := list(n, p+".smoke", "- name: greets")
 		if err != nil {
@@ -400,21 +522,58 @@ func decodeCapabilities(n *yaml.Node, p string) ([]string, error) {
 }
 
 func decodeTimeout(n *yaml.Node, p string) (time.Duration, error) {
+	return duration(n, p, time.Nanosecond, MaxSmokeTimeout, "60s")
+}
+
+// duration reads a Go duration from least to most; example is one.
+func duration(n *yaml.Node, p string, least, most time.Duration, example string) (time.Duration, error) {
 	n = resolve(n)
 	bad := func(problem string) error {
-		return errAt(n, fmt.Sprintf("%s: %s", p, problem), `write a duration with its unit, such as 90s or 2m, at most 10m`)
+		return errAt(n, fmt.Sprintf("%s: %s", p, problem),
+			fmt.Sprintf("write a duration with its unit, such as %s, at most %s", example, short(most)))
 	}
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return 0, bad(fmt.Sprintf("want a duration such as 60s, got %s", describe(n)))
+		return 0, bad(fmt.Sprintf("want a duration such as %s, got %s", example, describe(n)))
 	}
 	d, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return 0, bad(fmt.Sprintf("want a duration such as 60s, got %q", n.Value))
+		return 0, bad(fmt.Sprintf("want a duration such as %s, got %q", example, n.Value))
 	}
-	if d <= 0 || d > MaxSmokeTimeout {
-		return 0, bad(fmt.Sprintf("%s is out of range: want more than 0s and at most %s", d, MaxSmokeTimeout))
+	if d < least || d > most {
+		lower := "more than 0s"
+		if least > time.Nanosecond {
+			lower = "at least " + short(least)
+		}
+		return 0, bad(fmt.Sprintf("%s is out of range: want %s and at most %s", short(d), lower, short(most)))
 	}
 	return d, nil
+}
+
+// short writes d without the zero units time.Duration.String adds ("10m",
+// not "10m0s").
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// boolean reads true or false.
+func boolean(n *yaml.Node, p string) (bool, error) {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		switch n.Value {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, errAt(n, fmt.Sprintf("%s: want true or false, got %s", p, describe(n)), "write true or false, without quotes")
 }
 
 func decodeSmoke(item *yaml.Node, p string) (SmokeCheck, error) {

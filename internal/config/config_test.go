@@ -35,6 +35,14 @@ environments:
         url: https://${Domain}/health
   - name: prod
     branches: [main]
+    approval: required
+    approval_timeout: 48h
+    role_arn: arn:aws:iam::123456789012:role/deploy
+    cloudformation_role_arn: arn:aws:iam::123456789012:role/cloudformation
+    protected: true
+previews:
+  pull_requests: true
+  environment: staging
 `
 
 func TestParseFull(t *testing.T) {
@@ -43,6 +51,7 @@ func TestParseFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
+	got.Previews.line = 0
 	for i := range got.Environments {
 		got.Environments[i].line = 0
 		for j := range got.Environments[i].Smoke {
@@ -55,21 +64,29 @@ func TestParseFull(t *testing.T) {
 		Checks:   []string{"go vet ./...", "make lint"},
 		Environments: []Environment{
 			{
-				Name:         "staging",
-				Branches:     []string{"main", "release/*"},
-				Stack:        "hello-staging",
-				Region:       "eu-west-1",
-				Parameters:   map[string]string{"Stage": "staging", "Replicas": "2", "Debug": "true", "Ratio": "1.50"},
-				Capabilities: []string{"CAPABILITY_NAMED_IAM"},
-				Tags:         map[string]string{"team": "web"},
-				SmokeTimeout: 90 * time.Second,
+				Name:            "staging",
+				Branches:        []string{"main", "release/*"},
+				Stack:           "hello-staging",
+				Region:          "eu-west-1",
+				Parameters:      map[string]string{"Stage": "staging", "Replicas": "2", "Debug": "true", "Ratio": "1.50"},
+				Capabilities:    []string{"CAPABILITY_NAMED_IAM"},
+				Tags:            map[string]string{"team": "web"},
+				SmokeTimeout:    90 * time.Second,
+				ApprovalTimeout: DefaultApprovalTimeout,
 				Smoke: []SmokeCheck{
 					{Name: "greets", URL: "${ApiUrl}hello", Method: "POST", Status: 201, Contains: "hello", Headers: map[string]string{"Accept": "text/plain"}},
 					{Name: "health", URL: "https://${Domain}/health", Method: "GET", Status: 200},
 				},
 			},
-			{Name: "prod", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout},
+			{
+				Name: "prod", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout,
+				Approval: true, ApprovalTimeout: 48 * time.Hour,
+				RoleARN:               "arn:aws:iam::123456789012:role/deploy",
+				CloudFormationRoleARN: "arn:aws:iam::123456789012:role/cloudformation",
+				Protected:             true,
+			},
 		},
+		Previews: Previews{PullRequests: true, Environment: "staging"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse:\ngot  %+v\nwant %+v", got, want)
@@ -107,8 +124,12 @@ func TestParseValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
+			got.Previews.line = 0
 			for i := range got.Environments {
 				got.Environments[i].line = 0
+				if got.Environments[i].ApprovalTimeout == DefaultApprovalTimeout {
+					got.Environments[i].ApprovalTimeout = 0 // the wants leave the default out
+				}
 				for j := range got.Environments[i].Smoke {
 					got.Environments[i].Smoke[j].line = 0
 				}
@@ -217,15 +238,39 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "duration without unit", in: env("    smoke_timeout: 60\n"),
-			wantLine: 4, wantProblem: `environments[0].smoke_timeout: want a duration such as 60s, got "60"`, wantFix: "90s or 2m",
+			wantLine: 4, wantProblem: `environments[0].smoke_timeout: want a duration such as 60s, got "60"`, wantFix: "such as 60s, at most 10m",
 		},
 		{
 			name: "duration too long", in: env("    smoke_timeout: 1h\n"),
-			wantLine: 4, wantProblem: "environments[0].smoke_timeout: 1h0m0s is out of range: want more than 0s and at most 10m0s", wantFix: "at most 10m",
+			wantLine: 4, wantProblem: "environments[0].smoke_timeout: 1h is out of range: want more than 0s and at most 10m", wantFix: "at most 10m",
 		},
 		{
 			name: "zero duration", in: env("    smoke_timeout: 0s\n"),
 			wantLine: 4, wantProblem: "environments[0].smoke_timeout: 0s is out of range", wantFix: "at most 10m",
+		},
+		{
+			name: "approval misspelt", in: env("    approval: yes\n"),
+			wantLine: 4, wantProblem: `environments[0].approval: "yes" is not an approval setting`, wantFix: "approval: required",
+		},
+		{
+			name: "approval timeout too short", in: env("    approval_timeout: 5s\n"),
+			wantLine: 4, wantProblem: "environments[0].approval_timeout: 5s is out of range: want at least 1m", wantFix: "such as 168h",
+		},
+		{
+			name: "role is not an ARN", in: env("    role_arn: deploy\n"),
+			wantLine: 4, wantProblem: `environments[0].role_arn: "deploy" is not an IAM role ARN`, wantFix: "arn:aws:iam::123456789012:role/deploy",
+		},
+		{
+			name: "protected is not a boolean", in: env("    protected: yes please\n"),
+			wantLine: 4, wantProblem: `environments[0].protected: want true or false`, wantFix: "true or false",
+		},
+		{
+			name: "previews of an unknown environment", in: env("") + "previews:\n  pull_requests: true\n  environment: qa\n",
+			wantLine: 6, wantProblem: `previews.environment: "qa" is not one of the environments`, wantFix: "staging",
+		},
+		{
+			name: "previews key misspelt", in: env("") + "previews:\n  pull_request: true\n",
+			wantLine: 5, wantProblem: `unknown key "pull_request"`, wantFix: `did you mean "pull_requests"?`,
 		},
 		{
 			name: "status is not a number", in: smoke("        status: ok\n"),

@@ -30,14 +30,22 @@ func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (
 	for _, e := range c.Environments {
 		set := sam.Settings(e.Name)
 		env := pipeline.Environment{
-			Name:                e.Name,
-			Stack:               cmp.Or(e.Stack, set.StackName, defaultStack(repo.Slug, e.Name)),
-			Region:              cmp.Or(e.Region, set.Region),
-			Parameters:          merge(set.ParameterOverrides, e.Parameters),
-			Capabilities:        slices.Clone(e.Capabilities),
-			Tags:                maps.Clone(e.Tags),
-			Smoke:               smokeChecks(e.Smoke),
-			SmokeTimeoutSeconds: int(math.Ceil(e.SmokeTimeout.Seconds())),
+			Name:                   e.Name,
+			Stack:                  cmp.Or(e.Stack, set.StackName, defaultStack(repo.Slug, e.Name)),
+			Region:                 cmp.Or(e.Region, set.Region),
+			Parameters:             merge(set.ParameterOverrides, e.Parameters),
+			Capabilities:           slices.Clone(e.Capabilities),
+			Tags:                   maps.Clone(e.Tags),
+			Smoke:                  smokeChecks(e.Smoke),
+			SmokeTimeoutSeconds:    int(math.Ceil(e.SmokeTimeout.Seconds())),
+			ApprovalRequired:       e.Approval,
+			ApprovalTimeoutSeconds: int(math.Ceil(e.ApprovalTimeout.Seconds())),
+			RoleARN:                e.RoleARN,
+			CloudFormationRoleARN:  e.CloudFormationRoleARN,
+			Protected:              e.Protected,
+		}
+		if env.ApprovalTimeoutSeconds == 0 {
+			env.ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds
 		}
 		if env.Capabilities == nil {
 			env.Capabilities = slices.Clone(set.Capabilities)

@@ -171,6 +171,11 @@ func TestPlan(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
 			}
+			for i := range tt.want.Environments {
+				if tt.want.Environments[i].ApprovalTimeoutSeconds == 0 {
+					tt.want.Environments[i].ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds
+				}
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Plan:\ngot  %+v\nwant %+v", got, tt.want)
 			}

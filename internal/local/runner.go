@@ -61,6 +61,14 @@ type Options struct {
 	// PollSeconds is the state machine's wait between looks at a change
 	// set or a stack; locally CloudFormation is quick, so 1 by default.
 	PollSeconds int
+	// LockPollSeconds is how long a run waits before it tries again to
+	// take an environment another run holds; 1 by default.
+	LockPollSeconds int
+	// LockLeaseSeconds is how long an environment's lock outlives its
+	// holder's last renewal; 60 by default, since locally no step of a
+	// deploy takes a minute, and a run that died should not block the
+	// next one long.
+	LockLeaseSeconds int
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
@@ -144,6 +152,12 @@ func (q *statusQueue) take(before time.Time) []localbb.Status {
 func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if opts.PollSeconds <= 0 {
 		opts.PollSeconds = 1
+	}
+	if opts.LockPollSeconds <= 0 {
+		opts.LockPollSeconds = 1
+	}
+	if opts.LockLeaseSeconds <= 0 {
+		opts.LockLeaseSeconds = 60
 	}
 	if opts.FunctionConcurrency <= 0 {
 		opts.FunctionConcurrency = 4
@@ -278,11 +292,13 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 		Stack:        PipelineStack,
 		Capabilities: []string{"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"},
 		Parameters: map[string]string{
-			"BitbucketToken":  p.token,
-			"BitbucketUrl":    p.hub.url,
-			"BitbucketApiUrl": p.hub.url,
-			"PollSeconds":     fmt.Sprint(p.opts.PollSeconds),
-			"GoProxy":         goProxy(),
+			"BitbucketToken":   p.token,
+			"BitbucketUrl":     p.hub.url,
+			"BitbucketApiUrl":  p.hub.url,
+			"PollSeconds":      fmt.Sprint(p.opts.PollSeconds),
+			"LockPollSeconds":  fmt.Sprint(p.opts.LockPollSeconds),
+			"LockLeaseSeconds": fmt.Sprint(p.opts.LockLeaseSeconds),
+			"GoProxy":          goProxy(),
 		},
 	}
 	deployer := deploy.New(cfnCfg, "")

@@ -115,7 +115,8 @@ func TestForStateMachine(t *testing.T) {
 func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
-		&PackageFailed{}, &StackDeployFailed{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{}}
+		&PackageFailed{}, &StackDeployFailed{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
+		&Superseded{}, &RolledBack{}}
 	var got []string
 	for _, e := range errs {
 		got = append(got, reflect.TypeOf(e).Elem().Name())

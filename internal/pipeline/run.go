@@ -37,6 +37,31 @@ type Run struct {
 	// Settings tunes how the state machine waits; it comes from the
 	// pipeline's own configuration, not from the webhook.
 	Settings Settings `json:"settings"`
+	// PullRequest is set for a run of a pull request: its preview stack is
+	// deployed, or deleted once the pull request is closed.
+	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+	// Rollback is set for a run that puts an environment back to one of
+	// its releases (stackflow rollback); Commit is that release's.
+	Rollback *RollbackRequest `json:"rollback,omitempty"`
+}
+
+// PullRequest is the pull request a run is for.
+type PullRequest struct {
+	ID    int    `json:"id"`
+	Title string `json:"title,omitempty"`
+	// Destination is the branch the pull request merges into.
+	Destination string `json:"destination,omitempty"`
+	// Closed is true when the pull request was merged or declined: the run
+	// deletes its preview stack.
+	Closed bool `json:"closed"`
+}
+
+// RollbackRequest asks a run to redeploy one environment's release of the
+// run's commit.
+type RollbackRequest struct {
+	Environment string `json:"environment"`
+	// By is who asked, for the commit status and the release history.
+	By string `json:"by,omitempty"`
 }
 
 // ExecutionInput is the state machine's input: the run under "run", so
@@ -54,12 +79,47 @@ type Settings struct {
 	// PollSeconds is how long the state machine waits between two looks at
 	// a change set or a stack that is still in progress.
 	PollSeconds int `json:"pollSeconds"`
+	// LockPollSeconds is how long a run waits before it tries again to
+	// take an environment's lock that another run holds.
+	LockPollSeconds int `json:"lockPollSeconds"`
+	// LockLeaseSeconds is how long a lock stays taken after its holder
+	// last renewed it; a run that dies holding it blocks others no longer.
+	LockLeaseSeconds int `json:"lockLeaseSeconds"`
+}
+
+// WithDefaults fills the settings left at zero with their defaults.
+func (s Settings) WithDefaults() Settings {
+	if s.PollSeconds <= 0 {
+		s.PollSeconds = DefaultPollSeconds
+	}
+	if s.LockPollSeconds <= 0 {
+		s.LockPollSeconds = DefaultLockPollSeconds
+	}
+	if s.LockLeaseSeconds <= 0 {
+		s.LockLeaseSeconds = DefaultLockLeaseSeconds
+	}
+	return s
 }
 
 // DefaultPollSeconds is the wait between two polls of CloudFormation on AWS:
 // a change set is usually ready in 5-15 s and a small stack update takes
 // 30-90 s, so 10 s keeps the added latency low at a few transitions a minute.
 const DefaultPollSeconds = 10
+
+// DefaultLockPollSeconds is the wait between two tries at an environment's
+// lock on AWS: the holder is deploying, which takes minutes, so 20 s adds
+// little to the wait at three transitions a minute.
+const DefaultLockPollSeconds = 20
+
+// DefaultLockLeaseSeconds is how long a lock outlives its holder's last
+// renewal on AWS: 15 minutes, the longest one Lambda step of a deploy may
+// run, so a live run always renews in time while a run that died frees
+// the environment within 15 minutes.
+const DefaultLockLeaseSeconds = 900
+
+// DefaultApprovalTimeoutSeconds is how long a deploy waits for approval
+// unless the environment says otherwise: 7 days.
+const DefaultApprovalTimeoutSeconds = 7 * 24 * 60 * 60
 
 // ShortSHA abbreviates a commit hash to seven characters.
 func ShortSHA(sha string) string {

@@ -46,6 +46,22 @@ type Environment struct {
 	// SmokeTimeoutSeconds is how long the smoke checks may keep retrying
 	// before the environment fails.
 	SmokeTimeoutSeconds int `json:"smokeTimeoutSeconds"`
+	// ApprovalRequired is true when a person must approve each deploy of
+	// this stack that changes it, after seeing its change set.
+	ApprovalRequired bool `json:"approvalRequired"`
+	// ApprovalTimeoutSeconds is how long a deploy waits for its approval
+	// before the run stops. Always set: the state machine reads it.
+	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// RoleARN is the role the deploy and smoke steps assume for this
+	// environment (another account's, say); empty means the pipeline's own.
+	RoleARN string `json:"roleArn,omitempty"`
+	// CloudFormationRoleARN is the service role CloudFormation deploys
+	// this stack with; empty means the pipeline's own service role.
+	CloudFormationRoleARN string `json:"cloudFormationRoleArn,omitempty"`
+	// Protected turns on the stack's termination protection.
+	Protected bool `json:"protected,omitempty"`
+	// PullRequest is set when the stack is a pull request's preview.
+	PullRequest int `json:"pullRequest,omitempty"`
 }
 
 // SmokeCheck is one HTTP request and what its answer must be. URL may refer
@@ -157,6 +173,20 @@ type DeployInput struct {
 	Environment Environment  `json:"environment"`
 	// Deployment is the previous action's output; empty for the first.
 	Deployment Deployment `json:"deployment"`
+	// StartedAt is when the execution started ($$.Execution.StartTime):
+	// of two runs of one branch, the later one is the newer.
+	StartedAt string `json:"startedAt,omitempty"`
+	// Lock is the last ActionLock's output; empty before the first.
+	Lock Lock `json:"lock"`
+	// Rollback is set while the environment is being put back to its last
+	// good release; empty otherwise.
+	Rollback Rollback `json:"rollback"`
+	// Failure is the caught error that led here: the smoke test's, for
+	// ActionPrepareRollback; any, for ActionGiveUp.
+	Failure *StateError `json:"failure,omitempty"`
+	// TaskToken is the approval's task token, for ActionRequestApproval
+	// only. It is a secret: never logged, never returned.
+	TaskToken string `json:"taskToken,omitempty"`
 }
 
 // Deployment is how far the deploy of one environment's stack has got.

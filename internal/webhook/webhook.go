@@ -52,9 +52,9 @@ type Config struct {
 	// SecretARN is the Secrets Manager secret holding the webhook's
 	// secret. Without it every delivery is refused.
 	SecretARN string
-	// PollSeconds goes into every run's settings; zero means
-	// pipeline.DefaultPollSeconds.
-	PollSeconds int
+	// Settings go into every run; the zero ones take the defaults of
+	// pipeline.Settings.WithDefaults.
+	Settings pipeline.Settings
 	// Logger gets one line per delivery; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -70,9 +70,7 @@ type Service struct {
 // New returns a service that reads the webhook secret from secrets and
 // starts executions with starter.
 func New(cfg Config, secrets SecretSource, starter Starter) *Service {
-	if cfg.PollSeconds <= 0 {
-		cfg.PollSeconds = pipeline.DefaultPollSeconds
-	}
+	cfg.Settings = cfg.Settings.WithDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -239,7 +237,7 @@ func (s *Service) push(ctx context.Context, ev *bitbucket.PushEvent) outcome {
 			Repository: repo,
 			Branch:     c.New.Name,
 			Commit:     c.New.Target.Hash,
-			Settings:   pipeline.Settings{PollSeconds: s.cfg.PollSeconds},
+			Settings:   s.cfg.Settings,
 		}
 		exec, dup, err := s.start(ctx, run)
 		switch {

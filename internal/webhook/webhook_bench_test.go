@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // The benchmarks measure what the webhook function does per delivery on its
@@ -131,7 +132,7 @@ func benchService() *Service {
 	return New(Config{
 		StateMachineARN: benchMachine,
 		SecretARN:       arn,
-		PollSeconds:     10,
+		Settings:        pipeline.Settings{PollSeconds: 10},
 		Logger:          slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}, memSecrets{arn: arn, value: testSecret}, newMemStarter(benchMachine))
 }

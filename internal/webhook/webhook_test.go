@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
+	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/testaws"
 )
@@ -425,15 +426,15 @@ func TestRedelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10,"lockPollSeconds":20,"lockLeaseSeconds":900}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}
 }
 
-func TestPollSeconds(t *testing.T) {
+func TestSettings(t *testing.T) {
 	t.Parallel()
-	h := setup(t, func(o *options) { o.cfg.PollSeconds = 2 })
+	h := setup(t, func(o *options) { o.cfg.Settings = pipeline.Settings{PollSeconds: 2, LockLeaseSeconds: 30} })
 	body := testdata(t, "repo-push.json")
 	got := h.deliver(t, delivery("repo:push", body, sign(body)))
 	if got.status != 202 {
@@ -443,7 +444,7 @@ func TestPollSeconds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2,"lockPollSeconds":20,"lockLeaseSeconds":30}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}

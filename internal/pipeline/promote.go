@@ -1,0 +1,123 @@
+package pipeline
+
+import "fmt"
+
+// Safe promotion: an environment's lock, approvals and rollbacks. The
+// deploy handler does each of these as an action, like a change set's.
+
+// The deploy actions that guard an environment.
+const (
+	// ActionLock registers the run as the newest of its branch to reach
+	// the environment and tries to take the environment's lock. It fails
+	// with Superseded when a newer run of the branch got there first.
+	ActionLock DeployAction = "lock"
+	// ActionRequestApproval keeps the approval's task token where
+	// `stackflow approve` finds it and holds the lock while it waits.
+	ActionRequestApproval DeployAction = "requestApproval"
+	// ActionPrepareRollback finds the environment's last good release
+	// after a failed smoke test.
+	ActionPrepareRollback DeployAction = "prepareRollback"
+	// ActionPlanRollback plans a run of `stackflow rollback`: the
+	// environment and the package of the release being put back.
+	ActionPlanRollback DeployAction = "planRollback"
+	// ActionGiveUp releases the lock of an environment whose deploy
+	// failed or stopped and says why, plainly, for the Fail state.
+	ActionGiveUp DeployAction = "giveUp"
+	// ActionDeleteStack starts deleting a closed pull request's preview
+	// stack; ActionDescribeDeletion reports whether it is gone.
+	ActionDeleteStack      DeployAction = "deleteStack"
+	ActionDescribeDeletion DeployAction = "describeDeletion"
+)
+
+// Lock is the outcome of ActionLock.
+type Lock struct {
+	// Held is true when this run holds the environment's lock.
+	Held bool `json:"held"`
+	// HolderCommit and HolderExecution name the run that holds it when
+	// this one does not.
+	HolderCommit    string `json:"holderCommit,omitempty"`
+	HolderExecution string `json:"holderExecution,omitempty"`
+	// Announce is true when the run should say on its commit that it
+	// waits: the first time it finds this holder.
+	Announce bool `json:"announce"`
+	// ExpiresAt is when the lease lapses unless renewed (RFC 3339).
+	ExpiresAt string `json:"expiresAt,omitempty"`
+	Summary   string `json:"summary,omitempty"`
+}
+
+// Rollback is an environment being put back to its last good release.
+type Rollback struct {
+	// Commit and Branch are the release's; empty when not rolling back.
+	Commit string `json:"commit,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	// Environment and Package are the release's, redeployed as they were.
+	Environment *Environment `json:"environment,omitempty"`
+	Package     *Package     `json:"package,omitempty"`
+	// FailedCommit is the commit whose smoke test failed, and Reason why.
+	FailedCommit string `json:"failedCommit,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Summary      string `json:"summary,omitempty"`
+}
+
+// Active reports whether r is a rollback under way.
+func (r Rollback) Active() bool { return r.Commit != "" }
+
+// RollbackPlan is the state a run of `stackflow rollback` continues with:
+// the run, a plan of the one environment, and the release's package.
+type RollbackPlan struct {
+	Run     Run     `json:"run"`
+	Source  Source  `json:"source"`
+	Package Package `json:"package"`
+}
+
+// Approval is what `stackflow approve` sends back to the waiting run.
+type Approval struct {
+	Environment string `json:"environment"`
+	By          string `json:"by"`
+	At          string `json:"at"`
+}
+
+// Names of errors the state machine itself or `stackflow reject` raise.
+const (
+	// ErrApprovalRejected is the error `stackflow reject` fails a waiting
+	// approval with.
+	ErrApprovalRejected = "ApprovalRejected"
+	// ErrApprovalTimedOut is the error of an approval nobody gave in time.
+	ErrApprovalTimedOut = "ApprovalTimedOut"
+)
+
+// Superseded is a run that stops before an environment because a newer
+// commit of its branch is already waiting for it, or past it.
+type Superseded struct {
+	Environment string
+	Branch      string
+	// By is the newer commit.
+	By string
+}
+
+// Error says which commit superseded the run, and where.
+func (e *Superseded) Error() string {
+	return fmt.Sprintf("superseded by %s: a newer commit of %s has reached %s", ShortSHA(e.By), e.Branch, e.Environment)
+}
+
+// RolledBack is an environment whose smoke test failed after a deploy and
+// that was put back to its last good release, which passes it.
+type RolledBack struct {
+	Environment string
+	// To is the release's commit.
+	To string
+	// Reason is the smoke test's failure.
+	Reason string
+}
+
+// Error says what the environment was rolled back to, and why.
+func (e *RolledBack) Error() string {
+	msg := fmt.Sprintf("rolled back %s to %s", e.Environment, ShortSHA(e.To))
+	if e.Reason != "" {
+		msg += " after " + e.Reason
+	}
+	return msg
+}
+
+func (*Superseded) stateError() {}
+func (*RolledBack) stateError() {}
