@@ -1,8 +1,11 @@
 // Command deploy is the Lambda handler that deploys one environment's stack
 // through a CloudFormation change set, one action per invocation; the state
-// machine waits between invocations, and records each release once its
-// smoke test passed. CLOUDFORMATION_ROLE_ARN names the service role
-// CloudFormation deploys the stacks with; RELEASES_TABLE the releases table.
+// machine waits between invocations. It also guards each environment: it
+// takes and releases the environment's lock, stops superseded runs, keeps
+// approval requests, records each release once its smoke test passed and
+// finds the release to roll back to. CLOUDFORMATION_ROLE_ARN names the
+// service role CloudFormation deploys the stacks with; RELEASES_TABLE the
+// pipeline's table, which holds releases, locks and approval requests.
 package main
 
 import (
@@ -13,9 +16,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/stackflow/stackflow/internal/approvals"
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/deploy"
+	"github.com/stackflow/stackflow/internal/locks"
 	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/runlog"
 )
@@ -27,16 +33,20 @@ func main() {
 		slog.Error("start deploy handler", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(deployer(cfg).Handle)
+	lambda.Start(deployer(cfg).Invoke)
 }
 
 // deployer is the deploy service the environment describes:
 // CLOUDFORMATION_ROLE_ARN, the role CloudFormation deploys with, and
-// RELEASES_TABLE, where releases are recorded.
+// RELEASES_TABLE, where releases, locks and approvals are kept.
 func deployer(cfg aws.Config) *deploy.Service {
 	svc := deploy.New(cfg, os.Getenv("CLOUDFORMATION_ROLE_ARN"))
 	if table := os.Getenv("RELEASES_TABLE"); table != "" {
-		svc.Releases = releases.New(dynamodb.NewFromConfig(cfg), table)
+		db := dynamodb.NewFromConfig(cfg)
+		svc.Releases = releases.New(db, table)
+		svc.Locks = locks.New(db, table)
+		svc.Approvals = approvals.New(db, table)
 	}
+	svc.Tasks = sfn.NewFromConfig(cfg)
 	return svc
 }

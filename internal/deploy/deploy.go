@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
 
+	"github.com/stackflow/stackflow/internal/approvals"
+	"github.com/stackflow/stackflow/internal/locks"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/runlog"
@@ -32,13 +34,6 @@ type cfnAPI interface {
 
 var _ cfnAPI = (*cloudformation.Client)(nil)
 
-// Recorder records a release; *releases.Store is one.
-type Recorder interface {
-	Record(ctx context.Context, r releases.Release) error
-}
-
-var _ Recorder = (*releases.Store)(nil)
-
 // Service deploys environment stacks. Its Handle is the deploy handler.
 type Service struct {
 	// region is the pipeline's own region, used when an environment names
@@ -53,9 +48,18 @@ type Service struct {
 
 	// Logger receives a line per action; nil means slog.Default().
 	Logger *slog.Logger
-	// Releases records the environments' releases; nil refuses
-	// ActionRecordRelease.
-	Releases Recorder
+	// Releases records the environments' releases and finds the one to
+	// roll back to; nil refuses ActionRecordRelease and rollbacks.
+	Releases *releases.Store
+	// Locks keeps the environments' locks; nil runs without them (and
+	// refuses ActionLock).
+	Locks *locks.Store
+	// Approvals keeps the deploys waiting for approval; nil refuses
+	// ActionRequestApproval.
+	Approvals *approvals.Store
+	// Tasks fails the approval wait of a run that a newer commit of its
+	// branch superseded; nil leaves that run waiting until it times out.
+	Tasks TaskSender
 
 	mu      sync.Mutex
 	clients map[string]cfnAPI
@@ -98,11 +102,7 @@ func (s *Service) client(region string) cfnAPI {
 // *pipeline.Throttled when AWS kept throttling, else a
 // *pipeline.UnexpectedError.
 func (s *Service) Handle(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
-	log := s.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("action", string(in.Action), "stack", in.Environment.Stack)
+	log := s.logger().With("action", string(in.Action), "stack", in.Environment.Stack)
 	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
 	d, err := s.handle(ctx, in)
 	if err != nil {
@@ -135,11 +135,16 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	}
 }
 
-// recordRelease records in's deploy as its environment's newest release.
+// recordRelease records in's deploy as its environment's newest release,
+// and releases the environment's lock.
 func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (pipeline.Deployment, error) {
 	if s.Releases == nil {
 		return pipeline.Deployment{}, errors.New("record release: no releases table (RELEASES_TABLE)")
 	}
+	if in.Rollback.Active() {
+		return pipeline.Deployment{}, s.recordRollback(ctx, in)
+	}
+	env, pkg := in.Environment, in.Package
 	r := releases.Release{
 		Repository:  in.Run.Repository.FullName(),
 		Environment: in.Environment.Name,
@@ -150,8 +155,16 @@ func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (p
 		TemplateURL: in.Package.TemplateURL,
 		DeployedAt:  s.now(),
 		Outputs:     in.Deployment.Outputs,
+		Deployed:    &env,
+		Package:     &pkg,
+	}
+	if in.Run.Rollback != nil {
+		r.By = in.Run.Rollback.By
 	}
 	if err := s.Releases.Record(ctx, r); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	if err := s.unlock(ctx, in); err != nil {
 		return pipeline.Deployment{}, err
 	}
 	d := in.Deployment

@@ -2,21 +2,28 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/stackflow/stackflow/internal/approvals"
+	"github.com/stackflow/stackflow/internal/locks"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/releases"
+	"github.com/stackflow/stackflow/internal/testaws"
 )
 
-type recorder struct {
-	got []releases.Release
-	err error
-}
-
-func (r *recorder) Record(_ context.Context, rel releases.Release) error {
-	r.got = append(r.got, rel)
-	return r.err
+// withTable gives svc the pipeline's table in the local AWS, as the deploy
+// function has it: releases, locks and approvals.
+func withTable(t *testing.T, svc *Service) *Service {
+	t.Helper()
+	cfg := testaws.Start(t)
+	db := dynamodb.NewFromConfig(cfg)
+	table := testaws.Table(t, cfg, "pipeline")
+	svc.Releases = releases.New(db, table)
+	svc.Locks = locks.New(db, table)
+	svc.Approvals = approvals.New(db, table)
+	return svc
 }
 
 func TestRecordRelease(t *testing.T) {
@@ -25,29 +32,30 @@ func TestRecordRelease(t *testing.T) {
 	in.Action = pipeline.ActionRecordRelease
 	in.Deployment = pipeline.Deployment{Stack: in.Environment.Stack, Done: true, Outputs: map[string]string{"ApiUrl": "https://x/"}}
 
-	rec := &recorder{}
-	svc := newTestService(newFakeCFN())
-	svc.Releases = rec
+	svc := withTable(t, newTestService(newFakeCFN()))
 	d, err := svc.Handle(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.got) != 1 {
-		t.Fatalf("got %d releases recorded, want 1", len(rec.got))
+	got, err := svc.Releases.List(context.Background(), "acme/hello", in.Environment.Name, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r := rec.got[0]
+	if len(got) != 1 {
+		t.Fatalf("got %d releases recorded, want 1", len(got))
+	}
+	r := got[0]
 	if r.Repository != "acme/hello" || r.Environment != in.Environment.Name || r.Commit != in.Run.Commit || r.TemplateURL != in.Package.TemplateURL ||
 		r.Execution != in.Execution || r.Outputs["ApiUrl"] != "https://x/" || r.DeployedAt.IsZero() {
 		t.Errorf("got release %+v", r)
+	}
+	if r.Deployed == nil || r.Deployed.Stack != in.Environment.Stack || r.Package == nil || r.Package.TemplateURL != in.Package.TemplateURL {
+		t.Errorf("got release %+v, want the environment and package kept for a rollback", r)
 	}
 	if d.Outputs["ApiUrl"] != "https://x/" || d.Summary != in.Environment.Name+": released 0123456" {
 		t.Errorf("got %+v, want the deployment kept and a summary", d)
 	}
 
-	rec.err = errors.New("table gone")
-	if _, err := svc.Handle(context.Background(), in); err == nil {
-		t.Error("a release that could not be recorded was reported done")
-	}
 	svc.Releases = nil
 	if _, err := svc.Handle(context.Background(), in); err == nil {
 		t.Error("recordRelease without a releases table succeeded")

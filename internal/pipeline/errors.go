@@ -180,7 +180,7 @@ func (*UnexpectedError) stateError()      {}
 var ErrorNames = []string{
 	"ConfigInvalid", "SourceUnavailable", "BitbucketUnavailable", "ChecksFailed",
 	"PackageFailed", "StackDeployFailed", "SmokeTestFailed", "Throttled", "UnexpectedError",
-	"Superseded", "RolledBack",
+	"Superseded", "RolledBack", "RollbackFailed",
 }
 
 type stateErr interface {

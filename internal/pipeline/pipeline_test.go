@@ -116,7 +116,7 @@ func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
 		&PackageFailed{}, &StackDeployFailed{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
-		&Superseded{}, &RolledBack{}}
+		&Superseded{}, &RolledBack{}, &RollbackFailed{}}
 	var got []string
 	for _, e := range errs {
 		got = append(got, reflect.TypeOf(e).Elem().Name())

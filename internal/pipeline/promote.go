@@ -119,5 +119,19 @@ func (e *RolledBack) Error() string {
 	return msg
 }
 
-func (*Superseded) stateError() {}
-func (*RolledBack) stateError() {}
+// RollbackFailed is an environment whose last good release could not be
+// put back after its smoke test failed.
+type RollbackFailed struct {
+	Environment string
+	To          string
+	Reason      string
+}
+
+// Error says which rollback failed, and why.
+func (e *RollbackFailed) Error() string {
+	return fmt.Sprintf("the rollback of %s to %s failed: %s; fix forward", e.Environment, ShortSHA(e.To), e.Reason)
+}
+
+func (*Superseded) stateError()     {}
+func (*RolledBack) stateError()     {}
+func (*RollbackFailed) stateError() {}

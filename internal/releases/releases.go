@@ -6,9 +6,12 @@ package releases
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +32,16 @@ type Release struct {
 	TemplateURL string            `json:"templateURL"`
 	DeployedAt  time.Time         `json:"deployedAt"`
 	Outputs     map[string]string `json:"outputs,omitempty"`
+	// Deployed is the environment as it was deployed (stack, parameters,
+	// smoke checks) and Package the package, so that a rollback redeploys
+	// the release exactly. Nil in releases recorded before they were kept.
+	Deployed *pipeline.Environment `json:"deployed,omitempty"`
+	Package  *pipeline.Package     `json:"package,omitempty"`
+	// RollbackOf is set when the release put the environment back after
+	// the commit it names failed; By names who asked for a rollback on
+	// demand.
+	RollbackOf string `json:"rollbackOf,omitempty"`
+	By         string `json:"by,omitempty"`
 }
 
 type dynamoAPI interface {
@@ -62,22 +75,32 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 		outputs[k] = &types.AttributeValueMemberS{Value: v}
 	}
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"pk":          str(partition(r.Repository, r.Environment)),
-			"sk":          str(at.Format(time.RFC3339Nano) + "#" + r.Commit),
-			"repository":  str(r.Repository),
-			"environment": str(r.Environment),
-			"stack":       str(r.Stack),
-			"commit":      str(r.Commit),
-			"branch":      str(r.Branch),
-			"execution":   str(r.Execution),
-			"templateURL": str(r.TemplateURL),
-			"deployedAt":  str(at.Format(time.RFC3339Nano)),
-			"outputs":     &types.AttributeValueMemberM{Value: outputs},
-		},
-	})
+	item := map[string]types.AttributeValue{
+		"pk":          str(partition(r.Repository, r.Environment)),
+		"sk":          str(at.Format(time.RFC3339Nano) + "#" + r.Commit),
+		"repository":  str(r.Repository),
+		"environment": str(r.Environment),
+		"stack":       str(r.Stack),
+		"commit":      str(r.Commit),
+		"branch":      str(r.Branch),
+		"execution":   str(r.Execution),
+		"templateURL": str(r.TemplateURL),
+		"deployedAt":  str(at.Format(time.RFC3339Nano)),
+		"outputs":     &types.AttributeValueMemberM{Value: outputs},
+		"rollbackOf":  str(r.RollbackOf),
+		"by":          str(r.By),
+	}
+	for k, v := range map[string]any{"deployed": r.Deployed, "package": r.Package} {
+		if reflect.ValueOf(v).IsNil() {
+			continue
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("record release: %w", err)
+		}
+		item[k] = str(string(data))
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
 	if err != nil {
 		return fmt.Errorf("record release of %s %s at %s: %w", r.Repository, r.Environment, pipeline.ShortSHA(r.Commit), err)
 	}
@@ -125,6 +148,19 @@ func fromItem(item map[string]types.AttributeValue) Release {
 	r := Release{
 		Repository: str("repository"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
 		Branch: str("branch"), Execution: str("execution"), TemplateURL: str("templateURL"),
+		RollbackOf: str("rollbackOf"), By: str("by"),
+	}
+	if v := str("deployed"); v != "" {
+		var e pipeline.Environment
+		if json.Unmarshal([]byte(v), &e) == nil {
+			r.Deployed = &e
+		}
+	}
+	if v := str("package"); v != "" {
+		var p pipeline.Package
+		if json.Unmarshal([]byte(v), &p) == nil {
+			r.Package = &p
+		}
 	}
 	r.DeployedAt, _ = time.Parse(time.RFC3339Nano, str("deployedAt"))
 	if m, ok := item["outputs"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
@@ -136,4 +172,36 @@ func fromItem(item map[string]types.AttributeValue) Release {
 		}
 	}
 	return r
+}
+
+// Find returns the newest release of repository's environment env whose
+// commit starts with commit (a full hash or an abbreviation of at least 4
+// characters). Its error says so when there is none, or when the
+// abbreviation names two commits.
+func (s *Store) Find(ctx context.Context, repository, env, commit string) (Release, error) {
+	if len(commit) < 4 {
+		return Release{}, fmt.Errorf("commit %q: give at least 4 characters of the hash", commit)
+	}
+	all, err := s.List(ctx, repository, env, 0)
+	if err != nil {
+		return Release{}, err
+	}
+	var found *Release
+	for i, r := range all {
+		if !strings.HasPrefix(r.Commit, strings.ToLower(commit)) {
+			continue
+		}
+		if found != nil && found.Commit != r.Commit {
+			return Release{}, fmt.Errorf("%s names two released commits of %s (%s, %s): give more of the hash",
+				commit, env, pipeline.ShortSHA(found.Commit), pipeline.ShortSHA(r.Commit))
+		}
+		if found == nil {
+			found = &all[i]
+		}
+	}
+	if found == nil {
+		return Release{}, fmt.Errorf("%s of %s was never released at %s (stackflow releases %s %s lists its releases)",
+			env, repository, commit, repository, env)
+	}
+	return *found, nil
 }

@@ -2,6 +2,7 @@ package releases
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/testaws"
 )
 
@@ -63,5 +65,44 @@ func TestRecordAndList(t *testing.T) {
 	}
 	if err := s.Record(ctx, Release{Environment: "prod"}); err == nil {
 		t.Error("a release without repository and commit was recorded")
+	}
+}
+
+func TestFindAndRedeployable(t *testing.T) {
+	t.Parallel()
+	s := table(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	env := &pipeline.Environment{Name: "prod", Stack: "hello-prod", Parameters: map[string]string{"Stage": "prod"},
+		Smoke: []pipeline.SmokeCheck{{Name: "greets", URL: "${ApiUrl}hello", Method: "GET", Status: 200}}}
+	pkg := &pipeline.Package{TemplateURL: "https://b.s3.amazonaws.com/packages/x/template.yaml"}
+	for i, c := range []string{"abcd111", "abcd222", "ffff333"} {
+		r := Release{Repository: "acme/hello", Environment: "prod", Commit: c + "000000000000000000000000000000000",
+			DeployedAt: t0.Add(time.Duration(i) * time.Minute), Deployed: env, Package: pkg}
+		if i == 2 {
+			r.RollbackOf, r.By = "abcd222000000000000000000000000000000000", "ada"
+		}
+		if err := s.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Find(ctx, "acme/hello", "prod", "ffff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Deployed == nil || got.Deployed.Smoke[0].URL != "${ApiUrl}hello" || got.Package == nil || got.Package.TemplateURL != pkg.TemplateURL {
+		t.Errorf("got %+v, want the environment and package back", got)
+	}
+	if got.RollbackOf[:7] != "abcd222" || got.By != "ada" {
+		t.Errorf("got rollbackOf %q by %q, want abcd222 by ada", got.RollbackOf, got.By)
+	}
+	for _, tt := range []struct{ commit, wantErr string }{
+		{"abcd", "names two released commits"},
+		{"9999", "was never released at 9999"},
+		{"ab", "at least 4 characters"},
+	} {
+		if _, err := s.Find(ctx, "acme/hello", "prod", tt.commit); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("Find(%s): got %v, want an error containing %q", tt.commit, err, tt.wantErr)
+		}
 	}
 }

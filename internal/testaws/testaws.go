@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/sivchari/kumo"
 )
@@ -62,6 +64,29 @@ func Bucket(t testing.TB, cfg aws.Config, prefix string) string {
 	_, err := S3(cfg).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if err != nil {
 		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	return name
+}
+
+// Table creates a DynamoDB table named after prefix, keyed as the
+// pipeline's table is (pk and sk, both strings), and returns its name.
+func Table(t testing.TB, cfg aws.Config, prefix string) string {
+	t.Helper()
+	name := Name(prefix)
+	_, err := dynamodb.NewFromConfig(cfg).CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", name, err)
 	}
 	return name
 }

@@ -1,0 +1,82 @@
+package approvals
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/stackflow/stackflow/internal/testaws"
+)
+
+func TestPutPendingDelete(t *testing.T) {
+	t.Parallel()
+	cfg := testaws.Start(t)
+	s := New(dynamodb.NewFromConfig(cfg), testaws.Table(t, cfg, "approvals"))
+	ctx := context.Background()
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	r := Request{Execution: "arn:exec:1", Repository: "acme/hello", Environment: "prod", Stack: "hello-prod",
+		Commit: "0123456789abcdef", Branch: "main", Changes: []string{"Modify HelloFunction AWS::Lambda::Function"},
+		Summary: "0 to add, 1 to modify, 0 to replace, 0 to remove", RequestedAt: at, ExpiresAt: at.Add(time.Hour), Token: "secret-token"}
+	if err := s.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, Request{Execution: "arn:exec:2", Environment: "prod", Token: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pending(ctx, "arn:exec:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Token != "secret-token" || got[0].Changes[0] != r.Changes[0] || !got[0].ExpiresAt.Equal(r.ExpiresAt) || got[0].Stack != "hello-prod" {
+		t.Fatalf("got %+v, want the one request of exec 1 with every field", got)
+	}
+	if strings.Contains(got[0].String(), "secret-token") {
+		t.Errorf("String() shows the token: %s", got[0])
+	}
+	if err := s.Delete(ctx, "arn:exec:1", "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Pending(ctx, "arn:exec:1"); len(got) != 0 {
+		t.Errorf("got %+v after Delete, want none", got)
+	}
+	if err := s.Put(ctx, Request{Execution: "arn:exec:3", Environment: "prod"}); err == nil {
+		t.Error("kept a request without a token")
+	}
+}
+
+func TestPick(t *testing.T) {
+	t.Parallel()
+	one := []Request{{Environment: "prod"}}
+	two := []Request{{Environment: "prod"}, {Environment: "eu"}}
+	tests := []struct {
+		name    string
+		pending []Request
+		env     string
+		want    string
+		wantErr string
+	}{
+		{name: "the only one", pending: one, want: "prod"},
+		{name: "named", pending: two, env: "eu", want: "eu"},
+		{name: "none", pending: nil, wantErr: "is not waiting for an approval"},
+		{name: "two unnamed", pending: two, wantErr: "name one with --env"},
+		{name: "wrong name", pending: one, env: "staging", wantErr: "use --env prod"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Pick(tt.pending, "run-1", tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Environment != tt.want {
+				t.Errorf("got %q, %v; want %q", got.Environment, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,419 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stackflow/stackflow/internal/approvals"
+	"github.com/stackflow/stackflow/internal/locks"
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/releases"
+	"github.com/stackflow/stackflow/internal/runlog"
+)
+
+// TaskSender fails another run's approval wait: when a newer commit of its
+// branch takes over the environment, the older run's approval is void.
+// *sfn.Client is one.
+type TaskSender interface {
+	SendTaskFailure(ctx context.Context, in *sfn.SendTaskFailureInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+}
+
+var _ TaskSender = (*sfn.Client)(nil)
+
+// Invoke is the deploy handler: it does every action of pipeline.DeployInput,
+// those that guard an environment (its lock, approvals, rollbacks) and
+// those that deploy its stack (see Handle), and returns the action's
+// output: a pipeline.Lock, a pipeline.Rollback, a pipeline.RollbackPlan, a
+// pipeline.StateError or a pipeline.Deployment. Its errors are in the form
+// the state machine matches.
+func (s *Service) Invoke(ctx context.Context, in pipeline.DeployInput) (any, error) {
+	ctx = runlog.WithRun(ctx, in.Run, in.Execution)
+	out, err := s.guard(ctx, in)
+	if err != nil {
+		s.logger().ErrorContext(ctx, "deploy step failed", "action", string(in.Action),
+			"stack", in.Environment.Stack, "error", err.Error())
+		return nil, pipeline.ForStateMachine(err)
+	}
+	return out, nil
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, error) {
+	switch in.Action {
+	case pipeline.ActionLock:
+		return s.lock(ctx, in)
+	case pipeline.ActionRequestApproval:
+		return struct{}{}, s.requestApproval(ctx, in)
+	case pipeline.ActionPrepareRollback:
+		return s.prepareRollback(ctx, in)
+	case pipeline.ActionPlanRollback:
+		return s.planRollback(ctx, in)
+	case pipeline.ActionGiveUp:
+		return s.giveUp(ctx, in)
+	case pipeline.ActionCreateChangeSet, pipeline.ActionDescribeChangeSet,
+		pipeline.ActionExecuteChangeSet, pipeline.ActionDescribeStack:
+		if err := s.renew(ctx, in, false); err != nil {
+			return nil, err
+		}
+	}
+	if in.Rollback.Active() {
+		// Putting the last good release back is deploying that release:
+		// its commit, its environment, its package.
+		in.Run.Commit, in.Run.Branch = in.Rollback.Commit, in.Rollback.Branch
+	}
+	d, err := s.Handle(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// claim is in's run asking for its environment's stack.
+func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
+	started, err := time.Parse(time.RFC3339Nano, in.StartedAt)
+	if err != nil {
+		return locks.Claim{}, fmt.Errorf("lock %s: the execution's start time %q is not RFC 3339 ($$.Execution.StartTime)", in.Environment.Name, in.StartedAt)
+	}
+	region := in.Environment.Region
+	if region == "" {
+		region = s.region
+	}
+	return locks.Claim{
+		Stack: in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
+		Branch: in.Run.Branch, Environment: in.Environment.Name,
+		Execution: in.Execution, Commit: in.Run.Commit, StartedAt: started,
+	}, nil
+}
+
+// lease is how long the lock of in's environment is taken for from now:
+// the pipeline's lease, plus the smoke test's budget, since the smoke test
+// runs between two renewals.
+func lease(in pipeline.DeployInput) time.Duration {
+	set := in.Run.Settings.WithDefaults()
+	return time.Duration(set.LockLeaseSeconds+in.Environment.SmokeTimeoutSeconds) * time.Second
+}
+
+// lock registers the run as the newest of its branch at the environment,
+// and takes the environment's lock or says who holds it.
+func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.Lock, error) {
+	if s.Locks == nil {
+		return pipeline.Lock{}, errors.New("lock: no table for locks (RELEASES_TABLE)")
+	}
+	c, err := s.claim(in)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	if err := s.Locks.Register(ctx, c); err != nil {
+		var sup *locks.SupersededError
+		if errors.As(err, &sup) {
+			return pipeline.Lock{}, &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: sup.Newer.Commit}
+		}
+		return pipeline.Lock{}, err
+	}
+	l := lease(in)
+	held, holder, err := s.Locks.Acquire(ctx, c, l)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	if !held && holder.Awaiting && holder.Repository == c.Repository && holder.Branch == c.Branch && holder.StartedAt.Before(c.StartedAt) {
+		// An older commit of this branch waits for its approval here: this
+		// newer one takes its place, and the older run stops.
+		if held, err = s.Locks.TakeOver(ctx, c, holder, l); err != nil {
+			return pipeline.Lock{}, err
+		}
+		if held {
+			s.voidApproval(ctx, holder, in)
+		}
+	}
+	if held {
+		return pipeline.Lock{
+			Held:      true,
+			ExpiresAt: time.Now().Add(l).UTC().Format(time.RFC3339),
+			Summary:   fmt.Sprintf("%s: deploying %s", in.Environment.Name, in.Run.Short()),
+		}, nil
+	}
+	return pipeline.Lock{
+		HolderCommit:    holder.Commit,
+		HolderExecution: holder.Execution,
+		Announce:        holder.Execution != in.Lock.HolderExecution,
+		ExpiresAt:       holder.ExpiresAt.Format(time.RFC3339),
+		Summary:         fmt.Sprintf("waiting for %s (held by %s)", in.Environment.Name, pipeline.ShortSHA(holder.Commit)),
+	}, nil
+}
+
+// voidApproval fails the approval wait of holder, a run that in's run took
+// the environment from, so that it ends superseded.
+func (s *Service) voidApproval(ctx context.Context, holder locks.Holder, in pipeline.DeployInput) {
+	log := s.logger()
+	if s.Approvals == nil || s.Tasks == nil {
+		return
+	}
+	pending, err := s.Approvals.Pending(ctx, holder.Execution)
+	if err != nil {
+		log.ErrorContext(ctx, "read the superseded run's approval", "error", err.Error())
+		return
+	}
+	for _, r := range pending {
+		if r.Environment != in.Environment.Name {
+			continue
+		}
+		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: in.Run.Commit}
+		if _, err := s.Tasks.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
+			TaskToken: aws.String(r.Token),
+			Error:     aws.String("Superseded"),
+			Cause:     aws.String(sup.Error()),
+		}); err != nil {
+			// The older run may have ended meanwhile; it holds nothing now.
+			log.ErrorContext(ctx, "stop the superseded run's approval wait", "execution", holder.Execution, "error", err.Error())
+		}
+		if err := s.Approvals.Delete(ctx, holder.Execution, r.Environment); err != nil {
+			log.ErrorContext(ctx, "forget the superseded run's approval", "error", err.Error())
+		}
+		log.InfoContext(ctx, "took the environment from a run waiting for approval",
+			"environment", in.Environment.Name, "superseded", holder.Execution)
+	}
+}
+
+// renew extends the lock that in's run holds, marking whether it waits for
+// an approval. A run that lost its lock must not touch the stack.
+func (s *Service) renew(ctx context.Context, in pipeline.DeployInput, awaiting bool) error {
+	if s.Locks == nil || !in.Lock.Held {
+		return nil
+	}
+	c, err := s.claim(in)
+	if err != nil {
+		return err
+	}
+	l := lease(in)
+	if awaiting {
+		l += time.Duration(in.Environment.ApprovalTimeoutSeconds) * time.Second
+	}
+	err = s.Locks.Renew(ctx, c, l, awaiting)
+	if !errors.Is(err, locks.ErrNotHeld) {
+		return err
+	}
+	holder, herr := s.Locks.Holder(ctx, c)
+	if herr != nil {
+		return herr
+	}
+	if holder.Branch == c.Branch && holder.Repository == c.Repository && holder.StartedAt.After(c.StartedAt) {
+		return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: holder.Commit}
+	}
+	by := "nobody holds it now"
+	if holder.Execution != "" {
+		by = pipeline.ShortSHA(holder.Commit) + " holds it now"
+	}
+	return fmt.Errorf("lost the lock of %s: its lease lapsed before the run renewed it and %s; the deploy stops so that two never touch the stack at once (raise LockLeaseSeconds if steps take longer)",
+		in.Environment.Name, by)
+}
+
+// requestApproval keeps the approval's task token for stackflow approve and
+// holds the lock for as long as the approval may take.
+func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) error {
+	if s.Approvals == nil {
+		return errors.New("request approval: no table for approvals (RELEASES_TABLE)")
+	}
+	if in.TaskToken == "" {
+		return errors.New("request approval: no task token in the input ($$.Task.Token)")
+	}
+	if err := s.renew(ctx, in, true); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	err := s.Approvals.Put(ctx, approvals.Request{
+		Execution: in.Execution, Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name,
+		Stack: in.Environment.Stack, Commit: in.Run.Commit, Branch: in.Run.Branch,
+		Changes: in.Deployment.Changes, Summary: ChangeSummary(in.Deployment.Changes),
+		RequestedAt: now, ExpiresAt: now.Add(time.Duration(in.Environment.ApprovalTimeoutSeconds) * time.Second),
+		Token: in.TaskToken,
+	})
+	if err != nil {
+		return err
+	}
+	s.logger().InfoContext(ctx, "waiting for approval", "environment", in.Environment.Name,
+		"changes", ChangeSummary(in.Deployment.Changes))
+	return nil
+}
+
+// ChangeSummary counts a change set's lines (as Deployment.Changes has
+// them) by what they do to resources: "1 to add, 2 to modify, 0 to
+// replace, 1 to remove".
+func ChangeSummary(lines []string) string {
+	var add, modify, replace, remove int
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "Add "):
+			add++
+		case strings.HasPrefix(l, "Remove "):
+			remove++
+		case strings.HasPrefix(l, "Modify ") && strings.Contains(l, "(replacement: "):
+			replace++
+		case strings.HasPrefix(l, "Modify "), strings.HasPrefix(l, "Dynamic "):
+			modify++
+		}
+	}
+	return fmt.Sprintf("%d to add, %d to modify, %d to replace, %d to remove", add, modify, replace, remove)
+}
+
+// prepareRollback finds the release to put back after in's smoke test
+// failed: the environment's newest release of another commit.
+func (s *Service) prepareRollback(ctx context.Context, in pipeline.DeployInput) (pipeline.Rollback, error) {
+	reason := failureMessage(in.Failure)
+	env := in.Environment.Name
+	if in.Rollback.Active() {
+		return pipeline.Rollback{}, &pipeline.RollbackFailed{Environment: env, To: in.Rollback.Commit,
+			Reason: "its smoke test failed too: " + reason}
+	}
+	if s.Releases == nil {
+		return pipeline.Rollback{}, errors.New("prepare rollback: no releases table (RELEASES_TABLE)")
+	}
+	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), env, 0)
+	if err != nil {
+		return pipeline.Rollback{}, err
+	}
+	for _, r := range all {
+		if r.Commit == in.Run.Commit || r.Stack != in.Environment.Stack {
+			continue
+		}
+		if r.Deployed == nil || r.Package == nil {
+			break // recorded before releases kept what a redeploy needs
+		}
+		return pipeline.Rollback{
+			Commit: r.Commit, Branch: r.Branch, Environment: r.Deployed, Package: r.Package,
+			FailedCommit: in.Run.Commit, Reason: reason,
+			Summary: fmt.Sprintf("%s: rolling back to %s", env, pipeline.ShortSHA(r.Commit)),
+		}, nil
+	}
+	// Nothing to go back to: the environment fails with its smoke test.
+	return pipeline.Rollback{
+		FailedCommit: in.Run.Commit, Reason: reason,
+		Summary: fmt.Sprintf("%s has no earlier release to roll back to", env),
+	}, nil
+}
+
+// planRollback plans a run of stackflow rollback: the release of the run's
+// commit, redeployed to its environment as it was.
+func (s *Service) planRollback(ctx context.Context, in pipeline.DeployInput) (pipeline.RollbackPlan, error) {
+	if in.Run.Rollback == nil || in.Run.Rollback.Environment == "" {
+		return pipeline.RollbackPlan{}, errors.New("plan rollback: the run names no environment to roll back")
+	}
+	if s.Releases == nil {
+		return pipeline.RollbackPlan{}, errors.New("plan rollback: no releases table (RELEASES_TABLE)")
+	}
+	env := in.Run.Rollback.Environment
+	r, err := s.Releases.Find(ctx, in.Run.Repository.FullName(), env, in.Run.Commit)
+	if err != nil {
+		return pipeline.RollbackPlan{}, err
+	}
+	if r.Deployed == nil || r.Package == nil {
+		return pipeline.RollbackPlan{}, fmt.Errorf("the release %s of %s was recorded before releases kept their environment and package: deploy that commit again instead",
+			pipeline.ShortSHA(r.Commit), env)
+	}
+	summary := fmt.Sprintf("rolled back %s to %s", env, pipeline.ShortSHA(r.Commit))
+	if by := in.Run.Rollback.By; by != "" {
+		summary += " (asked by " + by + ")"
+	}
+	return pipeline.RollbackPlan{
+		Run: in.Run,
+		Source: pipeline.Source{Plan: pipeline.Plan{
+			Environments: []pipeline.Environment{*r.Deployed},
+			Deploy:       true,
+			Summary:      summary,
+		}},
+		Package: *r.Package,
+	}, nil
+}
+
+// giveUp releases the lock of an environment whose deploy failed or
+// stopped, forgets its approval request, and returns the failure in the
+// form the Fail state shows: its name and a plain message.
+func (s *Service) giveUp(ctx context.Context, in pipeline.DeployInput) (pipeline.StateError, error) {
+	out := pipeline.StateError{Error: "UnexpectedError", Cause: "the deploy stopped"}
+	if in.Failure != nil {
+		out = pipeline.StateError{Error: in.Failure.Error, Cause: failureMessage(in.Failure)}
+	}
+	switch {
+	case in.Rollback.Active():
+		out.Cause = fmt.Sprintf("%s (while rolling %s back to %s after %s)", out.Cause, in.Environment.Name,
+			pipeline.ShortSHA(in.Rollback.Commit), in.Rollback.Reason)
+	case in.Rollback.Summary != "":
+		out.Cause += "; " + in.Rollback.Summary
+	}
+	if out.Error == pipeline.ErrApprovalTimedOut {
+		out.Cause = fmt.Sprintf("nobody approved the deploy of %s to %s within %s", in.Run.Short(), in.Environment.Name,
+			time.Duration(in.Environment.ApprovalTimeoutSeconds)*time.Second)
+	}
+	if s.Approvals != nil && in.Environment.ApprovalRequired {
+		if err := s.Approvals.Delete(ctx, in.Execution, in.Environment.Name); err != nil {
+			return pipeline.StateError{}, err
+		}
+	}
+	if s.Locks != nil && in.StartedAt != "" {
+		c, err := s.claim(in)
+		if err != nil {
+			return pipeline.StateError{}, err
+		}
+		if err := s.Locks.Release(ctx, c); err != nil {
+			return pipeline.StateError{}, err
+		}
+	}
+	return out, nil
+}
+
+// failureMessage is the plain message of a caught error: Step Functions
+// puts a Lambda function's error in Cause as JSON with errorMessage.
+func failureMessage(e *pipeline.StateError) string {
+	if e == nil {
+		return ""
+	}
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
+		return lambdaErr.ErrorMessage
+	}
+	return e.Cause
+}
+
+// recordRollback records the release that an automatic rollback put back,
+// releases the lock, and ends the environment with RolledBack.
+func (s *Service) recordRollback(ctx context.Context, in pipeline.DeployInput) error {
+	if err := s.Releases.Record(ctx, releases.Release{
+		Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name, Stack: in.Environment.Stack,
+		Commit: in.Rollback.Commit, Branch: in.Rollback.Branch, Execution: in.Execution,
+		TemplateURL: in.Package.TemplateURL, DeployedAt: s.now(), Outputs: in.Deployment.Outputs,
+		Deployed: in.Rollback.Environment, Package: in.Rollback.Package, RollbackOf: in.Rollback.FailedCommit,
+	}); err != nil {
+		return err
+	}
+	if err := s.unlock(ctx, in); err != nil {
+		return err
+	}
+	return &pipeline.RolledBack{Environment: in.Environment.Name, To: in.Rollback.Commit, Reason: in.Rollback.Reason}
+}
+
+// unlock releases the lock that in's run holds.
+func (s *Service) unlock(ctx context.Context, in pipeline.DeployInput) error {
+	if s.Locks == nil || !in.Lock.Held {
+		return nil
+	}
+	c, err := s.claim(in)
+	if err != nil {
+		return err
+	}
+	return s.Locks.Release(ctx, c)
+}
