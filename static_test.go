@@ -148,10 +148,12 @@ func TestDefinitionShape(t *testing.T) {
 		ErrorEquals []string
 	}
 	type state struct {
-		Type           string
-		Resource       string
-		TimeoutSeconds int
-		Retry          []retrier
+		Type               string
+		Resource           string
+		TimeoutSeconds     int
+		TimeoutSecondsPath string
+		Parameters         struct{ FunctionName string }
+		Retry              []retrier
 		Catch          []struct {
 			ErrorEquals []string
 			Next        string
@@ -193,8 +195,23 @@ func TestDefinitionShape(t *testing.T) {
 				continue
 			}
 			tasks++
-			if lt := lambdaTimeout(s.Resource); lt == 0 || s.TimeoutSeconds <= lt {
-				t.Errorf("%s%s: TimeoutSeconds %d, want more than its function's timeout (%d s)", prefix, name, s.TimeoutSeconds, lt)
+			switch {
+			case strings.HasPrefix(s.Resource, "arn:aws:states:::aws-sdk:"):
+				// A service call: bounded, retried, no function of ours.
+				if s.TimeoutSeconds <= 0 || len(s.Retry) == 0 {
+					t.Errorf("%s%s: want a TimeoutSeconds and a Retry", prefix, name)
+				}
+				continue
+			case s.Resource == "arn:aws:states:::lambda:invoke.waitForTaskToken":
+				// It waits for a person, as long as the path says; its
+				// function must exist and be retried.
+				if s.TimeoutSecondsPath == "" || lambdaTimeout(s.Parameters.FunctionName) == 0 {
+					t.Errorf("%s%s: want a TimeoutSecondsPath and a function of the template, got %q", prefix, name, s.Parameters.FunctionName)
+				}
+			default:
+				if lt := lambdaTimeout(s.Resource); lt == 0 || s.TimeoutSeconds <= lt {
+					t.Errorf("%s%s: TimeoutSeconds %d, want more than its function's timeout (%d s)", prefix, name, s.TimeoutSeconds, lt)
+				}
 			}
 			transient := false
 			for _, r := range s.Retry {

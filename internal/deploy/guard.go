@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -237,7 +236,7 @@ func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) 
 	err := s.Approvals.Put(ctx, approvals.Request{
 		Execution: in.Execution, Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name,
 		Stack: in.Environment.Stack, Commit: in.Run.Commit, Branch: in.Run.Branch,
-		Changes: in.Deployment.Changes, Summary: ChangeSummary(in.Deployment.Changes),
+		Changes: in.Deployment.Changes, Summary: pipeline.ChangeSummary(in.Deployment.Changes),
 		RequestedAt: now, ExpiresAt: now.Add(time.Duration(in.Environment.ApprovalTimeoutSeconds) * time.Second),
 		Token: in.TaskToken,
 	})
@@ -245,28 +244,8 @@ func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) 
 		return err
 	}
 	s.logger().InfoContext(ctx, "waiting for approval", "environment", in.Environment.Name,
-		"changes", ChangeSummary(in.Deployment.Changes))
+		"changes", pipeline.ChangeSummary(in.Deployment.Changes))
 	return nil
-}
-
-// ChangeSummary counts a change set's lines (as Deployment.Changes has
-// them) by what they do to resources: "1 to add, 2 to modify, 0 to
-// replace, 1 to remove".
-func ChangeSummary(lines []string) string {
-	var add, modify, replace, remove int
-	for _, l := range lines {
-		switch {
-		case strings.HasPrefix(l, "Add "):
-			add++
-		case strings.HasPrefix(l, "Remove "):
-			remove++
-		case strings.HasPrefix(l, "Modify ") && strings.Contains(l, "(replacement: "):
-			replace++
-		case strings.HasPrefix(l, "Modify "), strings.HasPrefix(l, "Dynamic "):
-			modify++
-		}
-	}
-	return fmt.Sprintf("%d to add, %d to modify, %d to replace, %d to remove", add, modify, replace, remove)
 }
 
 // prepareRollback finds the release to put back after in's smoke test

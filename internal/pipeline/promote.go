@@ -1,6 +1,9 @@
 package pipeline
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Safe promotion: an environment's lock, approvals and rollbacks. The
 // deploy handler does each of these as an action, like a change set's.
@@ -135,3 +138,23 @@ func (e *RollbackFailed) Error() string {
 func (*Superseded) stateError()     {}
 func (*RolledBack) stateError()     {}
 func (*RollbackFailed) stateError() {}
+
+// ChangeSummary counts a change set's lines (as Deployment.Changes has
+// them) by what they do to resources: "1 to add, 2 to modify, 0 to
+// replace, 1 to remove".
+func ChangeSummary(lines []string) string {
+	var add, modify, replace, remove int
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "Add "):
+			add++
+		case strings.HasPrefix(l, "Remove "):
+			remove++
+		case strings.HasPrefix(l, "Modify ") && strings.Contains(l, "(replacement: "):
+			replace++
+		case strings.HasPrefix(l, "Modify "), strings.HasPrefix(l, "Dynamic "):
+			modify++
+		}
+	}
+	return fmt.Sprintf("%d to add, %d to modify, %d to replace, %d to remove", add, modify, replace, remove)
+}

@@ -261,6 +261,17 @@ type StatusInput struct {
 	// the state is not a final one (a run that waits for an approval).
 	// Final states always notify when a topic is configured.
 	Notify bool `json:"notify,omitempty"`
+	// Awaiting is set when the run waits for a person to approve a
+	// deploy: the status and the notification say what it will change.
+	Awaiting *AwaitingApproval `json:"awaiting,omitempty"`
+}
+
+// AwaitingApproval is a deploy waiting for approval, as the commit status
+// describes it.
+type AwaitingApproval struct {
+	Environment string `json:"environment"`
+	// Changes are the change set's lines (Deployment.Changes).
+	Changes []string `json:"changes"`
 }
 
 // StateError is an error as a Catch puts it in the state.

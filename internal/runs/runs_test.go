@@ -121,7 +121,7 @@ func TestShowTellsWhereAndWhyARunFailed(t *testing.T) {
 			checks = &tl.Steps[i]
 		}
 	}
-	want := []string{"Report the run started", "Fetch the source and read the plan", "Run the checks", "Report the failure", "Run failed"}
+	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Close a preview?", "Run the checks", "Report the failure", "Run failed"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("got states %q, want %q", names, want)
 	}
@@ -178,16 +178,31 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 			t.Errorf("%s: got %s, want SUCCEEDED", s.Name, s.Status)
 		}
 	}
+	// The states of failures, stops, rollbacks, approvals, waits for a
+	// taken environment and preview deletions are off a plain delivery's
+	// path.
+	offPath := map[string]bool{}
+	for _, n := range []string{"Report the failure", "Run failed", "Failed or stopped?", "Report the run stopped", "Stop the run",
+		"Plan the rollback", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
+		"Report the preview deleted", "Say the run waits for the environment", "Wait for the environment", "Ask for approval",
+		"Wait for approval", "The approval timed out", "Find the last good release", "Is there a release to go back to?",
+		"Deploy the last good release", "Give up the environment", "Environment failed"} {
+		offPath[n] = true
+	}
 	for _, st := range definitionStates(t) {
-		if st.name == "Report the failure" || st.name == "Run failed" {
+		if offPath[st.name] {
 			if entered[st.name] > 0 {
-				t.Errorf("%s: entered by a run that succeeded", st.name)
+				t.Errorf("%s: entered by a plain run that succeeded", st.name)
 			}
+			delete(offPath, st.name)
 			continue
 		}
 		if entered[st.name] == 0 {
 			t.Errorf("%s: not in the timeline", st.name)
 		}
+	}
+	for n := range offPath {
+		t.Errorf("%s: not a state of the definition", n)
 	}
 	if n := entered["Smoke test the environment"]; n != 2 {
 		t.Errorf("got %d smoke tests, want one per environment", n)

@@ -135,6 +135,13 @@ func (s *Service) notify(ctx context.Context, in pipeline.StatusInput, res pipel
 		return r
 	}, subject)
 	msg := what + ": " + res.State + "\n" + res.Description + "\n"
+	if a := in.Awaiting; a != nil {
+		msg += "\nWhat the deploy to " + a.Environment + " will change:\n"
+		for _, c := range a.Changes {
+			msg += "  " + c + "\n"
+		}
+		msg += "\nstackflow approve " + executionName(in.Execution) + "    or    stackflow reject " + executionName(in.Execution) + " --reason TEXT\n"
+	}
 	if res.URL != "" {
 		msg += res.URL + "\n"
 	}
@@ -215,6 +222,10 @@ func describe(in pipeline.StatusInput) string {
 	if d := firstLine(in.Description); d != "" {
 		return d
 	}
+	if a := in.Awaiting; a != nil {
+		return fmt.Sprintf("%s awaits approval: %s (stackflow approve %s)", a.Environment,
+			pipeline.ChangeSummary(a.Changes), executionName(in.Execution))
+	}
 	if in.Error != nil {
 		if d := describeError(*in.Error); d != "" {
 			return d
@@ -283,4 +294,10 @@ func redact(s, secret string) string {
 		}
 	}
 	return s
+}
+
+// executionName is the last part of an execution ARN, what stackflow
+// approve takes.
+func executionName(arn string) string {
+	return arn[strings.LastIndex(arn, ":")+1:]
 }
