@@ -154,7 +154,7 @@ func TestDefinitionShape(t *testing.T) {
 		TimeoutSecondsPath string
 		Parameters         struct{ FunctionName string }
 		Retry              []retrier
-		Catch          []struct {
+		Catch              []struct {
 			ErrorEquals []string
 			Next        string
 		}
