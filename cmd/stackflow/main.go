@@ -49,12 +49,23 @@ Usage:
       An environment's releases, newest first: every deploy whose smoke
       test passed, with its commit, branch, stack and execution.
 
-      runs, show, logs and releases find AWS as the AWS CLI does (AWS_PROFILE or
+  stackflow approve [--env NAME] EXECUTION | ARN | SHA
+  stackflow reject [--env NAME] --reason TEXT EXECUTION | ARN | SHA
+      Answer a deploy that waits for approval (approval: required): the
+      run goes on, or fails with the reason on the commit. --env names the
+      environment when a run waits for more than one.
+
+  stackflow rollback [--to SHA] WORKSPACE/SLUG ENVIRONMENT
+      Put an environment back to one of its releases (default: the one
+      before the current one): a run redeploys that release's package with
+      its settings, under the environment's lock, and smoke-tests it.
+
+      runs, show, logs, releases, approve, reject and rollback find AWS as the AWS CLI does (AWS_PROFILE or
       --profile, AWS_REGION or --region, AWS_ENDPOINT_URL and
       AWS_ENDPOINT_URL_<SERVICE>), and the pipeline from its stack's outputs
       (--stack NAME, default stackflow) or from --state-machine ARN and
-      --bucket NAME (STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET;
-      releases: --table, STACKFLOW_RELEASES_TABLE).
+      --bucket NAME (STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET)
+      and --table NAME (STACKFLOW_RELEASES_TABLE: releases, locks, approvals).
       Against stackflow local --serve, export the AWS_ENDPOINT_URL* it prints.
 
   stackflow help
@@ -77,6 +88,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "local":
 		return localCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "approve":
+		return approveCommand(ctx, args[1:], stdout, stderr)
+	case "reject":
+		return rejectCommand(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		return rollbackCommand(ctx, args[1:], stdout, stderr)
 	case "releases":
 		return releasesCommand(ctx, args[1:], stdout, stderr)
 	case "plan":

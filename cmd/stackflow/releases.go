@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,8 +20,6 @@ func releasesCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	limit := fs.Int("limit", runs.DefaultLimit, "the most releases to show")
 	asJSON := fs.Bool("json", false, "print the releases as a JSON array")
-	table := fs.String("table", os.Getenv("STACKFLOW_RELEASES_TABLE"),
-		"the pipeline's releases table, instead of the stack's output (env STACKFLOW_RELEASES_TABLE)")
 	flags := addAWSFlags(fs)
 	rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -46,7 +43,7 @@ func releasesCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "stackflow releases: %v\n", err)
 		return 1
 	}
-	p, err := runs.FindPipeline(ctx, cfg, *flags.stack, runs.Pipeline{StateMachineARN: *flags.stateMachine, Bucket: *flags.bucket, ReleasesTable: *table})
+	p, err := runs.FindPipeline(ctx, cfg, *flags.stack, runs.Pipeline{StateMachineARN: *flags.stateMachine, Bucket: *flags.bucket, ReleasesTable: *flags.table})
 	if err != nil {
 		fmt.Fprintf(stderr, "stackflow releases: %v\n", err)
 		return 1

@@ -18,7 +18,7 @@ import (
 // awsFlags are the flags with which runs, show and logs find AWS and the
 // pipeline.
 type awsFlags struct {
-	profile, region, stack, stateMachine, bucket *string
+	profile, region, stack, stateMachine, bucket, table *string
 }
 
 func addAWSFlags(fs *flag.FlagSet) *awsFlags {
@@ -30,13 +30,15 @@ func addAWSFlags(fs *flag.FlagSet) *awsFlags {
 			"the pipeline's state machine ARN, instead of the stack's output (env STACKFLOW_STATE_MACHINE_ARN)"),
 		bucket: fs.String("bucket", os.Getenv("STACKFLOW_ARTIFACT_BUCKET"),
 			"the pipeline's artifact bucket, instead of the stack's output (env STACKFLOW_ARTIFACT_BUCKET)"),
+		table: fs.String("table", os.Getenv("STACKFLOW_RELEASES_TABLE"),
+			"the pipeline's table of releases, locks and approvals, instead of the stack's output (env STACKFLOW_RELEASES_TABLE)"),
 	}
 }
 
 func (f *awsFlags) connect(ctx context.Context) (*runs.Client, error) {
 	return runs.Connect(ctx, runs.Options{
 		Profile: *f.profile, Region: *f.region, Stack: *f.stack,
-		StateMachineARN: *f.stateMachine, Bucket: *f.bucket,
+		StateMachineARN: *f.stateMachine, Bucket: *f.bucket, ReleasesTable: *f.table,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
@@ -205,6 +206,13 @@ type sfnAPI interface {
 	GetExecutionHistory(context.Context, *sfn.GetExecutionHistoryInput, ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 }
 
+// operateAPI is what a Client needs of Step Functions to act on runs.
+type operateAPI interface {
+	StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	SendTaskSuccess(context.Context, *sfn.SendTaskSuccessInput, ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+	SendTaskFailure(context.Context, *sfn.SendTaskFailureInput, ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
+}
+
 var _ sfnAPI = (*sfn.Client)(nil)
 
 // s3API is what a Client needs of S3.
@@ -220,6 +228,8 @@ type Client struct {
 	pipeline Pipeline
 	sfn      sfnAPI
 	s3       s3API
+	ops      operateAPI
+	db       *dynamodb.Client
 }
 
 // New returns a Client of the pipeline p, reached with cfg.
@@ -227,7 +237,8 @@ func New(cfg aws.Config, p Pipeline) *Client {
 	// A local S3 sends no checksums; not checking them is no news.
 	s3opts := awsenv.S3(cfg).Options()
 	s3opts.DisableLogOutputChecksumValidationSkipped = true
-	return &Client{pipeline: p, sfn: sfn.NewFromConfig(cfg), s3: s3.New(s3opts)}
+	sc := sfn.NewFromConfig(cfg)
+	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg)}
 }
 
 // Connect loads the AWS configuration (LoadConfig), finds the pipeline
@@ -237,7 +248,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := FindPipeline(ctx, cfg, opts.Stack, Pipeline{StateMachineARN: opts.StateMachineARN, Bucket: opts.Bucket})
+	p, err := FindPipeline(ctx, cfg, opts.Stack, Pipeline{StateMachineARN: opts.StateMachineARN, Bucket: opts.Bucket, ReleasesTable: opts.ReleasesTable})
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +266,8 @@ type Options struct {
 	// stack's outputs.
 	StateMachineARN string
 	Bucket          string
+	// ReleasesTable, when set, is used instead of the stack's output.
+	ReleasesTable string
 }
 
 // Pipeline is the pipeline c reads.
