@@ -121,6 +121,9 @@ func printTimeline(w io.Writer, t *runs.Timeline) {
 					fmt.Fprintf(w, "                  %s\n", c)
 				}
 			}
+			if e.Approval != "" {
+				fmt.Fprintf(w, "    approval    %s\n", e.Approval)
+			}
 			if e.Deploy != "" {
 				fmt.Fprintf(w, "    deploy      %s\n", e.Deploy)
 			}

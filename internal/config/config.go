@@ -444,7 +444,7 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 		}
 	}
 	if n, ok := fields["approval_timeout"]; ok {
-		if env.ApprovalTimeout, err = duration(n, p+".approval_timeout", time.Minute, MaxApprovalTimeout, "168h"); err != nil {
+		if env.ApprovalTimeout, err = duration(n, p+".approval_timeout", time.Second, MaxApprovalTimeout, "168h"); err != nil {
 			return env, err
 		}
 	}

@@ -253,8 +253,8 @@ func TestParseErrors(t *testing.T) {
 			wantLine: 4, wantProblem: `environments[0].approval: "yes" is not an approval setting`, wantFix: "approval: required",
 		},
 		{
-			name: "approval timeout too short", in: env("    approval_timeout: 5s\n"),
-			wantLine: 4, wantProblem: "environments[0].approval_timeout: 5s is out of range: want at least 1m", wantFix: "such as 168h",
+			name: "approval timeout too short", in: env("    approval_timeout: 500ms\n"),
+			wantLine: 4, wantProblem: "environments[0].approval_timeout: 500ms is out of range: want at least 1s", wantFix: "such as 168h",
 		},
 		{
 			name: "role is not an ARN", in: env("    role_arn: deploy\n"),

@@ -57,7 +57,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer traces.Close()
-	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr()})
+	// A short lease, so that the test of a run that died holding a lock
+	// waits seconds for it, not a minute.
+	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1

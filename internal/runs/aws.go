@@ -241,6 +241,13 @@ func New(cfg aws.Config, p Pipeline) *Client {
 	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg)}
 }
 
+// NewFromClients returns a Client of the pipeline p that reaches Step
+// Functions, S3 and DynamoDB with the clients given, for a caller whose
+// services are at different endpoints (stackflow local).
+func NewFromClients(p Pipeline, sc *sfn.Client, s3c *s3.Client, db *dynamodb.Client) *Client {
+	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3c, db: db}
+}
+
 // Connect loads the AWS configuration (LoadConfig), finds the pipeline
 // (FindPipeline) and returns its Client.
 func Connect(ctx context.Context, opts Options) (*Client, error) {

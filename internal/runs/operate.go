@@ -49,7 +49,7 @@ func (c *Client) Pending(ctx context.Context, ref string) (string, []approvals.R
 
 // answer finds the request of ref for env and hands it to send; it forgets
 // the request once answered.
-func (c *Client) answer(ctx context.Context, ref, env string, send func(token string) error) (approvals.Request, error) {
+func (c *Client) answer(ctx context.Context, ref, env string, send func(r approvals.Request) error) (approvals.Request, error) {
 	table, err := c.table()
 	if err != nil {
 		return approvals.Request{}, err
@@ -71,7 +71,7 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(token st
 	if err != nil {
 		return approvals.Request{}, err
 	}
-	if err := send(r.Token); err != nil {
+	if err := send(r); err != nil {
 		return approvals.Request{}, err
 	}
 	r.Token = ""
@@ -81,9 +81,9 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(token st
 // Approve resumes the deploy of ref that waits for approval (of env, or
 // the only one), as by.
 func (c *Client) Approve(ctx context.Context, ref, env, by string) (approvals.Request, error) {
-	return c.answer(ctx, ref, env, func(token string) error {
-		out, _ := json.Marshal(pipeline.Approval{Environment: env, By: by, At: time.Now().UTC().Format(time.RFC3339)})
-		_, err := c.ops.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(out))})
+	return c.answer(ctx, ref, env, func(r approvals.Request) error {
+		out, _ := json.Marshal(pipeline.Approval{Environment: r.Environment, By: by, At: time.Now().UTC().Format(time.RFC3339)})
+		_, err := c.ops.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.Token), Output: aws.String(string(out))})
 		return taskError("approve", err)
 	})
 }
@@ -94,9 +94,9 @@ func (c *Client) Reject(ctx context.Context, ref, env, by, reason string) (appro
 	if strings.TrimSpace(reason) == "" {
 		return approvals.Request{}, errors.New("give the reason for the rejection with --reason: the commit status shows it")
 	}
-	return c.answer(ctx, ref, env, func(token string) error {
+	return c.answer(ctx, ref, env, func(r approvals.Request) error {
 		_, err := c.ops.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
-			TaskToken: aws.String(token),
+			TaskToken: aws.String(r.Token),
 			Error:     aws.String(pipeline.ErrApprovalRejected),
 			Cause:     aws.String(truncate(fmt.Sprintf("rejected by %s: %s", by, reason), 32768)),
 		})

@@ -175,6 +175,9 @@ type EnvironmentResult struct {
 	ChangeSet string   `json:"changeSet,omitempty"`
 	Changes   []string `json:"changes,omitempty"`
 	NoChanges bool     `json:"noChanges,omitempty"`
+	// Approval says whether the deploy waits for approval, and how to
+	// give it, or who approved it.
+	Approval string `json:"approval,omitempty"`
 	// Deploy and Smoke are the deploy's and the smoke test's summaries.
 	Deploy string `json:"deploy,omitempty"`
 	Smoke  string `json:"smoke,omitempty"`
@@ -254,6 +257,7 @@ type envState struct {
 	noChanges  bool
 	changeSet  string
 	smoke      *pipeline.SmokeResult
+	approval   *pipeline.Approval
 	delivered  *delivered
 	failed     *Step
 }
@@ -460,9 +464,10 @@ func (b *builder) read(s *Step) {
 		Deployment *pipeline.Deployment   `json:"deployment"`
 		// smoke is a SmokeResult in an iteration's state and a summary
 		// in the output of "Environment delivered".
-		Smoke  json.RawMessage `json:"smoke"`
-		Stack  string          `json:"stack"`
-		Deploy *string         `json:"deploy"`
+		Smoke    json.RawMessage    `json:"smoke"`
+		Stack    string             `json:"stack"`
+		Deploy   *string            `json:"deploy"`
+		Approval *pipeline.Approval `json:"approval"`
 	}
 	if json.Unmarshal([]byte(s.output), &state) != nil {
 		return
@@ -501,6 +506,9 @@ func (b *builder) read(s *Step) {
 		if s.Name == "Check the change set" && d.Done {
 			st.changeSet = d.Summary
 		}
+	}
+	if a := state.Approval; a != nil && a.By != "" {
+		st.approval = a
 	}
 	if len(state.Smoke) > 0 && state.Smoke[0] == '{' {
 		var smoke pipeline.SmokeResult
@@ -669,6 +677,15 @@ func (b *builder) environments(output string) {
 			}
 		}
 		r.URL = firstURL(r.Outputs)
+		if a := st.approval; a != nil {
+			r.Approval = "approved by " + a.By
+		}
+		for _, s := range t.Steps {
+			if s.iteration == i && s.Name == "Wait for approval" && s.Status == StepRunning {
+				r.Approval = fmt.Sprintf("waiting: stackflow approve %s --env %s, or stackflow reject %s --env %s --reason TEXT",
+					t.Execution, r.Name, t.Execution, r.Name)
+			}
+		}
 		if f := st.failed; f != nil {
 			r.Failure = &Failure{State: f.Name, Environment: r.Name, Error: f.Error, Cause: f.Cause}
 		}

@@ -349,6 +349,13 @@ function runnable(def) {
   const copy = structuredClone(def);
   eachState(copy, (_, state) => {
     if (state.Type !== 'Task') return;
+    if (typeof state.TimeoutSecondsPath === 'string' && state.Parameters && typeof state.Parameters === 'object') {
+      // Step Functions reads TimeoutSecondsPath from the state's input; the
+      // interpreter reads it from the task's parameters. Carry the value
+      // there under a key of our own, which runTask takes off again.
+      state.Parameters = { ...state.Parameters, [`${TIMEOUT_KEY}.$`]: state.TimeoutSecondsPath };
+      state.TimeoutSecondsPath = `$.${TIMEOUT_KEY}`;
+    }
     if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
       state.TimeoutSeconds = MAX_TIMER_SECONDS;
     } else if (typeof state.TimeoutSeconds === 'number' && state.TimeoutSeconds > MAX_TIMER_SECONDS) {
@@ -356,6 +363,17 @@ function runnable(def) {
     }
   });
   return copy;
+}
+
+// TIMEOUT_KEY carries a task's TimeoutSecondsPath value in its parameters.
+const TIMEOUT_KEY = 'stackflowTimeoutSeconds';
+
+// takeTimeout returns input without the TIMEOUT_KEY that runnable put in,
+// and the timeout it carried (undefined when none).
+function takeTimeout(input) {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !(TIMEOUT_KEY in input)) return { input, timeout: undefined };
+  const { [TIMEOUT_KEY]: timeout, ...rest } = input;
+  return { input: rest, timeout };
 }
 
 function createStateMachine(req) {
@@ -686,8 +704,10 @@ function invokeParams(input) {
 }
 
 // runTask runs one attempt of the Task state `name` of exec.
-async function runTask(exec, name, state, input) {
+async function runTask(exec, name, state, rawInput) {
   if (exec.closed) throw taskError('States.Runtime', 'Execution is no longer running', { retryable: false, catchable: false });
+  const { input, timeout } = takeTimeout(rawInput);
+  if (timeout !== undefined) state = { ...state, TimeoutSeconds: timeout };
 
   const resource = state.Resource;
   if (LAMBDA_ARN.test(resource)) {
