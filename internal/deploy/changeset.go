@@ -43,17 +43,27 @@ func (s *Service) createChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.D
 	if in.Package.TemplateURL == "" {
 		return pipeline.Deployment{}, fmt.Errorf("create change set for %s: the package has no template URL", env.Stack)
 	}
-	typ, err := changeSetType(ctx, cfn, env.Stack)
+	st, err := findStack(ctx, cfn, env.Stack, env.Stack)
 	if err != nil {
 		return pipeline.Deployment{}, err
 	}
-	name := changeSetName(in.Run, in.Execution)
-	var role *string
-	if s.roleARN != "" {
-		role = aws.String(s.roleARN)
+	if d, started, err := s.recover(ctx, cfn, in, st); err != nil || started {
+		return d, err
 	}
+	typ, err := changeSetType(st)
+	if err != nil {
+		return pipeline.Deployment{}, err
+	}
+	if typ == types.ChangeSetTypeUpdate {
+		// The stack exists: a protected environment's is protected now,
+		// not only after this deploy succeeds.
+		if _, err := s.protect(ctx, cfn, env, st); err != nil {
+			return pipeline.Deployment{}, err
+		}
+	}
+	name := changeSetName(in.Run, in.Execution)
 	out, err := cfn.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{
-		RoleARN:       role,
+		RoleARN:       s.serviceRole(env),
 		StackName:     aws.String(env.Stack),
 		ChangeSetName: aws.String(name),
 		ClientToken:   aws.String(name),
@@ -88,35 +98,27 @@ func (s *Service) createChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.D
 	}, nil
 }
 
-// changeSetType says whether stack must be created or updated, and refuses
-// a stack that CloudFormation cannot update now.
-func changeSetType(ctx context.Context, cfn cfnAPI, stack string) (types.ChangeSetType, error) {
-	out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-	if isStackMissing(err) || (err == nil && len(out.Stacks) == 0) {
+// changeSetType says whether st (nil when there is no stack) must be
+// created or updated, and refuses a stack that CloudFormation cannot
+// update and that the pipeline does not put right by itself (see recover).
+func changeSetType(st *types.Stack) (types.ChangeSetType, error) {
+	if st == nil {
 		return types.ChangeSetTypeCreate, nil
 	}
-	if err != nil {
-		return "", awsError("describe stack "+stack, err)
-	}
-	status := out.Stacks[0].StackStatus
+	stack, status := aws.ToString(st.StackName), st.StackStatus
 	refuse := func(reason string) (types.ChangeSetType, error) {
 		return "", &pipeline.StackDeployFailed{Stack: stack, Status: string(status), Reason: reason}
 	}
-	switch {
-	case status == types.StackStatusReviewInProgress:
+	switch status {
+	case types.StackStatusReviewInProgress:
 		// A stack made by a CREATE change set that was never executed.
 		return types.ChangeSetTypeCreate, nil
-	case status == types.StackStatusRollbackComplete, status == types.StackStatusRollbackFailed:
-		return refuse(fmt.Sprintf("the stack's first create failed, and CloudFormation cannot update it: "+
+	case types.StackStatusRollbackFailed:
+		return refuse(fmt.Sprintf("the stack's first create failed, and so did its rollback, so resources may be left: "+
 			"delete it (aws cloudformation delete-stack --stack-name %s) and run again", stack))
-	case status == types.StackStatusDeleteFailed:
+	case types.StackStatusDeleteFailed:
 		return refuse(fmt.Sprintf("a delete of the stack failed: finish deleting it "+
 			"(aws cloudformation delete-stack --stack-name %s) and run again", stack))
-	case status == types.StackStatusUpdateRollbackFailed:
-		return refuse(fmt.Sprintf("the last update could not be rolled back: continue the rollback "+
-			"(aws cloudformation continue-update-rollback --stack-name %s) and run again", stack))
-	case strings.HasSuffix(string(status), "_IN_PROGRESS"):
-		return refuse("another operation is in progress on the stack: run again when it has ended")
 	}
 	return types.ChangeSetTypeUpdate, nil
 }
@@ -172,6 +174,9 @@ func tags(env map[string]string, run pipeline.Run) []types.Tag {
 }
 
 func (s *Service) describeChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.DeployInput) (pipeline.Deployment, error) {
+	if in.Deployment.Recovering != "" {
+		return s.describeRecovery(ctx, cfn, in)
+	}
 	d := in.Deployment
 	d.Stack, d.Done = in.Environment.Stack, false
 	if d.ChangeSetID == "" {

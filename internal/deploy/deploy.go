@@ -30,6 +30,9 @@ type cfnAPI interface {
 	ExecuteChangeSet(ctx context.Context, in *cloudformation.ExecuteChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
 	DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
 	DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error)
+	DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
+	ContinueUpdateRollback(ctx context.Context, in *cloudformation.ContinueUpdateRollbackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error)
+	UpdateTerminationProtection(ctx context.Context, in *cloudformation.UpdateTerminationProtectionInput, optFns ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
 }
 
 var _ cfnAPI = (*cloudformation.Client)(nil)
@@ -39,8 +42,9 @@ type Service struct {
 	// region is the pipeline's own region, used when an environment names
 	// none.
 	region string
-	// newClient builds a CloudFormation client for a region.
-	newClient func(region string) cfnAPI
+	// newClient builds a CloudFormation client for a region, with the
+	// credentials of role when it is not empty.
+	newClient func(region, role string) cfnAPI
 	now       func() time.Time
 	// roleARN is the service role CloudFormation deploys stacks with, so
 	// that the handler itself needs no rights over the app's resources.
@@ -66,32 +70,36 @@ type Service struct {
 }
 
 // New returns a Service whose CloudFormation clients are built from cfg, in
-// cfg's region unless an environment names another. roleARN, when not
-// empty, is the service role passed to CloudFormation with every change set.
+// cfg's region unless an environment names another, and with the
+// credentials of the environment's RoleARN when it names one (see
+// AssumeRole). roleARN, when not empty, is the service role passed to
+// CloudFormation for an environment that names no CloudFormationRoleARN
+// (and no RoleARN: the pipeline's own role cannot serve another account).
 func New(cfg aws.Config, roleARN string) *Service {
-	s := newService(cfg.Region, func(region string) cfnAPI {
-		return cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.Region = region })
-	}, time.Now)
+	s := newService(cfg.Region, roleClients(cfg), time.Now)
 	s.roleARN = roleARN
 	return s
 }
 
-func newService(region string, newClient func(string) cfnAPI, now func() time.Time) *Service {
+func newService(region string, newClient func(region, role string) cfnAPI, now func() time.Time) *Service {
 	return &Service{region: region, newClient: newClient, now: now, clients: map[string]cfnAPI{}}
 }
 
-// client returns the CloudFormation client for region, the pipeline's own
-// when region is empty.
-func (s *Service) client(region string) cfnAPI {
+// client returns the CloudFormation client for env: in its region (the
+// pipeline's own when it names none), as its role when it names one. Clients
+// are kept, one per region and role.
+func (s *Service) client(env pipeline.Environment) cfnAPI {
+	region := env.Region
 	if region == "" {
 		region = s.region
 	}
+	key := region + " " + env.RoleARN
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.clients[region]
+	c, ok := s.clients[key]
 	if !ok {
-		c = s.newClient(region)
-		s.clients[region] = c
+		c = s.newClient(region, env.RoleARN)
+		s.clients[key] = c
 	}
 	return c
 }
@@ -120,7 +128,7 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	if in.Action == pipeline.ActionRecordRelease {
 		return s.recordRelease(ctx, in)
 	}
-	cfn := s.client(in.Environment.Region)
+	cfn := s.client(in.Environment)
 	switch in.Action {
 	case pipeline.ActionCreateChangeSet:
 		return s.createChangeSet(ctx, cfn, in)
@@ -130,6 +138,8 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 		return s.executeChangeSet(ctx, cfn, in)
 	case pipeline.ActionDescribeStack:
 		return s.describeStack(ctx, cfn, in)
+	case pipeline.ActionDeleteStack, pipeline.ActionDescribeDeletion:
+		return s.deleteStack(ctx, cfn, in)
 	default:
 		return pipeline.Deployment{}, fmt.Errorf("deploy %s: unknown action %q", in.Environment.Stack, in.Action)
 	}
@@ -196,11 +206,16 @@ var throttleCodes = map[string]bool{
 }
 
 // awsError wraps err, the error of a CloudFormation call doing op, or
-// replaces it with a *pipeline.Throttled when AWS throttled the call.
+// replaces it with a *pipeline.Throttled when AWS throttled the call. When
+// the call failed because the environment's role could not be assumed, the
+// error says so and what to check.
 func awsError(op string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) && throttleCodes[ae.ErrorCode()] {
 		return &pipeline.Throttled{Operation: "cloudformation " + op}
+	}
+	if oe := assumeRoleFailure(err); oe != nil {
+		return roleError(op, oe)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

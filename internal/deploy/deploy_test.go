@@ -48,7 +48,7 @@ func testInput() pipeline.DeployInput {
 }
 
 func newTestService(f *fakeCFN) *Service {
-	return newService("us-east-1", func(string) cfnAPI { return f }, f.clock.Now)
+	return newService("us-east-1", func(string, string) cfnAPI { return f }, f.clock.Now)
 }
 
 func add(id, typ string) types.Change {
@@ -138,6 +138,8 @@ func TestDeploy(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(f *fakeCFN)
+		// env changes the environment deployed.
+		env func(*pipeline.Environment)
 		// Outcomes when the deploy goes through.
 		wantSummaries []string
 		wantType      string
@@ -320,7 +322,7 @@ func TestDeploy(t *testing.T) {
 			wantErr: &wantFailure{
 				status:   "ROLLBACK_COMPLETE",
 				resource: "ApiFunction (AWS::Lambda::Function)",
-				reason:   []string{"cannot be assumed by Lambda", "delete the stack"},
+				reason:   []string{"cannot be assumed by Lambda", "the next run deletes the stack and creates it again"},
 			},
 		},
 		{
@@ -333,28 +335,106 @@ func TestDeploy(t *testing.T) {
 			wantCalls: []string{"!DescribeChangeSet"},
 		},
 		{
-			name: "stack in ROLLBACK_COMPLETE is refused",
+			name: "stack in ROLLBACK_COMPLETE is deleted and created again",
 			setup: func(f *fakeCFN) {
 				f.seedStack("hello-staging", types.StackStatusRollbackComplete, nil)
+				f.changes = []types.Change{add("ApiFunction", "AWS::Lambda::Function")}
+				f.outputs = newOutputs
 			},
-			wantErr:   &wantFailure{status: "ROLLBACK_COMPLETE", reason: []string{"first create failed", "aws cloudformation delete-stack --stack-name hello-staging"}},
-			wantCalls: []string{"!CreateChangeSet"},
+			wantSummaries: []string{
+				"deleting hello-staging, left in ROLLBACK_COMPLETE by a failed first create, to create it again",
+				"deleted hello-staging, left in ROLLBACK_COMPLETE by a failed first create; hello-staging: creating CREATE change set " + wantName,
+				"hello-staging: change set CREATE_IN_PROGRESS",
+				"hello-staging: 1 to add",
+				"hello-staging: executing CREATE change set",
+				"hello-staging CREATE_IN_PROGRESS",
+				"hello-staging CREATE_COMPLETE (deleted and created again: a failed first create had left it in ROLLBACK_COMPLETE)",
+			},
+			wantType:    "CREATE",
+			wantChanges: []string{"Add ApiFunction (AWS::Lambda::Function)"},
+			wantOutputs: newOutputs,
+			wantCalls:   []string{"DeleteStack", "!ContinueUpdateRollback"},
 		},
 		{
-			name: "stack in UPDATE_ROLLBACK_FAILED is refused",
+			name: "stack in ROLLBACK_COMPLETE with termination protection is refused",
 			setup: func(f *fakeCFN) {
-				f.seedStack("hello-staging", types.StackStatusUpdateRollbackFailed, nil)
+				f.seedStack("hello-staging", types.StackStatusRollbackComplete, nil).protected = true
 			},
-			wantErr:   &wantFailure{status: "UPDATE_ROLLBACK_FAILED", reason: []string{"continue-update-rollback"}},
-			wantCalls: []string{"!CreateChangeSet"},
+			wantErr:   &wantFailure{status: "ROLLBACK_COMPLETE", reason: []string{"failed first create", "termination protection", "--no-enable-termination-protection --stack-name hello-staging"}},
+			wantCalls: []string{"!DeleteStack", "!CreateChangeSet"},
 		},
 		{
-			name: "stack busy with another operation is refused",
+			name: "stack in UPDATE_ROLLBACK_FAILED has its rollback continued, then is updated",
 			setup: func(f *fakeCFN) {
-				f.seedStack("hello-staging", types.StackStatusUpdateInProgress, nil)
+				f.seedStack("hello-staging", types.StackStatusUpdateRollbackFailed, previousOutputs)
+				f.changes = []types.Change{modify("ApiFunction", "AWS::Lambda::Function", types.ReplacementFalse)}
+				f.outputs = newOutputs
 			},
-			wantErr:   &wantFailure{status: "UPDATE_IN_PROGRESS", reason: []string{"another operation is in progress"}},
-			wantCalls: []string{"!CreateChangeSet"},
+			wantSummaries: []string{
+				"continuing the rollback of hello-staging, left in UPDATE_ROLLBACK_FAILED by an update whose rollback failed, to update it again",
+				"continuing the rollback of hello-staging (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS), left in UPDATE_ROLLBACK_FAILED by an update whose rollback failed, to update it again",
+				"continued the rollback of hello-staging, left in UPDATE_ROLLBACK_FAILED, to UPDATE_ROLLBACK_COMPLETE; hello-staging: creating UPDATE change set " + wantName,
+				"hello-staging: change set CREATE_IN_PROGRESS",
+				"hello-staging: 1 to change",
+				"hello-staging: executing UPDATE change set",
+				"hello-staging UPDATE_IN_PROGRESS",
+				"hello-staging UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (the rollback of its last update, stopped in UPDATE_ROLLBACK_FAILED, was continued first)",
+			},
+			wantType:    "UPDATE",
+			wantChanges: []string{"Modify ApiFunction (AWS::Lambda::Function)"},
+			wantOutputs: newOutputs,
+			wantCalls:   []string{"ContinueUpdateRollback", "!DeleteStack"},
+		},
+		{
+			name: "stack busy with an operation started elsewhere is waited for",
+			setup: func(f *fakeCFN) {
+				st := f.seedStack("hello-staging", types.StackStatusUpdateInProgress, previousOutputs)
+				st.steps = []func(){func() {}, func() {}, func() { f.stackEvent(st, "Console-UpdateStack-1", types.StackStatusUpdateComplete, "") }}
+				f.changes = []types.Change{modify("ApiFunction", "AWS::Lambda::Function", types.ReplacementFalse)}
+				f.outputs = newOutputs
+			},
+			wantSummaries: []string{
+				"waiting for hello-staging to finish UPDATE_IN_PROGRESS, an operation started outside this run",
+				"waiting for hello-staging to finish UPDATE_IN_PROGRESS, an operation started outside this run",
+				"hello-staging is no longer busy with an operation started outside this run; hello-staging: creating UPDATE change set " + wantName,
+				"hello-staging: change set CREATE_IN_PROGRESS",
+				"hello-staging: 1 to change",
+				"hello-staging: executing UPDATE change set",
+				"hello-staging UPDATE_IN_PROGRESS",
+				"hello-staging UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+			},
+			wantType:    "UPDATE",
+			wantChanges: []string{"Modify ApiFunction (AWS::Lambda::Function)"},
+			wantOutputs: newOutputs,
+			wantCalls:   []string{"!DeleteStack", "!ContinueUpdateRollback"},
+		},
+		{
+			name: "stack whose first create's rollback failed is refused",
+			setup: func(f *fakeCFN) {
+				f.seedStack("hello-staging", types.StackStatusRollbackFailed, nil)
+			},
+			wantErr:   &wantFailure{status: "ROLLBACK_FAILED", reason: []string{"first create failed", "aws cloudformation delete-stack --stack-name hello-staging"}},
+			wantCalls: []string{"!CreateChangeSet", "!DeleteStack"},
+		},
+		{
+			name: "a protected environment's stack is protected",
+			setup: func(f *fakeCFN) {
+				f.changes = []types.Change{add("ApiFunction", "AWS::Lambda::Function")}
+				f.outputs = newOutputs
+			},
+			env: func(e *pipeline.Environment) { e.Protected = true },
+			wantSummaries: []string{
+				"hello-staging: creating CREATE change set " + wantName,
+				"hello-staging: change set CREATE_IN_PROGRESS",
+				"hello-staging: 1 to add",
+				"hello-staging: executing CREATE change set",
+				"hello-staging CREATE_IN_PROGRESS",
+				"hello-staging CREATE_COMPLETE; termination protection turned on",
+			},
+			wantType:    "CREATE",
+			wantChanges: []string{"Add ApiFunction (AWS::Lambda::Function)"},
+			wantOutputs: newOutputs,
+			wantCalls:   []string{"UpdateTerminationProtection"},
 		},
 	}
 	for _, tt := range tests {
@@ -362,7 +442,11 @@ func TestDeploy(t *testing.T) {
 			t.Parallel()
 			f := newFakeCFN()
 			tt.setup(f)
-			summaries, d, err := deployStack(t, newTestService(f), testInput())
+			in := testInput()
+			if tt.env != nil {
+				tt.env(&in.Environment)
+			}
+			summaries, d, err := deployStack(t, newTestService(f), in)
 
 			for _, c := range tt.wantCalls {
 				op, absent := strings.CutPrefix(c, "!")
@@ -487,6 +571,45 @@ func TestCreateChangeSetInput(t *testing.T) {
 	}
 }
 
+func TestServiceRole(t *testing.T) {
+	t.Parallel()
+	const (
+		pipelineRole = "arn:aws:iam::111111111111:role/stackflow-cfn"
+		envRole      = "arn:aws:iam::222222222222:role/deploy"
+		envCFNRole   = "arn:aws:iam::222222222222:role/cfn"
+	)
+	tests := []struct {
+		name                           string
+		pipelineRole, envRole, cfnRole string
+		want                           string
+	}{
+		{name: "none at all"},
+		{name: "the pipeline's", pipelineRole: pipelineRole, want: pipelineRole},
+		{name: "the environment's wins", pipelineRole: pipelineRole, cfnRole: envCFNRole, want: envCFNRole},
+		{name: "the environment's in its own account", pipelineRole: pipelineRole, envRole: envRole, cfnRole: envCFNRole, want: envCFNRole},
+		// The pipeline's role is in the pipeline's account: it cannot be
+		// passed in another.
+		{name: "another account without one", pipelineRole: pipelineRole, envRole: envRole, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeCFN()
+			svc := newTestService(f)
+			svc.roleARN = tt.pipelineRole
+			in := testInput()
+			in.Action = pipeline.ActionCreateChangeSet
+			in.Environment.RoleARN, in.Environment.CloudFormationRoleARN = tt.envRole, tt.cfnRole
+			if _, err := svc.Handle(context.Background(), in); err != nil {
+				t.Fatalf("create change set: %v", err)
+			}
+			if got := aws.ToString(f.created[0].RoleARN); got != tt.want {
+				t.Errorf("got RoleARN %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestRetriedCallsAreHarmless(t *testing.T) {
 	t.Parallel()
 	f := newFakeCFN()
@@ -575,31 +698,41 @@ func TestStackDeletedWhileDeploying(t *testing.T) {
 	}
 }
 
-func TestRegion(t *testing.T) {
+func TestClientsByRegionAndRole(t *testing.T) {
 	t.Parallel()
+	const role = "arn:aws:iam::222222222222:role/deploy"
 	tests := []struct {
-		name, region, want string
+		name, region, role, want string
 	}{
-		{"pipeline's own region", "", "us-east-1"},
-		{"same region named", "us-east-1", "us-east-1"},
-		{"other region", "eu-west-1", "eu-west-1"},
+		{"pipeline's own region", "", "", "us-east-1 as the pipeline"},
+		{"same region named", "us-east-1", "", "us-east-1 as the pipeline"},
+		{"other region", "eu-west-1", "", "eu-west-1 as the pipeline"},
+		{"the environment's role", "", role, "us-east-1 as " + role},
+		{"the environment's role in another region", "eu-west-1", role, "eu-west-1 as " + role},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeCFN()
-			var regions []string
-			svc := newService("us-east-1", func(r string) cfnAPI { regions = append(regions, r); return f }, f.clock.Now)
+			var clients []string
+			svc := newService("us-east-1", func(r, role string) cfnAPI {
+				if role == "" {
+					role = "the pipeline"
+				}
+				clients = append(clients, r+" as "+role)
+				return f
+			}, f.clock.Now)
 			in := testInput()
 			in.Action = pipeline.ActionCreateChangeSet
 			in.Environment.Region = tt.region
+			in.Environment.RoleARN = tt.role
 			for range 2 {
 				if _, err := svc.Handle(context.Background(), in); err != nil {
 					t.Fatalf("create change set: %v", err)
 				}
 			}
-			if want := []string{tt.want}; !slices.Equal(regions, want) {
-				t.Errorf("got clients built for %q, want %q (one, reused)", regions, want)
+			if want := []string{tt.want}; !slices.Equal(clients, want) {
+				t.Errorf("got clients built for %q, want %q (one, reused)", clients, want)
 			}
 		})
 	}

@@ -26,7 +26,10 @@ import (
 // DescribeStacks call, writing stack events that DescribeStackEvents
 // returns newest first, paged; a missing stack is a ValidationError "Stack
 // with id X does not exist"; a stack is found by name only while it lives,
-// and by ID also once deleted.
+// and by ID also once deleted. DeleteStack and ContinueUpdateRollback move
+// the stack through their statuses one step per DescribeStacks call too;
+// UpdateTerminationProtection sets what DescribeStacks shows, and
+// DeleteStack refuses a protected stack.
 type fakeCFN struct {
 	mu     sync.Mutex
 	clock  *fakeClock
@@ -74,6 +77,8 @@ type fakeStack struct {
 	events     []types.StackEvent // oldest first
 	changeSets []*fakeChangeSet
 	steps      []func() // the running operation's next steps, one per DescribeStacks
+	protected  bool
+	tags       []types.Tag
 }
 
 type fakeChangeSet struct {
@@ -248,10 +253,12 @@ func (f *fakeCFN) DescribeStacks(_ context.Context, in *cloudformation.DescribeS
 		step()
 	}
 	out := types.Stack{
-		StackName:   aws.String(st.name),
-		StackId:     aws.String(st.id),
-		StackStatus: st.status,
-		Outputs:     slices.Clone(st.outputs),
+		StackName:                   aws.String(st.name),
+		StackId:                     aws.String(st.id),
+		StackStatus:                 st.status,
+		Outputs:                     slices.Clone(st.outputs),
+		EnableTerminationProtection: aws.Bool(st.protected),
+		Tags:                        slices.Clone(st.tags),
 	}
 	if st.reason != "" {
 		out.StackStatusReason = aws.String(st.reason)
@@ -520,4 +527,65 @@ func (f *fakeCFN) DescribeStackEvents(_ context.Context, in *cloudformation.Desc
 		out.NextToken = aws.String(strconv.Itoa(end))
 	}
 	return out, nil
+}
+
+func (f *fakeCFN) DeleteStack(_ context.Context, in *cloudformation.DeleteStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("DeleteStack"); err != nil {
+		return nil, err
+	}
+	name := aws.ToString(in.StackName)
+	st := f.stack(name)
+	if st == nil || st.status == types.StackStatusDeleteComplete || st.status == types.StackStatusDeleteInProgress {
+		return &cloudformation.DeleteStackOutput{}, nil
+	}
+	if st.protected {
+		return nil, apiErr("ValidationError", "Stack [%s] cannot be deleted while TerminationProtection is enabled", name)
+	}
+	if len(st.steps) > 0 {
+		return nil, apiErr("ValidationError", "Stack [%s] cannot be deleted while in status %s", name, st.status)
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	f.stackEvent(st, token, types.StackStatusDeleteInProgress, "User Initiated")
+	st.steps = append(st.steps, func() {
+		st.outputs = nil
+		f.stackEvent(st, token, types.StackStatusDeleteComplete, "")
+	})
+	return &cloudformation.DeleteStackOutput{}, nil
+}
+
+func (f *fakeCFN) ContinueUpdateRollback(_ context.Context, in *cloudformation.ContinueUpdateRollbackInput, _ ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ContinueUpdateRollback"); err != nil {
+		return nil, err
+	}
+	st := f.stack(aws.ToString(in.StackName))
+	if st == nil {
+		return nil, apiErr("ValidationError", "Stack [%s] does not exist", aws.ToString(in.StackName))
+	}
+	if st.status != types.StackStatusUpdateRollbackFailed {
+		return nil, apiErr("ValidationError", "ContinueUpdateRollback cannot be called from current stack status")
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	f.stackEvent(st, token, types.StackStatusUpdateRollbackInProgress, "User Initiated")
+	st.steps = append(st.steps,
+		func() { f.stackEvent(st, token, types.StackStatusUpdateRollbackCompleteCleanupInProgress, "") },
+		func() { f.stackEvent(st, token, types.StackStatusUpdateRollbackComplete, "") })
+	return &cloudformation.ContinueUpdateRollbackOutput{}, nil
+}
+
+func (f *fakeCFN) UpdateTerminationProtection(_ context.Context, in *cloudformation.UpdateTerminationProtectionInput, _ ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("UpdateTerminationProtection"); err != nil {
+		return nil, err
+	}
+	st := f.stack(aws.ToString(in.StackName))
+	if st == nil || st.status == types.StackStatusDeleteComplete {
+		return nil, apiErr("ValidationError", "Stack with id %s does not exist", aws.ToString(in.StackName))
+	}
+	st.protected = aws.ToBool(in.EnableTerminationProtection)
+	return &cloudformation.UpdateTerminationProtectionOutput{StackId: aws.String(st.id)}, nil
 }

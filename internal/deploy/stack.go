@@ -97,6 +97,16 @@ func (s *Service) describeStack(ctx context.Context, cfn cfnAPI, in pipeline.Dep
 		if d.NoChanges {
 			d.Summary = fmt.Sprintf("%s: no changes (%s)", d.Stack, d.Status)
 		}
+		if d.Recovered != "" {
+			d.Summary += " (" + d.Recovered + ")"
+		}
+		on, err := s.protect(ctx, cfn, in.Environment, &st)
+		if err != nil {
+			return pipeline.Deployment{}, err
+		}
+		if on {
+			d.Summary += "; termination protection turned on"
+		}
 		return d, nil
 	}
 	return pipeline.Deployment{}, s.failure(ctx, cfn, in, st)
@@ -127,12 +137,15 @@ func (s *Service) failure(ctx context.Context, cfn cfnAPI, in pipeline.DeployInp
 	switch st.StackStatus {
 	case types.StackStatusUpdateRollbackComplete:
 		note = "CloudFormation rolled the update back: the previous release is still serving"
-	case types.StackStatusRollbackComplete, types.StackStatusRollbackFailed:
-		note = fmt.Sprintf("the first create was rolled back: delete the stack "+
+	case types.StackStatusRollbackComplete:
+		note = "the first create was rolled back: fix the cause and push again; " +
+			"the next run deletes the stack and creates it again"
+	case types.StackStatusRollbackFailed:
+		note = fmt.Sprintf("the first create was rolled back, and the rollback failed: delete the stack "+
 			"(aws cloudformation delete-stack --stack-name %s) before it can be created again", d.Stack)
 	case types.StackStatusUpdateRollbackFailed:
-		note = fmt.Sprintf("the rollback failed too: continue it "+
-			"(aws cloudformation continue-update-rollback --stack-name %s)", d.Stack)
+		note = fmt.Sprintf("the rollback failed too: put the resource back as it was; the next run continues the rollback "+
+			"(aws cloudformation continue-update-rollback --stack-name %s) before it deploys", d.Stack)
 	case types.StackStatusDeleteComplete:
 		note = "the stack was deleted"
 	case types.StackStatusDeleteInProgress, types.StackStatusDeleteFailed:
@@ -221,4 +234,23 @@ func outputs(os []types.Output) map[string]string {
 		m[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}
 	return m
+}
+
+// protect turns on the termination protection of st, env's stack, when env
+// is protected and st is not yet, and reports whether it did. A pull
+// request's preview is never protected: the pipeline deletes it when the
+// pull request closes. Protection is only ever turned on: turning it off
+// is left to a person.
+func (s *Service) protect(ctx context.Context, cfn cfnAPI, env pipeline.Environment, st *types.Stack) (bool, error) {
+	if !env.Protected || env.PullRequest != 0 || aws.ToBool(st.EnableTerminationProtection) {
+		return false, nil
+	}
+	if _, err := cfn.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
+		StackName:                   st.StackId,
+		EnableTerminationProtection: aws.Bool(true),
+	}); err != nil {
+		return false, awsError("turn on the termination protection of "+env.Stack, err)
+	}
+	st.EnableTerminationProtection = aws.Bool(true)
+	return true, nil
 }

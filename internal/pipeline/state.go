@@ -209,6 +209,16 @@ type Deployment struct {
 	// Outputs are the stack's outputs once it is deployed.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	Summary string            `json:"summary,omitempty"`
+	// Recovering is set while the stack is being put right before its
+	// change set can be made, and says how: "deleteFailedCreate" (a stack
+	// that a failed first create left in ROLLBACK_COMPLETE is being
+	// deleted, to be created again), "continueRollback" (the rollback of
+	// an update that stopped in UPDATE_ROLLBACK_FAILED is being continued)
+	// or "waitForStack" (an operation started outside this run is still in
+	// progress). Empty otherwise.
+	Recovering string `json:"recovering,omitempty"`
+	// Recovered says what was done to put the stack right, once it was.
+	Recovered string `json:"recovered,omitempty"`
 }
 
 // SmokeInput is the smoke-test handler's input.

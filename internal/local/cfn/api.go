@@ -21,20 +21,22 @@ type action func(ctx context.Context, f url.Values) (any, error)
 
 func (e *Engine) actions() map[string]action {
 	return map[string]action{
-		"CreateChangeSet":        e.apiCreateChangeSet,
-		"DescribeChangeSet":      e.apiDescribeChangeSet,
-		"ExecuteChangeSet":       e.apiExecuteChangeSet,
-		"DeleteChangeSet":        e.apiDeleteChangeSet,
-		"ListChangeSets":         e.apiListChangeSets,
-		"DescribeStacks":         e.apiDescribeStacks,
-		"ListStacks":             e.apiListStacks,
-		"DescribeStackEvents":    e.apiDescribeStackEvents,
-		"DescribeStackResources": e.apiDescribeStackResources,
-		"DescribeStackResource":  e.apiDescribeStackResource,
-		"ListStackResources":     e.apiListStackResources,
-		"GetTemplate":            e.apiGetTemplate,
-		"DeleteStack":            e.apiDeleteStack,
-		"ValidateTemplate":       e.apiValidateTemplate,
+		"CreateChangeSet":             e.apiCreateChangeSet,
+		"DescribeChangeSet":           e.apiDescribeChangeSet,
+		"ExecuteChangeSet":            e.apiExecuteChangeSet,
+		"DeleteChangeSet":             e.apiDeleteChangeSet,
+		"ListChangeSets":              e.apiListChangeSets,
+		"DescribeStacks":              e.apiDescribeStacks,
+		"ListStacks":                  e.apiListStacks,
+		"DescribeStackEvents":         e.apiDescribeStackEvents,
+		"DescribeStackResources":      e.apiDescribeStackResources,
+		"DescribeStackResource":       e.apiDescribeStackResource,
+		"ListStackResources":          e.apiListStackResources,
+		"GetTemplate":                 e.apiGetTemplate,
+		"DeleteStack":                 e.apiDeleteStack,
+		"ContinueUpdateRollback":      e.apiContinueUpdateRollback,
+		"UpdateTerminationProtection": e.apiUpdateTerminationProtection,
+		"ValidateTemplate":            e.apiValidateTemplate,
 	}
 }
 
@@ -399,20 +401,21 @@ func (e *Engine) apiListChangeSets(_ context.Context, f url.Values) (any, error)
 
 func (e *Engine) xStackLocked(st *stack) xStack {
 	x := xStack{
-		StackID:           st.ID,
-		StackName:         st.Name,
-		Description:       st.Description,
-		Parameters:        xParams(st.params),
-		CreationTime:      xmlTime(st.Created),
-		DeletionTime:      xmlTime(st.Deleted),
-		LastUpdatedTime:   xmlTime(st.Updated),
-		StackStatus:       st.Status,
-		StackStatusReason: st.Reason,
-		DisableRollback:   st.disableRollback,
-		Capabilities:      st.caps,
-		RoleARN:           st.roleARN,
-		Tags:              xTags(st.tags),
-		DriftInformation:  xDrift{StackDriftStatus: "NOT_CHECKED"},
+		StackID:                     st.ID,
+		StackName:                   st.Name,
+		Description:                 st.Description,
+		Parameters:                  xParams(st.params),
+		CreationTime:                xmlTime(st.Created),
+		DeletionTime:                xmlTime(st.Deleted),
+		LastUpdatedTime:             xmlTime(st.Updated),
+		StackStatus:                 st.Status,
+		StackStatusReason:           st.Reason,
+		DisableRollback:             st.disableRollback,
+		Capabilities:                st.caps,
+		RoleARN:                     st.roleARN,
+		Tags:                        xTags(st.tags),
+		EnableTerminationProtection: st.protected,
+		DriftInformation:            xDrift{StackDriftStatus: "NOT_CHECKED"},
 	}
 	for _, o := range st.outputs {
 		x.Outputs = append(x.Outputs, xOutput{OutputKey: o.Key, OutputValue: o.Value, Description: o.Description, ExportName: o.ExportName})
@@ -671,11 +674,15 @@ func (e *Engine) apiDeleteStack(_ context.Context, f url.Values) (any, error) {
 	}
 	retain := strs(f, "RetainResources")
 	token := f.Get("ClientRequestToken")
+	role := f.Get("RoleARN")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.findStack(name)
 	if st == nil || st.Status == statusDeleteComplete || st.Status == statusDeleteInProgress {
 		return struct{}{}, nil
+	}
+	if st.protected {
+		return nil, validationError(fmt.Sprintf("Stack [%s] cannot be deleted while TerminationProtection is enabled", name))
 	}
 	if len(retain) > 0 && st.Status != statusDeleteFailed {
 		return nil, validationError(fmt.Sprintf("Invalid operation on stack [%s]. RetainResources can only be specified when the stack is in DELETE_FAILED state", st.ID))
@@ -683,8 +690,15 @@ func (e *Engine) apiDeleteStack(_ context.Context, f url.Values) (any, error) {
 	if st.busy {
 		return nil, validationError(fmt.Sprintf("Stack [%s] cannot be deleted while in status %s", name, st.Status))
 	}
+	if role != "" {
+		st.roleARN = role
+	}
 	st.busy = true
 	st.setStatus(statusDeleteInProgress, "User Initiated", token)
+	// The new resources of replacements that a failed rollback left are
+	// no longer listed, but they are the stack's to delete.
+	detached := st.detachedLocked()
+	st.rollback = nil
 	x := &runner{e: e, st: st, token: token}
 	ok := e.spawnLocked(func(ctx context.Context) {
 		defer func() {
@@ -692,12 +706,100 @@ func (e *Engine) apiDeleteStack(_ context.Context, f url.Values) (any, error) {
 			st.busy = false
 			e.mu.Unlock()
 		}()
+		for _, r := range detached {
+			_ = x.deleteOne(ctx, r, true, false)
+		}
 		x.deleteAll(ctx, retain)
 	})
 	if !ok {
 		return nil, &apiError{Code: "ServiceUnavailable", Message: "the engine is closing", Status: http.StatusServiceUnavailable}
 	}
 	return struct{}{}, nil
+}
+
+// apiContinueUpdateRollback takes up the rollback of a stack in
+// UPDATE_ROLLBACK_FAILED where it stopped: it tries again to put back the
+// resources that could not be, leaving those named in ResourcesToSkip as
+// they are, and ends in UPDATE_ROLLBACK_COMPLETE, or in
+// UPDATE_ROLLBACK_FAILED again.
+func (e *Engine) apiContinueUpdateRollback(_ context.Context, f url.Values) (any, error) {
+	name, err := required(f, "StackName")
+	if err != nil {
+		return nil, err
+	}
+	skip := strs(f, "ResourcesToSkip")
+	token := f.Get("ClientRequestToken")
+	role := f.Get("RoleARN")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.findStack(name)
+	if st == nil || st.Status == statusDeleteComplete {
+		return nil, validationError(fmt.Sprintf("Stack [%s] does not exist", name))
+	}
+	if token != "" && st.Status != statusUpdateRollbackFailed && st.continueToken == token {
+		// The same request again: it was taken.
+		return struct{}{}, nil
+	}
+	if st.Status != statusUpdateRollbackFailed || st.busy || st.rollback == nil {
+		return nil, validationError("ContinueUpdateRollback cannot be called from current stack status")
+	}
+	rb := st.rollback
+	for _, name := range skip {
+		failed := false
+		for _, s := range rb.undo {
+			failed = failed || s.logical() == name
+		}
+		if !failed {
+			return nil, validationError(fmt.Sprintf("ResourcesToSkip: resource [%s] did not fail to roll back; only resources in UPDATE_FAILED after a failed rollback can be skipped", name))
+		}
+	}
+	if role != "" {
+		// As on AWS, the role is the stack's from now on.
+		st.roleARN = role
+	}
+	st.continueToken = token
+	st.busy = true
+	st.setStatus(statusUpdateRollback, "User Initiated", token)
+	x := &runner{e: e, st: st, token: token}
+	ok := e.spawnLocked(func(ctx context.Context) {
+		defer func() {
+			e.mu.Lock()
+			st.busy = false
+			e.mu.Unlock()
+		}()
+		x.rollbackUpdate(ctx, rb, skip)
+	})
+	if !ok {
+		return nil, &apiError{Code: "ServiceUnavailable", Message: "the engine is closing", Status: http.StatusServiceUnavailable}
+	}
+	return struct{}{}, nil
+}
+
+// apiUpdateTerminationProtection turns a stack's termination protection on
+// or off.
+func (e *Engine) apiUpdateTerminationProtection(_ context.Context, f url.Values) (any, error) {
+	name, err := required(f, "StackName")
+	if err != nil {
+		return nil, err
+	}
+	v, err := required(f, "EnableTerminationProtection")
+	if err != nil {
+		return nil, err
+	}
+	enable, err := strconv.ParseBool(v)
+	if err != nil {
+		return nil, validationError(fmt.Sprintf("1 validation error detected: Value '%s' at 'enableTerminationProtection' failed to satisfy constraint: Member must be true or false", v))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.findStack(name)
+	if st == nil || st.Status == statusDeleteComplete {
+		return nil, stackMissing(name)
+	}
+	st.protected = enable
+	return struct {
+		StackID string `xml:"StackId"`
+	}{st.ID}, nil
 }
 
 func (e *Engine) apiValidateTemplate(ctx context.Context, f url.Values) (any, error) {

@@ -11,8 +11,10 @@
 // CreateChangeSet, DescribeChangeSet, ExecuteChangeSet, DeleteChangeSet,
 // ListChangeSets, DescribeStacks, ListStacks, DescribeStackEvents,
 // DescribeStackResources, DescribeStackResource, ListStackResources,
-// GetTemplate, DeleteStack and ValidateTemplate. Stacks change only through
-// change sets: CreateStack and UpdateStack are refused with InvalidAction.
+// GetTemplate, DeleteStack, ContinueUpdateRollback,
+// UpdateTerminationProtection and ValidateTemplate. Stacks change only
+// through change sets: CreateStack and UpdateStack are refused with
+// InvalidAction.
 //
 // Change sets and stacks go through CloudFormation's statuses, in the
 // background, so pollers see them: a change set CREATE_PENDING,
@@ -31,6 +33,25 @@
 // error. DeletionPolicy Retain and RetainExceptOnCreate, OnStackFailure,
 // DisableRollback, RetainResources, ClientToken and ClientRequestToken
 // behave as on AWS.
+//
+// A rollback that cannot put a resource back ends in
+// UPDATE_ROLLBACK_FAILED, as on AWS, and the way to get there locally is
+// AWS's commonest: change a resource behind CloudFormation's back. Delete a
+// bucket whose VersioningConfiguration a later update changes, and the
+// update of the bucket fails, and so does putting it back. Such a stack
+// takes no update, only DeleteStack or ContinueUpdateRollback. The latter
+// tries again to put back what could not be (after the bucket is made
+// again, say), leaves the resources named in ResourcesToSkip as they are
+// (marking them UPDATE_COMPLETE), and ends in UPDATE_ROLLBACK_COMPLETE, or
+// in UPDATE_ROLLBACK_FAILED again.
+//
+// A RoleARN given to CreateChangeSet, ContinueUpdateRollback or DeleteStack
+// is the stack's from then on, and DescribeStacks shows it (it is not
+// assumed: IAM is not enforced). UpdateTerminationProtection turns
+// termination protection on or off, DescribeStacks shows it as
+// EnableTerminationProtection, and DeleteStack refuses a protected stack
+// with AWS's ValidationError "Stack [name] cannot be deleted while
+// TerminationProtection is enabled".
 //
 // # Templates
 //

@@ -223,10 +223,19 @@ type stack struct {
 	caps            []string
 	roleARN         string
 	disableRollback bool
-	outputs         []output
-	resources       map[string]*resource
-	events          []event
-	busy            bool
+	// protected is the stack's termination protection: DeleteStack
+	// refuses the stack while it is on.
+	protected bool
+	outputs   []output
+	resources map[string]*resource
+	events    []event
+	busy      bool
+	// rollback is what an update's rollback left undone when it ended in
+	// UPDATE_ROLLBACK_FAILED, for ContinueUpdateRollback.
+	rollback *updateRollback
+	// continueToken is the ClientRequestToken of the last
+	// ContinueUpdateRollback, so that the same request again is harmless.
+	continueToken string
 }
 
 // resource is a resource of a stack.

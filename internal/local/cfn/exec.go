@@ -269,6 +269,14 @@ type step struct {
 	next   *resource
 }
 
+// logical is the logical ID of the resource s changed.
+func (s step) logical() string {
+	if s.prev != nil {
+		return s.prev.Logical
+	}
+	return s.next.Logical
+}
+
 // executeUpdate runs an UPDATE change set.
 func (x *runner) executeUpdate(ctx context.Context, cs *changeSet, disableRollback bool) {
 	e, st, p := x.e, x.st, cs.plan
@@ -342,13 +350,51 @@ func (x *runner) executeUpdate(ctx context.Context, cs *changeSet, disableRollba
 			delete(st.resources, name)
 		}
 	}
+	// The stack is the previous release again, whatever the rollback of
+	// its resources comes to.
+	st.plan, st.tmpl, st.params, st.tags, st.caps, st.Description, st.roleARN = prevPlan, prevTmpl, prevParams, prevTags, prevCaps, prevDesc, prevRole
 	e.mu.Unlock()
-	ok := true
-	for _, s := range slices.Backward(steps) {
+	x.rollbackUpdate(ctx, &updateRollback{reason: reason, undo: steps, steps: steps}, nil)
+}
+
+// updateRollback is the rollback of a failed update: the resources to put
+// back as they were, and every step of the update, whose new resources the
+// rollback's cleanup deletes.
+type updateRollback struct {
+	reason string
+	// undo are the steps still to undo, in the order they were done.
+	undo []step
+	// steps are all the update's steps, in the order they were done.
+	steps []step
+}
+
+// rollbackUpdate undoes rb's steps, the last done first, skipping the
+// resources named in skip (they are left as they are and marked
+// UPDATE_COMPLETE, as ContinueUpdateRollback's ResourcesToSkip does). When
+// a resource cannot be put back, the stack ends in UPDATE_ROLLBACK_FAILED
+// and keeps what is left to undo for ContinueUpdateRollback; otherwise the
+// update's new resources are deleted and the stack ends in
+// UPDATE_ROLLBACK_COMPLETE.
+func (x *runner) rollbackUpdate(ctx context.Context, rb *updateRollback, skip []string) {
+	e, st := x.e, x.st
+	var left []step
+	for _, s := range slices.Backward(rb.undo) {
+		if ctx.Err() != nil {
+			return
+		}
+		logical := s.logical()
+		if slices.Contains(skip, logical) {
+			e.mu.Lock()
+			if r := st.resources[logical]; r != nil {
+				x.eventLocked(r, statusUpdateComplete, "Skipped by ContinueUpdateRollback (ResourcesToSkip): the resource is as the failed update or the world left it, not as the template says")
+			}
+			e.mu.Unlock()
+			continue
+		}
 		switch s.action {
 		case "updated":
 			if err := x.revert(ctx, s); err != nil {
-				ok = false
+				left = append([]step{s}, left...)
 			}
 		case "replaced":
 			e.mu.Lock()
@@ -359,15 +405,17 @@ func (x *runner) executeUpdate(ctx context.Context, cs *changeSet, disableRollba
 		}
 	}
 	e.mu.Lock()
-	st.plan, st.tmpl, st.params, st.tags, st.caps, st.Description, st.roleARN = prevPlan, prevTmpl, prevParams, prevTags, prevCaps, prevDesc, prevRole
-	if !ok {
-		st.setStatus(statusUpdateRollbackFailed, reason, x.token)
+	if len(left) > 0 {
+		rb.undo = left
+		st.rollback = rb
+		st.setStatus(statusUpdateRollbackFailed, rb.reason, x.token)
 		e.mu.Unlock()
 		return
 	}
+	st.rollback = nil
 	st.setStatus(statusUpdateRollbackCleanup, "", x.token)
 	e.mu.Unlock()
-	for _, s := range slices.Backward(steps) {
+	for _, s := range slices.Backward(rb.steps) {
 		switch s.action {
 		case "created":
 			_ = x.deleteOne(ctx, s.next, false, false)
@@ -377,7 +425,23 @@ func (x *runner) executeUpdate(ctx context.Context, cs *changeSet, disableRollba
 			}
 		}
 	}
-	x.setStatus(statusUpdateRollbackComplete, reason)
+	x.setStatus(statusUpdateRollbackComplete, rb.reason)
+}
+
+// detachedLocked returns the new physical resources of replacements
+// that a failed rollback left behind: the stack no longer lists them, so
+// deleting the stack must delete them too. The caller holds e.mu.
+func (st *stack) detachedLocked() []*resource {
+	if st.rollback == nil {
+		return nil
+	}
+	var out []*resource
+	for _, s := range st.rollback.steps {
+		if s.action == "replaced" && s.next.Physical != "" && st.resources[s.next.Logical] != s.next {
+			out = append(out, s.next)
+		}
+	}
+	return out
 }
 
 // updateOne brings the existing resource old to def of plan p: nothing
