@@ -1,12 +1,16 @@
 // Command webhook is the Lambda function behind the pipeline's HTTP API
 // route POST /webhook: it verifies Bitbucket deliveries and starts one
-// execution of the pipeline per pushed branch.
+// execution of the pipeline per pushed branch, or per pull-request event.
 //
 // Environment:
 //
 //	STATE_MACHINE_ARN   the pipeline's state machine (required)
 //	WEBHOOK_SECRET_ARN  the Secrets Manager secret holding the webhook's
 //	                    secret; without it every delivery is refused
+//	BITBUCKET_TOKEN_ARN the Secrets Manager secret holding the Bitbucket
+//	                    token, to resolve a pull request's commit; without
+//	                    it pull-request deliveries fail
+//	BITBUCKET_API_URL   Bitbucket's API (default https://api.bitbucket.org)
 //	POLL_SECONDS        the wait between two polls of CloudFormation
 //	                    (default pipeline.DefaultPollSeconds)
 //	LOCK_POLL_SECONDS   the wait between two tries at a taken environment
@@ -18,8 +22,10 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -29,8 +35,13 @@ import (
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/secrets"
+	"github.com/stackflow/stackflow/internal/tracing"
 	"github.com/stackflow/stackflow/internal/webhook"
 )
+
+// bitbucketTimeout bounds one request to Bitbucket's API; the service
+// bounds the lookup tighter still, to answer within Bitbucket's 10 s.
+const bitbucketTimeout = 8 * time.Second
 
 func main() {
 	log := runlog.NewJSON(os.Stdout)
@@ -44,6 +55,10 @@ func main() {
 	secretARN := os.Getenv("WEBHOOK_SECRET_ARN")
 	if secretARN == "" {
 		log.Warn("WEBHOOK_SECRET_ARN is not set: every delivery will be refused")
+	}
+	tokenARN := os.Getenv("BITBUCKET_TOKEN_ARN")
+	if tokenARN == "" {
+		log.Warn("BITBUCKET_TOKEN_ARN is not set: pull-request deliveries will fail")
 	}
 	var settings pipeline.Settings
 	for name, dst := range map[string]*int{
@@ -73,6 +88,9 @@ func main() {
 		SecretARN:       secretARN,
 		Settings:        settings,
 		Logger:          log,
+		TokenARN:        tokenARN,
+		APIURL:          os.Getenv("BITBUCKET_API_URL"),
+		HTTPClient:      tracing.HTTPClient(&http.Client{Timeout: bitbucketTimeout}),
 	}, secrets.New(secretsmanager.NewFromConfig(cfg)), sfn.NewFromConfig(cfg))
 	lambda.Start(svc.Handle)
 }

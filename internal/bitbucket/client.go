@@ -150,6 +150,64 @@ func (c *Client) Archive(ctx context.Context, repo pipeline.Repository, commit s
 	}
 }
 
+// Commit resolves hash, a commit hash of at least seven hexadecimal digits
+// (pull-request events carry only twelve), to the full 40-digit hash of
+// the commit of repo it names, with GET
+// /2.0/repositories/{workspace}/{slug}/commit/{hash}.
+//
+// It returns a *pipeline.SourceUnavailable when Bitbucket refuses the token
+// or knows no such commit, and a *pipeline.BitbucketUnavailable when it is
+// rate limited, failing or out of reach.
+func (c *Client) Commit(ctx context.Context, repo pipeline.Repository, hash string) (string, error) {
+	const op = "resolve commit"
+	if !isHash(hash) {
+		return "", fmt.Errorf("%s of %s: %q is not a commit hash", op, repo.FullName(), hash)
+	}
+	hash = strings.ToLower(hash)
+	u := c.apiURL + "/2.0/repositories/" + url.PathEscape(repo.Workspace) + "/" + url.PathEscape(repo.Slug) +
+		"/commit/" + hash
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("%s of %s: %w", op, repo.FullName(), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	c.creds.authorize(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return "", unreachable(op, err)
+	}
+	defer discard(resp.Body)
+
+	unavailable := func(reason string) error {
+		return &pipeline.SourceUnavailable{Repository: repo.FullName(), Commit: hash, Reason: reason}
+	}
+	switch code := resp.StatusCode; code {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return "", unavailable(status(code) + ": Bitbucket refused the token; check that the token secret holds a valid, unexpired token")
+	case http.StatusForbidden:
+		return "", unavailable(status(code) + ": the token may not read this repository; give it the repository read scope")
+	case http.StatusNotFound:
+		return "", unavailable(status(code) + ": check that the commit exists in the repository and that the token's repository read scope covers it")
+	default:
+		if err := retryable(op, code); err != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("%s %s of %s: unexpected answer %s", op, hash, repo.FullName(), status(code))
+	}
+	var commit struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&commit); err != nil {
+		return "", &pipeline.BitbucketUnavailable{Operation: op, Reason: "the answer is not a commit: " + err.Error()}
+	}
+	full := strings.ToLower(commit.Hash)
+	if len(full) != 40 || !isHash(full) || !strings.HasPrefix(full, hash) {
+		return "", fmt.Errorf("%s %s of %s: Bitbucket answered the commit %q, not a full hash that starts with it", op, hash, repo.FullName(), Truncate(commit.Hash, 64))
+	}
+	return full, nil
+}
+
 // BuildStatus is a build status on a commit, as Bitbucket's statuses/build
 // resource takes it.
 type BuildStatus struct {

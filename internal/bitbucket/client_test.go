@@ -84,6 +84,23 @@ func setup(t *testing.T, auth string) *fakeBitbucket {
 		io.WriteString(w, `{"type":"commitstatus","state":"INPROGRESS"}`)
 	})
 
+	mux.HandleFunc("GET /2.0/repositories/{workspace}/{slug}/commit/{commit}", func(w http.ResponseWriter, r *http.Request) {
+		var match []string
+		for sha := range f.archives {
+			if strings.HasPrefix(sha, r.PathValue("commit")) {
+				match = append(match, sha)
+			}
+		}
+		if r.PathValue("workspace") != "acme" || r.PathValue("slug") != "hello" || len(match) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"type":"error","error":{"message":"Commit not found"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"type":"commit","hash":%q,"message":"Friendlier greeting\n","parents":[]}`, match[0])
+	})
+
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen := request{
 			Method:        r.Method,
@@ -260,6 +277,58 @@ func TestArchiveErrors(t *testing.T) {
 	}
 }
 
+func TestCommit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		hash     string
+		answer   int
+		body     string
+		auth     string
+		want     string
+		wantType string // of the error; "none" for an error of no state-machine type
+		wantMsg  string
+	}{
+		{name: "twelve digits", hash: commitA[:12], want: commitA},
+		{name: "full hash", hash: commitA, want: commitA},
+		{name: "upper case", hash: strings.ToUpper(commitA[:12]), want: commitA},
+		{name: "unknown commit", hash: "0beec7b5ea3f", wantType: "SourceUnavailable", wantMsg: "404 Not Found: check that the commit exists"},
+		{name: "refused token", hash: commitA[:12], auth: "Bearer other", wantType: "SourceUnavailable", wantMsg: "401 Unauthorized: Bitbucket refused the token"},
+		{name: "forbidden", hash: commitA[:12], answer: 403, wantType: "SourceUnavailable", wantMsg: "give it the repository read scope"},
+		{name: "rate limited", hash: commitA[:12], answer: 429, wantType: "BitbucketUnavailable", wantMsg: "bitbucket resolve commit: rate limited (429 Too Many Requests)"},
+		{name: "server error", hash: commitA[:12], answer: 502, wantType: "BitbucketUnavailable", wantMsg: "server error (502 Bad Gateway)"},
+		{name: "not JSON", hash: commitA[:12], answer: 200, body: "<html>", wantType: "BitbucketUnavailable", wantMsg: "the answer is not a commit"},
+		{name: "another commit", hash: commitA[:12], answer: 200, body: `{"hash":"0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33"}`, wantType: "none", wantMsg: "not a full hash that starts with it"},
+		{name: "short answer", hash: commitA[:12], answer: 200, body: `{"hash":"` + commitA[:12] + `"}`, wantType: "none", wantMsg: "not a full hash"},
+		{name: "other answer", hash: commitA[:12], answer: 418, wantType: "none", wantMsg: "unexpected answer 418 I'm a teapot"},
+		{name: "too short", hash: "e10dae", wantType: "none", wantMsg: "is not a commit hash"},
+		{name: "not a hash", hash: "../../statuses", wantType: "none", wantMsg: "is not a commit hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bb := setup(t, cmp.Or(tt.auth, "Bearer "+testToken))
+			bb.answer, bb.answerBody = tt.answer, tt.body
+			c := NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+			got, err := c.Commit(context.Background(), testRepo, tt.hash)
+			if tt.wantType == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+				}
+				want := []request{{Method: "GET", Path: "/2.0/repositories/acme/hello/commit/" + strings.ToLower(tt.hash), Authorization: "Bearer " + testToken}}
+				if got := bb.seen(); !reflect.DeepEqual(got, want) {
+					t.Errorf("got requests %+v, want %+v", got, want)
+				}
+				return
+			}
+			if got != "" {
+				t.Errorf("got %q with the error, want nothing", got)
+			}
+			checkError(t, err, strings.TrimSuffix(tt.wantType, "none"), tt.wantMsg)
+		})
+	}
+}
+
 func TestArchiveNoAnswer(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
@@ -269,6 +338,8 @@ func TestArchiveNoAnswer(t *testing.T) {
 	checkError(t, err, "BitbucketUnavailable", "bitbucket download archive: no answer")
 	err = c.PostStatus(context.Background(), testRepo, commitA, BuildStatus{Key: "stackflow", State: "FAILED"})
 	checkError(t, err, "BitbucketUnavailable", "bitbucket post build status: no answer")
+	_, err = c.Commit(context.Background(), testRepo, commitA[:12])
+	checkError(t, err, "BitbucketUnavailable", "bitbucket resolve commit: no answer")
 }
 
 // TestArchiveRedirectKeepsCredentials checks that a download redirected to

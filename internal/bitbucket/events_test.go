@@ -121,6 +121,31 @@ func TestParsePullRequest(t *testing.T) {
 	}
 }
 
+func TestParseClosedPullRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key       EventKey
+		file      string
+		wantState string
+	}{
+		{EventPullRequestFulfilled, "pullrequest-fulfilled.json", "MERGED"},
+		{EventPullRequestRejected, "pullrequest-rejected.json", "DECLINED"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.key), func(t *testing.T) {
+			t.Parallel()
+			ev, err := ParseEvent(tt.key, readTestdata(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ev.(*PullRequestEvent).PullRequest
+			if got.ID != 42 || got.State != tt.wantState || got.Source.Commit.Hash != "a94a8fe5ccb1" || got.Source.Branch.Name != "feature/greeting" {
+				t.Errorf("got id %d, state %q, source %+v; want 42, %s, feature/greeting at a94a8fe5ccb1", got.ID, got.State, got.Source, tt.wantState)
+			}
+		})
+	}
+}
+
 func TestParseEventErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

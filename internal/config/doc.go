@@ -1,7 +1,8 @@
 // Package config reads an application's pipeline configuration from the
 // commit being delivered: stackflow.yml at the repository root, and the
 // per-environment deploy settings that SAM users already keep in
-// samconfig.toml. It turns them into the pipeline.Plan of one run.
+// samconfig.toml. It turns them into the pipeline.Plan of one run: Plan for
+// a pushed branch, PreviewPlan for a pull request and its preview stack.
 //
 // A configuration that cannot be used is always a *pipeline.ConfigInvalid
 // naming the file, the line, what is wrong and how to fix it.
@@ -29,6 +30,9 @@
 //	        status: 200
 //	        contains: hello
 //	        headers: {Accept: text/plain}
+//	previews:
+//	  pull_requests: true      # a stack <slug>-pr-<id> per open pull request
+//	  environment: staging     # whose settings previews take; default the first
 //
 // Each key, its default and its rules are documented on the field that
 // holds it: Config, Environment and SmokeCheck.

@@ -19,8 +19,9 @@ import (
 // CheckOutputs checks, before anything is built or deployed, that the app's
 // template (plan.Template, at the root of the repository tree) exists and
 // that every ${Name} in the smoke checks of the environments plan deploys
-// is one of its Outputs. A misspelt output would otherwise be found only
-// after the first stack was deployed.
+// is one of its Outputs (for a pull request's preview, in the smoke checks
+// of the environment it takes them from). A misspelt output would
+// otherwise be found only after the first stack was deployed.
 func (c *Config) CheckOutputs(tree string, plan pipeline.Plan) error {
 	if !plan.Deploy {
 		return nil
@@ -32,6 +33,10 @@ func (c *Config) CheckOutputs(tree string, plan pipeline.Plan) error {
 	deployed := map[string]bool{}
 	for _, e := range plan.Environments {
 		deployed[e.Name] = true
+		// A preview takes its smoke checks from another environment.
+		if from, ok := c.previewSource(); ok && e.PullRequest != 0 {
+			deployed[from.Name] = true
+		}
 	}
 	for i, e := range c.Environments {
 		if !deployed[e.Name] {

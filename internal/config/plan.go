@@ -29,33 +29,7 @@ func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (
 	owner := map[string]string{}
 	for _, e := range c.Environments {
 		set := sam.Settings(e.Name)
-		env := pipeline.Environment{
-			Name:                   e.Name,
-			Stack:                  cmp.Or(e.Stack, set.StackName, defaultStack(repo.Slug, e.Name)),
-			Region:                 cmp.Or(e.Region, set.Region),
-			Parameters:             merge(set.ParameterOverrides, e.Parameters),
-			Capabilities:           slices.Clone(e.Capabilities),
-			Tags:                   maps.Clone(e.Tags),
-			Smoke:                  smokeChecks(e.Smoke),
-			SmokeTimeoutSeconds:    int(math.Ceil(e.SmokeTimeout.Seconds())),
-			ApprovalRequired:       e.Approval,
-			ApprovalTimeoutSeconds: int(math.Ceil(e.ApprovalTimeout.Seconds())),
-			RoleARN:                e.RoleARN,
-			CloudFormationRoleARN:  e.CloudFormationRoleARN,
-			Protected:              e.Protected,
-		}
-		if env.ApprovalTimeoutSeconds == 0 {
-			env.ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds
-		}
-		if env.Capabilities == nil {
-			env.Capabilities = slices.Clone(set.Capabilities)
-		}
-		if env.Capabilities == nil {
-			env.Capabilities = slices.Clone(DefaultCapabilities)
-		}
-		if env.SmokeTimeoutSeconds == 0 {
-			env.SmokeTimeoutSeconds = int(DefaultSmokeTimeout.Seconds())
-		}
+		env := e.resolve(repo, set)
 		id := env.Region + "/" + env.Stack
 		if other, ok := owner[id]; ok {
 			return pipeline.Plan{}, &pipeline.ConfigInvalid{File: File, Line: e.line,
@@ -96,6 +70,40 @@ func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (
 		Deploy:       len(envs) > 0,
 		Summary:      summary(branch, checks, envs),
 	}, nil
+}
+
+// resolve is the environment e as a plan deploys it: each setting from
+// stackflow.yml, then from set (samconfig.toml's settings of e), then the
+// default.
+func (e Environment) resolve(repo pipeline.Repository, set SAMSettings) pipeline.Environment {
+	env := pipeline.Environment{
+		Name:                   e.Name,
+		Stack:                  cmp.Or(e.Stack, set.StackName, defaultStack(repo.Slug, e.Name)),
+		Region:                 cmp.Or(e.Region, set.Region),
+		Parameters:             merge(set.ParameterOverrides, e.Parameters),
+		Capabilities:           slices.Clone(e.Capabilities),
+		Tags:                   maps.Clone(e.Tags),
+		Smoke:                  smokeChecks(e.Smoke),
+		SmokeTimeoutSeconds:    int(math.Ceil(e.SmokeTimeout.Seconds())),
+		ApprovalRequired:       e.Approval,
+		ApprovalTimeoutSeconds: int(math.Ceil(e.ApprovalTimeout.Seconds())),
+		RoleARN:                e.RoleARN,
+		CloudFormationRoleARN:  e.CloudFormationRoleARN,
+		Protected:              e.Protected,
+	}
+	if env.ApprovalTimeoutSeconds == 0 {
+		env.ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds
+	}
+	if env.Capabilities == nil {
+		env.Capabilities = slices.Clone(set.Capabilities)
+	}
+	if env.Capabilities == nil {
+		env.Capabilities = slices.Clone(DefaultCapabilities)
+	}
+	if env.SmokeTimeoutSeconds == 0 {
+		env.SmokeTimeoutSeconds = int(DefaultSmokeTimeout.Seconds())
+	}
+	return env
 }
 
 // Deploys reports whether one of the environment's branch patterns matches

@@ -141,6 +141,11 @@ var nameUnsafe = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
 // of one push give the same name; different pushes give different names
 // because the commit is always kept whole.
 func ExecutionName(repo Repository, branch, commit string) string {
+	return executionName(repo, branch, commit, MaxExecutionName)
+}
+
+// executionName is ExecutionName in at most size characters.
+func executionName(repo Repository, branch, commit string, size int) string {
 	clean := func(s string) string {
 		return strings.Trim(nameUnsafe.ReplaceAllString(s, "-"), "-")
 	}
@@ -152,7 +157,7 @@ func ExecutionName(repo Repository, branch, commit string) string {
 		br = "branch"
 	}
 	// Keep the commit whole; share what is left between slug and branch.
-	room := MaxExecutionName - len(sha) - 2
+	room := size - len(sha) - 2
 	if len(slug)+len(br) > room {
 		if len(slug) > room/2 {
 			slug = slug[:max(room/2, room-len(br))]

@@ -274,6 +274,10 @@ type StatusInput struct {
 	// Awaiting is set when the run waits for a person to approve a
 	// deploy: the status and the notification say what it will change.
 	Awaiting *AwaitingApproval `json:"awaiting,omitempty"`
+	// Environments are the environments the run delivered, as the
+	// promote step ends each ($.environments); a pull request's
+	// successful status links to its preview's URL among their outputs.
+	Environments []DeliveredEnvironment `json:"environments,omitempty"`
 }
 
 // AwaitingApproval is a deploy waiting for approval, as the commit status

@@ -186,7 +186,7 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 		"Plan the rollback", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
 		"Report the preview deleted", "Say the run waits for the environment", "Wait for the environment", "Ask for approval",
 		"Wait for approval", "The approval timed out", "Find the last good release", "Is there a release to go back to?",
-		"Deploy the last good release", "Give up the environment", "Environment failed"} {
+		"Deploy the last good release", "Give up the environment", "Environment failed", "No environment to deliver"} {
 		offPath[n] = true
 	}
 	for _, st := range definitionStates(t) {

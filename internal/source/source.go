@@ -1,7 +1,8 @@
 // Package source is the pipeline's source step: it fetches the archive of
 // the commit being delivered once, keeps it in the artifact bucket for every
 // later step, and reads the app's stackflow.yml and samconfig.toml from it
-// to make the run's plan.
+// to make the run's plan: the branch's environments for a push, the
+// preview stack for a pull request.
 package source
 
 import (
@@ -200,13 +201,18 @@ func unpack(tarball, dir string) error {
 }
 
 // readPlan reads the configuration at the root of tree and makes the plan
-// of run's branch.
+// of run's branch, or of its pull request's preview.
 func readPlan(tree string, run pipeline.Run) (pipeline.Plan, error) {
 	cfg, sam, err := config.Load(tree, fmt.Sprintf("%s at commit %s", run.Repository.FullName(), run.Short()))
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
-	plan, err := cfg.Plan(run.Repository, run.Branch, sam)
+	var plan pipeline.Plan
+	if run.PullRequest != nil {
+		plan, err = cfg.PreviewPlan(run.Repository, *run.PullRequest, sam)
+	} else {
+		plan, err = cfg.Plan(run.Repository, run.Branch, sam)
+	}
 	if err != nil {
 		return pipeline.Plan{}, err
 	}

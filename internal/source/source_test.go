@@ -35,6 +35,8 @@ const (
 	badYML  = "2222222222222222222222222222222222222222"
 	badSAM  = "3333333333333333333333333333333333333333"
 	unknown = "9999999999999999999999999999999999999999"
+	preview = "4444444444444444444444444444444444444444"
+	badSmk  = "5555555555555555555555555555555555555555"
 )
 
 var repo = pipeline.Repository{Workspace: "acme", Slug: "hello"}
@@ -84,6 +86,15 @@ var commits = map[string]map[string]string{
 	noYML:  {"stackflow.yaml": stackflowYML, "go.mod": "module hello\n"},
 	badYML: {"stackflow.yml": "environments:\n  - name: staging\n    branch: main\n"},
 	badSAM: {"stackflow.yml": stackflowYML, "samconfig.toml": "[staging.deploy.parameters]\nstack_name = 7\n"},
+	preview: {
+		"stackflow.yml":  stackflowYML + "previews:\n  pull_requests: true\n",
+		"samconfig.toml": samconfigTOML,
+		"template.yaml":  "Transform: AWS::Serverless-2016-10-31\n",
+	},
+	badSmk: {
+		"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiUrl}hello\npreviews:\n  pull_requests: true\n",
+		"template.yaml": "Transform: AWS::Serverless-2016-10-31\n",
+	},
 }
 
 type fixture struct {
@@ -188,6 +199,63 @@ func TestHandle(t *testing.T) {
 	}
 	if n := f.downloads.Load(); n != 1 {
 		t.Errorf("downloads = %d, want 1", n)
+	}
+	assertCleanedUp(t, f.tmp)
+}
+
+func TestHandlePullRequest(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	prRun := func(commit string, closed bool) pipeline.Run {
+		r := run("feature/greeting", commit)
+		r.PullRequest = &pipeline.PullRequest{ID: 7, Title: "Friendlier greeting", Destination: "main", Closed: closed}
+		return r
+	}
+	tests := []struct {
+		name        string
+		run         pipeline.Run
+		wantSummary string
+		wantDeploy  bool
+		wantStack   string // the one environment's; "" for none
+	}{
+		{name: "previews on", run: prRun(preview, false), wantDeploy: true, wantStack: "hello-pr-7",
+			wantSummary: "pull request #7: checks, then preview stack hello-pr-7"},
+		{name: "previews on, closed", run: prRun(preview, true), wantStack: "hello-pr-7",
+			wantSummary: "pull request #7 closed: delete preview stack hello-pr-7"},
+		{name: "previews off", run: prRun(good, false),
+			wantSummary: "pull request #7: checks only (previews are off: set previews.pull_requests: true in stackflow.yml for a preview stack)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: tt.run})
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			p := got.Plan
+			if p.Summary != tt.wantSummary || p.Deploy != tt.wantDeploy {
+				t.Errorf("got plan %q (deploy %v), want %q (deploy %v)", p.Summary, p.Deploy, tt.wantSummary, tt.wantDeploy)
+			}
+			switch {
+			case tt.wantStack == "" && len(p.Environments) != 0:
+				t.Errorf("got environments %+v, want none", p.Environments)
+			case tt.wantStack == "":
+			case len(p.Environments) != 1:
+				t.Errorf("got environments %+v, want the preview", p.Environments)
+			default:
+				e := p.Environments[0]
+				// staging's settings: its parameters over samconfig's.
+				if e.Name != "pr-7" || e.Stack != tt.wantStack || e.PullRequest != 7 || e.Parameters["Stage"] != "staging" || e.Parameters["LogLevel"] != "debug" {
+					t.Errorf("got environment %+v, want pr-7 in %s with staging's parameters", e, tt.wantStack)
+				}
+			}
+		})
+	}
+
+	// The preview's smoke checks are checked against the template, as the
+	// environment's would be.
+	_, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: prRun(badSmk, false)})
+	if ci := asConfigInvalid(t, err); !strings.Contains(ci.Problem, "refers to ${ApiUrl}, but template.yaml has no output ApiUrl") {
+		t.Errorf("got %v, want the missing output named", ci)
 	}
 	assertCleanedUp(t, f.tmp)
 }

@@ -1,7 +1,8 @@
 // Package status is the service behind the status function: it reports a
 // run's state on the commit in Bitbucket, linked to the execution in the
 // Step Functions console, and shown on the pushed branch and its pull
-// requests.
+// requests. A pull request's run reports under a key of its own, and once
+// its preview stack is up, links to the preview.
 package status
 
 import (
@@ -10,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -161,12 +164,21 @@ func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.S
 		return pipeline.StatusResult{}, errors.New("status input: want run.repository and run.commit")
 	}
 	st := bitbucket.BuildStatus{
-		Key:         s.cfg.Key,
+		Key:         s.key(in.Run),
 		State:       in.State,
 		Name:        s.cfg.Key + ": " + in.Run.Branch,
 		URL:         s.executionURL(in.Execution),
 		Description: describe(in),
 		RefName:     in.Run.Branch,
+	}
+	if pr := in.Run.PullRequest; pr != nil {
+		st.Name = fmt.Sprintf("%s: pull request #%d (%s)", s.cfg.Key, pr.ID, in.Run.Branch)
+		// A preview that is up links to itself: that is what a reviewer
+		// opens from the pull request.
+		if stack, u := previewURL(in); u != "" {
+			st.URL = u
+			st.Description = fmt.Sprintf("Preview %s is up: %s", stack, u)
+		}
 	}
 	if err := st.Validate(); err != nil {
 		return pipeline.StatusResult{}, fmt.Errorf("status of %s: %w", in.Run.Short(), err)
@@ -188,6 +200,47 @@ func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.S
 		return pipeline.StatusResult{}, err
 	}
 	return pipeline.StatusResult{Key: st.Key, State: st.State, Description: st.Description, URL: st.URL}, nil
+}
+
+// key is the status key of run. A pull request's run has a key of its
+// own, "<key>-pr-<id>", so that its status and the status of a push of the
+// same commit to the branch do not overwrite each other.
+func (s *Service) key(run pipeline.Run) string {
+	if run.PullRequest == nil {
+		return s.cfg.Key
+	}
+	suffix := fmt.Sprintf("-pr-%d", run.PullRequest.ID)
+	key := []rune(s.cfg.Key)
+	if room := bitbucket.MaxStatusKey - utf8.RuneCountInString(suffix); len(key) > room {
+		key = key[:max(room, 0)]
+	}
+	return string(key) + suffix
+}
+
+// previewURL returns the stack and the URL of an open pull request's
+// preview once the run delivered it: the first of the stack's outputs, by
+// name, whose name ends in "Url" or "URL" and whose value is an http(s)
+// URL. It returns "" for any other status.
+func previewURL(in pipeline.StatusInput) (stack, u string) {
+	pr := in.Run.PullRequest
+	if pr == nil || pr.Closed || in.State != pipeline.StateSuccessful {
+		return "", ""
+	}
+	for _, e := range in.Environments {
+		if e.Name != pipeline.PreviewEnvironmentName(pr.ID) {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(e.Outputs)) {
+			v := e.Outputs[name]
+			if !strings.HasSuffix(name, "Url") && !strings.HasSuffix(name, "URL") {
+				continue
+			}
+			if p, err := url.Parse(v); err == nil && (p.Scheme == "https" || p.Scheme == "http") && p.Host != "" {
+				return e.Stack, v
+			}
+		}
+	}
+	return "", ""
 }
 
 // executionURL links to the execution arn: its page in the Step Functions

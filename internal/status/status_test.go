@@ -158,6 +158,18 @@ func input(state string) pipeline.StatusInput {
 	}
 }
 
+// prInput is the status of pull request #42's run, whose preview stack
+// got outputs.
+func prInput(state string, closed bool, outputs map[string]string) pipeline.StatusInput {
+	in := input(state)
+	in.Run.Branch = "feature/greeting"
+	in.Run.PullRequest = &pipeline.PullRequest{ID: 42, Title: "Friendlier greeting", Destination: "main", Closed: closed}
+	if outputs != nil {
+		in.Environments = []pipeline.DeliveredEnvironment{{Name: "pr-42", Stack: "hello-pr-42", Outputs: outputs}}
+	}
+	return in
+}
+
 func TestHandle(t *testing.T) {
 	t.Parallel()
 	longBranch := "feature/" + strings.Repeat("b", 300)
@@ -250,6 +262,52 @@ func TestHandle(t *testing.T) {
 				"url":         "https://us-gov-west-1.console.amazonaws-us-gov.com/states/home?region=us-gov-west-1#/v2/executions/details/arn:aws-us-gov:states:us-gov-west-1:123456789012:execution:stackflow:x",
 				"description": "Delivering e10dae2", "refname": longBranch,
 			},
+		},
+		{
+			name: "pull request in progress", in: func() pipeline.StatusInput { return prInput("INPROGRESS", false, nil) },
+			wantBody: map[string]any{"key": "stackflow-pr-42", "state": "INPROGRESS", "name": "stackflow: pull request #42 (feature/greeting)", "url": consoleURL, "description": "Delivering e10dae2", "refname": "feature/greeting"},
+		},
+		{
+			name: "pull request's preview is up", in: func() pipeline.StatusInput {
+				return prInput("SUCCESSFUL", false, map[string]string{
+					"AUrl": "arn:aws:lambda:eu-west-1:123456789012:function:x", "ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/",
+					"DocsURL": "https://docs.example.com/", "Table": "hello-pr-42-Items",
+				})
+			},
+			wantBody: map[string]any{"key": "stackflow-pr-42", "state": "SUCCESSFUL", "name": "stackflow: pull request #42 (feature/greeting)",
+				"url":         "https://abc123.execute-api.eu-west-1.amazonaws.com/",
+				"description": "Preview hello-pr-42 is up: https://abc123.execute-api.eu-west-1.amazonaws.com/", "refname": "feature/greeting"},
+		},
+		{
+			name: "pull request's preview without a URL", in: func() pipeline.StatusInput {
+				in := prInput("SUCCESSFUL", false, map[string]string{"Table": "hello-pr-42-Items", "QueueUrl": "not a URL"})
+				in.Description = "pull request #42: checks, then preview stack hello-pr-42"
+				return in
+			},
+			wantBody: map[string]any{"key": "stackflow-pr-42", "state": "SUCCESSFUL", "name": "stackflow: pull request #42 (feature/greeting)", "url": consoleURL,
+				"description": "pull request #42: checks, then preview stack hello-pr-42", "refname": "feature/greeting"},
+		},
+		{
+			name: "pull request closed", in: func() pipeline.StatusInput {
+				in := prInput("SUCCESSFUL", true, map[string]string{"ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/"})
+				in.Description = "pull request #42 closed: deleted preview stack hello-pr-42"
+				return in
+			},
+			wantBody: map[string]any{"key": "stackflow-pr-42", "state": "SUCCESSFUL", "name": "stackflow: pull request #42 (feature/greeting)", "url": consoleURL,
+				"description": "pull request #42 closed: deleted preview stack hello-pr-42", "refname": "feature/greeting"},
+		},
+		{
+			name: "pull request failed", in: func() pipeline.StatusInput {
+				return prInput("FAILED", false, map[string]string{"ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/"})
+			},
+			wantBody: map[string]any{"key": "stackflow-pr-42", "state": "FAILED", "name": "stackflow: pull request #42 (feature/greeting)", "url": consoleURL,
+				"description": "Delivery of e10dae2 failed", "refname": "feature/greeting"},
+		},
+		{
+			name: "pull request of a long key", config: func(c *Config) { c.Key = strings.Repeat("k", 40) },
+			in: func() pipeline.StatusInput { return prInput("INPROGRESS", false, nil) },
+			wantBody: map[string]any{"key": strings.Repeat("k", 34) + "-pr-42", "state": "INPROGRESS", "name": strings.Repeat("k", 40) + ": pull request #42 (feature/greeting)",
+				"url": consoleURL, "description": "Delivering e10dae2", "refname": "feature/greeting"},
 		},
 		{
 			name: "no execution", in: func() pipeline.StatusInput {

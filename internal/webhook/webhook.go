@@ -1,11 +1,18 @@
 // Package webhook is the service behind the pipeline's HTTP API route
 // POST /webhook: it verifies a Bitbucket delivery, reads its event and
-// starts one Step Functions execution per pushed branch.
+// starts one Step Functions execution per pushed branch, or one for a pull
+// request that was created, updated, merged or declined.
 //
 // Nothing starts unless the delivery's signature matches the webhook
 // secret; without a secret every delivery is refused. Execution names and
-// inputs are derived only from the push, so a redelivered webhook finds the
-// execution its first delivery started.
+// inputs are derived only from the event, so a redelivered webhook finds
+// the execution its first delivery started.
+//
+// A pull-request event names its source commit by 12 characters only: the
+// service resolves it to the full hash through Bitbucket's API, with the
+// pipeline's Bitbucket token, before it starts the run. Whether the pull
+// request gets a preview stack is the run's decision (stackflow.yml of the
+// commit), not the webhook's.
 package webhook
 
 import (
@@ -45,6 +52,10 @@ var _ Starter = (*sfn.Client)(nil)
 // deliveryTimeout keeps the answer inside Bitbucket's 10 s delivery timeout.
 const deliveryTimeout = 8 * time.Second
 
+// resolveTimeout bounds the lookup of a pull request's commit, leaving
+// the rest of deliveryTimeout to start the execution.
+const resolveTimeout = 5 * time.Second
+
 // Config configures the service.
 type Config struct {
 	// StateMachineARN is the pipeline's state machine.
@@ -57,6 +68,16 @@ type Config struct {
 	Settings pipeline.Settings
 	// Logger gets one line per delivery; nil means slog.Default().
 	Logger *slog.Logger
+	// TokenARN is the Secrets Manager secret holding the Bitbucket token
+	// (an access token, or email:token for an API token) with which the
+	// commit of a pull-request event is resolved. Without it pull-request
+	// deliveries fail and start nothing.
+	TokenARN string
+	// APIURL is Bitbucket's API; empty means bitbucket.DefaultAPIURL.
+	APIURL string
+	// HTTPClient sends the Bitbucket requests; nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // Service handles webhook deliveries.
@@ -86,10 +107,13 @@ type Response struct {
 	Ignored    []Ignored   `json:"ignored"`
 }
 
-// Execution is the execution that delivers one pushed branch.
+// Execution is the execution that delivers one pushed branch, or a pull
+// request's source branch.
 type Execution struct {
 	Branch string `json:"branch"`
 	Commit string `json:"commit"`
+	// PullRequest is the pull request's id, for a pull request's run.
+	PullRequest int `json:"pullRequest,omitempty"`
 	// Execution is the execution's ARN.
 	Execution string `json:"execution"`
 }
@@ -174,6 +198,10 @@ func (s *Service) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	ev, err := bitbucket.ParseEvent(key, body)
 	switch {
+	case errors.Is(err, bitbucket.ErrUnknownEvent) && strings.HasPrefix(string(key), "pullrequest:"):
+		return accepted(Response{Ignored: []Ignored{{Reason: fmt.Sprintf(
+			"%s: only pull requests created, updated, merged (fulfilled) or declined (rejected) start runs",
+			bitbucket.Truncate(string(key), maxLogged))}}})
 	case errors.Is(err, bitbucket.ErrUnknownEvent):
 		return accepted(Response{Ignored: []Ignored{{Reason: err.Error()}}})
 	case err != nil:
@@ -186,10 +214,7 @@ func (s *Service) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		o.repo = ev.Repository.FullName
 		return o
 	case *bitbucket.PullRequestEvent:
-		o := accepted(Response{Ignored: []Ignored{{
-			Ref:    ev.PullRequest.Source.Branch.Name,
-			Reason: "pull request previews are not enabled",
-		}}})
+		o := s.pullRequest(ctx, key, ev)
 		o.repo = ev.Repository.FullName
 		return o
 	}
@@ -239,7 +264,7 @@ func (s *Service) push(ctx context.Context, ev *bitbucket.PushEvent) outcome {
 			Commit:     c.New.Target.Hash,
 			Settings:   s.cfg.Settings,
 		}
-		exec, dup, err := s.start(ctx, run)
+		exec, dup, err := s.start(ctx, run, pipeline.ExecutionName(run.Repository, run.Branch, run.Commit))
 		switch {
 		case err != nil:
 			failed = append(failed, fmt.Errorf("start %s: %w", exec.Execution, err))
@@ -279,11 +304,105 @@ func deliverable(c bitbucket.Change) (ref, reason string) {
 	return c.New.Name, ""
 }
 
-// start starts the execution that delivers run. dup reports an execution of
-// the same name that already exists.
-func (s *Service) start(ctx context.Context, run pipeline.Run) (exec Execution, dup bool, err error) {
-	name := pipeline.ExecutionName(run.Repository, run.Branch, run.Commit)
+// pullRequest starts the execution of a pull request's source commit: one
+// that runs the checks and deploys the preview while the pull request is
+// open, one that deletes the preview once it is merged or declined.
+func (s *Service) pullRequest(ctx context.Context, key bitbucket.EventKey, ev *bitbucket.PullRequestEvent) outcome {
+	bad := func(what string) outcome {
+		return refuse(http.StatusBadRequest, fmt.Sprintf("body is not a valid %s payload: %s", key, what), nil)
+	}
+	repo, err := pipeline.ParseRepository(ev.Repository.FullName)
+	if err != nil {
+		return bad("repository.full_name is not workspace/slug")
+	}
+	pr := ev.PullRequest
+	branch, hash := pr.Source.Branch.Name, pr.Source.Commit.Hash
+	switch {
+	case pr.ID <= 0:
+		return bad("pullrequest.id is missing")
+	case branch == "":
+		return bad("pullrequest.source.branch.name is missing")
+	case !isHexHash(hash):
+		return bad("pullrequest.source.commit.hash is not a commit hash")
+	}
+	// A fork's branch is someone else's code: it is not deployed with the
+	// pipeline's permissions, and its commits are not the repository's.
+	if src := pr.Source.Repository.FullName; src != "" && !strings.EqualFold(src, ev.Repository.FullName) {
+		return accepted(Response{Ignored: []Ignored{{Ref: branch, Reason: fmt.Sprintf(
+			"pull request #%d comes from the fork %s: only pull requests from branches of %s are delivered",
+			pr.ID, bitbucket.Truncate(src, maxLogged), repo.FullName())}}})
+	}
+
+	commit, o, ok := s.resolve(ctx, repo, pr.ID, hash)
+	if !ok {
+		return o
+	}
+	closed := key == bitbucket.EventPullRequestFulfilled || key == bitbucket.EventPullRequestRejected
+	run := pipeline.Run{
+		Repository: repo,
+		Branch:     branch,
+		Commit:     commit,
+		Settings:   s.cfg.Settings,
+		PullRequest: &pipeline.PullRequest{
+			ID:          pr.ID,
+			Title:       pr.Title,
+			Destination: pr.Destination.Branch.Name,
+			Closed:      closed,
+		},
+	}
+	exec, dup, err := s.start(ctx, run, pipeline.PullRequestExecutionName(repo, branch, pr.ID, closed, commit))
+	switch {
+	case err != nil:
+		return refuse(http.StatusInternalServerError, "could not start the execution: Bitbucket will deliver again",
+			fmt.Errorf("start %s: %w", exec.Execution, err))
+	case dup:
+		return accepted(Response{Duplicates: []Execution{exec}})
+	}
+	return accepted(Response{Started: []Execution{exec}})
+}
+
+// resolve returns the full hash of the commit hash abbreviates, through
+// Bitbucket's API, or the answer refusing the delivery.
+func (s *Service) resolve(ctx context.Context, repo pipeline.Repository, pr int, hash string) (string, outcome, bool) {
+	if isFullHash(hash) {
+		return hash, outcome{}, true
+	}
+	what := fmt.Sprintf("the commit %s of pull request #%d", hash, pr)
+	const noToken = "the Bitbucket token is unavailable: see the webhook function's logs"
+	secret, err := s.secrets.Get(ctx, s.cfg.TokenARN)
+	if err != nil {
+		return "", refuse(http.StatusInternalServerError, noToken, fmt.Errorf("read Bitbucket token (BITBUCKET_TOKEN_ARN): %w", err)), false
+	}
+	creds, err := bitbucket.ParseCredentials(secret)
+	if err != nil {
+		return "", refuse(http.StatusInternalServerError, noToken, fmt.Errorf("bitbucket token in %s: %w", s.cfg.TokenARN, err)), false
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	commit, err := bitbucket.NewClient(s.cfg.APIURL, "", creds, s.cfg.HTTPClient).Commit(ctx, repo, hash)
+	var (
+		unavailable *pipeline.BitbucketUnavailable
+		unknown     *pipeline.SourceUnavailable
+	)
+	switch {
+	case errors.As(err, &unavailable):
+		return "", refuse(http.StatusServiceUnavailable, "could not resolve "+what+": Bitbucket did not answer; it will deliver again", err), false
+	case errors.As(err, &unknown):
+		// Its reason is written for people and holds no secret.
+		return "", refuse(http.StatusInternalServerError, "could not resolve "+what+": "+unknown.Reason, err), false
+	case err != nil:
+		return "", refuse(http.StatusInternalServerError, "could not resolve "+what+": see the webhook function's logs", err), false
+	}
+	return commit, outcome{}, true
+}
+
+// start starts the execution name that delivers run. dup reports an
+// execution of the same name that already exists.
+func (s *Service) start(ctx context.Context, run pipeline.Run, name string) (exec Execution, dup bool, err error) {
 	exec = Execution{Branch: run.Branch, Commit: run.Commit, Execution: executionARN(s.cfg.StateMachineARN, name)}
+	if run.PullRequest != nil {
+		exec.PullRequest = run.PullRequest.ID
+	}
 	// A struct of strings and ints marshals the same way every time.
 	input, err := json.Marshal(pipeline.ExecutionInput{Run: run})
 	if err != nil {
@@ -356,7 +475,13 @@ func header(h map[string]string, name string) string {
 }
 
 func isFullHash(s string) bool {
-	if len(s) != 40 {
+	return len(s) == 40 && isHexHash(s)
+}
+
+// isHexHash reports whether s is a lower-case hexadecimal commit hash of 7
+// to 40 digits.
+func isHexHash(s string) bool {
+	if len(s) < 7 || len(s) > 40 {
 		return false
 	}
 	for _, r := range s {
@@ -386,7 +511,11 @@ func (s *Service) logDelivery(ctx context.Context, req events.APIGatewayV2HTTPRe
 	names := func(es []Execution) []string {
 		var out []string
 		for _, e := range es {
-			out = append(out, e.Branch+"@"+pipeline.ShortSHA(e.Commit))
+			name := e.Branch + "@" + pipeline.ShortSHA(e.Commit)
+			if e.PullRequest != 0 {
+				name += fmt.Sprintf(" (pull request #%d)", e.PullRequest)
+			}
+			out = append(out, name)
 		}
 		return out
 	}

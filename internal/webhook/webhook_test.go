@@ -39,6 +39,8 @@ type harness struct {
 	sfn     *sfn.Client
 	machine string
 	logs    *syncBuffer
+	// bb is the Bitbucket API that resolves pull requests' commits.
+	bb *fakeBitbucket
 }
 
 type syncBuffer struct {
@@ -81,6 +83,14 @@ func setup(t *testing.T, opts ...func(*options)) *harness {
 		t.Fatalf("create secret: %v", err)
 	}
 
+	token, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(testaws.Name("stackflow/bitbucket")), SecretString: aws.String(testToken),
+	})
+	if err != nil {
+		t.Fatalf("create token secret: %v", err)
+	}
+	bb := newFakeBitbucket(t)
+
 	sf := sfn.NewFromConfig(cfg)
 	machine, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(testaws.Name("stackflow")),
@@ -97,6 +107,9 @@ func setup(t *testing.T, opts ...func(*options)) *harness {
 			StateMachineARN: aws.ToString(machine.StateMachineArn),
 			SecretARN:       aws.ToString(secret.ARN),
 			Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
+			TokenARN:        aws.ToString(token.ARN),
+			APIURL:          bb.URL,
+			HTTPClient:      bb.client,
 		},
 		secrets: secrets.New(sm),
 	}
@@ -104,9 +117,9 @@ func setup(t *testing.T, opts ...func(*options)) *harness {
 		opt(o)
 	}
 	t.Cleanup(func() {
-		// Whatever happened, the logs hold neither the secret nor a signature.
-		if l := logs.String(); strings.Contains(l, testSecret) || signatureValue.MatchString(l) {
-			t.Errorf("logs hold the secret or a signature:\n%s", l)
+		// Whatever happened, the logs hold neither a secret nor a signature.
+		if l := logs.String(); strings.Contains(l, testSecret) || strings.Contains(l, testToken) || signatureValue.MatchString(l) {
+			t.Errorf("logs hold a secret or a signature:\n%s", l)
 		}
 	})
 	return &harness{
@@ -114,6 +127,7 @@ func setup(t *testing.T, opts ...func(*options)) *harness {
 		sfn:     sf,
 		machine: aws.ToString(machine.StateMachineArn),
 		logs:    logs,
+		bb:      bb,
 	}
 }
 
@@ -191,8 +205,8 @@ func (h *harness) deliver(t *testing.T, req events.APIGatewayV2HTTPRequest) answ
 			t.Fatalf("answer %q: %v", out.Body, err)
 		}
 	}
-	if strings.Contains(out.Body, testSecret) {
-		t.Errorf("answer %q holds the secret", out.Body)
+	if strings.Contains(out.Body, testSecret) || strings.Contains(out.Body, testToken) {
+		t.Errorf("answer %q holds a secret", out.Body)
 	}
 	return a
 }
@@ -283,19 +297,19 @@ func TestEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "pull request created", key: "pullrequest:created", body: pr, wantStatus: 200,
-			wantResp: func(*harness) Response {
-				return Response{Started: []Execution{}, Duplicates: []Execution{}, Ignored: []Ignored{
-					{Ref: "feature/greeting", Reason: "pull request previews are not enabled"},
-				}}
+			name: "pull request created", key: "pullrequest:created", body: pr, wantStatus: 202,
+			wantResp: func(h *harness) Response {
+				return Response{Started: []Execution{
+					{Branch: "feature/greeting", Commit: featHash, PullRequest: 42, Execution: h.execARN("hello-feature-greeting-a94a8fe-pr42")},
+				}, Duplicates: []Execution{}, Ignored: []Ignored{}}
 			},
 		},
 		{
-			name: "pull request merged", key: "pullrequest:fulfilled", body: pr, wantStatus: 200,
-			wantResp: func(*harness) Response {
-				return Response{Started: []Execution{}, Duplicates: []Execution{}, Ignored: []Ignored{
-					{Ref: "feature/greeting", Reason: "pull request previews are not enabled"},
-				}}
+			name: "pull request merged", key: "pullrequest:fulfilled", body: testdata(t, "pullrequest-fulfilled.json"), wantStatus: 202,
+			wantResp: func(h *harness) Response {
+				return Response{Started: []Execution{
+					{Branch: "feature/greeting", Commit: featHash, PullRequest: 42, Execution: h.execARN("hello-feature-greeting-a94a8fe-pr42-closed")},
+				}, Duplicates: []Execution{}, Ignored: []Ignored{}}
 			},
 		},
 		{

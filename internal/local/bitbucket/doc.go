@@ -23,6 +23,10 @@
 //     {"type":"error","error":{"message":...,"fields":{...}}}.
 //   - GET .../commit/{sha}/statuses/build/{key} and GET
 //     .../commit/{sha}/statuses read them back.
+//   - GET /2.0/repositories/{workspace}/{slug}/commit/{sha} answers the
+//     commit that sha, whole or abbreviated (pull-request events carry 12
+//     characters), names, with its full hash, message and parents; 404
+//     "Commit not found" when it names none.
 //   - Every request needs the server's token, as "Authorization: Bearer
 //     <token>" (an access token) or Basic auth with any user name and the
 //     token as password (an API token); otherwise 401. An unknown
@@ -36,9 +40,19 @@
 // deliver; Snapshot turns uncommitted changes to tracked files into a commit
 // (`git stash create`) without touching the work tree, the index or any ref.
 //
+// It keeps pull requests too: OpenPullRequest opens one of a branch into
+// another at the branch's head, UpdatePullRequest moves it to the branch's
+// new head, MergePullRequest and DeclinePullRequest close it, and
+// PullRequestPayload builds the body of its pullrequest:* event as
+// Bitbucket sends it (state OPEN, MERGED or DECLINED; only 12 characters of
+// the source commit's hash), for Deliver to send.
+//
 // What differs from Bitbucket: plain HTTP on 127.0.0.1; one repository per
 // server; no rate limits, redirects to storage, pagination beyond one page,
-// branch names in archive URLs, or pull requests. An archive of an app
+// or branch names in archive or commit URLs. Pull requests live only in
+// the server's memory and have no API of their own; merging one merges
+// nothing in git (its payload's merge_commit is null, and no repo:push of
+// the destination follows). An archive of an app
 // folder is the folder's tree, so its files carry the time of the request
 // rather than the commit's (git archive of a tree has no commit time).
 // Archives are made in memory before they are sent, so a failure of git

@@ -66,6 +66,7 @@ type Server struct {
 	mu         sync.Mutex
 	current    map[statusID]Status
 	history    []Status
+	pulls      []*PullRequest // by id - 1
 
 	closeOnce sync.Once
 }
@@ -158,6 +159,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+commit+"/statuses/build", s.handlePostStatus)
 	mux.HandleFunc("GET "+commit+"/statuses/build/{key}", s.handleGetStatus)
 	mux.HandleFunc("GET "+commit+"/statuses", s.handleListStatuses)
+	mux.HandleFunc("GET "+commit, s.handleGetCommit)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/2.0/") {
 			apiError(w, http.StatusNotFound, "Resource not found", nil)

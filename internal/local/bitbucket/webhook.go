@@ -103,40 +103,52 @@ func (s *Server) PushPayload(branch, sha string) ([]byte, error) {
 		}
 	}
 
-	actor := payloadActor{
-		Type:        "user",
-		DisplayName: c.Name,
-		UUID:        "{" + stableUUID("account:"+c.Email) + "}",
-		AccountID:   stableHex("account-id:"+c.Email, 24),
-		Nickname:    c.Name,
-	}
+	actor := accountOf(c)
 	body := pushPayload{
-		Actor: actor,
-		Repository: payloadRepository{
-			Type:      "repository",
-			FullName:  s.repo.FullName(),
-			Name:      s.repo.Slug,
-			UUID:      "{" + stableUUID("repository:"+strings.ToLower(s.repo.FullName())) + "}",
-			IsPrivate: true,
-			SCM:       "git",
-			Links: map[string]link{
-				"self": {apiRepo},
-				"html": {webRepo},
-			},
-			Workspace: payloadWorkspace{
-				Type: "workspace",
-				Slug: s.repo.Workspace,
-				Name: s.repo.Workspace,
-				UUID: "{" + stableUUID("workspace:"+strings.ToLower(s.repo.Workspace)) + "}",
-			},
-		},
-		Push: payloadPush{Changes: []payloadChange{change}},
+		Actor:      actor,
+		Repository: s.payloadRepository(),
+		Push:       payloadPush{Changes: []payloadChange{change}},
 	}
 	out, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("push payload of %s: %w", branch, err)
 	}
 	return out, nil
+}
+
+// payloadRepository describes the server's repository, as payloads do.
+func (s *Server) payloadRepository() payloadRepository {
+	repoPath := url.PathEscape(s.repo.Workspace) + "/" + url.PathEscape(s.repo.Slug)
+	return payloadRepository{
+		Type:      "repository",
+		FullName:  s.repo.FullName(),
+		Name:      s.repo.Slug,
+		UUID:      "{" + stableUUID("repository:"+strings.ToLower(s.repo.FullName())) + "}",
+		IsPrivate: true,
+		SCM:       "git",
+		Links: map[string]link{
+			"self": {s.url + "/2.0/repositories/" + repoPath},
+			"html": {s.url + "/" + repoPath},
+		},
+		Workspace: &payloadWorkspace{
+			Type: "workspace",
+			Slug: s.repo.Workspace,
+			Name: s.repo.Workspace,
+			UUID: "{" + stableUUID("workspace:"+strings.ToLower(s.repo.Workspace)) + "}",
+		},
+	}
+}
+
+// accountOf is the Bitbucket account of a commit's author: a stable UUID
+// and account id made from the email, as Bitbucket sends no user names.
+func accountOf(c commitInfo) payloadActor {
+	return payloadActor{
+		Type:        "user",
+		DisplayName: c.Name,
+		UUID:        "{" + stableUUID("account:"+c.Email) + "}",
+		AccountID:   stableHex("account-id:"+c.Email, 24),
+		Nickname:    c.Name,
+	}
 }
 
 type pushPayload struct {
@@ -154,14 +166,14 @@ type payloadActor struct {
 }
 
 type payloadRepository struct {
-	Type      string           `json:"type"`
-	FullName  string           `json:"full_name"`
-	Name      string           `json:"name"`
-	UUID      string           `json:"uuid"`
-	IsPrivate bool             `json:"is_private"`
-	SCM       string           `json:"scm"`
-	Links     map[string]link  `json:"links"`
-	Workspace payloadWorkspace `json:"workspace"`
+	Type      string            `json:"type"`
+	FullName  string            `json:"full_name"`
+	Name      string            `json:"name"`
+	UUID      string            `json:"uuid"`
+	IsPrivate bool              `json:"is_private"`
+	SCM       string            `json:"scm"`
+	Links     map[string]link   `json:"links"`
+	Workspace *payloadWorkspace `json:"workspace,omitempty"`
 }
 
 type payloadWorkspace struct {
