@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,9 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	branch := fs.String("branch", "", "the branch to push (default: the checked-out branch)")
 	asJSON := fs.Bool("json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
 	serve := fs.Bool("serve", false, "after the run, keep everything running and print its addresses, until interrupted")
+	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as you")
+	pullRequest := fs.Bool("pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
+	into := fs.String("into", "main", "with --pull-request, the branch the pull request merges into")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
@@ -51,7 +55,15 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	}
 	defer p.Close()
 
-	res, err := p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: *branch}, progress)
+	if *approve {
+		go p.ApproveAsAsked(ctx, whoAmI(), progress)
+	}
+	var res *local.Result
+	if *pullRequest {
+		res, err = deliverPullRequest(ctx, p, repo, root, *branch, *into, progress)
+	} else {
+		res, err = p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: *branch}, progress)
+	}
 	if err != nil {
 		p.KeepLogs()
 		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
@@ -83,6 +95,25 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return 1
 	}
 	return 0
+}
+
+// deliverPullRequest opens a pull request of branch (default: the
+// checked-out one) into into, and follows the run it starts.
+func deliverPullRequest(ctx context.Context, p *local.Pipeline, repo pipeline.Repository, dir, branch, into string, progress io.Writer) (*local.Result, error) {
+	if branch == "" {
+		branch = gitOutput(ctx, dir, "rev-parse", "--abbrev-ref", "HEAD")
+	}
+	if branch == "" || branch == "HEAD" {
+		return nil, errors.New("--pull-request: no branch is checked out in " + dir + ": give --branch")
+	}
+	if branch == into {
+		return nil, fmt.Errorf("--pull-request: the branch %s is the one it would merge into: check out a feature branch, or give --branch", branch)
+	}
+	ev, err := p.OpenPullRequest(ctx, repo, dir, branch, into)
+	if err != nil {
+		return nil, err
+	}
+	return p.AwaitPullRequest(ctx, ev, progress)
 }
 
 // pushAgain delivers the app's HEAD again each time a line is read from in

@@ -18,13 +18,16 @@ import (
 const usage = `stackflow delivers serverless apps from Bitbucket through their environments.
 
 Usage:
-  stackflow local [--repo DIR] [--branch NAME] [--json] [--serve]
+  stackflow local [--repo DIR] [--branch NAME] [--json] [--serve] [--approve] [--pull-request [--into BRANCH]]
       Rehearse the whole pipeline on this machine, no AWS account needed:
       install template.yaml into a local AWS, push DIR's HEAD (a git
       repository or a folder in one; default examples/hello) through a
       signed webhook, run the real state machine and handlers, deploy and
       smoke-test each environment's stack locally. Exits 0 only when the
       run succeeded. --serve keeps everything running afterwards.
+      --approve approves each deploy that waits for approval, as you;
+      --pull-request delivers the branch as a pull request into --into
+      (default main): its checks and its preview stack.
 
   stackflow plan [--branch NAME] [--repo WORKSPACE/SLUG] [--json] [DIR]
       Check DIR's stackflow.yml and samconfig.toml (DIR is a repository or a

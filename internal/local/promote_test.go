@@ -1,11 +1,13 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,4 +428,40 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	if !said(statusesOf(t, repo, dir, good), pipeline.StateSuccessful, "rolled back staging to "+pipeline.ShortSHA(good)+" (asked by ada)") {
 		t.Errorf("got statuses %+v, want the rollback reported on its commit", statusesOf(t, repo, dir, good))
 	}
+}
+
+// TestApproveAsAsked is stackflow local --approve: the run it follows is
+// approved as it asks, and goes through.
+func TestApproveAsAsked(t *testing.T) {
+	t.Parallel()
+	repo, dir := gated(t, "autoapproved", "168h")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var said syncBuffer
+	go shared.ApproveAsAsked(ctx, "ada", &said)
+	res := run(t, repo, dir)
+	if !res.Succeeded() {
+		t.Fatalf("got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+	}
+	if !strings.Contains(said.String(), " to prod (5 to add, 0 to modify, 0 to replace, 0 to remove) as ada") {
+		t.Errorf("got %q, want the approval said", said.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
