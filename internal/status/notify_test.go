@@ -85,14 +85,28 @@ func TestNotifiesTheTopicWhenARunEnds(t *testing.T) {
 		t.Errorf("the message holds the token")
 	}
 
-	// A status that asks to notify (a run waiting for approval) does.
+	// A status that asks to notify (a run waiting for approval) does,
+	// with every change the deploy will make and how to answer.
 	wait := input(pipeline.StateInProgress)
-	wait.Description, wait.Notify = "waiting for approval of prod", true
-	if _, err := svc.Handle(ctx, wait); err != nil {
+	wait.Notify = true
+	wait.Awaiting = &pipeline.AwaitingApproval{Environment: "prod", Changes: []string{
+		"Add Table (AWS::DynamoDB::Table)", "Modify Api (AWS::ApiGatewayV2::Api) (replacement: True)", "Remove Old (AWS::SNS::Topic)"}}
+	res, err := svc.Handle(ctx, wait)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if msgs := read(); len(msgs) != 1 || !strings.Contains(msgs[0], "waiting for approval of prod") {
-		t.Errorf("got %q, want one message about the approval", msgs)
+	wantLine := "prod awaits approval: 1 to add, 0 to modify, 1 to replace, 1 to remove (stackflow approve " + executionName(wait.Execution) + ")"
+	if res.Description != wantLine {
+		t.Errorf("got description %q, want %q", res.Description, wantLine)
+	}
+	msgs = read()
+	if len(msgs) != 1 {
+		t.Fatalf("got %q, want one message about the approval", msgs)
+	}
+	for _, want := range []string{wantLine, "  Add Table (AWS::DynamoDB::Table)\n", "  Remove Old (AWS::SNS::Topic)\n", "stackflow reject " + executionName(wait.Execution) + " --reason TEXT"} {
+		if !strings.Contains(msgs[0], want) {
+			t.Errorf("message %q: want it to contain %q", msgs[0], want)
+		}
 	}
 }
 
