@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -348,6 +349,25 @@ func TestTimelineOfAFailedPromotion(t *testing.T) {
 	for _, want := range []string{"[staging] Smoke test the environment: FAILED in 2.0s", "  SmokeTestFailed:\n    smoke test \"greets\" of staging failed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("got smoke output\n%s\nwant it to contain %q", text, want)
+		}
+	}
+}
+
+func TestRollbackName(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	valid := regexp.MustCompile(`^[0-9A-Za-z_-]{1,80}$`)
+	for _, tt := range []struct{ slug, want string }{
+		{"hello", "hello-rollback-prod-1a2b3c4-20261126T093000"},
+		{"hello.api", "hello-api-rollback-prod-1a2b3c4-20261126T093000"},
+		{strings.Repeat("s", 90), ""},
+	} {
+		got := rollbackName(pipeline.Repository{Workspace: "acme", Slug: tt.slug}, "prod", "1a2b3c4d5e", at)
+		if !valid.MatchString(got) || !strings.HasSuffix(got, "-rollback-prod-1a2b3c4-20261126T093000") {
+			t.Errorf("%s: got %q (%d), want a valid name ending in the environment, commit and time", tt.slug, got, len(got))
+		}
+		if tt.want != "" && got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
 		}
 	}
 }
