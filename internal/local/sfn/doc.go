@@ -26,7 +26,9 @@
 //     the same name and input while that execution runs returns it again;
 //     any other reuse of a name is ExecutionAlreadyExists.
 //   - DescribeExecution, ListExecutions (newest first, statusFilter,
-//     paging), StopExecution (ABORTED with the given error and cause),
+//     paging), StopExecution (ABORTED with the given error and cause;
+//     ValidationException for an error over 256 or a cause over 32,768
+//     characters),
 //     GetExecutionHistory with AWS's event types and details:
 //     ExecutionStarted, <Type>StateEntered/Exited, LambdaFunctionScheduled/
 //     Started/Succeeded/Failed/TimedOut, TaskScheduled/Started/Submitted/
@@ -42,32 +44,56 @@
 //     {"errorMessage":...,"errorType":...} as a JSON string; Retry and Catch
 //     match on it. Lambda API failures are Lambda.<Exception>.
 //   - .waitForTaskToken tasks with $$.Task.Token, SendTaskSuccess,
-//     SendTaskFailure and SendTaskHeartbeat (HeartbeatSeconds lapses as
-//     States.HeartbeatTimeout). lambda:invoke.waitForTaskToken invokes the
-//     function and then waits; other services' callback tasks make no call
-//     (their parameters, token included, are in the TaskScheduled event)
-//     and just wait for the token.
+//     SendTaskFailure and SendTaskHeartbeat. lambda:invoke.waitForTaskToken
+//     invokes the function and then waits; other services' callback tasks
+//     make no call (their parameters, token included, are in the
+//     TaskScheduled event) and just wait for the token.
+//   - Task timeouts as on AWS: TimeoutSeconds or TimeoutSecondsPath (none
+//     by default), and for callback tasks HeartbeatSeconds or
+//     HeartbeatSecondsPath, the paths read from the state's input after
+//     InputPath (not from its Parameters). A task that runs out of time
+//     fails with States.Timeout (States.TaskFailed does not catch it) or
+//     States.HeartbeatTimeout, its history has TaskTimedOut (or
+//     LambdaFunctionTimedOut), and its token is closed: SendTaskSuccess
+//     then answers TaskTimedOut. A path that selects nothing or no
+//     positive integer fails the execution with States.Runtime.
+//   - The AWS SDK integration arn:aws:states:::aws-sdk:sfn:stopExecution
+//     (Parameters ExecutionArn, Error, Cause; others are InvalidDefinition):
+//     it stops the execution it names, its own ($$.Execution.Id) included,
+//     and answers {"StopDate": "<ISO 8601>"}. Its history events are
+//     TaskScheduled, TaskStarted and TaskSucceeded with resourceType
+//     aws-sdk:sfn and resource stopExecution; an execution that stops
+//     itself then has TaskStateAborted and ExecutionAborted with the
+//     task's Error and Cause. Failures are Sfn.<Code>Exception
+//     (Sfn.ExecutionDoesNotExistException, Sfn.InvalidArnException,
+//     Sfn.ValidationException), which Retry and Catch match.
 //   - The Context Object: Execution.Id (the execution ARN), Name, Input,
-//     StartTime, RoleArn, RedriveCount; StateMachine.Id and Name; Task.Token;
-//     Map.Item.Index and Value in a Map state's ItemSelector.
-//   - Everything else the interpreter does: Pass, Choice, Wait (it sleeps
-//     for real), Succeed, Fail, Map, Parallel, Retry with backoff, Catch,
-//     intrinsic functions, TimeoutSeconds of tasks and of the execution.
+//     StartTime (ISO 8601 in UTC with milliseconds, the execution's
+//     startDate), RoleArn, RedriveCount, the same inside Map iterations and
+//     Parallel branches; StateMachine.Id and Name; Task.Token; Map.Item.Index
+//     and Value in a Map state's ItemSelector.
+//   - Everything else the interpreter does: Pass, Choice (a type test set
+//     to false, such as "IsPresent": false, matches when the test fails),
+//     Wait (it sleeps for real), Succeed, Fail (ErrorPath and CausePath; in
+//     a Map iteration it fails the Map with that Error and Cause), Map,
+//     Parallel, Retry with backoff, Catch, intrinsic functions, the
+//     execution's TimeoutSeconds.
+//   - Executions progress at most STACKFLOW_SFN_MAX_ACTIVE (default 4) at
+//     a time, so that the API stays quick under a burst; the others stay
+//     RUNNING and wait their turn in order. An execution that only waits
+//     (a Wait state, a task token) gives its turn up and queues again when
+//     it resumes: a run waiting days for an approval holds no other back.
 //
 // # What differs from AWS
 //
 //   - Only JSONPath definitions: the interpreter knows neither JSONata
 //     (QueryLanguage) nor variables (Assign), so CreateStateMachine refuses
 //     them with InvalidDefinition where AWS would accept them.
-//   - Task resources other than Lambda (aws-sdk:*, .sync, activities, other
-//     optimized integrations) fail the state with States.Runtime, except as
-//     callback tasks (see above).
-//   - Inside Map iterations and Parallel branches $$.Execution.Input is the
-//     iteration's or branch's input and $$.Execution.StartTime is when it
-//     began (the interpreter sets them per nested run); $$.Execution.Id and
-//     Name are right everywhere. $$.State is never set, $$.Map only in
-//     ItemSelector. $$.Execution.StartTime may be a millisecond after the
-//     execution's startDate.
+//   - Task resources other than Lambda and aws-sdk:sfn:stopExecution
+//     (other aws-sdk:* actions, .sync, activities, other optimized
+//     integrations) fail the state with States.Runtime, except as callback
+//     tasks (see above).
+//   - $$.State is never set, $$.Map only in ItemSelector.
 //   - Executions of EXPRESS machines run like STANDARD ones; there is no
 //     StartSyncExecution, no redrive, no versions or aliases, no activities,
 //     no Distributed Map runs, no CloudWatch logging or X-Ray.
@@ -78,6 +104,4 @@
 //   - IAM is not checked: roleArn is required and recorded, never assumed.
 //   - Options.RetryWait, when set, replaces every Retry's interval (tests
 //     use it to stay fast); AWS always waits IntervalSeconds with backoff.
-//   - Task states without TimeoutSeconds wait up to about 24 days (the
-//     longest timer Node keeps) instead of a year.
 package sfn

@@ -28,6 +28,7 @@ var (
 	client     *awssfn.Client
 	functionID string // the test function's ARN
 	handlerLog string // the file the handler notes invocation tags in
+	kumoURL    string // the Lambda API the test function is on
 )
 
 const handlerFunction = "sfn-test-handler"
@@ -58,6 +59,7 @@ func runTests(m *testing.M) (int, error) {
 
 	srv := kumo.NewServer()
 	defer srv.Close()
+	kumoURL = srv.URL
 	cfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),

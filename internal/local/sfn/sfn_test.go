@@ -41,8 +41,14 @@ func unique(base string) string {
 // FUNCTION stands for the test function's ARN.
 func machine(t *testing.T, def string) string {
 	t.Helper()
+	return machineOn(t, client, def)
+}
+
+// machineOn is machine on the service that c calls.
+func machineOn(t *testing.T, c *awssfn.Client, def string) string {
+	t.Helper()
 	def = strings.ReplaceAll(def, "FUNCTION", functionID)
-	out, err := client.CreateStateMachine(context.Background(), &awssfn.CreateStateMachineInput{
+	out, err := c.CreateStateMachine(context.Background(), &awssfn.CreateStateMachineInput{
 		Name:       aws.String(unique(t.Name())),
 		Definition: aws.String(def),
 		RoleArn:    aws.String(role),
@@ -55,7 +61,13 @@ func machine(t *testing.T, def string) string {
 
 func start(t *testing.T, machineArn, name, input string) string {
 	t.Helper()
-	out, err := client.StartExecution(context.Background(), &awssfn.StartExecutionInput{
+	return startOn(t, client, machineArn, name, input)
+}
+
+// startOn is start on the service that c calls.
+func startOn(t *testing.T, c *awssfn.Client, machineArn, name, input string) string {
+	t.Helper()
+	out, err := c.StartExecution(context.Background(), &awssfn.StartExecutionInput{
 		StateMachineArn: aws.String(machineArn),
 		Name:            aws.String(name),
 		Input:           aws.String(input),
@@ -69,9 +81,15 @@ func start(t *testing.T, machineArn, name, input string) string {
 // finished waits for an execution to end and describes it.
 func finished(t *testing.T, executionArn string) *awssfn.DescribeExecutionOutput {
 	t.Helper()
+	return finishedOn(t, client, executionArn)
+}
+
+// finishedOn is finished on the service that c calls.
+func finishedOn(t *testing.T, c *awssfn.Client, executionArn string) *awssfn.DescribeExecutionOutput {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		out, err := client.DescribeExecution(context.Background(), &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(executionArn)})
+		out, err := c.DescribeExecution(context.Background(), &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(executionArn)})
 		if err != nil {
 			t.Fatalf("DescribeExecution: %v", err)
 		}
@@ -88,13 +106,19 @@ func finished(t *testing.T, executionArn string) *awssfn.DescribeExecutionOutput
 // history returns an execution's whole history, page by page.
 func history(t *testing.T, executionArn string, edit func(*awssfn.GetExecutionHistoryInput)) []types.HistoryEvent {
 	t.Helper()
+	return historyOn(t, client, executionArn, edit)
+}
+
+// historyOn is history on the service that c calls.
+func historyOn(t *testing.T, c *awssfn.Client, executionArn string, edit func(*awssfn.GetExecutionHistoryInput)) []types.HistoryEvent {
+	t.Helper()
 	in := &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(executionArn)}
 	if edit != nil {
 		edit(in)
 	}
 	var events []types.HistoryEvent
 	for {
-		out, err := client.GetExecutionHistory(context.Background(), in)
+		out, err := c.GetExecutionHistory(context.Background(), in)
 		if err != nil {
 			t.Fatalf("GetExecutionHistory: %v", err)
 		}
