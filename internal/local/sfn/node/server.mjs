@@ -15,11 +15,11 @@
 
 import http from 'node:http';
 import dgram from 'node:dgram';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import https from 'node:https';
 import Module, { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomFillSync, randomUUID } from 'node:crypto';
 
 // aws-local-stepfunctions 3 asks for Node >= 22, yet of Node 22 it uses only
 // Promise.withResolvers (and AbortSignal.any, in Node since 20.3): give older
@@ -90,6 +90,53 @@ const require = createRequire(import.meta.url);
   require.cache[pLimitPath].exports = stopping;
 }
 
+// The interpreter evaluates every path with jsonpath-plus, which throws and
+// catches an Error (a stack trace) for each scalar it returns. Paths made
+// of names and indexes only ($.a.b, $.a[0], $['a-b']), nearly all of a
+// pipeline's, are walked directly instead; anything else, and a walk that
+// meets a string or number, is left to jsonpath-plus, whose results the
+// walk gives exactly.
+const jsonPathPlus = (() => {
+  const libDir = require.resolve('aws-local-stepfunctions');
+  const mod = createRequire(libDir)('jsonpath-plus');
+  const original = mod.JSONPath;
+  const SEGMENT = /\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^'\\[\]]*)'\]/guy;
+  const parsed = new Map(); // path -> its segments, or null when not simple
+  const parse = (p) => {
+    if (typeof p !== 'string' || p[0] !== '$') return null;
+    const segs = [];
+    SEGMENT.lastIndex = 1;
+    while (SEGMENT.lastIndex < p.length) {
+      const m = SEGMENT.exec(p);
+      if (!m) return null;
+      segs.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : m[3]));
+    }
+    return segs;
+  };
+  const fast = function JSONPath(opts, ...rest) {
+    if (rest.length === 0 && opts && typeof opts === 'object' && opts.wrap === false && !new.target) {
+      let segs = parsed.get(opts.path);
+      if (segs === undefined) {
+        segs = parse(opts.path);
+        if (parsed.size < 10000) parsed.set(opts.path, segs);
+      }
+      let v = opts.json;
+      if (segs && v !== null && typeof v === 'object') {
+        let i = 0;
+        for (; i < segs.length; i++) {
+          if (!Object.hasOwn(v, segs[i])) return undefined;
+          v = v[segs[i]];
+          if (i < segs.length - 1 && (v === null || typeof v !== 'object')) break;
+        }
+        if (i >= segs.length - 1) return v;
+      }
+    }
+    return new.target ? new original(opts, ...rest) : original(opts, ...rest);
+  };
+  mod.JSONPath = fast;
+  return { JSONPath: fast };
+})();
+
 // The interpreter's CommonJS build is compiled here with a line added at its
 // end that hands out the internals this server adjusts to AWS's behaviour
 // (see "the interpreter, adjusted" below); every one of them is checked, so a
@@ -127,8 +174,7 @@ const interpreter = (() => {
 })();
 const { StateMachine, StateExecutor, TaskStateAction, WaitStateAction, ChoiceStateAction } = interpreter;
 const { StatesTimeoutError, StatesRuntimeError, processInputPath, jsonPathQuery } = interpreter;
-const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
-const { JSONPath } = await import('jsonpath-plus');
+const { JSONPath } = jsonPathPlus;
 
 // ---- configuration ----
 
@@ -153,22 +199,46 @@ const MAX_BODY = 8 * 1024 * 1024;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 
+// The Lambda API that Task states invoke (kumo locally), called with Node's
+// own HTTP client and a Signature Version 4 made here: the AWS SDK's client
+// cost more CPU per invoke than the rest of an execution's work together
+// (its middleware stack and async context), all of it on the thread that
+// answers the API.
 const lambdaEndpoint = process.env.AWS_ENDPOINT_URL_LAMBDA || process.env.AWS_ENDPOINT_URL || undefined;
-const lambda = new LambdaClient({
-  region: config.region,
-  endpoint: lambdaEndpoint,
-  // Step Functions does not retry a failed invoke itself: the state's Retry does.
-  maxAttempts: 1,
-  // A local endpoint needs no real credentials; the default chain would probe
-  // the instance metadata service first.
-  credentials:
-    lambdaEndpoint && !process.env.AWS_ACCESS_KEY_ID
-      ? { accessKeyId: 'local', secretAccessKey: 'local' }
-      : undefined,
-});
+const lambdaBase = lambdaEndpoint ? new URL(lambdaEndpoint) : undefined;
+const lambdaTransport = lambdaBase?.protocol === 'https:' ? https : http;
+const lambdaAgent = new lambdaTransport.Agent({ keepAlive: true, maxSockets: 256 });
+const lambdaCredentials = {
+  accessKeyId: process.env.AWS_ACCESS_KEY_ID || 'local',
+  secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || 'local',
+  sessionToken: process.env.AWS_ACCESS_KEY_ID ? process.env.AWS_SESSION_TOKEN : undefined,
+};
 
+// log writes a line to stdout; the lines of one turn of the event loop go
+// out in one write.
+let logged = '';
 function log(line) {
-  process.stdout.write(`${line}\n`);
+  if (logged === '') setImmediate(flushLog);
+  logged += `${line}\n`;
+}
+
+function flushLog() {
+  process.stdout.write(logged);
+  logged = '';
+}
+
+// randomHex returns n random bytes in hex, drawn from a pool filled 4 KiB
+// at a time (two calls to randomBytes per execution were a tenth of the
+// cost of StartExecution).
+const randomPool = Buffer.alloc(4096);
+let randomUsed = randomPool.length;
+function randomHex(n) {
+  if (randomUsed + n > randomPool.length) {
+    randomFillSync(randomPool);
+    randomUsed = 0;
+  }
+  randomUsed += n;
+  return randomPool.toString('hex', randomUsed - n, randomUsed);
 }
 
 // ---- tracing ----
@@ -182,20 +252,8 @@ function log(line) {
 
 const MAX_TRACE_HEADER = 256;
 
-// The trace header of the Invoke being sent, for the client's middleware.
-const invokeTrace = new AsyncLocalStorage();
-
-lambda.middlewareStack.add(
-  (next) => async (args) => {
-    const trace = invokeTrace.getStore();
-    if (trace && args.request && args.request.headers) args.request.headers['X-Amzn-Trace-Id'] = trace;
-    return next(args);
-  },
-  { step: 'build', name: 'stackflowTraceHeader' },
-);
-
 function newTraceId(ms) {
-  return `1-${Math.floor(ms / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+  return `1-${Math.floor(ms / 1000).toString(16).padStart(8, '0')}-${randomHex(12)}`;
 }
 
 // executionTrace is the trace of an execution started with header (the
@@ -206,7 +264,7 @@ function executionTrace(header, ms) {
     const i = part.indexOf('=');
     if (i > 0) fields[part.slice(0, i).trim()] = part.slice(i + 1).trim();
   }
-  const trace = { id: randomBytes(8).toString('hex') };
+  const trace = { id: randomHex(8) };
   if (fields.Root) {
     trace.root = fields.Root;
     trace.parent = fields.Parent || undefined;
@@ -409,6 +467,29 @@ function checkSdkParameters(name, state) {
   }
 }
 
+// prepare returns what every execution of a machine with the definition
+// def shares, made once: the copy the interpreter runs, the states by name,
+// the Map and Parallel state that owns each nested definition, and the
+// interpreter's overrides.
+function prepare(def) {
+  const runDef = runnable(def);
+  const states = new Map();
+  eachState(def, (n, s) => states.set(n, s));
+  const owners = new WeakMap(); // nested definition in runDef -> its Map or Parallel state
+  eachState(runDef, (n, s) => {
+    if (s.Type === 'Map') owners.set(s.ItemProcessor ?? s.Iterator, { kind: 'map', name: n });
+    if (s.Type === 'Parallel') for (const b of s.Branches) owners.set(b, { kind: 'parallel', name: n });
+  });
+  const overrides = {};
+  if (config.retryWaitMs > 0) {
+    overrides.retryIntervalOverrides = {};
+    for (const [n, s] of states) {
+      if (Array.isArray(s.Retry)) overrides.retryIntervalOverrides[n] = config.retryWaitMs;
+    }
+  }
+  return { runDef, states, owners, overrides };
+}
+
 function createStateMachine(req) {
   const name = required(req, 'name');
   checkName(name);
@@ -467,7 +548,7 @@ function updateStateMachine(req) {
   if (req.definition !== undefined) {
     m.def = parseDefinition(req.definition);
     m.definition = req.definition;
-    m.runDef = undefined; // made again from the new definition
+    m.prepared = undefined; // made again from the new definition
   }
   if (req.roleArn !== undefined) m.roleArn = req.roleArn;
   if (req.loggingConfiguration !== undefined) m.loggingConfiguration = req.loggingConfiguration;
@@ -561,7 +642,7 @@ function record(exec, type, details = {}, at = Date.now()) {
 
 function issueToken(exec) {
   const token = Buffer.from(
-    JSON.stringify({ e: exec.arn, n: ++exec.tokenSeq, r: randomBytes(12).toString('hex') }),
+    JSON.stringify({ e: exec.arn, n: ++exec.tokenSeq, r: randomHex(12) }),
   ).toString('base64');
   const entry = { status: 'issued' };
   exec.tokens.set(token, entry);
@@ -693,32 +774,101 @@ function taskIds(resource) {
   return { resourceType: type, resource: m[4] ? `${action}.${m[4]}` : action };
 }
 
+// sigV4 adds to headers (which hold the request's own, lower-case names
+// but host) the Signature Version 4 of a request to service.
+let signingDay = '';
+let signingKey;
+function sigV4(service, method, url, query, headers, body) {
+  const now = new Date().toISOString().replace(/[-:]|\.\d{3}/gu, '');
+  const day = now.slice(0, 8);
+  if (day !== signingDay) {
+    const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
+    signingKey = hmac(hmac(hmac(hmac(`AWS4${lambdaCredentials.secretAccessKey}`, day), config.region), service), 'aws4_request');
+    signingDay = day;
+  }
+  headers['x-amz-date'] = now;
+  if (lambdaCredentials.sessionToken) headers['x-amz-security-token'] = lambdaCredentials.sessionToken;
+  const signed = { ...headers, host: url.host };
+  const names = Object.keys(signed).sort();
+  const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim()}\n`).join('');
+  const canonicalPath = url.pathname.split('/').map((seg) => encodeURIComponent(seg)).join('/');
+  const canonical = [method, canonicalPath, query, canonicalHeaders, names.join(';'), createHash('sha256').update(body).digest('hex')].join('\n');
+  const scope = `${day}/${config.region}/${service}/aws4_request`;
+  const toSign = `AWS4-HMAC-SHA256\n${now}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+  const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${lambdaCredentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+}
+
+// lambdaInvoke sends the Lambda API's Invoke (POST
+// /2015-03-31/functions/{name}/invocations) and resolves with its status,
+// headers and body, or rejects when no answer comes (err.status undefined).
+function lambdaInvoke(params, traceHeader, signal) {
+  return new Promise((resolve, reject) => {
+    if (!lambdaBase) {
+      reject(new Error('No Lambda endpoint: set AWS_ENDPOINT_URL_LAMBDA to the local Lambda API (stackflow local and Options.LambdaEndpoint do)'));
+      return;
+    }
+    const body = Buffer.from(params.Payload);
+    const headers = { 'content-type': 'application/json', 'content-length': String(body.length), 'x-amzn-trace-id': traceHeader };
+    if (params.InvocationType) headers['x-amz-invocation-type'] = params.InvocationType;
+    if (params.ClientContext) headers['x-amz-client-context'] = params.ClientContext;
+    const url = new URL(`${lambdaBase.pathname.replace(/\/+$/u, '')}/2015-03-31/functions/${encodeURIComponent(params.FunctionName)}/invocations`, lambdaBase);
+    const query = params.Qualifier ? `Qualifier=${encodeURIComponent(params.Qualifier)}` : '';
+    sigV4('lambda', 'POST', url, query, headers, body);
+    const target = query ? `${url.pathname}?${query}` : url.pathname;
+    const req = lambdaTransport.request({
+      protocol: lambdaBase.protocol,
+      hostname: lambdaBase.hostname,
+      port: lambdaBase.port,
+      method: 'POST',
+      path: target,
+      headers,
+      agent: lambdaAgent,
+      signal,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // invoke calls a function through the Lambda API and returns its response;
 // a function error becomes the task error Step Functions reports: Error is
 // the errorType, Cause the function's error payload as it was returned.
+// The Lambda API's own errors are Lambda.<Exception>, as the AWS SDK names
+// them.
 async function invoke(exec, params) {
   let res;
   try {
-    res = await invokeTrace.run(exec.trace.downstream, () => lambda.send(
-      new InvokeCommand({
-        FunctionName: params.FunctionName,
-        Qualifier: params.Qualifier,
-        InvocationType: params.InvocationType,
-        ClientContext: params.ClientContext,
-        Payload: Buffer.from(params.Payload),
-      }),
-      { abortSignal: exec.abort.signal },
-    ));
+    res = await lambdaInvoke(params, exec.trace.downstream, exec.abort.signal);
   } catch (err) {
-    const status = err.$metadata?.httpStatusCode;
-    const code = status === undefined ? 'SdkClientException' : err.name || 'ServiceException';
-    const requestId = err.$metadata?.requestId ?? '';
+    throw taskError('Lambda.SdkClientException', `Unable to execute HTTP request: ${err.message} (Service: Lambda, Status Code: 0, Request ID: )`);
+  }
+  const requestId = res.headers['x-amzn-requestid'] ?? '';
+  if (res.status >= 300) {
+    let code = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0];
+    let message = res.body.toString('utf8');
+    try {
+      const e = JSON.parse(message);
+      code ||= String(e.__type ?? e.Type ?? e.code ?? '').split('#').pop();
+      message = e.Message ?? e.message ?? message;
+    } catch {
+      // Not JSON: the body is the message.
+    }
     throw taskError(
-      `Lambda.${code}`,
-      `${err.message} (Service: Lambda, Status Code: ${status ?? 0}, Request ID: ${requestId})`,
+      `Lambda.${code || (res.status >= 500 ? 'ServiceException' : 'LambdaException')}`,
+      `${message} (Service: Lambda, Status Code: ${res.status}, Request ID: ${requestId})`,
     );
   }
-  const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : '';
+  res.FunctionError = res.headers['x-amz-function-error'];
+  res.ExecutedVersion = res.headers['x-amz-executed-version'];
+  res.StatusCode = res.status;
+  res.requestId = requestId;
+  const text = res.body.toString('utf8');
   if (res.FunctionError) {
     let name = 'Lambda.Unknown';
     try {
@@ -741,7 +891,7 @@ async function invoke(exec, params) {
 }
 
 function serviceResult(res, payload) {
-  const requestId = res.$metadata?.requestId ?? randomUUID();
+  const requestId = res.requestId || randomUUID();
   return {
     ExecutedVersion: res.ExecutedVersion ?? '$LATEST',
     Payload: payload,
@@ -1365,7 +1515,7 @@ function finish(exec, status, { output, error, cause }, at = Date.now()) {
   exec.stopDate = exec.events[exec.events.length - 1].timestamp;
   exec.closed = true;
   exec.stopTimer?.();
-  closeAllTokens(exec, runtimeError('Execution is no longer running'));
+  if (exec.tokens.size > 0) closeAllTokens(exec, runtimeError('Execution is no longer running'));
   releaseSlot(exec);
   exec.abort.abort();
   sendExecutionSegment(exec);
@@ -1419,13 +1569,10 @@ function startExecution(req) {
     open: new Map(),
     failed: new Set(),
     iterations: new Map(),
-    states: new Map(),
     tokens: new Map(),
     tokenSeq: 0,
     abort: new AbortController(),
     closed: false,
-    runDef: (m.runDef ??= runnable(m.def)),
-    owners: new WeakMap(), // nested machine definition -> its Map or Parallel state
     iterationCounts: new WeakMap(), // Map iterator machine -> iterations started
     // progressing slots (see "progressing slots")
     held: false,
@@ -1435,19 +1582,10 @@ function startExecution(req) {
     waits: 0,
     blocked: new Set(),
   };
-  eachState(m.def, (n, s) => exec.states.set(n, s));
-  eachState(exec.runDef, (n, s) => {
-    if (s.Type === 'Map') exec.owners.set(s.ItemProcessor ?? s.Iterator, { kind: 'map', name: n });
-    if (s.Type === 'Parallel') for (const b of s.Branches) exec.owners.set(b, { kind: 'parallel', name: n });
-  });
-
-  const overrides = {};
-  if (config.retryWaitMs > 0) {
-    overrides.retryIntervalOverrides = {};
-    for (const [n, s] of exec.states) {
-      if (Array.isArray(s.Retry)) overrides.retryIntervalOverrides[n] = config.retryWaitMs;
-    }
-  }
+  m.prepared ??= prepare(m.def);
+  exec.runDef = m.prepared.runDef;
+  exec.states = m.prepared.states;
+  exec.owners = m.prepared.owners;
 
   const task = {};
   Object.defineProperty(task, 'Token', { enumerable: true, get: () => issueToken(exec) });
@@ -1477,7 +1615,7 @@ function startExecution(req) {
   }
   schedule(exec, () => {
     const machine = new StateMachine(exec.runDef, { validationOptions: { noValidate: true } });
-    const run = machine.run(value, { overrides, context, noThrowOnAbort: true });
+    const run = machine.run(value, { overrides: m.prepared.overrides, context, noThrowOnAbort: true });
     exec.stop = run.abort;
     drain(run.eventLogs);
     return run.result.catch(() => {});
@@ -1708,7 +1846,11 @@ server.listen(config.port, '127.0.0.1', () => {
 });
 
 // The parent holds our stdin open; when it goes, so do we.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
+function exit() {
+  if (logged !== '') flushLog();
+  process.exit(0);
+}
+process.stdin.on('end', exit);
+process.stdin.on('error', exit);
 process.stdin.resume();
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, exit);
