@@ -10,7 +10,8 @@
 // `npm ci` there the first time, starts `node server.mjs` and returns once
 // it listens. Handlers reach the service through AWS_ENDPOINT_URL_SFN=URL();
 // its Lambda Task states reach Options.LambdaEndpoint (kumo) through the
-// node process's AWS_ENDPOINT_URL_LAMBDA. Everything is kept in memory and
+// node process's AWS_ENDPOINT_URL_LAMBDA, with Node's own HTTP client (the
+// AWS SDK's cost more CPU per invoke than the rest of an execution). Everything is kept in memory and
 // is gone when the service closes.
 //
 // # What is emulated
@@ -83,6 +84,9 @@
 //     RUNNING and wait their turn in order. An execution that only waits
 //     (a Wait state, a task token) gives its turn up and queues again when
 //     it resumes: a run waiting days for an approval holds no other back.
+//     During a burst of StartExecution calls (200 a second or more) the
+//     executions it starts wait until it has passed, at most a second, so
+//     that the burst is answered first.
 //
 // # What differs from AWS
 //

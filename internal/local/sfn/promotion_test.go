@@ -508,3 +508,41 @@ func TestContextObjectInMapIterations(t *testing.T) {
 		}
 	}
 }
+
+// TestABurstOfStartsAllRun starts executions faster than the service
+// answers a burst first (more than 200 a second): the executions it holds
+// back must still all run to their end.
+func TestABurstOfStartsAllRun(t *testing.T) {
+	t.Parallel()
+	arn := machine(t, `{"StartAt": "Deploy", "States": {
+		"Deploy": {"Type": "Task", "Resource": "FUNCTION", "Parameters": {"tag.$": "$$.Execution.Name"}, "End": true}}}`)
+	const n = 60
+	names := make([]string, n)
+	arns := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		names[i] = unique("burst")
+		go func() {
+			out, err := client.StartExecution(context.Background(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String(names[i]), Input: aws.String(`{}`)})
+			if err == nil {
+				arns[i] = aws.ToString(out.ExecutionArn)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("StartExecution: %v", err)
+		}
+	}
+	for i, a := range arns {
+		if got := finished(t, a); got.Status != types.ExecutionStatusSucceeded {
+			t.Errorf("got execution %d %s, want SUCCEEDED (error %q)", i, got.Status, aws.ToString(got.Error))
+		}
+		// Names share prefixes (burst-5, burst-50): count exact ones.
+		calls := invocations(t, names[i])
+		if n := len(slices.DeleteFunc(calls, func(c string) bool { return c != names[i] })); n != 1 {
+			t.Errorf("got %d invocations of %s, want 1", n, names[i])
+		}
+	}
+}

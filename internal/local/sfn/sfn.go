@@ -24,7 +24,11 @@ type Options struct {
 	// <os.UserCacheDir()>/stackflow/node.
 	CacheDir string
 	// LambdaEndpoint is the Lambda API that Task states invoke (kumo's
-	// URL). Empty leaves AWS_ENDPOINT_URL_LAMBDA of the environment.
+	// URL). Empty leaves AWS_ENDPOINT_URL_LAMBDA (or AWS_ENDPOINT_URL) of
+	// the environment; with neither, a Task state that calls Lambda fails
+	// with Lambda.SdkClientException. Invokes are signed (Signature
+	// Version 4) with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the
+	// environment, or "local" when they are not set.
 	LambdaEndpoint string
 	// Region and AccountID go into every ARN; they default to us-east-1 and
 	// 000000000000, kumo's, so that Task states can name functions by ARN.
