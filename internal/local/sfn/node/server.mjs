@@ -152,7 +152,6 @@ const interpreter = (() => {
   mod.filename = file;
   mod.paths = Module._nodeModulePaths(path.dirname(file));
   const exported = INTERNALS.map((n) => `${n}: typeof ${n} === 'undefined' ? undefined : ${n}`).join(', ');
-  // eslint-disable-next-line no-underscore-dangle
   mod._compile(`${fs.readFileSync(file, 'utf8')}\n;module.exports.stackflowInternals = { ${exported} };\n`, file);
   const internals = mod.exports.stackflowInternals;
   for (const n of INTERNALS) {
@@ -801,7 +800,7 @@ function sigV4(service, method, url, query, headers, body) {
 
 // lambdaInvoke sends the Lambda API's Invoke (POST
 // /2015-03-31/functions/{name}/invocations) and resolves with its status,
-// headers and body, or rejects when no answer comes (err.status undefined).
+// headers and body, or rejects when no answer comes.
 function lambdaInvoke(params, traceHeader, signal) {
   return new Promise((resolve, reject) => {
     if (!lambdaBase) {
