@@ -83,6 +83,8 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
+	cache := secrets.New(secretsmanager.NewFromConfig(cfg))
+	warm(cache, secretARN, log)
 	svc := webhook.New(webhook.Config{
 		StateMachineARN: machine,
 		SecretARN:       secretARN,
@@ -91,6 +93,24 @@ func main() {
 		TokenARN:        tokenARN,
 		APIURL:          os.Getenv("BITBUCKET_API_URL"),
 		HTTPClient:      tracing.HTTPClient(&http.Client{Timeout: bitbucketTimeout}),
-	}, secrets.New(secretsmanager.NewFromConfig(cfg)), sfn.NewFromConfig(cfg))
+	}, cache, sfn.NewFromConfig(cfg))
 	lambda.Start(svc.Handle)
+}
+
+// warmTimeout bounds reading the webhook secret during init.
+const warmTimeout = 2 * time.Second
+
+// warm reads the webhook secret while the function initialises, so that a
+// cold start's first delivery does not wait for Secrets Manager. A secret
+// that cannot be read now is read again by the first delivery, which
+// fails closed if it still cannot.
+func warm(cache *secrets.Cache, arn string, log *slog.Logger) {
+	if arn == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
+	defer cancel()
+	if _, err := cache.Get(ctx, arn); err != nil {
+		log.Warn("read the webhook secret at start-up; the first delivery reads it again", "error", err.Error())
+	}
 }
