@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,10 +64,22 @@ func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, erro
 		return s.planRollback(ctx, in)
 	case pipeline.ActionGiveUp:
 		return s.giveUp(ctx, in)
-	case pipeline.ActionCreateChangeSet, pipeline.ActionDescribeChangeSet,
-		pipeline.ActionExecuteChangeSet, pipeline.ActionDescribeStack:
+	case pipeline.ActionCreateChangeSet, pipeline.ActionDescribeChangeSet, pipeline.ActionDescribeStack,
+		pipeline.ActionRecordRelease, pipeline.ActionDeleteStack, pipeline.ActionDescribeDeletion:
 		if err := s.renew(ctx, in, false); err != nil {
 			return nil, err
+		}
+	case pipeline.ActionExecuteChangeSet:
+		if err := s.renew(ctx, in, false); err != nil {
+			return nil, err
+		}
+		// The last chance to stop before the stack changes: a newer commit
+		// of the branch that waits for this environment goes instead. A
+		// rollback goes on: it puts back a release that serves.
+		if !in.Rollback.Active() {
+			if err := s.stillNewest(ctx, in); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if in.Rollback.Active() {
@@ -78,7 +91,36 @@ func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	if in.Action == pipeline.ActionDescribeDeletion && d.Done {
+		// The preview is gone: nothing more to guard.
+		if err := s.unlock(ctx, in); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// stillNewest fails with Superseded when a newer run of in's branch has
+// reached its environment since in's run took the lock.
+func (s *Service) stillNewest(ctx context.Context, in pipeline.DeployInput) error {
+	if s.Locks == nil || !in.Lock.Held {
+		return nil
+	}
+	c, err := s.claim(in)
+	if err != nil {
+		return err
+	}
+	err = s.Locks.Register(ctx, c)
+	var sup *locks.SupersededError
+	if errors.As(err, &sup) {
+		return superseded(in, sup.Newer)
+	}
+	return err
+}
+
+// superseded is the error of in's run, which newer superseded.
+func superseded(in pipeline.DeployInput, newer locks.Holder) *pipeline.Superseded {
+	return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: newer.Commit, Rollback: newer.Rollback}
 }
 
 // claim is in's run asking for its environment's stack.
@@ -92,10 +134,22 @@ func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
 		region = s.region
 	}
 	return locks.Claim{
-		Stack: in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
+		Account:  accountOf(in.Environment.RoleARN),
+		Rollback: in.Run.Rollback != nil,
+		Stack:    in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
 		Branch: in.Run.Branch, Environment: in.Environment.Name,
 		Execution: in.Execution, Commit: in.Run.Commit, StartedAt: started,
 	}, nil
+}
+
+// accountOf is the account of roleARN ("arn:aws:iam::123456789012:role/x"),
+// or "" for the pipeline's own account.
+func accountOf(roleARN string) string {
+	parts := strings.Split(roleARN, ":")
+	if len(parts) > 4 {
+		return parts[4]
+	}
+	return ""
 }
 
 // lease is how long the lock of in's environment is taken for from now:
@@ -119,7 +173,7 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 	if err := s.Locks.Register(ctx, c); err != nil {
 		var sup *locks.SupersededError
 		if errors.As(err, &sup) {
-			return pipeline.Lock{}, &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: sup.Newer.Commit}
+			return pipeline.Lock{}, superseded(in, sup.Newer)
 		}
 		return pipeline.Lock{}, err
 	}
@@ -145,11 +199,24 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 			Summary:   fmt.Sprintf("%s: deploying %s", in.Environment.Name, in.Run.Short()),
 		}, nil
 	}
+	now := s.now().UTC()
+	since, err := time.Parse(time.RFC3339, in.Lock.WaitingSince)
+	if err != nil {
+		since = now
+	}
+	if waited := now.Sub(since); waited > pipeline.MaxLockWaitSeconds*time.Second {
+		return pipeline.Lock{}, fmt.Errorf("gave up waiting for %s after %s: %s holds it (a run waiting for approval holds its environment until it is answered or times out; stackflow show %s)",
+			in.Environment.Name, waited.Round(time.Minute), pipeline.ShortSHA(holder.Commit), holder.Execution[strings.LastIndex(holder.Execution, ":")+1:])
+	}
+	set := in.Run.Settings.WithDefaults()
+	wait := min(max(in.Lock.WaitSeconds*2, set.LockPollSeconds), max(set.LockPollSeconds, pipeline.MaxLockPollSeconds))
 	return pipeline.Lock{
 		HolderCommit:    holder.Commit,
 		HolderExecution: holder.Execution,
 		Announce:        holder.Execution != in.Lock.HolderExecution,
 		ExpiresAt:       holder.ExpiresAt.Format(time.RFC3339),
+		WaitingSince:    since.Format(time.RFC3339),
+		WaitSeconds:     wait,
 		Summary:         fmt.Sprintf("waiting for %s (held by %s)", in.Environment.Name, pipeline.ShortSHA(holder.Commit)),
 	}, nil
 }
@@ -170,14 +237,17 @@ func (s *Service) voidApproval(ctx context.Context, holder locks.Holder, in pipe
 		if r.Environment != in.Environment.Name {
 			continue
 		}
-		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: in.Run.Commit}
+		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: in.Run.Commit, Rollback: in.Run.Rollback != nil}
 		if _, err := s.Tasks.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
 			TaskToken: aws.String(r.Token),
 			Error:     aws.String("Superseded"),
 			Cause:     aws.String(sup.Error()),
-		}); err != nil {
-			// The older run may have ended meanwhile; it holds nothing now.
+		}); err != nil && !taskGone(err) {
+			// Keep the request: the older run still waits, and stackflow
+			// approve or reject can still answer it; whatever answers,
+			// it finds its lock taken at its next step and stops.
 			log.ErrorContext(ctx, "stop the superseded run's approval wait", "execution", holder.Execution, "error", err.Error())
+			continue
 		}
 		if err := s.Approvals.Delete(ctx, holder.Execution, r.Environment); err != nil {
 			log.ErrorContext(ctx, "forget the superseded run's approval", "error", err.Error())
@@ -185,6 +255,13 @@ func (s *Service) voidApproval(ctx context.Context, holder locks.Holder, in pipe
 		log.InfoContext(ctx, "took the environment from a run waiting for approval",
 			"environment", in.Environment.Name, "superseded", holder.Execution)
 	}
+}
+
+// taskGone reports whether err says the task token no longer waits: the
+// run timed out or ended.
+func taskGone(err error) bool {
+	code, _ := apiError(err)
+	return code == "TaskTimedOut" || code == "TaskDoesNotExist"
 }
 
 // renew extends the lock that in's run holds, marking whether it waits for
@@ -210,7 +287,7 @@ func (s *Service) renew(ctx context.Context, in pipeline.DeployInput, awaiting b
 		return herr
 	}
 	if holder.Branch == c.Branch && holder.Repository == c.Repository && holder.StartedAt.After(c.StartedAt) {
-		return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: holder.Commit}
+		return superseded(in, holder)
 	}
 	by := "nobody holds it now"
 	if holder.Execution != "" {
@@ -229,9 +306,8 @@ func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) 
 	if in.TaskToken == "" {
 		return errors.New("request approval: no task token in the input ($$.Task.Token)")
 	}
-	if err := s.renew(ctx, in, true); err != nil {
-		return err
-	}
+	// Keep the request before marking the lock awaiting: a newer run that
+	// takes the lock over from an awaiting run finds its request to void.
 	now := s.now().UTC()
 	err := s.Approvals.Put(ctx, approvals.Request{
 		Execution: in.Execution, Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name,
@@ -241,6 +317,10 @@ func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) 
 		Token: in.TaskToken,
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.renew(ctx, in, true); err != nil {
+		_ = s.Approvals.Delete(ctx, in.Execution, in.Environment.Name)
 		return err
 	}
 	s.logger().InfoContext(ctx, "waiting for approval", "environment", in.Environment.Name,
@@ -326,6 +406,8 @@ func (s *Service) giveUp(ctx context.Context, in pipeline.DeployInput) (pipeline
 		out = pipeline.StateError{Error: in.Failure.Error, Cause: failureMessage(in.Failure)}
 	}
 	switch {
+	case out.Error == "RolledBack" || out.Error == "RollbackFailed":
+		// They say what the rollback did.
 	case in.Rollback.Active():
 		out.Cause = fmt.Sprintf("%s (while rolling %s back to %s after %s)", out.Cause, in.Environment.Name,
 			pipeline.ShortSHA(in.Rollback.Commit), in.Rollback.Reason)
@@ -336,11 +418,6 @@ func (s *Service) giveUp(ctx context.Context, in pipeline.DeployInput) (pipeline
 		out.Cause = fmt.Sprintf("nobody approved the deploy of %s to %s within %s", in.Run.Short(), in.Environment.Name,
 			time.Duration(in.Environment.ApprovalTimeoutSeconds)*time.Second)
 	}
-	if s.Approvals != nil && in.Environment.ApprovalRequired {
-		if err := s.Approvals.Delete(ctx, in.Execution, in.Environment.Name); err != nil {
-			return pipeline.StateError{}, err
-		}
-	}
 	if s.Locks != nil && in.StartedAt != "" {
 		c, err := s.claim(in)
 		if err != nil {
@@ -348,6 +425,12 @@ func (s *Service) giveUp(ctx context.Context, in pipeline.DeployInput) (pipeline
 		}
 		if err := s.Locks.Release(ctx, c); err != nil {
 			return pipeline.StateError{}, err
+		}
+	}
+	if s.Approvals != nil && in.Environment.ApprovalRequired {
+		// An answer to a request left behind finds the run ended: harmless.
+		if err := s.Approvals.Delete(ctx, in.Execution, in.Environment.Name); err != nil {
+			s.logger().ErrorContext(ctx, "forget the approval request", "environment", in.Environment.Name, "error", err.Error())
 		}
 	}
 	return out, nil

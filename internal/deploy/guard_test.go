@@ -314,3 +314,95 @@ func TestGiveUp(t *testing.T) {
 		t.Error("the lock was not released by giving up")
 	}
 }
+
+func TestAnOlderHolderStopsBeforeExecuting(t *testing.T) {
+	t.Parallel()
+	svc := withTable(t, newTestService(newFakeCFN()))
+	t0 := time.Now().UTC()
+	older := runOf(testInput(), "1111111111111111111111111111111111111111", t0)
+	newer := runOf(testInput(), "2222222222222222222222222222222222222222", t0.Add(time.Second))
+	l, _ := lockOf(t, svc, older)
+	older.Lock = l
+	if w, err := lockOf(t, svc, newer); err != nil || w.Held {
+		t.Fatalf("got %+v, %v; want the newer run waiting", w, err)
+	}
+	older.Action = pipeline.ActionExecuteChangeSet
+	older.Deployment = pipeline.Deployment{Stack: older.Environment.Stack, ChangeSetID: "cs", Done: true}
+	_, err := svc.Invoke(context.Background(), older)
+	var sup *pipeline.Superseded
+	if !errors.As(err, &sup) || sup.By != newer.Run.Commit {
+		t.Fatalf("got %v, want the older run superseded before it executes its change set", err)
+	}
+}
+
+func TestTheWaitForALockBacksOff(t *testing.T) {
+	t.Parallel()
+	svc := withTable(t, newTestService(newFakeCFN()))
+	t0 := time.Now().UTC()
+	holder := runOf(testInput(), "1111111111111111111111111111111111111111", t0)
+	waiter := runOf(testInput(), "2222222222222222222222222222222222222222", t0.Add(time.Second))
+	waiter.Run.Branch = "hotfix"
+	waiter.Run.Settings.LockPollSeconds = 20
+	lockOf(t, svc, holder)
+	var got []int
+	for range 6 {
+		l, err := lockOf(t, svc, waiter)
+		if err != nil || l.Held {
+			t.Fatalf("got %+v, %v; want a wait", l, err)
+		}
+		got = append(got, l.WaitSeconds)
+		waiter.Lock = l
+	}
+	want := []int{20, 40, 80, 160, 300, 300}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got waits %v, want %v", got, want)
+		}
+	}
+	waiter.Lock.WaitingSince = svc.now().Add(-8 * 24 * time.Hour).Format(time.RFC3339)
+	if _, err := lockOf(t, svc, waiter); err == nil || !strings.Contains(err.Error(), "gave up waiting for staging after 192h0m0s: 1111111 holds it") {
+		t.Errorf("got %v, want the run to give up after days", err)
+	}
+}
+
+func TestARunThatLostItsLockRecordsNoRelease(t *testing.T) {
+	t.Parallel()
+	svc := withTable(t, newTestService(newFakeCFN()))
+	t0 := time.Now().UTC()
+	dead := runOf(testInput(), "1111111111111111111111111111111111111111", t0)
+	dead.Run.Settings.LockLeaseSeconds, dead.Environment.SmokeTimeoutSeconds = 1, 0
+	l, _ := lockOf(t, svc, dead)
+	dead.Lock = l
+	other := runOf(testInput(), "3333333333333333333333333333333333333333", t0.Add(time.Second))
+	other.Run.Branch = "hotfix"
+	for {
+		if l, _ := lockOf(t, svc, other); l.Held {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dead.Action = pipeline.ActionRecordRelease
+	dead.Deployment = pipeline.Deployment{Stack: dead.Environment.Stack, Done: true}
+	if _, err := svc.Invoke(context.Background(), dead); err == nil || !strings.Contains(err.Error(), "lost the lock of staging") {
+		t.Errorf("got %v, want the release refused", err)
+	}
+	if got, _ := svc.Releases.List(context.Background(), "acme/hello", "staging", 0); len(got) != 0 {
+		t.Errorf("got releases %+v, want none", got)
+	}
+}
+
+func TestLocksAreOneAccountEach(t *testing.T) {
+	t.Parallel()
+	svc := withTable(t, newTestService(newFakeCFN()))
+	t0 := time.Now().UTC()
+	a := runOf(testInput(), "1111111111111111111111111111111111111111", t0)
+	b := runOf(testInput(), "2222222222222222222222222222222222222222", t0.Add(time.Second))
+	b.Run.Branch = "hotfix"
+	b.Environment.RoleARN = "arn:aws:iam::210987654321:role/deploy" // the same stack name in another account
+	if l, _ := lockOf(t, svc, a); !l.Held {
+		t.Fatal("want the lock")
+	}
+	if l, err := lockOf(t, svc, b); err != nil || !l.Held {
+		t.Errorf("got %+v, %v; want the other account's stack free", l, err)
+	}
+}

@@ -180,12 +180,12 @@ func client() *runs.Client {
 func TestANewerPushSupersedesAnOlderOne(t *testing.T) {
 	t.Parallel()
 	repo, dir := app(t, "twopush", map[string]func(string) string{
-		"stackflow.yml": func(s string) string { return strings.Replace(s, "checks:\n", "checks:\n  - sleep 6\n", 1) },
+		"stackflow.yml": func(s string) string { return strings.Replace(s, "checks:\n", "checks:\n  - sleep 10\n", 1) },
 	})
 	older := deliver(t, repo, dir)
 	olderSHA, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")
 	newerSHA := commit(t, dir, map[string]func(string) string{
-		"stackflow.yml": func(s string) string { return strings.Replace(s, "  - sleep 6\n", "", 1) },
+		"stackflow.yml": func(s string) string { return strings.Replace(s, "  - sleep 10\n", "", 1) },
 	})
 	newer := deliver(t, repo, dir)
 
@@ -213,12 +213,14 @@ func TestANewerPushSupersedesAnOlderOne(t *testing.T) {
 // TestALockOfARunThatDiedLapses stops a run while it holds staging's lock,
 // as a crashed handler or a stopped execution leaves it: the next run
 // waits for the environment, says so on its commit, and goes on once the
-// lease has lapsed.
+// lease has lapsed. The lease is the pipeline's 10 s plus staging's
+// smoke_timeout of 30 s: time enough for the next run to reach staging
+// while the lock is still held.
 func TestALockOfARunThatDiedLapses(t *testing.T) {
 	t.Parallel()
 	repo, dir := app(t, "deadlock", map[string]func(string) string{
 		"stackflow.yml": func(s string) string {
-			return strings.Replace(s, "  - name: staging\n", "  - name: staging\n    smoke_timeout: 2s\n", 1)
+			return strings.Replace(s, "  - name: staging\n", "  - name: staging\n    smoke_timeout: 30s\n", 1)
 		},
 	})
 	deadSHA, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")

@@ -24,9 +24,11 @@ import (
 
 // Claim is a run asking for an environment's stack.
 type Claim struct {
-	// Stack and Region name the stack; one lock guards each.
-	Stack  string
-	Region string
+	// Account, Region and Stack name the stack; one lock guards each.
+	// Account is empty for the pipeline's own account.
+	Account string
+	Region  string
+	Stack   string
 	// Repository, Branch and Environment say whose run it is.
 	Repository  string
 	Branch      string
@@ -36,6 +38,8 @@ type Claim struct {
 	Commit    string
 	// StartedAt orders the runs of a branch: the later start is newer.
 	StartedAt time.Time
+	// Rollback is true for a stackflow rollback run.
+	Rollback bool
 }
 
 // Holder is the run that holds a lock, or the newest run of a branch.
@@ -50,6 +54,8 @@ type Holder struct {
 	// Awaiting is true while the holder waits for an approval: a newer run
 	// of its branch may take the lock from it.
 	Awaiting bool
+	// Rollback is true when the run is a stackflow rollback.
+	Rollback bool
 }
 
 // ErrNotHeld is returned by Renew when the claim no longer holds the lock.
@@ -86,12 +92,15 @@ func New(db *dynamodb.Client, table string) *Store {
 	return &Store{db: db, table: table, now: time.Now}
 }
 
+// where names c's stack: account, region and name.
+func where(c Claim) string { return c.Account + "#" + c.Region + "#" + c.Stack }
+
 func lockKey(c Claim) map[string]types.AttributeValue {
-	return key("lock#"+c.Region+"#"+c.Stack, "lock")
+	return key("lock#"+where(c), "lock")
 }
 
 func newestKey(c Claim) map[string]types.AttributeValue {
-	return key("newest#"+c.Region+"#"+c.Stack, c.Repository+"#"+c.Branch)
+	return key("newest#"+where(c), c.Repository+"#"+c.Branch)
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
@@ -115,6 +124,7 @@ func item(k map[string]types.AttributeValue, c Claim, expires time.Time, awaitin
 		"commit":      str(c.Commit),
 		"startedAt":   num(c.StartedAt.UnixNano()),
 		"awaiting":    &types.AttributeValueMemberBOOL{Value: awaiting},
+		"rollback":    &types.AttributeValueMemberBOOL{Value: c.Rollback},
 	}
 	if !expires.IsZero() {
 		it["expiresAt"] = num(expires.UnixMilli())
@@ -146,6 +156,9 @@ func holderOf(it map[string]types.AttributeValue) Holder {
 	}
 	if v, ok := it["awaiting"].(*types.AttributeValueMemberBOOL); ok {
 		h.Awaiting = v.Value
+	}
+	if v, ok := it["rollback"].(*types.AttributeValueMemberBOOL); ok {
+		h.Rollback = v.Value
 	}
 	return h
 }

@@ -45,8 +45,26 @@ type Lock struct {
 	Announce bool `json:"announce"`
 	// ExpiresAt is when the lease lapses unless renewed (RFC 3339).
 	ExpiresAt string `json:"expiresAt,omitempty"`
-	Summary   string `json:"summary,omitempty"`
+	// WaitingSince is when the run first found the lock taken (RFC 3339),
+	// and WaitSeconds how long it waits before it tries again: the
+	// pipeline's LockPollSeconds, doubling up to MaxLockPollSeconds, so that
+	// a long wait (behind an approval) stays well inside an execution's
+	// history limit.
+	WaitingSince string `json:"waitingSince,omitempty"`
+	WaitSeconds  int    `json:"waitSeconds"`
+	Summary      string `json:"summary,omitempty"`
 }
+
+// MaxLockPollSeconds is the longest wait between two tries at a taken
+// environment: 5 minutes.
+const MaxLockPollSeconds = 300
+
+// MaxLockWaitSeconds is how long a run waits for a taken environment
+// before it gives up: 7 days, the default approval_timeout, since a run
+// waiting for its approval holds its environment. At one try every 5
+// minutes that is about 2,000 tries, well inside Step Functions' 25,000
+// history events.
+const MaxLockWaitSeconds = 7 * 24 * 60 * 60
 
 // Rollback is an environment being put back to its last good release.
 type Rollback struct {
@@ -96,10 +114,15 @@ type Superseded struct {
 	Branch      string
 	// By is the newer commit.
 	By string
+	// Rollback is true when the newer run is a stackflow rollback to By.
+	Rollback bool
 }
 
 // Error says which commit superseded the run, and where.
 func (e *Superseded) Error() string {
+	if e.Rollback {
+		return fmt.Sprintf("superseded by a rollback of %s to %s", e.Environment, ShortSHA(e.By))
+	}
 	return fmt.Sprintf("superseded by %s: a newer commit of %s has reached %s", ShortSHA(e.By), e.Branch, e.Environment)
 }
 

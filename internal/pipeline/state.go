@@ -202,12 +202,12 @@ type Deployment struct {
 	// NoChanges is true when the change set was empty: nothing to execute.
 	NoChanges bool `json:"noChanges"`
 	// Changes summarises the change set, one line per resource.
-	Changes []string `json:"changes,omitempty"`
+	Changes []string `json:"changes"`
 	// StartedAt is when the stack operation was started (RFC 3339), so that
 	// only its own stack events are read.
 	StartedAt string `json:"startedAt,omitempty"`
 	// Outputs are the stack's outputs once it is deployed.
-	Outputs map[string]string `json:"outputs,omitempty"`
+	Outputs map[string]string `json:"outputs"`
 	Summary string            `json:"summary,omitempty"`
 	// Recovering is set while the stack is being put right before its
 	// change set can be made, and says how: "deleteFailedCreate" (a stack
