@@ -82,6 +82,7 @@ var phaseOf = map[string]Phase{
 	"Report the run started":                PhaseStatus,
 	"Plan the rollback":                     PhaseDeploy,
 	"Fetch the source and read the plan":    PhaseSource,
+	"Take the preview's lock":               PhaseDeploy,
 	"Delete the preview stack":              PhaseDeploy,
 	"Check the deletion":                    PhaseDeploy,
 	"Report the preview deleted":            PhaseStatus,
