@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
@@ -146,10 +149,9 @@ func TestPullRequestPreviewIsDeployedThenUpdated(t *testing.T) {
 	}
 }
 
-// TestPullRequestPreviewLinksAndIsDeletedOnMerge needs the lead's state
-// machine: the status of a successful preview run gets the run's
-// environments ($.environments), and a closed pull request's run deletes
-// the preview stack instead of running the source step.
+// TestPullRequestPreviewLinksAndIsDeletedOnMerge: the status of a
+// successful preview run links to the preview, and a closed pull request's
+// run deletes the preview stack without running the checks.
 func TestPullRequestPreviewLinksAndIsDeletedOnMerge(t *testing.T) {
 	repo, dir := previewApp(t, "preview-merged")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -185,5 +187,49 @@ func TestPullRequestPreviewLinksAndIsDeletedOnMerge(t *testing.T) {
 	}
 	if s := prStatus(t, res, id); s.State != pipeline.StateSuccessful {
 		t.Errorf("got status %+v, want SUCCESSFUL", s)
+	}
+}
+
+// TestAPullRequestClosedWhileItsUpdateRunsLeavesNoPreview merges a pull
+// request right after an update of it: whichever way the two runs meet at
+// the preview, the stack is gone at the end, since the closing run is the
+// newest of the branch there and deletes under the preview's lock.
+func TestAPullRequestClosedWhileItsUpdateRunsLeavesNoPreview(t *testing.T) {
+	t.Parallel()
+	repo, dir := previewApp(t, "preview-raced")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	opened, err := shared.OpenPullRequest(ctx, repo, dir, "feature/greeting", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := opened.PullRequest.ID
+	if res := awaitPR(t, opened); !res.Succeeded() {
+		t.Fatalf("open: got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+	}
+	commitChange(t, dir, "Say more", map[string]func(string) string{
+		"README.md": func(s string) string { return s + "And more.\n" },
+	})
+	updated, err := shared.UpdatePullRequest(ctx, repo, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := shared.MergePullRequest(ctx, repo, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing := awaitPR(t, merged)
+	if !closing.Succeeded() {
+		t.Fatalf("merge: got %s %s: %s, want SUCCEEDED", closing.Status, closing.Error, closing.Cause)
+	}
+	update := awaitPR(t, updated)
+	if update.Status != "SUCCEEDED" && !(update.Status == "ABORTED" && update.Error == "Superseded") {
+		t.Errorf("update: got %s %s: %s, want it delivered before the deletion or superseded by it", update.Status, update.Error, update.Cause)
+	}
+	t.Logf("the update run ended %s %s", update.Status, update.Error)
+	gone := env(t, closing, "pr-"+strconv.Itoa(id))
+	stack, err := shared.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(gone.Stack)})
+	if err == nil && len(stack.Stacks) > 0 && stack.Stacks[0].StackStatus != "DELETE_COMPLETE" {
+		t.Errorf("got preview %s %s after both runs, want it deleted", gone.Stack, stack.Stacks[0].StackStatus)
 	}
 }
