@@ -467,3 +467,31 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestANewerCommitTakesAnApprovalWaitOver pushes a commit while an older
+// one waits for prod's approval: the newer one takes the older one's place
+// (the older run stops, superseded) and is the one approved and released.
+func TestANewerCommitTakesAnApprovalWaitOver(t *testing.T) {
+	t.Parallel()
+	repo, dir := gated(t, "takeover", "168h")
+	olderSHA, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")
+	older := deliver(t, repo, dir)
+	awaitApproval(t, repo, dir, olderSHA, older)
+	newerSHA := commit(t, dir, map[string]func(string) string{"stackflow.yml": func(s string) string { return s + "\n# newer\n" }})
+	newer := deliver(t, repo, dir)
+	got := await(t, older)
+	want := "superseded by " + pipeline.ShortSHA(newerSHA)
+	if got.Status != "ABORTED" || aws.ToString(got.Error) != "Superseded" || !strings.Contains(aws.ToString(got.Cause), want) {
+		t.Fatalf("older: got %s %s: %s, want ABORTED Superseded: %s", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want)
+	}
+	awaitApproval(t, repo, dir, newerSHA, newer)
+	if _, err := client().Approve(context.Background(), newer, "prod", "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if got := await(t, newer); got.Status != "SUCCEEDED" {
+		t.Fatalf("newer: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
+	}
+	if got := releasesOf(t, repo, "prod"); len(got) != 1 || got[0] != pipeline.ShortSHA(newerSHA) {
+		t.Errorf("prod: got releases %v, want only %s", got, pipeline.ShortSHA(newerSHA))
+	}
+}
