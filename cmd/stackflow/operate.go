@@ -108,6 +108,6 @@ func rollbackCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return 1
 	}
 	fmt.Fprintf(stdout, "rolling %s back to %s (released %s): stackflow show %s\n",
-		rest[1], pipeline.ShortSHA(r.Commit), r.DeployedAt.Local().Format("2006-01-02 15:04"), executionName(arn))
+		rest[1], pipeline.ShortSHA(r.Commit), r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
 	return 0
 }

@@ -76,18 +76,8 @@ func releasesCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "DEPLOYED\tCOMMIT\tBRANCH\tSTACK\tEXECUTION")
 	for _, r := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.DeployedAt.Local().Format("2006-01-02 15:04:05"), pipeline.ShortSHA(r.Commit), r.Branch, r.Stack, executionName(r.Execution))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.DeployedAt.Local().Format("2006-01-02 15:04:05"), pipeline.ShortSHA(r.Commit), r.Branch, r.Stack, pipeline.ExecutionNameOf(r.Execution))
 	}
 	w.Flush()
 	return 0
-}
-
-// executionName is the last part of an execution ARN, its name.
-func executionName(arn string) string {
-	for i := len(arn) - 1; i >= 0; i-- {
-		if arn[i] == ':' {
-			return arn[i+1:]
-		}
-	}
-	return arn
 }

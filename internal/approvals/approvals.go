@@ -11,6 +11,7 @@ package approvals
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // Request is a deploy waiting for approval.
@@ -186,4 +190,22 @@ func Pick(pending []Request, execution, env string) (Request, error) {
 		return Request{}, fmt.Errorf("%s waits for approvals of %s: name one with --env", execution, strings.Join(names, ", "))
 	}
 	return pending[0], nil
+}
+
+// Resumer resumes a run waiting on a task token; *sfn.Client is one.
+type Resumer interface {
+	SendTaskSuccess(ctx context.Context, in *sfn.SendTaskSuccessInput, optFns ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
+}
+
+var _ Resumer = (*sfn.Client)(nil)
+
+// Approve resumes the run waiting on r, approved by by at at: the task's
+// output is a pipeline.Approval, which stackflow show reads back.
+func Approve(ctx context.Context, tasks Resumer, r Request, by string, at time.Time) error {
+	out, err := json.Marshal(pipeline.Approval{Environment: r.Environment, By: by, At: at.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return err
+	}
+	_, err = tasks.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.Token), Output: aws.String(string(out))})
+	return err
 }

@@ -195,7 +195,7 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 	if held {
 		return pipeline.Lock{
 			Held:      true,
-			ExpiresAt: time.Now().Add(l).UTC().Format(time.RFC3339),
+			ExpiresAt: s.now().Add(l).UTC().Format(time.RFC3339),
 			Summary:   fmt.Sprintf("%s: deploying %s", in.Environment.Name, in.Run.Short()),
 		}, nil
 	}
@@ -206,7 +206,7 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 	}
 	if waited := now.Sub(since); waited > pipeline.MaxLockWaitSeconds*time.Second {
 		return pipeline.Lock{}, fmt.Errorf("gave up waiting for %s after %s: %s holds it (a run waiting for approval holds its environment until it is answered or times out; stackflow show %s)",
-			in.Environment.Name, waited.Round(time.Minute), pipeline.ShortSHA(holder.Commit), holder.Execution[strings.LastIndex(holder.Execution, ":")+1:])
+			in.Environment.Name, waited.Round(time.Minute), pipeline.ShortSHA(holder.Commit), pipeline.ExecutionNameOf(holder.Execution))
 	}
 	set := in.Run.Settings.WithDefaults()
 	wait := min(max(in.Lock.WaitSeconds*2, set.LockPollSeconds), max(set.LockPollSeconds, pipeline.MaxLockPollSeconds))

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -49,8 +48,7 @@ func (p *Pipeline) ApproveAsAsked(ctx context.Context, by string, out io.Writer)
 				continue
 			}
 			for _, r := range pending {
-				answer, _ := json.Marshal(pipeline.Approval{Environment: r.Environment, By: by, At: time.Now().UTC().Format(time.RFC3339)})
-				if _, err := p.sfn.SendTaskSuccess(ctx, &awssfn.SendTaskSuccessInput{TaskToken: aws.String(r.Token), Output: aws.String(string(answer))}); err != nil {
+				if err := approvals.Approve(ctx, p.sfn, r, by, time.Now()); err != nil {
 					fmt.Fprintf(out, "  could not approve the deploy of %s to %s: %v\n", pipeline.ShortSHA(r.Commit), r.Environment, err)
 				} else {
 					fmt.Fprintf(out, "  ◆ approved the deploy of %s to %s (%s) as %s (--approve)\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, by)

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
@@ -123,10 +120,6 @@ func (p *Pipeline) AwaitPullRequest(ctx context.Context, ev *PullRequestEvent, p
 	}
 	arn := execs[0].Execution
 	p.mu.Lock()
-	if p.followed == nil {
-		p.followed = map[string]bool{}
-	}
-	p.followed[arn] = true
 	r, ok := p.repos[ev.Repo.FullName()]
 	p.mu.Unlock()
 	if !ok {
@@ -137,32 +130,9 @@ func (p *Pipeline) AwaitPullRequest(ctx context.Context, ev *PullRequestEvent, p
 	}
 	fmt.Fprintf(progress, "%s of pull request #%d (%s at %s): execution %s\n",
 		ev.Event, ev.PullRequest.ID, ev.PullRequest.Source, pipeline.ShortSHA(ev.PullRequest.Commit), arn)
-
-	queue, stop := p.watch()
-	defer stop()
-	pr := newPrinter(progress)
-	pr.statuses = queue
-	pr.live = isTerminal(progress)
-	pr.output = newStreamer(p.LogDir())
-	watching, stopWatching := context.WithCancel(ctx)
-	var side sync.WaitGroup
-	side.Go(func() { pr.ticking(watching, 100*time.Millisecond) })
-	desc, err := follow(ctx, p.sfn, arn, 50*time.Millisecond, pr.see)
-	stopWatching()
-	side.Wait()
+	res, err := p.followRun(ctx, arn, progress, ev.Delivered)
 	if err != nil {
 		return nil, err
-	}
-	pr.mu.Lock()
-	pr.showStatuses(time.Now())
-	pr.mu.Unlock()
-
-	res := &Result{
-		Status:    string(desc.Status),
-		Execution: arn,
-		Error:     aws.ToString(desc.Error),
-		Cause:     causeMessage(aws.ToString(desc.Cause)),
-		Seconds:   time.Since(ev.Delivered).Seconds(),
 	}
 	preview := pipeline.PreviewEnvironment(ev.Repo, ev.PullRequest.ID)
 	status, outputs, err := stackOutputs(ctx, p.cfn, preview.Stack)
@@ -170,8 +140,6 @@ func (p *Pipeline) AwaitPullRequest(ctx context.Context, ev *PullRequestEvent, p
 		return nil, err
 	}
 	res.Environments = []Environment{{Name: preview.Name, Stack: preview.Stack, Status: status, Outputs: outputs}}
-	for _, s := range r.srv.Statuses(ev.PullRequest.Commit) {
-		res.Statuses = append(res.Statuses, Status{Key: s.Key, State: s.State, Description: s.Description, URL: s.URL})
-	}
+	res.Statuses = commitStatuses(r.srv, ev.PullRequest.Commit)
 	return res, nil
 }

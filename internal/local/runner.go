@@ -450,23 +450,41 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 		return nil, fmt.Errorf("the webhook started no run for %s: %s", push.Branch, reason)
 	}
 	arn := execs[0].Execution
-	p.mu.Lock()
-	if p.followed == nil {
-		p.followed = map[string]bool{}
-	}
-	p.followed[arn] = true
-	p.mu.Unlock()
 	if progress == nil {
 		progress = io.Discard
 	}
-	queue, stop := p.watch()
-	defer stop()
 	if len(resp.Started) == 0 {
 		fmt.Fprintf(progress, "%s %s at %s was delivered before (the webhook found its execution by name): showing %s\n",
 			push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
 	} else {
 		fmt.Fprintf(progress, "delivering %s %s at %s: execution %s\n", push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
 	}
+	res, err := p.followRun(ctx, arn, progress, started)
+	if err != nil {
+		return nil, err
+	}
+	if res.Environments, err = p.environments(ctx, push); err != nil {
+		return nil, err
+	}
+	srv, _ := p.Repository(push.Repo, push.Dir)
+	res.Statuses = commitStatuses(srv, push.Commit)
+	return res, nil
+}
+
+// followRun marks the execution arn as one this pipeline follows (Watch
+// leaves it out; ApproveAsAsked answers it), shows its states and the
+// commit statuses posted meanwhile on progress until it ends, and returns
+// how it ended; the caller adds the environments and the statuses.
+// started is when its push was delivered.
+func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer, started time.Time) (*Result, error) {
+	p.mu.Lock()
+	if p.followed == nil {
+		p.followed = map[string]bool{}
+	}
+	p.followed[arn] = true
+	p.mu.Unlock()
+	queue, stop := p.watch()
+	defer stop()
 	pr := newPrinter(progress)
 	pr.statuses = queue
 	pr.live = isTerminal(progress)
@@ -483,21 +501,22 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 	pr.mu.Lock()
 	pr.showStatuses(time.Now())
 	pr.mu.Unlock()
-	res := &Result{
+	return &Result{
 		Status:    string(desc.Status),
 		Execution: arn,
 		Error:     aws.ToString(desc.Error),
 		Cause:     causeMessage(aws.ToString(desc.Cause)),
 		Seconds:   time.Since(started).Seconds(),
+	}, nil
+}
+
+// commitStatuses are the statuses srv holds for commit.
+func commitStatuses(srv *localbb.Server, commit string) []Status {
+	var out []Status
+	for _, s := range srv.Statuses(commit) {
+		out = append(out, Status{Key: s.Key, State: s.State, Description: s.Description, URL: s.URL})
 	}
-	if res.Environments, err = p.environments(ctx, push); err != nil {
-		return nil, err
-	}
-	srv, _ := p.Repository(push.Repo, push.Dir)
-	for _, s := range srv.Statuses(push.Commit) {
-		res.Statuses = append(res.Statuses, Status{Key: s.Key, State: s.State, Description: s.Description, URL: s.URL})
-	}
-	return res, nil
+	return out
 }
 
 // Watch shows on w, until ctx ends, every execution that webhooks start

@@ -150,3 +150,15 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestExecutionNameOf(t *testing.T) {
+	t.Parallel()
+	for arn, want := range map[string]string{
+		"arn:aws:states:us-east-1:123456789012:execution:pipeline:hello-main-0123456": "hello-main-0123456",
+		"hello-main-0123456": "hello-main-0123456",
+	} {
+		if got := ExecutionNameOf(arn); got != want {
+			t.Errorf("ExecutionNameOf(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}

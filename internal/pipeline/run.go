@@ -121,6 +121,10 @@ const DefaultLockLeaseSeconds = 900
 // unless the environment says otherwise: 7 days.
 const DefaultApprovalTimeoutSeconds = 7 * 24 * 60 * 60
 
+// ExecutionNameOf is the name of the execution arn: its last part, what
+// stackflow show and approve take.
+func ExecutionNameOf(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }
+
 // ShortSHA abbreviates a commit hash to seven characters.
 func ShortSHA(sha string) string {
 	if len(sha) > 7 {

@@ -60,14 +60,14 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(r approv
 	}
 	arn := aws.ToString(desc.ExecutionArn)
 	if desc.Status != "RUNNING" {
-		return approvals.Request{}, fmt.Errorf("%s is %s: it waits for nothing", executionName(arn), desc.Status)
+		return approvals.Request{}, fmt.Errorf("%s is %s: it waits for nothing", pipeline.ExecutionNameOf(arn), desc.Status)
 	}
 	store := approvals.New(c.db, table)
 	pending, err := store.Pending(ctx, arn)
 	if err != nil {
 		return approvals.Request{}, err
 	}
-	r, err := approvals.Pick(pending, executionName(arn), env)
+	r, err := approvals.Pick(pending, pipeline.ExecutionNameOf(arn), env)
 	if err != nil {
 		return approvals.Request{}, err
 	}
@@ -82,9 +82,7 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(r approv
 // the only one), as by.
 func (c *Client) Approve(ctx context.Context, ref, env, by string) (approvals.Request, error) {
 	return c.answer(ctx, ref, env, func(r approvals.Request) error {
-		out, _ := json.Marshal(pipeline.Approval{Environment: r.Environment, By: by, At: time.Now().UTC().Format(time.RFC3339)})
-		_, err := c.ops.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(r.Token), Output: aws.String(string(out))})
-		return taskError("approve", err)
+		return taskError("approve", approvals.Approve(ctx, c.ops, r, by, time.Now()))
 	})
 }
 
@@ -202,6 +200,3 @@ func apiCode(err error) (code, message string) {
 	}
 	return "", ""
 }
-
-// executionName is the last part of an execution ARN, its name.
-func executionName(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }

@@ -95,7 +95,7 @@ func TestNotifiesTheTopicWhenARunEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLine := "prod awaits approval: 1 to add, 0 to modify, 1 to replace, 1 to remove (stackflow approve " + executionName(wait.Execution) + ")"
+	wantLine := "prod awaits approval: 1 to add, 0 to modify, 1 to replace, 1 to remove (stackflow approve " + pipeline.ExecutionNameOf(wait.Execution) + ")"
 	if res.Description != wantLine {
 		t.Errorf("got description %q, want %q", res.Description, wantLine)
 	}
@@ -103,7 +103,7 @@ func TestNotifiesTheTopicWhenARunEnds(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("got %q, want one message about the approval", msgs)
 	}
-	for _, want := range []string{wantLine, "  Add Table (AWS::DynamoDB::Table)\n", "  Remove Old (AWS::SNS::Topic)\n", "stackflow reject " + executionName(wait.Execution) + " --reason TEXT"} {
+	for _, want := range []string{wantLine, "  Add Table (AWS::DynamoDB::Table)\n", "  Remove Old (AWS::SNS::Topic)\n", "stackflow reject " + pipeline.ExecutionNameOf(wait.Execution) + " --reason TEXT"} {
 		if !strings.Contains(msgs[0], want) {
 			t.Errorf("message %q: want it to contain %q", msgs[0], want)
 		}

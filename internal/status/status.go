@@ -143,7 +143,7 @@ func (s *Service) notify(ctx context.Context, in pipeline.StatusInput, res pipel
 		for _, c := range a.Changes {
 			msg += "  " + c + "\n"
 		}
-		msg += "\nstackflow approve " + executionName(in.Execution) + "    or    stackflow reject " + executionName(in.Execution) + " --reason TEXT\n"
+		msg += "\nstackflow approve " + pipeline.ExecutionNameOf(in.Execution) + "    or    stackflow reject " + pipeline.ExecutionNameOf(in.Execution) + " --reason TEXT\n"
 	}
 	if res.URL != "" {
 		msg += res.URL + "\n"
@@ -277,7 +277,7 @@ func describe(in pipeline.StatusInput) string {
 	}
 	if a := in.Awaiting; a != nil {
 		return fmt.Sprintf("%s awaits approval: %s (stackflow approve %s)", a.Environment,
-			pipeline.ChangeSummary(a.Changes), executionName(in.Execution))
+			pipeline.ChangeSummary(a.Changes), pipeline.ExecutionNameOf(in.Execution))
 	}
 	if in.Error != nil {
 		if d := describeError(*in.Error); d != "" {
@@ -347,10 +347,4 @@ func redact(s, secret string) string {
 		}
 	}
 	return s
-}
-
-// executionName is the last part of an execution ARN, what stackflow
-// approve takes.
-func executionName(arn string) string {
-	return arn[strings.LastIndex(arn, ":")+1:]
 }
