@@ -91,17 +91,21 @@ type printer struct {
 	lastBeat   time.Time
 	heartbeat  time.Duration
 	liveFrames int
+	// now is the printer's clock, given by its caller: the live line's
+	// elapsed time is now() less the history's time of the state's start.
+	now func() time.Time
 }
 
-func newPrinter(w io.Writer) *printer {
-	return &printer{w: w, entered: map[string]time.Time{}, failed: map[string]bool{}, heartbeat: 30 * time.Second}
+// newPrinter returns a printer to w that reads the time from now.
+func newPrinter(w io.Writer, now func() time.Time) *printer {
+	return &printer{w: w, now: now, entered: map[string]time.Time{}, failed: map[string]bool{}, heartbeat: 30 * time.Second}
 }
 
 // printlnLocked shows one line above the live line; p.mu is held.
 func (p *printer) printlnLocked(format string, args ...any) {
 	p.clearLive()
 	fmt.Fprintf(p.w, format+"\n", args...)
-	p.drawLive(time.Now())
+	p.drawLive(p.now())
 }
 
 func (p *printer) clearLive() {

@@ -14,7 +14,14 @@ import (
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
 )
 
+// t0 is when the histories of these tests start. The printers read the
+// time from a clock the test gives them, never from the machine's.
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// clock is a printer's clock that a test moves by hand.
+type clock struct{ at time.Time }
+
+func (c *clock) now() time.Time { return c.at }
 
 func entered(typ types.HistoryEventType, name string, at time.Duration) types.HistoryEvent {
 	return types.HistoryEvent{Type: typ, Timestamp: aws.Time(t0.Add(at)), StateEnteredEventDetails: &types.StateEnteredEventDetails{Name: aws.String(name)}}
@@ -33,7 +40,7 @@ func TestPrinterShowsStatesOutputAndStatusesInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	p := newPrinter(&b)
+	p := newPrinter(&b, (&clock{t0}).now)
 	p.output = newStreamer(dir)
 	p.statuses = &statusQueue{}
 	p.statuses.add(localbb.Status{Key: "stackflow", State: "INPROGRESS", Description: "Delivering abc", Updated: t0.Add(50 * time.Millisecond)})
@@ -99,10 +106,13 @@ func appendTo(t *testing.T, file, text string) {
 func TestPrinterLiveLineAndHeartbeat(t *testing.T) {
 	t.Parallel()
 	var live bytes.Buffer
-	p := newPrinter(&live)
+	c := &clock{t0}
+	p := newPrinter(&live, c.now)
 	p.live = true
 	p.see(entered(types.HistoryEventTypeTaskStateEntered, "Run the checks", 0))
-	p.tick(t0.Add(3500 * time.Millisecond))
+	c.at = t0.Add(3500 * time.Millisecond)
+	p.tick(c.at)
+	c.at = t0.Add(4 * time.Second)
 	p.see(exited(types.HistoryEventTypeTaskStateExited, "Run the checks", "{}", 4*time.Second))
 	got := live.String()
 	for _, want := range []string{"Run the checks 0.0s", "\r\x1b[K", "Run the checks 3.5s", "✓ Run the checks"} {
@@ -115,7 +125,7 @@ func TestPrinterLiveLineAndHeartbeat(t *testing.T) {
 	}
 
 	var plain bytes.Buffer
-	q := newPrinter(&plain)
+	q := newPrinter(&plain, (&clock{t0}).now)
 	q.see(entered(types.HistoryEventTypeTaskStateEntered, "Run the checks", 0))
 	q.tick(t0.Add(10 * time.Second))
 	q.tick(t0.Add(31 * time.Second))
@@ -132,7 +142,7 @@ func TestPrinterLiveLineAndHeartbeat(t *testing.T) {
 func TestPrinterMarksARetriedStepThatWorkedAsDone(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
-	p := newPrinter(&b)
+	p := newPrinter(&b, (&clock{t0}).now)
 	for _, e := range []types.HistoryEvent{
 		entered(types.HistoryEventTypeTaskStateEntered, "Report the run started", 0),
 		{Type: types.HistoryEventTypeLambdaFunctionFailed, Timestamp: aws.Time(t0.Add(10 * time.Millisecond)), LambdaFunctionFailedEventDetails: &types.LambdaFunctionFailedEventDetails{

@@ -485,7 +485,7 @@ func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer
 	p.mu.Unlock()
 	queue, stop := p.watch()
 	defer stop()
-	pr := newPrinter(progress)
+	pr := newPrinter(progress, time.Now)
 	pr.statuses = queue
 	pr.live = isTerminal(progress)
 	pr.output = newStreamer(p.LogDir())
@@ -499,7 +499,7 @@ func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer
 		return nil, err
 	}
 	pr.mu.Lock()
-	pr.showStatuses(time.Now())
+	pr.showStatuses(pr.now())
 	pr.mu.Unlock()
 	return &Result{
 		Status:    string(desc.Status),
