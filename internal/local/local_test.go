@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -67,8 +68,10 @@ func runTests(m *testing.M) int {
 	shared = p
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "logs of the local pipeline were in %s:\n", p.LogDir())
-		dumpLogs(p.LogDir())
+		// Each failed test has shown the tail of its own run's logs; the
+		// rest stays for whoever wants to read more.
+		p.KeepLogs()
+		fmt.Fprintf(os.Stderr, "logs of the local pipeline are kept in %s\n", p.LogDir())
 	}
 	if err := p.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "close: %v\n", err)
@@ -76,16 +79,36 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// dumpLogs prints the tail of every log, so a failure in CI can be read.
-func dumpLogs(dir string) {
+// logTail is the last lines of each log in dir that mention the app name:
+// its repository, its stacks and its executions, but not those of another
+// app whose name starts with it (hello, not hello-2).
+func logTail(dir, name string, lines int) string {
+	mentions := regexp.MustCompile(`(^|[^A-Za-z0-9-])` + regexp.QuoteMeta(name) + `($|[^A-Za-z0-9-]|-[A-Za-z])`)
 	entries, _ := os.ReadDir(dir)
+	var b strings.Builder
 	for _, e := range entries {
-		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-		if len(data) > 4000 {
-			data = data[len(data)-4000:]
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
 		}
-		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", e.Name(), data)
+		var found []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if mentions.MatchString(l) {
+				found = append(found, l)
+			}
+		}
+		if len(found) == 0 {
+			continue
+		}
+		if len(found) > lines {
+			found = found[len(found)-lines:]
+		}
+		fmt.Fprintf(&b, "==> %s (last %d lines about %s) <==\n%s\n", e.Name(), len(found), name, strings.Join(found, "\n"))
 	}
+	if b.Len() == 0 {
+		return "no log line mentions " + name
+	}
+	return b.String()
 }
 
 // app makes a git repository holding a copy of examples/hello whose stacks
@@ -112,6 +135,13 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 			edits[f] = fn
 		}
 	}
+	// A failed test shows the tail of its own run's logs, not every
+	// test's: the shared pipeline's logs hold all of them.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 25))
+		}
+	})
 	dir := t.TempDir()
 	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", "hello"), dir, edits); err != nil {
 		t.Fatal(err)
@@ -314,5 +344,35 @@ func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
 	}
 	if desc.Status != "SUCCEEDED" {
 		t.Errorf("got %s, want SUCCEEDED (checks only)", desc.Status)
+	}
+}
+
+func TestLogTailIsAboutOneApp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lines := []string{
+		`{"msg":"start","repository":"acme/hello","execution":"arn:aws:states:us-east-1:0:execution:sm:hello-main-abc1234"}`,
+		`{"msg":"other","repository":"acme/hello-2"}`,
+		`create stack hello-staging`,
+		`create stack hello-2-staging`,
+		`{"msg":"unrelated","repository":"acme/smoky"}`,
+		`{"msg":"end","repository":"acme/hello"}`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "function-x.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := logTail(dir, "hello", 2)
+	for _, want := range []string{"stack hello-staging", `"msg":"end"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	for _, not := range []string{"hello-2", "smoky", `"msg":"start"`} {
+		if strings.Contains(got, not) {
+			t.Errorf("got\n%s\nwant no %q (another app's, or past the last 2 lines)", got, not)
+		}
+	}
+	if got := logTail(dir, "absent", 5); got != "no log line mentions absent" {
+		t.Errorf("got %q for an app with no lines", got)
 	}
 }
