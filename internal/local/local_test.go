@@ -40,8 +40,23 @@ var (
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
+// parallelRuns is how many end-to-end tests run at once unless -parallel
+// says otherwise. They spend most of their time waiting (on polls, leases,
+// approvals and smoke retries), not computing, so more of them than the
+// machine has cores keep it busy; the default, GOMAXPROCS, would leave a
+// 2-core machine idle and the package slow.
+const parallelRuns = 8
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", fmt.Sprint(parallelRuns)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
 	os.Exit(runTests(m))
 }
 
@@ -60,7 +75,8 @@ func runTests(m *testing.M) int {
 	defer traces.Close()
 	// A short lease, so that the test of a run that died holding a lock
 	// waits seconds for it, not a minute.
-	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10})
+	// Enough processes per function for every test's run at once.
+	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1
@@ -198,6 +214,7 @@ func get(t *testing.T, url string) string {
 }
 
 func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "hello", nil)
 	res := run(t, repo, dir)
 	if !res.Succeeded() {
@@ -230,6 +247,7 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 }
 
 func TestFailingTestsStopTheRunAtTheChecks(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "broken", map[string]func(string) string{
 		"hello/handler.go": func(s string) string { return strings.Replace(s, `"hello from "`, `"goodbye from "`, 1) },
 	})
@@ -251,6 +269,7 @@ func TestFailingTestsStopTheRunAtTheChecks(t *testing.T) {
 }
 
 func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "smoky", map[string]func(string) string{
 		"stackflow.yml": func(s string) string {
 			s = strings.Replace(s, "contains: hello from staging", "contains: hello from the moon", 1)
@@ -278,6 +297,7 @@ func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
 }
 
 func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "rolled", map[string]func(string) string{
 		"template.yaml": func(s string) string {
 			return strings.Replace(s, "Resources:\n", `Resources:
@@ -304,6 +324,7 @@ func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
 }
 
 func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "twice", nil)
 	if _, err := gitIn(context.Background(), dir, "checkout", "-q", "-b", "feature/greeting"); err != nil { // checks only: quick
 		t.Fatal(err)

@@ -33,6 +33,7 @@ var handlers = map[string]string{
 // StartExecution call, and every handler's invocation hangs from the
 // execution with its own AWS and HTTP calls as subsegments.
 func TestOneTraceRunsFromTheWebhookIntoEveryHandler(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "traced", map[string]func(string) string{
 		// One environment is enough to run every handler.
 		"stackflow.yml": func(s string) string {
