@@ -51,6 +51,10 @@ type Options struct {
 	// FunctionLog returns where a function's output goes, given its name;
 	// nil (or a nil writer) discards it.
 	FunctionLog func(function string) io.Writer
+	// Runtimes configure how functions of the Python and Node.js runtimes
+	// run: where their runtime clients are installed, which interpreters
+	// run them.
+	Runtimes lambda.Options
 	// FunctionConcurrency is how many processes serve each function, as
 	// Lambda runs an environment per concurrent invocation; a function's
 	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
@@ -114,7 +118,7 @@ func New(opts Options) (*Engine, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("new CloudFormation engine: %w", err)
 	}
-	sup, err := lambda.New(cfg)
+	sup, err := lambda.New(cfg, opts.Runtimes)
 	if err != nil {
 		if own {
 			os.RemoveAll(dir)
