@@ -88,6 +88,10 @@ type Engine struct {
 	live       map[string]string     // stack name -> ID of the stack that is not deleted
 	changeSets map[string]*changeSet // by change set ID
 	apis       map[string]*httpapi.Server
+	// layers are the layer versions published (ARN -> where the zip is),
+	// of every stack; layerVersions the last version of each layer name.
+	layers        map[string]s3Location
+	layerVersions map[string]int
 }
 
 // New returns an engine for the local AWS that opts.AWS reaches.
@@ -150,6 +154,9 @@ func New(opts Options) (*Engine, error) {
 		live:       map[string]string{},
 		changeSets: map[string]*changeSet{},
 		apis:       map[string]*httpapi.Server{},
+
+		layers:        map[string]s3Location{},
+		layerVersions: map[string]int{},
 	}
 	return e, nil
 }
