@@ -42,7 +42,7 @@ func (r nodejs) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	if node.major < oldestNode {
 		return launch{}, fmt.Errorf("runtime %s needs Node.js %d on this machine, and %s is Node.js %s: install Node.js %d (nodejs.org or your package manager) and put it on PATH as node", id, r.major, node.path, node.version, r.major)
 	}
-	dir, script, err := s.host.nodeClient(s.opts.CacheDir)
+	client, err := s.host.nodeClient(s.opts.CacheDir)
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s: %w", id, err)
 	}
@@ -52,16 +52,16 @@ func (r nodejs) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	}
 	return launch{
 		program: node.path,
-		args:    []string{script},
+		args:    []string{client.script},
 		env: map[string]string{
 			"AWS_EXECUTION_ENV":  "AWS_Lambda_" + id,
-			"LAMBDA_RUNTIME_DIR": dir,
+			"LAMBDA_RUNTIME_DIR": client.dir,
 			// As Lambda sets it, with the stand-in for /opt.
 			"NODE_PATH": joinPaths(
 				optPath(fn, "nodejs", fmt.Sprintf("node%d", r.major), "node_modules"),
 				optPath(fn, "nodejs", "node_modules"),
-				filepath.Join(dir, "node_modules"),
-				dir,
+				filepath.Join(client.dir, "node_modules"),
+				client.dir,
 				fn.Dir,
 			),
 		},
@@ -98,16 +98,16 @@ func findNode(ctx context.Context, name string) (*nodeHost, error) {
 }
 
 // installNode writes stackflow's runtime client for Node.js under cacheDir,
-// once, and returns its directory (LAMBDA_RUNTIME_DIR) and path.
-func installNode(cacheDir string) (dir, script string, err error) {
+// once.
+func installNode(cacheDir string) (*installed, error) {
 	client, err := runtimeFiles.ReadFile("runtimes/nodejs/index.mjs")
 	if err != nil {
-		return "", "", fmt.Errorf("install the runtime client: %w", err)
+		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
-	dir = filepath.Join(cacheDir, "nodejs-"+digest(client))
-	script = filepath.Join(dir, "index.mjs")
+	dir := filepath.Join(cacheDir, "nodejs-"+digest(client))
+	script := filepath.Join(dir, "index.mjs")
 	if err := writeOnce(script, client); err != nil {
-		return "", "", fmt.Errorf("install the runtime client: %w", err)
+		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
-	return dir, script, nil
+	return &installed{dir: dir, script: script}, nil
 }

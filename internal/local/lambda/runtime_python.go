@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // awslambdaricVersion is the version of AWS's runtime interface client for
@@ -40,7 +42,7 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	if versionLess(py.version, oldestPython) {
 		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine, and %s is Python %s: install Python %s (python.org or your package manager) and put it on PATH as python3", id, r.version, py.path, py.version, r.version)
 	}
-	dir, script, err := s.host.pythonClient(ctx, s.opts.CacheDir, py, log)
+	client, err := s.host.pythonClient(ctx, s.opts.CacheDir, py, log)
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s: %w", id, err)
 	}
@@ -51,10 +53,10 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	return launch{
 		program: py.path,
 		// -s: the host user's site-packages are not Lambda's.
-		args: []string{"-s", script, fn.Opt, r.version},
+		args: []string{"-s", client.script, fn.Opt, r.version},
 		env: map[string]string{
 			"AWS_EXECUTION_ENV":  "AWS_Lambda_" + id,
-			"LAMBDA_RUNTIME_DIR": dir,
+			"LAMBDA_RUNTIME_DIR": client.dir,
 		},
 	}, nil
 }
@@ -88,32 +90,31 @@ func findPython(ctx context.Context, name string) (*pythonHost, error) {
 }
 
 // installPython makes sure that awslambdaric is installed for py under
-// cacheDir, once, and returns its directory (LAMBDA_RUNTIME_DIR) and the
-// path of the bootstrap script beside it.
-func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.Writer) (dir, script string, err error) {
+// cacheDir, once, with the bootstrap script beside it.
+func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.Writer) (*installed, error) {
 	req, err := runtimeFiles.ReadFile("runtimes/python/requirements.txt")
 	if err != nil {
-		return "", "", fmt.Errorf("install awslambdaric: %w", err)
+		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
 	boot, err := runtimeFiles.ReadFile("runtimes/python/bootstrap.py")
 	if err != nil {
-		return "", "", fmt.Errorf("install awslambdaric: %w", err)
+		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
-	dir = filepath.Join(cacheDir, "python-"+py.tag+"-"+digest(req))
+	dir := filepath.Join(cacheDir, "python-"+py.tag+"-"+digest(req))
 	marker := filepath.Join(dir, "awslambdaric", "__init__.py")
-	if err := installOnce(cacheDir, dir, marker, func(tmp string) error {
+	if err := cachedir.Install(cacheDir, dir, marker, installPrefix, func(tmp string) error {
 		return pipInstall(ctx, py, tmp, req, log)
 	}); err != nil {
-		return "", "", fmt.Errorf("install awslambdaric %s for %s: %w", awslambdaricVersion, py.path, err)
+		return nil, fmt.Errorf("install awslambdaric %s for %s: %w", awslambdaricVersion, py.path, err)
 	}
 	// The script must sit beside awslambdaric, which it imports as Lambda's
 	// /var/runtime/bootstrap.py does: it changes more often, under its own
 	// digest.
-	script = filepath.Join(dir, "bootstrap-"+digest(boot)+".py")
+	script := filepath.Join(dir, "bootstrap-"+digest(boot)+".py")
 	if err := writeOnce(script, boot); err != nil {
-		return "", "", fmt.Errorf("install awslambdaric: %w", err)
+		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
-	return dir, script, nil
+	return &installed{dir: dir, script: script}, nil
 }
 
 // pipInstall installs the pinned requirements req into target with py's
@@ -137,7 +138,7 @@ func pipInstall(ctx context.Context, py *pythonHost, target string, req []byte, 
 		if strings.Contains(out.String(), "No module named pip") {
 			hint = fmt.Sprintf("\ninstall pip for %s (%s -m ensurepip, or your package manager's python3-pip)", py.path, py.path)
 		}
-		return fmt.Errorf("pip install: %w\n%s%s", err, lastLines(out.String(), 20), hint)
+		return fmt.Errorf("pip install: %w\n%s%s", err, cachedir.LastLines(out.String(), 20), hint)
 	}
 	return nil
 }
