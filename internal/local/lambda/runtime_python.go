@@ -69,24 +69,26 @@ type pythonHost struct {
 }
 
 // findPython looks name up on PATH (empty means python3) and asks it what
-// it is.
+// it is. The interpreter that answers (sys.executable) is the one that
+// runs functions: a version manager's shim (pyenv's) might choose another
+// in another directory.
 func findPython(ctx context.Context, name string) (*pythonHost, error) {
 	name = or(name, "python3")
 	path, err := exec.LookPath(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s was %w on PATH: install Python (python.org or your package manager) and put it on PATH as python3", name, errNotFound)
 	}
-	path, _ = filepath.Abs(path)
-	const query = "import platform, sys; print(sys.version.split()[0], sys.implementation.cache_tag, platform.machine())"
+	const query = "import platform, sys; print(sys.version.split()[0], sys.implementation.cache_tag, platform.machine()); print(sys.executable)"
 	out, err := exec.CommandContext(ctx, path, "-c", query).Output()
 	if err != nil {
 		return nil, fmt.Errorf("ask %s its version: %w", path, err)
 	}
-	f := strings.Fields(string(out))
-	if len(f) != 3 {
+	lines := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)
+	f := strings.Fields(lines[0])
+	if len(f) != 3 || len(lines) != 2 || !filepath.IsAbs(strings.TrimSpace(lines[1])) {
 		return nil, fmt.Errorf("ask %s its version: got %q", path, out)
 	}
-	return &pythonHost{path: path, version: f[0], tag: f[1] + "-" + f[2]}, nil
+	return &pythonHost{path: strings.TrimSpace(lines[1]), version: f[0], tag: f[1] + "-" + f[2]}, nil
 }
 
 // installPython makes sure that awslambdaric is installed for py under
