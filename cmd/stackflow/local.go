@@ -2,99 +2,128 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stackflow/stackflow/internal/local"
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
-func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("repo", "", "the app to deliver: a git repository or a folder in one (default: examples/hello)")
-	branch := fs.String("branch", "", "the branch to push (default: the checked-out branch)")
-	asJSON := fs.Bool("json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
-	serve := fs.Bool("serve", false, "after the run, keep everything running and print its addresses, until interrupted")
-	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as you")
-	pullRequest := fs.Bool("pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
-	into := fs.String("into", "main", "with --pull-request, the branch the pull request merges into")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+// localOptions are the flags of stackflow local.
+type localOptions struct {
+	dir, branch, into                   string
+	asJSON, serve, approve, pullRequest bool
+}
+
+func newLocalCommand() *cobra.Command {
+	var o localOptions
+	cmd := &cobra.Command{
+		SuggestFor: []string{"rehearse", "try", "deliver", "dev"},
+		Use:        "local",
+		Short:      "Rehearse the whole pipeline on this machine, no AWS account needed",
+		Long: `Rehearse the whole pipeline on this machine, no AWS account needed: install
+template.yaml into a local AWS, push the app's HEAD through a signed
+webhook, run the real state machine and handlers, and deploy and smoke-test
+each environment's stack locally. Exits 0 only when the run succeeded.
+
+--repo DIR is the app: a git repository or a folder in one (the folder
+holding stackflow.yml is the app's root; default examples/hello).
+
+--serve keeps everything running afterwards and prints its addresses;
+press Enter to push again. --approve approves each deploy that waits for
+approval, as you. --pull-request delivers the branch as a pull request into
+--into (default main): its checks and its preview stack.`,
+		Example: `  stackflow local
+  stackflow local --repo ~/src/my-app --branch main
+  stackflow local --json > outcome.json
+  stackflow local --serve`,
+		Args: noArgs(func(a string) string { return fmt.Sprintf("unexpected %q (the app is given with --repo DIR)", a) }),
 	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "stackflow local: unexpected %q (the app is given with --repo DIR)\n", rest[0])
-		return 2
+	fs := cmd.Flags()
+	fs.StringVar(&o.dir, "repo", "", "the app to deliver, `DIR`: a git repository or a folder in one (default: examples/hello)")
+	fs.StringVar(&o.branch, "branch", "", "the branch `NAME` to push (default: the checked-out branch)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
+	fs.BoolVar(&o.serve, "serve", false, "after the run, keep everything running and print its addresses, until interrupted")
+	fs.BoolVar(&o.approve, "approve", false, "approve every deploy that waits for approval (approval: required), as you")
+	fs.BoolVar(&o.pullRequest, "pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
+	fs.StringVar(&o.into, "into", "main", "with --pull-request, the `BRANCH` the pull request merges into")
+	_ = cmd.MarkFlagDirname("repo")
+	for _, name := range []string{"branch", "into"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
+
+func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	progress := stdout
-	if *asJSON {
+	if o.asJSON {
 		progress = stderr
 	}
 	src, err := local.SourceDir(".")
 	if err != nil {
-		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-		return 1
+		return err
 	}
-	if *dir == "" {
-		*dir = filepath.Join(src, "examples", "hello")
+	if o.dir == "" {
+		o.dir = filepath.Join(src, "examples", "hello")
 	}
-	root := appRoot(ctx, *dir)
+	root := appRoot(ctx, o.dir)
 	repo := repository(ctx, root)
 
 	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress})
 	if err != nil {
-		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-		return 1
+		return err
 	}
 	defer p.Close()
-
-	if *approve {
-		go p.ApproveAsAsked(ctx, whoAmI(), progress)
-	}
-	var res *local.Result
-	if *pullRequest {
-		res, err = deliverPullRequest(ctx, p, repo, root, *branch, *into, progress)
-	} else {
-		res, err = p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: *branch}, progress)
-	}
-	if err != nil {
+	failed := func(err error) error {
 		p.KeepLogs()
 		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
 		fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
-		return 1
+		return errReported
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-			return 1
+
+	if o.approve {
+		go p.ApproveAsAsked(ctx, whoAmI(), progress)
+	}
+	var res *local.Result
+	if o.pullRequest {
+		res, err = deliverPullRequest(ctx, p, repo, root, o.branch, o.into, progress)
+	} else {
+		res, err = p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: o.branch}, progress)
+	}
+	if err != nil {
+		return failed(err)
+	}
+	if o.asJSON {
+		if err := writeJSON(stdout, res); err != nil {
+			return err
 		}
 	} else {
 		printOutcome(stdout, res)
 	}
-	if *serve {
+	if o.serve {
 		printServing(progress, p, repo, root)
 		go p.Watch(ctx, progress)
-		pushAgain(ctx, p, local.Push{Repo: repo, Dir: root, Branch: *branch}, stdin, progress, stderr)
+		pushAgain(ctx, p, local.Push{Repo: repo, Dir: root, Branch: o.branch}, stdin, progress, stderr)
 		<-ctx.Done()
 		fmt.Fprintln(progress, "stopping")
 	}
 	if !res.Succeeded() {
 		p.KeepLogs()
-		if !*asJSON {
+		if !o.asJSON {
 			fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
 		}
-		return 1
+		return errReported
 	}
-	return 0
+	return nil
 }
 
 // deliverPullRequest opens a pull request of branch (default: the

@@ -19,6 +19,35 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// cliCase is a command line and what it should do: its exit code, and
+// what stdout and stderr should contain.
+type cliCase struct {
+	name       string
+	args       []string
+	wantCode   int
+	wantOut    []string
+	wantErrOut []string
+}
+
+// checkRun checks a command line's exit code, and that its stdout and
+// stderr contain the strings wanted.
+func checkRun(t *testing.T, code int, out, errOut string, wantCode int, wantOut, wantErrOut []string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, wantCode, out, errOut)
+	}
+	for _, w := range wantOut {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout: got %q, want it to contain %q", out, w)
+		}
+	}
+	for _, w := range wantErrOut {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr: got %q, want it to contain %q", errOut, w)
+		}
+	}
+}
+
 func writeApp(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -43,13 +72,7 @@ func TestPlan(t *testing.T) {
 		"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiURL}hello\n",
 		"template.yaml": "Resources: {}\nOutputs:\n  ApiUrl:\n    Value: http://x/\n",
 	})
-	tests := []struct {
-		name       string
-		args       []string
-		wantCode   int
-		wantOut    []string
-		wantErrOut []string
-	}{
+	tests := []cliCase{
 		{
 			name: "main is promoted to staging then prod", args: []string{"plan", hello, "--branch", "main"},
 			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`},
@@ -79,19 +102,7 @@ func TestPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, tt.args...)
-			if code != tt.wantCode {
-				t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout: got %q, want it to contain %q", out, w)
-				}
-			}
-			for _, w := range tt.wantErrOut {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr: got %q, want it to contain %q", errOut, w)
-				}
-			}
+			checkRun(t, code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErrOut)
 		})
 	}
 }
