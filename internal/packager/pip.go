@@ -54,7 +54,13 @@ var _ builder = (*pipBuilder)(nil)
 
 func newPipBuilder(j *job) builder { return &pipBuilder{j: j, pythons: map[string]python{}} }
 
-func (b *pipBuilder) check(*unit) error { return nil }
+// check refuses ParentPackageMode, which stackflow does not build.
+func (b *pipBuilder) check(u *unit) error {
+	if u.prop("ParentPackageMode") != nil {
+		return fail(u.resource, "Metadata BuildProperties ParentPackageMode is not supported: leave it out")
+	}
+	return nil
+}
 
 func (b *pipBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
 	keys := map[*unit]string{}
