@@ -2,6 +2,7 @@ package packager
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -165,7 +166,9 @@ func (j *job) nodeTools(ctx context.Context, u *unit) (*nodeTools, error) {
 	}
 	var err error
 	if nt.nodeVer, err = j.capture(ctx, u.codeDir, nt.node, "--version"); err == nil {
-		nt.npmVer, err = j.capture(ctx, u.codeDir, nt.npm, "--version")
+		if nt.npmVer = npmVersion(nt.npm); nt.npmVer == "" {
+			nt.npmVer, err = j.capture(ctx, u.codeDir, nt.npm, "--version")
+		}
 	}
 	if err != nil {
 		return nil, &pipeline.PackageFailed{Function: u.name, Reason: fmt.Sprintf("node or npm does not run: %v", err)}
@@ -173,6 +176,25 @@ func (j *job) nodeTools(ctx context.Context, u *unit) (*nodeTools, error) {
 	j.note("[node.js: %s]\n", nt)
 	j.node = nt
 	return nt, nil
+}
+
+// npmVersion reads the version of the npm installed at path from its
+// package.json (npm --version takes most of a second), "" when it is not
+// installed the usual way (bin/npm-cli.js in the npm package).
+func npmVersion(path string) string {
+	cli, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	body, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(cli)), "package.json"))
+	if err != nil {
+		return ""
+	}
+	var pkg struct{ Name, Version string }
+	if json.Unmarshal(body, &pkg) != nil || pkg.Name != "npm" {
+		return ""
+	}
+	return pkg.Version
 }
 
 // extractTarball unpacks the tarball that npm pack made into dir; its

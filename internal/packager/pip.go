@@ -220,6 +220,15 @@ func (p python) String() string {
 	return "python " + p.version + ", pip " + p.pip
 }
 
+// pythonVersions prints Python's version and pip's, when it has pip.
+const pythonVersions = `import sys
+try:
+    from importlib.metadata import version
+    pip = version("pip")
+except Exception:
+    pip = ""
+print("%d.%d.%d" % sys.version_info[:3], pip)`
+
 // findPython looks for python3.X of u's runtime, then python3, that runs
 // (and has pip, when withPip).
 func findPython(ctx context.Context, j *job, u *unit, withPip bool) (python, error) {
@@ -230,22 +239,21 @@ func findPython(ctx context.Context, j *job, u *unit, withPip bool) (python, err
 		if exe == "" {
 			continue
 		}
-		v, err := j.capture(ctx, u.codeDir, exe, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])")
+		// One quick run: importing pip itself takes a second.
+		v, err := j.capture(ctx, u.codeDir, exe, "-c", pythonVersions)
 		if err != nil {
 			continue // a shim of a Python that is not installed
 		}
-		py := python{exe: exe, version: v}
+		f := strings.Fields(v)
+		py := python{exe: exe, version: f[0]}
 		if !withPip {
 			return py, nil
 		}
-		pv, err := j.capture(ctx, u.codeDir, exe, "-m", "pip", "--version")
-		if err != nil {
-			why = fmt.Sprintf("%s (%s) has no pip", name, v)
+		if len(f) < 2 {
+			why = fmt.Sprintf("%s (%s) has no pip", name, py.version)
 			continue
 		}
-		if f := strings.Fields(pv); len(f) > 1 {
-			py.pip = f[1]
-		}
+		py.pip = f[1]
 		return py, nil
 	}
 	return python{}, &pipeline.PackageFailed{Function: u.name,
