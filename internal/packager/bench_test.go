@@ -112,7 +112,7 @@ func helloFiles(b *testing.B) map[string]string {
 	return files
 }
 
-func storeSource(b *testing.B, store *artifacts.Store, files map[string]string, commit string) pipeline.PackageInput {
+func storeSource(b testing.TB, store *artifacts.Store, files map[string]string, commit string) pipeline.PackageInput {
 	b.Helper()
 	dir := b.TempDir()
 	for name, body := range files {

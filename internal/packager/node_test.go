@@ -17,7 +17,7 @@ import (
 
 // dirFiles reads every file under dir into a map by slash path, each
 // name prefixed with prefix.
-func dirFiles(t *testing.T, dir, prefix string) map[string]string {
+func dirFiles(t testing.TB, dir, prefix string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -22,7 +22,7 @@ const installHint = "python3.11 -m venv .venv && .venv/bin/pip install -r requir
 // testTool returns the path of the tool name in venvBin, or, when
 // STACKFLOW_<NAME> is set, that path. When it is missing the test fails
 // in CI (CI=true) and is skipped elsewhere, saying how to install it.
-func testTool(t *testing.T, name string) string {
+func testTool(t testing.TB, name string) string {
 	t.Helper()
 	p := os.Getenv("STACKFLOW_" + strings.ToUpper(name))
 	if p == "" {
@@ -212,7 +212,7 @@ func TestPackageLikeSamBuild(t *testing.T) {
 
 // exampleFiles are the committed files of examples/name: no installed
 // dependencies, caches or build output.
-func exampleFiles(t *testing.T, name string) map[string]string {
+func exampleFiles(t testing.TB, name string) map[string]string {
 	t.Helper()
 	files := dirFiles(t, filepath.Join("..", "..", "examples", name), "")
 	for n := range files {
@@ -226,7 +226,7 @@ func exampleFiles(t *testing.T, name string) map[string]string {
 }
 
 // folderFiles reads the files under dir, following links, by slash path.
-func folderFiles(t *testing.T, dir string) map[string]string {
+func folderFiles(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -27,7 +27,7 @@ func downloadCache(t *testing.T) string {
 }
 
 // toolPath is the packager's ToolPath in tests: venvBin when it is there.
-func toolPath(t *testing.T) []string {
+func toolPath(t testing.TB) []string {
 	t.Helper()
 	abs, err := filepath.Abs(venvBin)
 	if err != nil {
