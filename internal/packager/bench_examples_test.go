@@ -71,15 +71,7 @@ func BenchmarkPackageExamples(b *testing.B) {
 			b.ReportMetric(float64(size)/1024, ex+"-KiB")
 
 			dir, samCache := b.TempDir(), b.TempDir()
-			for name, body := range files {
-				p := filepath.Join(dir, filepath.FromSlash(name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					b.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-					b.Fatal(err)
-				}
-			}
+			writeFiles(b, dir, files)
 			samBuild := func() time.Duration {
 				cmd := exec.Command(sam, "build", "--build-dir", ".aws-sam/build")
 				cmd.Dir = dir
@@ -93,7 +85,7 @@ func BenchmarkPackageExamples(b *testing.B) {
 			}
 			b.ReportMetric(samBuild().Seconds(), ex+"-sam-cold-s")
 			b.ReportMetric(samBuild().Seconds(), ex+"-sam-warm-s")
-			b.ReportMetric(float64(zipSize(b, folderFiles(b, filepath.Join(dir, ".aws-sam", "build", "HelloFunction"))))/1024, ex+"-sam-KiB")
+			b.ReportMetric(float64(zipSize(b, dirFiles(b, filepath.Join(dir, ".aws-sam", "build", "HelloFunction"), "")))/1024, ex+"-sam-KiB")
 		}
 	}
 }

@@ -307,3 +307,32 @@ func inputKey(u *unit, tools string, excludes []string, extra ...string) (string
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// keySpec is what a unit's inputKey reads besides the unit: the tools that
+// build it, the files of its code that the build leaves out, and more
+// lines.
+type keySpec struct {
+	tools    string
+	excludes []string
+	extra    []string
+}
+
+// inputKeys computes the inputKey of each of us with spec. An error of
+// spec (a missing tool) fails the step; a unit whose key cannot be
+// computed has none, and is built.
+func (j *job) inputKeys(ctx context.Context, us []*unit, spec func(context.Context, *unit) (keySpec, error)) (map[*unit]string, error) {
+	keys := map[*unit]string{}
+	for _, u := range us {
+		ks, err := spec(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		key, err := inputKey(u, ks.tools, ks.excludes, ks.extra...)
+		if err != nil {
+			j.note("[no build key for %s: %v; building]\n", u.name, err)
+			continue
+		}
+		keys[u] = key
+	}
+	return keys, nil
+}

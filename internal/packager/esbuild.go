@@ -10,12 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/stackflow/stackflow/internal/workspace"
 )
 
 // esbuildExcludes are the files and folders that nodejs_npm_esbuild does
@@ -80,20 +77,13 @@ func (b *esbuildBuilder) check(u *unit) error {
 }
 
 func (b *esbuildBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
-	keys := map[*unit]string{}
-	for _, u := range us {
+	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		nt, err := b.j.nodeTools(ctx, u)
 		if err != nil {
-			return nil, err
+			return keySpec{}, err
 		}
-		key, err := inputKey(u, nt.String(), esbuildExcludes)
-		if err != nil {
-			b.j.note("[no build key for %s: %v; building]\n", u.name, err)
-			continue
-		}
-		keys[u] = key
-	}
-	return keys, nil
+		return keySpec{tools: nt.String(), excludes: esbuildExcludes}, nil
+	})
 }
 
 func (b *esbuildBuilder) build(ctx context.Context, u *unit) (*output, error) {
@@ -102,12 +92,10 @@ func (b *esbuildBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
-	scratch, err := os.MkdirTemp(j.tmp, "esbuild-")
+	scratch, out, began, err := j.startBuild(u, "esbuild")
 	if err != nil {
-		return nil, fmt.Errorf("package: %w", err)
+		return nil, err
 	}
-	out := &workspace.Output{Echo: j.Echo}
-	began := time.Now()
 	// src and out sit side by side, so the paths esbuild writes into
 	// source maps (../src/...) are the same in every build.
 	src, outDir := filepath.Join(scratch, "src"), filepath.Join(scratch, "out")

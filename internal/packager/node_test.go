@@ -3,10 +3,7 @@ package packager_test
 import (
 	"context"
 	"debug/elf"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"maps"
 	"strings"
 	"testing"
 
@@ -14,29 +11,6 @@ import (
 
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
-
-// dirFiles reads every file under dir into a map by slash path, each
-// name prefixed with prefix.
-func dirFiles(t testing.TB, dir, prefix string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[prefix+filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 const nodeTemplate = `Transform: AWS::Serverless-2016-10-31
 Globals:
@@ -78,8 +52,7 @@ Resources:
 
 func TestPackageNode(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	f.svc.ToolPath, f.svc.DownloadCache = toolPath(t), downloadCache(t)
+	f := setupTools(t)
 	ctx := context.Background()
 	files := dirFiles(t, "testdata/node", "")
 	files["template.yaml"] = nodeTemplate
@@ -171,17 +144,8 @@ func TestPackageNode(t *testing.T) {
 		}
 	})
 
-	t.Run("same commit again: all reused", func(t *testing.T) {
-		again, err := f.svc.Handle(ctx, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(again.Summary, ": 0 built, 4 reused") {
-			t.Errorf("got summary %q, want 0 built, 4 reused", again.Summary)
-		}
-		if got, want := string(f.get(t, again.TemplateKey)), string(f.get(t, pkg.TemplateKey)); got != want {
-			t.Errorf("second packaged template differs (the reused esbuild build must keep its Handler):\n%s\nwant\n%s", got, want)
-		}
+	t.Run("same commit again: all reused, the esbuild Handler kept", func(t *testing.T) {
+		packageAgain(t, f, in, pkg)
 	})
 }
 
@@ -228,17 +192,9 @@ func TestPackageNodeFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := setup(t)
-			f.svc.ToolPath, f.svc.DownloadCache = toolPath(t), downloadCache(t)
 			files := map[string]string{"template.yaml": "Resources:\n  It:\n    " + tt.resource + "\n", "fn/app.js": ""}
-			for k, v := range tt.files {
-				files[k] = v
-			}
-			_, err := f.svc.Handle(context.Background(), f.source(t, files))
-			var pf *pipeline.PackageFailed
-			if !errors.As(err, &pf) {
-				t.Fatalf("got error %v, want PackageFailed", err)
-			}
+			maps.Copy(files, tt.files)
+			pf := packageFails(t, files)
 			if pf.Function != "It" || !strings.Contains(pf.Reason, tt.wantReason) {
 				t.Errorf("got %s: %q, want It: ...%q...", pf.Function, pf.Reason, tt.wantReason)
 			}

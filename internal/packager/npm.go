@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stackflow/stackflow/internal/archive"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -43,20 +42,13 @@ func newNpmBuilder(j *job) builder { return &npmBuilder{j: j} }
 func (b *npmBuilder) check(*unit) error { return nil }
 
 func (b *npmBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
-	keys := map[*unit]string{}
-	for _, u := range us {
+	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		nt, err := b.j.nodeTools(ctx, u)
 		if err != nil {
-			return nil, err
+			return keySpec{}, err
 		}
-		key, err := inputKey(u, nt.String(), npmKeyExcludes)
-		if err != nil {
-			b.j.note("[no build key for %s: %v; building]\n", u.name, err)
-			continue
-		}
-		keys[u] = key
-	}
-	return keys, nil
+		return keySpec{tools: nt.String(), excludes: npmKeyExcludes}, nil
+	})
 }
 
 func (b *npmBuilder) build(ctx context.Context, u *unit) (*output, error) {
@@ -65,12 +57,10 @@ func (b *npmBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
-	scratch, err := os.MkdirTemp(j.tmp, "npm-")
+	scratch, out, began, err := j.startBuild(u, "npm")
 	if err != nil {
-		return nil, fmt.Errorf("package: %w", err)
+		return nil, err
 	}
-	out := &workspace.Output{Echo: j.Echo}
-	began := time.Now()
 	if _, err := os.Stat(filepath.Join(u.codeDir, "package.json")); err != nil {
 		fmt.Fprintf(out, "[%s: no package.json in %s: the code alone]\n", u.name, j.rel(u.codeDir))
 		entries, err := treeEntries(u.codeDir, layerPrefix(u), npmExcludes)

@@ -63,20 +63,11 @@ func (b *pipBuilder) check(u *unit) error {
 }
 
 func (b *pipBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
-	keys := map[*unit]string{}
-	for _, u := range us {
+	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		py, err := b.python(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		key, err := inputKey(u, py.String(), pythonExcludes, "platforms "+strings.Join(platformTags(u.runtime, u.arch), " "))
-		if err != nil {
-			b.j.note("[no build key for %s: %v; building]\n", u.name, err)
-			continue
-		}
-		keys[u] = key
-	}
-	return keys, nil
+		platforms := "platforms " + strings.Join(platformTags(u.runtime, u.arch), " ")
+		return keySpec{tools: py.String(), excludes: pythonExcludes, extra: []string{platforms}}, err
+	})
 }
 
 func (b *pipBuilder) build(ctx context.Context, u *unit) (*output, error) {
@@ -85,12 +76,10 @@ func (b *pipBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
-	scratch, err := os.MkdirTemp(j.tmp, "python-")
+	scratch, out, began, err := j.startBuild(u, "python")
 	if err != nil {
-		return nil, fmt.Errorf("package: %w", err)
+		return nil, err
 	}
-	out := &workspace.Output{Echo: j.Echo}
-	began := time.Now()
 	prefix := layerPrefix(u)
 	var deps []zipEntry
 	req := filepath.Join(u.codeDir, "requirements.txt")
@@ -366,6 +355,16 @@ func layerPrefix(u *unit) string {
 		return layerDirs[u.method.family] + "/"
 	}
 	return ""
+}
+
+// startBuild makes a scratch folder for u's build, named for the
+// builder, and the output that logs it.
+func (j *job) startBuild(u *unit, builder string) (string, *workspace.Output, time.Time, error) {
+	scratch, err := os.MkdirTemp(j.tmp, builder+"-")
+	if err != nil {
+		return "", nil, time.Time{}, fmt.Errorf("package %s: %w", u.name, err)
+	}
+	return scratch, &workspace.Output{Echo: j.Echo}, time.Now(), nil
 }
 
 // buildFailed ends u's build with reason: the build output goes to the

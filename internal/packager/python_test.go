@@ -3,7 +3,7 @@ package packager_test
 import (
 	"context"
 	"debug/elf"
-	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -61,8 +61,7 @@ var pythonApp = map[string]string{
 
 func TestPackagePython(t *testing.T) {
 	t.Parallel()
-	f := setup(t)
-	f.svc.ToolPath, f.svc.DownloadCache = toolPath(t), downloadCache(t)
+	f := setupTools(t)
 	ctx := context.Background()
 	in := f.source(t, pythonApp)
 	pkg, err := f.svc.Handle(ctx, in)
@@ -150,18 +149,7 @@ func TestPackagePython(t *testing.T) {
 	})
 
 	t.Run("same commit again: all reused", func(t *testing.T) {
-		again, err := f.svc.Handle(ctx, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(again.Summary, ": 0 built, 4 reused") {
-			t.Errorf("got summary %q, want 0 built, 4 reused", again.Summary)
-		}
-		for i, fn := range again.Functions {
-			if fn.Key != pkg.Functions[i].Key {
-				t.Errorf("%s: got zip %s, want the first run's %s", fn.Name, fn.Key, pkg.Functions[i].Key)
-			}
-		}
+		packageAgain(t, f, in, pkg)
 	})
 }
 
@@ -194,20 +182,12 @@ func TestPackagePythonFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := setup(t)
-			f.svc.ToolPath, f.svc.DownloadCache = toolPath(t), downloadCache(t)
 			files := map[string]string{
 				"template.yaml": "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n      Handler: app.handler\n      " + tt.template + "\n",
 				"fn/app.py":     "",
 			}
-			for k, v := range tt.files {
-				files[k] = v
-			}
-			_, err := f.svc.Handle(context.Background(), f.source(t, files))
-			var pf *pipeline.PackageFailed
-			if !errors.As(err, &pf) {
-				t.Fatalf("got error %v, want PackageFailed", err)
-			}
+			maps.Copy(files, tt.files)
+			pf := packageFails(t, files)
 			for _, want := range tt.wantReason {
 				if pf.Function != "Fn" || !strings.Contains(pf.Reason, want) {
 					t.Errorf("got %s: %q, want Fn: ...%q...", pf.Function, pf.Reason, want)

@@ -2,7 +2,6 @@ package packager_test
 
 import (
 	"context"
-	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -136,15 +135,7 @@ func TestPackageLikeSamBuild(t *testing.T) {
 	for _, app := range apps {
 		t.Run(app.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for name, body := range app.files {
-				p := filepath.Join(dir, filepath.FromSlash(name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			writeFiles(t, dir, app.files)
 			began := time.Now()
 			cmd := exec.Command(sam, "build", "--template", "template.yaml", "--build-dir", ".aws-sam/build", "--beta-features")
 			cmd.Dir = dir
@@ -157,8 +148,7 @@ func TestPackageLikeSamBuild(t *testing.T) {
 			}
 			t.Logf("sam build: %s", time.Since(began).Round(100*time.Millisecond))
 
-			f := setup(t)
-			f.svc.ToolPath, f.svc.DownloadCache = toolPath(t), downloadCache(t)
+			f := setupTools(t)
 			began = time.Now()
 			pkg, err := f.svc.Handle(context.Background(), f.source(t, app.files))
 			if err != nil {
@@ -167,7 +157,7 @@ func TestPackageLikeSamBuild(t *testing.T) {
 			t.Logf("stackflow: %s, %s", time.Since(began).Round(100*time.Millisecond), pkg.Summary)
 
 			for _, fn := range pkg.Functions {
-				want := folderFiles(t, filepath.Join(dir, ".aws-sam", "build", fn.Name))
+				want := dirFiles(t, filepath.Join(dir, ".aws-sam", "build", fn.Name), "")
 				if len(want) == 0 {
 					t.Errorf("%s: sam build made no files to compare with", fn.Name)
 				}
@@ -223,28 +213,6 @@ func exampleFiles(t testing.TB, name string) map[string]string {
 		}
 	}
 	return files
-}
-
-// folderFiles reads the files under dir, following links, by slash path.
-func folderFiles(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil // a dangling link
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func merge(a, b map[string]string) map[string]string {

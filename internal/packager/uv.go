@@ -6,10 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
-	"github.com/stackflow/stackflow/internal/workspace"
 )
 
 // uvVersion is the uv that stackflow is tested with, for the message that
@@ -46,19 +44,10 @@ func newUVBuilder(j *job) builder { return &uvBuilder{j: j} }
 func (b *uvBuilder) check(*unit) error { return nil }
 
 func (b *uvBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
-	keys := map[*unit]string{}
-	for _, u := range us {
-		if err := b.find(ctx, u); err != nil {
-			return nil, err
-		}
-		key, err := inputKey(u, "uv "+b.version, uvExcludes)
-		if err != nil {
-			b.j.note("[no build key for %s: %v; building]\n", u.name, err)
-			continue
-		}
-		keys[u] = key
-	}
-	return keys, nil
+	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
+		err := b.find(ctx, u)
+		return keySpec{tools: "uv " + b.version, excludes: uvExcludes}, err
+	})
 }
 
 // find looks uv up in ToolPath and PATH.
@@ -85,12 +74,10 @@ func (b *uvBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	if err := b.find(ctx, u); err != nil {
 		return nil, err
 	}
-	scratch, err := os.MkdirTemp(j.tmp, "uv-")
+	scratch, out, began, err := j.startBuild(u, "uv")
 	if err != nil {
-		return nil, fmt.Errorf("package: %w", err)
+		return nil, err
 	}
-	out := &workspace.Output{Echo: j.Echo}
-	began := time.Now()
 	minor := strings.TrimPrefix(u.runtime, "python")
 	req := ""
 	for _, m := range uvManifests {
