@@ -183,10 +183,16 @@ func TestPackageNodeFailures(t *testing.T) {
 			wantReason: "esbuild is not in the app's node_modules",
 		},
 		{
-			name: "missing entry point",
-			resource: "Type: AWS::Serverless::Function\n    Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [nope.ts]}}\n" +
+			name: "esbuild without package.json",
+			resource: "Type: AWS::Serverless::Function\n    Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: [app.js]}}\n" +
 				"    Properties: {CodeUri: fn/, Runtime: nodejs22.x, Handler: app.handler}",
-			wantReason: "no package.json",
+			wantReason: "no package.json in fn: esbuild comes from the app's node_modules",
+		},
+		{
+			name: "EntryPoints not a list",
+			resource: "Type: AWS::Serverless::Function\n    Metadata: {BuildMethod: esbuild, BuildProperties: {EntryPoints: app.ts}}\n" +
+				"    Properties: {CodeUri: fn/, Runtime: nodejs22.x, Handler: app.handler}",
+			wantReason: "Metadata BuildProperties EntryPoints must be a list of files",
 		},
 	}
 	for _, tt := range tests {

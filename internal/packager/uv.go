@@ -31,10 +31,9 @@ var uvManifests = []string{"requirements.txt", "requirements-dev.txt", "requirem
 // sam build lets uv export update a stale lock), and one without a lock is
 // locked first. The code is copied over without uvExcludes.
 type uvBuilder struct {
-	j  *job
-	uv string // uv's path and version, once found
-	// version is uv's version.
-	version string
+	j       *job
+	uv      string // uv's path, once found
+	version string // uv's version
 }
 
 var _ builder = (*uvBuilder)(nil)
