@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestSelectMethod(t *testing.T) {
@@ -187,5 +189,89 @@ func TestNoUV(t *testing.T) {
 	err := (&uvBuilder{j: j}).find(t.Context(), &unit{resource: resource{name: "Fn"}})
 	if err == nil || !strings.Contains(err.Error(), "package Fn: Metadata BuildMethod python-uv needs uv, and there is no uv on PATH: install it from PyPI (pip install uv==") {
 		t.Errorf("got %v, want a PackageFailed saying how to install uv", err)
+	}
+}
+
+// elfFile writes the header of an ELF shared object for machine m.
+func elfFile(t *testing.T, dir, name string, m uint16) string {
+	t.Helper()
+	h := make([]byte, 64)
+	copy(h, "\x7fELF\x02\x01\x01")
+	h[16] = 3 // ET_DYN
+	h[18], h[19] = byte(m), byte(m>>8)
+	h[20] = 1             // EV_CURRENT
+	h[52], h[58] = 64, 64 // e_ehsize, e_shentsize
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, h, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestForeignBinary(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	x86, arm := elfFile(t, dir, "x86.so", 62), elfFile(t, dir, "arm.so", 183)
+	text := filepath.Join(dir, "text.so")
+	if err := os.WriteFile(text, []byte("not ELF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, arch, want string
+	}{
+		{"C extension compiled on the build machine", x86, "arm64", "pkg/_speedups.cpython-312-x86_64-linux-gnu.so"},
+		{"node-gyp build", x86, "arm64", "node_modules/addon/build/Release/addon.node"},
+		{"versioned library", arm, "x86_64", "pkg.libs/libz.so.1"},
+		{"the target's", arm, "arm64", ""},
+		{"prebuilt for another platform", x86, "arm64", ""},
+		{"per-platform package", arm, "x86_64", ""},
+		{"not ELF", text, "arm64", ""},
+	}
+	names := map[string]string{
+		"prebuilt for another platform": "node_modules/bufferutil/prebuilds/linux-x64/bufferutil.node",
+		"per-platform package":          "node_modules/@node-rs/crc32-linux-arm64-gnu/crc32.node",
+		"the target's":                  "pkg/_speedups.so",
+		"not ELF":                       "x/text.so",
+	}
+	for _, tt := range tests {
+		name := tt.want
+		if n, ok := names[tt.name]; ok {
+			name = n
+		}
+		if got := foreignBinary([]zipEntry{{name: "app.py", path: text}, {name: name, path: tt.path}}, tt.arch); got != tt.want {
+			t.Errorf("%s: foreignBinary(%s for %s) = %q, want %q", tt.name, name, tt.arch, got, tt.want)
+		}
+	}
+}
+
+func TestArchitecture(t *testing.T) {
+	t.Parallel()
+	seq := func(items ...string) *yaml.Node {
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, i := range items {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: i})
+		}
+		return n
+	}
+	tests := []struct {
+		name     string
+		node     *yaml.Node
+		override string
+		want     string
+		wantErr  bool
+	}{
+		{"SAM's default", nil, "", "x86_64", false},
+		{"arm64", seq("arm64"), "", "arm64", false},
+		{"a layer's BuildArchitecture", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "arm64"}, "", "arm64", false},
+		{"Arch amd64 overrides", seq("arm64"), "amd64", "x86_64", false},
+		{"Arch arm64 overrides the default", nil, "arm64", "arm64", false},
+		{"two", seq("arm64", "x86_64"), "", "", true},
+		{"unknown", seq("sparc"), "", "", true},
+	}
+	for _, tt := range tests {
+		got, err := architecture(tt.node, "Architectures", tt.override)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%s: got %q, %v; want %q (error %t)", tt.name, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

@@ -196,14 +196,28 @@ func unzipFile(f *zip.File, dst string, mode fs.FileMode) error {
 // machines are the ELF machines of the architectures Lambda runs.
 var machines = map[string]elf.Machine{"x86_64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
+// otherArchs are the words that name a folder of native code for other
+// architectures than the key, as packages that ship prebuilt binaries for
+// every platform name them (prebuilds/linux-x64, crc32-linux-arm64-gnu).
+var otherArchs = map[string][]string{
+	"arm64":  {"x64", "x86_64", "amd64", "ia32", "x86"},
+	"x86_64": {"arm64", "aarch64", "arm", "armv7", "armhf"},
+}
+
 // foreignBinary returns the name of the first entry that is a shared
 // object or Node.js addon built for another machine than arch (a C
-// extension compiled on the build machine), "" when there is none.
+// extension compiled on the build machine), "" when there is none. Files
+// in a folder named for another architecture are a package's prebuilt
+// binaries for other platforms, which it chooses among when it runs: they
+// are let be.
 func foreignBinary(entries []zipEntry, arch string) string {
 	want := machines[arch]
 	for _, e := range entries {
 		base := path.Base(e.name)
 		if !strings.HasSuffix(base, ".so") && !strings.HasSuffix(base, ".node") && !strings.Contains(base, ".so.") {
+			continue
+		}
+		if forOtherArch(path.Dir(e.name), arch) {
 			continue
 		}
 		f, err := elf.Open(e.path)
@@ -217,4 +231,17 @@ func foreignBinary(entries []zipEntry, arch string) string {
 		}
 	}
 	return ""
+}
+
+// forOtherArch reports whether a folder of dir is named for another
+// architecture than arch.
+func forOtherArch(dir, arch string) bool {
+	for _, part := range strings.Split(dir, "/") {
+		for _, word := range strings.FieldsFunc(part, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			if slices.Contains(otherArchs[arch], strings.ToLower(word)) {
+				return true
+			}
+		}
+	}
+	return false
 }
