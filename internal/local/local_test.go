@@ -136,13 +136,20 @@ func logTail(dir, name string, lines int) string {
 // test when it is run again (go test -count=2).
 func app(t *testing.T, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
+	return appOf(t, "hello", name, edit)
+}
+
+// appOf is app for another of the examples (examples/<example>), whose
+// samconfig.toml names its stacks "<example>-staging" and "<example>-prod".
+func appOf(t *testing.T, example, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
+	t.Helper()
 	appsMu.Lock()
 	apps[name]++
 	if n := apps[name]; n > 1 {
 		name = fmt.Sprintf("%s-%d", name, n)
 	}
 	appsMu.Unlock()
-	rename := func(s string) string { return strings.ReplaceAll(s, `"hello-`, `"`+name+`-`) }
+	rename := func(s string) string { return strings.ReplaceAll(s, `"`+example+`-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
 	for f, fn := range edit {
 		if prev, ok := edits[f]; ok {
@@ -159,7 +166,7 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 		}
 	})
 	dir := t.TempDir()
-	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", "hello"), dir, edits); err != nil {
+	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", example), dir, edits); err != nil {
 		t.Fatal(err)
 	}
 	return pipeline.Repository{Workspace: "acme", Slug: name}, dir

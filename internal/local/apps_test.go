@@ -1,0 +1,122 @@
+package local
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runs"
+)
+
+// The Python and Node.js examples go the whole way as examples/hello does:
+// their checks (pytest; npm test) run on this machine's python3 and node,
+// their function is packaged as sam build packages it, for this machine's
+// architecture, and each environment's stack answers over HTTP.
+func TestPythonAndNodeAppsAreDeliveredToStagingThenProd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		example string
+		// checks are lines each check's output must show in the checks
+		// log the run leaves.
+		checks []string
+	}{
+		{example: "hello-python", checks: []string{"2 passed"}},
+		{example: "hello-node", checks: []string{"# pass 2", "# fail 0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.example, func(t *testing.T) {
+			t.Parallel()
+			repo, dir := appOf(t, tt.example, tt.example, nil)
+			res := run(t, repo, dir)
+			if !res.Succeeded() {
+				t.Fatalf("got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+			}
+			for _, name := range []string{"staging", "prod"} {
+				e := env(t, res, name)
+				if e.Stack != repo.Slug+"-"+name || e.Status != "CREATE_COMPLETE" {
+					t.Errorf("%s: got stack %s %s, want %s-%s CREATE_COMPLETE", name, e.Stack, e.Status, repo.Slug, name)
+				}
+				if got, want := get(t, e.Outputs["ApiUrl"]+"hello?name=<Ada>"), "<p>hello from "+name+", &lt;Ada&gt;</p>"; got != want {
+					t.Errorf("%s answers %q, want %q", name, got, want)
+				}
+			}
+			if s := status(t, res); s.State != pipeline.StateSuccessful {
+				t.Errorf("got status %+v, want SUCCESSFUL", s)
+			}
+			log := checksLog(t, res)
+			for _, want := range tt.checks {
+				if !strings.Contains(log, want) {
+					t.Errorf("checks log lacks %q:\n%s", want, log)
+				}
+			}
+		})
+	}
+}
+
+// A failing pytest or npm test stops the run at the checks, with the end
+// of the test's output (the last assertion that failed, the count) in the
+// error and FAILED on the commit; no stack is touched.
+func TestFailingPythonAndNodeTestsStopTheRunAtTheChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		example string
+		file    string
+		check   string
+		tail    []string
+	}{
+		{
+			example: "hello-python", file: "hello/app.py", check: "pytest",
+			tail: []string{"test_greets_from_the_stage", "goodbye from staging", "2 failed"},
+		},
+		{
+			example: "hello-node", file: "hello/src/greeting.ts", check: "npm test",
+			tail: []string{"AssertionError", "goodbye from prod", "# fail 2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.example, func(t *testing.T) {
+			t.Parallel()
+			repo, dir := appOf(t, tt.example, tt.example+"-broken", map[string]func(string) string{
+				tt.file: func(s string) string { return strings.Replace(s, "hello from ", "goodbye from ", 1) },
+			})
+			res := run(t, repo, dir)
+			if res.Status != "FAILED" || res.Error != "ChecksFailed" {
+				t.Fatalf("got %s %s: %s, want FAILED ChecksFailed", res.Status, res.Error, res.Cause)
+			}
+			if !strings.Contains(res.Cause, "check \"") || !strings.Contains(res.Cause, tt.check) {
+				t.Errorf("cause %q: want it to name the check %q", res.Cause, tt.check)
+			}
+			for _, want := range tt.tail {
+				if !strings.Contains(res.Cause, want) {
+					t.Errorf("cause %q: want the test output's %q", res.Cause, want)
+				}
+			}
+			for _, e := range res.Environments {
+				if e.Status != "" {
+					t.Errorf("%s: stack %s is %s, want it untouched", e.Name, e.Stack, e.Status)
+				}
+			}
+			if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "ChecksFailed") {
+				t.Errorf("got status %+v, want FAILED naming ChecksFailed", s)
+			}
+		})
+	}
+}
+
+// checksLog is the whole output of res's checks, as `stackflow logs
+// --step checks` shows it.
+func checksLog(t *testing.T, res *Result) string {
+	t.Helper()
+	l, err := client().Logs(context.Background(), res.Execution, runs.PhaseChecks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Body.Close()
+	b, err := io.ReadAll(l.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
