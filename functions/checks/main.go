@@ -1,7 +1,8 @@
 // Command checks is the Lambda handler of the pipeline's checks step: it
-// runs the app's check commands (go vet, go test, linters) on the commit's
-// source with the Go toolchain its go.mod asks for, and stores their output
-// in the artifact bucket.
+// runs the app's check commands (go vet, go test, pytest, npm test,
+// linters) on the commit's source with the Go toolchain its go.mod asks for
+// and the Python and Node.js of its template's runtimes, and stores their
+// output in the artifact bucket.
 //
 // Environment:
 //
@@ -11,6 +12,11 @@
 //	GO_CACHE_S3      on (default): keep GOMODCACHE and GOCACHE between runs in the
 //	                 artifact bucket; off: use the environment's Go caches (stackflow local)
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
+//	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js;
+//	                 host: use the host's python3 and node (stackflow local)
+//	RUNTIMES_CACHE   where fetched Python and Node.js are kept; default /tmp/stackflow/runtimes
+//	PYTHON_MIRROR    python-build-standalone's releases/download URL, or a mirror's
+//	NODE_MIRROR      nodejs.org's /dist URL, or a mirror's
 package main
 
 import (
@@ -26,6 +32,7 @@ import (
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -48,13 +55,19 @@ func setup(ctx context.Context) (*checks.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	caches, opts, err := gocache.ForBuilds(store, tracing.HTTPClient(&http.Client{}))
+	hc := tracing.HTTPClient(&http.Client{})
+	caches, opts, err := gocache.ForBuilds(store, hc)
+	if err != nil {
+		return nil, err
+	}
+	rts, err := runtimes.OptionsFromEnv(store, hc)
 	if err != nil {
 		return nil, err
 	}
 	return &checks.Service{
 		Store:     store,
 		Toolchain: opts,
+		Runtimes:  rts,
 		Caches:    caches,
 		Echo:      os.Stderr,
 	}, nil

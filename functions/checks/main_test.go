@@ -6,6 +6,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/eventtest"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runtimes"
 )
 
 // TestEvent checks that event.json is a checks input with no unknown fields,
@@ -32,6 +33,31 @@ func TestSetup(t *testing.T) {
 	}
 	if svc.Toolchain.Proxy != "https://proxy.golang.org" || svc.Toolchain.CacheDir != "/tmp/stackflow/toolchains" {
 		t.Errorf("got %+v, want the defaults", svc.Toolchain)
+	}
+	if r := svc.Runtimes; r.Host || r.CacheDir != "/tmp/stackflow/runtimes" || r.Store == nil || len(r.Mirrors) != 0 {
+		t.Errorf("got runtimes %+v, want downloads into /tmp, kept in the bucket", r)
+	}
+}
+
+// TestSetupRuntimes: APP_TOOLCHAINS, RUNTIMES_CACHE and the mirrors.
+func TestSetupRuntimes(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("ARTIFACT_BUCKET", "artifacts")
+	t.Setenv("APP_TOOLCHAINS", "host")
+	t.Setenv("RUNTIMES_CACHE", "/mnt/runtimes")
+	t.Setenv("PYTHON_MIRROR", "https://mirror.example/pbs")
+	t.Setenv("NODE_MIRROR", "https://mirror.example/node")
+	svc, err := setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := svc.Runtimes
+	if !r.Host || r.CacheDir != "/mnt/runtimes" || r.Mirrors[runtimes.Python] != "https://mirror.example/pbs" || r.Mirrors[runtimes.Node] != "https://mirror.example/node" {
+		t.Errorf("got %+v, want the environment's settings", r)
+	}
+	t.Setenv("APP_TOOLCHAINS", "sometimes")
+	if _, err := setup(t.Context()); err == nil || !strings.Contains(err.Error(), "APP_TOOLCHAINS") {
+		t.Errorf("APP_TOOLCHAINS=sometimes: got %v, want an error naming it", err)
 	}
 }
 

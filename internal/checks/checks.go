@@ -1,8 +1,11 @@
 // Package checks is the checks step of a run: it fetches the commit's
-// source, finds the Go toolchain its go.mod asks for, runs the app's check
-// commands (go vet, go test, linters) in order at the repository root, stores
-// their whole output in the artifact bucket and stops at the first failing
-// check with a ChecksFailed that carries the end of its output. With
+// source, provides the toolchains the app is built with (the Go toolchain
+// its go.mod asks for; the Python and Node.js of its template's runtimes,
+// see package runtimes, each Python in a virtual environment of the run's
+// own), runs the app's check commands (go vet, go test, pytest, npm test,
+// linters) in order at the repository root, stores their whole output in
+// the artifact bucket and stops at the first failing check with a
+// ChecksFailed that carries the end of its output. With
 // Service.Caches, the Go module and build caches of earlier runs are
 // restored from the bucket first and saved again after the checks passed
 // (see package gocache).
@@ -14,10 +17,10 @@ package checks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
 )
@@ -40,6 +44,9 @@ type Store interface {
 type Service struct {
 	Store     Store
 	Toolchain toolchain.Options
+	// Runtimes says where the Python and Node.js of the app's runtimes
+	// come from: fetched (in Lambda) or the host's (stackflow local).
+	Runtimes runtimes.Options
 	// Caches, when set, keeps the Go module and build caches between runs
 	// in the artifact bucket: restored before the checks and saved after
 	// they passed. The commands then use Caches.Dir as
@@ -79,24 +86,14 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		return pipeline.ChecksResult{}, err
 	}
 	defer cleanup()
-	opts := s.Toolchain
-	if s.Caches != nil {
-		opts.GoCacheDir = s.Caches.Dir
-	}
-	tc, err := toolchain.Resolve(ctx, root, opts)
-	if errors.Is(err, toolchain.ErrNoRequirement) {
-		return pipeline.ChecksResult{}, &pipeline.ConfigInvalid{File: "go.mod",
-			Problem: "the repository root has no go.mod (or go.work) naming a go version",
-			Fix:     "add one with a go line, such as go 1.23.0"}
-	}
+	work, err := os.MkdirTemp("", "stackflow-checks-")
 	if err != nil {
 		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
 	}
-	log.Info("toolchain", "version", tc.Version, "local", tc.Local, "downloaded", tc.Downloaded)
+	defer os.RemoveAll(work)
 
 	logKey := pipeline.LogKey(in.Run.Repository, workspace.ExecutionName(in.Execution, in.Run), "checks")
 	var full strings.Builder
-	fmt.Fprintf(&full, "# checks of %s at %s with %s\n\n", in.Run.Repository.FullName(), in.Run.Commit, tc.Version)
 	note := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		full.WriteString(line)
@@ -104,7 +101,25 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 			io.WriteString(s.Echo, line)
 		}
 	}
-	caches := s.restoreCaches(ctx, in.Run.Repository, root, tc, note, log)
+	needs, needsErr := readNeeds(root, plan.Template)
+	tc, modDir, err := s.goToolchain(ctx, root, needs)
+	if err != nil {
+		return pipeline.ChecksResult{}, err
+	}
+	header := fmt.Sprintf("# checks of %s at %s", in.Run.Repository.FullName(), in.Run.Commit)
+	if tc.Version != "" {
+		header += " with " + tc.Version
+		log.Info("toolchain", "version", tc.Version, "local", tc.Local, "downloaded", tc.Downloaded)
+	}
+	note("%s\n\n", header)
+	if needsErr != nil {
+		note("[%v: no Python or Node.js set up for the checks]\n", needsErr)
+	}
+	env, err := s.environment(ctx, tc, runtimes.Needs(needs.Runtimes), work, note, log)
+	if err != nil {
+		return pipeline.ChecksResult{}, err
+	}
+	caches := s.restoreCaches(ctx, in.Run.Repository, modDir, tc, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -116,6 +131,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		fmt.Fprintf(out, "$ %s\n", command)
 		began := time.Now()
 		cmd := tc.Command(checkCtx, root, "sh", "-c", command)
+		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = out, out
 		runErr := cmd.Run()
 		took := time.Since(began)
@@ -156,14 +172,14 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 }
 
 // restoreCaches restores the Go caches of the checks of the module at
-// root, when they are kept; it returns their session, nil when they are
-// not. A failure only costs time.
-func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, root string, tc toolchain.Toolchain,
+// modDir, when they are kept and the app has one; it returns their
+// session, nil when they are not. A failure only costs time.
+func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, modDir string, tc toolchain.Toolchain,
 	note func(string, ...any), log *slog.Logger) *gocache.Session {
-	if s.Caches == nil {
+	if s.Caches == nil || tc.Version == "" {
 		return nil
 	}
-	sums, err := gocache.Sums(root)
+	sums, err := gocache.Sums(modDir)
 	if err != nil {
 		note("[go caches: %v; not used]\n", err)
 		return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/testaws"
 	"github.com/stackflow/stackflow/internal/toolchain"
 )
@@ -59,7 +60,7 @@ func setup(t *testing.T) fixture {
 	store := artifacts.New(testaws.S3(cfg), testaws.Bucket(t, cfg, bucket), cfg.Region)
 	// The host's go and its build cache; no downloads.
 	opts := toolchain.Options{Proxy: "off", CacheDir: t.TempDir()}
-	svc := &checks.Service{Store: store, Toolchain: opts, Logger: slog.New(slog.DiscardHandler)}
+	svc := &checks.Service{Store: store, Toolchain: opts, Runtimes: runtimes.Options{Host: true}, Logger: slog.New(slog.DiscardHandler)}
 	return fixture{svc: svc, store: store}
 }
 
@@ -68,7 +69,11 @@ func (f fixture) source(t *testing.T, files map[string]string, commands ...strin
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

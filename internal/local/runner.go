@@ -247,6 +247,9 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			// Use this machine's Go caches, not copies kept in the bucket.
 			"GO_CACHE_S3":  "off",
 			"GO_CACHE_DIR": filepath.Join(p.workDir, "go"),
+			// Checks run on this machine's python3 and node, not ones
+			// fetched for the runtimes.
+			"APP_TOOLCHAINS": "host",
 		},
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		FunctionConcurrency: p.opts.FunctionConcurrency,

@@ -43,3 +43,12 @@ func BuildRecordKey(repo Repository, buildKey string) string {
 func CacheKey(repo Repository, cacheKey, name, ext string) string {
 	return path.Join("cache", repo.Workspace, repo.Slug, cacheKey, name+ext)
 }
+
+// ToolchainKey is where a verified archive of a Python or Node.js the
+// checks fetched (file is its published name, such as
+// node-v22.11.0-linux-arm64.tar.gz) is kept for later cold starts. It is
+// shared by every repository: whoever reads it checks it against the
+// published checksum first.
+func ToolchainKey(file string) string {
+	return path.Join("cache", "toolchains", file)
+}

@@ -21,7 +21,8 @@ var allowedEnv = []string{
 	"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GOTRACEBACK",
 }
 
-// environ builds a toolchain's command environment (see Toolchain.Env).
+// environ builds a toolchain's command environment (see Toolchain.Env);
+// goRoot is empty for Plain's.
 func environ(goRoot string, opts Options) ([]string, error) {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -34,8 +35,11 @@ func environ(goRoot string, opts Options) ([]string, error) {
 	if p := env["PATH"]; p != "" {
 		path = p
 	}
-	env["PATH"] = filepath.Join(goRoot, "bin") + string(os.PathListSeparator) + path
-	env["GOROOT"] = goRoot
+	env["PATH"] = path
+	if goRoot != "" {
+		env["PATH"] = filepath.Join(goRoot, "bin") + string(os.PathListSeparator) + path
+		env["GOROOT"] = goRoot
+	}
 	env["GOTOOLCHAIN"] = "local"
 	env["CGO_ENABLED"] = "0"
 	env["GOPROXY"] = opts.Proxy

@@ -122,6 +122,18 @@ func Resolve(ctx context.Context, modDir string, opts Options) (Toolchain, error
 	return tc, nil
 }
 
+// Plain returns a toolchain without Go: its Env is the environment that
+// checks of an app with no Go module run with (the allowed variables of
+// the process environment, a HOME, the Go settings for a go command found
+// on PATH), and its Version and GoRoot are empty.
+func Plain(opts Options) (Toolchain, error) {
+	env, err := environ("", opts.withDefaults())
+	if err != nil {
+		return Toolchain{}, err
+	}
+	return Toolchain{env: env}, nil
+}
+
 // readRequirement reads go.work, else go.mod, in dir; file is the one read,
 // "" when neither exists.
 func readRequirement(dir string) (req Requirement, file string, err error) {

@@ -304,4 +304,19 @@ func TestEnvAllowList(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(cache, "home")); err != nil || !fi.IsDir() {
 		t.Errorf("HOME was not made: %v", err)
 	}
+
+	// Plain: the same environment without a Go of its own.
+	plain, err := Plain(Options{Proxy: "https://proxy.example", GoCacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = plain.Env()
+	if !slices.Contains(env, "PATH=/usr/bin:/bin") || !slices.Contains(env, "HOME="+filepath.Join(cache, "home")) || plain.Version != "" {
+		t.Errorf("Plain: got %+v with %q, want PATH and HOME as they are, no version", plain, env)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOROOT=") || strings.Contains(kv, "do-not-leak") {
+			t.Errorf("Plain's Env() holds %q", kv)
+		}
+	}
 }
