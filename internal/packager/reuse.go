@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -73,13 +74,25 @@ func (j *job) buildAll(ctx context.Context, fns []*function) (map[target]*result
 	for _, f := range firsts {
 		t := f.target()
 		key := keys[t]
+		began := time.Now()
 		if key != "" {
 			if a := j.lookup(ctx, f, key); a != nil {
+				j.progress(f, Reused, FromBucket, time.Since(began), a.size)
+				out[t] = &result{a: a, reused: true}
+				continue
+			}
+			a, err := j.fromCache(ctx, f, tcs[t], key)
+			if err != nil {
+				return nil, err
+			}
+			if a != nil {
+				j.progress(f, Reused, FromCache, time.Since(began), a.size)
 				out[t] = &result{a: a, reused: true}
 				continue
 			}
 		}
 		j.restoreCache(ctx, gocache.Builds)
+		j.progress(f, Building, "", 0, 0)
 		a, err := j.build(ctx, f)
 		if err != nil {
 			return nil, err
@@ -89,10 +102,56 @@ func (j *job) buildAll(ctx context.Context, fns []*function) (map[target]*result
 		}
 		if key != "" {
 			j.record(ctx, f, tcs[t], key, a)
+			j.toCache(ctx, f, key, a)
 		}
+		j.progress(f, Built, "", time.Since(began), a.size)
 		out[t] = &result{a: a}
 	}
 	return out, nil
+}
+
+// fromCache returns the zip that the build cache keeps for key, stored in
+// the bucket and recorded there as a build's would be; nil when there is
+// no cache or it holds no good copy. Only a failure to store the zip in the
+// bucket is an error.
+func (j *job) fromCache(ctx context.Context, f *function, tc toolchain.Toolchain, key string) (*artifact, error) {
+	if j.Cache == nil {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp(j.tmp, "cached-")
+	if err != nil {
+		return nil, fmt.Errorf("package: %w", err)
+	}
+	path := filepath.Join(dir, "bootstrap.zip")
+	sha, n, found, err := j.Cache.Load(ctx, key, path)
+	if err != nil {
+		j.note("[%s: %v; building]\n", f.name, err)
+		j.log.Warn("build cache", "function", f.name, "buildKey", key, "error", err)
+		return nil, nil
+	}
+	if !found {
+		return nil, nil
+	}
+	a := &artifact{path: path, sha: sha, size: n, ext: ".zip"}
+	if err := j.upload(ctx, a, "application/zip"); err != nil {
+		return nil, err
+	}
+	j.record(ctx, f, tc, key, a)
+	j.note("reused %s (inputs unchanged) from the build cache: s3://%s/%s, build key %s\n", f.name, j.Store.Bucket(), j.key(a), short(key))
+	j.log.Info("reused", "function", f.name, "goarch", f.goarch, "sha256", sha, "buildKey", key, "from", "cache")
+	return a, nil
+}
+
+// toCache saves a, built with key, in the build cache. A failure only
+// costs a build next time.
+func (j *job) toCache(ctx context.Context, f *function, key string, a *artifact) {
+	if j.Cache == nil {
+		return
+	}
+	if err := j.Cache.Save(ctx, key, a.path, a.sha); err != nil {
+		j.note("[%s: %v]\n", f.name, err)
+		j.log.Warn("build cache", "function", f.name, "buildKey", key, "error", err)
+	}
 }
 
 // buildKeys computes the build key of every target, with one go list per

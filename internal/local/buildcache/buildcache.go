@@ -1,0 +1,315 @@
+// Package buildcache keeps function zips in a directory by build key, so
+// that stackflow local, whose artifact bucket is new on every run, builds
+// the pipeline's own functions only when their sources changed. It is the
+// local adapter of packager.BuildCache.
+//
+// Each entry is two files named by the build key: KEY.zip, the zip, and
+// KEY.json, its SHA-256 and size, written after the zip. Both are written
+// to temporary files in the directory and renamed into place, so a reader
+// never sees half a file, and processes sharing the directory (two
+// stackflow local, or test packages run at once) may load and save the same
+// keys: the same key makes the same zip, and the last rename wins. A zip
+// whose SHA-256 or size is not the recorded one is removed on load and
+// built again. The directory is kept under a size: after each save the
+// least recently used entries go.
+package buildcache
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/packager"
+)
+
+// DefaultMaxBytes bounds a cache's zips when Open is given no bound: the
+// pipeline's seven functions take about 28 MiB a version.
+const DefaultMaxBytes = 256 << 20
+
+// staleTemp is the age past which a temporary file is taken for the
+// leftover of a process that died writing it.
+const staleTemp = time.Hour
+
+// tempPrefix starts the names of files being written.
+const tempPrefix = ".tmp-"
+
+// keyPattern is what a build key looks like; anything else could name a
+// file outside the directory.
+var keyPattern = regexp.MustCompile(`^[0-9A-Za-z_-]{1,128}$`)
+
+// Dir is a build cache in a directory.
+type Dir struct {
+	dir      string
+	maxBytes int64
+	now      func() time.Time
+}
+
+var _ packager.BuildCache = (*Dir)(nil)
+
+// Open returns the cache in dir, making the directory if need be; maxBytes
+// bounds its zips (0 means DefaultMaxBytes).
+func Open(dir string, maxBytes int64) (*Dir, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open build cache: %w", err)
+	}
+	return &Dir{dir: dir, maxBytes: maxBytes, now: time.Now}, nil
+}
+
+// Path is the cache's directory.
+func (d *Dir) Path() string { return d.dir }
+
+// record is what KEY.json holds.
+type record struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// ErrCorrupt marks an entry whose zip is not the one recorded; Load removes
+// it.
+var ErrCorrupt = errors.New("damaged")
+
+func (d *Dir) paths(key string) (zip, rec string) {
+	return filepath.Join(d.dir, key+".zip"), filepath.Join(d.dir, key+".json")
+}
+
+// Load copies the zip kept for key to path and returns its SHA-256 and
+// size, after checking both against the entry's record. A missing entry
+// is not found; a damaged or partial one is removed, and is an error that
+// wraps ErrCorrupt.
+func (d *Dir) Load(ctx context.Context, key, path string) (sha string, size int64, found bool, err error) {
+	if !keyPattern.MatchString(key) {
+		return "", 0, false, fmt.Errorf("build cache: %q is not a build key", key)
+	}
+	zipPath, recPath := d.paths(key)
+	body, err := os.ReadFile(recPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", 0, false, nil
+	}
+	if err != nil {
+		return "", 0, false, fmt.Errorf("build cache: read %s: %w", recPath, err)
+	}
+	var rec record
+	if err := json.Unmarshal(body, &rec); err != nil || len(rec.SHA256) != 2*sha256.Size || rec.Size < 0 {
+		d.remove(key)
+		return "", 0, false, fmt.Errorf("build cache: entry %s: %w record; removed", short(key), ErrCorrupt)
+	}
+	src, err := os.Open(zipPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		d.remove(key)
+		return "", 0, false, fmt.Errorf("build cache: entry %s: %w: its zip is missing; removed", short(key), ErrCorrupt)
+	}
+	if err != nil {
+		return "", 0, false, fmt.Errorf("build cache: open %s: %w", zipPath, err)
+	}
+	defer src.Close()
+	sha, size, err = copyHashed(path, src)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("build cache: copy entry %s: %w", short(key), err)
+	}
+	if sha != rec.SHA256 || size != rec.Size {
+		os.Remove(path)
+		d.remove(key)
+		return "", 0, false, fmt.Errorf("build cache: entry %s: %w: sha256 %s, %d bytes, want %s, %d bytes; removed",
+			short(key), ErrCorrupt, short(sha), size, short(rec.SHA256), rec.Size)
+	}
+	// The record's time is when the entry was last used, for Prune.
+	now := d.now()
+	_ = os.Chtimes(recPath, now, now)
+	return sha, size, true, nil
+}
+
+// Save keeps a copy of the zip at path, whose SHA-256 is sha, under key,
+// then prunes the cache to its bound, keeping key.
+func (d *Dir) Save(ctx context.Context, key, path, sha string) error {
+	if !keyPattern.MatchString(key) {
+		return fmt.Errorf("build cache: %q is not a build key", key)
+	}
+	zipPath, recPath := d.paths(key)
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	defer src.Close()
+	got, size, err := d.writeAtomic(zipPath, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	if got != sha {
+		// The zip changed under us; keep nothing rather than a wrong record.
+		d.remove(key)
+		return fmt.Errorf("build cache: save %s: the zip's sha256 is %s, want %s", short(key), short(got), short(sha))
+	}
+	body, err := json.Marshal(record{SHA256: sha, Size: size})
+	if err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	if _, _, err := d.writeAtomic(recPath, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	}); err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	if err := d.Prune(key); err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	return nil
+}
+
+// writeAtomic writes what write writes to a temporary file in the cache,
+// flushes it to disk and renames it to path, and returns its SHA-256 and
+// size.
+func (d *Dir) writeAtomic(path string, write func(io.Writer) error) (string, int64, error) {
+	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
+	if err != nil {
+		return "", 0, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename, there is nothing to remove
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	if err := write(cw); err != nil {
+		f.Close()
+		return "", 0, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", 0, err
+	}
+	if err := f.Close(); err != nil {
+		return "", 0, err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return "", 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
+}
+
+// Prune removes the least recently used entries until the cache's zips
+// fit its bound, never the entry keep (the one just saved), and removes
+// temporary files that a process left when it died.
+func (d *Dir) Prune(keep string) error {
+	files, err := os.ReadDir(d.dir)
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	type entry struct {
+		key  string
+		used time.Time
+		size int64
+	}
+	byKey := map[string]*entry{}
+	var total int64
+	for _, f := range files {
+		info, err := f.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		name := f.Name()
+		if strings.HasPrefix(name, tempPrefix) {
+			if d.now().Sub(info.ModTime()) > staleTemp {
+				os.Remove(filepath.Join(d.dir, name))
+			}
+			continue
+		}
+		key, ext := strings.TrimSuffix(name, filepath.Ext(name)), filepath.Ext(name)
+		if (ext != ".zip" && ext != ".json") || !keyPattern.MatchString(key) {
+			continue
+		}
+		e := byKey[key]
+		if e == nil {
+			e = &entry{key: key}
+			byKey[key] = e
+		}
+		if info.ModTime().After(e.used) {
+			e.used = info.ModTime()
+		}
+		e.size += info.Size()
+		total += info.Size()
+	}
+	if total <= d.maxBytes {
+		return nil
+	}
+	var entries []*entry
+	for _, e := range byKey {
+		if e.key != keep {
+			entries = append(entries, e)
+		}
+	}
+	slices.SortFunc(entries, func(a, b *entry) int {
+		return cmp.Or(a.used.Compare(b.used), strings.Compare(a.key, b.key))
+	})
+	for _, e := range entries {
+		if total <= d.maxBytes {
+			break
+		}
+		d.remove(e.key)
+		total -= e.size
+	}
+	return nil
+}
+
+// remove removes key's entry, the record first so that no reader finds a
+// record without its zip for long.
+func (d *Dir) remove(key string) {
+	zipPath, recPath := d.paths(key)
+	os.Remove(recPath)
+	os.Remove(zipPath)
+}
+
+// copyHashed copies r to the new file path and returns the SHA-256 and size
+// of what it copied.
+func copyHashed(path string, r io.Reader) (string, int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
