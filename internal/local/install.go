@@ -65,10 +65,24 @@ func isSourceDir(d string) bool {
 // pipelineRepo names the pipeline's own source in the artifact layout.
 var pipelineRepo = pipeline.Repository{Workspace: "stackflow", Slug: "stackflow"}
 
+// DefaultBuildCacheDir is where stackflow local keeps the zips of the
+// pipeline's own functions between runs when Options.BuildCacheDir is
+// empty: <os.UserCacheDir()>/stackflow/builds, beside the local Step
+// Functions engine's npm packages.
+func DefaultBuildCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the build cache (set Options.BuildCacheDir): %w", err)
+	}
+	return filepath.Join(dir, "stackflow", "builds"), nil
+}
+
 // packagePipeline packages the pipeline's own template.yaml exactly as the
 // package step packages an app: the source tree is archived into the
-// bucket, then built for the host and uploaded by internal/packager.
-func packagePipeline(ctx context.Context, store *artifacts.Store, src string, log io.Writer, logger *slog.Logger) (pipeline.Package, error) {
+// bucket, then built for the host and uploaded by internal/packager, which
+// reuses the zips that cache (nil for none) keeps by build key and tells
+// progress about every function.
+func packagePipeline(ctx context.Context, store *artifacts.Store, src string, cache packager.BuildCache, progress func(packager.BuildEvent), log io.Writer, logger *slog.Logger) (pipeline.Package, error) {
 	var buf bytes.Buffer
 	skip := func(rel string) bool {
 		switch rel {
@@ -90,6 +104,8 @@ func packagePipeline(ctx context.Context, store *artifacts.Store, src string, lo
 		Store:     store,
 		Toolchain: toolchain.Options{},
 		Arch:      runtime.GOARCH,
+		Cache:     cache,
+		Progress:  progress,
 		Echo:      log,
 		Logger:    logger,
 	}

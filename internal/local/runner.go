@@ -32,9 +32,11 @@ import (
 	"github.com/stackflow/stackflow/internal/config"
 	"github.com/stackflow/stackflow/internal/deploy"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
+	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/sfn"
+	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/webhook"
 )
@@ -72,6 +74,11 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// BuildCacheDir is where the zips of the pipeline's own functions are
+	// kept between runs, by build key, so that a run builds only the
+	// functions whose sources changed; empty means BuildCacheDir(), in the
+	// user's cache directory.
+	BuildCacheDir string
 	// FunctionConcurrency is how many processes serve each function, as
 	// Lambda runs an environment per concurrent invocation; 0 means 4,
 	// enough for a few runs at once while staying light on a laptop.
@@ -275,17 +282,28 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	started := time.Now()
 	s3c := s3.NewFromConfig(p.aws, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "stackflow-local-install"
+	// kumo keeps its buckets per process, not per server: a second Start
+	// in the same process (a test's) needs a bucket of its own.
+	bucket := "stackflow-local-install-" + randomHex(6)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("create the install bucket: %w", err)
 	}
-	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (building its functions the first time takes a minute or two)\n", p.opts.SourceDir)
 	installLog := p.logFile("install")
 	logger := slog.New(slog.NewTextHandler(installLog, nil))
-	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, installLog, logger)
+	var cache packager.BuildCache
+	where := "no build cache"
+	if c, err := p.openBuildCache(); err != nil {
+		where = fmt.Sprintf("no build cache: %v", err) // a run without one only builds more
+	} else {
+		cache, where = c, "function zips cached in "+c.Path()
+	}
+	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (%s)\n", p.opts.SourceDir, where)
+	packaged := time.Now()
+	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, cache, p.showBuild, installLog, logger)
 	if err != nil {
 		return fmt.Errorf("package the pipeline: %w", err)
 	}
+	fmt.Fprintf(p.log, "%s in %s\n", pkg.Summary, seconds(time.Since(packaged)))
 	p.token = randomHex(24)
 	env := pipeline.Environment{
 		Name:         "local",
@@ -322,6 +340,36 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	fmt.Fprintf(p.log, "installed stack %s in %s: webhook %s\n", PipelineStack, seconds(time.Since(started)), p.WebhookURL())
 	return nil
 }
+
+// openBuildCache opens the build cache Options.BuildCacheDir names, or the
+// default one.
+func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
+	dir := p.opts.BuildCacheDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultBuildCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	return buildcache.Open(dir, 0)
+}
+
+// showBuild shows on the progress log how one of the pipeline's functions
+// is packaged: a line when its build starts, and one when its zip is
+// ready, built or reused, with the time it took.
+func (p *Pipeline) showBuild(e packager.BuildEvent) {
+	switch e.State {
+	case packager.Building:
+		fmt.Fprintf(p.log, "  %-18s building %s\n", e.Function, e.Code)
+	case packager.Built:
+		fmt.Fprintf(p.log, "  %-18s built in %s (%s zip)\n", e.Function, seconds(e.Took), mib(e.Size))
+	case packager.Reused:
+		fmt.Fprintf(p.log, "  %-18s reused from %s in %s (%s unchanged)\n", e.Function, e.From, seconds(e.Took), e.Code)
+	}
+}
+
+// mib spells n bytes in MiB.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // WebhookURL is where Bitbucket deliveries go.
 func (p *Pipeline) WebhookURL() string { return p.outputs["WebhookUrl"] }
