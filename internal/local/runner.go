@@ -91,10 +91,11 @@ type Options struct {
 
 // Pipeline is the pipeline installed into a running local AWS.
 type Pipeline struct {
-	opts    Options
-	workDir string
-	ownDir  bool
-	log     io.Writer
+	opts     Options
+	workDir  string
+	ownDir   bool
+	keepLogs bool
+	log      io.Writer
 
 	kumo    *kumo.Server
 	front   *locallambda.Front // kumo's Lambda, traced
@@ -393,9 +394,10 @@ func (p *Pipeline) Endpoints() map[string]string {
 // BitbucketURL is the local Bitbucket's address.
 func (p *Pipeline) BitbucketURL() string { return p.hub.url }
 
-// KeepLogs keeps the work directory, logs included, when Close removes
-// everything else: a person reads them after a failed run.
-func (p *Pipeline) KeepLogs() { p.ownDir = false }
+// KeepLogs keeps the logs when Close removes the work directory it made:
+// a person reads them after a failed run. The rest (the functions' code,
+// some 70 MB, and the toolchains and caches the functions wrote) goes.
+func (p *Pipeline) KeepLogs() { p.keepLogs = true }
 
 // LogDir is where the functions' and services' logs are kept.
 func (p *Pipeline) LogDir() string { return filepath.Join(p.workDir, "logs") }
@@ -694,7 +696,26 @@ func (p *Pipeline) Close() error {
 		p.kumo.Close()
 	}
 	if p.ownDir {
-		errs = append(errs, os.RemoveAll(p.workDir))
+		errs = append(errs, p.removeWorkDir())
+	}
+	return errors.Join(errs...)
+}
+
+// removeWorkDir removes the work directory, or all of it but the logs
+// after KeepLogs.
+func (p *Pipeline) removeWorkDir() error {
+	if !p.keepLogs {
+		return os.RemoveAll(p.workDir)
+	}
+	entries, err := os.ReadDir(p.workDir)
+	if err != nil {
+		return fmt.Errorf("clean the work directory: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.Name() != "logs" {
+			errs = append(errs, os.RemoveAll(filepath.Join(p.workDir, e.Name())))
+		}
 	}
 	return errors.Join(errs...)
 }

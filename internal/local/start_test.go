@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,6 +27,8 @@ func TestStartCleansUpAfterAFailure(t *testing.T) {
 // TestSecondStartBuildsNothing: the pipeline's seven functions are built
 // by the first Start with an empty build cache, and reused by the next
 // one, whose kumo and bucket are new; each function's progress is shown.
+// After KeepLogs, Close leaves the logs of that run and none of its
+// function binaries.
 func TestSecondStartBuildsNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -64,22 +67,79 @@ func TestSecondStartBuildsNothing(t *testing.T) {
 		}
 	}
 
-	second.Close()
+	// The run failed, say: its logs are kept, its binaries are not.
+	work := second.workDir
+	second.KeepLogs()
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	var logs, others []string
+	err := filepath.WalkDir(work, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(work, path)
+		if strings.HasPrefix(rel, "logs"+string(filepath.Separator)) && strings.HasSuffix(rel, ".log") {
+			logs = append(logs, filepath.Base(rel))
+		} else {
+			others = append(others, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(others) > 0 {
+		t.Errorf("after KeepLogs and Close, the work directory holds more than logs: %q", others)
+	}
+	for _, want := range []string{"install.log", "stepfunctions.log"} {
+		if !strings.Contains(strings.Join(logs, " "), want) {
+			t.Errorf("after KeepLogs and Close, got logs %q, want %s among them", logs, want)
+		}
+	}
+	if !strings.Contains(strings.Join(logs, " "), "function-stackflow-WebhookFunction-") {
+		t.Errorf("after KeepLogs and Close, got logs %q, want the functions' among them", logs)
+	}
 }
 
-// TestKeepLogsKeepsTheWorkDirectory: the logs named after a failed run are
-// still there when the command has ended.
-func TestKeepLogsKeepsTheWorkDirectory(t *testing.T) {
-	dir := t.TempDir()
-	p := &Pipeline{workDir: filepath.Join(dir, "work"), ownDir: true}
-	if err := os.MkdirAll(p.LogDir(), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p.KeepLogs()
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p.LogDir()); err != nil {
-		t.Errorf("the logs are gone after KeepLogs and Close: %v", err)
+// TestKeepLogsKeepsOnlyTheLogs: after KeepLogs, Close removes the work
+// directory it made but for its logs; without, all of it.
+func TestKeepLogsKeepsOnlyTheLogs(t *testing.T) {
+	t.Parallel()
+	for _, keep := range []bool{true, false} {
+		work := filepath.Join(t.TempDir(), "work")
+		files := []string{"logs/install.log", "logs/function-a.log", "functions/a/0123/bootstrap", "toolchains/go1.26/bin/go", "go/build/00/x"}
+		for _, f := range files {
+			p := filepath.Join(work, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := &Pipeline{workDir: work, ownDir: true}
+		if keep {
+			p.KeepLogs()
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		filepath.WalkDir(work, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(work, path)
+				left = append(left, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		want := []string{}
+		if keep {
+			want = []string{"logs/function-a.log", "logs/install.log"}
+		}
+		if strings.Join(left, " ") != strings.Join(want, " ") {
+			t.Errorf("KeepLogs %v: got %q left, want %q", keep, left, want)
+		}
 	}
 }
