@@ -50,6 +50,10 @@ const (
 // PipelineStack is the name the pipeline is installed under.
 const PipelineStack = "stackflow"
 
+// pollSecondsPath is the SecondsPath of the state machine's Wait states
+// between looks at a change set or a stack, which wait Options.PollWait.
+const pollSecondsPath = "$.run.settings.pollSeconds"
+
 // Options configure Start.
 type Options struct {
 	// SourceDir is the stackflow source tree whose template.yaml and
@@ -60,9 +64,14 @@ type Options struct {
 	WorkDir string
 	// Log receives progress: what starts, what is installed.
 	Log io.Writer
-	// PollSeconds is the state machine's wait between looks at a change
-	// set or a stack; locally CloudFormation is quick, so 1 by default.
+	// PollSeconds is the pipeline's PollSeconds parameter, the seconds
+	// its state machine waits between looks at a change set or a stack; 1
+	// by default, the least Step Functions can wait.
 	PollSeconds int
+	// PollWait is how long those waits take locally: the local
+	// CloudFormation is done in a fraction of a second, so the local Step
+	// Functions waits 100 ms by default instead of PollSeconds.
+	PollWait time.Duration
 	// LockPollSeconds is how long a run waits before it tries again to
 	// take an environment another run holds; 1 by default.
 	LockPollSeconds int
@@ -161,6 +170,9 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if opts.PollSeconds <= 0 {
 		opts.PollSeconds = 1
 	}
+	if opts.PollWait <= 0 {
+		opts.PollWait = 100 * time.Millisecond
+	}
 	if opts.LockPollSeconds <= 0 {
 		opts.LockPollSeconds = 1
 	}
@@ -220,6 +232,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
 		LambdaEndpoint: lambdaURL,
+		PollWaits:      map[string]time.Duration{pollSecondsPath: opts.PollWait},
 		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
 		Region:         Region,
 		AccountID:      AccountID,

@@ -2,10 +2,12 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -141,5 +143,52 @@ func TestKeepLogsKeepsOnlyTheLogs(t *testing.T) {
 		if strings.Join(left, " ") != strings.Join(want, " ") {
 			t.Errorf("KeepLogs %v: got %q left, want %q", keep, left, want)
 		}
+	}
+}
+
+// TestPollWaitsNameThePipelinesWaits: the Wait states that Options.PollWait
+// shortens are there in the pipeline's state machine, by their SecondsPath:
+// the waits for a change set, a stack and a preview's deletion.
+func TestPollWaitsNameThePipelinesWaits(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile(filepath.Join("..", "..", "statemachine", "pipeline.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []string
+	var walk func(states map[string]json.RawMessage)
+	walk = func(states map[string]json.RawMessage) {
+		for name, raw := range states {
+			var s struct {
+				Type          string
+				SecondsPath   string
+				ItemProcessor *struct{ States map[string]json.RawMessage }
+				Iterator      *struct{ States map[string]json.RawMessage }
+				Branches      []struct{ States map[string]json.RawMessage }
+			}
+			if err := json.Unmarshal(raw, &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Type == "Wait" && s.SecondsPath == pollSecondsPath {
+				waits = append(waits, name)
+			}
+			for _, nested := range []*struct{ States map[string]json.RawMessage }{s.ItemProcessor, s.Iterator} {
+				if nested != nil {
+					walk(nested.States)
+				}
+			}
+			for _, b := range s.Branches {
+				walk(b.States)
+			}
+		}
+	}
+	var def struct{ States map[string]json.RawMessage }
+	if err := json.Unmarshal(body, &def); err != nil {
+		t.Fatal(err)
+	}
+	walk(def.States)
+	slices.Sort(waits)
+	if want := []string{"Wait for the change set", "Wait for the deletion", "Wait for the stack"}; !slices.Equal(waits, want) {
+		t.Errorf("Wait states with SecondsPath %s: got %q, want %q", pollSecondsPath, waits, want)
 	}
 }

@@ -108,4 +108,7 @@
 //   - IAM is not checked: roleArn is required and recorded, never assumed.
 //   - Options.RetryWait, when set, replaces every Retry's interval (tests
 //     use it to stay fast); AWS always waits IntervalSeconds with backoff.
+//   - Options.PollWaits, when set, replaces the wait of the Wait states
+//     whose SecondsPath it names (stackflow local polls its CloudFormation
+//     every 100 ms); AWS waits whole seconds.
 package sfn

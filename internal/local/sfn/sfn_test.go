@@ -891,3 +891,44 @@ func TestMapStopsAtTheFirstFailedIteration(t *testing.T) {
 		t.Errorf("got iterations started %v, want only [0]", started)
 	}
 }
+
+// TestPollWaits: a Wait state whose SecondsPath Options.PollWaits names
+// waits the given time, inside a Map as outside it, however many seconds
+// the path names; a Wait state with another path waits what it says.
+func TestPollWaits(t *testing.T) {
+	t.Parallel()
+	const day = `{"poll": 86400, "other": 86400, "items": [1, 2]}`
+	polls := machine(t, `{
+	  "StartAt": "Poll",
+	  "States": {
+	    "Poll": {"Type": "Wait", "SecondsPath": "$.poll", "Next": "Each"},
+	    "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+	      "ItemSelector": {"poll.$": "$.poll"},
+	      "ItemProcessor": {"StartAt": "Poll again", "States": {
+	        "Poll again": {"Type": "Wait", "SecondsPath": "$.poll", "End": true}}},
+	      "ResultPath": null, "End": true}
+	  }
+	}`)
+	if out := finished(t, start(t, polls, unique("polls"), day)); out.Status != types.ExecutionStatusSucceeded {
+		t.Errorf("waits a day each, shortened: got %s, want SUCCEEDED", out.Status)
+	}
+
+	other := machine(t, `{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "SecondsPath": "$.other", "End": true}}}`)
+	arn := start(t, other, unique("other"), day)
+	defer stop(t, arn)
+	// Started after the first machine's run ended and waits a day: it
+	// runs still, in its Wait state.
+	for deadline := time.Now().Add(time.Minute); countEvents(history(t, arn, nil), types.HistoryEventTypeWaitStateEntered) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s has not entered its Wait state after a minute", arn)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	out, err := client.DescribeExecution(context.Background(), &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != types.ExecutionStatusRunning {
+		t.Errorf("a Wait on another path: got %s, want RUNNING (waiting a day)", out.Status)
+	}
+}

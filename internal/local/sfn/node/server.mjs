@@ -188,6 +188,8 @@ const config = {
   region: flag('region', process.env.AWS_REGION ?? 'us-east-1'),
   account: flag('account', '000000000000'),
   retryWaitMs: Number(flag('retry-wait-ms', '0')),
+  // SecondsPath -> milliseconds that Wait states with that path wait.
+  pollWaitsMs: JSON.parse(flag('poll-waits-ms', '{}')),
 };
 
 // Longest timer Node keeps (2^31-1 ms); a longer one fires at once.
@@ -484,6 +486,12 @@ function prepare(def) {
     overrides.retryIntervalOverrides = {};
     for (const [n, s] of states) {
       if (Array.isArray(s.Retry)) overrides.retryIntervalOverrides[n] = config.retryWaitMs;
+    }
+  }
+  for (const [n, s] of states) {
+    if (s.Type === 'Wait' && Object.hasOwn(config.pollWaitsMs, s.SecondsPath)) {
+      overrides.waitTimeOverrides ??= {};
+      overrides.waitTimeOverrides[n] = config.pollWaitsMs[s.SecondsPath];
     }
   }
   return { runDef, states, owners, overrides };
