@@ -313,7 +313,9 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	}
 	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (%s)\n", p.opts.SourceDir, where)
 	packaged := time.Now()
-	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, cache, p.showBuild, installLog, logger)
+	progress := newBuildProgress(p.log)
+	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, cache, progress.show, installLog, logger)
+	progress.close()
 	if err != nil {
 		return fmt.Errorf("package the pipeline: %w", err)
 	}
@@ -367,23 +369,6 @@ func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
 	}
 	return buildcache.Open(dir, 0)
 }
-
-// showBuild shows on the progress log how one of the pipeline's functions
-// is packaged: a line when its build starts, and one when its zip is
-// ready, built or reused, with the time it took.
-func (p *Pipeline) showBuild(e packager.BuildEvent) {
-	switch e.State {
-	case packager.Building:
-		fmt.Fprintf(p.log, "  %-18s building %s\n", e.Function, e.Code)
-	case packager.Built:
-		fmt.Fprintf(p.log, "  %-18s built in %s (%s zip)\n", e.Function, seconds(e.Took), mib(e.Size))
-	case packager.Reused:
-		fmt.Fprintf(p.log, "  %-18s reused from %s in %s (%s unchanged)\n", e.Function, e.From, seconds(e.Took), e.Code)
-	}
-}
-
-// mib spells n bytes in MiB.
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // WebhookURL is where Bitbucket deliveries go.
 func (p *Pipeline) WebhookURL() string { return p.outputs["WebhookUrl"] }
