@@ -337,7 +337,7 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	}
 	deployer := deploy.New(cfnCfg, "")
 	deployer.Logger = logger
-	d, err := deployStack(ctx, deployer, pkg, env, 200*time.Millisecond)
+	d, err := deployStack(ctx, deployer, pkg, env, 50*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("install the pipeline's template.yaml: %w", err)
 	}
