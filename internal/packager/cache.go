@@ -56,8 +56,10 @@ type BuildEvent struct {
 
 // Where a reused zip was found.
 const (
+	// FromBucket: the bucket's build record named it.
 	FromBucket = "the artifact bucket"
-	FromCache  = "the build cache"
+	// FromCache: the Service's BuildCache held it.
+	FromCache = "the build cache"
 )
 
 // progress tells s.Progress, when set, about f.
