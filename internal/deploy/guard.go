@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -210,6 +211,12 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 	}
 	set := in.Run.Settings.WithDefaults()
 	wait := min(max(in.Lock.WaitSeconds*2, set.LockPollSeconds), max(set.LockPollSeconds, pipeline.MaxLockPollSeconds))
+	// A holder that stops renewing frees the environment when its lease
+	// lapses: look again just after that rather than a doubled wait later.
+	// A live holder renews in time, and the doubling goes on.
+	if lapse := int(math.Ceil(holder.ExpiresAt.Sub(now).Seconds())) + 1; lapse < wait {
+		wait = max(lapse, set.LockPollSeconds)
+	}
 	return pipeline.Lock{
 		HolderCommit:    holder.Commit,
 		HolderExecution: holder.Execution,

@@ -365,6 +365,41 @@ func TestTheWaitForALockBacksOff(t *testing.T) {
 	}
 }
 
+// TestTheWaitForALockEndsWhenItsLeaseLapses: a waiter looks again just
+// after the holder's lease lapses instead of doubling past it, so a run
+// that died frees its environment within a second of its lease.
+func TestTheWaitForALockEndsWhenItsLeaseLapses(t *testing.T) {
+	t.Parallel()
+	svc := withTable(t, newTestService(newFakeCFN()))
+	svc.now = time.Now // the locks' clock: the lease lapses in real time
+	t0 := time.Now().UTC()
+	holder := runOf(testInput(), "1111111111111111111111111111111111111111", t0)
+	holder.Run.Settings.LockLeaseSeconds, holder.Environment.SmokeTimeoutSeconds = 30, 0
+	waiter := runOf(testInput(), "2222222222222222222222222222222222222222", t0.Add(time.Second))
+	waiter.Run.Branch = "hotfix"
+	waiter.Run.Settings.LockPollSeconds = 4
+	lockOf(t, svc, holder)
+	var got []int
+	for range 5 {
+		l, err := lockOf(t, svc, waiter)
+		if err != nil || l.Held {
+			t.Fatalf("got %+v, %v; want a wait", l, err)
+		}
+		got = append(got, l.WaitSeconds)
+		waiter.Lock = l
+	}
+	// 4, 8, 16, then no later than a second after the 30 s lease (less
+	// the time this test took so far), never less than the poll.
+	if got[0] != 4 || got[1] != 8 || got[2] != 16 {
+		t.Fatalf("got waits %v, want 4, 8, 16 first", got)
+	}
+	for _, w := range got[3:] {
+		if w >= 32 || w < 4 {
+			t.Errorf("got waits %v, want the 4th and 5th at most 31 s (the lease lapses) and at least the poll", got)
+		}
+	}
+}
+
 func TestARunThatLostItsLockRecordsNoRelease(t *testing.T) {
 	t.Parallel()
 	svc := withTable(t, newTestService(newFakeCFN()))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,8 +40,23 @@ var (
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
+// parallelRuns is how many end-to-end tests run at once unless -parallel
+// says otherwise. They spend most of their time waiting (on polls, leases,
+// approvals and smoke retries), not computing, so more of them than the
+// machine has cores keep it busy; the default, GOMAXPROCS, would leave a
+// 2-core machine idle and the package slow.
+const parallelRuns = 8
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", fmt.Sprint(parallelRuns)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
 	os.Exit(runTests(m))
 }
 
@@ -59,7 +75,8 @@ func runTests(m *testing.M) int {
 	defer traces.Close()
 	// A short lease, so that the test of a run that died holding a lock
 	// waits seconds for it, not a minute.
-	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10})
+	// Enough processes per function for every test's run at once.
+	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1
@@ -67,8 +84,10 @@ func runTests(m *testing.M) int {
 	shared = p
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "logs of the local pipeline were in %s:\n", p.LogDir())
-		dumpLogs(p.LogDir())
+		// Each failed test has shown the tail of its own run's logs; the
+		// rest stays for whoever wants to read more.
+		p.KeepLogs()
+		fmt.Fprintf(os.Stderr, "logs of the local pipeline are kept in %s\n", p.LogDir())
 	}
 	if err := p.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "close: %v\n", err)
@@ -76,16 +95,36 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// dumpLogs prints the tail of every log, so a failure in CI can be read.
-func dumpLogs(dir string) {
+// logTail is the last lines of each log in dir that mention the app name:
+// its repository, its stacks and its executions, but not those of another
+// app whose name starts with it (hello, not hello-2).
+func logTail(dir, name string, lines int) string {
+	mentions := regexp.MustCompile(`(^|[^A-Za-z0-9-])` + regexp.QuoteMeta(name) + `($|[^A-Za-z0-9-]|-[A-Za-z])`)
 	entries, _ := os.ReadDir(dir)
+	var b strings.Builder
 	for _, e := range entries {
-		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-		if len(data) > 4000 {
-			data = data[len(data)-4000:]
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
 		}
-		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", e.Name(), data)
+		var found []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if mentions.MatchString(l) {
+				found = append(found, l)
+			}
+		}
+		if len(found) == 0 {
+			continue
+		}
+		if len(found) > lines {
+			found = found[len(found)-lines:]
+		}
+		fmt.Fprintf(&b, "==> %s (last %d lines about %s) <==\n%s\n", e.Name(), len(found), name, strings.Join(found, "\n"))
 	}
+	if b.Len() == 0 {
+		return "no log line mentions " + name
+	}
+	return b.String()
 }
 
 // app makes a git repository holding a copy of examples/hello whose stacks
@@ -112,6 +151,13 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 			edits[f] = fn
 		}
 	}
+	// A failed test shows the tail of its own run's logs, not every
+	// test's: the shared pipeline's logs hold all of them.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 25))
+		}
+	})
 	dir := t.TempDir()
 	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", "hello"), dir, edits); err != nil {
 		t.Fatal(err)
@@ -168,6 +214,7 @@ func get(t *testing.T, url string) string {
 }
 
 func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "hello", nil)
 	res := run(t, repo, dir)
 	if !res.Succeeded() {
@@ -200,6 +247,7 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 }
 
 func TestFailingTestsStopTheRunAtTheChecks(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "broken", map[string]func(string) string{
 		"hello/handler.go": func(s string) string { return strings.Replace(s, `"hello from "`, `"goodbye from "`, 1) },
 	})
@@ -221,6 +269,7 @@ func TestFailingTestsStopTheRunAtTheChecks(t *testing.T) {
 }
 
 func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "smoky", map[string]func(string) string{
 		"stackflow.yml": func(s string) string {
 			s = strings.Replace(s, "contains: hello from staging", "contains: hello from the moon", 1)
@@ -248,6 +297,7 @@ func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
 }
 
 func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "rolled", map[string]func(string) string{
 		"template.yaml": func(s string) string {
 			return strings.Replace(s, "Resources:\n", `Resources:
@@ -274,6 +324,7 @@ func TestAResourceThatCannotBeCreatedRollsTheStackBack(t *testing.T) {
 }
 
 func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "twice", nil)
 	if _, err := gitIn(context.Background(), dir, "checkout", "-q", "-b", "feature/greeting"); err != nil { // checks only: quick
 		t.Fatal(err)
@@ -314,5 +365,35 @@ func TestTheSameWebhookTwiceStartsOneExecution(t *testing.T) {
 	}
 	if desc.Status != "SUCCEEDED" {
 		t.Errorf("got %s, want SUCCEEDED (checks only)", desc.Status)
+	}
+}
+
+func TestLogTailIsAboutOneApp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lines := []string{
+		`{"msg":"start","repository":"acme/hello","execution":"arn:aws:states:us-east-1:0:execution:sm:hello-main-abc1234"}`,
+		`{"msg":"other","repository":"acme/hello-2"}`,
+		`create stack hello-staging`,
+		`create stack hello-2-staging`,
+		`{"msg":"unrelated","repository":"acme/smoky"}`,
+		`{"msg":"end","repository":"acme/hello"}`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "function-x.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := logTail(dir, "hello", 2)
+	for _, want := range []string{"stack hello-staging", `"msg":"end"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	for _, not := range []string{"hello-2", "smoky", `"msg":"start"`} {
+		if strings.Contains(got, not) {
+			t.Errorf("got\n%s\nwant no %q (another app's, or past the last 2 lines)", got, not)
+		}
+	}
+	if got := logTail(dir, "absent", 5); got != "no log line mentions absent" {
+		t.Errorf("got %q for an app with no lines", got)
 	}
 }

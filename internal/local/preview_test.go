@@ -84,6 +84,7 @@ func prStatus(t *testing.T, res *Result, id int) Status {
 }
 
 func TestPullRequestPreviewIsDeployedThenUpdated(t *testing.T) {
+	t.Parallel()
 	repo, dir := previewApp(t, "preview")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -153,6 +154,7 @@ func TestPullRequestPreviewIsDeployedThenUpdated(t *testing.T) {
 // successful preview run links to the preview, and a closed pull request's
 // run deletes the preview stack without running the checks.
 func TestPullRequestPreviewLinksAndIsDeletedOnMerge(t *testing.T) {
+	t.Parallel()
 	repo, dir := previewApp(t, "preview-merged")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

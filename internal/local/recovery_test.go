@@ -66,6 +66,7 @@ func describeStack(t *testing.T, name string) cfntypes.Stack {
 }
 
 func TestAFailedFirstCreateIsRecoveredOnTheNextPush(t *testing.T) {
+	t.Parallel()
 	original, err := os.ReadFile(filepath.Join("..", "..", "examples", "hello", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +135,7 @@ func TestAFailedFirstCreateIsRecoveredOnTheNextPush(t *testing.T) {
 }
 
 func TestAnEnvironmentWithItsOwnRolesAndProtection(t *testing.T) {
+	t.Parallel()
 	const (
 		role    = "arn:aws:iam::" + AccountID + ":role/stackflow-deploy-staging"
 		cfnRole = "arn:aws:iam::" + AccountID + ":role/stackflow-cloudformation-staging"

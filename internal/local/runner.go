@@ -36,6 +36,7 @@ import (
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/sfn"
+	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/webhook"
@@ -637,10 +638,26 @@ func (p *Pipeline) announce(s localbb.Status) {
 	}
 }
 
-// environments reads the stacks the app's plan names for the branch, as
-// they are now.
+// environments reads the stacks that the plan of the commit pushed
+// (default: HEAD) names for the branch, as they are now.
 func (p *Pipeline) environments(ctx context.Context, push Push) ([]Environment, error) {
-	cfg, sam, err := config.Load(push.Dir, push.Dir)
+	commit := push.Commit
+	if commit == "" {
+		commit = "HEAD"
+	}
+	tree, err := os.MkdirTemp("", "stackflow-config-")
+	if err != nil {
+		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
+	}
+	defer os.RemoveAll(tree)
+	app, err := localrepo.Open(ctx, push.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
+	}
+	if err := app.Extract(ctx, commit, tree); err != nil {
+		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
+	}
+	cfg, sam, err := config.Load(tree, push.Dir)
 	if err != nil {
 		return nil, nil // the run itself reported the bad config
 	}

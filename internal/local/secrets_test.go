@@ -16,6 +16,7 @@ import (
 // every execution so far, looking for the webhook secret and the Bitbucket
 // token: neither may be there.
 func TestNoSecretInAnyLogOrStepOutput(t *testing.T) {
+	t.Parallel()
 	repo, dir := app(t, "secretive", nil)
 	res := run(t, repo, dir)
 	if !res.Succeeded() {

@@ -14,14 +14,26 @@ import (
 // A cache failure only costs a build: the packager notes it and builds.
 type BuildCache interface {
 	// Load copies the zip that the build named key made to the new file
-	// path, and returns its SHA-256 (hex) and size. found is false, with no
-	// error, when the cache holds no zip for key; a copy that is not the
-	// one recorded (damaged or partly written) is an error, and is not
-	// copied.
-	Load(ctx context.Context, key, path string) (sha string, size int64, found bool, err error)
-	// Save keeps the zip at path, whose SHA-256 is sha, as the one the
-	// build named key made.
-	Save(ctx context.Context, key, path, sha string) error
+	// path, and describes it. found is false, with no error, when the
+	// cache holds no zip for key; a copy that is not the one recorded
+	// (damaged or partly written) is an error, and is not copied.
+	Load(ctx context.Context, key, path string) (z CachedZip, found bool, err error)
+	// Save keeps the zip at path, described by z, as the one the build
+	// named key made.
+	Save(ctx context.Context, key, path string, z CachedZip) error
+}
+
+// CachedZip describes a zip that a BuildCache keeps: what the bucket's
+// build record says of it.
+type CachedZip struct {
+	// SHA256 (hex) and Size are the zip's.
+	SHA256 string
+	Size   int64
+	// Handler, when set, is the Handler that the build's functions get
+	// (esbuild moves the handler's file).
+	Handler string
+	// Tool names the tools that built it.
+	Tool string
 }
 
 // BuildState is how far one function's zip is.
@@ -37,9 +49,9 @@ const (
 	Reused BuildState = "reused"
 )
 
-// BuildEvent tells Service.Progress how one function's zip is coming
-// along. Functions that share a CodeUri and an architecture share one zip,
-// and one event names the first of them.
+// BuildEvent tells Service.Progress how one function's (or layer's) zip is
+// coming along. Functions that share a build share one zip, and one event
+// names the first of them.
 type BuildEvent struct {
 	Function string
 	// Code is the function's CodeUri, relative to the repository's root.
@@ -62,11 +74,11 @@ const (
 	FromCache = "the build cache"
 )
 
-// progress tells s.Progress, when set, about f.
-func (j *job) progress(f *function, state BuildState, from string, took time.Duration, size int64) {
+// progress tells s.Progress, when set, about u.
+func (j *job) progress(u *unit, state BuildState, from string, took time.Duration, size int64) {
 	if j.Progress == nil {
 		return
 	}
-	rel, _ := filepath.Rel(j.t.root, f.codeDir)
-	j.Progress(BuildEvent{Function: f.name, Code: filepath.ToSlash(rel), State: state, From: from, Took: took, Size: size})
+	rel, _ := filepath.Rel(j.t.root, u.codeDir)
+	j.Progress(BuildEvent{Function: u.name, Code: filepath.ToSlash(rel), State: state, From: from, Took: took, Size: size})
 }

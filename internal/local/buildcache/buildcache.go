@@ -61,8 +61,10 @@ func (d *Dir) Path() string { return d.dir }
 
 // record is what KEY.json holds.
 type record struct {
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+	Handler string `json:"handler,omitempty"`
+	Tool    string `json:"tool,omitempty"`
 }
 
 // ErrCorrupt marks an entry whose zip is not the one recorded; Load removes
@@ -73,55 +75,57 @@ func (d *Dir) paths(key string) (zip, rec string) {
 	return filepath.Join(d.dir, key+".zip"), filepath.Join(d.dir, key+".json")
 }
 
-// Load copies the zip kept for key to path and returns its SHA-256 and
-// size, after checking both against the entry's record. A missing entry
-// is not found; a damaged or partial one is removed, and is an error that
-// wraps ErrCorrupt.
-func (d *Dir) Load(ctx context.Context, key, path string) (sha string, size int64, found bool, err error) {
+// Load copies the zip kept for key to path and describes it, after
+// checking its SHA-256 and size against the entry's record. A missing
+// entry is not found; a damaged or partial one is removed, and is an error
+// that wraps ErrCorrupt.
+func (d *Dir) Load(ctx context.Context, key, path string) (packager.CachedZip, bool, error) {
+	var none packager.CachedZip
 	if !keyPattern.MatchString(key) {
-		return "", 0, false, fmt.Errorf("build cache: %q is not a build key", key)
+		return none, false, fmt.Errorf("build cache: %q is not a build key", key)
 	}
 	zipPath, recPath := d.paths(key)
 	body, err := os.ReadFile(recPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", 0, false, nil
+		return none, false, nil
 	}
 	if err != nil {
-		return "", 0, false, fmt.Errorf("build cache: read %s: %w", recPath, err)
+		return none, false, fmt.Errorf("build cache: read %s: %w", recPath, err)
 	}
 	var rec record
 	if err := json.Unmarshal(body, &rec); err != nil || len(rec.SHA256) != 2*sha256.Size || rec.Size < 0 {
 		d.remove(key)
-		return "", 0, false, fmt.Errorf("build cache: entry %s: %w record; removed", short(key), ErrCorrupt)
+		return none, false, fmt.Errorf("build cache: entry %s: %w record; removed", short(key), ErrCorrupt)
 	}
 	src, err := os.Open(zipPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		d.remove(key)
-		return "", 0, false, fmt.Errorf("build cache: entry %s: %w: its zip is missing; removed", short(key), ErrCorrupt)
+		return none, false, fmt.Errorf("build cache: entry %s: %w: its zip is missing; removed", short(key), ErrCorrupt)
 	}
 	if err != nil {
-		return "", 0, false, fmt.Errorf("build cache: open %s: %w", zipPath, err)
+		return none, false, fmt.Errorf("build cache: open %s: %w", zipPath, err)
 	}
 	defer src.Close()
-	sha, size, err = copyHashed(path, src)
+	sha, size, err := copyHashed(path, src)
 	if err != nil {
-		return "", 0, false, fmt.Errorf("build cache: copy entry %s: %w", short(key), err)
+		return none, false, fmt.Errorf("build cache: copy entry %s: %w", short(key), err)
 	}
 	if sha != rec.SHA256 || size != rec.Size {
 		os.Remove(path)
 		d.remove(key)
-		return "", 0, false, fmt.Errorf("build cache: entry %s: %w: sha256 %s, %d bytes, want %s, %d bytes; removed",
+		return none, false, fmt.Errorf("build cache: entry %s: %w: sha256 %s, %d bytes, want %s, %d bytes; removed",
 			short(key), ErrCorrupt, short(sha), size, short(rec.SHA256), rec.Size)
 	}
 	// The record's time is when the entry was last used, for Prune.
 	now := d.now()
 	_ = os.Chtimes(recPath, now, now)
-	return sha, size, true, nil
+	return packager.CachedZip{SHA256: sha, Size: size, Handler: rec.Handler, Tool: rec.Tool}, true, nil
 }
 
-// Save keeps a copy of the zip at path, whose SHA-256 is sha, under key,
-// then prunes the cache to its bound, keeping key.
-func (d *Dir) Save(ctx context.Context, key, path, sha string) error {
+// Save keeps a copy of the zip at path, described by z, under key, then
+// prunes the cache to its bound, keeping key.
+func (d *Dir) Save(ctx context.Context, key, path string, z packager.CachedZip) error {
+	sha := z.SHA256
 	if !keyPattern.MatchString(key) {
 		return fmt.Errorf("build cache: %q is not a build key", key)
 	}
@@ -143,7 +147,7 @@ func (d *Dir) Save(ctx context.Context, key, path, sha string) error {
 		d.remove(key)
 		return fmt.Errorf("build cache: save %s: the zip's sha256 is %s, want %s", short(key), short(got), short(sha))
 	}
-	body, err := json.Marshal(record{SHA256: sha, Size: size})
+	body, err := json.Marshal(record{SHA256: sha, Size: size, Handler: z.Handler, Tool: z.Tool})
 	if err != nil {
 		return fmt.Errorf("build cache: save %s: %w", short(key), err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stackflow/stackflow/internal/packager"
 )
 
 // clock is the fixed time the tests' caches read, so that no test depends
@@ -47,27 +49,28 @@ func TestLoadAndSave(t *testing.T) {
 	ctx := context.Background()
 	d := open(t, 0)
 	out := filepath.Join(t.TempDir(), "got.zip")
-	if _, _, found, err := d.Load(ctx, key(1), out); found || err != nil {
+	if _, found, err := d.Load(ctx, key(1), out); found || err != nil {
 		t.Fatalf("Load of an empty cache: got found %v, %v; want a miss", found, err)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a miss wrote %s: %v", out, err)
 	}
 	path, sum := zipFile(t, "the zip of build 1")
-	if err := d.Save(ctx, key(1), path, sum); err != nil {
+	if err := d.Save(ctx, key(1), path, packager.CachedZip{SHA256: sum, Handler: "index.handler", Tool: "node v22"}); err != nil {
 		t.Fatal(err)
 	}
-	sha, size, found, err := d.Load(ctx, key(1), out)
+	z, found, err := d.Load(ctx, key(1), out)
 	if !found || err != nil {
 		t.Fatalf("Load after Save: got found %v, %v; want a hit", found, err)
 	}
-	if sha != sum || size != int64(len("the zip of build 1")) {
-		t.Errorf("got sha256 %s, %d bytes; want %s, %d", sha, size, sum, len("the zip of build 1"))
+	want := packager.CachedZip{SHA256: sum, Size: int64(len("the zip of build 1")), Handler: "index.handler", Tool: "node v22"}
+	if z != want {
+		t.Errorf("got %+v, want %+v", z, want)
 	}
 	if b, _ := os.ReadFile(out); string(b) != "the zip of build 1" {
 		t.Errorf("got %q copied, want the saved zip", b)
 	}
-	if _, _, found, _ := d.Load(ctx, key(2), filepath.Join(t.TempDir(), "x")); found {
+	if _, found, _ := d.Load(ctx, key(2), filepath.Join(t.TempDir(), "x")); found {
 		t.Errorf("another key was found")
 	}
 	assertNoTemp(t, d)
@@ -79,10 +82,10 @@ func TestBadKeys(t *testing.T) {
 	d := open(t, 0)
 	path, sum := zipFile(t, "z")
 	for _, k := range []string{"", "../escape", "a/b", strings.Repeat("a", 129)} {
-		if err := d.Save(ctx, k, path, sum); err == nil {
+		if err := d.Save(ctx, k, path, packager.CachedZip{SHA256: sum}); err == nil {
 			t.Errorf("Save(%q): got no error, want one", k)
 		}
-		if _, _, _, err := d.Load(ctx, k, filepath.Join(t.TempDir(), "x")); err == nil {
+		if _, _, err := d.Load(ctx, k, filepath.Join(t.TempDir(), "x")); err == nil {
 			t.Errorf("Load(%q): got no error, want one", k)
 		}
 	}
@@ -95,10 +98,10 @@ func TestSaveChecksTheSum(t *testing.T) {
 	d := open(t, 0)
 	path, _ := zipFile(t, "z")
 	_, other := zipFile(t, "another")
-	if err := d.Save(ctx, key(1), path, other); err == nil {
+	if err := d.Save(ctx, key(1), path, packager.CachedZip{SHA256: other}); err == nil {
 		t.Fatal("Save with a wrong sha256: got no error, want one")
 	}
-	if _, _, found, err := d.Load(ctx, key(1), filepath.Join(t.TempDir(), "x")); found || err != nil {
+	if _, found, err := d.Load(ctx, key(1), filepath.Join(t.TempDir(), "x")); found || err != nil {
 		t.Errorf("after a refused Save: got found %v, %v; want a miss", found, err)
 	}
 	assertNoTemp(t, d)
@@ -126,7 +129,7 @@ func TestCorruptEntries(t *testing.T) {
 			ctx := context.Background()
 			d := open(t, 0)
 			path, sum := zipFile(t, body)
-			if err := d.Save(ctx, key(7), path, sum); err != nil {
+			if err := d.Save(ctx, key(7), path, packager.CachedZip{SHA256: sum}); err != nil {
 				t.Fatal(err)
 			}
 			zip, rec := d.paths(key(7))
@@ -134,7 +137,7 @@ func TestCorruptEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "got.zip")
-			_, _, found, err := d.Load(ctx, key(7), out)
+			_, found, err := d.Load(ctx, key(7), out)
 			if found || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("got found %v, %v; want an error wrapping ErrCorrupt", found, err)
 			}
@@ -147,10 +150,10 @@ func TestCorruptEntries(t *testing.T) {
 				}
 			}
 			// Built again, it is saved and found again.
-			if err := d.Save(ctx, key(7), path, sum); err != nil {
+			if err := d.Save(ctx, key(7), path, packager.CachedZip{SHA256: sum}); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, found, err := d.Load(ctx, key(7), filepath.Join(t.TempDir(), "again.zip")); !found || err != nil {
+			if _, found, err := d.Load(ctx, key(7), filepath.Join(t.TempDir(), "again.zip")); !found || err != nil {
 				t.Errorf("after saving it again: got found %v, %v; want a hit", found, err)
 			}
 		})
@@ -182,18 +185,18 @@ func TestConcurrentWriters(t *testing.T) {
 				k := key((w + i) % 3)
 				path, sum := zipFile(t, bodies[k])
 				out := filepath.Join(t.TempDir(), "got.zip")
-				sha, _, found, err := d.Load(ctx, k, out)
+				z, found, err := d.Load(ctx, k, out)
 				switch {
 				case err != nil:
 					errs <- fmt.Errorf("writer %d: Load: %w", w, err)
-				case found && sha != sum:
-					errs <- fmt.Errorf("writer %d: loaded sha256 %s, want %s", w, sha, sum)
+				case found && z.SHA256 != sum:
+					errs <- fmt.Errorf("writer %d: loaded sha256 %s, want %s", w, z.SHA256, sum)
 				case found:
 					if b, _ := os.ReadFile(out); !bytes.Equal(b, []byte(bodies[k])) {
 						errs <- fmt.Errorf("writer %d: loaded other bytes", w)
 					}
 				}
-				if err := d.Save(ctx, k, path, sum); err != nil {
+				if err := d.Save(ctx, k, path, packager.CachedZip{SHA256: sum}); err != nil {
 					errs <- fmt.Errorf("writer %d: Save: %w", w, err)
 				}
 			}
@@ -206,7 +209,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	for k, body := range bodies {
 		out := filepath.Join(t.TempDir(), "got.zip")
-		if _, _, found, err := base.Load(ctx, k, out); !found || err != nil {
+		if _, found, err := base.Load(ctx, k, out); !found || err != nil {
 			t.Errorf("%s: got found %v, %v; want a hit", k[len(k)-1:], found, err)
 		} else if b, _ := os.ReadFile(out); string(b) != body {
 			t.Errorf("%s: got other bytes", k[len(k)-1:])
@@ -225,7 +228,7 @@ func TestPrune(t *testing.T) {
 	d := open(t, 3500) // room for three zips and their records
 	for k := range 3 {
 		path, sum := zipFile(t, body)
-		if err := d.Save(ctx, key(k), path, sum); err != nil {
+		if err := d.Save(ctx, key(k), path, packager.CachedZip{SHA256: sum}); err != nil {
 			t.Fatal(err)
 		}
 		// Saved an hour apart, oldest first.
@@ -238,7 +241,7 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	// Using the oldest makes it the newest.
-	if _, _, found, err := d.Load(ctx, key(0), filepath.Join(t.TempDir(), "z")); !found || err != nil {
+	if _, found, err := d.Load(ctx, key(0), filepath.Join(t.TempDir(), "z")); !found || err != nil {
 		t.Fatalf("Load: got found %v, %v", found, err)
 	}
 	stale := filepath.Join(d.Path(), tempPrefix+"stale")
@@ -252,12 +255,12 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	path, sum := zipFile(t, body)
-	if err := d.Save(ctx, key(3), path, sum); err != nil {
+	if err := d.Save(ctx, key(3), path, packager.CachedZip{SHA256: sum}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int]bool{0: true, 1: false, 2: true, 3: true}
 	for k, kept := range want {
-		_, _, found, err := d.Load(ctx, key(k), filepath.Join(t.TempDir(), "z"))
+		_, found, err := d.Load(ctx, key(k), filepath.Join(t.TempDir(), "z"))
 		if err != nil || found != kept {
 			t.Errorf("entry %d: got found %v, %v; want %v", k, found, err, kept)
 		}
@@ -271,10 +274,10 @@ func TestPrune(t *testing.T) {
 
 	// An entry larger than the whole bound is kept while it is the newest.
 	big, bigSum := zipFile(t, strings.Repeat("y", 5000))
-	if err := d.Save(ctx, key(4), big, bigSum); err != nil {
+	if err := d.Save(ctx, key(4), big, packager.CachedZip{SHA256: bigSum}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, found, err := d.Load(ctx, key(4), filepath.Join(t.TempDir(), "z")); !found || err != nil {
+	if _, found, err := d.Load(ctx, key(4), filepath.Join(t.TempDir(), "z")); !found || err != nil {
 		t.Errorf("the newest entry: got found %v, %v; want a hit", found, err)
 	}
 }
