@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 	"github.com/stackflow/stackflow/internal/packager"
 )
 
@@ -28,7 +29,8 @@ const DefaultMaxBytes = 256 << 20
 // leftover of a process that died writing it.
 const staleTemp = time.Hour
 
-// tempPrefix starts the names of files being written.
+// tempPrefix starts the names of files being written (as
+// cachedir.WriteAtomic names them).
 const tempPrefix = ".tmp-"
 
 // keyPattern is what a build key looks like; anything else could name a
@@ -125,74 +127,35 @@ func (d *Dir) Load(ctx context.Context, key, path string) (packager.CachedZip, b
 // Save keeps a copy of the zip at path, described by z, under key, then
 // prunes the cache to its bound, keeping key.
 func (d *Dir) Save(ctx context.Context, key, path string, z packager.CachedZip) error {
-	sha := z.SHA256
 	if !keyPattern.MatchString(key) {
 		return fmt.Errorf("build cache: %q is not a build key", key)
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != z.SHA256 {
+		return fmt.Errorf("build cache: save %s: the zip's sha256 is %s, want %s", short(key), short(got), short(z.SHA256))
+	}
+	body, err := json.Marshal(record{SHA256: z.SHA256, Size: int64(len(data)), Handler: z.Handler, Tool: z.Tool})
+	if err != nil {
+		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	}
+	// The zip first: a record is only ever beside a whole zip.
 	zipPath, recPath := d.paths(key)
-	src, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("build cache: save %s: %w", short(key), err)
-	}
-	defer src.Close()
-	got, size, err := d.writeAtomic(zipPath, func(w io.Writer) error {
-		_, err := io.Copy(w, src)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("build cache: save %s: %w", short(key), err)
-	}
-	if got != sha {
-		// The zip changed under us; keep nothing rather than a wrong record.
-		d.remove(key)
-		return fmt.Errorf("build cache: save %s: the zip's sha256 is %s, want %s", short(key), short(got), short(sha))
-	}
-	body, err := json.Marshal(record{SHA256: sha, Size: size, Handler: z.Handler, Tool: z.Tool})
-	if err != nil {
-		return fmt.Errorf("build cache: save %s: %w", short(key), err)
-	}
-	if _, _, err := d.writeAtomic(recPath, func(w io.Writer) error {
-		_, err := w.Write(body)
-		return err
-	}); err != nil {
-		return fmt.Errorf("build cache: save %s: %w", short(key), err)
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{zipPath, data}, {recPath, body}} {
+		if err := cachedir.WriteAtomic(f.path, f.data); err != nil {
+			return fmt.Errorf("build cache: save %s: %w", short(key), err)
+		}
 	}
 	if err := d.Prune(key); err != nil {
 		return fmt.Errorf("build cache: save %s: %w", short(key), err)
 	}
 	return nil
-}
-
-// writeAtomic writes what write writes to a temporary file in the cache,
-// flushes it to disk and renames it to path, and returns its SHA-256 and
-// size.
-func (d *Dir) writeAtomic(path string, write func(io.Writer) error) (string, int64, error) {
-	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
-	if err != nil {
-		return "", 0, err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename, there is nothing to remove
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
-	if err := write(cw); err != nil {
-		f.Close()
-		return "", 0, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", 0, err
-	}
-	if err := f.Close(); err != nil {
-		return "", 0, err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return "", 0, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
 }
 
 // Prune removes the least recently used entries until the cache's zips
@@ -284,17 +247,6 @@ func copyHashed(path string, r io.Reader) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func short(s string) string {
