@@ -142,7 +142,10 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	defer os.RemoveAll(tmp)
 
 	started := time.Now()
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: stderr, FunctionConcurrency: opts.processes})
+	// Polls wait a whole second, as Step Functions' shortest wait does, so
+	// that each finds the change set or stack ready and the transitions
+	// counted are those of a run on AWS.
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: stderr, FunctionConcurrency: opts.processes, PollWait: time.Second})
 	if err != nil {
 		return err
 	}

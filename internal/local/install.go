@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/stackflow/stackflow/internal/archive"
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/deploy"
+	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/toolchain"
@@ -65,19 +67,26 @@ func isSourceDir(d string) bool {
 // pipelineRepo names the pipeline's own source in the artifact layout.
 var pipelineRepo = pipeline.Repository{Workspace: "stackflow", Slug: "stackflow"}
 
+// DefaultBuildCacheDir is where stackflow local keeps the zips of the
+// pipeline's own functions between runs when Options.BuildCacheDir is
+// empty: <os.UserCacheDir()>/stackflow/builds, beside the local Step
+// Functions engine's npm packages.
+func DefaultBuildCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the build cache (set Options.BuildCacheDir): %w", err)
+	}
+	return filepath.Join(dir, "stackflow", "builds"), nil
+}
+
 // packagePipeline packages the pipeline's own template.yaml exactly as the
 // package step packages an app: the source tree is archived into the
-// bucket, then built for the host and uploaded by internal/packager.
-func packagePipeline(ctx context.Context, store *artifacts.Store, src string, log io.Writer, logger *slog.Logger) (pipeline.Package, error) {
+// bucket, then built for the host and uploaded by internal/packager, which
+// reuses the zips that cache (nil for none) keeps by build key and tells
+// progress about every function.
+func packagePipeline(ctx context.Context, store *artifacts.Store, src string, cache packager.BuildCache, progress func(packager.BuildEvent), log io.Writer, logger *slog.Logger) (pipeline.Package, error) {
 	var buf bytes.Buffer
-	skip := func(rel string) bool {
-		switch rel {
-		case ".git", "node_modules", ".venv", "examples", ".aws-sam":
-			return true
-		}
-		return false
-	}
-	if err := archive.Create(&buf, src, "stackflow", skip); err != nil {
+	if err := archive.Create(&buf, src, "stackflow", sourceSkip(ctx, src)); err != nil {
 		return pipeline.Package{}, fmt.Errorf("archive the stackflow source: %w", err)
 	}
 	sum := sha256.Sum256(buf.Bytes())
@@ -90,6 +99,8 @@ func packagePipeline(ctx context.Context, store *artifacts.Store, src string, lo
 		Store:     store,
 		Toolchain: toolchain.Options{},
 		Arch:      runtime.GOARCH,
+		Cache:     cache,
+		Progress:  progress,
 		Echo:      log,
 		Logger:    logger,
 	}
@@ -99,6 +110,32 @@ func packagePipeline(ctx context.Context, store *artifacts.Store, src string, lo
 		Execution: "install",
 		Source:    pipeline.Source{ArchiveKey: key, Plan: pipeline.Plan{Template: "template.yaml"}},
 	})
+}
+
+// sourceSkip says which paths of the stackflow source tree src (relative,
+// slash-separated) stay out of the pipeline's source archive: .git, the
+// examples, and, where src is in a git work tree, everything git ignores
+// (node_modules, .venv, .aws-sam, binaries built at the root), as a push
+// would leave them out; elsewhere node_modules, .venv and .aws-sam.
+func sourceSkip(ctx context.Context, src string) func(rel string) bool {
+	always := func(rel string) bool {
+		switch rel {
+		case ".git", "examples", "node_modules", ".venv", ".aws-sam":
+			return true
+		}
+		return false
+	}
+	out, err := localrepo.Git(ctx, src, nil, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	if err != nil {
+		return always
+	}
+	kept := map[string]bool{} // the files git does not ignore, and their folders
+	for _, f := range strings.Split(string(out), "\x00") {
+		for ; f != "" && f != "." && !kept[f]; f = path.Dir(f) {
+			kept[f] = true
+		}
+	}
+	return func(rel string) bool { return always(rel) || !kept[rel] }
 }
 
 // deployStack deploys pkg as stack through the deploy handler's own code,

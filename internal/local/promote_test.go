@@ -174,20 +174,28 @@ func client() *runs.Client {
 }
 
 // TestANewerPushSupersedesAnOlderOne pushes two commits of main in quick
-// succession; the older one's checks take longer, so the newer one reaches
-// staging first, and the older one stops before it rather than deploy an
-// older commit over a newer one.
+// succession; the older one's checks take longer (they wait until the newer
+// run has reached staging's lock: a fixed sleep raced the newer run's start,
+// which a busy local Step Functions may hold back for seconds), so the newer
+// one reaches staging first, and the older one stops before it rather than
+// deploy an older commit over a newer one.
 func TestANewerPushSupersedesAnOlderOne(t *testing.T) {
 	t.Parallel()
+	gate := filepath.Join(t.TempDir(), "newer-reached-staging")
+	wait := "  - while [ ! -e '" + gate + "' ]; do sleep 0.1; done\n"
 	repo, dir := app(t, "twopush", map[string]func(string) string{
-		"stackflow.yml": func(s string) string { return strings.Replace(s, "checks:\n", "checks:\n  - sleep 10\n", 1) },
+		"stackflow.yml": func(s string) string { return strings.Replace(s, "checks:\n", "checks:\n"+wait, 1) },
 	})
 	older := deliver(t, repo, dir)
 	olderSHA, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")
 	newerSHA := commit(t, dir, map[string]func(string) string{
-		"stackflow.yml": func(s string) string { return strings.Replace(s, "  - sleep 10\n", "", 1) },
+		"stackflow.yml": func(s string) string { return strings.Replace(s, wait, "", 1) },
 	})
 	newer := deliver(t, repo, dir)
+	until(t, "the newer run to reach staging's lock", func() bool { return visited(t, newer, "Take the environment's lock") })
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	if got := await(t, newer); got.Status != "SUCCEEDED" {
 		t.Fatalf("newer: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))

@@ -32,10 +32,12 @@ import (
 	"github.com/stackflow/stackflow/internal/config"
 	"github.com/stackflow/stackflow/internal/deploy"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
+	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/sfn"
 	"github.com/stackflow/stackflow/internal/localrepo"
+	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/webhook"
 )
@@ -49,6 +51,10 @@ const (
 // PipelineStack is the name the pipeline is installed under.
 const PipelineStack = "stackflow"
 
+// pollSecondsPath is the SecondsPath of the state machine's Wait states
+// between looks at a change set or a stack, which wait Options.PollWait.
+const pollSecondsPath = "$.run.settings.pollSeconds"
+
 // Options configure Start.
 type Options struct {
 	// SourceDir is the stackflow source tree whose template.yaml and
@@ -59,9 +65,14 @@ type Options struct {
 	WorkDir string
 	// Log receives progress: what starts, what is installed.
 	Log io.Writer
-	// PollSeconds is the state machine's wait between looks at a change
-	// set or a stack; locally CloudFormation is quick, so 1 by default.
+	// PollSeconds is the pipeline's PollSeconds parameter, the seconds
+	// its state machine waits between looks at a change set or a stack; 1
+	// by default, the least Step Functions can wait.
 	PollSeconds int
+	// PollWait is how long those waits take locally: the local
+	// CloudFormation is done in a fraction of a second, so the local Step
+	// Functions waits 100 ms by default instead of PollSeconds.
+	PollWait time.Duration
 	// LockPollSeconds is how long a run waits before it tries again to
 	// take an environment another run holds; 1 by default.
 	LockPollSeconds int
@@ -73,6 +84,11 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// BuildCacheDir is where the zips of the pipeline's own functions are
+	// kept between runs, by build key, so that a run builds only the
+	// functions whose sources changed; empty means BuildCacheDir(), in the
+	// user's cache directory.
+	BuildCacheDir string
 	// FunctionConcurrency is how many processes serve each function, as
 	// Lambda runs an environment per concurrent invocation; 0 means 4,
 	// enough for a few runs at once while staying light on a laptop.
@@ -85,10 +101,11 @@ type Options struct {
 
 // Pipeline is the pipeline installed into a running local AWS.
 type Pipeline struct {
-	opts    Options
-	workDir string
-	ownDir  bool
-	log     io.Writer
+	opts     Options
+	workDir  string
+	ownDir   bool
+	keepLogs bool
+	log      io.Writer
 
 	kumo    *kumo.Server
 	front   *locallambda.Front // kumo's Lambda, traced
@@ -154,6 +171,9 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	if opts.PollSeconds <= 0 {
 		opts.PollSeconds = 1
 	}
+	if opts.PollWait <= 0 {
+		opts.PollWait = 100 * time.Millisecond
+	}
 	if opts.LockPollSeconds <= 0 {
 		opts.LockPollSeconds = 1
 	}
@@ -213,6 +233,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
 		LambdaEndpoint: lambdaURL,
+		PollWaits:      map[string]time.Duration{pollSecondsPath: opts.PollWait},
 		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
 		Region:         Region,
 		AccountID:      AccountID,
@@ -279,17 +300,30 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	started := time.Now()
 	s3c := s3.NewFromConfig(p.aws, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "stackflow-local-install"
+	// kumo keeps its buckets per process, not per server: a second Start
+	// in the same process (a test's) needs a bucket of its own.
+	bucket := "stackflow-local-install-" + randomHex(6)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("create the install bucket: %w", err)
 	}
-	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (building its functions the first time takes a minute or two)\n", p.opts.SourceDir)
 	installLog := p.logFile("install")
 	logger := slog.New(slog.NewTextHandler(installLog, nil))
-	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, installLog, logger)
+	var cache packager.BuildCache
+	where := "no build cache"
+	if c, err := p.openBuildCache(); err != nil {
+		where = fmt.Sprintf("no build cache: %v", err) // a run without one only builds more
+	} else {
+		cache, where = c, "function zips cached in "+c.Path()
+	}
+	fmt.Fprintf(p.log, "packaging the pipeline's template.yaml from %s (%s)\n", p.opts.SourceDir, where)
+	packaged := time.Now()
+	progress := newBuildProgress(p.log)
+	pkg, err := packagePipeline(ctx, artifacts.New(s3c, bucket, Region), p.opts.SourceDir, cache, progress.show, installLog, logger)
+	progress.close()
 	if err != nil {
 		return fmt.Errorf("package the pipeline: %w", err)
 	}
+	fmt.Fprintf(p.log, "%s in %s\n", pkg.Summary, seconds(time.Since(packaged)))
 	p.token = randomHex(24)
 	env := pipeline.Environment{
 		Name:         "local",
@@ -307,7 +341,7 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	}
 	deployer := deploy.New(cfnCfg, "")
 	deployer.Logger = logger
-	d, err := deployStack(ctx, deployer, pkg, env, 200*time.Millisecond)
+	d, err := deployStack(ctx, deployer, pkg, env, 50*time.Millisecond)
 	if err != nil {
 		return fmt.Errorf("install the pipeline's template.yaml: %w", err)
 	}
@@ -325,6 +359,19 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 	p.secret = aws.ToString(sec.SecretString)
 	fmt.Fprintf(p.log, "installed stack %s in %s: webhook %s\n", PipelineStack, seconds(time.Since(started)), p.WebhookURL())
 	return nil
+}
+
+// openBuildCache opens the build cache Options.BuildCacheDir names, or the
+// default one.
+func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
+	dir := p.opts.BuildCacheDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultBuildCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	return buildcache.Open(dir, 0)
 }
 
 // WebhookURL is where Bitbucket deliveries go.
@@ -349,9 +396,10 @@ func (p *Pipeline) Endpoints() map[string]string {
 // BitbucketURL is the local Bitbucket's address.
 func (p *Pipeline) BitbucketURL() string { return p.hub.url }
 
-// KeepLogs keeps the work directory, logs included, when Close removes
-// everything else: a person reads them after a failed run.
-func (p *Pipeline) KeepLogs() { p.ownDir = false }
+// KeepLogs keeps the logs when Close removes the work directory it made:
+// a person reads them after a failed run. The rest (the functions' code,
+// some 70 MB, and the toolchains and caches the functions wrote) goes.
+func (p *Pipeline) KeepLogs() { p.keepLogs = true }
 
 // LogDir is where the functions' and services' logs are kept.
 func (p *Pipeline) LogDir() string { return filepath.Join(p.workDir, "logs") }
@@ -666,7 +714,26 @@ func (p *Pipeline) Close() error {
 		p.kumo.Close()
 	}
 	if p.ownDir {
-		errs = append(errs, os.RemoveAll(p.workDir))
+		errs = append(errs, p.removeWorkDir())
+	}
+	return errors.Join(errs...)
+}
+
+// removeWorkDir removes the work directory, or all of it but the logs
+// after KeepLogs.
+func (p *Pipeline) removeWorkDir() error {
+	if !p.keepLogs {
+		return os.RemoveAll(p.workDir)
+	}
+	entries, err := os.ReadDir(p.workDir)
+	if err != nil {
+		return fmt.Errorf("clean the work directory: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.Name() != "logs" {
+			errs = append(errs, os.RemoveAll(filepath.Join(p.workDir, e.Name())))
+		}
 	}
 	return errors.Join(errs...)
 }

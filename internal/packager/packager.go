@@ -69,6 +69,14 @@ type Service struct {
 	// in the artifact bucket; the commands then use Caches.Dir as
 	// Toolchain.GoCacheDir. Nil leaves the caches to the environment.
 	Caches *gocache.Config
+	// Cache, when set, keeps zips by build key beyond the bucket: a build
+	// whose key the bucket has no record of is looked up there before it
+	// runs, and every build is saved there. Nil (on AWS) uses the bucket
+	// alone.
+	Cache BuildCache
+	// Progress, when set, is told when each function starts building and
+	// when its zip is ready, built or reused.
+	Progress func(BuildEvent)
 	// ToolPath lists directories searched before PATH for the tools that
 	// Python and Node.js builds run (python3.X, python3, node, npm, uv),
 	// and put before PATH in their environment, as sam build's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -74,12 +75,24 @@ func (j *job) buildAll(ctx context.Context, units []*unit) (map[string]*result, 
 	}
 	for _, u := range firsts {
 		key := keys[u]
+		began := time.Now()
 		if key != "" {
 			if r := j.lookup(ctx, u, key); r != nil {
+				j.progress(u, Reused, FromBucket, time.Since(began), r.a.size)
+				out[u.target()] = r
+				continue
+			}
+			r, err := j.fromCache(ctx, u, key)
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
+				j.progress(u, Reused, FromCache, time.Since(began), r.a.size)
 				out[u.target()] = r
 				continue
 			}
 		}
+		j.progress(u, Building, "", 0, 0)
 		o, err := j.builder(u.method).build(ctx, u)
 		if err != nil {
 			return nil, err
@@ -89,10 +102,57 @@ func (j *job) buildAll(ctx context.Context, units []*unit) (map[string]*result, 
 		}
 		if key != "" {
 			j.record(ctx, u, key, o)
+			j.toCache(ctx, u, key, o)
 		}
+		j.progress(u, Built, "", time.Since(began), o.a.size)
 		out[u.target()] = &result{a: o.a, handler: o.handler}
 	}
 	return out, nil
+}
+
+// fromCache returns the zip that the build cache keeps for key, stored in
+// the bucket and recorded there as a build's would be; nil when there is
+// no cache or it holds no good copy. Only a failure to store the zip in the
+// bucket is an error.
+func (j *job) fromCache(ctx context.Context, u *unit, key string) (*result, error) {
+	if j.Cache == nil {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp(j.tmp, "cached-")
+	if err != nil {
+		return nil, fmt.Errorf("package: %w", err)
+	}
+	path := filepath.Join(dir, "code.zip")
+	z, found, err := j.Cache.Load(ctx, key, path)
+	if err != nil {
+		j.note("[%s: %v; building]\n", u.name, err)
+		j.log.Warn("build cache", "function", u.name, "buildKey", key, "error", err)
+		return nil, nil
+	}
+	if !found {
+		return nil, nil
+	}
+	o := &output{a: &artifact{path: path, sha: z.SHA256, size: z.Size, ext: ".zip"}, handler: z.Handler, tool: z.Tool}
+	if err := j.upload(ctx, o.a, "application/zip"); err != nil {
+		return nil, err
+	}
+	j.record(ctx, u, key, o)
+	j.note("reused %s (inputs unchanged) from the build cache: s3://%s/%s, build key %s\n", u.name, j.Store.Bucket(), j.key(o.a), short(key))
+	j.log.Info("reused", "function", u.name, "method", u.method.String(), "arch", u.arch, "sha256", z.SHA256, "buildKey", key, "from", "cache")
+	return &result{a: o.a, reused: true, handler: o.handler}, nil
+}
+
+// toCache saves o, built with key, in the build cache. A failure only
+// costs a build next time.
+func (j *job) toCache(ctx context.Context, u *unit, key string, o *output) {
+	if j.Cache == nil {
+		return
+	}
+	z := CachedZip{SHA256: o.a.sha, Size: o.a.size, Handler: o.handler, Tool: o.tool}
+	if err := j.Cache.Save(ctx, key, o.a.path, z); err != nil {
+		j.note("[%s: %v]\n", u.name, err)
+		j.log.Warn("build cache", "function", u.name, "buildKey", key, "error", err)
+	}
 }
 
 // lookup returns the zip that a build with key made before, when it is

@@ -105,6 +105,7 @@ func runTests(m *testing.M) (int, error) {
 	svc, err := Start(ctx, Options{
 		LambdaEndpoint: srv.URL,
 		RetryWait:      time.Millisecond,
+		PollWaits:      map[string]time.Duration{"$.poll": time.Millisecond},
 		Stderr:         os.Stderr,
 	})
 	if err != nil {

@@ -40,6 +40,13 @@ type Options struct {
 	// that tests need not wait IntervalSeconds with backoff). It is rounded
 	// up to whole milliseconds.
 	RetryWait time.Duration
+	// PollWaits, when set, makes every Wait state whose SecondsPath is a
+	// key wait the key's duration instead of the seconds that the path
+	// names (rounded up to whole milliseconds): Step Functions waits whole
+	// seconds, and stackflow local polls its CloudFormation, which is done
+	// in a fraction of one, more often than that. Other Wait states wait
+	// as they say.
+	PollWaits map[string]time.Duration
 	// Env is added to the node process's environment ("KEY=value").
 	Env []string
 	// Node and NPM are the programs to run; empty means "node" and "npm"
@@ -151,6 +158,17 @@ func launch(ctx context.Context, node, script string, opts Options) (*Service, e
 	if opts.RetryWait > 0 {
 		ms := (opts.RetryWait + time.Millisecond - 1) / time.Millisecond
 		args = append(args, "--retry-wait-ms", strconv.FormatInt(int64(ms), 10))
+	}
+	if len(opts.PollWaits) > 0 {
+		ms := map[string]int64{}
+		for path, d := range opts.PollWaits {
+			ms[path] = int64((max(d, time.Millisecond) + time.Millisecond - 1) / time.Millisecond)
+		}
+		b, err := json.Marshal(ms)
+		if err != nil {
+			return nil, fmt.Errorf("local step functions: poll waits: %w", err)
+		}
+		args = append(args, "--poll-waits-ms", string(b))
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Dir = filepath.Dir(script)

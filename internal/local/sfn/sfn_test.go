@@ -2,10 +2,15 @@ package sfn
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -889,5 +894,97 @@ func TestMapStopsAtTheFirstFailedIteration(t *testing.T) {
 	}
 	if !slices.Equal(started, []int32{0}) {
 		t.Errorf("got iterations started %v, want only [0]", started)
+	}
+}
+
+// TestPollWaits: a Wait state whose SecondsPath Options.PollWaits names
+// waits the given time, inside a Map as outside it, however many seconds
+// the path names; a Wait state with another path waits what it says.
+func TestPollWaits(t *testing.T) {
+	t.Parallel()
+	const day = `{"poll": 86400, "other": 86400, "items": [1, 2]}`
+	polls := machine(t, `{
+	  "StartAt": "Poll",
+	  "States": {
+	    "Poll": {"Type": "Wait", "SecondsPath": "$.poll", "Next": "Each"},
+	    "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+	      "ItemSelector": {"poll.$": "$.poll"},
+	      "ItemProcessor": {"StartAt": "Poll again", "States": {
+	        "Poll again": {"Type": "Wait", "SecondsPath": "$.poll", "End": true}}},
+	      "ResultPath": null, "End": true}
+	  }
+	}`)
+	if out := finished(t, start(t, polls, unique("polls"), day)); out.Status != types.ExecutionStatusSucceeded {
+		t.Errorf("waits a day each, shortened: got %s, want SUCCEEDED", out.Status)
+	}
+
+	other := machine(t, `{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "SecondsPath": "$.other", "End": true}}}`)
+	arn := start(t, other, unique("other"), day)
+	defer stop(t, arn)
+	// Started after the first machine's run ended and waits a day: it
+	// runs still, in its Wait state.
+	for deadline := time.Now().Add(time.Minute); countEvents(history(t, arn, nil), types.HistoryEventTypeWaitStateEntered) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s has not entered its Wait state after a minute", arn)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	out, err := client.DescribeExecution(context.Background(), &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != types.ExecutionStatusRunning {
+		t.Errorf("a Wait on another path: got %s, want RUNNING (waiting a day)", out.Status)
+	}
+}
+
+// TestValidatedDefinitionsAreRemembered: a definition that passed the
+// interpreter's validation is remembered beside the engine, named by its
+// text with the Lambda functions' names set aside, so that the same
+// definition over other functions is not validated again; one that failed
+// is not remembered, and is refused again.
+func TestValidatedDefinitionsAreRemembered(t *testing.T) {
+	t.Parallel()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, _ := engine.ReadFile("node/package.json")
+	lock, _ := engine.ReadFile("node/package-lock.json")
+	dir := filepath.Join(cache, "stackflow", "node", "sfn-"+digest(pkg, lock), "validated")
+	key := func(def string) string {
+		shape := regexp.MustCompile(`arn:aws:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]{1,64}`).
+			ReplaceAllString(def, "arn:aws:lambda:$1:$2:function:f")
+		sum := sha256.Sum256([]byte("checkArn checkPaths\n" + shape))
+		return filepath.Join(dir, hex.EncodeToString(sum[:]))
+	}
+	// A comment of its own, so that no earlier run remembered it.
+	def := `{"Comment": "` + unique(t.Name()) + "-" + rand.Text() + `", "StartAt": "Call",
+	  "States": {"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:one", "End": true}}}`
+	if _, err := os.Stat(key(def)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("remembered before it was created: %v", err)
+	}
+	machine(t, def)
+	t.Cleanup(func() { os.Remove(key(def)) })
+	if _, err := os.Stat(key(def)); err != nil {
+		t.Fatalf("a valid definition is not remembered: %v", err)
+	}
+	other := strings.Replace(def, "function:one", "function:another-one", 1)
+	if key(other) != key(def) {
+		t.Fatalf("the same definition over another function has another key")
+	}
+	machine(t, other)
+
+	bad := strings.Replace(def, `"End": true`, `"Next": "Nowhere"`, 1)
+	for range 2 {
+		_, err := client.CreateStateMachine(context.Background(), &awssfn.CreateStateMachineInput{
+			Name: aws.String(unique(t.Name())), Definition: aws.String(bad), RoleArn: aws.String(role)})
+		var invalid *types.InvalidDefinition
+		if !errors.As(err, &invalid) {
+			t.Errorf("an invalid definition: got %v, want InvalidDefinition", err)
+		}
+	}
+	if _, err := os.Stat(key(bad)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an invalid definition is remembered: %v", err)
 	}
 }

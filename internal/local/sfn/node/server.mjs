@@ -188,6 +188,8 @@ const config = {
   region: flag('region', process.env.AWS_REGION ?? 'us-east-1'),
   account: flag('account', '000000000000'),
   retryWaitMs: Number(flag('retry-wait-ms', '0')),
+  // SecondsPath -> milliseconds that Wait states with that path wait.
+  pollWaitsMs: JSON.parse(flag('poll-waits-ms', '{}')),
 };
 
 // Longest timer Node keeps (2^31-1 ms); a longer one fires at once.
@@ -398,6 +400,41 @@ function eachState(def, visit) {
   }
 }
 
+// The interpreter's validation (asl-validator) compiles its JSON schemas
+// anew on every call: about half a second of CPU, on the critical path of
+// every stackflow local start, which creates the pipeline's state machine
+// with the same definition but for its functions' names, random per stack.
+// So a definition that passed is remembered, as a file named by the SHA-256
+// of its text with every Lambda function's name replaced by one name (an ARN
+// of the same shape validates alike), in a folder beside this script: the
+// install directory of this exact package tree, which a new validator
+// version replaces.
+const VALIDATED_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'validated');
+const FUNCTION_ARNS = /arn:aws:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]{1,64}/gu;
+
+function validationKey(text) {
+  const shape = text.replace(FUNCTION_ARNS, 'arn:aws:lambda:$1:$2:function:f');
+  return createHash('sha256').update('checkArn checkPaths\n').update(shape).digest('hex');
+}
+
+function validatedBefore(key) {
+  return fs.existsSync(path.join(VALIDATED_DIR, key));
+}
+
+// rememberValidated notes key as validated; a failure only costs a
+// validation next time. The file is renamed into place, so processes
+// sharing the directory never see half of one.
+function rememberValidated(key) {
+  try {
+    fs.mkdirSync(VALIDATED_DIR, { recursive: true });
+    const tmp = path.join(VALIDATED_DIR, `.tmp-${process.pid}-${randomUUID()}`);
+    fs.writeFileSync(tmp, '');
+    fs.renameSync(tmp, path.join(VALIDATED_DIR, key));
+  } catch {
+    // not remembered
+  }
+}
+
 // parseDefinition validates a definition the way the interpreter will run it
 // and returns it parsed.
 function parseDefinition(text) {
@@ -407,11 +444,15 @@ function parseDefinition(text) {
   } catch (err) {
     throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: ${err.message}'`);
   }
-  try {
-    new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
-  } catch (err) {
-    const msg = String(err.message).replace(/^State machine definition is invalid, see error\(s\) below:\s*/u, '');
-    throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: '${msg.trim()}'`);
+  const shape = validationKey(text);
+  if (!validatedBefore(shape)) {
+    try {
+      new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
+    } catch (err) {
+      const msg = String(err.message).replace(/^State machine definition is invalid, see error\(s\) below:\s*/u, '');
+      throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: '${msg.trim()}'`);
+    }
+    rememberValidated(shape);
   }
   // The interpreter knows JSONPath only: it would run JSONata and variables
   // as if they were not there, so refuse them plainly instead.
@@ -484,6 +525,12 @@ function prepare(def) {
     overrides.retryIntervalOverrides = {};
     for (const [n, s] of states) {
       if (Array.isArray(s.Retry)) overrides.retryIntervalOverrides[n] = config.retryWaitMs;
+    }
+  }
+  for (const [n, s] of states) {
+    if (s.Type === 'Wait' && Object.hasOwn(config.pollWaitsMs, s.SecondsPath)) {
+      overrides.waitTimeOverrides ??= {};
+      overrides.waitTimeOverrides[n] = config.pollWaitsMs[s.SecondsPath];
     }
   }
   return { runDef, states, owners, overrides };
