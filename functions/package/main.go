@@ -9,7 +9,8 @@
 //	TOOLCHAIN_CACHE  where downloaded Go toolchains are kept; default /tmp/stackflow/toolchains
 //	GOPROXY          the Go module proxy for toolchains and modules; default https://proxy.golang.org
 //	GO_CACHE_S3      on (default): keep GOMODCACHE and GOCACHE between runs in the
-//	                 artifact bucket; off: use the environment's Go caches (stackflow local)
+//	                 artifact bucket, and pip's and npm's download caches per branch;
+//	                 off: use the environment's caches (stackflow local)
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
 //	BUILD_ARCH       build every function for this architecture instead of the
 //	                 template's: arm64, x86_64 (amd64) or host (local runs)

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,11 +116,12 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	if needsErr != nil {
 		note("[%v: no Python or Node.js set up for the checks]\n", needsErr)
 	}
-	env, err := s.environment(ctx, tc, runtimes.Needs(needs.Runtimes), work, note, log)
+	langs := runtimes.Needs(needs.Runtimes)
+	env, err := s.environment(ctx, tc, langs, work, note, log)
 	if err != nil {
 		return pipeline.ChecksResult{}, err
 	}
-	caches := s.restoreCaches(ctx, in.Run.Repository, modDir, tc, note, log)
+	caches := s.restoreCaches(ctx, in.Run, modDir, tc, langs, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -171,48 +173,73 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	return res, nil
 }
 
-// restoreCaches restores the Go caches of the checks of the module at
-// modDir, when they are kept and the app has one; it returns their
-// session, nil when they are not. A failure only costs time.
-func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, modDir string, tc toolchain.Toolchain,
-	note func(string, ...any), log *slog.Logger) *gocache.Session {
-	if s.Caches == nil || tc.Version == "" {
+// restoreCaches restores the caches the checks keep, when they are kept:
+// the Go caches of the module at modDir when the app has one (per
+// repository, keyed by go.sum and toolchain), and pip's and npm's download
+// caches when it has Python or Node.js (per branch). It returns their
+// sessions. A failure only costs time.
+func (s *Service) restoreCaches(ctx context.Context, run pipeline.Run, modDir string, tc toolchain.Toolchain,
+	langs []runtimes.Need, note func(string, ...any), log *slog.Logger) []*gocache.Session {
+	if s.Caches == nil {
 		return nil
 	}
-	sums, err := gocache.Sums(modDir)
-	if err != nil {
-		note("[go caches: %v; not used]\n", err)
-		return nil
-	}
-	session := s.Caches.Session(repo, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums))
-	for _, part := range []gocache.Part{gocache.Modules, gocache.Builds} {
-		r, err := session.Restore(ctx, part)
-		if err != nil {
-			note("[go caches: %v; going on without]\n", err)
-			log.Warn("restore go cache", "cache", string(part), "error", err)
-			continue
+	var sessions []*gocache.Session
+	restore := func(session *gocache.Session, parts ...gocache.Part) {
+		sessions = append(sessions, session)
+		for _, part := range parts {
+			r, err := session.Restore(ctx, part)
+			if err != nil {
+				note("[caches: %v; going on without]\n", err)
+				log.Warn("restore cache", "cache", string(part), "error", err)
+				continue
+			}
+			note("%s\n", r)
+			log.Info("cache", "cache", string(part), "action", r.Action, "bytes", r.Bytes, "seconds", r.Took.Seconds())
 		}
-		note("%s\n", r)
-		log.Info("go cache", "cache", string(part), "action", r.Action, "bytes", r.Bytes, "seconds", r.Took.Seconds())
 	}
-	note("\n")
-	return session
+	if tc.Version != "" {
+		if sums, err := gocache.Sums(modDir); err != nil {
+			note("[go caches: %v; not used]\n", err)
+		} else {
+			restore(s.Caches.Session(run.Repository, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
+				gocache.Modules, gocache.Builds)
+		}
+	}
+	if parts := downloadParts(langs); len(parts) > 0 {
+		restore(s.Caches.Session(run.Repository, gocache.DownloadsKey("checks", run.Branch, runtime.GOOS, runtime.GOARCH)), parts...)
+	}
+	if len(sessions) > 0 {
+		note("\n")
+	}
+	return sessions
 }
 
-// saveCaches saves the Go caches that grew; a failure only costs time next
+// downloadParts are the download caches of the tools of langs: pip's for
+// Python, npm's for Node.js.
+func downloadParts(langs []runtimes.Need) []gocache.Part {
+	var parts []gocache.Part
+	for _, n := range langs {
+		part := map[runtimes.Language]gocache.Part{runtimes.Python: gocache.Pip, runtimes.Node: gocache.Npm}[n.Language]
+		if !slices.Contains(parts, part) {
+			parts = append(parts, part)
+		}
+	}
+	return parts
+}
+
+// saveCaches saves the caches that grew; a failure only costs time next
 // run.
-func saveCaches(ctx context.Context, session *gocache.Session, note func(string, ...any), log *slog.Logger) {
-	if session == nil {
-		return
-	}
-	reports, err := session.Save(ctx)
-	for _, r := range reports {
-		note("%s\n", r)
-		log.Info("go cache", "cache", string(r.Part), "action", r.Action, "bytes", r.Bytes, "archive", r.Archive, "seconds", r.Took.Seconds())
-	}
-	if err != nil {
-		note("[go caches: %v]\n", err)
-		log.Warn("save go caches", "error", err)
+func saveCaches(ctx context.Context, sessions []*gocache.Session, note func(string, ...any), log *slog.Logger) {
+	for _, session := range sessions {
+		reports, err := session.Save(ctx)
+		for _, r := range reports {
+			note("%s\n", r)
+			log.Info("cache", "cache", string(r.Part), "action", r.Action, "bytes", r.Bytes, "archive", r.Archive, "seconds", r.Took.Seconds())
+		}
+		if err != nil {
+			note("[caches: %v]\n", err)
+			log.Warn("save caches", "error", err)
+		}
 	}
 }
 

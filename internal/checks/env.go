@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runtimes"
@@ -157,6 +158,9 @@ func (s *Service) environment(ctx context.Context, tc toolchain.Toolchain, needs
 		set("VIRTUAL_ENV", venv)
 		set("PIP_DISABLE_PIP_VERSION_CHECK", "1")
 		set("PYTHONUNBUFFERED", "1")
+		if s.Caches != nil {
+			set("PIP_CACHE_DIR", s.Caches.PartDir(gocache.Pip))
+		}
 	}
 	if node {
 		// npm install -g goes to the run's own prefix, whose bin is on
@@ -165,6 +169,9 @@ func (s *Service) environment(ctx context.Context, tc toolchain.Toolchain, needs
 		path = append(path, filepath.Join(prefix, "bin"))
 		set("npm_config_prefix", prefix)
 		set("npm_config_update_notifier", "false")
+		if s.Caches != nil {
+			set("npm_config_cache", s.Caches.PartDir(gocache.Npm))
+		}
 	}
 	for _, kv := range env {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {

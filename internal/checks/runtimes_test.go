@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runtimes"
 	rt "github.com/stackflow/stackflow/internal/runtimes/runtimestest"
@@ -135,5 +136,44 @@ func TestChecksFetchTheRuntimesTools(t *testing.T) {
 	var ue *pipeline.UnexpectedError
 	if !errors.As(err, &ue) || !strings.Contains(ue.Message, "refused: "+runtimes.ErrChecksum.Error()) {
 		t.Errorf("got %v, want an UnexpectedError refusing the archive (the app's checks did not fail)", err)
+	}
+}
+
+// With Caches, pip's and npm's download caches are kept in the bucket per
+// branch: restored into a new Lambda's empty directory for the next run of
+// the branch, never for another branch's.
+func TestChecksKeepDownloadCachesPerBranch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	files := map[string]string{"template.yaml": template}
+	write := `mkdir -p "$PIP_CACHE_DIR" "$npm_config_cache" && echo wheel > "$PIP_CACHE_DIR/marker" && echo tarball > "$npm_config_cache/marker"`
+	read := `test "$(cat "$PIP_CACHE_DIR/marker")" = wheel && test "$(cat "$npm_config_cache/marker")" = tarball`
+	absent := `test ! -e "$PIP_CACHE_DIR/marker" && test ! -e "$npm_config_cache/marker"`
+	tests := []struct {
+		branch, check string
+		want          []string
+	}{
+		{"main", write, []string{"pip's cache: none stored yet", "pip's cache saved: 1 files", "npm's cache saved: 1 files"}},
+		{"main", read, []string{"pip's cache restored: 1 files", "npm's cache restored: 1 files", "pip's cache unchanged"}},
+		{"feature/x", absent, []string{"pip's cache: none stored yet", "npm's cache: none stored yet"}},
+	}
+	for i, tt := range tests {
+		// Each run a new Lambda: an empty directory.
+		f.svc.Caches = &gocache.Config{Store: f.store, Dir: t.TempDir()}
+		in := f.source(t, files, tt.check)
+		in.Run.Branch = tt.branch
+		if _, err := f.svc.Handle(ctx, in); err != nil {
+			t.Fatalf("run %d on %s: %v", i+1, tt.branch, err)
+		}
+		log := f.log(t)
+		for _, want := range tt.want {
+			if !strings.Contains(log, want) {
+				t.Errorf("run %d on %s: log lacks %q:\n%s", i+1, tt.branch, want, log)
+			}
+		}
+		if strings.Contains(log, "GOMODCACHE") {
+			t.Errorf("run %d: Go caches for an app without Go:\n%s", i+1, log)
+		}
 	}
 }

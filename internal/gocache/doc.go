@@ -1,8 +1,9 @@
 // Package gocache keeps the Go module cache (GOMODCACHE) and the Go build
 // cache (GOCACHE) of the checks and package steps between runs, in the
-// artifact bucket. In Lambda every cold start has an empty /tmp: without
-// these caches every run downloads every module and compiles the standard
-// library and every dependency again.
+// artifact bucket, and, the same way, pip's, npm's and uv's download
+// caches (keyed per branch: see DownloadsKey). In Lambda every cold start
+// has an empty /tmp: without these caches every run downloads every module
+// and compiles the standard library and every dependency again.
 //
 // A cache is stored per step and per set of inputs it is good for (the
 // step, go.sum, the toolchain, the platform; see Key) as a gzip-compressed

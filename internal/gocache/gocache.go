@@ -31,7 +31,8 @@ type Store interface {
 
 var _ Store = (*artifacts.Store)(nil)
 
-// Part is one of the two Go caches.
+// Part is one of the caches: the two Go caches, or the download cache of
+// pip, npm or uv.
 type Part string
 
 // The caches, named as they are stored.
@@ -40,18 +41,44 @@ const (
 	Modules Part = "gomodcache"
 	// Builds is GOCACHE, kept in Config.Dir/build.
 	Builds Part = "gocache"
+	// Pip is pip's cache (PIP_CACHE_DIR), kept in Config.Dir/pip.
+	Pip Part = "pipcache"
+	// Npm is npm's cache (npm_config_cache), kept in Config.Dir/npm.
+	Npm Part = "npmcache"
+	// Uv is uv's cache (UV_CACHE_DIR), kept in Config.Dir/uv.
+	Uv Part = "uvcache"
 )
 
-// parts is the order in which Save handles them.
-var parts = []Part{Modules, Builds}
+// parts is the order in which Save handles them, with each one's
+// directory under Config.Dir (as toolchain.Options' GoCacheDir lays out
+// the Go caches) and its name in reports.
+var parts = []struct {
+	part      Part
+	sub, name string
+}{
+	{Modules, "mod", "GOMODCACHE"},
+	{Builds, "build", "GOCACHE"},
+	{Pip, "pip", "pip's cache"},
+	{Npm, "npm", "npm's cache"},
+	{Uv, "uv", "uv's cache"},
+}
 
-// sub is the part's directory under Config.Dir, as toolchain.Options'
-// GoCacheDir lays them out.
 func (p Part) sub() string {
-	if p == Modules {
-		return "mod"
+	for _, q := range parts {
+		if q.part == p {
+			return q.sub
+		}
 	}
-	return "build"
+	return string(p)
+}
+
+func (p Part) name() string {
+	for _, q := range parts {
+		if q.part == p {
+			return q.name
+		}
+	}
+	return string(p)
 }
 
 // Bounds and defaults.
@@ -137,6 +164,20 @@ func Key(step, toolchain, goos, goarch string, sums ...[]byte) string {
 	return step + "-" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
+// DownloadsKey names the download caches of pip, npm and uv (Pip, Npm,
+// Uv) of step ("checks", "package") for one branch, run on goos/goarch.
+// They are kept per branch, as the trust model has it: what a branch's
+// commits put in them (their code runs install scripts and tests) is
+// restored only for later runs of that branch, never for another branch's.
+// Unlike the Go caches they do not start over with each new lock file:
+// pip's and npm's caches are addressed by what they hold, and what grew
+// is saved again (see MinGrowth).
+func DownloadsKey(step, branch, goos, goarch string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "stackflow download caches v1\nstep %s\nbranch %s\nplatform %s/%s\n", step, branch, goos, goarch)
+	return step + "-downloads-" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
 // Sums reads the go.sum and go.work.sum of the module or workspace in
 // dir, for Key; a missing file reads as empty.
 func Sums(dir string) ([]byte, error) {
@@ -185,7 +226,11 @@ func (c *Config) Session(repo pipeline.Repository, key string) *Session {
 }
 
 // Dir is where part lives locally.
-func (s *Session) Dir(part Part) string { return filepath.Join(s.cfg.Dir, part.sub()) }
+func (s *Session) Dir(part Part) string { return s.cfg.PartDir(part) }
+
+// PartDir is where part lives locally: the folder of Dir that the tool
+// using it must be told of (GOMODCACHE, PIP_CACHE_DIR, ...).
+func (c *Config) PartDir(part Part) string { return filepath.Join(c.Dir, part.sub()) }
 
 func (s *Session) object(part Part, ext string) string {
 	return pipeline.CacheKey(s.repo, s.key, string(part), ext)
@@ -211,7 +256,7 @@ type Report struct {
 
 // String is the report as a line of a step's log.
 func (r Report) String() string {
-	name := map[Part]string{Modules: "GOMODCACHE", Builds: "GOCACHE"}[r.Part]
+	name := r.Part.name()
 	took := r.Took.Round(10 * time.Millisecond)
 	switch r.Action {
 	case "restored":
@@ -325,7 +370,8 @@ func (s *Session) download(ctx context.Context, part Part, dir string) (*manifes
 func (s *Session) Save(ctx context.Context) ([]Report, error) {
 	var reports []Report
 	var errs []error
-	for _, part := range parts {
+	for _, p := range parts {
+		part := p.part
 		st, ok := s.states[part]
 		if !ok {
 			continue

@@ -197,6 +197,55 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// pip's, npm's and uv's caches are kept the same way, in their own folders
+// of Config.Dir, and a session restores only the parts asked for.
+func TestDownloadCachesRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newStore(t)
+	key := gocache.DownloadsKey("checks", "main", "linux", "arm64")
+	caches := map[gocache.Part]tree{
+		gocache.Pip: {"http-v2/a/b/c": "response\n", "wheels/x/markupsafe-3.0.2-py3-none-any.whl": "wheel\n"},
+		gocache.Npm: {"_cacache/index-v5/aa/bb": "index\n", "_cacache/content-v2/sha512/cc": "tarball\n"},
+		gocache.Uv:  {"archive-v0/x/RECORD": "record\n"},
+	}
+	first := &gocache.Config{Store: store, Dir: t.TempDir()}
+	s := first.Session(repo, key)
+	for part, files := range caches {
+		files.write(t, s.Dir(part))
+		if _, err := s.Restore(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := save(t, s)
+	for part, want := range map[gocache.Part]string{gocache.Pip: "pip's cache saved: 2 files", gocache.Npm: "npm's cache saved: 2 files", gocache.Uv: "uv's cache saved: 1 files"} {
+		if r := got[part]; !strings.HasPrefix(r.String(), want) {
+			t.Errorf("%s: got %q, want %q", part, r, want)
+		}
+	}
+	if filepath.Base(s.Dir(gocache.Pip)) != "pip" || filepath.Base(s.Dir(gocache.Npm)) != "npm" || filepath.Base(s.Dir(gocache.Uv)) != "uv" {
+		t.Errorf("got folders %s, %s, %s; want pip, npm and uv", s.Dir(gocache.Pip), s.Dir(gocache.Npm), s.Dir(gocache.Uv))
+	}
+
+	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
+	s = fresh.Session(repo, key)
+	r, err := s.Restore(ctx, gocache.Npm)
+	if err != nil || r.Action != "restored" {
+		t.Fatalf("restore npm: got %+v, %v", r, err)
+	}
+	if got := read(t, s.Dir(gocache.Npm)); !equal(got, caches[gocache.Npm]) {
+		t.Errorf("restored npm cache %v, want %v", got, caches[gocache.Npm])
+	}
+	if _, err := os.Stat(s.Dir(gocache.Pip)); err == nil {
+		t.Error("pip's cache was restored without being asked for")
+	}
+	// Another branch's session finds nothing.
+	other := fresh.Session(repo, gocache.DownloadsKey("checks", "feature/x", "linux", "arm64"))
+	if r, err := other.Restore(ctx, gocache.Npm); err != nil || r.Action != "none" {
+		t.Errorf("another branch: got %+v, %v; want none stored", r, err)
+	}
+}
+
 func TestSaveOnlyWhenGrownMaterially(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
@@ -346,6 +395,30 @@ func TestKey(t *testing.T) {
 			t.Errorf("another %s: got key %q, the same as for %s", tt.name, tt.key, other)
 		}
 		seen[tt.key] = tt.name
+	}
+}
+
+// Download caches are one per step, branch and platform.
+func TestDownloadsKey(t *testing.T) {
+	t.Parallel()
+	base := gocache.DownloadsKey("checks", "main", "linux", "arm64")
+	if !strings.HasPrefix(base, "checks-downloads-") || len(base) != len("checks-downloads-")+32 {
+		t.Errorf("got key %q, want checks-downloads-<32 hex digits>", base)
+	}
+	if again := gocache.DownloadsKey("checks", "main", "linux", "arm64"); again != base {
+		t.Errorf("got %q, then %q for the same inputs", base, again)
+	}
+	seen := map[string]string{base: "base"}
+	for name, key := range map[string]string{
+		"step":   gocache.DownloadsKey("package", "main", "linux", "arm64"),
+		"branch": gocache.DownloadsKey("checks", "feature/x", "linux", "arm64"),
+		"arch":   gocache.DownloadsKey("checks", "main", "linux", "amd64"),
+		"os":     gocache.DownloadsKey("checks", "main", "darwin", "arm64"),
+	} {
+		if other, ok := seen[key]; ok {
+			t.Errorf("another %s: got key %q, the same as for %s", name, key, other)
+		}
+		seen[key] = name
 	}
 }
 

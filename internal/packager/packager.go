@@ -66,8 +66,10 @@ type Service struct {
 	// runs build for the host. The template itself is left as it is.
 	Arch string
 	// Caches, when set, keeps the Go module and build caches between runs
-	// in the artifact bucket; the commands then use Caches.Dir as
-	// Toolchain.GoCacheDir. Nil leaves the caches to the environment.
+	// in the artifact bucket, and pip's, npm's and uv's download caches
+	// per branch; the commands then use Caches.Dir as
+	// Toolchain.GoCacheDir, and as DownloadCache when that is empty. Nil
+	// leaves the caches to the environment.
 	Caches *gocache.Config
 	// Cache, when set, keeps zips by build key beyond the bucket: a build
 	// whose key the bucket has no record of is looked up there before it
@@ -118,6 +120,10 @@ type job struct {
 	env []string
 	// node is the node and npm that Node.js builds run, once found.
 	node *nodeTools
+	// downloads is the session of pip's, npm's and uv's caches, once one
+	// was restored, and restored says which.
+	downloads *gocache.Session
+	restored  map[gocache.Part]bool
 }
 
 func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
@@ -252,6 +258,7 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 			f.finish(ctx)
 		}
 	}
+	j.saveDownloads(ctx)
 	what := fmt.Sprintf("%d %s", fns, plural(fns, "function"))
 	if layers > 0 {
 		what += fmt.Sprintf(" and %d %s", layers, plural(layers, "layer"))

@@ -93,6 +93,7 @@ func (j *job) buildAll(ctx context.Context, units []*unit) (map[string]*result, 
 			}
 		}
 		j.progress(u, Building, "", 0, 0)
+		j.restoreDownloads(ctx, u)
 		o, err := j.builder(u.method).build(ctx, u)
 		if err != nil {
 			return nil, err

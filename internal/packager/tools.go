@@ -45,7 +45,11 @@ func (j *job) toolEnv() ([]string, error) {
 			return nil, fmt.Errorf("tool environment: %w", err)
 		}
 	}
-	if c := j.DownloadCache; c != "" {
+	c := j.DownloadCache
+	if c == "" && j.Caches != nil {
+		c = j.Caches.Dir // the folders gocache keeps: pip, npm, uv
+	}
+	if c != "" {
 		env["PIP_CACHE_DIR"] = filepath.Join(c, "pip")
 		env["npm_config_cache"] = filepath.Join(c, "npm")
 		env["UV_CACHE_DIR"] = filepath.Join(c, "uv")

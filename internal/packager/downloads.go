@@ -1,0 +1,61 @@
+package packager
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/stackflow/stackflow/internal/gocache"
+)
+
+// downloadPart is the download cache that building u fills: pip's, uv's or
+// npm's; "" for a Go build, whose caches the Go builder keeps.
+func downloadPart(u *unit) gocache.Part {
+	switch {
+	case u.method.family == "python" && u.method.build == "python-uv":
+		return gocache.Uv
+	case u.method.family == "python":
+		return gocache.Pip
+	case u.method.family == "nodejs":
+		return gocache.Npm
+	}
+	return ""
+}
+
+// restoreDownloads restores, once, the download cache that building u
+// fills, when Caches keeps them: per branch, as the checks' are. A failure
+// only costs time.
+func (j *job) restoreDownloads(ctx context.Context, u *unit) {
+	part := downloadPart(u)
+	if j.Caches == nil || part == "" || j.restored[part] {
+		return
+	}
+	if j.downloads == nil {
+		j.downloads = j.Caches.Session(j.in.Run.Repository, gocache.DownloadsKey("package", j.in.Run.Branch, runtime.GOOS, runtime.GOARCH))
+		j.restored = map[gocache.Part]bool{}
+	}
+	j.restored[part] = true
+	r, err := j.downloads.Restore(ctx, part)
+	if err != nil {
+		j.note("[caches: %v; going on without]\n", err)
+		j.log.Warn("restore cache", "cache", string(part), "error", err)
+		return
+	}
+	j.note("%s\n", r)
+	j.log.Info("cache", "cache", string(part), "action", r.Action, "bytes", r.Bytes, "seconds", r.Took.Seconds())
+}
+
+// saveDownloads saves the download caches that were restored and grew.
+func (j *job) saveDownloads(ctx context.Context) {
+	if j.downloads == nil {
+		return
+	}
+	reports, err := j.downloads.Save(ctx)
+	for _, r := range reports {
+		j.note("%s\n", r)
+		j.log.Info("cache", "cache", string(r.Part), "action", r.Action, "bytes", r.Bytes, "archive", r.Archive, "seconds", r.Took.Seconds())
+	}
+	if err != nil {
+		j.note("[caches: %v]\n", err)
+		j.log.Warn("save caches", "error", err)
+	}
+}
