@@ -13,6 +13,10 @@
 //	                 artifact bucket, and pip's and npm's download caches per branch;
 //	                 off: use the environment's caches (stackflow local)
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
+//	PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
+//	                 the package indexes pip, uv and npm use; empty for their own
+//	PACKAGE_INDEX_SECRET_ARN
+//	                 a secret with the indexes' credentials (see indexes.ParseCredentials)
 //	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js;
 //	                 host: use the host's python3 and node (stackflow local)
 //	RUNTIMES_CACHE   where fetched Python and Node.js are kept; default /tmp/stackflow/runtimes
@@ -27,13 +31,16 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
+	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -70,6 +77,7 @@ func setup(ctx context.Context) (*checks.Service, error) {
 		Toolchain: opts,
 		Runtimes:  rts,
 		Caches:    caches,
+		Indexes:   indexes.FromEnv(secrets.New(secretsmanager.NewFromConfig(cfg))),
 		Echo:      os.Stderr,
 	}, nil
 }

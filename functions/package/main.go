@@ -1,6 +1,6 @@
 // Command package is the Lambda handler of the pipeline's package step: it
-// builds every Go function of the app's SAM template once, as sam build
-// does, stores reproducible zips and the packaged template in the artifact
+// builds every function and layer of the app's SAM template once, as sam
+// build does, stores reproducible zips and the packaged template in the artifact
 // bucket, as sam package does, for every environment to deploy.
 //
 // Environment:
@@ -12,6 +12,14 @@
 //	                 artifact bucket, and pip's and npm's download caches per branch;
 //	                 off: use the environment's caches (stackflow local)
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
+//	PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
+//	                 the package indexes pip, uv and npm use; empty for their own
+//	PACKAGE_INDEX_SECRET_ARN
+//	                 a secret with the indexes' credentials (see indexes.ParseCredentials)
+//	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js to build
+//	                 with; host: use python3, node and npm on PATH (stackflow local)
+//	RUNTIMES_CACHE, PYTHON_MIRROR, NODE_MIRROR
+//	                 as for the checks function
 //	BUILD_ARCH       build every function for this architecture instead of the
 //	                 template's: arm64, x86_64 (amd64) or host (local runs)
 package main
@@ -24,12 +32,16 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/runtimes"
+	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -59,15 +71,27 @@ func setup(ctx context.Context) (*packager.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	caches, opts, err := gocache.ForBuilds(store, tracing.HTTPClient(&http.Client{}))
+	hc := tracing.HTTPClient(&http.Client{})
+	caches, opts, err := gocache.ForBuilds(store, hc)
 	if err != nil {
 		return nil, err
 	}
-	return &packager.Service{
+	svc := &packager.Service{
 		Store:     store,
 		Toolchain: opts,
 		Caches:    caches,
+		Indexes:   indexes.FromEnv(secrets.New(secretsmanager.NewFromConfig(cfg))),
 		Arch:      arch,
 		Echo:      os.Stderr,
-	}, nil
+	}
+	rts, err := runtimes.OptionsFromEnv(store, hc)
+	if err != nil {
+		return nil, err
+	}
+	if !rts.Host {
+		// Nothing is installed in Lambda: fetch the runtimes' Python
+		// and Node.js as the checks do.
+		svc.Runtimes = &rts
+	}
+	return svc, nil
 }

@@ -48,6 +48,35 @@ func TestSetup(t *testing.T) {
 	}
 }
 
+// TestSetupRuntimes: in Lambda the package step fetches the runtimes'
+// Python and Node.js; with APP_TOOLCHAINS=host it uses PATH's.
+func TestSetupRuntimes(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("ARTIFACT_BUCKET", "artifacts")
+	tests := []struct {
+		toolchains string
+		fetch      bool
+	}{
+		{"", true},
+		{"download", true},
+		{"host", false},
+	}
+	for _, tt := range tests {
+		t.Setenv("APP_TOOLCHAINS", tt.toolchains)
+		svc, err := setup(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := svc.Runtimes != nil; got != tt.fetch || (got && (svc.Runtimes.Store == nil || svc.Runtimes.Host)) {
+			t.Errorf("APP_TOOLCHAINS=%q: got runtimes %+v, want fetching %v, kept in the bucket", tt.toolchains, svc.Runtimes, tt.fetch)
+		}
+	}
+	t.Setenv("APP_TOOLCHAINS", "sometimes")
+	if _, err := setup(t.Context()); err == nil || !strings.Contains(err.Error(), "APP_TOOLCHAINS") {
+		t.Errorf("APP_TOOLCHAINS=sometimes: got %v, want an error naming it", err)
+	}
+}
+
 // TestSetupGoCaches: the service gets the caches and the toolchain the
 // environment describes (gocache.ForBuilds's own test covers each setting).
 func TestSetupGoCaches(t *testing.T) {

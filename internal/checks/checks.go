@@ -12,7 +12,9 @@
 //
 // Checks run with an environment built from an allow-list (see
 // toolchain.Toolchain.Env): they never see the handler's AWS credentials or
-// the Bitbucket token.
+// the Bitbucket token. They do get the package indexes' credentials (see
+// package indexes), which pip and npm need; the log, the function's log
+// stream and the error hide them.
 package checks
 
 import (
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
@@ -48,6 +51,9 @@ type Service struct {
 	// Runtimes says where the Python and Node.js of the app's runtimes
 	// come from: fetched (in Lambda) or the host's (stackflow local).
 	Runtimes runtimes.Options
+	// Indexes, when set, gives pip, uv and npm the package indexes and
+	// their credentials; nil leaves them to the app's own configuration.
+	Indexes *indexes.Source
 	// Caches, when set, keeps the Go module and build caches between runs
 	// in the artifact bucket: restored before the checks and saved after
 	// they passed. The commands then use Caches.Dir as
@@ -93,13 +99,27 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	}
 	defer os.RemoveAll(work)
 
+	idx, err := s.Indexes.Settings(ctx)
+	if err != nil {
+		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
+	}
+	// The indexes' credentials are the checks' to use, never to show: the
+	// log, the function's log stream and the error hide them.
+	redact := workspace.NewRedactor(idx.Secrets()...)
+	var echo io.Writer
+	if s.Echo != nil {
+		w := redact.Writer(s.Echo)
+		defer w.Flush()
+		echo = w
+	}
+
 	logKey := pipeline.LogKey(in.Run.Repository, workspace.ExecutionName(in.Execution, in.Run), "checks")
 	var full strings.Builder
 	note := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		full.WriteString(line)
-		if s.Echo != nil {
-			io.WriteString(s.Echo, line)
+		if echo != nil {
+			io.WriteString(echo, line)
 		}
 	}
 	needs, needsErr := readNeeds(root, plan.Template)
@@ -121,6 +141,11 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	if err != nil {
 		return pipeline.ChecksResult{}, err
 	}
+	idxEnv, err := idx.Env(work, root)
+	if err != nil {
+		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
+	}
+	env = append(env, idxEnv...)
 	caches := s.restoreCaches(ctx, in.Run, modDir, tc, langs, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
@@ -129,7 +154,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	start := time.Now()
 	var failed *pipeline.ChecksFailed
 	for _, command := range plan.Checks {
-		out := &workspace.Output{Echo: s.Echo}
+		out := &workspace.Output{Echo: echo}
 		fmt.Fprintf(out, "$ %s\n", command)
 		began := time.Now()
 		cmd := tc.Command(checkCtx, root, "sh", "-c", command)
@@ -149,14 +174,14 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		res.Checks = append(res.Checks, pipeline.CheckResult{Command: command, Passed: runErr == nil, Seconds: took.Seconds()})
 		log.Info("check", "command", command, "passed", runErr == nil, "seconds", took.Seconds())
 		if runErr != nil {
-			failed = &pipeline.ChecksFailed{Check: command, Tail: out.Tail(), LogKey: logKey}
+			failed = &pipeline.ChecksFailed{Check: command, Tail: redact.String(out.Tail()), LogKey: logKey}
 			break
 		}
 	}
 	if failed == nil && ctx.Err() == nil {
 		saveCaches(ctx, caches, note, log)
 	}
-	if err := s.storeLog(ctx, logKey, full.String()); err != nil {
+	if err := s.storeLog(ctx, logKey, redact.String(full.String())); err != nil {
 		log.Error("store checks log", "key", logKey, "error", err)
 		res.LogKey = ""
 		if failed != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runtimes"
 	rt "github.com/stackflow/stackflow/internal/runtimes/runtimestest"
@@ -174,6 +175,50 @@ func TestChecksKeepDownloadCachesPerBranch(t *testing.T) {
 		}
 		if strings.Contains(log, "GOMODCACHE") {
 			t.Errorf("run %d: Go caches for an app without Go:\n%s", i+1, log)
+		}
+	}
+}
+
+// The checks get the package indexes and their credentials, in files
+// their tools read; whatever a check prints of them, the log, the echo and
+// the error hide the secrets.
+func TestChecksGetThePackageIndexesAndHideTheirSecrets(t *testing.T) {
+	t.Parallel()
+	const password, token = "pypi-pass-do-not-leak", "npm-token-do-not-leak"
+	f := setup(t)
+	settings := indexes.Settings{
+		PipIndexURL: "https://pypi.example.com/simple",
+		NpmRegistry: "https://npm.example.com/",
+		Credentials: map[string]indexes.Credential{
+			"pypi.example.com": {Username: "ci", Password: password},
+			"npm.example.com":  {Token: token},
+		},
+	}
+	f.svc.Indexes = indexes.NewSource(settings)
+	var echo strings.Builder
+	f.svc.Echo = &echo
+	files := map[string]string{"template.yaml": template, "pip.conf": "[global]\ntimeout = 60\n"}
+	_, err := f.svc.Handle(context.Background(), f.source(t, files,
+		`test "$PIP_INDEX_URL" = https://pypi.example.com/simple && test "$npm_config_registry" = https://npm.example.com/`,
+		`test "$PIP_CONFIG_FILE" = "$PWD/pip.conf"`,
+		`pip config list | grep -q "timeout='60'"`,
+		`cat "$NETRC" "$npm_config_userconfig"; echo "$(cat "$NETRC")" >&2; exit 1`,
+	))
+	var cf *pipeline.ChecksFailed
+	if !errors.As(err, &cf) || !strings.HasPrefix(cf.Check, "cat ") {
+		t.Fatalf("got %v, want the last check to fail", err)
+	}
+	log := f.log(t)
+	for what, text := range map[string]string{"tail": cf.Tail, "log": log, "echo": echo.String()} {
+		for _, want := range []string{"machine pypi.example.com login ci password ****", "//npm.example.com/:_authToken=****"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q:\n%s", what, want, text)
+			}
+		}
+		for _, secret := range settings.Secrets() {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows a secret:\n%s", what, text)
+			}
 		}
 	}
 }

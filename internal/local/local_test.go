@@ -20,6 +20,7 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/tracing/daemon"
@@ -39,6 +40,9 @@ var (
 )
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
+
+// The shared pipeline's package index credentials.
+var indexPassword, indexToken = "pw-" + randomHex(16), "tk-" + randomHex(16)
 
 // parallelRuns is how many end-to-end tests run at once unless -parallel
 // says otherwise. They spend most of their time waiting (on polls, leases,
@@ -76,7 +80,14 @@ func runTests(m *testing.M) int {
 	// A short lease, so that the test of a run that died holding a lock
 	// waits seconds for it, not a minute.
 	// Enough processes per function for every test's run at once.
-	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns})
+	// Credentials of indexes that no check reaches, for the checks to be
+	// given and never to show.
+	idx := indexes.Settings{Credentials: map[string]indexes.Credential{
+		"pypi.invalid": {Username: "ci", Password: indexPassword},
+		"npm.invalid":  {Token: indexToken},
+	}}
+	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns,
+		PackageIndexes: idx})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1

@@ -31,6 +31,7 @@ import (
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/config"
 	"github.com/stackflow/stackflow/internal/deploy"
+	"github.com/stackflow/stackflow/internal/indexes"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
 	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
@@ -93,6 +94,12 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; 0 means 4,
 	// enough for a few runs at once while staying light on a laptop.
 	FunctionConcurrency int
+	// PackageIndexes are the pipeline's PipIndexUrl, PipExtraIndexUrl,
+	// NpmRegistry and PackageIndexCredentials parameters: the indexes the
+	// checks and builds install from. An empty URL is this machine's
+	// PIP_INDEX_URL, PIP_EXTRA_INDEX_URL or NPM_CONFIG_REGISTRY, so local
+	// runs install from where this machine's pip and npm do.
+	PackageIndexes indexes.Settings
 	// TraceDaemon is the X-Ray daemon ("host:port", UDP) that functions,
 	// the local Lambda and the local Step Functions send trace segments
 	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
@@ -338,6 +345,9 @@ func (p *Pipeline) install(ctx context.Context, cfnCfg aws.Config) error {
 			"LockLeaseSeconds": fmt.Sprint(p.opts.LockLeaseSeconds),
 			"GoProxy":          goProxy(),
 		},
+	}
+	if err := p.indexParameters(env.Parameters); err != nil {
+		return err
 	}
 	deployer := deploy.New(cfnCfg, "")
 	deployer.Logger = logger
@@ -780,4 +790,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
+}
+
+// indexParameters sets the pipeline's package index parameters from
+// Options.PackageIndexes and this machine's environment.
+func (p *Pipeline) indexParameters(params map[string]string) error {
+	idx := p.opts.PackageIndexes
+	for name, v := range map[string][2]string{
+		"PipIndexUrl":      {idx.PipIndexURL, "PIP_INDEX_URL"},
+		"PipExtraIndexUrl": {idx.PipExtraIndexURL, "PIP_EXTRA_INDEX_URL"},
+		"NpmRegistry":      {idx.NpmRegistry, "NPM_CONFIG_REGISTRY"},
+	} {
+		if params[name] = v[0]; v[0] == "" {
+			params[name] = os.Getenv(v[1])
+		}
+	}
+	if len(idx.Credentials) > 0 {
+		creds, err := json.Marshal(idx.Credentials)
+		if err != nil {
+			return fmt.Errorf("package index credentials: %w", err)
+		}
+		params["PackageIndexCredentials"] = string(creds)
+	}
+	return nil
 }

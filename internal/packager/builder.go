@@ -72,8 +72,8 @@ var builders = map[method]func(*job) builder{
 	{family: "nodejs", build: "esbuild"}:   newEsbuildBuilder,
 }
 
-// runtimes are the Lambda runtimes stackflow builds, by family.
-var runtimes = map[string][]string{
+// built are the Lambda runtimes stackflow builds, by family.
+var built = map[string][]string{
 	"provided": {"provided.al2023", "provided.al2"},
 	"python":   {"python3.11", "python3.12", "python3.13", "python3.14"},
 	"nodejs":   {"nodejs20.x", "nodejs22.x", "nodejs24.x"},
@@ -87,7 +87,7 @@ var layerDirs = map[string]string{"python": "python", "nodejs": "nodejs"}
 // family returns the family of the runtime id rt, "" when stackflow does
 // not build it.
 func family(rt string) string {
-	for fam, ids := range runtimes {
+	for fam, ids := range built {
 		if slices.Contains(ids, rt) {
 			return fam
 		}

@@ -2,9 +2,11 @@ package packager
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/runtimes"
 )
 
 // downloadPart is the download cache that building u fills: pip's, uv's or
@@ -19,6 +21,33 @@ func downloadPart(u *unit) gocache.Part {
 		return gocache.Npm
 	}
 	return ""
+}
+
+// fetchRuntimes fetches the Python and Node.js of the units' runtimes,
+// when Runtimes says to, and searches their bin directories first.
+func (j *job) fetchRuntimes(ctx context.Context, units []*unit) error {
+	if j.Runtimes == nil {
+		return nil
+	}
+	var rts []string
+	for _, u := range units {
+		rts = append(rts, u.runtime)
+	}
+	tools, err := runtimes.Resolve(ctx, runtimes.Needs(rts), *j.Runtimes)
+	if err != nil {
+		return fmt.Errorf("package: %w", err)
+	}
+	for _, t := range tools {
+		j.note("[%s]\n", t)
+		if t.Note != "" {
+			j.note("[note: %s]\n", t.Note)
+		}
+		j.log.Info("runtime", "runtime", t.Need.Runtime(), "version", t.Version, "origin", t.Origin, "seconds", t.Took.Seconds())
+		if t.Exe != "" {
+			j.toolDirs = append(j.toolDirs, t.Bin)
+		}
+	}
+	return nil
 }
 
 // restoreDownloads restores, once, the download cache that building u

@@ -111,7 +111,7 @@ func (b *goBuilder) build(ctx context.Context, u *unit) (*output, error) {
 		return nil, fmt.Errorf("package: %w", err)
 	}
 	bin := filepath.Join(outDir, "bootstrap")
-	out := &workspace.Output{Echo: j.Echo}
+	out := &workspace.Output{Echo: j.echo}
 	fmt.Fprintf(out, "$ cd %s && GOOS=linux GOARCH=%s go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags=\"-s -w\" -o bootstrap .\n",
 		filepath.ToSlash(rel), u.goarch())
 	began := time.Now()

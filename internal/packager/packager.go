@@ -26,6 +26,7 @@ package packager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,8 +37,10 @@ import (
 	"time"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/toolchain"
 	"github.com/stackflow/stackflow/internal/workspace"
 )
@@ -84,6 +87,15 @@ type Service struct {
 	// and put before PATH in their environment, as sam build's
 	// executable search paths.
 	ToolPath []string
+	// Runtimes, when set, fetches the Python and Node.js of the units'
+	// runtimes (see package runtimes) and puts them before ToolPath, as the
+	// package function does in Lambda, where none are installed. Nil uses
+	// what ToolPath and PATH hold.
+	Runtimes *runtimes.Options
+	// Indexes, when set, gives pip, uv and npm the package indexes and
+	// their credentials; nil leaves them to the app's own configuration
+	// (requirements.txt's --index-url, .npmrc).
+	Indexes *indexes.Source
 	// DownloadCache, when set, is where pip, npm and uv keep what they
 	// download (in pip/, npm/ and uv/), so later builds download less.
 	// Empty leaves each tool its default cache under HOME.
@@ -124,6 +136,14 @@ type job struct {
 	// was restored, and restored says which.
 	downloads *gocache.Session
 	restored  map[gocache.Part]bool
+	// indexEnv gives the tools the package indexes; redact hides their
+	// credentials in what the step shows, and echo is Echo through it.
+	indexEnv []string
+	redact   *workspace.Redactor
+	echo     io.Writer
+	// toolDirs are the bin directories of the fetched Python and Node.js,
+	// searched before ToolPath.
+	toolDirs []string
 }
 
 func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
@@ -147,6 +167,19 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 		return pipeline.Package{}, fmt.Errorf("package: %w", err)
 	}
 	defer os.RemoveAll(j.tmp)
+	idx, err := s.Indexes.Settings(ctx)
+	if err != nil {
+		return pipeline.Package{}, fmt.Errorf("package: %w", err)
+	}
+	if j.indexEnv, err = idx.Env(j.tmp, root); err != nil {
+		return pipeline.Package{}, fmt.Errorf("package: %w", err)
+	}
+	j.redact = workspace.NewRedactor(idx.Secrets()...)
+	if s.Echo != nil {
+		w := j.redact.Writer(s.Echo)
+		defer w.Flush()
+		j.echo = w
+	}
 
 	file := in.Source.Plan.Template
 	if file == "" {
@@ -164,10 +197,25 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 		logKey = ""
 	}
 	if err != nil {
-		return pipeline.Package{}, err
+		return pipeline.Package{}, j.hide(err)
 	}
 	pkg.LogKey = logKey
 	return pkg, nil
+}
+
+// hide returns err with the package indexes' credentials hidden in what it
+// says (a build's output in a PackageFailed's tail, say).
+func (j *job) hide(err error) error {
+	var pf *pipeline.PackageFailed
+	if errors.As(err, &pf) {
+		c := *pf
+		c.Reason, c.Tail = j.redact.String(c.Reason), j.redact.String(c.Tail)
+		return &c
+	}
+	if msg := j.redact.String(err.Error()); msg != err.Error() {
+		return errors.New(msg)
+	}
+	return err
 }
 
 func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, error) {
@@ -195,6 +243,9 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 		}
 	}
 
+	if err := j.fetchRuntimes(ctx, units); err != nil {
+		return pipeline.Package{}, err
+	}
 	buildCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 	builds, err := j.buildAll(buildCtx, units)
@@ -349,7 +400,7 @@ func (j *job) upload(ctx context.Context, a *artifact, contentType string) error
 func (j *job) storeLog(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserve/2)
 	defer cancel()
-	return j.Store.Put(ctx, key, []byte(j.out.String()), "text/plain; charset=utf-8")
+	return j.Store.Put(ctx, key, []byte(j.redact.String(j.out.String())), "text/plain; charset=utf-8")
 }
 
 func size(n int64) string {

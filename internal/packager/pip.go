@@ -364,7 +364,7 @@ func (j *job) startBuild(u *unit, builder string) (string, *workspace.Output, ti
 	if err != nil {
 		return "", nil, time.Time{}, fmt.Errorf("package %s: %w", u.name, err)
 	}
-	return scratch, &workspace.Output{Echo: j.Echo}, time.Now(), nil
+	return scratch, &workspace.Output{Echo: j.echo}, time.Now(), nil
 }
 
 // buildFailed ends u's build with reason: the build output goes to the

@@ -211,8 +211,8 @@ func (j *job) record(ctx context.Context, u *unit, key string, o *output) {
 func (j *job) note(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	j.out.WriteString(s)
-	if j.Echo != nil {
-		io.WriteString(j.Echo, s)
+	if j.echo != nil {
+		io.WriteString(j.echo, s)
 	}
 }
 

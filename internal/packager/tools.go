@@ -16,8 +16,9 @@ import (
 
 // toolEnvAllowed are the variables of the process environment that the
 // Python and Node.js tools see. Everything else (AWS_* credentials, tokens,
-// registry passwords) is left out: the app's install scripts run with
-// this environment.
+// the process's own registry settings) is left out: the app's install
+// scripts run with this environment. The package indexes come from
+// Service.Indexes.
 var toolEnvAllowed = []string{
 	"HOME", "TMPDIR", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
 	"SSL_CERT_FILE", "SSL_CERT_DIR",
@@ -26,8 +27,8 @@ var toolEnvAllowed = []string{
 
 // toolEnv is the environment of the Python and Node.js tools: the allowed
 // variables, PATH with ToolPath first, a HOME (Lambda sets none), the
-// download caches, and the settings that keep the tools quiet and
-// non-interactive.
+// download caches, the settings that keep the tools quiet and
+// non-interactive, and the package indexes (see package indexes).
 func (j *job) toolEnv() ([]string, error) {
 	if j.env != nil {
 		return j.env, nil
@@ -65,12 +66,13 @@ func (j *job) toolEnv() ([]string, error) {
 		j.env = append(j.env, k+"="+v)
 	}
 	slices.Sort(j.env)
+	j.env = append(j.env, j.indexEnv...)
 	return j.env, nil
 }
 
 // searchPath is ToolPath followed by PATH.
 func (j *job) searchPath() []string {
-	dirs := slices.Clone(j.ToolPath)
+	dirs := append(slices.Clone(j.toolDirs), j.ToolPath...)
 	path := os.Getenv("PATH")
 	if path == "" {
 		path = "/usr/local/bin:/usr/bin:/bin"
