@@ -41,15 +41,20 @@ func (e *ConfigInvalid) Error() string {
 }
 
 // SourceUnavailable is a commit whose archive cannot be had for a reason that
-// retrying will not cure: it does not exist, or the token may not read it.
+// retrying will not cure: it does not exist, or the token may not read it;
+// or a repository whose default branch and its files cannot be read.
 type SourceUnavailable struct {
 	Repository string
-	Commit     string
-	Reason     string
+	// Commit is empty when the failure is the repository's, not a commit's.
+	Commit string
+	Reason string
 }
 
 // Error names the repository, the commit and why its source cannot be had.
 func (e *SourceUnavailable) Error() string {
+	if e.Commit == "" {
+		return fmt.Sprintf("source of %s: %s", e.Repository, e.Reason)
+	}
 	return fmt.Sprintf("source of %s at %s: %s", e.Repository, ShortSHA(e.Commit), e.Reason)
 }
 
