@@ -25,6 +25,7 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as you")
 	pullRequest := fs.Bool("pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
 	into := fs.String("into", "main", "with --pull-request, the branch the pull request merges into")
+	defaultBranch := fs.String(local.DefaultBranchFlag, "", local.DefaultBranchUsage)
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
@@ -48,7 +49,7 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	root := appRoot(ctx, *dir)
 	repo := repository(ctx, root)
 
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress})
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: *defaultBranch})
 	if err != nil {
 		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
 		return 1
