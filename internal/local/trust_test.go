@@ -152,3 +152,40 @@ func TestABranchCannotMoveStagingOntoProdsStack(t *testing.T) {
 		t.Errorf("got status %q, want it to end %q", s.Description, want)
 	}
 }
+
+// TestAStackStaysWithItsEnvironment changes main itself to point staging
+// at prod's stack (and prod at a new one): staging's deploy is refused
+// before anything changes, since prod's stack is bound to prod, and the
+// commit's status says why.
+func TestAStackStaysWithItsEnvironment(t *testing.T) {
+	t.Parallel()
+	repo, dir := app(t, "binder", nil)
+	staging, prod := repo.Slug+"-staging", repo.Slug+"-prod"
+	first := git(t, dir, "rev-parse", "HEAD")
+	if res := run(t, repo, dir); !res.Succeeded() {
+		t.Fatalf("first: got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+	}
+	if got := stackTag(t, prod, "stackflow:environment"); got != "prod" {
+		t.Fatalf("prod's stack is bound to %q, want prod", got)
+	}
+	commit(t, dir, map[string]func(string) string{
+		"samconfig.toml": func(s string) string {
+			s = strings.Replace(s, `stack_name = "`+prod+`"`, `stack_name = "`+prod+`-new"`, 1)
+			return strings.Replace(s, `stack_name = "`+staging+`"`, `stack_name = "`+prod+`"`, 1)
+		},
+	})
+	res := run(t, repo, dir)
+	want := "refused to deploy staging to stack " + prod + ": it belongs to environment prod of " + repo.FullName()
+	if res.Status != "FAILED" || res.Error != "StackRefused" || !strings.Contains(res.Cause, want) {
+		t.Fatalf("got %s %s: %s, want FAILED StackRefused: %s", res.Status, res.Error, res.Cause, want)
+	}
+	if got := stackTag(t, prod, "stackflow:commit"); got != first {
+		t.Errorf("prod's stack %s: got commit %s, want the first's %s", prod, got, first)
+	}
+	if got := stackStatus(t, prod+"-new"); got != "" {
+		t.Errorf("%s-new is %s, want it not created: the promotion stopped at staging", prod, got)
+	}
+	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "StackRefused: "+want) {
+		t.Errorf("got status %s %q, want FAILED with the refusal", s.State, s.Description)
+	}
+}

@@ -115,7 +115,7 @@ func TestForStateMachine(t *testing.T) {
 func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
-		&PackageFailed{}, &StackDeployFailed{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
+		&PackageFailed{}, &StackDeployFailed{}, &StackRefused{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
 		&Superseded{}, &RolledBack{}, &RollbackFailed{}}
 	var got []string
 	for _, e := range errs {
@@ -143,6 +143,10 @@ func TestErrorMessages(t *testing.T) {
 			`smoke test "create" of staging failed: POST http://x/items: got status 500, want status 201`},
 		{&ChecksFailed{Check: "go test ./...", Tail: "--- FAIL: TestX"}, "check \"go test ./...\" failed:\n--- FAIL: TestX"},
 		{&ConfigInvalid{File: "samconfig.toml", Problem: "bad"}, "samconfig.toml: bad"},
+		{&StackRefused{Stack: "hello-prod", Environment: "staging", Reason: "it belongs to environment prod of acme/hello", Fix: "give each environment its own stack"},
+			"refused to deploy staging to stack hello-prod: it belongs to environment prod of acme/hello; give each environment its own stack"},
+		{&SourceUnavailable{Repository: "acme/hello", Reason: "no main branch"}, "source of acme/hello: no main branch"},
+		{IgnoredSetting{Setting: "prod.branches", Commit: "[main, x]", Default: "[main]"}.asError(), "prod.branches: [main, x] in this commit, [main] on the default branch"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -162,3 +166,6 @@ func TestExecutionNameOf(t *testing.T) {
 		}
 	}
 }
+
+// asError lets TestErrorMessages check an IgnoredSetting's String.
+func (s IgnoredSetting) asError() error { return errors.New(s.String()) }
