@@ -52,6 +52,15 @@ func (s *Service) createChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.D
 	if err := s.checkBinding(ctx, in, st); err != nil {
 		return pipeline.Deployment{}, err
 	}
+	// And what it deploys must be what was packaged: CloudFormation reads
+	// the template now; Lambda reads the zips when the change set is
+	// executed, when they are checked again.
+	if err := s.verifyTemplate(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	if err := s.verifyZips(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
+	}
 	if d, started, err := s.recover(ctx, cfn, in, st); err != nil || started {
 		return d, err
 	}
@@ -341,6 +350,9 @@ func (s *Service) executeChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.
 	}
 	if d.ChangeSetID == "" {
 		return pipeline.Deployment{}, fmt.Errorf("execute change set of %s: no change set ID in the deployment", d.Stack)
+	}
+	if err := s.verifyZips(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
 	}
 	// Taken before the call, so that none of the operation's events are
 	// older than StartedAt.

@@ -64,6 +64,11 @@ type Service struct {
 	// Tasks fails the approval wait of a run that a newer commit of its
 	// branch superseded; nil leaves that run waiting until it times out.
 	Tasks TaskSender
+	// Artifacts reads the artifact bucket, to check that the template and
+	// zips deployed are those packaged (see integrity.go); nil checks
+	// nothing, which only the local installer of the pipeline's own
+	// template does.
+	Artifacts ArtifactReader
 
 	mu      sync.Mutex
 	clients map[string]cfnAPI

@@ -7,8 +7,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/releases"
 )
 
 // The end-to-end tests of the trust boundaries: where a commit deploys is
@@ -187,5 +190,47 @@ func TestAStackStaysWithItsEnvironment(t *testing.T) {
 	}
 	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "StackRefused: "+want) {
 		t.Errorf("got status %s %q, want FAILED with the refusal", s.State, s.Description)
+	}
+}
+
+// TestAZipChangedAfterPackagingIsNotDeployed swaps the function's zip in
+// the artifact bucket while prod waits for its approval, as a build of
+// another commit holding the bucket could: once approved, prod's deploy
+// reads the zip back, finds it changed and stops before its change set is
+// executed, and prod keeps no release of it.
+func TestAZipChangedAfterPackagingIsNotDeployed(t *testing.T) {
+	t.Parallel()
+	repo, dir := gated(t, "swapped", "168h")
+	sha := git(t, dir, "rev-parse", "HEAD")
+	arn := deliver(t, repo, dir)
+	awaitApproval(t, repo, dir, sha, arn)
+	store := releases.New(dynamodb.NewFromConfig(shared.aws), shared.Outputs()["ReleasesTableName"])
+	staged, err := store.List(context.Background(), repo.FullName(), "staging", 0)
+	if err != nil || len(staged) != 1 || staged[0].Package == nil || len(staged[0].Package.Functions) == 0 {
+		t.Fatalf("got staging's releases %+v, %v; want one with its package", staged, err)
+	}
+	zip := staged[0].Package.Functions[0].Key
+	s3c := s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(shared.Outputs()["ArtifactBucketName"]), Key: aws.String(zip), Body: strings.NewReader("a miner"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client().Approve(context.Background(), arn, "prod", "ada"); err != nil {
+		t.Fatal(err)
+	}
+	got := await(t, arn)
+	want := "artifact changed after packaging: s3://" + shared.Outputs()["ArtifactBucketName"] + "/" + zip
+	if got.Status != "FAILED" || aws.ToString(got.Error) != "StackDeployFailed" || !strings.Contains(aws.ToString(got.Cause), want) {
+		t.Fatalf("got %s %s: %s, want FAILED StackDeployFailed: %s", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want)
+	}
+	if got := releasesOf(t, repo, "prod"); len(got) != 0 {
+		t.Errorf("prod: got releases %v, want none", got)
+	}
+	if got := stackStatus(t, repo.Slug+"-prod"); got == "CREATE_COMPLETE" {
+		t.Errorf("prod's stack is %s, want its change set not executed", got)
+	}
+	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "artifact changed after packaging") {
+		t.Errorf("got statuses %+v, want FAILED saying the artifact changed", statusesOf(t, repo, dir, sha))
 	}
 }

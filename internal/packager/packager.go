@@ -22,6 +22,8 @@ package packager
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -218,6 +220,8 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 	}
 	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.Store.Bucket(), key)
 	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
+	sum := sha256.Sum256(body) // the deploy step checks it
+	pkg.TemplateSHA256 = hex.EncodeToString(sum[:])
 	j.saveCaches(ctx)
 	pkg.Summary = fmt.Sprintf("packaged %d %s (%s): %d built, %d reused", len(fns), plural(len(fns), "function"), size(total), built, reused)
 	j.log.Info("packaged", "functions", len(fns), "built", built, "reused", reused, "bytes", total, "template", key)

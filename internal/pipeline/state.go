@@ -163,6 +163,10 @@ type Package struct {
 	// TemplateURL is the packaged template's S3 URL, as CloudFormation's
 	// TemplateURL wants it.
 	TemplateURL string `json:"templateURL"`
+	// TemplateSHA256 is the packaged template's hex SHA-256, which the
+	// deploy step checks before it hands the template to CloudFormation.
+	// Empty in packages recorded before it was kept.
+	TemplateSHA256 string `json:"templateSha256,omitempty"`
 	// Functions lists each built function and the key of its zip.
 	Functions []BuiltFunction `json:"functions"`
 	// LogKey is the artifact-bucket key of the build output.
@@ -176,7 +180,9 @@ type BuiltFunction struct {
 	Name string `json:"name"`
 	// Key is the artifact-bucket key of its zip, named by content hash.
 	Key string `json:"key"`
-	// SHA256 is the zip's hex SHA-256.
+	// SHA256 is the zip's hex SHA-256 and Size its length in bytes, as
+	// the package step made it; the deploy step refuses a zip that no
+	// longer has them.
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	// Reused is true when the zip of an earlier run was reused because
