@@ -7,13 +7,16 @@
 // service role CloudFormation deploys the stacks with; RELEASES_TABLE the
 // pipeline's table, which holds releases, locks and approval requests;
 // ARTIFACT_BUCKET the artifact bucket, whose packaged templates and zips it
-// checks against their recorded SHA-256 before it deploys them.
+// checks against their recorded SHA-256 before it deploys them;
+// ENVIRONMENT_ROLE_ARNS the comma-separated patterns of the roles it may
+// assume or pass (the template's EnvironmentRoleArns).
 package main
 
 import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +58,11 @@ func deployer(cfg aws.Config) (*deploy.Service, error) {
 	}
 	svc := deploy.New(cfg, os.Getenv("CLOUDFORMATION_ROLE_ARN"))
 	svc.Artifacts = store
+	for _, p := range strings.Split(os.Getenv("ENVIRONMENT_ROLE_ARNS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			svc.AllowedRoles = append(svc.AllowedRoles, p)
+		}
+	}
 	if table := os.Getenv("RELEASES_TABLE"); table != "" {
 		db := dynamodb.NewFromConfig(cfg)
 		svc.Releases = releases.New(db, table)

@@ -169,3 +169,30 @@ func TestExecutionNameOf(t *testing.T) {
 
 // asError lets TestErrorMessages check an IgnoredSetting's String.
 func (s IgnoredSetting) asError() error { return errors.New(s.String()) }
+
+func TestMatchARN(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern, arn string
+		want         bool
+	}{
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow/deploy", true},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow/team/deploy", true},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow-deploy", false},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/admin", false},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/deploy", true},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/Deploy", false},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/deploy2", false},
+		{"arn:aws:sts::12345678901?:assumed-role/release/*", "arn:aws:sts::123456789012:assumed-role/release/ada", true},
+		{"*", "anything", true},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+		{"", "", true},
+		{"", "x", false},
+	}
+	for _, tt := range tests {
+		if got := MatchARN(tt.pattern, tt.arn); got != tt.want {
+			t.Errorf("MatchARN(%q, %q): got %v, want %v", tt.pattern, tt.arn, got, tt.want)
+		}
+	}
+}
