@@ -22,7 +22,7 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	branch := fs.String("branch", "", "the branch to push (default: the checked-out branch)")
 	asJSON := fs.Bool("json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
 	serve := fs.Bool("serve", false, "after the run, keep everything running and print its addresses, until interrupted")
-	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as you")
+	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as the local AWS identity")
 	pullRequest := fs.Bool("pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
 	into := fs.String("into", "main", "with --pull-request, the branch the pull request merges into")
 	defaultBranch := fs.String(local.DefaultBranchFlag, "", local.DefaultBranchUsage)
@@ -57,7 +57,7 @@ func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	defer p.Close()
 
 	if *approve {
-		go p.ApproveAsAsked(ctx, whoAmI(), progress)
+		go p.ApproveAsAsked(ctx, progress)
 	}
 	var res *local.Result
 	if *pullRequest {

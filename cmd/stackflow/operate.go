@@ -37,7 +37,6 @@ func answerCommand(ctx context.Context, verb string, args []string, stdout, stde
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	env := fs.String("env", "", "the environment whose deploy to "+verb+" (default: the only one waiting)")
-	by := fs.String("by", whoAmI(), "who "+verb+"s, as the commit status and the release history show it (env STACKFLOW_USER)")
 	var reason *string
 	if verb == "reject" {
 		reason = fs.String("reason", "", "why, as the commit status shows it (required)")
@@ -60,21 +59,22 @@ func answerCommand(ctx context.Context, verb string, args []string, stdout, stde
 		fmt.Fprintf(stderr, "stackflow %s: %v\n", verb, err)
 		return 1
 	}
+	// Who answers is the caller's AWS identity, not a name given here.
 	if verb == "approve" {
-		r, err := c.Approve(ctx, rest[0], *env, *by)
+		r, by, err := c.Approve(ctx, rest[0], *env)
 		if err != nil {
 			fmt.Fprintf(stderr, "stackflow approve: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "approved the deploy of %s to %s (%s) as %s: the run goes on\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, *by)
+		fmt.Fprintf(stdout, "approved the deploy of %s to %s (%s) as %s: the run goes on\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, by)
 		return 0
 	}
-	r, err := c.Reject(ctx, rest[0], *env, *by, *reason)
+	r, by, err := c.Reject(ctx, rest[0], *env, *reason)
 	if err != nil {
 		fmt.Fprintf(stderr, "stackflow reject: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "rejected the deploy of %s to %s as %s: the run fails, %s keeps its release\n", pipeline.ShortSHA(r.Commit), r.Environment, *by, r.Environment)
+	fmt.Fprintf(stdout, "rejected the deploy of %s to %s as %s: the run fails, %s keeps its release\n", pipeline.ShortSHA(r.Commit), r.Environment, by, r.Environment)
 	return 0
 }
 

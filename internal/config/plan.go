@@ -89,6 +89,7 @@ func (e Environment) resolve(repo pipeline.Repository, set SAMSettings) pipeline
 		SmokeTimeoutSeconds:    int(math.Ceil(e.SmokeTimeout.Seconds())),
 		ApprovalRequired:       e.Approval,
 		ApprovalTimeoutSeconds: int(math.Ceil(e.ApprovalTimeout.Seconds())),
+		Approvers:              slices.Clone(e.Approvers),
 		RoleARN:                e.RoleARN,
 		CloudFormationRoleARN:  e.CloudFormationRoleARN,
 		Protected:              e.Protected,

@@ -73,6 +73,7 @@ func (c *Config) previewPlan(t Trusted, repo pipeline.Repository, pr pipeline.Pu
 	env.Stack = pipeline.PreviewStack(repo, pr.ID)
 	env.Protected = false
 	env.ApprovalRequired = false
+	env.Approvers = nil
 	env.PullRequest = pr.ID
 
 	for _, r := range rules {

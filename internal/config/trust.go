@@ -115,6 +115,7 @@ func (r rule) apply(env pipeline.Environment) pipeline.Environment {
 	env.CloudFormationRoleARN = r.env.CloudFormationRoleARN
 	env.ApprovalRequired = r.env.ApprovalRequired
 	env.ApprovalTimeoutSeconds = r.env.ApprovalTimeoutSeconds
+	env.Approvers = r.env.Approvers
 	env.Protected = r.env.Protected
 	return env
 }
@@ -231,6 +232,7 @@ func (c *Config) ignored(t Trusted, repo pipeline.Repository, sam *SAMConfig) []
 		add(p+"cloudformation_role_arn", or(mine.CloudFormationRoleARN, "none"), or(theirs.CloudFormationRoleARN, "none"))
 		add(p+"approval", approval(mine.ApprovalRequired), approval(theirs.ApprovalRequired))
 		add(p+"approval_timeout", seconds(mine.ApprovalTimeoutSeconds), seconds(theirs.ApprovalTimeoutSeconds))
+		add(p+"approvers", listed(mine.Approvers), listed(theirs.Approvers))
 		add(p+"protected", strconv.FormatBool(mine.Protected), strconv.FormatBool(theirs.Protected))
 	}
 	add("previews.pull_requests", strconv.FormatBool(c.Previews.PullRequests), strconv.FormatBool(trusted.Previews.PullRequests))

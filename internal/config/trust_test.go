@@ -167,6 +167,20 @@ func TestPlanTrusted(t *testing.T) {
 			},
 		},
 		{
+			name: "approvers come from main", branch: "main",
+			yml:         edit(t, mainYML, "    approval: required\n", "    approval: required\n    approvers: [arn:aws:iam::111111111111:user/mallory]\n"),
+			want:        []string{"staging@hello-staging", "prod@hello-prod"},
+			wantIgnored: []string{"prod.approvers"},
+			check: func(t *testing.T, p pipeline.Plan) {
+				if got := p.Environments[1].Approvers; len(got) != 0 {
+					t.Errorf("prod's approvers: got %v, want main's (none)", got)
+				}
+				if got := p.Ignored[0].String(); got != "prod.approvers: [arn:aws:iam::111111111111:user/mallory] in this commit, none on the default branch" {
+					t.Errorf("ignored: got %q", got)
+				}
+			},
+		},
+		{
 			name: "parameters, smoke checks, checks and template come from the commit", branch: "main",
 			yml: "checks: [make test]\ntemplate: app.yaml\n" + edit(t, mainYML,
 				"parameters: {Stage: staging}\n", "parameters: {Stage: blue}\n    capabilities: [CAPABILITY_NAMED_IAM]\n    smoke_timeout: 90s\n",
@@ -375,5 +389,22 @@ func TestTrustedErrorsNameTheDefaultBranch(t *testing.T) {
 				t.Errorf("got %v, want %s: ...%s... (fix it on main)", ci, tt.wantFile, tt.want)
 			}
 		})
+	}
+}
+
+// A commit that drops main's approvers is still approved by them.
+func TestMainsApproversAreKept(t *testing.T) {
+	t.Parallel()
+	withApprovers := edit(t, mainYML, "    approval: required\n", "    approval: required\n    approvers: [arn:aws:iam::210987654321:role/release]\n")
+	c, sam := mustParse(t, mainYML, mainSAM)
+	p, err := c.PlanTrusted(mustTrust(t, withApprovers, mainSAM), repo, "main", sam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Environments[1].Approvers; len(got) != 1 || got[0] != "arn:aws:iam::210987654321:role/release" {
+		t.Errorf("prod's approvers: got %v, want main's", got)
+	}
+	if got := settings(p.Ignored); len(got) != 1 || got[0] != "prod.approvers" {
+		t.Errorf("ignored: got %v, want prod.approvers", got)
 	}
 }

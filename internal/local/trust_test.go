@@ -216,7 +216,7 @@ func TestAZipChangedAfterPackagingIsNotDeployed(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client().Approve(context.Background(), arn, "prod", "ada"); err != nil {
+	if _, _, err := client().Approve(context.Background(), arn, "prod"); err != nil {
 		t.Fatal(err)
 	}
 	got := await(t, arn)
@@ -232,5 +232,57 @@ func TestAZipChangedAfterPackagingIsNotDeployed(t *testing.T) {
 	}
 	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "artifact changed after packaging") {
 		t.Errorf("got statuses %+v, want FAILED saying the artifact changed", statusesOf(t, repo, dir, sha))
+	}
+}
+
+// TestOnlyApproversMayApprove: prod's approvers, named on main, do not
+// include the caller (the local AWS takes everyone for its account's
+// root), so stackflow approve and reject are refused and prod keeps
+// waiting. Once main names the caller, its next run is approved, as the
+// caller's identity.
+func TestOnlyApproversMayApprove(t *testing.T) {
+	t.Parallel()
+	const managers = "arn:aws:iam::" + AccountID + ":role/release-managers"
+	repo, dir := app(t, "approvers", map[string]func(string) string{
+		"stackflow.yml": func(s string) string {
+			return strings.Replace(s, "  - name: prod\n", "  - name: prod\n    approval: required\n    approvers: ["+managers+"]\n", 1)
+		},
+	})
+	sha := git(t, dir, "rev-parse", "HEAD")
+	first := deliver(t, repo, dir)
+	awaitApproval(t, repo, dir, sha, first)
+	want := "refused: " + localCaller + " may not answer the approval of " + pipeline.ShortSHA(sha) + "'s deploy to prod: its approvers are " + managers
+	if _, _, err := client().Approve(context.Background(), first, ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("approve: got %v, want %q", err, want)
+	}
+	if _, _, err := client().Reject(context.Background(), first, "", "no"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("reject: got %v, want %q", err, want)
+	}
+	if _, pending, err := client().Pending(context.Background(), first); err != nil || len(pending) != 1 {
+		t.Errorf("got pending %+v, %v; want prod still waiting", pending, err)
+	}
+
+	newer := commit(t, dir, map[string]func(string) string{
+		"stackflow.yml": func(s string) string {
+			return strings.Replace(s, "approvers: ["+managers+"]", "approvers: ["+managers+", "+localCaller+"]", 1)
+		},
+	})
+	second := deliver(t, repo, dir)
+	awaitApproval(t, repo, dir, newer, second)
+	if _, by, err := client().Approve(context.Background(), second, ""); err != nil || by != localCaller {
+		t.Fatalf("approve: got %q, %v; want approved as %s", by, err, localCaller)
+	}
+	if got := await(t, second); got.Status != "SUCCEEDED" {
+		t.Fatalf("got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
+	}
+	tl, err := client().Show(context.Background(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.Environments[1].Approval; got != "approved by "+localCaller {
+		t.Errorf("show: got %q, want approved by %s", got, localCaller)
+	}
+	if got := await(t, first); got.Status != "ABORTED" {
+		t.Errorf("the first run: got %s, want ABORTED (superseded by the newer commit)", got.Status)
 	}
 }

@@ -92,6 +92,10 @@ type Environment struct {
 	// ApprovalTimeoutSeconds is how long a deploy waits for its approval
 	// before the run stops. Always set: the state machine reads it.
 	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// Approvers are who may answer the approval: IAM principal ARNs or
+	// patterns (see MatchARN); empty means whoever may call stackflow
+	// approve.
+	Approvers []string `json:"approvers,omitempty"`
 	// RoleARN is the role the deploy and smoke steps assume for this
 	// environment (another account's, say); empty means the pipeline's own.
 	RoleARN string `json:"roleArn,omitempty"`
