@@ -10,8 +10,10 @@
 // build is named by a build key, a hash of the files of every package of
 // the repository it depends on, go.mod and go.sum, the toolchain, the
 // architecture, the build flags and BuildVersion (see buildKeys). The
-// bucket records which zip each build key made (pipeline.BuildRecordKey);
-// a later run with the same key reuses that zip and skips go build. Since
+// bucket records which zip each build key made (pipeline.BuildRecordKey),
+// per branch; a later run of the same branch, or of a branch whose default
+// branch recorded it, with the same key reuses that zip and skips go build
+// (pipeline.CacheScope): no run trusts what another feature branch built. Since
 // the zips are reproducible, a commit that changes one function changes one
 // CodeUri of the packaged template.
 //

@@ -127,10 +127,25 @@ func (j *job) buildKeys(ctx context.Context, firsts []*function, tcs map[target]
 	return keys
 }
 
+// scope is whose build records and caches the run may use: its branch's
+// and its default branch's (pipeline.CacheScope).
+func (j *job) scope() pipeline.CacheScope { return pipeline.ScopeOf(j.in.Run, j.in.Source.Plan) }
+
 // lookup returns the zip that a build with key made before, when it is
-// recorded and still stored; nil otherwise.
+// recorded, by a run of this branch or of the default branch, and still
+// stored; nil otherwise.
 func (j *job) lookup(ctx context.Context, f *function, key string) *artifact {
-	rk := pipeline.BuildRecordKey(j.in.Run.Repository, key)
+	for _, scope := range j.scope().Reads() {
+		if a := j.lookupIn(ctx, f, scope, key); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
+// lookupIn is lookup in the build records of scope.
+func (j *job) lookupIn(ctx context.Context, f *function, scope, key string) *artifact {
+	rk := pipeline.BuildRecordKey(j.in.Run.Repository, scope, key)
 	body, err := j.Store.Open(ctx, rk)
 	if err != nil {
 		if !errors.Is(err, artifacts.ErrNotFound) {
@@ -164,7 +179,7 @@ func (j *job) record(ctx context.Context, f *function, tc toolchain.Toolchain, k
 		GoArch: f.goarch, Toolchain: tc.Version, BuildVersion: BuildVersion, BuiltAt: time.Now().UTC().Format(time.RFC3339)}
 	body, err := json.Marshal(rec)
 	if err == nil {
-		err = j.Store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, key), body, "application/json")
+		err = j.Store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, j.scope().Writes(), key), body, "application/json")
 	}
 	if err != nil {
 		j.log.Warn("store build record", "function", f.name, "error", err)
@@ -197,7 +212,7 @@ func (j *job) openCaches(ctx context.Context, firsts []*function, tcs map[target
 		versions = append(versions, tcs[f.target()].Version)
 	}
 	key := gocache.Key("package", strings.Join(versions, ","), runtime.GOOS, runtime.GOARCH, sums...)
-	j.caches = j.Caches.Session(j.in.Run.Repository, key)
+	j.caches = j.Caches.Session(j.in.Run.Repository, j.scope(), key)
 	j.restoreCache(ctx, gocache.Modules)
 }
 

@@ -196,3 +196,53 @@ func TestMatchARN(t *testing.T) {
 		}
 	}
 }
+
+func TestBranchScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		branch, wantPrefix string
+	}{
+		{"main", "main-"},
+		{"feature/x", "feature-x-"},
+		{"feature-x", "feature-x-"},
+		{"///", "branch-"},
+		{strings.Repeat("long", 20), strings.Repeat("long", 10) + "-"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := BranchScope(tt.branch)
+		if !strings.HasPrefix(got, tt.wantPrefix) || len(got) != len(tt.wantPrefix)+16 || !validName.MatchString(got) {
+			t.Errorf("BranchScope(%q): got %q, want %q and 16 hex digits", tt.branch, got, tt.wantPrefix)
+		}
+		if other, ok := seen[got]; ok {
+			t.Errorf("branches %q and %q share the scope %q", other, tt.branch, got)
+		}
+		seen[got] = tt.branch
+	}
+}
+
+func TestCacheScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		scope     CacheScope
+		wantReads []string
+	}{
+		{name: "a feature branch reads its own, then main's", scope: CacheScope{Branch: "feature/x", Default: "main"},
+			wantReads: []string{BranchScope("feature/x"), BranchScope("main")}},
+		{name: "main reads only main's", scope: CacheScope{Branch: "main", Default: "main"}, wantReads: []string{BranchScope("main")}},
+		{name: "no default branch known", scope: CacheScope{Branch: "feature/x"}, wantReads: []string{BranchScope("feature/x")}},
+	}
+	for _, tt := range tests {
+		if got := tt.scope.Reads(); !reflect.DeepEqual(got, tt.wantReads) {
+			t.Errorf("%s: reads %v, want %v", tt.name, got, tt.wantReads)
+		}
+		if got := tt.scope.Writes(); got != BranchScope(tt.scope.Branch) {
+			t.Errorf("%s: writes %q, want its own branch's", tt.name, got)
+		}
+	}
+	plan := Plan{DefaultBranch: &DefaultBranch{Name: "trunk"}}
+	if got := ScopeOf(Run{Branch: "feature/x"}, plan); got != (CacheScope{Branch: "feature/x", Default: "trunk"}) {
+		t.Errorf("ScopeOf: got %+v", got)
+	}
+}
