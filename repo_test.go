@@ -117,3 +117,31 @@ func TestTrackedProblem(t *testing.T) {
 		})
 	}
 }
+
+// TestCIRunsTheREADMEsTestCommand: .ci/run runs exactly the test command
+// the README gives a newcomer, so what CI passes is what they run.
+func TestCIRunsTheREADMEsTestCommand(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if cmd, ok := strings.CutSuffix(line, "# the whole test suite (what CI runs)"); ok {
+			want = strings.TrimSpace(cmd)
+			break
+		}
+	}
+	if want == "" {
+		t.Fatal("README.md: no line ending in \"# the whole test suite (what CI runs)\" among its two commands")
+	}
+	run, err := os.ReadFile(".ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(run)), "\n")
+	if got := lines[len(lines)-1]; got != want {
+		t.Errorf(".ci/run ends with %q, want the README's test command %q", got, want)
+	}
+}

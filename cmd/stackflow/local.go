@@ -2,114 +2,207 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stackflow/stackflow/internal/local"
+	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
-func localCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("repo", "", "the app to deliver: a git repository or a folder in one (default: examples/hello)")
-	branch := fs.String("branch", "", "the branch to push (default: the checked-out branch)")
-	asJSON := fs.Bool("json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
-	serve := fs.Bool("serve", false, "after the run, keep everything running and print its addresses, until interrupted")
-	approve := fs.Bool("approve", false, "approve every deploy that waits for approval (approval: required), as the local AWS identity")
-	pullRequest := fs.Bool("pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
-	into := fs.String("into", "main", "with --pull-request, the branch the pull request merges into")
-	defaultBranch := fs.String(local.DefaultBranchFlag, "", local.DefaultBranchUsage)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+// localOptions are the flags of stackflow local.
+type localOptions struct {
+	dir, branch, into, defaultBranch              string
+	asJSON, serve, approve, pullRequest, workTree bool
+}
+
+func newLocalCommand() *cobra.Command {
+	var o localOptions
+	cmd := &cobra.Command{
+		SuggestFor: []string{"rehearse", "try", "deliver", "dev"},
+		Use:        "local",
+		Short:      "Rehearse the whole pipeline on this machine, no AWS account needed",
+		Long: `Rehearse the whole pipeline on this machine, no AWS account needed: install
+template.yaml into a local AWS, push the app's HEAD through a signed
+webhook, run the real state machine and handlers, and deploy and smoke-test
+each environment's stack locally. Exits 0 only when the run succeeded.
+
+--repo DIR is the app: a git repository or a folder in one (the folder
+holding stackflow.yml is the app's root; default examples/hello). Before
+anything starts, stackflow local checks that DIR exists, is in a git
+repository with a commit, and that what it delivers has a stackflow.yml,
+and says what to do when not.
+
+It delivers HEAD, as a push would, and says first when the work tree
+differs from HEAD in the app's folder. --work-tree delivers the work tree
+as it is instead: a snapshot commit on top of HEAD, made with an index of
+its own, so that neither the index, HEAD nor any branch changes.
+
+--serve keeps everything running afterwards and prints its addresses;
+press Enter to push again. --approve approves each deploy that waits for
+approval, as the local AWS identity. --pull-request delivers the branch as a pull request into
+--into (default main): its checks and its preview stack.`,
+		Example: `  stackflow local
+  stackflow local --repo ~/src/my-app --branch main
+  stackflow local --repo ~/src/my-app --work-tree
+  stackflow local --json > outcome.json
+  stackflow local --serve`,
+		Args: noArgs(func(a string) string { return fmt.Sprintf("unexpected %q (the app is given with --repo DIR)", a) }),
 	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "stackflow local: unexpected %q (the app is given with --repo DIR)\n", rest[0])
-		return 2
+	fs := cmd.Flags()
+	fs.StringVar(&o.dir, "repo", "", "the app to deliver, `DIR`: a git repository or a folder in one (default: examples/hello)")
+	fs.StringVar(&o.branch, "branch", "", "the branch `NAME` to push (default: the checked-out branch)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
+	fs.BoolVar(&o.serve, "serve", false, "after the run, keep everything running and print its addresses, until interrupted")
+	fs.BoolVar(&o.approve, "approve", false, "approve every deploy that waits for approval (approval: required), as the local AWS identity")
+	fs.BoolVar(&o.pullRequest, "pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
+	fs.StringVar(&o.into, "into", "main", "with --pull-request, the `BRANCH` the pull request merges into")
+	fs.BoolVar(&o.workTree, "work-tree", false, "deliver the work tree as it is, uncommitted changes too, instead of HEAD")
+	fs.StringVar(&o.defaultBranch, local.DefaultBranchFlag, "", local.DefaultBranchUsage)
+	_ = cmd.MarkFlagDirname("repo")
+	for _, name := range []string{"branch", "into"} {
+		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if o.workTree && o.pullRequest {
+			return usagef("--work-tree and --pull-request do not go together: a pull request delivers its branch's commits, so commit the changes to the branch")
+		}
+		return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
+
+func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	progress := stdout
-	if *asJSON {
+	if o.asJSON {
 		progress = stderr
 	}
-	src, err := local.SourceDir(".")
-	if err != nil {
-		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-		return 1
+	var src string
+	var err error
+	if o.dir == "" {
+		if src, err = local.SourceDir("."); err != nil {
+			return err
+		}
+		o.dir = filepath.Join(src, "examples", "hello")
 	}
-	if *dir == "" {
-		*dir = filepath.Join(src, "examples", "hello")
-	}
-	root := appRoot(ctx, *dir)
-	repo := repository(ctx, root)
 
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: *defaultBranch})
+	// Everything that can be checked without the local AWS is checked
+	// before it starts, which takes a while.
+	app, err := localrepo.Open(ctx, o.dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-		return 1
+		return err
+	}
+	if src == "" {
+		if src, err = local.SourceDir("."); err != nil {
+			return err
+		}
+	}
+	push, err := o.push(ctx, app, progress)
+	if err != nil {
+		return err
+	}
+	repo := push.Repo
+	prBranch := ""
+	if o.pullRequest {
+		if prBranch, err = o.pullRequestBranch(ctx, app, push.Branch); err != nil {
+			return err
+		}
+	}
+
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch})
+	if err != nil {
+		return err
 	}
 	defer p.Close()
-
-	if *approve {
-		go p.ApproveAsAsked(ctx, progress)
-	}
-	var res *local.Result
-	if *pullRequest {
-		res, err = deliverPullRequest(ctx, p, repo, root, *branch, *into, progress)
-	} else {
-		res, err = p.Run(ctx, local.Push{Repo: repo, Dir: root, Branch: *branch}, progress)
-	}
-	if err != nil {
+	failed := func(err error) error {
 		p.KeepLogs()
 		fmt.Fprintf(stderr, "stackflow local: %v\n", err)
 		fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
-		return 1
+		return errReported
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "stackflow local: %v\n", err)
-			return 1
+
+	if o.approve {
+		go p.ApproveAsAsked(ctx, progress)
+	}
+	var res *local.Result
+	if o.pullRequest {
+		res, err = deliverPullRequest(ctx, p, repo, app.Dir, prBranch, o.into, progress)
+	} else {
+		res, err = p.Run(ctx, push, progress)
+	}
+	if err != nil {
+		return failed(err)
+	}
+	if o.asJSON {
+		if err := writeJSON(stdout, res); err != nil {
+			return err
 		}
 	} else {
 		printOutcome(stdout, res)
 	}
-	if *serve {
-		printServing(progress, p, repo, root)
+	if o.serve {
+		printServing(progress, p, repo, app.Dir, o.workTree)
 		go p.Watch(ctx, progress)
-		pushAgain(ctx, p, local.Push{Repo: repo, Dir: root, Branch: *branch}, stdin, progress, stderr)
+		pushAgain(ctx, p, func() (local.Push, error) { return o.push(ctx, app, progress) }, stdin, progress, stderr)
 		<-ctx.Done()
 		fmt.Fprintln(progress, "stopping")
 	}
 	if !res.Succeeded() {
 		p.KeepLogs()
-		if !*asJSON {
+		if !o.asJSON {
 			fmt.Fprintf(stderr, "logs of the handlers and services, kept: %s\n", p.LogDir())
 		}
-		return 1
+		return errReported
 	}
-	return 0
+	return nil
 }
 
-// deliverPullRequest opens a pull request of branch (default: the
-// checked-out one) into into, and follows the run it starts.
-func deliverPullRequest(ctx context.Context, p *local.Pipeline, repo pipeline.Repository, dir, branch, into string, progress io.Writer) (*local.Result, error) {
+// push reads what a push of app delivers now (HEAD, or with --work-tree a
+// snapshot of the work tree), says on progress when the work tree differs
+// from HEAD, and returns the push.
+func (o *localOptions) push(ctx context.Context, app *localrepo.App, progress io.Writer) (local.Push, error) {
+	d, err := prepare(ctx, app, o.workTree)
+	if err != nil {
+		return local.Push{}, err
+	}
+	branch := o.branch
 	if branch == "" {
-		branch = gitOutput(ctx, dir, "rev-parse", "--abbrev-ref", "HEAD")
+		branch = d.branch
 	}
-	if branch == "" || branch == "HEAD" {
-		return nil, errors.New("--pull-request: no branch is checked out in " + dir + ": give --branch")
+	if branch == "" && !o.pullRequest {
+		return local.Push{}, fmt.Errorf("HEAD of %s is detached at %s, not on a branch: check out a branch, or give --branch NAME",
+			app.Top, pipeline.ShortSHA(d.head))
 	}
-	if branch == into {
-		return nil, fmt.Errorf("--pull-request: the branch %s is the one it would merge into: check out a feature branch, or give --branch", branch)
+	if !o.pullRequest || branch == d.branch {
+		d.tell(progress, "this run delivers", "delivered")
 	}
+	return local.Push{Repo: repository(ctx, app), Dir: app.Dir, Branch: branch, Commit: d.commit}, nil
+}
+
+// pullRequestBranch checks the branch a pull request is opened of
+// (default: the checked-out one): it must exist, and not be into.
+func (o *localOptions) pullRequestBranch(ctx context.Context, app *localrepo.App, branch string) (string, error) {
+	if branch == "" {
+		return "", errors.New("--pull-request: no branch is checked out in " + app.Top + ": give --branch")
+	}
+	if branch == o.into {
+		return "", fmt.Errorf("--pull-request: the branch %s is the one it would merge into: check out a feature branch, or give --branch", branch)
+	}
+	if _, err := app.Resolve(ctx, "refs/heads/"+branch); err != nil {
+		return "", fmt.Errorf("--pull-request: no branch %s in %s", branch, app.Top)
+	}
+	return branch, nil
+}
+
+// deliverPullRequest opens a pull request of branch into into, and
+// follows the run it starts.
+func deliverPullRequest(ctx context.Context, p *local.Pipeline, repo pipeline.Repository, dir, branch, into string, progress io.Writer) (*local.Result, error) {
 	ev, err := p.OpenPullRequest(ctx, repo, dir, branch, into)
 	if err != nil {
 		return nil, err
@@ -117,9 +210,10 @@ func deliverPullRequest(ctx context.Context, p *local.Pipeline, repo pipeline.Re
 	return p.AwaitPullRequest(ctx, ev, progress)
 }
 
-// pushAgain delivers the app's HEAD again each time a line is read from in
-// (Enter, after a new commit), until in ends or ctx does.
-func pushAgain(ctx context.Context, p *local.Pipeline, push local.Push, in io.Reader, out, errOut io.Writer) {
+// pushAgain delivers what next reads (the app's HEAD, or its work tree)
+// again each time a line is read from in (Enter, after a new commit),
+// until in ends or ctx does.
+func pushAgain(ctx context.Context, p *local.Pipeline, next func() (local.Push, error), in io.Reader, out, errOut io.Writer) {
 	if in == nil {
 		return
 	}
@@ -144,13 +238,17 @@ func pushAgain(ctx context.Context, p *local.Pipeline, push local.Push, in io.Re
 			if !ok {
 				return
 			}
-			res, err := p.Run(ctx, push, out)
+			push, err := next()
+			if err == nil {
+				var res *local.Result
+				if res, err = p.Run(ctx, push, out); err == nil {
+					printOutcome(out, res)
+				}
+			}
 			if err != nil {
 				fmt.Fprintf(errOut, "stackflow local: %v\n", err)
-				continue
 			}
-			printOutcome(out, res)
-			fmt.Fprintln(out, "\npress Enter to push HEAD again")
+			fmt.Fprintln(out, "\npress Enter to push again")
 		}
 	}
 }
@@ -191,7 +289,7 @@ func urls(outputs map[string]string) string {
 	return strings.Join(out, " ")
 }
 
-func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root string) {
+func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root string, workTree bool) {
 	fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C):\n")
 	fmt.Fprintf(w, "  webhook URL     %s\n", p.WebhookURL())
 	fmt.Fprintf(w, "  webhook secret  %s\n", p.WebhookSecret())
@@ -207,5 +305,9 @@ func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root
 	}
 	fmt.Fprintf(w, "  e.g. AWS_ENDPOINT_URL=%s aws s3 ls    (any credentials; region %s)\n", endpoints["AWS_ENDPOINT_URL"], local.Region)
 	fmt.Fprintf(w, "  logs            %s\n", p.LogDir())
-	fmt.Fprintf(w, "runs that webhooks start are shown below; press Enter to push HEAD again\n")
+	what := "HEAD"
+	if workTree {
+		what = "the work tree"
+	}
+	fmt.Fprintf(w, "runs that webhooks start are shown below; press Enter to push %s again\n", what)
 }

@@ -16,7 +16,7 @@ func TestLocalArguments(t *testing.T) {
 		want string
 	}{
 		{name: "a positional argument", args: []string{"local", "examples/hello"}, want: `unexpected "examples/hello" (the app is given with --repo DIR)`},
-		{name: "an unknown flag", args: []string{"local", "--nope"}, want: "flag provided but not defined: -nope"},
+		{name: "an unknown flag", args: []string{"local", "--nope"}, want: "unknown flag: --nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,78 +2,141 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stackflow/stackflow/internal/config"
+	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
-func planCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	branch := fs.String("branch", "", "the branch to plan a push of (default: the checked-out branch, else main)")
-	repoName := fs.String("repo", "", "the repository's workspace/slug (default: from the origin remote, else local/<folder>)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(rest) > 1 {
-		fmt.Fprintln(stderr, "stackflow plan: give at most one directory")
-		return 2
-	}
-	dir := "."
-	if len(rest) == 1 {
-		dir = rest[0]
-	}
-	root := appRoot(ctx, dir)
-	repo := repository(ctx, root)
-	if *repoName != "" {
-		r, err := pipeline.ParseRepository(*repoName)
-		if err != nil {
-			fmt.Fprintf(stderr, "stackflow plan: --repo: %v\n", err)
-			return 2
-		}
-		repo = r
-	}
-	if *branch == "" {
-		*branch = currentBranch(ctx, root)
-	}
+func newPlanCommand() *cobra.Command {
+	var (
+		branch, repoName string
+		asJSON, workTree bool
+	)
+	cmd := &cobra.Command{
+		SuggestFor: []string{"check", "validate", "lint"},
+		Use:        "plan [DIR]",
+		Short:      "Check an app's stackflow.yml and samconfig.toml and show what a push would do",
+		Long: `Check the stackflow.yml and samconfig.toml of the app in DIR (a git
+repository or a folder in one; default .) exactly as the pipeline reads
+them, and show what a push of the branch would do: its checks, and each
+environment's stack, region, parameters and smoke checks. A mistake is
+shown as the file, the line and the fix.
 
-	cfg, sam, err := config.Load(root, root)
-	if err == nil {
-		var plan pipeline.Plan
-		if plan, err = cfg.Plan(repo, *branch, sam); err == nil {
-			err = cfg.CheckOutputs(root, plan)
-		}
-		if err == nil {
-			if *asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(plan); err != nil {
-					fmt.Fprintf(stderr, "stackflow plan: %v\n", err)
-					return 1
-				}
-				return 0
+The plan reads the app as it is in HEAD, the commit a push delivers (and
+stackflow local delivers), and says first when the work tree differs from
+it; --work-tree reads the work tree as it is instead. A folder that is not
+in a git repository yet is read as it is.`,
+		Example: `  stackflow plan
+  stackflow plan ~/src/my-app --branch main
+  stackflow plan ~/src/my-app --work-tree --json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("give at most one directory")
 			}
-			printPlan(stdout, repo, root, plan)
-			return 0
+			return nil
+		},
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&branch, "branch", "", "the branch `NAME` to plan a push of (default: the checked-out branch, else main)")
+	fs.StringVar(&repoName, "repo", "", "the repository's `WORKSPACE/SLUG` (default: from the origin remote, else local/<folder>)")
+	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	fs.BoolVar(&workTree, "work-tree", false, "plan the work tree as it is, uncommitted changes too, instead of HEAD")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var repo pipeline.Repository
+		if repoName != "" {
+			r, err := pipeline.ParseRepository(repoName)
+			if err != nil {
+				return usagef("--repo: %w", err)
+			}
+			repo = r
 		}
+		dir := "."
+		if len(args) == 1 {
+			dir = args[0]
+		}
+		ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
+		app, tree, checkedOut, cleanup, err := planSource(ctx, dir, workTree, stderr)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if repoName == "" {
+			repo = repository(ctx, app)
+		}
+		if branch == "" {
+			branch = checkedOut
+		}
+		cfg, sam, err := config.Load(tree, display(app.Dir))
+		if err != nil {
+			return err
+		}
+		plan, err := cfg.Plan(repo, branch, sam)
+		if err != nil {
+			return err
+		}
+		if err := cfg.CheckOutputs(tree, plan); err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(cmd.OutOrStdout(), plan)
+		}
+		printPlan(cmd.OutOrStdout(), repo, app.Dir, plan)
+		return nil
 	}
-	var invalid *pipeline.ConfigInvalid
-	if errors.As(err, &invalid) {
-		// file:line: problem (fix), the way compilers point at a mistake.
-		fmt.Fprintf(stderr, "%s\n", invalid)
-		return 1
+	return cmd
+}
+
+// planSource finds the app in dir and what the plan reads: HEAD's tree of
+// the app's folder, written to a temporary folder that cleanup removes
+// (with workTree, the work tree as it is), saying on notes when the work
+// tree differs from it. A folder in no repository, or in one without
+// commits, is read as it is. checkedOut is the branch checked out, else
+// main.
+func planSource(ctx context.Context, dir string, workTree bool, notes io.Writer) (app *localrepo.App, tree, checkedOut string, cleanup func(), err error) {
+	cleanup = func() {}
+	app, err = localrepo.Open(ctx, dir)
+	if errors.Is(err, localrepo.ErrNotRepository) {
+		fmt.Fprintf(notes, "%s is not in a git repository: planning the folder as it is (a push delivers a commit)\n", display(app.Dir))
+		return app, app.Dir, "main", cleanup, nil
 	}
-	fmt.Fprintf(stderr, "stackflow plan: %v\n", err)
-	return 1
+	if err != nil {
+		return nil, "", "", cleanup, err
+	}
+	d, err := prepare(ctx, app, workTree)
+	if errors.Is(err, localrepo.ErrNoCommits) {
+		fmt.Fprintf(notes, "the repository %s has no commits yet: planning the folder as it is (a push delivers a commit)\n", display(app.Top))
+		return app, app.Dir, "main", cleanup, nil
+	}
+	if err != nil {
+		return nil, "", "", cleanup, err
+	}
+	d.tell(notes, "the plan reads", "planned")
+	tmp, err := os.MkdirTemp("", "stackflow-plan-")
+	if err != nil {
+		return nil, "", "", cleanup, fmt.Errorf("read %s: %w", d.what(), err)
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	if err := app.Extract(ctx, d.commit, tmp); err != nil {
+		cleanup()
+		return nil, "", "", func() {}, err
+	}
+	checkedOut = d.branch
+	if checkedOut == "" {
+		checkedOut = "main"
+	}
+	return app, tmp, checkedOut, cleanup, nil
 }
 
 func printPlan(w io.Writer, repo pipeline.Repository, root string, plan pipeline.Plan) {

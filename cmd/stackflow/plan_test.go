@@ -19,6 +19,35 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// cliCase is a command line and what it should do: its exit code, and
+// what stdout and stderr should contain.
+type cliCase struct {
+	name       string
+	args       []string
+	wantCode   int
+	wantOut    []string
+	wantErrOut []string
+}
+
+// checkRun checks a command line's exit code, and that its stdout and
+// stderr contain the strings wanted.
+func checkRun(t *testing.T, code int, out, errOut string, wantCode int, wantOut, wantErrOut []string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, wantCode, out, errOut)
+	}
+	for _, w := range wantOut {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout: got %q, want it to contain %q", out, w)
+		}
+	}
+	for _, w := range wantErrOut {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr: got %q, want it to contain %q", errOut, w)
+		}
+	}
+}
+
 func writeApp(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -43,13 +72,7 @@ func TestPlan(t *testing.T) {
 		"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiURL}hello\n",
 		"template.yaml": "Resources: {}\nOutputs:\n  ApiUrl:\n    Value: http://x/\n",
 	})
-	tests := []struct {
-		name       string
-		args       []string
-		wantCode   int
-		wantOut    []string
-		wantErrOut []string
-	}{
+	tests := []cliCase{
 		{
 			name: "main is promoted to staging then prod", args: []string{"plan", hello, "--branch", "main"},
 			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`},
@@ -79,19 +102,7 @@ func TestPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := runCLI(t, tt.args...)
-			if code != tt.wantCode {
-				t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout: got %q, want it to contain %q", out, w)
-				}
-			}
-			for _, w := range tt.wantErrOut {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("stderr: got %q, want it to contain %q", errOut, w)
-				}
-			}
+			checkRun(t, code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErrOut)
 		})
 	}
 }
@@ -112,5 +123,90 @@ func TestPlanJSON(t *testing.T) {
 	}
 	if !plan.Deploy || strings.Join(stacks, ",") != "hello-staging,hello-prod" {
 		t.Errorf("got deploy %v stacks %v, want true [hello-staging hello-prod]", plan.Deploy, stacks)
+	}
+}
+
+// TestPlanReadsWhatAPushDelivers: plan reads HEAD, as a push delivers it
+// (and stackflow local), and says first which uncommitted changes it
+// leaves out; --work-tree reads the work tree as it is; a folder with no
+// commit to read is read as it is.
+func TestPlanReadsWhatAPushDelivers(t *testing.T) {
+	t.Parallel()
+	typo := func(t *testing.T, dir string) {
+		t.Helper()
+		p := filepath.Join(dir, "stackflow.yml")
+		old, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Replace(string(old), "status: 200", "status: ok", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name       string
+		app        func(t *testing.T) string
+		args       []string
+		wantCode   int
+		wantOut    []string
+		wantErrOut []string
+	}{
+		{
+			name: "a clean work tree", app: helloApp,
+			wantOut: []string{"main: checks, then staging -> prod"},
+		},
+		{
+			name:       "an uncommitted typo is not planned",
+			app:        func(t *testing.T) string { d := helloApp(t); typo(t, d); return d },
+			wantOut:    []string{"main: checks, then staging -> prod"},
+			wantErrOut: []string{"uncommitted changes in ", " are not planned: stackflow.yml\n", "  the plan reads HEAD (", "give --work-tree to use the work tree as it is"},
+		},
+		{
+			name: "--work-tree plans the typo",
+			app:  func(t *testing.T) string { d := helloApp(t); typo(t, d); return d },
+			args: []string{"--work-tree"}, wantCode: 1,
+			wantErrOut: []string{" are planned (--work-tree): stackflow.yml\n", "stackflow.yml:14: environments[0].smoke[0].status: want an HTTP status code such as 200"},
+		},
+		{
+			name: "a stackflow.yml that is not committed",
+			app: func(t *testing.T) string {
+				d := gitApp(t, map[string]string{"README.md": "an app\n"})
+				if err := os.WriteFile(filepath.Join(d, "stackflow.yml"), []byte("environments: []\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return d
+			},
+			wantCode:   1,
+			wantErrOut: []string{"stackflow plan: ", " at HEAD (", "has no stackflow.yml at its root: the work tree has one that is not committed: git add stackflow.yml && git commit, or give --work-tree"},
+		},
+		{
+			name: "a repository without commits is read as it is",
+			app: func(t *testing.T) string {
+				d := writeApp(t, map[string]string{"stackflow.yml": "checks: [go test ./...]\n"})
+				git(t, d, "init", "-q", "-b", "main")
+				return d
+			},
+			wantOut:    []string{"main: checks only"},
+			wantErrOut: []string{"has no commits yet: planning the folder as it is"},
+		},
+		{
+			name: "a folder in no repository is read as it is",
+			app: func(t *testing.T) string {
+				return writeApp(t, map[string]string{"stackflow.yml": "checks: [go test ./...]\n"})
+			},
+			wantOut:    []string{"main: checks only"},
+			wantErrOut: []string{"is not in a git repository: planning the folder as it is"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := tt.app(t)
+			code, out, errOut := runCLI(t, append([]string{"plan", dir}, tt.args...)...)
+			checkRun(t, code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErrOut)
+			if len(tt.wantErrOut) == 0 && errOut != "" {
+				t.Errorf("stderr: got %q, want nothing", errOut)
+			}
+		})
 	}
 }

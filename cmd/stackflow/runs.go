@@ -1,99 +1,84 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runs"
 )
 
-// awsFlags are the flags with which runs, show and logs find AWS and the
-// pipeline.
-type awsFlags struct {
-	profile, region, stack, stateMachine, bucket, table *string
-}
+func newRunsCommand() *cobra.Command {
+	var (
+		repo, branch string
+		limit        int
+		asJSON       bool
+	)
+	cmd := &cobra.Command{
+		SuggestFor: []string{"history", "list", "ls", "ps", "status"},
+		Use:        "runs",
+		Short:      "The pipeline's recent runs, newest first",
+		Long: `The pipeline's recent runs, newest first: commit, branch, status, start,
+duration, and the state where a failed run stopped.
 
-func addAWSFlags(fs *flag.FlagSet) *awsFlags {
-	return &awsFlags{
-		profile: fs.String("profile", "", "the AWS CLI profile to use (default: AWS_PROFILE, else default)"),
-		region:  fs.String("region", "", "the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"),
-		stack:   fs.String("stack", runs.DefaultStack, "the pipeline's stack, whose outputs name its state machine and artifact bucket"),
-		stateMachine: fs.String("state-machine", os.Getenv("STACKFLOW_STATE_MACHINE_ARN"),
-			"the pipeline's state machine ARN, instead of the stack's output (env STACKFLOW_STATE_MACHINE_ARN)"),
-		bucket: fs.String("bucket", os.Getenv("STACKFLOW_ARTIFACT_BUCKET"),
-			"the pipeline's artifact bucket, instead of the stack's output (env STACKFLOW_ARTIFACT_BUCKET)"),
-		table: fs.String("table", os.Getenv("STACKFLOW_RELEASES_TABLE"),
-			"the pipeline's table of releases, locks and approvals, instead of the stack's output (env STACKFLOW_RELEASES_TABLE)"),
+runs, show, logs, releases, approve, reject and rollback find AWS as the AWS
+CLI does (AWS_PROFILE or --profile, AWS_REGION or --region, AWS_ENDPOINT_URL
+and AWS_ENDPOINT_URL_<SERVICE>), and the pipeline from its stack's outputs
+(--stack NAME, default stackflow) or from --state-machine ARN, --bucket NAME
+and --table NAME (or STACKFLOW_STATE_MACHINE_ARN, STACKFLOW_ARTIFACT_BUCKET
+and STACKFLOW_RELEASES_TABLE). Against stackflow local --serve, export the
+AWS_ENDPOINT_URL* lines it prints; no credentials are needed.`,
+		Example: `  stackflow runs
+  stackflow runs --repo acme/hello --branch main --limit 5
+  stackflow runs --json`,
+		Args: noArgs(func(a string) string { return fmt.Sprintf("unexpected %q (filter with --repo and --branch)", a) }),
 	}
-}
-
-func (f *awsFlags) connect(ctx context.Context) (*runs.Client, error) {
-	return runs.Connect(ctx, runs.Options{
-		Profile: *f.profile, Region: *f.region, Stack: *f.stack,
-		StateMachineARN: *f.stateMachine, Bucket: *f.bucket, ReleasesTable: *f.table,
-	})
-}
-
-func runsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	repo := fs.String("repo", "", "only the runs of this repository, WORKSPACE/SLUG")
-	branch := fs.String("branch", "", "only the runs of this branch")
-	limit := fs.Int("limit", runs.DefaultLimit, "the most runs to show")
-	asJSON := fs.Bool("json", false, "print the runs as a JSON array")
-	aws := addAWSFlags(fs)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "stackflow runs: unexpected %q (filter with --repo and --branch)\n", rest[0])
-		return 2
-	}
-	if *limit < 1 {
-		fmt.Fprintf(stderr, "stackflow runs: --limit %d: want at least 1\n", *limit)
-		return 2
-	}
-	if *repo != "" {
-		if _, err := pipeline.ParseRepository(*repo); err != nil {
-			fmt.Fprintf(stderr, "stackflow runs: --repo: %v\n", err)
-			return 2
+	fs := cmd.Flags()
+	fs.StringVar(&repo, "repo", "", "only the runs of the repository `WORKSPACE/SLUG`")
+	fs.StringVar(&branch, "branch", "", "only the runs of the branch `NAME`")
+	fs.IntVar(&limit, "limit", runs.DefaultLimit, "show at most `N` runs")
+	fs.BoolVar(&asJSON, "json", false, "print the runs as a JSON array")
+	aws := addAWSFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if limit < 1 {
+			return usagef("--limit %d: want at least 1", limit)
 		}
+		if repo != "" {
+			if _, err := pipeline.ParseRepository(repo); err != nil {
+				return usagef("--repo: %w", err)
+			}
+		}
+		c, err := aws.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		list, err := c.Runs(cmd.Context(), runs.Filter{Repository: repo, Branch: branch, Limit: limit})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(cmd.OutOrStdout(), list)
+		}
+		printRuns(cmd.OutOrStdout(), list)
+		return nil
 	}
-	c, err := aws.connect(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "stackflow runs: %v\n", err)
-		return 1
-	}
-	list, err := c.Runs(ctx, runs.Filter{Repository: *repo, Branch: *branch, Limit: *limit})
-	if err != nil {
-		fmt.Fprintf(stderr, "stackflow runs: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		return writeJSON(stdout, stderr, "runs", list)
-	}
-	printRuns(stdout, list)
-	return 0
+	return cmd
 }
 
 // writeJSON prints v indented.
-func writeJSON(stdout, stderr io.Writer, command string, v any) int {
-	enc := json.NewEncoder(stdout)
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "stackflow %s: %v\n", command, err)
-		return 1
+		return fmt.Errorf("write JSON: %w", err)
 	}
-	return 0
+	return nil
 }
 
 func printRuns(w io.Writer, list []runs.Run) {

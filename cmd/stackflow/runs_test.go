@@ -29,7 +29,7 @@ func TestRunsShowLogsArguments(t *testing.T) {
 		{name: "runs with a positional argument", args: []string{"runs", "acme/hello"}, want: `unexpected "acme/hello" (filter with --repo and --branch)`},
 		{name: "runs with no room", args: []string{"runs", "--limit", "0"}, want: "--limit 0: want at least 1"},
 		{name: "runs of a repository without workspace", args: []string{"runs", "--repo", "hello"}, want: `--repo: repository "hello": want workspace/slug`},
-		{name: "runs with an unknown flag", args: []string{"runs", "--all"}, want: "flag provided but not defined: -all"},
+		{name: "runs with an unknown flag", args: []string{"runs", "--all"}, want: "unknown flag: --all"},
 		{name: "show of nothing", args: []string{"show"}, want: "give one run: its execution name, its execution ARN or its commit SHA"},
 		{name: "show of two runs", args: []string{"show", "a", "b"}, want: "give one run"},
 		{name: "logs of nothing", args: []string{"logs", "--step", "checks"}, want: "stackflow logs: give one run"},

@@ -1,44 +1,52 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runs"
 )
 
-func showCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the run as one JSON object")
-	aws := addAWSFlags(fs)
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+// runArg is what show, logs, approve and reject say when not given one run.
+const runArg = "give one run: its execution name, its execution ARN or its commit SHA"
+
+func newShowCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		SuggestFor: []string{"describe", "inspect", "timeline"},
+		Use:        "show EXECUTION|EXECUTION-ARN|COMMIT-SHA",
+		Short:      "One run's timeline",
+		Long: `One run's timeline: each state with its start, duration, retries and error;
+each environment's result, URL and change set; links to the Step Functions
+console and to the stored logs. A SHA (7 or more hex digits) means the
+newest run of that commit.`,
+		Example: `  stackflow show hello-main-1a2b3c4
+  stackflow show 1a2b3c4 --json`,
+		Args:              exactArgs(1, runArg),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	if len(rest) != 1 {
-		fmt.Fprintln(stderr, "stackflow show: give one run: its execution name, its execution ARN or its commit SHA")
-		return 2
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as one JSON object")
+	aws := addAWSFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := aws.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		t, err := c.Show(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(cmd.OutOrStdout(), t)
+		}
+		printTimeline(cmd.OutOrStdout(), t)
+		return nil
 	}
-	c, err := aws.connect(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "stackflow show: %v\n", err)
-		return 1
-	}
-	t, err := c.Show(ctx, rest[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "stackflow show: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		return writeJSON(stdout, stderr, "show", t)
-	}
-	printTimeline(stdout, t)
-	return 0
+	return cmd
 }
 
 var marks = map[string]string{

@@ -113,16 +113,18 @@ type runTrace struct {
 	calls     map[string][]daemon.Document
 }
 
-// readTrace finds, in docs, the trace the webhook's invocation started and
-// what it holds of execution.
+// readTrace finds, in docs, the trace of execution and what it holds: the
+// webhook's invocation that started it and every handler's.
 func readTrace(docs []daemon.Document, names map[string]string, execution string) *runTrace {
 	handler := map[string]string{}
 	for h, n := range names {
 		handler[n] = h
 	}
 	tr := &runTrace{functions: map[string]daemon.Document{}, calls: map[string][]daemon.Document{}}
+	// The trace is the execution's: other runs' webhook deliveries, at
+	// the same time, have traces of their own.
 	for _, d := range docs {
-		if d.Origin == "AWS::Lambda::Function" && d.Name == names["webhook"] {
+		if d.Origin == "AWS::StepFunctions::StateMachine" && d.ResourceARN == execution {
 			tr.id = d.TraceID
 		}
 	}
@@ -159,7 +161,7 @@ func (tr *runTrace) complete() bool { return tr.missing() == "" }
 // missing says what the trace lacks, or "".
 func (tr *runTrace) missing() string {
 	if tr == nil || tr.id == "" {
-		return "no segment of the webhook's invocation"
+		return "no segment of the execution"
 	}
 	var lack []string
 	for h := range handlers {

@@ -3,7 +3,6 @@ package packager_test
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,38 +91,13 @@ func BenchmarkPackageHello(b *testing.B) {
 // helloFiles reads examples/hello.
 func helloFiles(b *testing.B) map[string]string {
 	b.Helper()
-	root := filepath.Join("..", "..", "examples", "hello")
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = string(body)
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return files
+	return dirFiles(b, filepath.Join("..", "..", "examples", "hello"), "")
 }
 
-func storeSource(b *testing.B, store *artifacts.Store, files map[string]string, commit string) pipeline.PackageInput {
+func storeSource(b testing.TB, store *artifacts.Store, files map[string]string, commit string) pipeline.PackageInput {
 	b.Helper()
 	dir := b.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeFiles(b, dir, files)
 	var buf bytes.Buffer
 	if err := archive.Create(&buf, dir, "acme-hello-"+commit[:12], nil); err != nil {
 		b.Fatal(err)

@@ -2,15 +2,12 @@ package packager
 
 import (
 	"archive/zip"
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
 	"time"
 )
 
@@ -85,37 +82,6 @@ func addToZip(zw *zip.Writer, e zipEntry) error {
 		return fmt.Errorf("zip %s: %w", e.name, err)
 	}
 	return nil
-}
-
-// dirEntries lists the files under dir for a zip, sorted by name, with
-// modes 0755 or 0644. Links to files are followed; other links, and special
-// files, are left out.
-func dirEntries(dir string) ([]zipEntry, error) {
-	var out []zipEntry
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := os.Stat(p)
-		if err != nil || !fi.Mode().IsRegular() {
-			return nil // a dangling link or a special file: left out
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		mode := fs.FileMode(0o644)
-		if fi.Mode()&0o111 != 0 {
-			mode = 0o755
-		}
-		out = append(out, zipEntry{name: filepath.ToSlash(rel), path: p, mode: mode})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("zip %s: %w", dir, err)
-	}
-	slices.SortFunc(out, func(a, b zipEntry) int { return cmp.Compare(a.name, b.name) })
-	return out, nil
 }
 
 // hashFile describes the file at path as an artifact with extension ext.

@@ -281,3 +281,58 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
+
+// inputKey is the build key of u when its build reads the files under its
+// code directory: a hash of BuildVersion, u's method, runtime,
+// architecture, handler and BuildProperties, the tools that build it, the
+// lines of extra, and every file under the code directory that excludes
+// leaves in. Two builds with the same key make the same zip, as long as
+// what the files ask for (unpinned requirements, the registry's contents)
+// has not changed.
+func inputKey(u *unit, tools string, excludes []string, extra ...string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "stackflow build v%d\n", BuildVersion)
+	fmt.Fprintf(h, "method %s\nruntime %s\narch %s\nlayer %t\ntools %q\n", u.method, u.runtime, u.arch, u.layer, tools)
+	if u.method.build == "esbuild" {
+		fmt.Fprintf(h, "handler %q\n", u.handler)
+	}
+	for _, p := range u.props {
+		fmt.Fprintf(h, "property %q %#v\n", p.name, p.value)
+	}
+	for _, l := range extra {
+		fmt.Fprintf(h, "%s\n", l)
+	}
+	if err := hashTree(h, u.codeDir, excludes); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// keySpec is what a unit's inputKey reads besides the unit: the tools that
+// build it, the files of its code that the build leaves out, and more
+// lines.
+type keySpec struct {
+	tools    string
+	excludes []string
+	extra    []string
+}
+
+// inputKeys computes the inputKey of each of us with spec. An error of
+// spec (a missing tool) fails the step; a unit whose key cannot be
+// computed has none, and is built.
+func (j *job) inputKeys(ctx context.Context, us []*unit, spec func(context.Context, *unit) (keySpec, error)) (map[*unit]string, error) {
+	keys := map[*unit]string{}
+	for _, u := range us {
+		ks, err := spec(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		key, err := inputKey(u, ks.tools, ks.excludes, ks.extra...)
+		if err != nil {
+			j.note("[no build key for %s: %v; building]\n", u.name, err)
+			continue
+		}
+		keys[u] = key
+	}
+	return keys, nil
+}

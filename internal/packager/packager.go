@@ -1,21 +1,25 @@
-// Package packager is the package step of a run: it builds every Go
-// function of the app's SAM template once, the way `sam build` builds
-// BuildMethod go1.x for a provided runtime, zips each reproducibly, stores
+// Package packager is the package step of a run: it builds every function
+// and layer of the app's SAM template once, the way `sam build` builds them
+// (Go with BuildMethod go1.x on a provided runtime, Python with pip or uv,
+// Node.js with npm or esbuild; see builders), zips each reproducibly, stores
 // the zips and the template's other local files in the artifact bucket
 // under their content hash, and stores the packaged template that refers
 // to them, as `sam package` writes it. The same package is then deployed to
 // every environment.
 //
 // A function is not built again when nothing its build reads changed: each
-// build is named by a build key, a hash of the files of every package of
-// the repository it depends on, go.mod and go.sum, the toolchain, the
-// architecture, the build flags and BuildVersion (see buildKeys). The
-// bucket records which zip each build key made (pipeline.BuildRecordKey),
-// per branch; a later run of the same branch, or of a branch whose default
-// branch recorded it, with the same key reuses that zip and skips go build
-// (pipeline.CacheScope): no run trusts what another feature branch built. Since
-// the zips are reproducible, a commit that changes one function changes one
-// CodeUri of the packaged template.
+// build is named by a build key. For Go it is a hash of the files of every
+// package of the repository it depends on, go.mod and go.sum, the
+// toolchain, the architecture, the build flags and BuildVersion (see
+// buildKeys); for Python and Node.js, of the files of its code directory,
+// the runtime, the architecture, the BuildProperties and the tools'
+// versions (see inputKey). The bucket records which zip each build key
+// made (pipeline.BuildRecordKey), per branch; a later run of the same
+// branch, or of a branch whose default branch recorded it, with the same
+// key reuses that zip and builds nothing (pipeline.CacheScope): no run
+// trusts what another feature branch built. Since the zips are
+// reproducible, a commit that changes one function changes one CodeUri of
+// the packaged template.
 //
 // The template is edited as a YAML node tree: short-form intrinsic
 // functions (!Ref, !Sub, !GetAtt), comments and everything the packager does
@@ -26,7 +30,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,6 +73,15 @@ type Service struct {
 	// in the artifact bucket; the commands then use Caches.Dir as
 	// Toolchain.GoCacheDir. Nil leaves the caches to the environment.
 	Caches *gocache.Config
+	// ToolPath lists directories searched before PATH for the tools that
+	// Python and Node.js builds run (python3.X, python3, node, npm, uv),
+	// and put before PATH in their environment, as sam build's
+	// executable search paths.
+	ToolPath []string
+	// DownloadCache, when set, is where pip, npm and uv keep what they
+	// download (in pip/, npm/ and uv/), so later builds download less.
+	// Empty leaves each tool its default cache under HOME.
+	DownloadCache string
 	// Echo, when set, receives a copy of the build output.
 	Echo io.Writer
 	// Logger defaults to slog.Default().
@@ -91,26 +103,24 @@ func (s *Service) Handle(ctx context.Context, in pipeline.PackageInput) (pipelin
 // job is the state of one Handle call.
 type job struct {
 	*Service
-	in     pipeline.PackageInput
-	log    *slog.Logger
-	t      *template
-	tmp    string
-	out    strings.Builder // the build log
-	opts   toolchain.Options
-	chains map[string]toolchain.Toolchain
-	// caches is the Go caches' session, nil when they are not kept.
-	caches   *gocache.Session
-	restored map[gocache.Part]bool
+	in  pipeline.PackageInput
+	log *slog.Logger
+	t   *template
+	tmp string
+	out strings.Builder // the build log
+	// builders are the builders this job made, by method.
+	builders map[method]builder
+	// env is the Python and Node.js tools' environment (see toolEnv).
+	env []string
+	// node is the node and npm that Node.js builds run, once found.
+	node *nodeTools
 }
 
 func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.Package, error) {
 	if s.Arch != "" && s.Arch != "amd64" && s.Arch != "arm64" {
 		return pipeline.Package{}, fmt.Errorf("package: build architecture %q: want amd64 or arm64", s.Arch)
 	}
-	j := &job{Service: s, in: in, opts: s.Toolchain, chains: map[string]toolchain.Toolchain{}, restored: map[gocache.Part]bool{}}
-	if s.Caches != nil {
-		j.opts.GoCacheDir = s.Caches.Dir
-	}
+	j := &job{Service: s, in: in, builders: map[method]builder{}}
 	j.log = s.Logger
 	if j.log == nil {
 		j.log = slog.Default()
@@ -156,34 +166,37 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 		return pipeline.Package{}, err
 	}
 	j.t = t
-	// Check every function before building any, so a template mistake
-	// fails in a second rather than after minutes of builds.
-	var fns []*function
+	// Check every function and layer before building any, so a template
+	// mistake fails in a second rather than after minutes of builds.
+	var units []*unit
 	for _, r := range t.resources() {
-		if r.typ != "AWS::Serverless::Function" {
-			continue
+		var u *unit
+		switch r.typ {
+		case "AWS::Serverless::Function":
+			u, err = j.function(r)
+		case "AWS::Serverless::LayerVersion":
+			u, err = j.layer(r)
 		}
-		f, err := t.function(r, j.Arch)
 		if err != nil {
 			return pipeline.Package{}, err
 		}
-		if f != nil {
-			fns = append(fns, f)
+		if u != nil {
+			units = append(units, u)
 		}
 	}
 
 	buildCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
-	builds, err := j.buildAll(buildCtx, fns)
+	builds, err := j.buildAll(buildCtx, units)
 	if err != nil {
 		return pipeline.Package{}, err
 	}
 	pkg := pipeline.Package{Functions: []pipeline.BuiltFunction{}}
 	var total int64
 	counted := map[*artifact]bool{}
-	built, reused := 0, 0
-	for _, f := range fns {
-		b := builds[f.target()]
+	built, reused, fns, layers := 0, 0, 0, 0
+	for _, u := range units {
+		b := builds[u.target()]
 		if !counted[b.a] {
 			counted[b.a] = true
 			total += b.a.size
@@ -193,9 +206,17 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 		} else {
 			built++
 		}
-		props := mapping(f.node, "Properties")
-		set(props, "CodeUri", scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(b.a)))
-		pkg.Functions = append(pkg.Functions, pipeline.BuiltFunction{Name: f.name, Key: j.key(b.a), SHA256: b.a.sha, Size: b.a.size, Reused: b.reused})
+		props := mapping(u.node, "Properties")
+		uri := scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(b.a))
+		if u.layer {
+			layers++
+			set(props, "ContentUri", uri)
+		} else {
+			fns++
+			set(props, "CodeUri", uri)
+			j.rewrite(u, b, props)
+		}
+		pkg.Functions = append(pkg.Functions, pipeline.BuiltFunction{Name: u.name, Key: j.key(b.a), SHA256: b.a.sha, Size: b.a.size, Reused: b.reused})
 	}
 	// Every function that took its CodeUri from Globals now has its own.
 	if _, ok := localPath(t.globalFunction("CodeUri")); ok {
@@ -224,89 +245,18 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
 	sum := sha256.Sum256(body) // the deploy step checks it
 	pkg.TemplateSHA256 = hex.EncodeToString(sum[:])
-	j.saveCaches(ctx)
-	pkg.Summary = fmt.Sprintf("packaged %d %s (%s): %d built, %d reused", len(fns), plural(len(fns), "function"), size(total), built, reused)
-	j.log.Info("packaged", "functions", len(fns), "built", built, "reused", reused, "bytes", total, "template", key)
+	for _, b := range j.builders {
+		if f, ok := b.(finisher); ok {
+			f.finish(ctx)
+		}
+	}
+	what := fmt.Sprintf("%d %s", fns, plural(fns, "function"))
+	if layers > 0 {
+		what += fmt.Sprintf(" and %d %s", layers, plural(layers, "layer"))
+	}
+	pkg.Summary = fmt.Sprintf("packaged %s (%s): %d built, %d reused", what, size(total), built, reused)
+	j.log.Info("packaged", "functions", fns, "layers", layers, "built", built, "reused", reused, "bytes", total, "template", key)
 	return pkg, nil
-}
-
-// build builds f's code for f.goarch and zips the binary as bootstrap.
-func (j *job) build(ctx context.Context, f *function) (*artifact, error) {
-	rel, _ := filepath.Rel(j.t.root, f.codeDir)
-	tc, err := j.toolchain(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	outDir, err := os.MkdirTemp(j.tmp, "build-")
-	if err != nil {
-		return nil, fmt.Errorf("package: %w", err)
-	}
-	bin := filepath.Join(outDir, "bootstrap")
-	out := &workspace.Output{Echo: j.Echo}
-	fmt.Fprintf(out, "$ cd %s && GOOS=linux GOARCH=%s go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags=\"-s -w\" -o bootstrap .\n",
-		filepath.ToSlash(rel), f.goarch)
-	began := time.Now()
-	cmd := tc.Command(ctx, f.codeDir, tc.Go, goBuildArgs(bin)...)
-	cmd.Env = append(cmd.Env, "GOOS=linux", "GOARCH="+f.goarch)
-	cmd.Stdout, cmd.Stderr = out, out
-	runErr := cmd.Run()
-	if runErr != nil {
-		reason := "go build failed"
-		if ctx.Err() != nil {
-			reason = "go build ran out of time"
-		}
-		fmt.Fprintf(out, "[%s after %s: %v]\n", reason, round(time.Since(began)), runErr)
-		j.out.WriteString(out.String())
-		return nil, &pipeline.PackageFailed{Function: f.name, Reason: reason + " in " + filepath.ToSlash(rel), Tail: out.Tail()}
-	}
-	a, err := writeZip(outDir, []zipEntry{{name: "bootstrap", path: bin, mode: 0o755}})
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", f.name, err)
-	}
-	fmt.Fprintf(out, "[built %s for linux/%s with %s in %s: %s zip, sha256 %s]\n\n",
-		f.name, f.goarch, tc.Version, round(time.Since(began)), size(a.size), a.sha)
-	j.out.WriteString(out.String())
-	j.log.Info("built", "function", f.name, "goarch", f.goarch, "bytes", a.size, "sha256", a.sha)
-	return a, nil
-}
-
-// toolchain resolves the toolchain of f's module: the nearest go.work, else
-// go.mod, from its code up to the repository's root, as the go command
-// finds them.
-func (j *job) toolchain(ctx context.Context, f *function) (toolchain.Toolchain, error) {
-	dir := moduleDir(j.t.root, f.codeDir)
-	if dir == "" {
-		return toolchain.Toolchain{}, &pipeline.PackageFailed{Function: f.name,
-			Reason: "no go.mod in its CodeUri directory or above it in the repository"}
-	}
-	if tc, ok := j.chains[dir]; ok {
-		return tc, nil
-	}
-	tc, err := toolchain.Resolve(ctx, dir, j.opts)
-	if err != nil {
-		var ci *pipeline.ConfigInvalid
-		if rel, _ := filepath.Rel(j.t.root, dir); errors.As(err, &ci) && rel != "." {
-			ci.File = filepath.ToSlash(filepath.Join(rel, ci.File))
-		}
-		return toolchain.Toolchain{}, fmt.Errorf("package %s: %w", f.name, err)
-	}
-	j.log.Info("toolchain", "version", tc.Version, "local", tc.Local, "downloaded", tc.Downloaded)
-	j.chains[dir] = tc
-	return tc, nil
-}
-
-func moduleDir(root, dir string) string {
-	for _, name := range []string{"go.work", "go.mod"} {
-		for d := dir; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-				return d
-			}
-			if d == root || d == filepath.Dir(d) {
-				break
-			}
-		}
-	}
-	return ""
 }
 
 // reference packages r's property ref when it names a local file or
@@ -333,7 +283,7 @@ func (j *job) reference(ctx context.Context, r resource, ref reference) error {
 	case fi.IsDir() && !ref.zipDir:
 		return fail("%q is a directory: want a file", p)
 	case fi.IsDir():
-		entries, err := dirEntries(abs)
+		entries, err := treeEntries(abs, "", nil)
 		if err != nil {
 			return fmt.Errorf("package %s: %w", r.name, err)
 		}

@@ -89,13 +89,6 @@ func (t *template) resources() []resource {
 	return out
 }
 
-// function is a Go function of the template to build.
-type function struct {
-	resource
-	codeDir string // absolute
-	goarch  string
-}
-
 // globalFunction returns Globals.Function's key, or nil.
 func (t *template) globalFunction(key string) *yaml.Node {
 	return get(get(t.top, "Globals"), "Function", key)
@@ -107,77 +100,6 @@ func (t *template) prop(r resource, key string) *yaml.Node {
 		return n
 	}
 	return t.globalFunction(key)
-}
-
-// function checks that r can be built the way sam build builds Go
-// functions and returns what to build, or nil when r has nothing to build
-// (its code is inline, an image, or already in S3).
-func (t *template) function(r resource, archOverride string) (*function, error) {
-	fail := func(format string, args ...any) error {
-		return &pipeline.PackageFailed{Function: r.name, Reason: fmt.Sprintf(format, args...)}
-	}
-	if get(r.node, "Properties", "InlineCode") != nil {
-		return nil, nil
-	}
-	if pt, _ := literal(t.prop(r, "PackageType")); pt == "Image" {
-		if get(r.node, "Metadata", "Dockerfile") != nil {
-			return nil, fail("image functions are not built: only Go functions with Metadata BuildMethod go1.x are")
-		}
-		return nil, nil // an image already in a registry
-	}
-	codeURI := "." // SAM's default
-	if n := t.prop(r, "CodeUri"); n != nil {
-		p, ok := localPath(n)
-		if !ok {
-			return nil, nil // already packaged: an S3 location or an intrinsic
-		}
-		codeURI = p
-	}
-	bm, _ := literal(get(r.node, "Metadata", "BuildMethod"))
-	if bm != "go1.x" {
-		if bm == "" {
-			return nil, fail("no Metadata BuildMethod: only Go functions with BuildMethod go1.x are built")
-		}
-		return nil, fail("Metadata BuildMethod %q: only Go functions with BuildMethod go1.x are built", bm)
-	}
-	rt, _ := literal(t.prop(r, "Runtime"))
-	switch {
-	case rt == "go1.x":
-		return nil, fail("runtime go1.x is retired: use Runtime provided.al2023 with Handler bootstrap")
-	case rt == "":
-		return nil, fail("no Runtime: use Runtime provided.al2023 with Handler bootstrap")
-	case !strings.HasPrefix(rt, "provided"):
-		return nil, fail("runtime %s cannot run a Go binary: use Runtime provided.al2023 with Handler bootstrap", rt)
-	}
-	if h, _ := literal(t.prop(r, "Handler")); h != "bootstrap" {
-		return nil, fail("Handler %q: a %s function runs the executable bootstrap, so set Handler: bootstrap", h, rt)
-	}
-	arch := "x86_64" // SAM's default
-	if n := deref(t.prop(r, "Architectures")); n != nil {
-		a, ok := "", n.Kind == yaml.SequenceNode && len(n.Content) == 1
-		if ok {
-			a, ok = literal(n.Content[0])
-		}
-		if !ok {
-			return nil, fail("Architectures must list one architecture, arm64 or x86_64")
-		}
-		arch = a
-	}
-	goarch := map[string]string{"x86_64": "amd64", "arm64": "arm64"}[arch]
-	if goarch == "" {
-		return nil, fail("architecture %q: want arm64 or x86_64", arch)
-	}
-	if archOverride != "" {
-		goarch = archOverride
-	}
-	dir, err := within(t.root, t.dir, codeURI)
-	if err != nil {
-		return nil, fail("CodeUri %s", err)
-	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fail("CodeUri %q is not a directory of the repository", codeURI)
-	}
-	return &function{resource: r, codeDir: dir, goarch: goarch}, nil
 }
 
 // GoArch maps an architecture as SAM (x86_64, arm64) or Go (amd64, arm64)

@@ -48,8 +48,8 @@
 // with Bitbucket's headers (X-Event-Key, X-Request-UUID, X-Hook-UUID,
 // X-Attempt-Number, X-Hub-Signature), a 10 s timeout, and two immediate
 // redeliveries on a 5xx answer. Head reads the commit and branch to
-// deliver; Snapshot turns uncommitted changes to tracked files into a commit
-// (`git stash create`) without touching the work tree, the index or any ref.
+// deliver. It serves any commit of the repository, referenced or not, such
+// as a snapshot of the work tree that internal/localrepo makes.
 //
 // It keeps pull requests too: OpenPullRequest opens one of a branch into
 // another at the branch's head, UpdatePullRequest moves it to the branch's

@@ -1,7 +1,6 @@
 package bitbucket
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +8,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
-)
 
-// gitTimeout bounds one git command; archives of an app take well under it.
-const gitTimeout = 2 * time.Minute
+	"github.com/stackflow/stackflow/internal/localrepo"
+)
 
 // errNoCommit is a name that is not a commit of the repository.
 var errNoCommit = errors.New("no such commit")
@@ -53,32 +50,7 @@ func openRepo(ctx context.Context, dir string) (repoGit, string, error) {
 // run runs git with args in the repository and returns its standard
 // output. Its error holds git's message, which names no secret.
 func (g repoGit) run(ctx context.Context, args ...string) ([]byte, error) {
-	return g.runConfig(ctx, nil, args...)
-}
-
-// runConfig is run with `-c name=value` settings before args.
-func (g repoGit) runConfig(ctx context.Context, config []string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
-	defer cancel()
-	full := []string{"-C", g.top}
-	for _, c := range config {
-		full = append(full, "-c", c)
-	}
-	full = append(full, args...)
-	cmd := exec.CommandContext(ctx, "git", full...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 500 {
-			msg = msg[:500] + "..."
-		}
-		if msg == "" {
-			return nil, fmt.Errorf("git %s: %w", args[0], err)
-		}
-		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, msg)
-	}
-	return stdout.Bytes(), nil
+	return localrepo.Git(ctx, g.top, nil, args...)
 }
 
 // resolve returns the full hash of the commit that sha, a hexadecimal hash
@@ -175,40 +147,6 @@ func (s *Server) Head() (sha, branch string, err error) {
 		return "", "", fmt.Errorf("read HEAD of %s: HEAD is detached at %s, not on a branch: check out a branch or pass one", s.git.top, sha[:7])
 	}
 	return sha, branch, nil
-}
-
-// Snapshot returns a commit that holds the tracked files of the work tree
-// as they are now, made with `git stash create`: the work tree, the index
-// and every ref are left as they were. When nothing tracked differs from
-// HEAD it returns HEAD and dirty is false. Untracked files are not in the
-// snapshot. The commit is unreferenced, so `git gc` may prune it after a
-// few weeks; it only needs to live through one local run.
-func (s *Server) Snapshot() (sha string, dirty bool, err error) {
-	ctx := context.Background()
-	head, _, err := s.Head()
-	if err != nil {
-		// A detached HEAD can still be snapshot.
-		out, err2 := s.git.run(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-		if err2 != nil {
-			return "", false, err
-		}
-		head = strings.TrimSpace(string(out))
-	}
-	// git stash create needs a committer; when the machine has none
-	// configured, use a neutral one rather than fail.
-	var config []string
-	if _, err := s.git.run(ctx, "var", "GIT_COMMITTER_IDENT"); err != nil {
-		config = []string{"user.name=stackflow local", "user.email=stackflow@localhost"}
-	}
-	out, err := s.git.runConfig(ctx, config, "stash", "create", "stackflow local snapshot")
-	if err != nil {
-		return "", false, fmt.Errorf("snapshot the work tree of %s: %w", s.git.top, err)
-	}
-	stash := strings.TrimSpace(string(out))
-	if stash == "" {
-		return head, false, nil
-	}
-	return stash, true, nil
 }
 
 func isHex(s string) bool {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -349,67 +348,5 @@ func TestHeadNoCommits(t *testing.T) {
 	_, _, err := srv.Head()
 	if want := "has no commits yet"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got error %v, want one containing %q", err, want)
-	}
-}
-
-// TestSnapshot checks that a snapshot holds the work tree's tracked
-// changes, is served like any commit, and leaves the work tree, the index
-// and the refs alone.
-func TestSnapshot(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		dirty     bool
-		wantDirty bool
-	}{
-		{name: "uncommitted changes", dirty: true, wantDirty: true},
-		{name: "clean work tree", dirty: false, wantDirty: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newRepo(t, tt.dirty)
-			runGit(t, f.dir, nil, "add", "README.md") // a staged change too, when dirty
-			srv := setup(t, filepath.Join(f.dir, "examples", "hello"), Options{})
-			statusBefore := runGit(t, f.dir, nil, "status", "--porcelain")
-			refsBefore := runGit(t, f.dir, nil, "show-ref")
-
-			sha, dirty, err := srv.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if dirty != tt.wantDirty {
-				t.Errorf("got dirty %v, want %v", dirty, tt.wantDirty)
-			}
-			if got := sha == f.commits[2]; got == tt.wantDirty {
-				t.Errorf("got snapshot %s, HEAD is %s; want a new commit: %v", sha, f.commits[2], tt.wantDirty)
-			}
-			if got := runGit(t, f.dir, nil, "status", "--porcelain"); got != statusBefore {
-				t.Errorf("got status after snapshot\n%s\nwant\n%s", got, statusBefore)
-			}
-			if got := runGit(t, f.dir, nil, "show-ref"); got != refsBefore {
-				t.Errorf("got refs after snapshot\n%s\nwant\n%s", got, refsBefore)
-			}
-
-			want := under(f.trees[2], "examples/hello")
-			if tt.dirty {
-				want["main.go"] = "package main // edited\n" // tracked: in; tmp.txt untracked: out
-			}
-			rc, err := client(t, srv, testToken).Archive(context.Background(), testRepo, sha)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rc.Close()
-			out := t.TempDir()
-			if err := archive.Extract(rc, out, archive.DefaultLimits); err != nil {
-				t.Fatal(err)
-			}
-			if got := readTree(t, out); !reflect.DeepEqual(got, want) {
-				t.Errorf("got tree\n%v\nwant\n%v", got, want)
-			}
-			if b, err := os.ReadFile(filepath.Join(f.dir, "examples", "hello", "main.go")); err != nil || (tt.dirty && string(b) != "package main // edited\n") {
-				t.Errorf("work tree's main.go changed: %q, %v", b, err)
-			}
-		})
 	}
 }

@@ -83,17 +83,31 @@
 // # Resource types
 //
 //   - AWS::Serverless::Function: CodeUri (s3://bucket/key or {Bucket, Key,
-//     Version}) is read from the local S3 and unzipped under WorkDir; its
-//     bootstrap runs as a process (package internal/local/lambda) registered
+//     Version}) is read from the local S3 and unzipped under WorkDir, its
+//     Layers (layer version ARNs published by this engine) unzipped in
+//     order into a directory of the function's own that stands in for
+//     /opt; it runs as processes (package internal/local/lambda) registered
 //     in kumo's Lambda, with Options.FunctionEnv and its
-//     Environment.Variables (which win). Runtime must be provided.*. Events
-//     of type HttpApi route the function's HTTP API to it; other event
-//     types fail the resource. Timeout and MemorySize are recorded (kumo
-//     enforces the timeout); Policies, Role, Tracing, LoggingConfig,
-//     Architectures, EphemeralStorage, VpcConfig, AutoPublishAlias and the
-//     like are accepted and not enforced. InlineCode, images, Layers and
-//     FunctionUrlConfig fail the resource. An update restarts the process on
-//     the new code; a delete stops it.
+//     Environment.Variables (which win). Runtime is provided.* (the code's
+//     bootstrap), python3.11 to python3.14 or nodejs20.x to nodejs24.x (the
+//     host's python3 and node, with the runtime clients of
+//     Options.Runtimes); another runtime, a missing Handler, a missing
+//     interpreter or a layer the engine did not publish fail the resource
+//     with what to do. Events of type HttpApi route the function's HTTP
+//     API to it; other event types fail the resource. Timeout and
+//     MemorySize are recorded (kumo enforces the timeout); Policies, Role,
+//     Tracing, LoggingConfig, Architectures, EphemeralStorage, VpcConfig,
+//     AutoPublishAlias and the like are accepted and not enforced.
+//     InlineCode, images and FunctionUrlConfig fail the resource. An update
+//     restarts the processes on the new code; a delete stops them.
+//   - AWS::Serverless::LayerVersion (ContentUri) and
+//     AWS::Lambda::LayerVersion (Content): the zip must be in the local S3;
+//     each create publishes the next version of the layer (LayerName, or
+//     for SAM the logical ID, or a name made from the stack's), and Ref and
+//     GetAtt LayerVersionArn give its ARN. Any change publishes a new
+//     version. A delete removes the version unless SAM's RetentionPolicy
+//     (Retain by default) keeps it. Layers are the engine's own: they are
+//     not registered in kumo's Lambda (ListLayers does not show them).
 //   - AWS::Serverless::HttpApi: served by package internal/local/httpapi on
 //     its own loopback port; Ref is its 10-character ID, GetAtt ApiEndpoint
 //     its local URL. DefinitionBody and DefinitionUri fail the resource.

@@ -51,6 +51,10 @@ type Options struct {
 	// FunctionLog returns where a function's output goes, given its name;
 	// nil (or a nil writer) discards it.
 	FunctionLog func(function string) io.Writer
+	// Runtimes configure how functions of the Python and Node.js runtimes
+	// run: where their runtime clients are installed, which interpreters
+	// run them.
+	Runtimes lambda.Options
 	// FunctionConcurrency is how many processes serve each function, as
 	// Lambda runs an environment per concurrent invocation; a function's
 	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
@@ -84,6 +88,10 @@ type Engine struct {
 	live       map[string]string     // stack name -> ID of the stack that is not deleted
 	changeSets map[string]*changeSet // by change set ID
 	apis       map[string]*httpapi.Server
+	// layers are the layer versions published (ARN -> where the zip is),
+	// of every stack; layerVersions the last version of each layer name.
+	layers        map[string]s3Location
+	layerVersions map[string]int
 }
 
 // New returns an engine for the local AWS that opts.AWS reaches.
@@ -114,7 +122,7 @@ func New(opts Options) (*Engine, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("new CloudFormation engine: %w", err)
 	}
-	sup, err := lambda.New(cfg)
+	sup, err := lambda.New(cfg, opts.Runtimes)
 	if err != nil {
 		if own {
 			os.RemoveAll(dir)
@@ -146,6 +154,9 @@ func New(opts Options) (*Engine, error) {
 		live:       map[string]string{},
 		changeSets: map[string]*changeSet{},
 		apis:       map[string]*httpapi.Server{},
+
+		layers:        map[string]s3Location{},
+		layerVersions: map[string]int{},
 	}
 	return e, nil
 }

@@ -26,15 +26,15 @@ func TestFunctionConcurrency(t *testing.T) {
 			if tt.value != nil {
 				props["ReservedConcurrentExecutions"] = tt.value
 			}
-			fn, _, err := functionConfig(&resource{Logical: "Fn", Type: "AWS::Serverless::Function", Props: props})
+			spec, err := functionConfig(&resource{Logical: "Fn", Type: "AWS::Serverless::Function", Props: props})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || fn.Concurrency != tt.want {
-				t.Errorf("got concurrency %d, %v; want %d", fn.Concurrency, err, tt.want)
+			if fn := spec.fn; err != nil || fn.Concurrency != tt.want {
+				t.Errorf("got concurrency %d, %v; want %d", spec.fn.Concurrency, err, tt.want)
 			}
 		})
 	}

@@ -18,41 +18,58 @@ import (
 
 // Properties of AWS::Serverless::Function that cannot work locally.
 var unsupportedFunctionProps = map[string]string{
-	"InlineCode":        "InlineCode is not supported by stackflow's local engine: give CodeUri, a zip with a bootstrap",
-	"ImageUri":          "container images are not supported by stackflow's local engine: give CodeUri, a zip with a bootstrap",
-	"Layers":            "Layers are not supported by stackflow's local engine",
+	"InlineCode":        "InlineCode is not supported by stackflow's local engine: give CodeUri, a zip of the code",
+	"ImageUri":          "container images are not supported by stackflow's local engine: give CodeUri, a zip of the code",
 	"FunctionUrlConfig": "FunctionUrlConfig is not supported by stackflow's local engine: use an HttpApi event",
+}
+
+// maxZipped is the largest zip of code or of a layer, as Lambda's 50 MB.
+const maxZipped = 50 << 20
+
+// functionSpec is what a function's properties say to run.
+type functionSpec struct {
+	fn     lambda.Function // without its name and directories
+	code   s3Location      // the zip of its code
+	layers []string        // the ARNs of its layer versions, in order
 }
 
 // functionConfig reads a function's properties into what the supervisor
 // runs.
-func functionConfig(r *resource) (lambda.Function, s3Location, error) {
+func functionConfig(r *resource) (functionSpec, error) {
 	p := r.Props
 	for _, prop := range slices.Sorted(maps.Keys(unsupportedFunctionProps)) {
 		if p[prop] != nil {
-			return lambda.Function{}, s3Location{}, fmt.Errorf("%s", unsupportedFunctionProps[prop])
+			return functionSpec{}, fmt.Errorf("%s", unsupportedFunctionProps[prop])
 		}
 	}
 	if pt := toStringOr(p["PackageType"], "Zip"); pt != "Zip" {
-		return lambda.Function{}, s3Location{}, reasonf("PackageType %s is not supported by stackflow's local engine: give CodeUri, a zip with a bootstrap", pt)
+		return functionSpec{}, reasonf("PackageType %s is not supported by stackflow's local engine: give CodeUri, a zip of the code", pt)
 	}
 	runtime := toStringOr(p["Runtime"], "")
-	if runtime != "" && !strings.HasPrefix(runtime, "provided") {
-		return lambda.Function{}, s3Location{}, reasonf("Runtime %s is not supported by stackflow's local engine: only provided.al2023, provided.al2 and provided, whose code has a bootstrap", runtime)
+	if err := lambda.CheckRuntime(runtime); err != nil {
+		return functionSpec{}, reasonf("Runtime %s is not supported by stackflow's local engine: it runs %s", runtime, strings.Join(lambda.Runtimes(), ", "))
+	}
+	handler := toStringOr(p["Handler"], "")
+	if handler == "" && runtime != "" && !provided(runtime) {
+		return functionSpec{}, reasonf("Handler is required for Runtime %s", runtime)
 	}
 	if p["CodeUri"] == nil {
-		return lambda.Function{}, s3Location{}, fmt.Errorf("the function has no CodeUri")
+		return functionSpec{}, fmt.Errorf("the function has no CodeUri")
 	}
 	loc, err := parseS3URI(p["CodeUri"], "CodeUri")
 	if err != nil {
-		return lambda.Function{}, s3Location{}, err
+		return functionSpec{}, err
+	}
+	layers, err := functionLayers(p["Layers"])
+	if err != nil {
+		return functionSpec{}, err
 	}
 	if err := checkEvents(p["Events"]); err != nil {
-		return lambda.Function{}, s3Location{}, err
+		return functionSpec{}, err
 	}
 	fn := lambda.Function{
 		Runtime:     runtime,
-		Handler:     toStringOr(p["Handler"], ""),
+		Handler:     handler,
 		Role:        toStringOr(p["Role"], ""),
 		Description: toStringOr(p["Description"], ""),
 		CodeBucket:  loc.Bucket,
@@ -62,33 +79,39 @@ func functionConfig(r *resource) (lambda.Function, s3Location, error) {
 	if v, ok := p["Timeout"]; ok {
 		n, ok := toInt(v)
 		if !ok || n < 1 || n > 900 {
-			return lambda.Function{}, s3Location{}, reasonf("Timeout must be a number of seconds from 1 to 900")
+			return functionSpec{}, reasonf("Timeout must be a number of seconds from 1 to 900")
 		}
 		fn.Timeout = time.Duration(n) * time.Second
 	}
 	if v, ok := p["MemorySize"]; ok {
 		n, ok := toInt(v)
 		if !ok || n < 128 || n > 10240 {
-			return lambda.Function{}, s3Location{}, reasonf("MemorySize must be a number of MB from 128 to 10240")
+			return functionSpec{}, reasonf("MemorySize must be a number of MB from 128 to 10240")
 		}
 		fn.MemorySize = int(n)
 	}
 	if v, ok := p["ReservedConcurrentExecutions"]; ok {
 		n, ok := toInt(v)
 		if !ok || n < 0 {
-			return lambda.Function{}, s3Location{}, reasonf("ReservedConcurrentExecutions must be a whole number of at least 0")
+			return functionSpec{}, reasonf("ReservedConcurrentExecutions must be a whole number of at least 0")
 		}
 		if n == 0 {
-			return lambda.Function{}, s3Location{}, reasonf("ReservedConcurrentExecutions 0 stops every invocation; stackflow's local engine runs at least one")
+			return functionSpec{}, reasonf("ReservedConcurrentExecutions 0 stops every invocation; stackflow's local engine runs at least one")
 		}
 		fn.Concurrency = int(n)
 	}
 	vars, err := stringMap(prop(p, "Environment.Variables"))
 	if err != nil {
-		return lambda.Function{}, s3Location{}, reasonf("Environment.Variables: %v", err)
+		return functionSpec{}, reasonf("Environment.Variables: %v", err)
 	}
 	fn.Env = vars
-	return fn, loc, nil
+	return functionSpec{fn: fn, code: loc, layers: layers}, nil
+}
+
+// provided reports whether runtime is a custom runtime, whose code has a
+// bootstrap.
+func provided(runtime string) bool {
+	return runtime == "" || strings.HasPrefix(runtime, "provided")
 }
 
 // checkEvents refuses event sources that cannot run locally.
@@ -114,14 +137,19 @@ func checkEvents(v any) error {
 	return nil
 }
 
-// startFunction unpacks the function's code and runs it under name.
+// startFunction unpacks the function's code and layers and runs it under
+// name.
 func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (string, error) {
-	fn, loc, err := functionConfig(r)
+	spec, err := functionConfig(r)
 	if err != nil {
 		return "", err
 	}
-	dir, err := e.codeDir(ctx, name, loc)
+	fn := spec.fn
+	dir, err := e.codeDir(ctx, name, spec.code, provided(fn.Runtime))
 	if err != nil {
+		return "", err
+	}
+	if fn.Opt, err = e.optDir(ctx, name, spec.layers); err != nil {
 		return "", err
 	}
 	env := maps.Clone(e.opts.FunctionEnv)
@@ -146,46 +174,92 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 }
 
 // codeDir returns the directory holding the code at loc for the function
-// name, unpacking it the first time.
-func (e *Engine) codeDir(ctx context.Context, name string, loc s3Location) (string, error) {
+// name, unpacking it the first time; the code of a custom runtime must
+// have a bootstrap.
+func (e *Engine) codeDir(ctx context.Context, name string, loc s3Location, bootstrap bool) (string, error) {
 	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key + "\x00" + loc.Version))
 	dir := filepath.Join(e.workDir, "functions", name, hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err == nil {
-		return dir, nil
+	return dir, unpackOnce(dir, func(tmp string) error {
+		data, err := e.getObject(ctx, loc, maxZipped)
+		if err != nil {
+			return err
+		}
+		if err := unzip(data, tmp); err != nil {
+			return err
+		}
+		if !bootstrap {
+			return nil
+		}
+		path := filepath.Join(tmp, "bootstrap")
+		st, err := os.Stat(path)
+		if err != nil || st.IsDir() {
+			return fmt.Errorf("the code in %s has no bootstrap at its root", loc)
+		}
+		// Lambda runs bootstrap as is; zips made without modes are common
+		// locally, so the engine makes it executable.
+		return os.Chmod(path, st.Mode().Perm()|0o755)
+	})
+}
+
+// optDir returns the directory that stands in for /opt for the function
+// name: its layers, the ARNs of layer versions, unzipped in order, each
+// over the ones before, as Lambda extracts them into /opt. It is "" for a
+// function without layers.
+func (e *Engine) optDir(ctx context.Context, name string, layers []string) (string, error) {
+	if len(layers) == 0 {
+		return "", nil
 	}
-	data, err := e.getObject(ctx, loc, 50<<20)
-	if err != nil {
-		return "", err
+	locs := make([]s3Location, len(layers))
+	e.mu.Lock()
+	for i, arn := range layers {
+		locs[i] = e.layers[arn]
+	}
+	e.mu.Unlock()
+	h := sha256.New()
+	for i, loc := range locs {
+		if loc.Bucket == "" {
+			return "", reasonf("Layers: %s is not a layer version of stackflow's local engine: publish it with an AWS::Serverless::LayerVersion or AWS::Lambda::LayerVersion in a local stack", layers[i])
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", loc.Bucket, loc.Key, loc.Version)
+	}
+	dir := filepath.Join(e.workDir, "functions", name, "opt-"+hex.EncodeToString(h.Sum(nil)[:8]))
+	return dir, unpackOnce(dir, func(tmp string) error {
+		for i, loc := range locs {
+			data, err := e.getObject(ctx, loc, maxZipped)
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", layers[i], err)
+			}
+			if err := unzip(data, tmp); err != nil {
+				return fmt.Errorf("layer %s: %w", layers[i], err)
+			}
+		}
+		return nil
+	})
+}
+
+// unpackOnce makes dir with fill, unless it is there: fill writes into a
+// fresh directory that is then renamed into place, so that a directory
+// that exists is whole.
+func unpackOnce(dir string, fill func(tmp string) error) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
 	}
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return "", err
+		return err
 	}
-	if err := unzip(data, tmp); err != nil {
+	if err := fill(tmp); err != nil {
 		os.RemoveAll(tmp)
-		return "", err
+		return err
 	}
-	bootstrap := filepath.Join(tmp, "bootstrap")
-	st, err := os.Stat(bootstrap)
-	if err != nil || st.IsDir() {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("the code in %s has no bootstrap at its root", loc)
-	}
-	// Lambda runs bootstrap as is; zips made without modes are common
-	// locally, so the engine makes it executable.
-	if err := os.Chmod(bootstrap, st.Mode().Perm()|0o755); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	_ = os.RemoveAll(dir)
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		return "", err
+		return err
 	}
-	return dir, nil
+	return nil
 }
 
 func createFunction(ctx context.Context, o *op, r *resource) error {

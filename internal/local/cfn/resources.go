@@ -50,6 +50,20 @@ func init() {
 			update:   updateFunction,
 			remove:   removeFunction,
 		},
+		typeServerlessLayer: {
+			reported: typeLambdaLayer,
+			attrs:    []string{"LayerVersionArn"},
+			replace:  layerReplace,
+			create:   createLayer,
+			remove:   removeLayer,
+		},
+		typeLambdaLayer: {
+			reported: typeLambdaLayer,
+			attrs:    []string{"LayerVersionArn"},
+			replace:  layerReplace,
+			create:   createLayer,
+			remove:   removeLayer,
+		},
 		typeHTTPAPI: {
 			reported: "AWS::ApiGatewayV2::Api",
 			attrs:    []string{"ApiEndpoint", "ApiId"},

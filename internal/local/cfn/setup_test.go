@@ -89,8 +89,16 @@ type env struct {
 // right order (the engine before kumo) when the test ends.
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, func(*Options) {})
+}
+
+// setupWith is setup with the engine's options changed by with.
+func setupWith(t *testing.T, with func(*Options)) *env {
+	t.Helper()
 	cfg := testaws.Start(t)
-	e, err := New(Options{AWS: cfg, WorkDir: t.TempDir(), FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}})
+	opts := Options{AWS: cfg, WorkDir: t.TempDir(), FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}}
+	with(&opts)
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

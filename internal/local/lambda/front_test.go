@@ -34,7 +34,7 @@ func setupFront(t *testing.T, traceDaemon string) (*Supervisor, *awslambda.Clien
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	cfg.BaseEndpoint = aws.String(f.URL())
-	s, err := New(cfg)
+	s, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package lambda
 
 import (
+	"errors"
 	"os/exec"
 	"syscall"
 )
@@ -24,4 +25,22 @@ func signalGroup(cmd *exec.Cmd, kill bool) {
 		sig = syscall.SIGKILL
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, sig)
+}
+
+// killed reports whether the process that exited with err was ended by
+// SIGKILL, SIGTERM or SIGINT: from outside, not by a failure of its own.
+func killed(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT:
+		return true
+	}
+	return false
 }

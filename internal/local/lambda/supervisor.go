@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,12 +50,16 @@ const (
 )
 
 // Function is a Lambda function to run from a directory that holds its
-// bootstrap executable.
+// code.
 type Function struct {
 	// Name is the function's name in Lambda.
 	Name string
-	// Dir holds the unpacked code: Dir/bootstrap is run, in Dir.
+	// Dir holds the unpacked code, LAMBDA_TASK_ROOT: its processes run in
+	// it, and a provided.* function runs Dir/bootstrap.
 	Dir string
+	// Opt is the directory that stands in for /opt: the function's layers,
+	// unpacked in order. Empty means no layers.
+	Opt string
 	// Env is the function's environment; it wins over the defaults (see the
 	// package documentation).
 	Env map[string]string
@@ -62,8 +67,8 @@ type Function struct {
 	Timeout time.Duration
 	// MemorySize in MiB is recorded, not enforced; 0 means DefaultMemorySize.
 	MemorySize int
-	// Runtime and Handler are recorded; empty means DefaultRuntime and
-	// DefaultHandler.
+	// Runtime says how the function runs (see Runtimes) and Handler what
+	// it runs (_HANDLER); empty means DefaultRuntime and DefaultHandler.
 	Runtime string
 	Handler string
 	// Role is the execution role's ARN, recorded; empty means a role named
@@ -94,6 +99,20 @@ type lambdaAPI interface {
 
 var _ lambdaAPI = (*awslambda.Client)(nil)
 
+// Options configure how a supervisor runs the functions of the Python and
+// Node.js runtimes.
+type Options struct {
+	// CacheDir is where runtime clients are installed once (AWS's
+	// awslambdaric for each host Python, stackflow's client for Node.js),
+	// shared by every supervisor and process that names it; empty means
+	// <os.UserCacheDir()>/stackflow/lambda.
+	CacheDir string
+	// Python and Node are the host's interpreters, looked up on PATH; empty
+	// means python3 and node.
+	Python string
+	Node   string
+}
+
 // Supervisor runs functions' processes against kumo's Lambda service and
 // keeps them running. Its methods are safe for concurrent use.
 type Supervisor struct {
@@ -101,6 +120,8 @@ type Supervisor struct {
 	endpoint *url.URL // kumo's base URL
 	region   string
 	http     *http.Client
+	opts     Options
+	host     hostRuntimes
 
 	mu     sync.Mutex
 	procs  map[string][]*process // each function's processes
@@ -110,7 +131,7 @@ type Supervisor struct {
 // New returns a supervisor for the kumo server that cfg reaches: cfg's
 // BaseEndpoint is kumo's URL ("http://127.0.0.1:port") and cfg.Region is
 // the functions' region.
-func New(cfg aws.Config) (*Supervisor, error) {
+func New(cfg aws.Config, opts Options) (*Supervisor, error) {
 	if cfg.BaseEndpoint == nil || *cfg.BaseEndpoint == "" {
 		return nil, errors.New("new lambda supervisor: the AWS configuration has no BaseEndpoint (kumo's URL)")
 	}
@@ -122,28 +143,41 @@ func New(cfg aws.Config) (*Supervisor, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
+	if opts.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("new lambda supervisor: find a cache directory for runtime clients (set Options.CacheDir): %w", err)
+		}
+		opts.CacheDir = filepath.Join(dir, "stackflow", "lambda")
+	}
 	return &Supervisor{
 		api:      awslambda.NewFromConfig(cfg),
 		endpoint: u,
 		region:   region,
 		http:     &http.Client{Timeout: 10 * time.Second},
+		opts:     opts,
 		procs:    map[string][]*process{},
 	}, nil
 }
 
-// Start registers fn in Lambda and runs its bootstrap, replacing the process
-// of a function of the same name that already runs (a new version of its
-// code or configuration). It returns the function's ARN once the process has
-// started; an invocation made before the process polls for work waits for it.
+// Start registers fn in Lambda and runs its processes as its runtime says
+// (see Runtimes), replacing the processes of a function of the same name
+// that already runs (a new version of its code or configuration). It fails
+// when the runtime cannot run here (its interpreter is missing, say). It
+// returns the function's ARN once the processes have started; an
+// invocation made before a process polls for work waits for it.
 func (s *Supervisor) Start(ctx context.Context, fn Function) (string, error) {
 	if fn.Name == "" {
 		return "", errors.New("start function: no name")
 	}
-	bootstrap := filepath.Join(fn.Dir, "bootstrap")
-	if st, err := os.Stat(bootstrap); err != nil {
-		return "", fmt.Errorf("start function %s: the code has no bootstrap: %w", fn.Name, err)
-	} else if st.IsDir() {
-		return "", fmt.Errorf("start function %s: %s is a directory", fn.Name, bootstrap)
+	l, ok := runtimes[or(fn.Runtime, DefaultRuntime)]
+	if !ok {
+		return "", fmt.Errorf("start function %s: %w", fn.Name, CheckRuntime(fn.Runtime))
+	}
+	log := &lockedWriter{w: orDiscard(fn.Log)}
+	ln, err := l.prepare(ctx, s, fn, log)
+	if err != nil {
+		return "", fmt.Errorf("start function %s: %w", fn.Name, err)
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -164,14 +198,22 @@ func (s *Supervisor) Start(ctx context.Context, fn Function) (string, error) {
 	}
 	n := max(fn.Concurrency, 1)
 	procs := make([]*process, 0, n)
+	env := s.environ(fn, ln)
 	for range n {
+		rl, err := newRelay(fn.Name, arn, s.endpoint)
+		if err != nil {
+			stopAll(procs)
+			return "", fmt.Errorf("start function %s: %w", fn.Name, err)
+		}
 		p := &process{
-			fn:    fn,
-			env:   s.environ(fn),
-			log:   &lockedWriter{w: orDiscard(fn.Log)},
-			quit:  make(chan struct{}),
-			done:  make(chan struct{}),
-			first: make(chan error, 1),
+			fn:     fn,
+			launch: ln,
+			env:    append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+rl.addr()),
+			log:    log,
+			relay:  rl,
+			quit:   make(chan struct{}),
+			done:   make(chan struct{}),
+			first:  make(chan error, 1),
 		}
 		go p.run()
 		if err := <-p.first; err != nil {
@@ -342,8 +384,9 @@ func (s *Supervisor) announce(ctx context.Context, name string) error {
 	return nil
 }
 
-// environ returns the process environment of fn.
-func (s *Supervisor) environ(fn Function) []string {
+// environ returns the process environment of fn, which the runtime's
+// launch l adds to, but for AWS_LAMBDA_RUNTIME_API, each process's own.
+func (s *Supervisor) environ(fn Function, l launch) []string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
@@ -362,6 +405,7 @@ func (s *Supervisor) environ(fn Function) []string {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(memory),
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fn.Name,
 		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]local",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
 		"AWS_REGION":                      s.region,
 		"AWS_DEFAULT_REGION":              s.region,
 		"AWS_ACCESS_KEY_ID":               dummyAccessKeyID,
@@ -370,10 +414,16 @@ func (s *Supervisor) environ(fn Function) []string {
 		"AWS_ENDPOINT_URL":                s.endpoint.String(),
 		"LAMBDA_TASK_ROOT":                fn.Dir,
 		"_HANDLER":                        or(fn.Handler, DefaultHandler),
+		"TZ":                              ":UTC",
 	})
+	if fn.Opt != "" {
+		// Lambda's PATH ends in /opt/bin, its LD_LIBRARY_PATH in /opt/lib.
+		env["PATH"] = joinPaths(env["PATH"], optPath(fn, "bin"))
+		env["LD_LIBRARY_PATH"] = joinPaths(env["LD_LIBRARY_PATH"], optPath(fn, "lib"))
+	}
+	maps.Copy(env, l.env)
 	maps.Copy(env, fn.Env)
 	env["AWS_LAMBDA_FUNCTION_NAME"] = fn.Name
-	env["AWS_LAMBDA_RUNTIME_API"] = s.endpoint.Host + "/_runtime/" + fn.Name
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
@@ -382,11 +432,16 @@ func (s *Supervisor) environ(fn Function) []string {
 }
 
 // inheritedNot reports whether the host's variable k must not reach a local
-// function: AWS settings (credentials, profiles, endpoints) and Lambda's own.
+// function: AWS settings (credentials, profiles, endpoints), Lambda's own,
+// and the host's settings of the interpreters, which Lambda's runtimes set
+// themselves.
 func inheritedNot(k string) bool {
 	u := strings.ToUpper(k)
-	return strings.HasPrefix(u, "AWS_") || strings.HasPrefix(u, "_X_AMZN") ||
-		strings.HasPrefix(u, "LAMBDA_") || u == "_HANDLER"
+	switch u {
+	case "_HANDLER", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV", "NODE_PATH", "NODE_OPTIONS":
+		return true
+	}
+	return strings.HasPrefix(u, "AWS_") || strings.HasPrefix(u, "_X_AMZN") || strings.HasPrefix(u, "LAMBDA_")
 }
 
 func or(s, def string) string {

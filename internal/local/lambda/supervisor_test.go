@@ -68,7 +68,7 @@ type echo struct {
 func setup(t *testing.T) (*Supervisor, *awslambda.Client) {
 	t.Helper()
 	cfg := testaws.Start(t)
-	s, err := New(cfg)
+	s, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

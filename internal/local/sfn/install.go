@@ -15,7 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // engine holds the Node side: the server and the exact npm dependency tree
@@ -81,7 +82,7 @@ func install(ctx context.Context, cacheDir, npm string, log io.Writer) (string, 
 	// beside them under its own digest.
 	script := filepath.Join(dir, "server-"+digest(server)+".mjs")
 	if _, err := os.Stat(script); errors.Is(err, fs.ErrNotExist) {
-		if err := writeAtomic(script, server); err != nil {
+		if err := cachedir.WriteAtomic(script, server); err != nil {
 			return "", fmt.Errorf("local step functions: %w", err)
 		}
 	} else if err != nil {
@@ -115,7 +116,7 @@ func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return fmt.Errorf("local step functions: %w", err)
 	}
-	removeAbandoned(cacheDir)
+	cachedir.RemoveAbandoned(cacheDir, installPrefix)
 	tmp, err := os.MkdirTemp(cacheDir, installPrefix)
 	if err != nil {
 		return fmt.Errorf("local step functions: %w", err)
@@ -134,7 +135,7 @@ func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("local step functions: install its engine: npm ci: %w\n%s", err, lastLines(out.String(), 20))
+		return fmt.Errorf("local step functions: install its engine: npm ci: %w\n%s", err, cachedir.LastLines(out.String(), 20))
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if installed(dir) {
@@ -146,46 +147,3 @@ func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte
 }
 
 const installPrefix = ".sfn-install-"
-
-// removeAbandoned removes installations that a process began more than an
-// hour ago and never finished (it was killed); npm ci takes seconds.
-func removeAbandoned(cacheDir string) {
-	entries, err := os.ReadDir(cacheDir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), installPrefix) {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
-			_ = os.RemoveAll(filepath.Join(cacheDir, e.Name()))
-		}
-	}
-}
-
-// writeAtomic writes data to path through a temporary file and a rename, so
-// that readers never see it half written.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -1,0 +1,3 @@
+require('not-a-module-anywhere');
+
+exports.handler = async () => ({});

@@ -1,0 +1,2 @@
+// An ES module by its extension.
+export const handler = async (event) => ({ message: `hello ${event.name}`, style: 'esm' });

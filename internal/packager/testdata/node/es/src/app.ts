@@ -1,0 +1,3 @@
+import ms from "ms";
+
+export const handler = async (): Promise<{ wait: number }> => ({ wait: ms("1s") });

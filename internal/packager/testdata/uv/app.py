@@ -1,0 +1,6 @@
+import docopt
+import markupsafe
+
+
+def handler(event, context):
+    return str(markupsafe.escape(docopt.__version__))
