@@ -72,7 +72,7 @@ func packagePipeline(ctx context.Context, store *artifacts.Store, src string, lo
 	var buf bytes.Buffer
 	skip := func(rel string) bool {
 		switch rel {
-		case ".git", "node_modules", "examples", ".aws-sam":
+		case ".git", "node_modules", "examples", ".aws-sam", ".venv":
 			return true
 		}
 		return false
