@@ -173,6 +173,16 @@ func setup(t *testing.T, auth string) *fakeBitbucket {
 	return f
 }
 
+// answering starts a fake Bitbucket that accepts auth ("Bearer <token>"
+// when empty) and, when answer is not zero, answers every request with it
+// and body; and returns it with a client that sends the test token.
+func answering(t *testing.T, auth string, answer int, body string) (*fakeBitbucket, *Client) {
+	t.Helper()
+	bb := setup(t, cmp.Or(auth, "Bearer "+testToken))
+	bb.answer, bb.answerBody = answer, body
+	return bb, NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+}
+
 // isNewAPI reports whether path is one of the API resources of the api mux:
 // the repository, its branches and its files.
 func isNewAPI(path string) bool {
@@ -353,9 +363,7 @@ func TestCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bb := setup(t, cmp.Or(tt.auth, "Bearer "+testToken))
-			bb.answer, bb.answerBody = tt.answer, tt.body
-			c := NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+			bb, c := answering(t, tt.auth, tt.answer, tt.body)
 			got, err := c.Commit(context.Background(), testRepo, tt.hash)
 			if tt.wantType == "" {
 				if err != nil || got != tt.want {
@@ -396,9 +404,7 @@ func TestMainBranch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bb := setup(t, cmp.Or(tt.auth, "Bearer "+testToken))
-			bb.answer, bb.answerBody = tt.answer, tt.body
-			c := NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+			bb, c := answering(t, tt.auth, tt.answer, tt.body)
 			got, err := c.MainBranch(context.Background(), tt.repo)
 			if tt.wantType == "" {
 				if want := (pipeline.DefaultBranch{Name: "release/main", Commit: commitA}); err != nil || got != want {
@@ -443,9 +449,7 @@ func TestFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bb := setup(t, "Bearer "+testToken)
-			bb.answer = tt.answer
-			c := NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+			bb, c := answering(t, "", tt.answer, "")
 			got, err := c.File(context.Background(), testRepo, tt.commit, tt.path)
 			switch {
 			case tt.wantMiss:
