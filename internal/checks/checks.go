@@ -104,7 +104,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 			io.WriteString(s.Echo, line)
 		}
 	}
-	caches := s.restoreCaches(ctx, in.Run.Repository, root, tc, note, log)
+	caches := s.restoreCaches(ctx, in.Run.Repository, pipeline.ScopeOf(in.Run, in.Source.Plan), root, tc, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -156,9 +156,10 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 }
 
 // restoreCaches restores the Go caches of the checks of the module at
-// root, when they are kept; it returns their session, nil when they are
-// not. A failure only costs time.
-func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, root string, tc toolchain.Toolchain,
+// root, when they are kept, as scope allows (its branch's, else the
+// default branch's); it returns their session, nil when they are not. A
+// failure only costs time.
+func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, scope pipeline.CacheScope, root string, tc toolchain.Toolchain,
 	note func(string, ...any), log *slog.Logger) *gocache.Session {
 	if s.Caches == nil {
 		return nil
@@ -168,7 +169,7 @@ func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, r
 		note("[go caches: %v; not used]\n", err)
 		return nil
 	}
-	session := s.Caches.Session(repo, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums))
+	session := s.Caches.Session(repo, scope, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums))
 	for _, part := range []gocache.Part{gocache.Modules, gocache.Builds} {
 		r, err := session.Restore(ctx, part)
 		if err != nil {
