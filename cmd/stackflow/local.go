@@ -18,7 +18,7 @@ import (
 
 // localOptions are the flags of stackflow local.
 type localOptions struct {
-	dir, branch, into                             string
+	dir, branch, into, defaultBranch              string
 	asJSON, serve, approve, pullRequest, workTree bool
 }
 
@@ -46,7 +46,7 @@ its own, so that neither the index, HEAD nor any branch changes.
 
 --serve keeps everything running afterwards and prints its addresses;
 press Enter to push again. --approve approves each deploy that waits for
-approval, as you. --pull-request delivers the branch as a pull request into
+approval, as the local AWS identity. --pull-request delivers the branch as a pull request into
 --into (default main): its checks and its preview stack.`,
 		Example: `  stackflow local
   stackflow local --repo ~/src/my-app --branch main
@@ -60,10 +60,11 @@ approval, as you. --pull-request delivers the branch as a pull request into
 	fs.StringVar(&o.branch, "branch", "", "the branch `NAME` to push (default: the checked-out branch)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the outcome as one JSON object on stdout (progress goes to stderr)")
 	fs.BoolVar(&o.serve, "serve", false, "after the run, keep everything running and print its addresses, until interrupted")
-	fs.BoolVar(&o.approve, "approve", false, "approve every deploy that waits for approval (approval: required), as you")
+	fs.BoolVar(&o.approve, "approve", false, "approve every deploy that waits for approval (approval: required), as the local AWS identity")
 	fs.BoolVar(&o.pullRequest, "pull-request", false, "deliver the branch as a pull request into --into: checks and its preview stack (previews: {pull_requests: true})")
 	fs.StringVar(&o.into, "into", "main", "with --pull-request, the `BRANCH` the pull request merges into")
 	fs.BoolVar(&o.workTree, "work-tree", false, "deliver the work tree as it is, uncommitted changes too, instead of HEAD")
+	fs.StringVar(&o.defaultBranch, local.DefaultBranchFlag, "", local.DefaultBranchUsage)
 	_ = cmd.MarkFlagDirname("repo")
 	for _, name := range []string{"branch", "into"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
@@ -114,7 +115,7 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		}
 	}
 
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress})
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch})
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 	}
 
 	if o.approve {
-		go p.ApproveAsAsked(ctx, whoAmI(), progress)
+		go p.ApproveAsAsked(ctx, progress)
 	}
 	var res *local.Result
 	if o.pullRequest {

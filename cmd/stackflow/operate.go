@@ -26,13 +26,15 @@ func whoAmI() string {
 // newAnswerCommand is approve or reject (verb): the answer to a deploy
 // that waits for approval.
 func newAnswerCommand(verb string) *cobra.Command {
-	var env, by, reason string
+	var env, reason string
 	cmd := &cobra.Command{
 		Use:   verb + " EXECUTION|EXECUTION-ARN|COMMIT-SHA",
 		Short: "Approve a deploy that waits for approval: the run goes on",
 		Long: `Approve a deploy that waits for approval (approval: required in
 stackflow.yml): the run goes on. --env names the environment when a run
-waits for more than one.`,
+waits for more than one. You approve as your AWS identity (aws sts
+get-caller-identity), which must be one of the environment's approvers
+when stackflow.yml on the default branch names any.`,
 		Example: `  stackflow approve hello-main-1a2b3c4
   stackflow approve 1a2b3c4 --env prod`,
 		Args:              exactArgs(1, "give the run waiting for approval: its execution name, ARN or commit SHA, as stackflow show takes it"),
@@ -42,20 +44,17 @@ waits for more than one.`,
 		cmd.Short = "Reject a deploy that waits for approval: the run fails with the reason"
 		cmd.Long = `Reject a deploy that waits for approval (approval: required in
 stackflow.yml): the run fails with ApprovalRejected, and the commit status
-shows who and why. The environment keeps its release.`
+shows who (your AWS identity, which must be one of the environment's
+approvers when it names any) and why. The environment keeps its release.`
 		cmd.Example = `  stackflow reject hello-main-1a2b3c4 --reason "not on a Friday"`
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&env, "env", "", "the `ENVIRONMENT` whose deploy to "+verb+" (default: the only one waiting)")
-	fs.StringVar(&by, "by", "", "who "+verb+"s, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
 	if verb == "reject" {
 		fs.StringVar(&reason, "reason", "", "why, as the commit status shows it (required)")
 	}
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if by == "" {
-			by = whoAmI()
-		}
 		if verb == "reject" && strings.TrimSpace(reason) == "" {
 			return usagef("give the reason with --reason TEXT: the commit status shows it")
 		}
@@ -64,15 +63,16 @@ shows who and why. The environment keeps its release.`
 			return err
 		}
 		out := cmd.OutOrStdout()
+		// Who answers is the caller's AWS identity, not a name given here.
 		if verb == "approve" {
-			r, err := c.Approve(cmd.Context(), args[0], env, by)
+			r, by, err := c.Approve(cmd.Context(), args[0], env)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "approved the deploy of %s to %s (%s) as %s: the run goes on\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, by)
 			return nil
 		}
-		r, err := c.Reject(cmd.Context(), args[0], env, by, reason)
+		r, by, err := c.Reject(cmd.Context(), args[0], env, reason)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runs"
 )
 
@@ -63,6 +64,12 @@ func printTimeline(w io.Writer, t *runs.Timeline) {
 	fmt.Fprintf(w, "%s: %s %s %s\n", t.Execution, t.Status, verb, runs.FormatSeconds(t.Seconds))
 	fmt.Fprintf(w, "  repository  %s\n  branch      %s\n  commit      %s\n  started     %s\n",
 		dash(t.Repository), dash(t.Branch), dash(t.Commit), clock(t.Started))
+	if b := t.DefaultBranch; b != nil {
+		fmt.Fprintf(w, "  deploys as  %s's stackflow.yml at %s says\n", b.Name, pipeline.ShortSHA(b.Commit))
+	}
+	for _, s := range t.Ignored {
+		fmt.Fprintf(w, "  ignored     %s\n", s)
+	}
 	if f := t.Failure; f != nil {
 		fmt.Fprintf(w, "  stopped at  %s\n", stoppedAt(f))
 		if f.Cause != "" {

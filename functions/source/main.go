@@ -1,7 +1,8 @@
 // Command source is the Lambda handler of the pipeline's source step: it
 // fetches the archive of the commit being delivered from Bitbucket into the
 // artifact bucket (once per commit) and reads the app's stackflow.yml and
-// samconfig.toml into the run's plan.
+// samconfig.toml into the run's plan, with who may deploy where read from
+// the repository's default branch through Bitbucket's API.
 //
 // Environment:
 //
@@ -58,18 +59,52 @@ func setup(ctx context.Context) (*source.Service, error) {
 	// The token is read on the first invocation, not at start, so that a
 	// missing or unreadable secret fails the step with a clear error; the
 	// cache keeps it for warm starts.
-	tokens := secrets.New(secretsmanager.NewFromConfig(cfg))
-	hc := tracing.HTTPClient(&http.Client{})
-	archives := source.ArchiverFunc(func(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error) {
-		secret, err := tokens.Get(ctx, tokenARN)
-		if err != nil {
-			return nil, fmt.Errorf("read the Bitbucket token (BITBUCKET_TOKEN_ARN): %w", err)
-		}
-		creds, err := bitbucket.ParseCredentials(secret)
-		if err != nil {
-			return nil, fmt.Errorf("the Bitbucket token secret: %w", err)
-		}
-		return bitbucket.NewClient(apiURL, webURL, creds, hc).Archive(ctx, repo, commit)
-	})
-	return source.New(archives, store), nil
+	bb := &lazyClient{tokens: secrets.New(secretsmanager.NewFromConfig(cfg)), tokenARN: tokenARN,
+		apiURL: apiURL, webURL: webURL, hc: tracing.HTTPClient(&http.Client{})}
+	return source.New(bb, bb, store), nil
+}
+
+// lazyClient is the Bitbucket client, made with the token the first time
+// it is used.
+type lazyClient struct {
+	tokens         *secrets.Cache
+	tokenARN       string
+	apiURL, webURL string
+	hc             *http.Client
+}
+
+func (l *lazyClient) client(ctx context.Context) (*bitbucket.Client, error) {
+	secret, err := l.tokens.Get(ctx, l.tokenARN)
+	if err != nil {
+		return nil, fmt.Errorf("read the Bitbucket token (BITBUCKET_TOKEN_ARN): %w", err)
+	}
+	creds, err := bitbucket.ParseCredentials(secret)
+	if err != nil {
+		return nil, fmt.Errorf("the Bitbucket token secret: %w", err)
+	}
+	return bitbucket.NewClient(l.apiURL, l.webURL, creds, l.hc), nil
+}
+
+func (l *lazyClient) Archive(ctx context.Context, repo pipeline.Repository, commit string) (io.ReadCloser, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Archive(ctx, repo, commit)
+}
+
+func (l *lazyClient) MainBranch(ctx context.Context, repo pipeline.Repository) (pipeline.DefaultBranch, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return pipeline.DefaultBranch{}, err
+	}
+	return c.MainBranch(ctx, repo)
+}
+
+func (l *lazyClient) File(ctx context.Context, repo pipeline.Repository, commit, path string) ([]byte, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.File(ctx, repo, commit, path)
 }

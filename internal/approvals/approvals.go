@@ -43,8 +43,42 @@ type Request struct {
 	RequestedAt time.Time
 	// ExpiresAt is when the run stops waiting.
 	ExpiresAt time.Time
+	// Approvers are who may answer it, as the environment names them on
+	// the default branch: IAM principal ARNs or patterns. Empty means
+	// anyone who may call stackflow approve.
+	Approvers []string
 	// Token resumes the run. Secret.
 	Token string
+}
+
+// MayAnswer refuses caller, an IAM principal ARN as STS GetCallerIdentity
+// reports it, unless r names no approvers or one of them matches: as an
+// ARN pattern (pipeline.MatchARN), or, for a role
+// ("arn:aws:iam::123456789012:role/path/release"), any session of it
+// ("arn:aws:sts::123456789012:assumed-role/release/ada").
+func (r Request) MayAnswer(caller string) error {
+	if len(r.Approvers) == 0 {
+		return nil
+	}
+	for _, a := range r.Approvers {
+		if pipeline.MatchARN(a, caller) || pipeline.MatchARN(sessionsOf(a), caller) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s may not answer the approval of %s's deploy to %s: its approvers are %s (approvers in stackflow.yml on the default branch)",
+		caller, short(r.Commit), r.Environment, strings.Join(r.Approvers, ", "))
+}
+
+// sessionsOf is the pattern of the sessions of the role approver names
+// ("arn:aws:iam::1:role/path/name" -> "arn:aws:sts::1:assumed-role/name/*"),
+// or approver itself when it names no role.
+func sessionsOf(approver string) string {
+	parts := strings.SplitN(approver, ":", 6)
+	if len(parts) != 6 || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
+		return approver
+	}
+	name := parts[5][strings.LastIndex(parts[5], "/")+1:]
+	return strings.Join([]string{parts[0], parts[1], "sts", parts[3], parts[4], "assumed-role/" + name + "/*"}, ":")
 }
 
 // String describes the request without its token.
@@ -85,9 +119,12 @@ func (s *Store) Put(ctx context.Context, r Request) error {
 	if r.Execution == "" || r.Environment == "" || r.Token == "" {
 		return errors.New("keep approval request: want execution, environment and token")
 	}
-	changes := make([]types.AttributeValue, len(r.Changes))
-	for i, c := range r.Changes {
-		changes[i] = str(c)
+	list := func(ss []string) types.AttributeValue {
+		l := make([]types.AttributeValue, len(ss))
+		for i, v := range ss {
+			l[i] = str(v)
+		}
+		return &types.AttributeValueMemberL{Value: l}
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
@@ -100,7 +137,8 @@ func (s *Store) Put(ctx context.Context, r Request) error {
 			"stack":       str(r.Stack),
 			"commit":      str(r.Commit),
 			"branch":      str(r.Branch),
-			"changes":     &types.AttributeValueMemberL{Value: changes},
+			"changes":     list(r.Changes),
+			"approvers":   list(r.Approvers),
 			"summary":     str(r.Summary),
 			"requestedAt": str(r.RequestedAt.UTC().Format(time.RFC3339Nano)),
 			"expiresAt":   str(r.ExpiresAt.UTC().Format(time.RFC3339Nano)),
@@ -161,13 +199,18 @@ func fromItem(it map[string]types.AttributeValue) Request {
 		Commit: s("commit"), Branch: s("branch"), Summary: s("summary"), Token: s("token")}
 	r.RequestedAt, _ = time.Parse(time.RFC3339Nano, s("requestedAt"))
 	r.ExpiresAt, _ = time.Parse(time.RFC3339Nano, s("expiresAt"))
-	if l, ok := it["changes"].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			if c, ok := v.(*types.AttributeValueMemberS); ok {
-				r.Changes = append(r.Changes, c.Value)
+	list := func(k string) []string {
+		var out []string
+		if l, ok := it[k].(*types.AttributeValueMemberL); ok {
+			for _, v := range l.Value {
+				if c, ok := v.(*types.AttributeValueMemberS); ok {
+					out = append(out, c.Value)
+				}
 			}
 		}
+		return out
 	}
+	r.Changes, r.Approvers = list("changes"), list("approvers")
 	return r
 }
 
@@ -199,8 +242,9 @@ type Resumer interface {
 
 var _ Resumer = (*sfn.Client)(nil)
 
-// Approve resumes the run waiting on r, approved by by at at: the task's
-// output is a pipeline.Approval, which stackflow show reads back.
+// Approve resumes the run waiting on r, approved by by (the caller's IAM
+// identity, which r.MayAnswer let through) at at: the task's output is a
+// pipeline.Approval, which stackflow show reads back.
 func Approve(ctx context.Context, tasks Resumer, r Request, by string, at time.Time) error {
 	out, err := json.Marshal(pipeline.Approval{Environment: r.Environment, By: by, At: at.UTC().Format(time.RFC3339)})
 	if err != nil {

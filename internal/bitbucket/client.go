@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,10 +137,8 @@ func (c *Client) Archive(ctx context.Context, repo pipeline.Repository, commit s
 		return &pipeline.SourceUnavailable{Repository: repo.FullName(), Commit: commit, Reason: reason}
 	}
 	switch code := resp.StatusCode; code {
-	case http.StatusUnauthorized:
-		return nil, unavailable(status(code) + ": Bitbucket refused the token; check that the token secret holds a valid, unexpired token")
-	case http.StatusForbidden:
-		return nil, unavailable(status(code) + ": the token may not read this repository; give it the repository read scope")
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, unavailable(status(code) + ": " + refusal(code))
 	case http.StatusNotFound:
 		return nil, unavailable(status(code) + ": check that the commit exists in the repository and that the token's repository read scope covers it")
 	default:
@@ -183,10 +182,8 @@ func (c *Client) Commit(ctx context.Context, repo pipeline.Repository, hash stri
 	}
 	switch code := resp.StatusCode; code {
 	case http.StatusOK:
-	case http.StatusUnauthorized:
-		return "", unavailable(status(code) + ": Bitbucket refused the token; check that the token secret holds a valid, unexpired token")
-	case http.StatusForbidden:
-		return "", unavailable(status(code) + ": the token may not read this repository; give it the repository read scope")
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "", unavailable(status(code) + ": " + refusal(code))
 	case http.StatusNotFound:
 		return "", unavailable(status(code) + ": check that the commit exists in the repository and that the token's repository read scope covers it")
 	default:
@@ -206,6 +203,146 @@ func (c *Client) Commit(ctx context.Context, repo pipeline.Repository, hash stri
 		return "", fmt.Errorf("%s %s of %s: Bitbucket answered the commit %q, not a full hash that starts with it", op, hash, repo.FullName(), Truncate(commit.Hash, 64))
 	}
 	return full, nil
+}
+
+// MaxFileBytes is the largest file File reads.
+const MaxFileBytes = 1 << 20
+
+// MainBranch returns repo's main branch (its default branch, Bitbucket's
+// mainbranch) and the commit at its head, with GET
+// /2.0/repositories/{workspace}/{slug} and GET
+// /2.0/repositories/{workspace}/{slug}/refs/branches/{name}.
+//
+// It returns a *pipeline.SourceUnavailable when Bitbucket refuses the token,
+// knows no such repository or the repository has no main branch (it has
+// no commits yet), and a *pipeline.BitbucketUnavailable when it is rate
+// limited, failing or out of reach.
+func (c *Client) MainBranch(ctx context.Context, repo pipeline.Repository) (pipeline.DefaultBranch, error) {
+	const op = "read the main branch"
+	var r struct {
+		MainBranch *struct {
+			Name string `json:"name"`
+		} `json:"mainbranch"`
+	}
+	if err := c.getJSON(ctx, op, repo, c.repoURL(repo), &r); err != nil {
+		return pipeline.DefaultBranch{}, err
+	}
+	if r.MainBranch == nil || r.MainBranch.Name == "" {
+		return pipeline.DefaultBranch{}, &pipeline.SourceUnavailable{Repository: repo.FullName(),
+			Reason: "the repository has no main branch yet: push one, or choose it in the repository's settings"}
+	}
+	name := r.MainBranch.Name
+	var b struct {
+		Target struct {
+			Hash string `json:"hash"`
+		} `json:"target"`
+	}
+	if err := c.getJSON(ctx, op, repo, c.repoURL(repo)+"/refs/branches/"+url.PathEscape(name), &b); err != nil {
+		return pipeline.DefaultBranch{}, err
+	}
+	hash := strings.ToLower(b.Target.Hash)
+	if len(hash) != 40 || !isHash(hash) {
+		return pipeline.DefaultBranch{}, &pipeline.BitbucketUnavailable{Operation: op, Reason: fmt.Sprintf("the branch %s has no commit hash in the answer", Truncate(name, 64))}
+	}
+	return pipeline.DefaultBranch{Name: name, Commit: hash}, nil
+}
+
+// File returns the file at path (slash-separated, from the repository's
+// root) of repo at commit, with GET
+// /2.0/repositories/{workspace}/{slug}/src/{commit}/{path}. A file the
+// commit does not have is an error wrapping fs.ErrNotExist; one larger than
+// MaxFileBytes is an error.
+//
+// It returns a *pipeline.SourceUnavailable when Bitbucket refuses the
+// token, and a *pipeline.BitbucketUnavailable when it is rate limited,
+// failing or out of reach.
+func (c *Client) File(ctx context.Context, repo pipeline.Repository, commit, path string) ([]byte, error) {
+	const op = "read a file"
+	if !isHash(commit) {
+		return nil, fmt.Errorf("%s of %s: %q is not a commit hash", op, repo.FullName(), commit)
+	}
+	var parts []string
+	for _, p := range strings.Split(strings.Trim(path, "/"), "/") {
+		if p == "" || p == "." || p == ".." {
+			return nil, fmt.Errorf("%s of %s: %q is not a path in the repository", op, repo.FullName(), path)
+		}
+		parts = append(parts, url.PathEscape(p))
+	}
+	resp, err := c.get(ctx, op, repo, c.repoURL(repo)+"/src/"+strings.ToLower(commit)+"/"+strings.Join(parts, "/"), "*/*")
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("%s %s at %s of %s: %w", op, path, pipeline.ShortSHA(commit), repo.FullName(), fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer discard(resp.Body)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxFileBytes+1))
+	if err != nil {
+		return nil, &pipeline.BitbucketUnavailable{Operation: op, Reason: "the answer broke off: " + err.Error()}
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s %s at %s of %s: it is larger than %d KiB", op, path, pipeline.ShortSHA(commit), repo.FullName(), MaxFileBytes>>10)
+	}
+	return data, nil
+}
+
+func (c *Client) repoURL(repo pipeline.Repository) string {
+	return c.apiURL + "/2.0/repositories/" + url.PathEscape(repo.Workspace) + "/" + url.PathEscape(repo.Slug)
+}
+
+// errNotFound is a 404 answer, which get leaves to its caller to word.
+var errNotFound = errors.New("not found")
+
+// get sends GET u for op and returns a 200 answer, whose body the caller
+// closes. A 404 is errNotFound; 401 and 403 are a
+// *pipeline.SourceUnavailable; 429 and 5xx a *pipeline.BitbucketUnavailable.
+func (c *Client) get(ctx context.Context, op string, repo pipeline.Repository, u, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s of %s: %w", op, repo.FullName(), err)
+	}
+	req.Header.Set("Accept", accept)
+	c.creds.authorize(req)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, unreachable(op, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer discard(resp.Body)
+	unavailable := func(reason string) error {
+		return &pipeline.SourceUnavailable{Repository: repo.FullName(), Reason: op + ": " + reason}
+	}
+	switch code := resp.StatusCode; code {
+	case http.StatusNotFound:
+		return nil, errNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, unavailable(status(code) + ": " + refusal(code))
+	default:
+		if err := retryable(op, code); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s of %s: unexpected answer %s", op, repo.FullName(), status(code))
+	}
+}
+
+// getJSON gets u for op and decodes its JSON answer into v. A 404 is a
+// *pipeline.SourceUnavailable: no such repository or branch.
+func (c *Client) getJSON(ctx context.Context, op string, repo pipeline.Repository, u string, v any) error {
+	resp, err := c.get(ctx, op, repo, u, "application/json")
+	if errors.Is(err, errNotFound) {
+		return &pipeline.SourceUnavailable{Repository: repo.FullName(),
+			Reason: op + ": 404 Not Found: check that the repository exists and that the token's repository read scope covers it"}
+	}
+	if err != nil {
+		return err
+	}
+	defer discard(resp.Body)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return &pipeline.BitbucketUnavailable{Operation: op, Reason: "the answer is not JSON: " + err.Error()}
+	}
+	return nil
 }
 
 // BuildStatus is a build status on a commit, as Bitbucket's statuses/build
@@ -340,6 +477,14 @@ func (c *Client) PostStatus(ctx context.Context, repo pipeline.Repository, commi
 		msg += ": " + reason
 	}
 	return fmt.Errorf("%s: %w", msg, ErrStatusRejected)
+}
+
+// refusal says what to do about a 401 or 403 answer to a read.
+func refusal(code int) string {
+	if code == http.StatusUnauthorized {
+		return "Bitbucket refused the token; check that the token secret holds a valid, unexpired token"
+	}
+	return "the token may not read this repository; give it the repository read scope"
 }
 
 // retryable returns a *pipeline.BitbucketUnavailable for an answer worth

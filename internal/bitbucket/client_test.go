@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -101,6 +102,42 @@ func setup(t *testing.T, auth string) *fakeBitbucket {
 		fmt.Fprintf(w, `{"type":"commit","hash":%q,"message":"Friendlier greeting\n","parents":[]}`, match[0])
 	})
 
+	notFound := func(w http.ResponseWriter, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"type":"error","error":{"message":%q}}`, msg)
+	}
+	// The API's paths and the web's overlap as patterns ("/2.0/repositories/get/x"):
+	// Bitbucket serves them on two hosts, the fake with two muxes.
+	api := http.NewServeMux()
+	api.HandleFunc("GET /2.0/repositories/{workspace}/{slug}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("workspace") != "acme" || r.PathValue("slug") != "hello" {
+			notFound(w, "Repository acme/"+r.PathValue("slug")+" not found")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"type":"repository","full_name":"acme/hello","mainbranch":{"type":"branch","name":"release/main"},"scm":"git"}`)
+	})
+	api.HandleFunc("GET /2.0/repositories/{workspace}/{slug}/refs/branches/{name...}", func(w http.ResponseWriter, r *http.Request) {
+		// Bitbucket takes the name with its slashes escaped.
+		if r.PathValue("slug") != "hello" || r.PathValue("name") != "release/main" || !strings.Contains(r.URL.EscapedPath(), "release%2Fmain") {
+			notFound(w, "Branch not found")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"type":"branch","name":"release/main","target":{"type":"commit","hash":%q}}`, commitA)
+	})
+	api.HandleFunc("GET /2.0/repositories/{workspace}/{slug}/src/{commit}/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		files := map[string]string{"stackflow.yml": "environments: []\n", "deploy/config file.toml": "x = 1\n", "big.bin": strings.Repeat("x", MaxFileBytes+1)}
+		body, ok := files[r.PathValue("path")]
+		if r.PathValue("slug") != "hello" || r.PathValue("commit") != commitA || !ok {
+			notFound(w, "No such file or directory: "+r.PathValue("path"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	})
+
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen := request{
 			Method:        r.Method,
@@ -125,6 +162,8 @@ func setup(t *testing.T, auth string) *fakeBitbucket {
 		case seen.Authorization != f.auth:
 			w.WriteHeader(http.StatusUnauthorized)
 			io.WriteString(w, `{"type":"error","error":{"message":"Access token expired."}}`)
+		case strings.HasPrefix(r.URL.Path, "/2.0/repositories/") && isNewAPI(r.URL.Path):
+			api.ServeHTTP(w, r)
 		default:
 			mux.ServeHTTP(w, r)
 		}
@@ -132,6 +171,23 @@ func setup(t *testing.T, auth string) *fakeBitbucket {
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
 	return f
+}
+
+// answering starts a fake Bitbucket that accepts auth ("Bearer <token>"
+// when empty) and, when answer is not zero, answers every request with it
+// and body; and returns it with a client that sends the test token.
+func answering(t *testing.T, auth string, answer int, body string) (*fakeBitbucket, *Client) {
+	t.Helper()
+	bb := setup(t, cmp.Or(auth, "Bearer "+testToken))
+	bb.answer, bb.answerBody = answer, body
+	return bb, NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+}
+
+// isNewAPI reports whether path is one of the API resources of the api mux:
+// the repository, its branches and its files.
+func isNewAPI(path string) bool {
+	parts := strings.Split(strings.TrimPrefix(path, "/2.0/repositories/"), "/")
+	return len(parts) == 2 || len(parts) > 2 && (parts[2] == "refs" || parts[2] == "src")
 }
 
 func (f *fakeBitbucket) seen() []request {
@@ -307,9 +363,7 @@ func TestCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bb := setup(t, cmp.Or(tt.auth, "Bearer "+testToken))
-			bb.answer, bb.answerBody = tt.answer, tt.body
-			c := NewClient(bb.URL, "http://web.invalid", mustCredentials(t, testToken), isolated(t))
+			bb, c := answering(t, tt.auth, tt.answer, tt.body)
 			got, err := c.Commit(context.Background(), testRepo, tt.hash)
 			if tt.wantType == "" {
 				if err != nil || got != tt.want {
@@ -325,6 +379,93 @@ func TestCommit(t *testing.T) {
 				t.Errorf("got %q with the error, want nothing", got)
 			}
 			checkError(t, err, strings.TrimSuffix(tt.wantType, "none"), tt.wantMsg)
+		})
+	}
+}
+
+func TestMainBranch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		repo     pipeline.Repository
+		answer   int
+		body     string
+		auth     string
+		wantType string // of the error; "none" for an error of no state-machine type
+		wantMsg  string
+	}{
+		{name: "a branch with a slash", repo: testRepo},
+		{name: "unknown repository", repo: pipeline.Repository{Workspace: "acme", Slug: "gone"}, wantType: "SourceUnavailable", wantMsg: "404 Not Found: check that the repository exists"},
+		{name: "refused token", repo: testRepo, auth: "Bearer other", wantType: "SourceUnavailable", wantMsg: "source of acme/hello: read the main branch: 401 Unauthorized"},
+		{name: "no main branch", repo: testRepo, answer: 200, body: `{"type":"repository","mainbranch":null}`, wantType: "SourceUnavailable", wantMsg: "the repository has no main branch yet"},
+		{name: "rate limited", repo: testRepo, answer: 429, wantType: "BitbucketUnavailable", wantMsg: "bitbucket read the main branch: rate limited"},
+		{name: "not JSON", repo: testRepo, answer: 200, body: "<html>", wantType: "BitbucketUnavailable", wantMsg: "the answer is not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bb, c := answering(t, tt.auth, tt.answer, tt.body)
+			got, err := c.MainBranch(context.Background(), tt.repo)
+			if tt.wantType == "" {
+				if want := (pipeline.DefaultBranch{Name: "release/main", Commit: commitA}); err != nil || got != want {
+					t.Fatalf("got %+v, %v; want %+v", got, err, want)
+				}
+				want := []request{
+					{Method: "GET", Path: "/2.0/repositories/acme/hello", Authorization: "Bearer " + testToken},
+					{Method: "GET", Path: "/2.0/repositories/acme/hello/refs/branches/release%2Fmain", Authorization: "Bearer " + testToken},
+				}
+				if got := bb.seen(); !reflect.DeepEqual(got, want) {
+					t.Errorf("got requests %+v, want %+v", got, want)
+				}
+				return
+			}
+			checkError(t, err, strings.TrimSuffix(tt.wantType, "none"), tt.wantMsg)
+		})
+	}
+}
+
+func TestFile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		commit   string
+		path     string
+		answer   int
+		want     string
+		wantPath string // the path requested, escaped
+		wantMiss bool   // an error wrapping fs.ErrNotExist
+		wantType string
+		wantMsg  string
+	}{
+		{name: "at the root", commit: commitA, path: "stackflow.yml", want: "environments: []\n", wantPath: "/src/" + commitA + "/stackflow.yml"},
+		{name: "in a folder, escaped", commit: strings.ToUpper(commitA), path: "deploy/config file.toml", want: "x = 1\n", wantPath: "/src/" + commitA + "/deploy/config%20file.toml"},
+		{name: "missing", commit: commitA, path: "samconfig.toml", wantMiss: true, wantMsg: "read a file samconfig.toml at e10dae2 of acme/hello"},
+		{name: "too large", commit: commitA, path: "big.bin", wantType: "none", wantMsg: "larger than 1024 KiB"},
+		{name: "out of the tree", commit: commitA, path: "../secrets", wantType: "none", wantMsg: "is not a path in the repository"},
+		{name: "not a hash", commit: "main", path: "stackflow.yml", wantType: "none", wantMsg: "is not a commit hash"},
+		{name: "forbidden", commit: commitA, path: "stackflow.yml", answer: 403, wantType: "SourceUnavailable", wantMsg: "give it the repository read scope"},
+		{name: "server error", commit: commitA, path: "stackflow.yml", answer: 500, wantType: "BitbucketUnavailable", wantMsg: "bitbucket read a file: server error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bb, c := answering(t, "", tt.answer, "")
+			got, err := c.File(context.Background(), testRepo, tt.commit, tt.path)
+			switch {
+			case tt.wantMiss:
+				if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("got %v, want fs.ErrNotExist and %q", err, tt.wantMsg)
+				}
+			case tt.wantType != "":
+				checkError(t, err, strings.TrimSuffix(tt.wantType, "none"), tt.wantMsg)
+			default:
+				if err != nil || string(got) != tt.want {
+					t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+				}
+				if seen := bb.seen(); len(seen) != 1 || seen[0].Path != "/2.0/repositories/acme/hello"+tt.wantPath {
+					t.Errorf("got requests %+v, want GET %s", seen, tt.wantPath)
+				}
+			}
 		})
 	}
 }

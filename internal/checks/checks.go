@@ -146,7 +146,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
 	}
 	env = append(env, idxEnv...)
-	caches := s.restoreCaches(ctx, in.Run, modDir, tc, langs, note, log)
+	caches := s.restoreCaches(ctx, in.Run.Repository, pipeline.ScopeOf(in.Run, in.Source.Plan), modDir, tc, langs, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -198,13 +198,13 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	return res, nil
 }
 
-// restoreCaches restores the caches the checks keep, when they are kept:
-// the Go caches of the module at modDir when the app has one (per
-// repository, keyed by go.sum and toolchain), and pip's and npm's download
-// caches when it has Python or Node.js (per branch). It returns their
-// sessions. A failure only costs time.
-func (s *Service) restoreCaches(ctx context.Context, run pipeline.Run, modDir string, tc toolchain.Toolchain,
-	langs []runtimes.Need, note func(string, ...any), log *slog.Logger) []*gocache.Session {
+// restoreCaches restores the caches the checks keep, when they are kept,
+// as scope allows (its branch's, else the default branch's): the Go caches
+// of the module at modDir when the app has one (keyed by go.sum and
+// toolchain), and pip's and npm's download caches when it has Python or
+// Node.js. It returns their sessions. A failure only costs time.
+func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, scope pipeline.CacheScope, modDir string,
+	tc toolchain.Toolchain, langs []runtimes.Need, note func(string, ...any), log *slog.Logger) []*gocache.Session {
 	if s.Caches == nil {
 		return nil
 	}
@@ -226,12 +226,12 @@ func (s *Service) restoreCaches(ctx context.Context, run pipeline.Run, modDir st
 		if sums, err := gocache.Sums(modDir); err != nil {
 			note("[go caches: %v; not used]\n", err)
 		} else {
-			restore(s.Caches.Session(run.Repository, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
+			restore(s.Caches.Session(repo, scope, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
 				gocache.Modules, gocache.Builds)
 		}
 	}
 	if parts := downloadParts(langs); len(parts) > 0 {
-		restore(s.Caches.Session(run.Repository, gocache.DownloadsKey("checks", run.Branch, runtime.GOOS, runtime.GOARCH)), parts...)
+		restore(s.Caches.Session(repo, scope, gocache.DownloadsKey("checks", runtime.GOOS, runtime.GOARCH)), parts...)
 	}
 	if len(sessions) > 0 {
 		note("\n")

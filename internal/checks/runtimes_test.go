@@ -141,8 +141,10 @@ func TestChecksFetchTheRuntimesTools(t *testing.T) {
 }
 
 // With Caches, pip's and npm's download caches are kept in the bucket per
-// branch: restored into a new Lambda's empty directory for the next run of
-// the branch, never for another branch's.
+// branch, as the Go caches are: restored into a new Lambda's empty
+// directory for the next run of the branch; a feature branch starts from
+// the default branch's, and what it adds never reaches the default
+// branch's runs.
 func TestChecksKeepDownloadCachesPerBranch(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -150,20 +152,23 @@ func TestChecksKeepDownloadCachesPerBranch(t *testing.T) {
 	files := map[string]string{"template.yaml": template}
 	write := `mkdir -p "$PIP_CACHE_DIR" "$npm_config_cache" && echo wheel > "$PIP_CACHE_DIR/marker" && echo tarball > "$npm_config_cache/marker"`
 	read := `test "$(cat "$PIP_CACHE_DIR/marker")" = wheel && test "$(cat "$npm_config_cache/marker")" = tarball`
-	absent := `test ! -e "$PIP_CACHE_DIR/marker" && test ! -e "$npm_config_cache/marker"`
+	plant := read + ` && head -c 2000000 /dev/zero > "$npm_config_cache/planted"`
+	unplanted := read + ` && test ! -e "$npm_config_cache/planted"`
 	tests := []struct {
 		branch, check string
 		want          []string
 	}{
 		{"main", write, []string{"pip's cache: none stored yet", "pip's cache saved: 1 files", "npm's cache saved: 1 files"}},
 		{"main", read, []string{"pip's cache restored: 1 files", "npm's cache restored: 1 files", "pip's cache unchanged"}},
-		{"feature/x", absent, []string{"pip's cache: none stored yet", "npm's cache: none stored yet"}},
+		{"feature/x", plant, []string{"npm's cache restored: 1 files", "npm's cache saved: 2 files"}},
+		{"main", unplanted, []string{"npm's cache restored: 1 files"}},
 	}
 	for i, tt := range tests {
 		// Each run a new Lambda: an empty directory.
 		f.svc.Caches = &gocache.Config{Store: f.store, Dir: t.TempDir()}
 		in := f.source(t, files, tt.check)
 		in.Run.Branch = tt.branch
+		in.Source.Plan.DefaultBranch = &pipeline.DefaultBranch{Name: "main", Commit: run.Commit}
 		if _, err := f.svc.Handle(ctx, in); err != nil {
 			t.Fatalf("run %d on %s: %v", i+1, tt.branch, err)
 		}

@@ -118,6 +118,13 @@ type Environment struct {
 	// the stack wait, after its change set is made, until a person runs
 	// stackflow approve (or reject); "none", the default, does not wait.
 	Approval bool
+	// Approvers is "approvers": who may approve or reject this
+	// environment's deploys, as IAM principal ARNs or patterns of them
+	// ("arn:aws:iam::123456789012:role/release", which also covers that
+	// role's sessions, "arn:aws:sts::123456789012:assumed-role/release/*",
+	// "arn:aws:iam::123456789012:user/ada"); "*" and "?" match as in IAM.
+	// Needs approval: required. Default: whoever may call stackflow approve.
+	Approvers []string
 	// ApprovalTimeout is "approval_timeout": how long a deploy waits for
 	// its approval before the run stops, as a Go duration ("48h"), from
 	// 1m to 365 days. Default 7 days (168h).
@@ -159,10 +166,14 @@ type SmokeCheck struct {
 
 var (
 	topKeys     = []string{"version", "template", "checks", "environments", "previews"}
-	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "role_arn", "cloudformation_role_arn", "protected"}
+	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "approvers", "role_arn", "cloudformation_role_arn", "protected"}
 	previewKeys = []string{"pull_requests", "environment"}
 	roleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
-	smokeKeys   = []string{"name", "url", "method", "status", "contains", "headers"}
+	// principal is an IAM principal ARN, or a pattern of one, that may
+	// answer an approval: an account's root, a user, a role (and its
+	// sessions), an assumed role's session, a federated user.
+	principal = regexp.MustCompile(`^arn:(aws[a-z-]*|\*):(iam|sts)::([0-9]{12}|[0-9*?]+):(root|(user|role|assumed-role|federated-user)/[A-Za-z0-9+=,.@_/*?-]{1,512})$`)
+	smokeKeys = []string{"name", "url", "method", "status", "contains", "headers"}
 
 	envName     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 	stackName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -446,6 +457,21 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 	if n, ok := fields["approval_timeout"]; ok {
 		if env.ApprovalTimeout, err = duration(n, p+".approval_timeout", time.Second, MaxApprovalTimeout, "168h"); err != nil {
 			return env, err
+		}
+	}
+	if n, ok := fields["approvers"]; ok {
+		if env.Approvers, err = stringList(n, p+".approvers", "[arn:aws:iam::123456789012:role/release-managers]"); err != nil {
+			return env, err
+		}
+		for i, a := range env.Approvers {
+			if !principal.MatchString(a) {
+				return env, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q is not an IAM principal ARN", index(p+".approvers", i), a),
+					"write a user's, a role's or an assumed role's ARN, or a pattern of one, such as arn:aws:iam::123456789012:role/release-managers")
+			}
+		}
+		if len(env.Approvers) > 0 && !env.Approval {
+			return env, errAt(resolve(n), p+".approvers: approvers answer approvals, but this environment asks for none",
+				"add approval: required, or remove approvers")
 		}
 	}
 	for _, k := range []string{"role_arn", "cloudformation_role_arn"} {

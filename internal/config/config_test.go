@@ -37,6 +37,7 @@ environments:
     branches: [main]
     approval: required
     approval_timeout: 48h
+    approvers: [arn:aws:iam::123456789012:role/release, "arn:aws:sts::123456789012:assumed-role/oncall/*"]
     role_arn: arn:aws:iam::123456789012:role/deploy
     cloudformation_role_arn: arn:aws:iam::123456789012:role/cloudformation
     protected: true
@@ -81,6 +82,7 @@ func TestParseFull(t *testing.T) {
 			{
 				Name: "prod", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout,
 				Approval: true, ApprovalTimeout: 48 * time.Hour,
+				Approvers:             []string{"arn:aws:iam::123456789012:role/release", "arn:aws:sts::123456789012:assumed-role/oncall/*"},
 				RoleARN:               "arn:aws:iam::123456789012:role/deploy",
 				CloudFormationRoleARN: "arn:aws:iam::123456789012:role/cloudformation",
 				Protected:             true,
@@ -259,6 +261,22 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "role is not an ARN", in: env("    role_arn: deploy\n"),
 			wantLine: 4, wantProblem: `environments[0].role_arn: "deploy" is not an IAM role ARN`, wantFix: "arn:aws:iam::123456789012:role/deploy",
+		},
+		{
+			name: "approver is not an ARN", in: env("    approval: required\n    approvers: [ada]\n"),
+			wantLine: 5, wantProblem: `environments[0].approvers[0]: "ada" is not an IAM principal ARN`, wantFix: "arn:aws:iam::123456789012:role/release-managers",
+		},
+		{
+			name: "approver is everyone", in: env("    approval: required\n    approvers: ['*']\n"),
+			wantLine: 5, wantProblem: `environments[0].approvers[0]: "*" is not an IAM principal ARN`, wantFix: "role/release-managers",
+		},
+		{
+			name: "approver is not a principal", in: env("    approval: required\n    approvers: [arn:aws:s3:::bucket]\n"),
+			wantLine: 5, wantProblem: `environments[0].approvers[0]: "arn:aws:s3:::bucket" is not an IAM principal ARN`, wantFix: "role/release-managers",
+		},
+		{
+			name: "approvers without approval", in: env("    approvers: [arn:aws:iam::123456789012:user/ada]\n"),
+			wantLine: 4, wantProblem: "environments[0].approvers: approvers answer approvals, but this environment asks for none", wantFix: "approval: required",
 		},
 		{
 			name: "protected is not a boolean", in: env("    protected: yes please\n"),

@@ -1,8 +1,11 @@
-// Package config reads an application's pipeline configuration from the
-// commit being delivered: stackflow.yml at the repository root, and the
-// per-environment deploy settings that SAM users already keep in
-// samconfig.toml. It turns them into the pipeline.Plan of one run: Plan for
-// a pushed branch, PreviewPlan for a pull request and its preview stack.
+// Package config reads an application's pipeline configuration:
+// stackflow.yml at the repository root, and the per-environment deploy
+// settings that SAM users already keep in samconfig.toml. It turns them
+// into the pipeline.Plan of one run: PlanTrusted for a pushed branch,
+// PreviewPlanTrusted for a pull request and its preview stack, where who
+// may deploy where comes from the files on the repository's default branch
+// (Trusted) and the rest from the commit being delivered; Plan and
+// PreviewPlan plan from one set of files alone (stackflow plan).
 //
 // A configuration that cannot be used is always a *pipeline.ConfigInvalid
 // naming the file, the line, what is wrong and how to fix it.
@@ -23,6 +26,8 @@
 //	    capabilities: [CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND]
 //	    tags: {team: web}
 //	    smoke_timeout: 60s
+//	    approval: required     # each deploy waits for stackflow approve
+//	    approvers: [arn:aws:iam::123456789012:role/release]
 //	    smoke:
 //	      - name: greets
 //	        url: ${ApiUrl}hello  # ${X} is output X of this environment's stack

@@ -13,33 +13,35 @@ import (
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
-// Plan decides what a run of branch does: the environments whose branches
-// match it, in order, with each stack's name, region, parameters and
-// capabilities resolved from stackflow.yml, then samconfig.toml (sam, which
-// may be nil), then the defaults. Parameters of stackflow.yml are merged
-// over samconfig.toml's parameter_overrides.
+// Plan decides what a run of branch does from this file alone: the
+// environments whose branches match it, in order, with each stack's name,
+// region, parameters and capabilities resolved from stackflow.yml, then
+// samconfig.toml (sam, which may be nil), then the defaults. Parameters of
+// stackflow.yml are merged over samconfig.toml's parameter_overrides. It is
+// what `stackflow plan` shows; the pipeline itself plans with PlanTrusted,
+// where the default branch decides who deploys where.
 //
 // Two environments that would deploy the same stack in the same region are
 // a ConfigInvalid, whether or not this branch deploys them, and so are
 // deployed environments whose samconfig.toml template_file differ: a run
 // packages one template for all of them.
 func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
+	return c.plan(self(c, sam), repo, branch, sam)
+}
+
+// plan is the plan of branch with t's rules and the commit's files c and
+// sam.
+func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
+	rules, err := t.rules(repo)
+	if err != nil {
+		return pipeline.Plan{}, err
+	}
 	var envs []pipeline.Environment
 	var templates []string // the template each deployed environment's samconfig names
-	owner := map[string]string{}
-	for _, e := range c.Environments {
-		set := sam.Settings(e.Name)
-		env := e.resolve(repo, set)
-		id := env.Region + "/" + env.Stack
-		if other, ok := owner[id]; ok {
-			return pipeline.Plan{}, &pipeline.ConfigInvalid{File: File, Line: e.line,
-				Problem: fmt.Sprintf("environments %s and %s both deploy stack %s%s", other, e.Name, env.Stack, inRegion(env.Region)),
-				Fix:     "give each environment its own stack: set stack: here, or stack_name in [" + e.Name + ".deploy.parameters] of samconfig.toml"}
-		}
-		owner[id] = e.Name
-		if e.Deploys(branch) {
-			envs = append(envs, env)
-			templates = append(templates, cmp.Or(set.TemplateFile, DefaultTemplate))
+	for _, r := range rules {
+		if r.config.Deploys(branch) {
+			envs = append(envs, c.deployed(r, repo, sam))
+			templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
 		}
 	}
 
@@ -87,6 +89,7 @@ func (e Environment) resolve(repo pipeline.Repository, set SAMSettings) pipeline
 		SmokeTimeoutSeconds:    int(math.Ceil(e.SmokeTimeout.Seconds())),
 		ApprovalRequired:       e.Approval,
 		ApprovalTimeoutSeconds: int(math.Ceil(e.ApprovalTimeout.Seconds())),
+		Approvers:              slices.Clone(e.Approvers),
 		RoleARN:                e.RoleARN,
 		CloudFormationRoleARN:  e.CloudFormationRoleARN,
 		Protected:              e.Protected,

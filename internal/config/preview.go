@@ -27,6 +27,12 @@ import (
 // A preview stack that is also the stack of an environment in the same
 // region is a ConfigInvalid: deleting the preview would delete it.
 func (c *Config) PreviewPlan(repo pipeline.Repository, pr pipeline.PullRequest, sam *SAMConfig) (pipeline.Plan, error) {
+	return c.previewPlan(self(c, sam), repo, pr, sam)
+}
+
+// previewPlan is the plan of pull request pr with t's rules and the
+// commit's files c and sam.
+func (c *Config) previewPlan(t Trusted, repo pipeline.Repository, pr pipeline.PullRequest, sam *SAMConfig) (pipeline.Plan, error) {
 	checks := slices.Clone(c.Checks)
 	if c.Checks == nil {
 		checks = slices.Clone(DefaultChecks)
@@ -39,7 +45,11 @@ func (c *Config) PreviewPlan(repo pipeline.Repository, pr pipeline.PullRequest, 
 		what += " closed"
 	}
 
-	if !c.Previews.PullRequests {
+	rules, err := t.rules(repo)
+	if err != nil {
+		return pipeline.Plan{}, err
+	}
+	if t.Config == nil || !t.Config.Previews.PullRequests {
 		tmpl := cmp.Or(c.Template, sam.Settings("default").TemplateFile, DefaultTemplate)
 		summary := what + ": checks only (previews are off: set previews.pull_requests: true in " + File + " for a preview stack)"
 		switch {
@@ -51,26 +61,26 @@ func (c *Config) PreviewPlan(repo pipeline.Repository, pr pipeline.PullRequest, 
 		return pipeline.Plan{Checks: checks, Template: tmpl, Environments: nil, Deploy: false, Summary: summary}, nil
 	}
 
-	from, ok := c.previewSource()
+	from, ok := t.previewRule(rules)
 	if !ok {
-		return pipeline.Plan{}, &pipeline.ConfigInvalid{File: File, Line: c.Previews.line,
+		return pipeline.Plan{}, t.blame(&pipeline.ConfigInvalid{File: File, Line: t.Config.Previews.line,
 			Problem: "previews.pull_requests: preview stacks need an environment to take their settings from",
-			Fix:     "add an environment, or remove previews"}
+			Fix:     "add an environment, or remove previews"})
 	}
-	set := sam.Settings(from.Name)
-	env := from.resolve(repo, set)
+	set := sam.Settings(from.config.Name)
+	env := c.deployed(from, repo, sam)
 	env.Name = pipeline.PreviewEnvironmentName(pr.ID)
 	env.Stack = pipeline.PreviewStack(repo, pr.ID)
 	env.Protected = false
 	env.ApprovalRequired = false
+	env.Approvers = nil
 	env.PullRequest = pr.ID
 
-	for _, e := range c.Environments {
-		other := e.resolve(repo, sam.Settings(e.Name))
-		if other.Stack == env.Stack && other.Region == env.Region {
-			return pipeline.Plan{}, &pipeline.ConfigInvalid{File: File, Line: e.line,
-				Problem: fmt.Sprintf("environment %s deploys stack %s%s, which is the preview stack of pull request #%d", e.Name, other.Stack, inRegion(other.Region), pr.ID),
-				Fix:     "give the environment another stack: the preview stack is deleted when the pull request closes"}
+	for _, r := range rules {
+		if other := r.env; other.Stack == env.Stack && other.Region == env.Region {
+			return pipeline.Plan{}, t.blame(&pipeline.ConfigInvalid{File: File, Line: r.config.line,
+				Problem: fmt.Sprintf("environment %s deploys stack %s%s, which is the preview stack of pull request #%d", r.config.Name, other.Stack, inRegion(other.Region), pr.ID),
+				Fix:     "give the environment another stack: the preview stack is deleted when the pull request closes"})
 		}
 	}
 

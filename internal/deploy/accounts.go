@@ -3,6 +3,8 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -53,6 +55,33 @@ func (s *Service) serviceRole(env pipeline.Environment) *string {
 		return aws.String(env.CloudFormationRoleARN)
 	case env.RoleARN == "" && s.roleARN != "":
 		return aws.String(s.roleARN)
+	}
+	return nil
+}
+
+// checkRoles refuses an environment whose roles the pipeline may not use:
+// a role_arn it would assume, or a cloudformation_role_arn it would pass
+// to CloudFormation itself (with no role_arn), that no pattern of
+// AllowedRoles matches. The pipeline's IAM policy allows only those
+// (the EnvironmentRoleArns parameter); this says so before AWS refuses.
+// With no AllowedRoles, nothing is checked.
+func (s *Service) checkRoles(env pipeline.Environment) error {
+	if len(s.AllowedRoles) == 0 {
+		return nil
+	}
+	allowed := func(arn string) bool {
+		return slices.ContainsFunc(s.AllowedRoles, func(p string) bool { return pipeline.MatchARN(p, arn) })
+	}
+	refuse := func(key, arn, verb string) error {
+		return &pipeline.StackRefused{Stack: env.Stack, Environment: env.Name,
+			Reason: fmt.Sprintf("its %s %s is not a role the pipeline may %s (EnvironmentRoleArns: %s)", key, arn, verb, strings.Join(s.AllowedRoles, ", ")),
+			Fix:    "name a role that EnvironmentRoleArns allows, or add it to EnvironmentRoleArns when you install the pipeline"}
+	}
+	switch {
+	case env.RoleARN != "" && !allowed(env.RoleARN):
+		return refuse("role_arn", env.RoleARN, "assume")
+	case env.RoleARN == "" && env.CloudFormationRoleARN != "" && !allowed(env.CloudFormationRoleARN):
+		return refuse("cloudformation_role_arn", env.CloudFormationRoleARN, "pass to CloudFormation")
 	}
 	return nil
 }

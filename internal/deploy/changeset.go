@@ -47,6 +47,20 @@ func (s *Service) createChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.D
 	if err != nil {
 		return pipeline.Deployment{}, err
 	}
+	// Before anything is changed, putting a stuck stack right included:
+	// the stack must be this environment's.
+	if err := s.checkBinding(ctx, in, st); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	// And what it deploys must be what was packaged: CloudFormation reads
+	// the template now; Lambda reads the zips when the change set is
+	// executed, when they are checked again.
+	if err := s.verifyTemplate(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	if err := s.verifyZips(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
+	}
 	if d, started, err := s.recover(ctx, cfn, in, st); err != nil || started {
 		return d, err
 	}
@@ -71,7 +85,7 @@ func (s *Service) createChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.D
 		TemplateURL:   aws.String(in.Package.TemplateURL),
 		Parameters:    parameters(env.Parameters),
 		Capabilities:  capabilities(env.Capabilities),
-		Tags:          tags(env.Tags, in.Run),
+		Tags:          tags(env, in.Run),
 		Description: aws.String(truncate(fmt.Sprintf("stackflow %s %s %s",
 			in.Run.Repository.FullName(), in.Run.Branch, in.Run.Short()), 1024)),
 	})
@@ -152,17 +166,20 @@ func capabilities(names []string) []types.Capability {
 	return cs
 }
 
-// tags returns the environment's tags and stackflow's own, sorted by key.
-// stackflow's win over an environment tag of the same key, and empty values
-// are left out: CloudFormation wants 1 to 256 characters.
-func tags(env map[string]string, run pipeline.Run) []types.Tag {
-	all := maps.Clone(env)
+// tags returns the environment's tags and stackflow's own, sorted by key:
+// the commit, the branch, and the repository and environment the stack is
+// bound to (see checkBinding). stackflow's win over an environment tag of
+// the same key, and empty values are left out: CloudFormation wants 1 to
+// 256 characters.
+func tags(env pipeline.Environment, run pipeline.Run) []types.Tag {
+	all := maps.Clone(env.Tags)
 	if all == nil {
 		all = map[string]string{}
 	}
 	all[TagCommit] = run.Commit
 	all[TagBranch] = run.Branch
 	all[TagRepository] = run.Repository.FullName()
+	all[TagEnvironment] = env.Name
 	var ts []types.Tag
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		if all[k] == "" {
@@ -333,6 +350,9 @@ func (s *Service) executeChangeSet(ctx context.Context, cfn cfnAPI, in pipeline.
 	}
 	if d.ChangeSetID == "" {
 		return pipeline.Deployment{}, fmt.Errorf("execute change set of %s: no change set ID in the deployment", d.Stack)
+	}
+	if err := s.verifyZips(ctx, in); err != nil {
+		return pipeline.Deployment{}, err
 	}
 	// Taken before the call, so that none of the operation's events are
 	// older than StartedAt.

@@ -72,6 +72,10 @@ func (s *Service) deleteStack(ctx context.Context, cfn cfnAPI, in pipeline.Deplo
 			return pipeline.Deployment{}, fmt.Errorf("delete %s: refused: the stack's %s tag is %q, not %q: "+
 				"the pipeline deletes only the preview stacks it deployed for the repository", what, TagRepository, got, want)
 		}
+		if got := tagValue(st.Tags, TagEnvironment); got != "" && got != env.Name {
+			return pipeline.Deployment{}, fmt.Errorf("delete %s: refused: the stack's %s tag is %q, not %q: "+
+				"it belongs to another environment", what, TagEnvironment, got, env.Name)
+		}
 	}
 	d.StartedAt = s.now().UTC().Format(timeFormat)
 	if _, err := cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{
@@ -109,14 +113,4 @@ func (s *Service) deletionFailure(ctx context.Context, cfn cfnAPI, in pipeline.D
 	return fmt.Errorf("delete preview stack %s (%s): %s%s; empty or remove what cannot be deleted and delete the stack yourself, "+
 		"or keep it (aws cloudformation delete-stack --stack-name %s --retain-resources %s)",
 		stack, st.StackStatus, resource, truncate(reason, 500), stack, retain)
-}
-
-// tagValue returns the value of the tag key, or "".
-func tagValue(tags []types.Tag, key string) string {
-	for _, t := range tags {
-		if aws.ToString(t.Key) == key {
-			return aws.ToString(t.Value)
-		}
-	}
-	return ""
 }

@@ -64,6 +64,15 @@ type Service struct {
 	// Tasks fails the approval wait of a run that a newer commit of its
 	// branch superseded; nil leaves that run waiting until it times out.
 	Tasks TaskSender
+	// AllowedRoles are the patterns of the roles environments may name
+	// (the pipeline's EnvironmentRoleArns); empty checks none. See
+	// checkRoles.
+	AllowedRoles []string
+	// Artifacts reads the artifact bucket, to check that the template and
+	// zips deployed are those packaged (see integrity.go); nil checks
+	// nothing, which only the local installer of the pipeline's own
+	// template does.
+	Artifacts ArtifactReader
 
 	mu      sync.Mutex
 	clients map[string]cfnAPI
@@ -127,6 +136,9 @@ func (s *Service) handle(ctx context.Context, in pipeline.DeployInput) (pipeline
 	}
 	if in.Action == pipeline.ActionRecordRelease {
 		return s.recordRelease(ctx, in)
+	}
+	if err := s.checkRoles(in.Environment); err != nil {
+		return pipeline.Deployment{}, err
 	}
 	cfn := s.client(in.Environment)
 	switch in.Action {

@@ -42,7 +42,7 @@ func testInput() pipeline.DeployInput {
 			Name:       "staging",
 			Stack:      "hello-staging",
 			Parameters: map[string]string{"Stage": "staging", "LogLevel": "debug"},
-			Tags:       map[string]string{"team": "payments", "stackflow:commit": "spoofed"},
+			Tags:       map[string]string{"team": "payments", "stackflow:commit": "spoofed", "stackflow:environment": "prod"},
 		},
 	}
 }
@@ -561,6 +561,7 @@ func TestCreateChangeSetInput(t *testing.T) {
 			wantTags := []string{
 				"stackflow:branch=main",
 				"stackflow:commit=0123456789abcdef0123456789abcdef01234567",
+				"stackflow:environment=staging",
 				"stackflow:repository=acme/hello",
 				"team=payments",
 			}

@@ -92,6 +92,7 @@ type fakeChangeSet struct {
 	failReason      string
 	execToken       string
 	stack           *fakeStack
+	tags            []types.Tag
 }
 
 // fakeClock is a clock that moves one second per stack event.
@@ -137,12 +138,18 @@ func (f *fakeCFN) call(op string) error {
 }
 
 // seedStack adds a stack that an earlier operation, an hour ago, left in
-// status with outputs; failed lists resources that failed back then.
+// status with outputs; failed lists resources that failed back then. The
+// pipeline deployed it for acme/hello, bound to the environment its name
+// ends in after "hello-" (hello-staging: staging).
 func (f *fakeCFN) seedStack(name string, status types.StackStatus, outputs map[string]string, failed ...fakeFailure) *fakeStack {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.newStack(name, status)
 	st.outputs = toOutputs(outputs)
+	st.tags = []types.Tag{
+		{Key: aws.String(TagRepository), Value: aws.String("acme/hello")},
+		{Key: aws.String(TagEnvironment), Value: aws.String(strings.TrimPrefix(name, "hello-"))},
+	}
 	at := f.clock.Now().Add(-time.Hour)
 	for _, fl := range failed {
 		at = at.Add(time.Second)
@@ -322,7 +329,7 @@ func (f *fakeCFN) CreateChangeSet(_ context.Context, in *cloudformation.CreateCh
 		status: types.ChangeSetStatusCreatePending,
 		exec:   types.ExecutionStatusUnavailable,
 		polls:  f.changeSetPolls, changes: f.changes, failReason: f.failReason,
-		stack: st,
+		stack: st, tags: slices.Clone(in.Tags),
 	}
 	if cs.failReason == "" && len(cs.changes) == 0 {
 		cs.failReason = "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -415,6 +422,7 @@ func (f *fakeCFN) ExecuteChangeSet(_ context.Context, in *cloudformation.Execute
 	}
 	cs.execToken, cs.exec = token, types.ExecutionStatusExecuteInProgress
 	st := cs.stack
+	st.tags = cs.tags // an executed change set's tags are the stack's
 	for _, other := range st.changeSets {
 		if other != cs {
 			other.exec = types.ExecutionStatusObsolete

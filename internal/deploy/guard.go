@@ -321,7 +321,7 @@ func (s *Service) requestApproval(ctx context.Context, in pipeline.DeployInput) 
 		Stack: in.Environment.Stack, Commit: in.Run.Commit, Branch: in.Run.Branch,
 		Changes: in.Deployment.Changes, Summary: pipeline.ChangeSummary(in.Deployment.Changes),
 		RequestedAt: now, ExpiresAt: now.Add(time.Duration(in.Environment.ApprovalTimeoutSeconds) * time.Second),
-		Token: in.TaskToken,
+		Approvers: in.Environment.Approvers, Token: in.TaskToken,
 	})
 	if err != nil {
 		return err

@@ -5,12 +5,19 @@
 // has an empty /tmp: without these caches every run downloads every module
 // and compiles the standard library and every dependency again.
 //
-// A cache is stored per step and per set of inputs it is good for (the
-// step, go.sum, the toolchain, the platform; see Key) as a gzip-compressed
-// tar and a small JSON manifest beside it:
+// A cache is stored per branch, per step and per set of inputs it is good
+// for (the step, go.sum, the toolchain, the platform; see Key) as a
+// gzip-compressed tar and a small JSON manifest beside it:
 //
-//	cache/<workspace>/<slug>/<step>-<hash>/gomodcache.tar.gz, gomodcache.json
-//	cache/<workspace>/<slug>/<step>-<hash>/gocache.tar.gz,    gocache.json
+//	cache/<workspace>/<slug>/<branch>/<step>-<hash>/gomodcache.tar.gz, gomodcache.json
+//	cache/<workspace>/<slug>/<branch>/<step>-<hash>/gocache.tar.gz,    gocache.json
+//
+// as CI caches are scoped (pipeline.CacheScope): a run restores its own
+// branch's, else its default branch's, and saves only its own branch's, so
+// what a branch's code (its checks run it) puts into a cache never reaches
+// the default branch's runs nor another branch's. A warm Lambda's local
+// directory is emptied before a run of another repository or branch uses
+// it, for the same reason.
 //
 // A Session restores a cache before the step's commands run, unless the
 // local directory already holds what is stored (a warm Lambda), and saves

@@ -165,16 +165,13 @@ func Key(step, toolchain, goos, goarch string, sums ...[]byte) string {
 }
 
 // DownloadsKey names the download caches of pip, npm and uv (Pip, Npm,
-// Uv) of step ("checks", "package") for one branch, run on goos/goarch.
-// They are kept per branch, as the trust model has it: what a branch's
-// commits put in them (their code runs install scripts and tests) is
-// restored only for later runs of that branch, never for another branch's.
-// Unlike the Go caches they do not start over with each new lock file:
-// pip's and npm's caches are addressed by what they hold, and what grew
-// is saved again (see MinGrowth).
-func DownloadsKey(step, branch, goos, goarch string) string {
+// Uv) of step ("checks", "package") run on goos/goarch. Scoped per branch
+// as every cache is (see Session), and unlike the Go caches not started
+// over with each new lock file: pip's and npm's caches are addressed by
+// what they hold, and what grew is saved again (see MinGrowth).
+func DownloadsKey(step, goos, goarch string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "stackflow download caches v1\nstep %s\nbranch %s\nplatform %s/%s\n", step, branch, goos, goarch)
+	fmt.Fprintf(h, "stackflow download caches v1\nstep %s\nplatform %s/%s\n", step, goos, goarch)
 	return step + "-downloads-" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
@@ -205,24 +202,34 @@ type meta struct {
 }
 
 // Session restores and saves the caches of one step's run.
+//
+// Caches are scoped as CI caches are (pipeline.CacheScope): a run restores
+// its own branch's stored copy, else its default branch's, and saves only
+// to its own branch's. The local directory, which outlives a run in a warm
+// Lambda, is emptied before a run of another repository or branch uses
+// it: what one branch's code left there never reaches another's run.
 type Session struct {
 	cfg    *Config
 	repo   pipeline.Repository
+	scope  pipeline.CacheScope
 	key    string
 	states map[Part]*state
+	// claimed is true once the local directory is this session's.
+	claimed bool
 }
 
 // state is what a Session knows of one part.
 type state struct {
 	restore Report
 	remote  *meta     // nil when nothing is stored
+	from    string    // the scope remote was read from
 	synced  *manifest // what the local directory held of the store's copy
 }
 
-// Session starts the caches' work for one step of repo; key is the step's
-// Key.
-func (c *Config) Session(repo pipeline.Repository, key string) *Session {
-	return &Session{cfg: c, repo: repo, key: key, states: map[Part]*state{}}
+// Session starts the caches' work for one step of repo's run in scope; key
+// is the step's Key.
+func (c *Config) Session(repo pipeline.Repository, scope pipeline.CacheScope, key string) *Session {
+	return &Session{cfg: c, repo: repo, scope: scope, key: key, states: map[Part]*state{}}
 }
 
 // Dir is where part lives locally.
@@ -232,8 +239,41 @@ func (s *Session) Dir(part Part) string { return s.cfg.PartDir(part) }
 // using it must be told of (GOMODCACHE, PIP_CACHE_DIR, ...).
 func (c *Config) PartDir(part Part) string { return filepath.Join(c.Dir, part.sub()) }
 
+// object is the key of part's object ext in the run's own scope, the one
+// it writes.
 func (s *Session) object(part Part, ext string) string {
-	return pipeline.CacheKey(s.repo, s.key, string(part), ext)
+	return s.objectIn(s.scope.Writes(), part, ext)
+}
+
+func (s *Session) objectIn(scope string, part Part, ext string) string {
+	return pipeline.CacheKey(s.repo, scope, s.key, string(part), ext)
+}
+
+// ownerFile names, in the local directory, whose caches it holds.
+const ownerFile = "owner"
+
+// claim makes the local directory this session's: when another repository
+// or branch (or nobody known) used it last, what it holds is removed.
+func (s *Session) claim() error {
+	if s.claimed {
+		return nil
+	}
+	owner := s.repo.FullName() + " " + s.scope.Writes() + "\n"
+	p := filepath.Join(s.cfg.Dir, ownerFile)
+	if got, err := os.ReadFile(p); err != nil || string(got) != owner {
+		for _, p := range parts {
+			removeAll(filepath.Join(s.cfg.Dir, p.sub))
+		}
+		removeAll(filepath.Join(s.cfg.Dir, "sync"))
+		if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+			return fmt.Errorf("go caches: %w", err)
+		}
+		if err := os.WriteFile(p, []byte(owner), 0o644); err != nil {
+			return fmt.Errorf("go caches: %w", err)
+		}
+	}
+	s.claimed = true
+	return nil
 }
 
 // Report says what Restore or Save did with one cache.
@@ -289,11 +329,21 @@ func (s *Session) Restore(ctx context.Context, part Part) (Report, error) {
 	began := time.Now()
 	st := &state{restore: Report{Part: part, Action: "none"}}
 	s.states[part] = st
+	if err := s.claim(); err != nil {
+		return st.restore, err
+	}
 	st.synced = s.readSynced(part)
 
-	remote, err := s.readMeta(ctx, part)
-	if err != nil {
-		return st.restore, err
+	var remote *meta
+	for _, scope := range s.scope.Reads() {
+		m, err := s.readMeta(ctx, scope, part)
+		if err != nil {
+			return st.restore, err
+		}
+		if m != nil {
+			remote, st.from = m, scope
+			break
+		}
 	}
 	st.remote = remote
 	if remote == nil {
@@ -308,7 +358,7 @@ func (s *Session) Restore(ctx context.Context, part Part) (Report, error) {
 		st.restore = Report{Part: part, Action: "too big", Bytes: remote.Bytes}
 		return st.restore, nil
 	}
-	got, err := s.download(ctx, part, dir)
+	got, err := s.download(ctx, st.from, part, dir)
 	if err != nil {
 		// Saving replaces what cannot be restored.
 		st.remote = nil
@@ -327,7 +377,7 @@ func (s *Session) Restore(ctx context.Context, part Part) (Report, error) {
 // beside dir and moves it into dir: whole, when dir is empty, or what dir
 // lacks, when it holds an older copy. It returns the manifest of what was
 // stored.
-func (s *Session) download(ctx context.Context, part Part, dir string) (*manifest, error) {
+func (s *Session) download(ctx context.Context, scope string, part Part, dir string) (*manifest, error) {
 	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", part, err)
 	}
@@ -336,7 +386,7 @@ func (s *Session) download(ctx context.Context, part Part, dir string) (*manifes
 		return nil, fmt.Errorf("restore %s: %w", part, err)
 	}
 	defer removeAll(staging)
-	body, err := s.cfg.Store.Open(ctx, s.object(part, ".tar.gz"))
+	body, err := s.cfg.Store.Open(ctx, s.objectIn(scope, part, ".tar.gz"))
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", part, err)
 	}
@@ -447,7 +497,7 @@ func (s *Session) save(ctx context.Context, part Part, st *state) (Report, error
 	if err := s.cfg.Store.Put(ctx, s.object(part, ".json"), body, "application/json"); err != nil {
 		return Report{}, fmt.Errorf("save %s: %w", part, err)
 	}
-	st.remote, st.synced = &m, local
+	st.remote, st.synced, st.from = &m, local, s.scope.Writes()
 	if err := s.writeSynced(part, local); err != nil {
 		return Report{}, err
 	}
@@ -455,9 +505,9 @@ func (s *Session) save(ctx context.Context, part Part, st *state) (Report, error
 	return r, nil
 }
 
-// readMeta reads part's stored manifest; nil when there is none.
-func (s *Session) readMeta(ctx context.Context, part Part) (*meta, error) {
-	body, err := s.cfg.Store.Open(ctx, s.object(part, ".json"))
+// readMeta reads part's stored manifest in scope; nil when there is none.
+func (s *Session) readMeta(ctx context.Context, scope string, part Part) (*meta, error) {
+	body, err := s.cfg.Store.Open(ctx, s.objectIn(scope, part, ".json"))
 	if errors.Is(err, artifacts.ErrNotFound) {
 		return nil, nil
 	}

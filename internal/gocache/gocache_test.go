@@ -19,6 +19,12 @@ var repo = pipeline.Repository{Workspace: "acme", Slug: "app"}
 
 const key = "checks-0123456789abcdef0123456789abcdef"
 
+// main is the scope of a run of the default branch.
+var main = pipeline.CacheScope{Branch: "main", Default: "main"}
+
+// stored is the key of the object name of main's caches.
+func stored(name string) string { return pipeline.CacheKey(repo, main.Writes(), key, name, "") }
+
 func newStore(t *testing.T) *artifacts.Store {
 	t.Helper()
 	cfg := testaws.Start(t)
@@ -145,18 +151,17 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	first := &gocache.Config{Store: store, Dir: t.TempDir()}
+	s := first.Session(repo, main, key)
+	wantActions(t, "first restore", restoreAll(t, s), "none", "none")
 	modules.write(t, filepath.Join(first.Dir, "mod"))
 	builds.write(t, filepath.Join(first.Dir, "build"))
-
-	s := first.Session(repo, key)
-	wantActions(t, "first restore", restoreAll(t, s), "none", "none")
 	saved := save(t, s)
 	wantActions(t, "first save", saved, "saved", "saved")
 	if r := saved[gocache.Modules]; r.Files != len(modules) || r.Archive == 0 || !strings.HasPrefix(r.String(), "GOMODCACHE saved: 4 files") {
 		t.Errorf("got report %+v (%s), want 4 files and an archive", r, r)
 	}
 	for _, obj := range []string{"gomodcache.tar.gz", "gomodcache.json", "gocache.tar.gz", "gocache.json"} {
-		k := "cache/acme/app/" + key + "/" + obj
+		k := stored(obj)
 		if ok, err := store.Exists(ctx, k); err != nil || !ok {
 			t.Errorf("%s stored: %v, %v; want it there", k, ok, err)
 		}
@@ -164,7 +169,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// A new Lambda: an empty directory.
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, key)
+	s = fresh.Session(repo, main, key)
 	got := restoreAll(t, s)
 	wantActions(t, "restore into an empty directory", got, "restored", "restored")
 	if r := got[gocache.Builds]; r.Files != len(builds) || !strings.HasPrefix(r.String(), "GOCACHE restored: 4 files") {
@@ -180,7 +185,7 @@ func TestRoundTrip(t *testing.T) {
 	// Unchanged: not uploaded again. Mark the stored archives: an upload
 	// would replace the marks.
 	for _, obj := range []string{"gomodcache.tar.gz", "gocache.tar.gz"} {
-		if err := store.Put(ctx, "cache/acme/app/"+key+"/"+obj, []byte("mark"), ""); err != nil {
+		if err := store.Put(ctx, stored(obj), []byte("mark"), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -188,34 +193,35 @@ func TestRoundTrip(t *testing.T) {
 
 	// The same warm directory in a later run: current, nothing downloaded
 	// (the marked archives are not archives).
-	s = fresh.Session(repo, key)
+	s = fresh.Session(repo, main, key)
 	wantActions(t, "restore a current directory", restoreAll(t, s), "current", "current")
 	wantActions(t, "save unchanged again", save(t, s), "unchanged", "unchanged")
-	b, err := store.Get(ctx, "cache/acme/app/"+key+"/gocache.tar.gz")
+	b, err := store.Get(ctx, stored("gocache.tar.gz"))
 	if err != nil || string(b) != "mark" {
 		t.Errorf("stored GOCACHE archive is %q, %v: want it not uploaded again", b, err)
 	}
 }
 
 // pip's, npm's and uv's caches are kept the same way, in their own folders
-// of Config.Dir, and a session restores only the parts asked for.
+// of Config.Dir and scoped per branch; a session restores only the parts
+// asked for.
 func TestDownloadCachesRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := newStore(t)
-	key := gocache.DownloadsKey("checks", "main", "linux", "arm64")
+	key := gocache.DownloadsKey("checks", "linux", "arm64")
 	caches := map[gocache.Part]tree{
 		gocache.Pip: {"http-v2/a/b/c": "response\n", "wheels/x/markupsafe-3.0.2-py3-none-any.whl": "wheel\n"},
 		gocache.Npm: {"_cacache/index-v5/aa/bb": "index\n", "_cacache/content-v2/sha512/cc": "tarball\n"},
 		gocache.Uv:  {"archive-v0/x/RECORD": "record\n"},
 	}
 	first := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := first.Session(repo, key)
+	s := first.Session(repo, main, key)
 	for part, files := range caches {
-		files.write(t, s.Dir(part))
 		if _, err := s.Restore(ctx, part); err != nil {
 			t.Fatal(err)
 		}
+		files.write(t, s.Dir(part))
 	}
 	got := save(t, s)
 	for part, want := range map[gocache.Part]string{gocache.Pip: "pip's cache saved: 2 files", gocache.Npm: "npm's cache saved: 2 files", gocache.Uv: "uv's cache saved: 1 files"} {
@@ -228,7 +234,7 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 	}
 
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, key)
+	s = fresh.Session(repo, main, key)
 	r, err := s.Restore(ctx, gocache.Npm)
 	if err != nil || r.Action != "restored" {
 		t.Fatalf("restore npm: got %+v, %v", r, err)
@@ -239,10 +245,24 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 	if _, err := os.Stat(s.Dir(gocache.Pip)); err == nil {
 		t.Error("pip's cache was restored without being asked for")
 	}
-	// Another branch's session finds nothing.
-	other := fresh.Session(repo, gocache.DownloadsKey("checks", "feature/x", "linux", "arm64"))
-	if r, err := other.Restore(ctx, gocache.Npm); err != nil || r.Action != "none" {
-		t.Errorf("another branch: got %+v, %v; want none stored", r, err)
+
+	// A feature branch starts from main's; what it adds is its own, and
+	// another run of main, even on the same warm directory, never sees it.
+	feature := pipeline.CacheScope{Branch: "feature/x", Default: "main"}
+	s = fresh.Session(repo, feature, key)
+	if r, err := s.Restore(ctx, gocache.Npm); err != nil || r.Action != "restored" {
+		t.Fatalf("feature branch: got %+v, %v; want main's restored", r, err)
+	}
+	tree{"_cacache/content-v2/sha512/planted": strings.Repeat("x", 2<<20)}.write(t, s.Dir(gocache.Npm))
+	if got := save(t, s)[gocache.Npm]; got.Action != "saved" {
+		t.Fatalf("feature branch: got %+v, want its own copy saved", got)
+	}
+	s = fresh.Session(repo, main, key)
+	if _, err := s.Restore(ctx, gocache.Npm); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s.Dir(gocache.Npm)); !equal(got, caches[gocache.Npm]) {
+		t.Errorf("main after the feature branch's run: got %d files, want main's own %d", len(got), len(caches[gocache.Npm]))
 	}
 }
 
@@ -250,12 +270,12 @@ func TestSaveOnlyWhenGrownMaterially(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	builds.write(t, filepath.Join(cfg.Dir, "build"))
-	s := cfg.Session(repo, key)
+	s := cfg.Session(repo, main, key)
 	restoreAll(t, s)
+	builds.write(t, filepath.Join(cfg.Dir, "build"))
 	save(t, s)
 
-	s = cfg.Session(repo, key)
+	s = cfg.Session(repo, main, key)
 	restoreAll(t, s)
 	tree{"1b/1b00-d": "a few new bytes"}.write(t, s.Dir(gocache.Builds))
 	got := save(t, s)
@@ -273,7 +293,7 @@ func TestSaveOnlyWhenGrownMaterially(t *testing.T) {
 	}
 
 	other := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = other.Session(repo, key)
+	s = other.Session(repo, main, key)
 	restoreAll(t, s)
 	if b := read(t, s.Dir(gocache.Builds)); !bytes.Equal([]byte(b["2c/2c00-d"]), big) || len(b) != len(builds)+2 {
 		t.Errorf("restored %d files, want the %d saved with the big one", len(b), len(builds)+2)
@@ -286,18 +306,22 @@ func TestRestoreMergesIntoOlderCopy(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	modules.write(t, filepath.Join(cfg.Dir, "mod"))
-	s := cfg.Session(repo, key)
+	s := cfg.Session(repo, main, key)
 	restoreAll(t, s)
+	modules.write(t, filepath.Join(cfg.Dir, "mod"))
 	save(t, s)
 
+	// A warm directory that an earlier run of main, of other inputs, left.
 	warm := &gocache.Config{Store: store, Dir: t.TempDir()}
+	if _, err := warm.Session(repo, main, "checks-other").Restore(context.Background(), gocache.Modules); err != nil {
+		t.Fatal(err)
+	}
 	older := tree{
 		"cache/download/example.com/m/@v/v1.0.0.mod": "kept as it was\n",
 		"example.com/old/ro@v1/old.go":               "package old\n",
 	}
 	older.write(t, filepath.Join(warm.Dir, "mod"))
-	s = warm.Session(repo, key)
+	s = warm.Session(repo, main, key)
 	if r, err := s.Restore(context.Background(), gocache.Modules); err != nil || r.Action != "restored" {
 		t.Fatalf("got %+v, %v; want restored", r, err)
 	}
@@ -318,22 +342,22 @@ func TestBounds(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir(), MaxBytes: 64}
-	tree{"big": strings.Repeat("x", 65)}.write(t, filepath.Join(cfg.Dir, "build"))
-	s := cfg.Session(repo, key)
+	s := cfg.Session(repo, main, key)
 	restoreAll(t, s)
+	tree{"big": strings.Repeat("x", 65)}.write(t, filepath.Join(cfg.Dir, "build"))
 	got := save(t, s)
 	wantActions(t, "over the bound", got, "empty", "too big")
-	if ok, _ := store.Exists(ctx, "cache/acme/app/"+key+"/gocache.tar.gz"); ok {
+	if ok, _ := store.Exists(ctx, stored("gocache.tar.gz")); ok {
 		t.Errorf("a cache over the bound was stored")
 	}
 
 	// One stored by a pipeline with a larger bound is not restored.
 	larger := &gocache.Config{Store: store, Dir: cfg.Dir}
-	s = larger.Session(repo, key)
+	s = larger.Session(repo, main, key)
 	restoreAll(t, s)
 	save(t, s)
 	small := &gocache.Config{Store: store, Dir: t.TempDir(), MaxBytes: 64}
-	s = small.Session(repo, key)
+	s = small.Session(repo, main, key)
 	if r, err := s.Restore(ctx, gocache.Builds); err != nil || r.Action != "too big" {
 		t.Errorf("got %+v, %v; want too big", r, err)
 	}
@@ -346,16 +370,16 @@ func TestBrokenArchive(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	modules.write(t, filepath.Join(cfg.Dir, "mod"))
-	s := cfg.Session(repo, key)
+	s := cfg.Session(repo, main, key)
 	restoreAll(t, s)
+	modules.write(t, filepath.Join(cfg.Dir, "mod"))
 	save(t, s)
-	if err := store.Put(ctx, "cache/acme/app/"+key+"/gomodcache.tar.gz", []byte("not gzip"), ""); err != nil {
+	if err := store.Put(ctx, stored("gomodcache.tar.gz"), []byte("not gzip"), ""); err != nil {
 		t.Fatal(err)
 	}
 
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, key)
+	s = fresh.Session(repo, main, key)
 	if _, err := s.Restore(ctx, gocache.Modules); err == nil {
 		t.Fatal("restored a broken archive")
 	}
@@ -398,22 +422,22 @@ func TestKey(t *testing.T) {
 	}
 }
 
-// Download caches are one per step, branch and platform.
+// Download caches are one per step and platform (and per branch, as
+// every cache is scoped).
 func TestDownloadsKey(t *testing.T) {
 	t.Parallel()
-	base := gocache.DownloadsKey("checks", "main", "linux", "arm64")
+	base := gocache.DownloadsKey("checks", "linux", "arm64")
 	if !strings.HasPrefix(base, "checks-downloads-") || len(base) != len("checks-downloads-")+32 {
 		t.Errorf("got key %q, want checks-downloads-<32 hex digits>", base)
 	}
-	if again := gocache.DownloadsKey("checks", "main", "linux", "arm64"); again != base {
+	if again := gocache.DownloadsKey("checks", "linux", "arm64"); again != base {
 		t.Errorf("got %q, then %q for the same inputs", base, again)
 	}
 	seen := map[string]string{base: "base"}
 	for name, key := range map[string]string{
-		"step":   gocache.DownloadsKey("package", "main", "linux", "arm64"),
-		"branch": gocache.DownloadsKey("checks", "feature/x", "linux", "arm64"),
-		"arch":   gocache.DownloadsKey("checks", "main", "linux", "amd64"),
-		"os":     gocache.DownloadsKey("checks", "main", "darwin", "arm64"),
+		"step": gocache.DownloadsKey("package", "linux", "arm64"),
+		"arch": gocache.DownloadsKey("checks", "linux", "amd64"),
+		"os":   gocache.DownloadsKey("checks", "darwin", "arm64"),
 	} {
 		if other, ok := seen[key]; ok {
 			t.Errorf("another %s: got key %q, the same as for %s", name, key, other)
@@ -478,4 +502,70 @@ func TestFromEnv(t *testing.T) {
 			t.Errorf("GO_CACHE_S3=%q GO_CACHE_DIR=%q: got %+v, want the caches on in %s", tt.s3, tt.dir, cfg, tt.wantDir)
 		}
 	}
+}
+
+// TestCachesAreScopedByBranch: a feature branch's run restores main's
+// caches when it has none of its own and saves to its own; main's runs
+// never restore what the feature branch saved; and a warm directory a
+// feature branch's run left is emptied before main's run uses it.
+func TestCachesAreScopedByBranch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newStore(t)
+	feature := pipeline.CacheScope{Branch: "feature/x", Default: "main"}
+
+	// main saves its caches.
+	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
+	s := cfg.Session(repo, main, key)
+	restoreAll(t, s)
+	modules.write(t, s.Dir(gocache.Modules))
+	wantActions(t, "main saves", save(t, s), "saved", "empty")
+
+	// The feature branch, in another Lambda, starts from main's, and
+	// saves what its code added (poison) to its own scope only.
+	lambda := &gocache.Config{Store: store, Dir: t.TempDir()}
+	s = lambda.Session(repo, feature, key)
+	wantActions(t, "feature/x restores main's", restoreAll(t, s), "restored", "none")
+	poison := make([]byte, gocache.MinGrowth(0)+1)
+	rand.Read(poison)
+	tree{"example.com/m@v1.0.0/m.go": string(poison)}.write(t, s.Dir(gocache.Modules))
+	wantActions(t, "feature/x saves", save(t, s), "saved", "empty")
+	mine := pipeline.CacheKey(repo, feature.Writes(), key, "gomodcache", ".tar.gz")
+	if ok, err := store.Exists(ctx, mine); err != nil || !ok {
+		t.Errorf("%s: got %v, %v; want feature/x's own copy stored", mine, ok, err)
+	}
+	b, err := store.Get(ctx, stored("gomodcache.json"))
+	if err != nil || strings.Contains(string(b), `"files":5`) {
+		t.Errorf("main's manifest %s, %v: want main's copy untouched by feature/x", b, err)
+	}
+
+	// main's next run in the same warm Lambda: the directory feature/x
+	// left is emptied, and main's own copy restored.
+	s = lambda.Session(repo, main, key)
+	wantActions(t, "main after feature/x in a warm Lambda", restoreAll(t, s), "restored", "none")
+	if got := read(t, s.Dir(gocache.Modules)); !equal(got, modules) {
+		t.Errorf("main got GOMODCACHE %v, want main's own %v, without feature/x's file", keys(got), keys(modules))
+	}
+
+	// And in a fresh Lambda, main still finds only its own.
+	s = (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, key)
+	restoreAll(t, s)
+	if got := read(t, s.Dir(gocache.Modules)); !equal(got, modules) {
+		t.Errorf("main got GOMODCACHE %v, want main's own", keys(got))
+	}
+
+	// Another repository in the same warm Lambda does not see main's.
+	s = lambda.Session(pipeline.Repository{Workspace: "acme", Slug: "other"}, main, key)
+	wantActions(t, "another repository", restoreAll(t, s), "none", "none")
+	if got := read(t, s.Dir(gocache.Modules)); len(got) != 0 {
+		t.Errorf("another repository's run found %v in the warm directory", keys(got))
+	}
+}
+
+func keys(tr tree) []string {
+	var out []string
+	for k := range tr {
+		out = append(out, k)
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stackflow/stackflow/internal/approvals"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -163,6 +164,10 @@ func releasesOf(t *testing.T, repo pipeline.Repository, env string) []string {
 	return out
 }
 
+// localCaller is who the local AWS takes every caller for, as its STS
+// GetCallerIdentity reports it: approvals are recorded as it.
+const localCaller = "arn:aws:iam::" + AccountID + ":root"
+
 // client is the client of runs that stackflow's commands use, reaching the
 // local services.
 func client() *runs.Client {
@@ -170,7 +175,7 @@ func client() *runs.Client {
 		StateMachineARN: shared.Outputs()["StateMachineArn"],
 		Bucket:          shared.Outputs()["ArtifactBucketName"],
 		ReleasesTable:   shared.Outputs()["ReleasesTableName"],
-	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws))
+	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws), sts.NewFromConfig(shared.aws))
 }
 
 // TestANewerPushSupersedesAnOlderOne pushes two commits of main in quick
@@ -299,7 +304,7 @@ func TestApprovalApproved(t *testing.T) {
 	if !strings.Contains(prod.Approval, "stackflow approve") || len(prod.Changes) == 0 || !strings.HasPrefix(prod.Changes[0], "Add ") {
 		t.Errorf("show: got prod %+v, want it waiting with its change set", prod)
 	}
-	if _, err := c.Approve(context.Background(), arn, "", "ada"); err != nil {
+	if _, _, err := c.Approve(context.Background(), arn, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := await(t, arn); got.Status != "SUCCEEDED" {
@@ -309,8 +314,8 @@ func TestApprovalApproved(t *testing.T) {
 		t.Errorf("prod: got releases %v, want %s", got, pipeline.ShortSHA(sha))
 	}
 	tl, _ = c.Show(context.Background(), arn)
-	if got := tl.Environments[1].Approval; got != "approved by ada" {
-		t.Errorf("show: got approval %q, want approved by ada", got)
+	if got := tl.Environments[1].Approval; got != "approved by "+localCaller {
+		t.Errorf("show: got approval %q, want approved by the caller's identity %s", got, localCaller)
 	}
 	// The token never leaves the table and Step Functions.
 	seen := []string{}
@@ -339,14 +344,14 @@ func TestApprovalRejected(t *testing.T) {
 	sha, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")
 	arn := deliver(t, repo, dir)
 	awaitApproval(t, repo, dir, sha, arn)
-	if _, err := client().Reject(context.Background(), arn, "prod", "ada", "not on a Friday"); err != nil {
+	if _, _, err := client().Reject(context.Background(), arn, "prod", "not on a Friday"); err != nil {
 		t.Fatal(err)
 	}
 	got := await(t, arn)
-	if got.Status != "FAILED" || aws.ToString(got.Error) != pipeline.ErrApprovalRejected || !strings.Contains(aws.ToString(got.Cause), "rejected by ada: not on a Friday") {
+	if got.Status != "FAILED" || aws.ToString(got.Error) != pipeline.ErrApprovalRejected || !strings.Contains(aws.ToString(got.Cause), "rejected by "+localCaller+": not on a Friday") {
 		t.Errorf("got %s %s: %s, want FAILED ApprovalRejected with the reason", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
 	}
-	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "rejected by ada: not on a Friday") {
+	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "rejected by "+localCaller+": not on a Friday") {
 		t.Errorf("got statuses %+v, want FAILED with the reason", statusesOf(t, repo, dir, sha))
 	}
 	if got := releasesOf(t, repo, "prod"); len(got) != 0 {
@@ -371,7 +376,7 @@ func TestApprovalTimedOut(t *testing.T) {
 	if !said(statusesOf(t, repo, dir, sha), pipeline.StateStopped, "nobody approved") {
 		t.Errorf("got statuses %+v, want STOPPED", statusesOf(t, repo, dir, sha))
 	}
-	if _, err := client().Approve(context.Background(), arn, "", "ada"); err == nil {
+	if _, _, err := client().Approve(context.Background(), arn, ""); err == nil {
 		t.Error("approved a run that had stopped")
 	}
 }
@@ -448,12 +453,12 @@ func TestApproveAsAsked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var said syncBuffer
-	go shared.ApproveAsAsked(ctx, "ada", &said)
+	go shared.ApproveAsAsked(ctx, &said)
 	res := run(t, repo, dir)
 	if !res.Succeeded() {
 		t.Fatalf("got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
 	}
-	if !strings.Contains(said.String(), " to prod (5 to add, 0 to modify, 0 to replace, 0 to remove) as ada") {
+	if !strings.Contains(said.String(), " to prod (5 to add, 0 to modify, 0 to replace, 0 to remove) as "+localCaller) {
 		t.Errorf("got %q, want the approval said", said.String())
 	}
 }
@@ -493,7 +498,7 @@ func TestANewerCommitTakesAnApprovalWaitOver(t *testing.T) {
 		t.Fatalf("older: got %s %s: %s, want ABORTED Superseded: %s", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want)
 	}
 	awaitApproval(t, repo, dir, newerSHA, newer)
-	if _, err := client().Approve(context.Background(), newer, "prod", "ada"); err != nil {
+	if _, _, err := client().Approve(context.Background(), newer, "prod"); err != nil {
 		t.Fatal(err)
 	}
 	if got := await(t, newer); got.Status != "SUCCEEDED" {

@@ -137,8 +137,8 @@ func TestAFailedFirstCreateIsRecoveredOnTheNextPush(t *testing.T) {
 func TestAnEnvironmentWithItsOwnRolesAndProtection(t *testing.T) {
 	t.Parallel()
 	const (
-		role    = "arn:aws:iam::" + AccountID + ":role/stackflow-deploy-staging"
-		cfnRole = "arn:aws:iam::" + AccountID + ":role/stackflow-cloudformation-staging"
+		role    = "arn:aws:iam::" + AccountID + ":role/stackflow/deploy-staging"
+		cfnRole = "arn:aws:iam::" + AccountID + ":role/stackflow/cloudformation-staging"
 	)
 	repo, dir := app(t, "guarded", map[string]func(string) string{
 		"stackflow.yml": func(s string) string {

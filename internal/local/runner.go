@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -29,7 +30,6 @@ import (
 
 	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/bitbucket"
-	"github.com/stackflow/stackflow/internal/config"
 	"github.com/stackflow/stackflow/internal/deploy"
 	"github.com/stackflow/stackflow/internal/indexes"
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
@@ -37,9 +37,9 @@ import (
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/sfn"
-	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/source"
 	"github.com/stackflow/stackflow/internal/webhook"
 )
 
@@ -94,6 +94,12 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; 0 means 4,
 	// enough for a few runs at once while staying light on a laptop.
 	FunctionConcurrency int
+	// DefaultBranch is every served repository's default branch (Bitbucket's
+	// mainbranch), whose stackflow.yml decides where commits deploy; a
+	// Push may name another for its repository. Empty means the first of
+	// main, master and trunk the repository has. The command line sets it
+	// with DefaultBranchFlag.
+	DefaultBranch string
 	// PackageIndexes are the pipeline's PipIndexUrl, PipExtraIndexUrl,
 	// NpmRegistry and PackageIndexCredentials parameters: the indexes the
 	// checks and builds install from. An empty URL is this machine's
@@ -105,6 +111,14 @@ type Options struct {
 	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
 	TraceDaemon string
 }
+
+// The command line's hook for Options.DefaultBranch: `stackflow local`
+// registers a flag of this name and usage and sets Options.DefaultBranch
+// from it, whichever flag library it uses.
+const (
+	DefaultBranchFlag  = "default-branch"
+	DefaultBranchUsage = "the repository's default branch, whose stackflow.yml decides where commits deploy (default: main, master or trunk, the first the repository has)"
+)
 
 // Pipeline is the pipeline installed into a running local AWS.
 type Pipeline struct {
@@ -425,7 +439,8 @@ func (p *Pipeline) Repository(repo pipeline.Repository, dir string) (*localbb.Se
 	if ok && old.dir == dir {
 		return old.srv, nil
 	}
-	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, Log: p.logFile("bitbucket"), OnStatus: p.announce})
+	srv, err := localbb.New(localbb.Options{Repo: repo, Dir: dir, Token: p.token, DefaultBranch: p.opts.DefaultBranch,
+		Log: p.logFile("bitbucket"), OnStatus: p.announce})
 	if err != nil {
 		return nil, err
 	}
@@ -456,6 +471,9 @@ type Push struct {
 	// and HEAD.
 	Branch string
 	Commit string
+	// DefaultBranch is the repository's default branch from this push
+	// on; empty means Options.DefaultBranch.
+	DefaultBranch string
 }
 
 // Deliver sends a signed repo:push webhook for push to the pipeline and
@@ -465,6 +483,13 @@ func (p *Pipeline) Deliver(ctx context.Context, push *Push) (webhook.Response, e
 	srv, err := p.Repository(push.Repo, push.Dir)
 	if err != nil {
 		return resp, err
+	}
+	if err := srv.SetDefaultBranch(cmp.Or(push.DefaultBranch, p.opts.DefaultBranch)); err != nil {
+		return resp, err
+	}
+	if srv.DefaultBranch() == "" {
+		return resp, fmt.Errorf("%s has none of the branches %s, one of which would be its default branch, whose %s decides where commits deploy: name it with --%s",
+			push.Dir, strings.Join(localbb.DefaultBranches, ", "), "stackflow.yml", DefaultBranchFlag)
 	}
 	if push.Commit == "" || push.Branch == "" {
 		sha, branch, err := srv.Head()
@@ -651,30 +676,23 @@ func (p *Pipeline) announce(s localbb.Status) {
 	}
 }
 
-// environments reads the stacks that the plan of the commit pushed
-// (default: HEAD) names for the branch, as they are now.
+// environments reads the stacks that push's branch deploys, as they are
+// now: those of the plan of its repository's default branch, which decides
+// where a branch deploys.
 func (p *Pipeline) environments(ctx context.Context, push Push) ([]Environment, error) {
-	commit := push.Commit
-	if commit == "" {
-		commit = "HEAD"
-	}
-	tree, err := os.MkdirTemp("", "stackflow-config-")
+	srv, err := p.Repository(push.Repo, push.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
+		return nil, err
 	}
-	defer os.RemoveAll(tree)
-	app, err := localrepo.Open(ctx, push.Dir)
+	creds, err := bitbucket.ParseCredentials(p.token)
 	if err != nil {
-		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
+		return nil, err
 	}
-	if err := app.Extract(ctx, commit, tree); err != nil {
-		return nil, fmt.Errorf("read the plan of %s: %w", pipeline.ShortSHA(commit), err)
-	}
-	cfg, sam, err := config.Load(tree, push.Dir)
-	if err != nil {
+	trusted, err := source.ReadTrusted(ctx, bitbucket.NewClient(srv.URL(), srv.URL(), creds, nil), push.Repo)
+	if err != nil || trusted.Config == nil {
 		return nil, nil // the run itself reported the bad config
 	}
-	plan, err := cfg.Plan(push.Repo, push.Branch, sam)
+	plan, err := trusted.Config.Plan(push.Repo, push.Branch, trusted.SAM)
 	if err != nil {
 		return nil, nil
 	}

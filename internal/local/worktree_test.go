@@ -77,10 +77,11 @@ func TestTheWorkTreeIsDeliveredOnlyAsASnapshot(t *testing.T) {
 	}
 }
 
-// TestEnvironmentsAreReadFromTheCommitDelivered: the outcome's
-// environments follow the plan of the commit delivered, not the work
-// tree's stackflow.yml.
-func TestEnvironmentsAreReadFromTheCommitDelivered(t *testing.T) {
+// TestEnvironmentsAreReadFromTheDefaultBranch: the outcome's environments
+// are where the pipeline deploys the push, which the default branch's
+// committed stackflow.yml decides: not the work tree's, nor the delivered
+// snapshot's.
+func TestEnvironmentsAreReadFromTheDefaultBranch(t *testing.T) {
 	repo, dir := app(t, "planned", nil)
 	ctx := context.Background()
 	cfg := filepath.Join(dir, "stackflow.yml")
@@ -108,12 +109,20 @@ func TestEnvironmentsAreReadFromTheCommitDelivered(t *testing.T) {
 	tests := []struct {
 		name   string
 		commit string
+		// commit the work tree to main first
+		merged bool
 		want   []string
 	}{
 		{name: "HEAD", commit: "", want: []string{"staging", "prod"}},
-		{name: "the snapshot", commit: snapshot, want: []string{"staging"}},
+		{name: "the snapshot: its change to prod's branches is ignored", commit: snapshot, want: []string{"staging", "prod"}},
+		{name: "the change committed to main", merged: true, want: []string{"staging"}},
 	}
 	for _, tt := range tests {
+		if tt.merged {
+			if _, err := gitIn(ctx, dir, "commit", "-q", "-am", "prod from release branches only"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		envs, err := shared.environments(ctx, Push{Repo: repo, Dir: dir, Branch: "main", Commit: tt.commit})
 		if err != nil {
 			t.Fatal(err)

@@ -51,7 +51,7 @@ func (j *job) fetchRuntimes(ctx context.Context, units []*unit) error {
 }
 
 // restoreDownloads restores, once, the download cache that building u
-// fills, when Caches keeps them: per branch, as the checks' are. A failure
+// fills, when Caches keeps them, as the run's scope allows. A failure
 // only costs time.
 func (j *job) restoreDownloads(ctx context.Context, u *unit) {
 	part := downloadPart(u)
@@ -59,7 +59,7 @@ func (j *job) restoreDownloads(ctx context.Context, u *unit) {
 		return
 	}
 	if j.downloads == nil {
-		j.downloads = j.Caches.Session(j.in.Run.Repository, gocache.DownloadsKey("package", j.in.Run.Branch, runtime.GOOS, runtime.GOARCH))
+		j.downloads = j.Caches.Session(j.in.Run.Repository, j.scope(), gocache.DownloadsKey("package", runtime.GOOS, runtime.GOARCH))
 		j.restored = map[gocache.Part]bool{}
 	}
 	j.restored[part] = true

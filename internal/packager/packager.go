@@ -14,10 +14,12 @@
 // buildKeys); for Python and Node.js, of the files of its code directory,
 // the runtime, the architecture, the BuildProperties and the tools'
 // versions (see inputKey). The bucket records which zip each build key
-// made (pipeline.BuildRecordKey); a later run with the same key reuses that
-// zip and builds nothing. Since
-// the zips are reproducible, a commit that changes one function changes one
-// CodeUri of the packaged template.
+// made (pipeline.BuildRecordKey), per branch; a later run of the same
+// branch, or of a branch whose default branch recorded it, with the same
+// key reuses that zip and builds nothing (pipeline.CacheScope): no run
+// trusts what another feature branch built. Since the zips are
+// reproducible, a commit that changes one function changes one CodeUri of
+// the packaged template.
 //
 // The template is edited as a YAML node tree: short-form intrinsic
 // functions (!Ref, !Sub, !GetAtt), comments and everything the packager does
@@ -26,6 +28,8 @@ package packager
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -304,6 +308,8 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 	}
 	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.Store.Bucket(), key)
 	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
+	sum := sha256.Sum256(body) // the deploy step checks it
+	pkg.TemplateSHA256 = hex.EncodeToString(sum[:])
 	for _, b := range j.builders {
 		if f, ok := b.(finisher); ok {
 			f.finish(ctx)

@@ -252,6 +252,13 @@ func TestPackage(t *testing.T) {
 		t.Fatalf("got functions %+v, want Hello and Again sharing one zip, World its own", pkg.Functions)
 	}
 
+	t.Run("template's hash", func(t *testing.T) {
+		sum := sha256.Sum256(f.get(t, pkg.TemplateKey))
+		if got := hex.EncodeToString(sum[:]); got != pkg.TemplateSHA256 {
+			t.Errorf("the stored template has sha256 %s, want the package's %q", got, pkg.TemplateSHA256)
+		}
+	})
+
 	t.Run("zip", func(t *testing.T) {
 		b := f.get(t, hello.Key)
 		sum := sha256.Sum256(b)

@@ -156,10 +156,25 @@ func (j *job) toCache(ctx context.Context, u *unit, key string, o *output) {
 	}
 }
 
+// scope is whose build records and caches the run may use: its branch's
+// and its default branch's (pipeline.CacheScope).
+func (j *job) scope() pipeline.CacheScope { return pipeline.ScopeOf(j.in.Run, j.in.Source.Plan) }
+
 // lookup returns the zip that a build with key made before, when it is
-// recorded and still stored; nil otherwise.
+// recorded, by a run of this branch or of the default branch, and still
+// stored; nil otherwise.
 func (j *job) lookup(ctx context.Context, u *unit, key string) *result {
-	rk := pipeline.BuildRecordKey(j.in.Run.Repository, key)
+	for _, scope := range j.scope().Reads() {
+		if r := j.lookupIn(ctx, u, scope, key); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+// lookupIn is lookup in the build records of scope.
+func (j *job) lookupIn(ctx context.Context, u *unit, scope, key string) *result {
+	rk := pipeline.BuildRecordKey(j.in.Run.Repository, scope, key)
 	body, err := j.Store.Open(ctx, rk)
 	if err != nil {
 		if !errors.Is(err, artifacts.ErrNotFound) {
@@ -198,7 +213,7 @@ func (j *job) record(ctx context.Context, u *unit, key string, o *output) {
 	}
 	body, err := json.Marshal(rec)
 	if err == nil {
-		err = j.Store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, key), body, "application/json")
+		err = j.Store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, j.scope().Writes(), key), body, "application/json")
 	}
 	if err != nil {
 		j.log.Warn("store build record", "function", u.name, "error", err)

@@ -211,6 +211,55 @@ func TestPackageReuse(t *testing.T) {
 	}
 }
 
+// TestBuildRecordsAreScopedByBranch: a feature branch's run reuses what
+// main's runs built, and records what it builds for itself only: main's
+// runs, and other branches', never reuse a zip a feature branch's run
+// recorded, which its code could have made.
+func TestBuildRecordsAreScopedByBranch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	on := func(in pipeline.PackageInput, branch string) pipeline.PackageInput {
+		in.Run.Branch = branch
+		in.Source.Plan.DefaultBranch = &pipeline.DefaultBranch{Name: "main", Commit: run.Commit}
+		return in
+	}
+	reused := func(pkg pipeline.Package) int {
+		n := 0
+		for _, fn := range pkg.Functions {
+			if fn.Reused {
+				n++
+			}
+		}
+		return n
+	}
+	changed := with(reuseApp, "internal/greet/greet.go", "package greet\n\n// Hello greets.\nfunc Hello() string { return \"hi\" }\n")
+	tests := []struct {
+		name       string
+		branch     string
+		files      map[string]string
+		commit     string
+		wantReused int
+	}{
+		{name: "main builds everything", branch: "main", files: reuseApp, commit: run.Commit},
+		{name: "feature/x reuses main's builds", branch: "feature/x", files: reuseApp, commit: commit2, wantReused: 3},
+		{name: "feature/x builds its change", branch: "feature/x", files: changed, commit: commit2, wantReused: 1},
+		{name: "feature/y does not reuse feature/x's build of the same change", branch: "feature/y", files: changed,
+			commit: "1111111111111111111111111111111111111111", wantReused: 1},
+		{name: "nor does main", branch: "main", files: changed, commit: commit2, wantReused: 1},
+		{name: "then feature/x reuses its own", branch: "feature/x", files: changed, commit: commit2, wantReused: 3},
+	}
+	for _, tt := range tests {
+		pkg, err := f.svc.Handle(ctx, on(f.sourceAt(t, tt.files, tt.commit), tt.branch))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := reused(pkg); got != tt.wantReused {
+			t.Errorf("%s: reused %d functions, want %d (%s)", tt.name, got, tt.wantReused, pkg.Summary)
+		}
+	}
+}
+
 // A build that cannot be keyed (go list fails on it) is built, and fails
 // as a build.
 func TestPackageUnkeyableBuilds(t *testing.T) {
@@ -252,12 +301,12 @@ func TestPackageCaches(t *testing.T) {
 	}
 	key := gocache.Key("package", tc.Version, runtime.GOOS, runtime.GOARCH, sums)
 	seed := &gocache.Config{Store: f.store, Dir: t.TempDir()}
+	s := seed.Session(run.Repository, pipeline.CacheScope{Branch: run.Branch}, key)
+	s.Restore(ctx, gocache.Modules)
+	s.Restore(ctx, gocache.Builds)
 	for _, sub := range []string{"mod", "build"} {
 		writeFile(t, filepath.Join(seed.Dir, sub, "marker.txt"), sub)
 	}
-	s := seed.Session(run.Repository, key)
-	s.Restore(ctx, gocache.Modules)
-	s.Restore(ctx, gocache.Builds)
 	if _, err := s.Save(ctx); err != nil {
 		t.Fatal(err)
 	}

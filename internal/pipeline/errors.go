@@ -41,15 +41,20 @@ func (e *ConfigInvalid) Error() string {
 }
 
 // SourceUnavailable is a commit whose archive cannot be had for a reason that
-// retrying will not cure: it does not exist, or the token may not read it.
+// retrying will not cure: it does not exist, or the token may not read it;
+// or a repository whose default branch and its files cannot be read.
 type SourceUnavailable struct {
 	Repository string
-	Commit     string
-	Reason     string
+	// Commit is empty when the failure is the repository's, not a commit's.
+	Commit string
+	Reason string
 }
 
 // Error names the repository, the commit and why its source cannot be had.
 func (e *SourceUnavailable) Error() string {
+	if e.Commit == "" {
+		return fmt.Sprintf("source of %s: %s", e.Repository, e.Reason)
+	}
 	return fmt.Sprintf("source of %s at %s: %s", e.Repository, ShortSHA(e.Commit), e.Reason)
 }
 
@@ -126,6 +131,27 @@ func (e *StackDeployFailed) Error() string {
 	return msg
 }
 
+// StackRefused is a stack the run may not deploy: it belongs to another
+// environment (its stackflow:environment tag), or stackflow did not create
+// it for this repository (its stackflow:repository tag). Nothing was
+// changed.
+type StackRefused struct {
+	Stack       string
+	Environment string
+	// Reason says whose the stack is, and Fix what a person can do.
+	Reason string
+	Fix    string
+}
+
+// Error names the stack, the environment, whose the stack is and the fix.
+func (e *StackRefused) Error() string {
+	msg := fmt.Sprintf("refused to deploy %s to stack %s: %s", e.Environment, e.Stack, e.Reason)
+	if e.Fix != "" {
+		msg += "; " + e.Fix
+	}
+	return msg
+}
+
 // SmokeTestFailed is a smoke check whose answer was not what it wants.
 type SmokeTestFailed struct {
 	Environment string
@@ -171,6 +197,7 @@ func (*BitbucketUnavailable) stateError() {}
 func (*ChecksFailed) stateError()         {}
 func (*PackageFailed) stateError()        {}
 func (*StackDeployFailed) stateError()    {}
+func (*StackRefused) stateError()         {}
 func (*SmokeTestFailed) stateError()      {}
 func (*Throttled) stateError()            {}
 func (*UnexpectedError) stateError()      {}
@@ -179,7 +206,7 @@ func (*UnexpectedError) stateError()      {}
 // machine's Retry and Catch match them.
 var ErrorNames = []string{
 	"ConfigInvalid", "SourceUnavailable", "BitbucketUnavailable", "ChecksFailed",
-	"PackageFailed", "StackDeployFailed", "SmokeTestFailed", "Throttled", "UnexpectedError",
+	"PackageFailed", "StackDeployFailed", "StackRefused", "SmokeTestFailed", "Throttled", "UnexpectedError",
 	"Superseded", "RolledBack", "RollbackFailed",
 }
 

@@ -1,6 +1,12 @@
 package pipeline
 
-import "path"
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"path"
+	"strings"
+)
 
 // The artifact bucket's layout. Sources and packages are keyed by what they
 // are made from, so they can be shared between runs; logs by execution.
@@ -31,18 +37,70 @@ func PackagedTemplateKey(repo Repository, commit string) string {
 // BuildRecordKey is where the package step records which zip a build of
 // repo with the build key buildKey (a hash of everything the build reads)
 // made, so that a later run with the same inputs reuses the zip instead of
-// building again.
-func BuildRecordKey(repo Repository, buildKey string) string {
-	return path.Join("builds", repo.Workspace, repo.Slug, buildKey+".json")
+// building again. scope is the branch whose run made it (BranchScope):
+// records are trusted only by runs of that branch or of runs whose
+// default branch it is (CacheScope).
+func BuildRecordKey(repo Repository, scope, buildKey string) string {
+	return path.Join("builds", repo.Workspace, repo.Slug, scope, buildKey+".json")
 }
 
 // CacheKey is where one of repo's Go caches ("gomodcache", "gocache") is
-// kept between runs: cacheKey names the inputs the cache is good for (the
+// kept between runs: scope is the branch whose runs wrote it
+// (BranchScope), cacheKey names the inputs the cache is good for (the
 // step, go.sum, the toolchain and the platform), name the cache, and ext
 // the object (".tar.gz" for the cache, ".json" for its manifest).
-func CacheKey(repo Repository, cacheKey, name, ext string) string {
-	return path.Join("cache", repo.Workspace, repo.Slug, cacheKey, name+ext)
+func CacheKey(repo Repository, scope, cacheKey, name, ext string) string {
+	return path.Join("cache", repo.Workspace, repo.Slug, scope, cacheKey, name+ext)
 }
+
+// BranchScope names branch in the keys of caches and build records: its
+// name in safe characters, at most 40 of them, and 16 hex digits of its
+// SHA-256, so that two branches never share one ("feature/x" ->
+// "feature-x-<hash>").
+func BranchScope(branch string) string {
+	name := strings.Trim(nameUnsafe.ReplaceAllString(branch, "-"), "-")
+	if len(name) > 40 {
+		name = strings.TrimRight(name[:40], "-")
+	}
+	sum := sha256.Sum256([]byte(branch))
+	return cmp.Or(name, "branch") + "-" + hex.EncodeToString(sum[:8])
+}
+
+// CacheScope is whose caches and build records a run may use, as CI
+// caches are scoped (GitHub Actions' model): a run reads its own branch's
+// and its repository's default branch's, and writes only its own
+// branch's. So what a branch's code puts in a cache (its checks run it
+// with the caches at hand) never reaches another branch's runs, and the
+// default branch's runs read nothing another branch wrote.
+type CacheScope struct {
+	// Branch is the run's branch (a pull request's source branch).
+	Branch string
+	// Default is the repository's default branch; empty when unknown,
+	// and then only Branch's are read.
+	Default string
+}
+
+// ScopeOf is the cache scope of run, whose plan names its default branch.
+func ScopeOf(run Run, plan Plan) CacheScope {
+	s := CacheScope{Branch: run.Branch}
+	if plan.DefaultBranch != nil {
+		s.Default = plan.DefaultBranch.Name
+	}
+	return s
+}
+
+// Reads are the scopes a run reads, in order: its own branch's, then the
+// default branch's.
+func (s CacheScope) Reads() []string {
+	out := []string{BranchScope(s.Branch)}
+	if s.Default != "" && s.Default != s.Branch {
+		out = append(out, BranchScope(s.Default))
+	}
+	return out
+}
+
+// Writes is the one scope a run writes: its own branch's.
+func (s CacheScope) Writes() string { return BranchScope(s.Branch) }
 
 // ToolchainKey is where a verified archive of a Python or Node.js the
 // checks fetched (file is its published name, such as

@@ -115,7 +115,7 @@ func TestForStateMachine(t *testing.T) {
 func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
-		&PackageFailed{}, &StackDeployFailed{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
+		&PackageFailed{}, &StackDeployFailed{}, &StackRefused{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
 		&Superseded{}, &RolledBack{}, &RollbackFailed{}}
 	var got []string
 	for _, e := range errs {
@@ -143,6 +143,10 @@ func TestErrorMessages(t *testing.T) {
 			`smoke test "create" of staging failed: POST http://x/items: got status 500, want status 201`},
 		{&ChecksFailed{Check: "go test ./...", Tail: "--- FAIL: TestX"}, "check \"go test ./...\" failed:\n--- FAIL: TestX"},
 		{&ConfigInvalid{File: "samconfig.toml", Problem: "bad"}, "samconfig.toml: bad"},
+		{&StackRefused{Stack: "hello-prod", Environment: "staging", Reason: "it belongs to environment prod of acme/hello", Fix: "give each environment its own stack"},
+			"refused to deploy staging to stack hello-prod: it belongs to environment prod of acme/hello; give each environment its own stack"},
+		{&SourceUnavailable{Repository: "acme/hello", Reason: "no main branch"}, "source of acme/hello: no main branch"},
+		{IgnoredSetting{Setting: "prod.branches", Commit: "[main, x]", Default: "[main]"}.asError(), "prod.branches: [main, x] in this commit, [main] on the default branch"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -160,5 +164,85 @@ func TestExecutionNameOf(t *testing.T) {
 		if got := ExecutionNameOf(arn); got != want {
 			t.Errorf("ExecutionNameOf(%q) = %q, want %q", arn, got, want)
 		}
+	}
+}
+
+// asError lets TestErrorMessages check an IgnoredSetting's String.
+func (s IgnoredSetting) asError() error { return errors.New(s.String()) }
+
+func TestMatchARN(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern, arn string
+		want         bool
+	}{
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow/deploy", true},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow/team/deploy", true},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/stackflow-deploy", false},
+		{"arn:aws:iam::*:role/stackflow/*", "arn:aws:iam::210987654321:role/admin", false},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/deploy", true},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/Deploy", false},
+		{"arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/deploy2", false},
+		{"arn:aws:sts::12345678901?:assumed-role/release/*", "arn:aws:sts::123456789012:assumed-role/release/ada", true},
+		{"*", "anything", true},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+		{"", "", true},
+		{"", "x", false},
+	}
+	for _, tt := range tests {
+		if got := MatchARN(tt.pattern, tt.arn); got != tt.want {
+			t.Errorf("MatchARN(%q, %q): got %v, want %v", tt.pattern, tt.arn, got, tt.want)
+		}
+	}
+}
+
+func TestBranchScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		branch, wantPrefix string
+	}{
+		{"main", "main-"},
+		{"feature/x", "feature-x-"},
+		{"feature-x", "feature-x-"},
+		{"///", "branch-"},
+		{strings.Repeat("long", 20), strings.Repeat("long", 10) + "-"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := BranchScope(tt.branch)
+		if !strings.HasPrefix(got, tt.wantPrefix) || len(got) != len(tt.wantPrefix)+16 || !validName.MatchString(got) {
+			t.Errorf("BranchScope(%q): got %q, want %q and 16 hex digits", tt.branch, got, tt.wantPrefix)
+		}
+		if other, ok := seen[got]; ok {
+			t.Errorf("branches %q and %q share the scope %q", other, tt.branch, got)
+		}
+		seen[got] = tt.branch
+	}
+}
+
+func TestCacheScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		scope     CacheScope
+		wantReads []string
+	}{
+		{name: "a feature branch reads its own, then main's", scope: CacheScope{Branch: "feature/x", Default: "main"},
+			wantReads: []string{BranchScope("feature/x"), BranchScope("main")}},
+		{name: "main reads only main's", scope: CacheScope{Branch: "main", Default: "main"}, wantReads: []string{BranchScope("main")}},
+		{name: "no default branch known", scope: CacheScope{Branch: "feature/x"}, wantReads: []string{BranchScope("feature/x")}},
+	}
+	for _, tt := range tests {
+		if got := tt.scope.Reads(); !reflect.DeepEqual(got, tt.wantReads) {
+			t.Errorf("%s: reads %v, want %v", tt.name, got, tt.wantReads)
+		}
+		if got := tt.scope.Writes(); got != BranchScope(tt.scope.Branch) {
+			t.Errorf("%s: writes %q, want its own branch's", tt.name, got)
+		}
+	}
+	plan := Plan{DefaultBranch: &DefaultBranch{Name: "trunk"}}
+	if got := ScopeOf(Run{Branch: "feature/x"}, plan); got != (CacheScope{Branch: "feature/x", Default: "trunk"}) {
+		t.Errorf("ScopeOf: got %+v", got)
 	}
 }

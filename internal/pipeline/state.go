@@ -1,5 +1,7 @@
 package pipeline
 
+import "fmt"
+
 // The documents below travel in the state machine's state. Each stays small
 // (a few KiB at most): logs, templates and archives are stored in the
 // artifact bucket and referred to by key.
@@ -27,6 +29,44 @@ type Plan struct {
 	// Summary says in one line what the plan is, for the console and the
 	// commit status.
 	Summary string `json:"summary"`
+	// DefaultBranch is the branch whose stackflow.yml and samconfig.toml
+	// decided where the commit deploys (see Ignored), and its commit they
+	// were read at. Nil for a plan made from one file alone (stackflow
+	// plan, a rollback).
+	DefaultBranch *DefaultBranch `json:"defaultBranch,omitempty"`
+	// Ignored are the deploy settings of the commit's own stackflow.yml
+	// and samconfig.toml that differ from the default branch's and were
+	// not used: they take effect once they are on the default branch.
+	Ignored []IgnoredSetting `json:"ignored,omitempty"`
+}
+
+// DefaultBranch is a repository's default branch (Bitbucket's mainbranch)
+// at the commit its files were read at.
+type DefaultBranch struct {
+	Name   string `json:"name"`
+	Commit string `json:"commit"`
+}
+
+// IgnoredSetting is a deploy setting that the commit being delivered sets
+// otherwise than its repository's default branch does: who may deploy
+// where (an environment's branches, stack, region, roles, approval,
+// protection, approvers, and the previews) is decided by the default
+// branch alone, never by the commit.
+type IgnoredSetting struct {
+	// Setting names it as stackflow.yml does: "prod.branches",
+	// "staging.stack", "previews.pull_requests", or "environments" for
+	// which environments there are and in which order.
+	Setting string `json:"setting"`
+	// Commit is its value in the commit, Default on the default branch,
+	// written for people ("[main, feature/x]", "hello-prod", "none").
+	Commit  string `json:"commit"`
+	Default string `json:"default"`
+}
+
+// String says what was ignored in one line: "prod.branches: [main,
+// feature/x] in this commit, [main] on the default branch".
+func (s IgnoredSetting) String() string {
+	return fmt.Sprintf("%s: %s in this commit, %s on the default branch", s.Setting, s.Commit, s.Default)
 }
 
 // Environment is one stage of promotion, deployed as its own stack.
@@ -52,6 +92,10 @@ type Environment struct {
 	// ApprovalTimeoutSeconds is how long a deploy waits for its approval
 	// before the run stops. Always set: the state machine reads it.
 	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// Approvers are who may answer the approval: IAM principal ARNs or
+	// patterns (see MatchARN); empty means whoever may call stackflow
+	// approve.
+	Approvers []string `json:"approvers,omitempty"`
 	// RoleARN is the role the deploy and smoke steps assume for this
 	// environment (another account's, say); empty means the pipeline's own.
 	RoleARN string `json:"roleArn,omitempty"`
@@ -123,6 +167,10 @@ type Package struct {
 	// TemplateURL is the packaged template's S3 URL, as CloudFormation's
 	// TemplateURL wants it.
 	TemplateURL string `json:"templateURL"`
+	// TemplateSHA256 is the packaged template's hex SHA-256, which the
+	// deploy step checks before it hands the template to CloudFormation.
+	// Empty in packages recorded before it was kept.
+	TemplateSHA256 string `json:"templateSha256,omitempty"`
 	// Functions lists each built function and the key of its zip.
 	Functions []BuiltFunction `json:"functions"`
 	// LogKey is the artifact-bucket key of the build output.
@@ -136,7 +184,9 @@ type BuiltFunction struct {
 	Name string `json:"name"`
 	// Key is the artifact-bucket key of its zip, named by content hash.
 	Key string `json:"key"`
-	// SHA256 is the zip's hex SHA-256.
+	// SHA256 is the zip's hex SHA-256 and Size its length in bytes, as
+	// the package step made it; the deploy step refuses a zip that no
+	// longer has them.
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	// Reused is true when the zip of an earlier run was reused because

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/stackflow/stackflow/internal/awsenv"
@@ -223,6 +224,13 @@ type s3API interface {
 
 var _ s3API = (*s3.Client)(nil)
 
+// identityAPI tells who calls: *sts.Client is one.
+type identityAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+var _ identityAPI = (*sts.Client)(nil)
+
 // Client reads the runs of one pipeline.
 type Client struct {
 	pipeline Pipeline
@@ -230,6 +238,7 @@ type Client struct {
 	s3       s3API
 	ops      operateAPI
 	db       *dynamodb.Client
+	id       identityAPI
 }
 
 // New returns a Client of the pipeline p, reached with cfg.
@@ -238,14 +247,25 @@ func New(cfg aws.Config, p Pipeline) *Client {
 	s3opts := awsenv.S3(cfg).Options()
 	s3opts.DisableLogOutputChecksumValidationSkipped = true
 	sc := sfn.NewFromConfig(cfg)
-	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg)}
+	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg), id: sts.NewFromConfig(cfg)}
 }
 
 // NewFromClients returns a Client of the pipeline p that reaches Step
-// Functions, S3 and DynamoDB with the clients given, for a caller whose
-// services are at different endpoints (stackflow local).
-func NewFromClients(p Pipeline, sc *sfn.Client, s3c *s3.Client, db *dynamodb.Client) *Client {
-	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3c, db: db}
+// Functions, S3, DynamoDB and STS with the clients given, for a caller
+// whose services are at different endpoints (stackflow local).
+func NewFromClients(p Pipeline, sc *sfn.Client, s3c *s3.Client, db *dynamodb.Client, st *sts.Client) *Client {
+	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3c, db: db, id: st}
+}
+
+// Caller is the IAM identity the client calls AWS as, as STS
+// GetCallerIdentity reports it ("arn:aws:sts::123456789012:assumed-role/
+// release/ada"): who approvals and rejections are recorded as.
+func (c *Client) Caller(ctx context.Context) (string, error) {
+	out, err := c.id.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("find out who you are (sts get-caller-identity): %w", err)
+	}
+	return aws.ToString(out.Arn), nil
 }
 
 // Connect loads the AWS configuration (LoadConfig), finds the pipeline

@@ -47,10 +47,15 @@ func (c *Client) Pending(ctx context.Context, ref string) (string, []approvals.R
 	return arn, pending, err
 }
 
-// answer finds the request of ref for env and hands it to send; it forgets
+// answer finds the request of ref for env and, when the caller is one of
+// its approvers, hands it to send with the caller's identity; it forgets
 // the request once answered.
-func (c *Client) answer(ctx context.Context, ref, env string, send func(r approvals.Request) error) (approvals.Request, error) {
+func (c *Client) answer(ctx context.Context, ref, env string, send func(r approvals.Request, by string) error) (approvals.Request, error) {
 	table, err := c.table()
+	if err != nil {
+		return approvals.Request{}, err
+	}
+	by, err := c.Caller(ctx)
 	if err != nil {
 		return approvals.Request{}, err
 	}
@@ -71,7 +76,10 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(r approv
 	if err != nil {
 		return approvals.Request{}, err
 	}
-	if err := send(r); err != nil {
+	if err := r.MayAnswer(by); err != nil {
+		return approvals.Request{}, fmt.Errorf("refused: %w", err)
+	}
+	if err := send(r, by); err != nil {
 		return approvals.Request{}, err
 	}
 	r.Token = ""
@@ -79,20 +87,29 @@ func (c *Client) answer(ctx context.Context, ref, env string, send func(r approv
 }
 
 // Approve resumes the deploy of ref that waits for approval (of env, or
-// the only one), as by.
-func (c *Client) Approve(ctx context.Context, ref, env, by string) (approvals.Request, error) {
-	return c.answer(ctx, ref, env, func(r approvals.Request) error {
+// the only one), approved by the caller's IAM identity (Caller), which must
+// be one of the environment's approvers when it names any. It returns the
+// request answered and the identity it was answered as.
+func (c *Client) Approve(ctx context.Context, ref, env string) (approvals.Request, string, error) {
+	var as string
+	r, err := c.answer(ctx, ref, env, func(r approvals.Request, by string) error {
+		as = by
 		return taskError("approve", approvals.Approve(ctx, c.ops, r, by, time.Now()))
 	})
+	return r, as, err
 }
 
 // Reject ends the deploy of ref that waits for approval (of env, or the
-// only one): the run fails with ApprovalRejected and reason.
-func (c *Client) Reject(ctx context.Context, ref, env, by, reason string) (approvals.Request, error) {
+// only one): the run fails with ApprovalRejected, the caller's identity and
+// reason. The caller must be one of the environment's approvers when it
+// names any.
+func (c *Client) Reject(ctx context.Context, ref, env, reason string) (approvals.Request, string, error) {
 	if strings.TrimSpace(reason) == "" {
-		return approvals.Request{}, errors.New("give the reason for the rejection with --reason: the commit status shows it")
+		return approvals.Request{}, "", errors.New("give the reason for the rejection with --reason: the commit status shows it")
 	}
-	return c.answer(ctx, ref, env, func(r approvals.Request) error {
+	var as string
+	r, err := c.answer(ctx, ref, env, func(r approvals.Request, by string) error {
+		as = by
 		_, err := c.ops.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
 			TaskToken: aws.String(r.Token),
 			Error:     aws.String(pipeline.ErrApprovalRejected),
@@ -100,6 +117,7 @@ func (c *Client) Reject(ctx context.Context, ref, env, by, reason string) (appro
 		})
 		return taskError("reject", err)
 	})
+	return r, as, err
 }
 
 // taskError words a failed SendTask call without its token.

@@ -210,6 +210,14 @@ type Timeline struct {
 	// Environments are the environments of the run's plan, in order.
 	Environments []EnvironmentResult `json:"environments"`
 	Links        Links               `json:"links"`
+	// DefaultBranch is the branch whose stackflow.yml decided where the
+	// run's commit deploys, and the commit of it that was read; nil for a
+	// run planned before the default branch decided, or not yet planned.
+	DefaultBranch *pipeline.DefaultBranch `json:"defaultBranch,omitempty"`
+	// Ignored are the deploy settings of the commit's own stackflow.yml
+	// and samconfig.toml that the run did not use, since they differ from
+	// the default branch's.
+	Ignored []pipeline.IgnoredSetting `json:"ignored,omitempty"`
 	// Note says how the run was chosen when that was not plain, such as
 	// the newest of several runs of one commit.
 	Note string `json:"note,omitempty"`
@@ -478,6 +486,7 @@ func (b *builder) read(s *Step) {
 		if state.Source != nil && t.plan == nil {
 			plan := state.Source.Plan
 			t.plan = &plan
+			t.DefaultBranch, t.Ignored = plan.DefaultBranch, plan.Ignored
 			for i, e := range plan.Environments {
 				if st, ok := b.envs[i]; ok && st.name == "" {
 					st.name = e.Name

@@ -1,8 +1,14 @@
 // Package source is the pipeline's source step: it fetches the archive of
 // the commit being delivered once, keeps it in the artifact bucket for every
-// later step, and reads the app's stackflow.yml and samconfig.toml from it
-// to make the run's plan: the branch's environments for a push, the
-// preview stack for a pull request.
+// later step, and makes the run's plan: the branch's environments for a
+// push, the preview stack for a pull request.
+//
+// Who may deploy where is not the commit's to say: the environments, their
+// branches, stacks, regions, roles, approvals and protection, and the
+// previews, come from stackflow.yml and samconfig.toml on the repository's
+// default branch, read from Bitbucket (see config.Trusted). The commit's
+// own files give its checks, template, parameters and smoke checks; the
+// plan lists what else they set otherwise, as ignored.
 package source
 
 import (
@@ -10,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +43,14 @@ func (f ArchiverFunc) Archive(ctx context.Context, repo pipeline.Repository, com
 	return f(ctx, repo, commit)
 }
 
+// DefaultBranch reads a repository's default branch and its files from
+// Bitbucket; internal/bitbucket's Client is one. File reports a missing
+// file with an error wrapping fs.ErrNotExist.
+type DefaultBranch interface {
+	MainBranch(ctx context.Context, repo pipeline.Repository) (pipeline.DefaultBranch, error)
+	File(ctx context.Context, repo pipeline.Repository, commit, path string) ([]byte, error)
+}
+
 // Store is the part of the artifact bucket the step uses; internal/artifacts'
 // Store is one.
 type Store interface {
@@ -53,6 +68,7 @@ const (
 // Service is the source step.
 type Service struct {
 	archives Archiver
+	defaults DefaultBranch
 	store    Store
 
 	// TempDir is where archives are downloaded and unpacked; empty means
@@ -65,10 +81,11 @@ type Service struct {
 	Log *slog.Logger
 }
 
-// New returns the source step, downloading through archives and keeping
+// New returns the source step, downloading through archives, reading who
+// may deploy where from the default branch through defaults, and keeping
 // archives in store.
-func New(archives Archiver, store Store) *Service {
-	return &Service{archives: archives, store: store, MaxArchive: MaxArchiveBytes}
+func New(archives Archiver, defaults DefaultBranch, store Store) *Service {
+	return &Service{archives: archives, defaults: defaults, store: store, MaxArchive: MaxArchiveBytes}
 }
 
 // Handle fetches the source of run and makes its plan. The commit's archive
@@ -104,6 +121,12 @@ func (s *Service) fetch(ctx context.Context, run pipeline.Run) (pipeline.Source,
 	}
 	defer os.RemoveAll(work)
 
+	// Who may deploy where, first: it is a few small reads, and a broken
+	// configuration on the default branch fails every run until it is fixed.
+	trusted, err := ReadTrusted(ctx, s.defaults, run.Repository)
+	if err != nil {
+		return pipeline.Source{}, false, err
+	}
 	key := pipeline.SourceKey(run.Repository, run.Commit)
 	tarball := filepath.Join(work, "source.tar.gz")
 	reused, err := s.obtain(ctx, run, key, tarball)
@@ -116,7 +139,7 @@ func (s *Service) fetch(ctx context.Context, run pipeline.Run) (pipeline.Source,
 			Repository: run.Repository.FullName(), Commit: run.Commit, Reason: "the archive cannot be unpacked: " + err.Error(),
 		}
 	}
-	plan, err := readPlan(tree, run)
+	plan, err := readPlan(tree, run, trusted)
 	if err != nil {
 		return pipeline.Source{}, false, err
 	}
@@ -200,18 +223,40 @@ func unpack(tarball, dir string) error {
 	return archive.Extract(f, dir, archive.DefaultLimits)
 }
 
-// readPlan reads the configuration at the root of tree and makes the plan
-// of run's branch, or of its pull request's preview.
-func readPlan(tree string, run pipeline.Run) (pipeline.Plan, error) {
+// ReadTrusted reads who may deploy where in repo: stackflow.yml and
+// samconfig.toml on its default branch, at the branch's head.
+func ReadTrusted(ctx context.Context, defaults DefaultBranch, repo pipeline.Repository) (config.Trusted, error) {
+	head, err := defaults.MainBranch(ctx, repo)
+	if err != nil {
+		return config.Trusted{}, fmt.Errorf("read the default branch: %w", err)
+	}
+	var files [2][]byte
+	for i, name := range []string{config.File, config.SAMFile} {
+		data, err := defaults.File(ctx, repo, head.Commit, name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return config.Trusted{}, fmt.Errorf("read %s on %s: %w", name, head.Name, err)
+		default:
+			files[i] = data
+		}
+	}
+	return config.ParseTrusted(head.Name, head.Commit, files[0], files[1])
+}
+
+// readPlan reads the commit's configuration at the root of tree and makes
+// the plan of run's branch, or of its pull request's preview, under
+// trusted, the default branch's.
+func readPlan(tree string, run pipeline.Run, trusted config.Trusted) (pipeline.Plan, error) {
 	cfg, sam, err := config.Load(tree, fmt.Sprintf("%s at commit %s", run.Repository.FullName(), run.Short()))
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
 	var plan pipeline.Plan
 	if run.PullRequest != nil {
-		plan, err = cfg.PreviewPlan(run.Repository, *run.PullRequest, sam)
+		plan, err = cfg.PreviewPlanTrusted(trusted, run.Repository, *run.PullRequest, sam)
 	} else {
-		plan, err = cfg.Plan(run.Repository, run.Branch, sam)
+		plan, err = cfg.PlanTrusted(trusted, run.Repository, run.Branch, sam)
 	}
 	if err != nil {
 		return pipeline.Plan{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,8 +25,9 @@ import (
 )
 
 var (
-	_ source.Store    = (*artifacts.Store)(nil)
-	_ source.Archiver = (*bitbucket.Client)(nil)
+	_ source.Store         = (*artifacts.Store)(nil)
+	_ source.Archiver      = (*bitbucket.Client)(nil)
+	_ source.DefaultBranch = (*bitbucket.Client)(nil)
 )
 
 const (
@@ -37,6 +39,9 @@ const (
 	unknown = "9999999999999999999999999999999999999999"
 	preview = "4444444444444444444444444444444444444444"
 	badSmk  = "5555555555555555555555555555555555555555"
+	joins   = "6666666666666666666666666666666666666666"
+	bare    = "7777777777777777777777777777777777777777"
+	merged  = "8888888888888888888888888888888888888888"
 )
 
 var repo = pipeline.Repository{Workspace: "acme", Slug: "hello"}
@@ -51,10 +56,16 @@ var buckets atomic.Int32
 // process-wide services, which races with a server that is serving.
 func newService(t *testing.T, archives source.Archiver) (*source.Service, *artifacts.Store) {
 	t.Helper()
+	return newServiceWith(t, archives, &defaultBranch{name: "main", commit: good})
+}
+
+// newServiceWith is newService with the default branch defaults.
+func newServiceWith(t *testing.T, archives source.Archiver, defaults source.DefaultBranch) (*source.Service, *artifacts.Store) {
+	t.Helper()
 	cfg := testaws.Start(t)
 	name := fmt.Sprintf("source-test-%d", buckets.Add(1))
 	store := artifacts.New(testaws.S3(cfg), testaws.Bucket(t, cfg, name), cfg.Region)
-	svc := source.New(archives, store)
+	svc := source.New(archives, defaults, store)
 	svc.TempDir = t.TempDir()
 	svc.Log = slog.New(slog.DiscardHandler)
 	return svc, store
@@ -91,14 +102,54 @@ var commits = map[string]map[string]string{
 		"samconfig.toml": samconfigTOML,
 		"template.yaml":  "Transform: AWS::Serverless-2016-10-31\n",
 	},
+	// A feature branch's commit that adds itself to prod and moves staging
+	// onto prod's stack.
+	joins: {
+		"stackflow.yml":  strings.Replace(stackflowYML, "    branches: [main]\n    stack: hello-live\n", "    branches: [main, feature/x]\n    stack: hello-live\n", 1),
+		"samconfig.toml": strings.Replace(samconfigTOML, `stack_name = "hello-stg"`, `stack_name = "hello-live"`, 1),
+		"template.yaml":  "Transform: AWS::Serverless-2016-10-31\n",
+	},
+	// joins' change to prod's branches, merged to main.
+	merged: {
+		"stackflow.yml":  strings.Replace(stackflowYML, "    branches: [main]\n    stack: hello-live\n", "    branches: [main, feature/x]\n    stack: hello-live\n", 1),
+		"samconfig.toml": samconfigTOML,
+		"template.yaml":  "Transform: AWS::Serverless-2016-10-31\n",
+	},
+	// A default branch without stackflow.yml.
+	bare: {"go.mod": "module hello\n"},
 	badSmk: {
 		"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiUrl}hello\npreviews:\n  pull_requests: true\n",
 		"template.yaml": "Transform: AWS::Serverless-2016-10-31\n",
 	},
 }
 
+// defaultBranch is the fake repository's default branch, name at commit,
+// whose files are commits[commit]; err, when set, is every answer.
+type defaultBranch struct {
+	name, commit string
+	err          error
+	reads        []string
+}
+
+func (d *defaultBranch) MainBranch(_ context.Context, r pipeline.Repository) (pipeline.DefaultBranch, error) {
+	if r != repo {
+		return pipeline.DefaultBranch{}, fmt.Errorf("main branch of %s: want %s", r.FullName(), repo.FullName())
+	}
+	return pipeline.DefaultBranch{Name: d.name, Commit: d.commit}, d.err
+}
+
+func (d *defaultBranch) File(_ context.Context, _ pipeline.Repository, commit, path string) ([]byte, error) {
+	d.reads = append(d.reads, commit+":"+path)
+	body, ok := commits[commit][path]
+	if !ok {
+		return nil, fmt.Errorf("read %s: %w", path, fs.ErrNotExist)
+	}
+	return []byte(body), nil
+}
+
 type fixture struct {
 	svc       *source.Service
+	defaults  *defaultBranch
 	store     *artifacts.Store
 	downloads *atomic.Int32
 	tmp       string
@@ -156,8 +207,9 @@ func setup(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, store := newService(t, bitbucket.NewClient(srv.URL, srv.URL, creds, srv.Client()))
-	return fixture{svc: svc, store: store, downloads: &downloads, tmp: svc.TempDir, archive: archiveOf}
+	defaults := &defaultBranch{name: "main", commit: good}
+	svc, store := newServiceWith(t, bitbucket.NewClient(srv.URL, srv.URL, creds, srv.Client()), defaults)
+	return fixture{svc: svc, defaults: defaults, store: store, downloads: &downloads, tmp: svc.TempDir, archive: archiveOf}
 }
 
 func run(branch, commit string) pipeline.Run {
@@ -214,19 +266,24 @@ func TestHandlePullRequest(t *testing.T) {
 	tests := []struct {
 		name        string
 		run         pipeline.Run
+		main        string // the default branch's commit
 		wantSummary string
 		wantDeploy  bool
 		wantStack   string // the one environment's; "" for none
 	}{
-		{name: "previews on", run: prRun(preview, false), wantDeploy: true, wantStack: "hello-pr-7",
+		{name: "previews on", run: prRun(preview, false), main: preview, wantDeploy: true, wantStack: "hello-pr-7",
 			wantSummary: "pull request #7: checks, then preview stack hello-pr-7"},
-		{name: "previews on, closed", run: prRun(preview, true), wantStack: "hello-pr-7",
+		{name: "previews on, closed", run: prRun(preview, true), main: preview, wantStack: "hello-pr-7",
 			wantSummary: "pull request #7 closed: delete preview stack hello-pr-7"},
-		{name: "previews off", run: prRun(good, false),
+		{name: "previews off", run: prRun(good, false), main: good,
 			wantSummary: "pull request #7: checks only (previews are off: set previews.pull_requests: true in stackflow.yml for a preview stack)"},
+		{name: "previews on in the pull request only", run: prRun(preview, false), main: good,
+			wantSummary: "pull request #7: checks only (previews are off: set previews.pull_requests: true in stackflow.yml for a preview stack); " +
+				"ignored this commit's previews.pull_requests: main's stackflow.yml decides where commits deploy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			f.defaults.commit = tt.main
 			got, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: tt.run})
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -253,11 +310,107 @@ func TestHandlePullRequest(t *testing.T) {
 
 	// The preview's smoke checks are checked against the template, as the
 	// environment's would be.
+	f.defaults.commit = badSmk
 	_, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: prRun(badSmk, false)})
 	if ci := asConfigInvalid(t, err); !strings.Contains(ci.Problem, "refers to ${ApiUrl}, but template.yaml has no output ApiUrl") {
 		t.Errorf("got %v, want the missing output named", ci)
 	}
 	assertCleanedUp(t, f.tmp)
+}
+
+// TestHandleTrustsTheDefaultBranch: where a commit deploys is decided by
+// the default branch's files, whatever the commit's own say, and the plan
+// says what it ignored.
+func TestHandleTrustsTheDefaultBranch(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	got, err := f.svc.Handle(ctx, pipeline.SourceInput{Run: run("feature/x", joins)})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	p := got.Plan
+	if p.Deploy || len(p.Environments) != 0 {
+		t.Errorf("got environments %+v, want none: main's stackflow.yml gives feature/x none", p.Environments)
+	}
+	var ignored []string
+	for _, s := range p.Ignored {
+		ignored = append(ignored, s.String())
+	}
+	want := []string{
+		"staging.stack: hello-live in this commit, hello-stg on the default branch",
+		"prod.branches: [main, feature/x] in this commit, [main] on the default branch",
+	}
+	if strings.Join(ignored, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got ignored\n%s\nwant\n%s", strings.Join(ignored, "\n"), strings.Join(want, "\n"))
+	}
+	if want := "main's stackflow.yml decides where commits deploy"; !strings.Contains(p.Summary, want) {
+		t.Errorf("summary %q: want it to say %q", p.Summary, want)
+	}
+	if p.DefaultBranch == nil || p.DefaultBranch.Name != "main" || p.DefaultBranch.Commit != good {
+		t.Errorf("got default branch %+v, want main at %s", p.DefaultBranch, good)
+	}
+	if want := []string{good + ":stackflow.yml", good + ":samconfig.toml"}; strings.Join(f.defaults.reads, " ") != strings.Join(want, " ") {
+		t.Errorf("read %v from the default branch, want %v", f.defaults.reads, want)
+	}
+
+	// Once the change is on the default branch, it takes effect.
+	f.defaults.commit = merged
+	got, err = f.svc.Handle(ctx, pipeline.SourceInput{Run: run("feature/x", merged)})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if len(got.Plan.Environments) != 1 || got.Plan.Environments[0].Name != "prod" || len(got.Plan.Ignored) != 0 {
+		t.Errorf("got environments %+v, ignored %+v; want prod, nothing ignored", got.Plan.Environments, got.Plan.Ignored)
+	}
+
+	// A default branch without stackflow.yml deploys nothing.
+	f.defaults.commit = bare
+	got, err = f.svc.Handle(ctx, pipeline.SourceInput{Run: run("main", good)})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if got.Plan.Deploy || !strings.Contains(got.Plan.Summary, "main: checks only") {
+		t.Errorf("got plan %q (deploy %v), want checks only", got.Plan.Summary, got.Plan.Deploy)
+	}
+	assertCleanedUp(t, f.tmp)
+}
+
+func TestHandleDefaultBranchErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		defaults *defaultBranch
+		check    func(t *testing.T, err error)
+	}{
+		{
+			name:     "bitbucket busy",
+			defaults: &defaultBranch{err: &pipeline.BitbucketUnavailable{Operation: "read the main branch", Reason: "rate limited"}},
+			check: func(t *testing.T, err error) {
+				if _, ok := err.(*pipeline.BitbucketUnavailable); !ok {
+					t.Errorf("error = %v (%T), want *pipeline.BitbucketUnavailable unwrapped, to be retried", err, err)
+				}
+			},
+		},
+		{
+			name:     "invalid stackflow.yml on main",
+			defaults: &defaultBranch{name: "main", commit: badYML},
+			check: func(t *testing.T, err error) {
+				ci := asConfigInvalid(t, err)
+				if ci.File != "stackflow.yml on main (2222222)" || !strings.Contains(ci.Fix, "fix it on main") {
+					t.Errorf("got %v, want the file on main named", ci)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, _ := newServiceWith(t, source.ArchiverFunc(func(context.Context, pipeline.Repository, string) (io.ReadCloser, error) {
+				t.Error("the archive was downloaded, want the default branch read first")
+				return nil, errors.New("no")
+			}), tt.defaults)
+			_, err := svc.Handle(context.Background(), pipeline.SourceInput{Run: run("main", good)})
+			tt.check(t, err)
+		})
+	}
 }
 
 func TestHandleReusesStoredArchive(t *testing.T) {

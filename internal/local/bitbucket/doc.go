@@ -27,6 +27,17 @@
 //     commit that sha, whole or abbreviated (pull-request events carry 12
 //     characters), names, with its full hash, message and parents; 404
 //     "Commit not found" when it names none.
+//   - GET /2.0/repositories/{workspace}/{slug} answers the repository,
+//     with its main branch (mainbranch.name; null when it has none):
+//     Options.DefaultBranch or SetDefaultBranch, else the first of main,
+//     master and trunk the repository has. GET
+//     .../refs/branches/{name} answers a branch and the commit at its
+//     head. GET .../src/{commit}/{path} answers a file's raw content at a
+//     commit (a hash or a branch name), or a folder's entries as a page of
+//     commit_file and commit_directory objects; 404 "No such file or
+//     directory" otherwise. These are what the pipeline reads stackflow.yml
+//     from the default branch with. Paths are from the app's folder, as in
+//     archives.
 //   - Every request needs the server's token, as "Authorization: Bearer
 //     <token>" (an access token) or Basic auth with any user name and the
 //     token as password (an API token); otherwise 401. An unknown
@@ -49,10 +60,10 @@
 //
 // What differs from Bitbucket: plain HTTP on 127.0.0.1; one repository per
 // server; no rate limits, redirects to storage, pagination beyond one page,
-// or branch names in archive or commit URLs. Pull requests live only in
-// the server's memory and have no API of their own; merging one merges
-// nothing in git (its payload's merge_commit is null, and no repo:push of
-// the destination follows). An archive of an app
+// src's format=meta, or branch names in archive or commit URLs. Pull
+// requests live only in the server's memory and have no API of their own;
+// merging one merges nothing in git (its payload's merge_commit is null,
+// and no repo:push of the destination follows). An archive of an app
 // folder is the folder's tree, so its files carry the time of the request
 // rather than the commit's (git archive of a tree has no commit time).
 // Archives are made in memory before they are sent, so a failure of git

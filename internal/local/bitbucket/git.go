@@ -72,6 +72,23 @@ func (g repoGit) resolve(ctx context.Context, sha string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// branch returns the full hash of the commit at the head of branch name;
+// an error wrapping errNoCommit when there is no such branch.
+func (g repoGit) branch(ctx context.Context, name string) (string, error) {
+	if name == "" || strings.HasPrefix(name, "-") {
+		return "", fmt.Errorf("branch %q: %w", name, errNoCommit)
+	}
+	out, err := g.run(ctx, "rev-parse", "--verify", "--quiet", "refs/heads/"+name+"^{commit}")
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+			return "", fmt.Errorf("branch %q: %w", name, errNoCommit)
+		}
+		return "", fmt.Errorf("read branch %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // objectType returns git's type of the object name ("tree", "blob", ...),
 // or "" when there is none.
 func (g repoGit) objectType(ctx context.Context, name string) string {

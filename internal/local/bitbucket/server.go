@@ -38,6 +38,10 @@ type Options struct {
 	// Log receives a line per request, build status and delivery (never a
 	// token or a signature). Nil means no log.
 	Log io.Writer
+	// DefaultBranch is the repository's main branch (Bitbucket's
+	// mainbranch), whose stackflow.yml decides where commits deploy. Empty
+	// means the first of DefaultBranches the repository has.
+	DefaultBranch string
 	// OnStatus, when set, is called with every build status the server
 	// records, after it is recorded, one call at a time in the order of
 	// History. The request that posted the status waits for it.
@@ -66,6 +70,7 @@ type Server struct {
 	mu         sync.Mutex
 	current    map[statusID]Status
 	history    []Status
+	mainBranch string         // set by SetDefaultBranch; "" for the first of DefaultBranches
 	pulls      []*PullRequest // by id - 1
 
 	closeOnce sync.Once
@@ -104,6 +109,10 @@ func New(opts Options) (*Server, error) {
 		hookUUID: newUUID(),
 		current:  map[statusID]Status{},
 		served:   make(chan struct{}),
+	}
+
+	if err := s.SetDefaultBranch(opts.DefaultBranch); err != nil {
+		return nil, fmt.Errorf("local bitbucket: %w", err)
 	}
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -153,21 +162,33 @@ func (s *Server) Close() {
 }
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{workspace}/{slug}/get/{file}", s.handleArchive)
-	const commit = "/2.0/repositories/{workspace}/{slug}/commit/{commit}"
-	mux.HandleFunc("POST "+commit+"/statuses/build", s.handlePostStatus)
-	mux.HandleFunc("GET "+commit+"/statuses/build/{key}", s.handleGetStatus)
-	mux.HandleFunc("GET "+commit+"/statuses", s.handleListStatuses)
-	mux.HandleFunc("GET "+commit, s.handleGetCommit)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// Bitbucket serves the web site and the API on two hosts; here they
+	// share one, and two muxes keep their paths apart
+	// (/{workspace}/{slug}/get/... and /2.0/repositories/... overlap as
+	// patterns).
+	web := http.NewServeMux()
+	web.HandleFunc("GET /{workspace}/{slug}/get/{file}", s.handleArchive)
+	api := http.NewServeMux()
+	const repo = "/2.0/repositories/{workspace}/{slug}"
+	const commit = repo + "/commit/{commit}"
+	api.HandleFunc("POST "+commit+"/statuses/build", s.handlePostStatus)
+	api.HandleFunc("GET "+commit+"/statuses/build/{key}", s.handleGetStatus)
+	api.HandleFunc("GET "+commit+"/statuses", s.handleListStatuses)
+	api.HandleFunc("GET "+commit, s.handleGetCommit)
+	api.HandleFunc("GET "+repo, s.handleRepository)
+	api.HandleFunc("GET "+repo+"/refs/branches/{name...}", s.handleBranch)
+	api.HandleFunc("GET "+repo+"/src/{commit}/{path...}", s.handleSource)
+	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusNotFound, "Resource not found", nil)
+	})
+	both := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/2.0/") {
-			apiError(w, http.StatusNotFound, "Resource not found", nil)
+			api.ServeHTTP(w, r)
 			return
 		}
-		http.NotFound(w, r)
+		web.ServeHTTP(w, r)
 	})
-	return s.logged(s.authenticated(mux))
+	return s.logged(s.authenticated(both))
 }
 
 // logged logs each request's method, path and answer.

@@ -1,0 +1,279 @@
+package stackflow_test
+
+// Least privilege, checked statically on template.yaml: no role may pass
+// or assume any role, or delete any stack; the functions that run the
+// commit's code may not write the artifact bucket as a whole.
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// sensitive are the actions no statement may allow on every resource.
+var sensitive = []string{"iam:PassRole", "sts:AssumeRole", "cloudformation:DeleteStack"}
+
+// runsCommitCode are the functions that run the delivered commit's code
+// (its checks, its build).
+var runsCommitCode = []string{"ChecksFunction", "PackageFunction"}
+
+// s3Writers are SAM policy templates that write a whole bucket.
+var s3Writers = []string{"S3CrudPolicy", "S3WritePolicy", "S3FullAccessPolicy"}
+
+// policyStatement is one statement of a policy document, with the
+// resources and conditions as written (intrinsics read as plain values).
+type policyStatement struct {
+	Effect    string         `yaml:"Effect"`
+	Action    any            `yaml:"Action"`
+	Resource  any            `yaml:"Resource"`
+	Condition map[string]any `yaml:"Condition"`
+}
+
+// grant is a statement of a resource's policies, or a SAM policy template
+// it names.
+type grant struct {
+	owner     string
+	template  string // a SAM policy template's name; empty for a statement
+	statement policyStatement
+}
+
+// grants reads every policy statement and SAM policy template of data's
+// functions, state machines and roles.
+func grants(t *testing.T, data []byte) ([]grant, map[string][]string) {
+	t.Helper()
+	var node yaml.Node
+	if err := yaml.Unmarshal(data, &node); err != nil {
+		t.Fatal(err)
+	}
+	clearTags(&node)
+	var tpl struct {
+		Parameters map[string]struct {
+			Default any `yaml:"Default"`
+		} `yaml:"Parameters"`
+		Resources map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				Policies []yaml.Node `yaml:"Policies"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := node.Decode(&tpl); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string][]string{}
+	for name, p := range tpl.Parameters {
+		if s, ok := p.Default.(string); ok {
+			params[name] = strings.Split(s, ",")
+		}
+	}
+	var out []grant
+	var walk func(owner string, n *yaml.Node)
+	walk = func(owner string, n *yaml.Node) {
+		switch n.Kind {
+		case yaml.SequenceNode: // !If [condition, then, else]
+			for _, c := range n.Content[1:] {
+				walk(owner, c)
+			}
+		case yaml.MappingNode:
+			var doc struct {
+				Statement      []policyStatement `yaml:"Statement"`
+				PolicyDocument *struct {
+					Statement []policyStatement `yaml:"Statement"`
+				} `yaml:"PolicyDocument"`
+			}
+			if err := n.Decode(&doc); err != nil {
+				t.Fatalf("%s: %v", owner, err)
+			}
+			if doc.PolicyDocument != nil {
+				doc.Statement = doc.PolicyDocument.Statement
+			}
+			for _, st := range doc.Statement {
+				out = append(out, grant{owner: owner, statement: st})
+			}
+			if len(doc.Statement) == 0 && len(n.Content) == 2 {
+				out = append(out, grant{owner: owner, template: n.Content[0].Value})
+			}
+		}
+	}
+	for name, r := range tpl.Resources {
+		for i := range r.Properties.Policies {
+			walk(name, &r.Properties.Policies[i])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].owner < out[j].owner })
+	return out, params
+}
+
+// strs reads a policy field that is one string or a list of them.
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, strs(x)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// allows reports whether the action pattern (IAM's: * any characters,
+// ? one) covers action.
+func allows(pattern, action string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile("(?i)" + re).MatchString(action)
+}
+
+// everything reports whether resource stands for every resource of a
+// service ("*", "arn:aws:s3:::*"), every role of every account, or the
+// whole artifact bucket.
+func everything(resource string) bool {
+	return resource == "*" || strings.HasSuffix(resource, ":*") || strings.HasSuffix(resource, ":iam::*:role/*") ||
+		resource == "${ArtifactBucket.Arn}/*"
+}
+
+// policyProblems lists what in the template's policies breaks least
+// privilege.
+func policyProblems(t *testing.T, data []byte) []string {
+	t.Helper()
+	all, params := grants(t, data)
+	var problems []string
+	for _, g := range all {
+		if g.template != "" {
+			if slices.Contains(runsCommitCode, g.owner) && slices.Contains(s3Writers, g.template) {
+				problems = append(problems, fmt.Sprintf("%s runs the commit's code and holds %s: write on the whole bucket", g.owner, g.template))
+			}
+			continue
+		}
+		st := g.statement
+		if st.Effect != "Allow" {
+			continue
+		}
+		var resources []string
+		for _, r := range strs(st.Resource) {
+			if values, ok := params[r]; ok { // !Ref Parameter
+				resources = append(resources, values...)
+			} else {
+				resources = append(resources, r)
+			}
+		}
+		for _, action := range strs(st.Action) {
+			for _, s := range sensitive {
+				if !allows(action, s) {
+					continue
+				}
+				for _, r := range resources {
+					if everything(r) {
+						problems = append(problems, fmt.Sprintf("%s allows %s on %q", g.owner, s, r))
+					}
+				}
+				if s == "cloudformation:DeleteStack" && len(st.Condition) == 0 {
+					problems = append(problems, fmt.Sprintf("%s allows %s on %v without a condition on the stack", g.owner, s, resources))
+				}
+			}
+			if !slices.Contains(runsCommitCode, g.owner) {
+				continue
+			}
+			for _, w := range []string{"s3:PutObject", "s3:DeleteObject"} {
+				for _, r := range resources {
+					if allows(action, w) && (everything(r) || strings.HasPrefix(r, "${ArtifactBucket.Arn}/*")) {
+						problems = append(problems, fmt.Sprintf("%s runs the commit's code and may %s on %q", g.owner, w, r))
+					}
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func TestTemplateGrantsLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range policyProblems(t, data) {
+		t.Error(p)
+	}
+	all, _ := grants(t, data)
+	if len(all) < 20 {
+		t.Fatalf("read %d grants from template.yaml, want the template's many: the reader is wrong", len(all))
+	}
+}
+
+// TestPolicyProblemsAreFound feeds the check templates that break each
+// rule, so that a check that cannot fail is caught.
+func TestPolicyProblemsAreFound(t *testing.T) {
+	t.Parallel()
+	fn := func(name, policies string) string {
+		return "Resources:\n  " + name + ":\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies:\n" + policies
+	}
+	tests := []struct {
+		name string
+		tpl  string
+		want string
+	}{
+		{name: "pass any role", want: `DeployFunction allows iam:PassRole on "*"`, tpl: fn("DeployFunction", `
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: iam:PassRole
+              Resource: "*"
+`)},
+		{name: "assume any role through a parameter", want: `DeployFunction allows sts:AssumeRole on "*"`,
+			tpl: "Parameters:\n  Roles:\n    Type: CommaDelimitedList\n    Default: \"arn:aws:iam::*:role/x,*\"\n" + fn("DeployFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: [sts:*]
+              Resource: !Ref Roles
+`)},
+		{name: "assume every role of every account", want: `DeployFunction allows sts:AssumeRole on "arn:${AWS::Partition}:iam::*:role/*"`, tpl: fn("DeployFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: sts:AssumeRole
+              Resource: !Sub "arn:${AWS::Partition}:iam::*:role/*"
+`)},
+		{name: "delete any stack", want: "DeployFunction allows cloudformation:DeleteStack on [arn:aws:cloudformation:*:1:stack/*] without a condition", tpl: fn("DeployFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: cloudformation:Delete*
+              Resource: arn:aws:cloudformation:*:1:stack/*
+`)},
+		{name: "checks write the whole bucket by a SAM template", want: "ChecksFunction runs the commit's code and holds S3CrudPolicy", tpl: fn("ChecksFunction", `
+        - S3CrudPolicy:
+            BucketName: !Ref ArtifactBucket
+`)},
+		{name: "package writes the whole bucket", want: `PackageFunction runs the commit's code and may s3:PutObject on "${ArtifactBucket.Arn}/*"`, tpl: fn("PackageFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: [s3:GetObject, s3:Put*]
+              Resource: !Sub "${ArtifactBucket.Arn}/*"
+`)},
+		{name: "inside an If", want: `ChecksFunction allows iam:PassRole on "*"`, tpl: fn("ChecksFunction", `
+        - !If
+          - SomeCondition
+          - Statement:
+              - Effect: Allow
+                Action: "*"
+                Resource: "*"
+          - !Ref AWS::NoValue
+`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := policyProblems(t, []byte(tt.tpl))
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("got problems %q, want one with %q", got, tt.want)
+			}
+		})
+	}
+}
