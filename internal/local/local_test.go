@@ -231,6 +231,22 @@ func get(t *testing.T, url string) string {
 	return string(body)
 }
 
+// delivered checks that res created repo's staging and prod stacks and
+// that each answers GET path with want(its stage), each stage from its own
+// stack.
+func delivered(t *testing.T, repo pipeline.Repository, res *Result, path string, want func(stage string) string) {
+	t.Helper()
+	for _, name := range []string{"staging", "prod"} {
+		e := env(t, res, name)
+		if e.Stack != repo.Slug+"-"+name || e.Status != "CREATE_COMPLETE" {
+			t.Errorf("%s: got stack %s %s, want %s-%s CREATE_COMPLETE", name, e.Stack, e.Status, repo.Slug, name)
+		}
+		if got, want := get(t, e.Outputs["ApiUrl"]+path), want(name); got != want {
+			t.Errorf("%s answers %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 	t.Parallel()
 	repo, dir := app(t, "hello", nil)
@@ -238,16 +254,7 @@ func TestHelloIsDeliveredToStagingThenProd(t *testing.T) {
 	if !res.Succeeded() {
 		t.Fatalf("got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
 	}
-	for _, name := range []string{"staging", "prod"} {
-		e := env(t, res, name)
-		if e.Stack != repo.Slug+"-"+name || e.Status != "CREATE_COMPLETE" {
-			t.Errorf("%s: got stack %s %s, want %s-%s CREATE_COMPLETE", name, e.Stack, e.Status, repo.Slug, name)
-		}
-		// The deployed app answers, each stage from its own stack.
-		if got, want := get(t, e.Outputs["ApiUrl"]+"hello"), "hello from "+name+"\n"; got != want {
-			t.Errorf("%s answers %q, want %q", name, got, want)
-		}
-	}
+	delivered(t, repo, res, "hello", func(stage string) string { return "hello from " + stage + "\n" })
 	if s := status(t, res); s.Key != "stackflow" || s.State != pipeline.StateSuccessful {
 		t.Errorf("got status %+v, want stackflow SUCCESSFUL", s)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/toolchain"
 )
 
@@ -82,18 +83,7 @@ func (j *job) searchPath() []string {
 
 // look finds the executable name in ToolPath, then PATH; "" when there is
 // none.
-func (j *job) look(name string) string {
-	for _, d := range j.searchPath() {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
+func (j *job) look(name string) string { return runtimes.LookPath(name, j.searchPath()) }
 
 // command is name args run in dir with the tools' environment and extra
 // variables. Cancelling ctx kills it and every process it started.

@@ -149,7 +149,7 @@ func host(ctx context.Context, n Need, path string) (Tool, error) {
 	exe, lines := "", []string(nil)
 	var errs []error
 	for _, name := range names {
-		p := lookPath(name, path)
+		p := LookPath(name, filepath.SplitList(path))
 		if p == "" {
 			continue
 		}
@@ -187,10 +187,11 @@ func host(ctx context.Context, n Need, path string) (Tool, error) {
 	return t, nil
 }
 
-// lookPath finds the executable name in the directories of path; "" when
-// there is none.
-func lookPath(name, path string) string {
-	for _, d := range filepath.SplitList(path) {
+// LookPath finds the executable name in dirs, in order; "" when there is
+// none. Unlike exec.LookPath it takes the directories rather than PATH, so
+// that a step can search its own before the process's.
+func LookPath(name string, dirs []string) string {
+	for _, d := range dirs {
 		if d == "" {
 			continue
 		}
