@@ -124,7 +124,7 @@ func (s *Service) environment(ctx context.Context, tc toolchain.Toolchain, needs
 	if tc.GoRoot != "" {
 		path = append(path, filepath.Join(tc.GoRoot, "bin"))
 	}
-	venv, node := "", false
+	venv, node := "", ""
 	for _, t := range tools {
 		note("%s\n", t)
 		if t.Warning != "" {
@@ -150,7 +150,9 @@ func (s *Service) environment(ctx context.Context, tc toolchain.Toolchain, needs
 			}
 		case t.Need.Language == runtimes.Node:
 			path = append(path, t.Bin)
-			node = true
+			if node == "" {
+				node = t.Exe
+			}
 		}
 	}
 	note("\n")
@@ -162,12 +164,15 @@ func (s *Service) environment(ctx context.Context, tc toolchain.Toolchain, needs
 			set("PIP_CACHE_DIR", s.Caches.PartDir(gocache.Pip))
 		}
 	}
-	if node {
+	if node != "" {
 		// npm install -g goes to the run's own prefix, whose bin is on
-		// PATH, never into the shared Node.js.
+		// PATH, never into the shared Node.js. npm reads its global config
+		// from the prefix too: keep the Node.js install's own (a CA file,
+		// a registry mirror).
 		prefix := filepath.Join(work, "npm-global")
 		path = append(path, filepath.Join(prefix, "bin"))
 		set("npm_config_prefix", prefix)
+		set("npm_config_globalconfig", filepath.Join(filepath.Dir(filepath.Dir(node)), "etc", "npmrc"))
 		set("npm_config_update_notifier", "false")
 		if s.Caches != nil {
 			set("npm_config_cache", s.Caches.PartDir(gocache.Npm))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -62,6 +63,7 @@ func TestChecksOfAPythonAndNodeAppOnTheHost(t *testing.T) {
 		`python3 -c 'import sys, tiny; assert sys.prefix != sys.base_prefix, "not in a virtual environment"'`,
 		"pip3.12 --version || pip3 --version",
 		"node --version && npm --version && npx --version",
+		"echo global config: $(npm config get globalconfig)",
 		`test "$CI" = true`,
 	)
 	if _, err := f.svc.Handle(context.Background(), in); err != nil {
@@ -72,7 +74,14 @@ func TestChecksOfAPythonAndNodeAppOnTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"tiny ran", "python3.12: a virtual environment of its own is on PATH", "/venv-python3.12/"}
+	// npm's global config is the Node.js install's, as outside the checks
+	// (a CA file, a mirror), though its prefix is the run's own.
+	global, err := exec.Command("npm", "config", "get", "globalconfig").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tiny ran", "python3.12: a virtual environment of its own is on PATH", "/venv-python3.12/",
+		"global config: " + strings.TrimSpace(string(global))}
 	for _, tool := range tools {
 		want = append(want, tool.String())
 		if tool.Warning != "" {
