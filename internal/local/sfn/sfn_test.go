@@ -593,14 +593,8 @@ func taskToken(t *testing.T, executionArn string) string {
 	for {
 		events := history(t, executionArn, nil)
 		if countEvents(events, types.HistoryEventTypeTaskSubmitted) == 1 {
-			for _, e := range events {
-				if d := e.TaskScheduledEventDetails; d != nil {
-					var params struct{ Payload struct{ Value string } }
-					if err := json.Unmarshal([]byte(aws.ToString(d.Parameters)), &params); err != nil {
-						t.Fatalf("TaskScheduled parameters %s: %v", aws.ToString(d.Parameters), err)
-					}
-					return params.Payload.Value
-				}
+			if token := scheduledToken(t, events); token != "" {
+				return token
 			}
 		}
 		if countEvents(events, types.HistoryEventTypeExecutionFailed) > 0 || time.Now().After(deadline) {
@@ -608,6 +602,22 @@ func taskToken(t *testing.T, executionArn string) string {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// scheduledToken is the task token the TaskScheduled event of events
+// handed to its function (in its payload's value), or "".
+func scheduledToken(t *testing.T, events []types.HistoryEvent) string {
+	t.Helper()
+	for _, e := range events {
+		if d := e.TaskScheduledEventDetails; d != nil {
+			var params struct{ Payload struct{ Value string } }
+			if err := json.Unmarshal([]byte(aws.ToString(d.Parameters)), &params); err != nil {
+				t.Fatalf("TaskScheduled parameters %s: %v", aws.ToString(d.Parameters), err)
+			}
+			return params.Payload.Value
+		}
+	}
+	return ""
 }
 
 func TestWaitForTaskToken(t *testing.T) {

@@ -1047,8 +1047,8 @@ function timeOut(exec, state, attempt, err) {
 // runTask runs one attempt of the Task state `name` of exec and returns its
 // result.
 async function runTask(exec, name, state, input, attempt) {
-  const note = (type, details) => {
-    if (!attempt.over) record(exec, type, details);
+  const note = (type, details, at) => {
+    if (!attempt.over) record(exec, type, details, at);
   };
   const resource = state.Resource;
   if (LAMBDA_ARN.test(resource)) {
@@ -1207,9 +1207,14 @@ function runSdkTask(exec, state, action, input, attempt, note) {
   } catch (err) {
     throw failed(sdkError('Sfn', err));
   }
-  const at = Date.now();
+  // The task succeeds and the target stops at one instant, so that the
+  // StopDate the task answers is the one the execution keeps, even when it
+  // stops itself (its history never runs backwards: an ABORTED recorded
+  // after a TaskSucceeded a millisecond later would take that later time).
+  const last = exec.events[exec.events.length - 1];
+  const at = Math.max(Date.now(), last ? last.timestamp : 0, target.events.length ? target.events[target.events.length - 1].timestamp : 0);
   const output = { StopDate: new Date(target.status === 'RUNNING' ? at : target.stopDate).toISOString() };
-  note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } });
+  note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } }, at);
   stop(target, input.Error, input.Cause, at);
   return output;
 }
