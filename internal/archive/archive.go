@@ -1,5 +1,6 @@
 // Package archive unpacks commit archives (gzip-compressed tar, as Bitbucket
-// serves them from /get/<sha>.tar.gz) safely, and writes them.
+// serves them from /get/<sha>.tar.gz) safely, writes them, and saves
+// downloads of archives and toolchains within a size limit (SaveLimited).
 //
 // Extraction refuses absolute paths, paths that climb out with "..", links
 // that point out of the tree, special files, and archives over a size or

@@ -2,14 +2,13 @@ package runtimes
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
+
+	"github.com/stackflow/stackflow/internal/archive"
 )
 
 // Bounds of what is downloaded.
@@ -72,28 +71,6 @@ func (f *fetcher) do(ctx context.Context, u string) (*http.Response, error) {
 	return resp, nil
 }
 
-// save copies r into a new temporary file in dir, at most f.max bytes, and
-// returns its path and hex SHA-256.
-func (f *fetcher) save(r io.Reader, dir, pattern string) (string, string, error) {
-	tmp, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return "", "", err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, f.max+1))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n > f.max {
-		err = fmt.Errorf("over the limit of %d bytes", f.max)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", "", err
-	}
-	return tmp.Name(), hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // download saves url's body into a temporary file in dir.
 func (f *fetcher) download(ctx context.Context, u, dir, pattern string) (string, string, error) {
 	resp, err := f.do(ctx, u)
@@ -104,7 +81,7 @@ func (f *fetcher) download(ctx context.Context, u, dir, pattern string) (string,
 	if resp.ContentLength > f.max {
 		return "", "", fmt.Errorf("download %s: %d bytes is over the limit of %d", redact(u), resp.ContentLength, f.max)
 	}
-	p, sum, err := f.save(resp.Body, dir, pattern)
+	p, sum, err := archive.SaveLimited(resp.Body, dir, pattern, f.max)
 	if err != nil {
 		return "", "", fmt.Errorf("download %s: %w", redact(u), err)
 	}

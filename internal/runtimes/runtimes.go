@@ -281,7 +281,7 @@ func fromStore(ctx context.Context, f *fetcher, opts Options, key, want string) 
 		return "", "", "" // not kept yet
 	}
 	defer body.Close()
-	tmp, got, err := f.save(body, opts.CacheDir, filepath.Base(key)+".*")
+	tmp, got, err := archive.SaveLimited(body, opts.CacheDir, filepath.Base(key)+".*", f.max)
 	if err != nil {
 		return "", "", fmt.Sprintf("the artifact bucket's copy could not be read: %v", err)
 	}

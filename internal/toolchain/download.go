@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/stackflow/stackflow/internal/archive"
 )
 
 // Bounds of an unpacked toolchain: released ones hold about 15,000 files
@@ -88,22 +90,11 @@ func fetch(ctx context.Context, opts Options, proxy, modVersion string) (string,
 	case resp.ContentLength > opts.MaxDownload:
 		return "", fmt.Errorf("download %s: %d bytes is over the limit of %d", shown, resp.ContentLength, opts.MaxDownload)
 	}
-	f, err := os.CreateTemp(opts.CacheDir, modVersion+".*.zip")
+	path, _, err := archive.SaveLimited(resp.Body, opts.CacheDir, modVersion+".*.zip", opts.MaxDownload)
 	if err != nil {
 		return "", fmt.Errorf("download %s: %w", shown, err)
 	}
-	n, err := io.Copy(f, io.LimitReader(resp.Body, opts.MaxDownload+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n > opts.MaxDownload {
-		err = fmt.Errorf("over the limit of %d bytes", opts.MaxDownload)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("download %s: %w", shown, err)
-	}
-	return f.Name(), nil
+	return path, nil
 }
 
 // redact hides a password in a proxy URL.
