@@ -71,15 +71,19 @@ func invokeTraced(t *testing.T, c *awslambda.Client, fn, payload, trace string) 
 	return e, out
 }
 
-func waitDocs(t *testing.T, l *daemon.Listener, traceID string) []daemon.Document {
+// waitDocs waits for a segment of traceID among the documents the listener
+// got after its first skip ones (those sent before the invocation under
+// test: several invocations share a trace, and segments arrive
+// asynchronously), and returns those of traceID.
+func waitDocs(t *testing.T, l *daemon.Listener, skip int, traceID string) []daemon.Document {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	docs, err := l.Wait(ctx, func(all []daemon.Document) bool { return len(ofTrace(all, traceID)) > 0 })
+	docs, err := l.Wait(ctx, func(all []daemon.Document) bool { return len(all) > skip && len(ofTrace(all[skip:], traceID)) > 0 })
 	if err != nil {
 		t.Fatalf("no segment of trace %s: %v", traceID, err)
 	}
-	return ofTrace(docs, traceID)
+	return ofTrace(docs[skip:], traceID)
 }
 
 func ofTrace(docs []daemon.Document, traceID string) []daemon.Document {
@@ -148,7 +152,7 @@ func TestFrontGivesEachInvocationItsTrace(t *testing.T) {
 			if !tt.sampled {
 				return
 			}
-			docs := waitDocs(t, l, root)
+			docs := waitDocs(t, l, before, root)
 			d := docs[len(docs)-1]
 			if len(l.Documents())-before != 1 {
 				t.Errorf("got %d documents, want 1", len(l.Documents())-before)
@@ -167,8 +171,9 @@ func TestFrontGivesEachInvocationItsTrace(t *testing.T) {
 	// The unsampled invocation sent nothing: a later sampled one's segment,
 	// sent after it on the same socket, is in, and it is not.
 	sentinel := daemon.NewTraceID(time.Now())
+	before := len(l.Documents())
 	invokeTraced(t, c, name, `{"tag":"sentinel"}`, "Root="+sentinel+";Parent="+callerParent+";Sampled=1")
-	waitDocs(t, l, sentinel)
+	waitDocs(t, l, before, sentinel)
 	if docs := ofTrace(l.Documents(), unsampled); len(docs) != 0 {
 		t.Errorf("got %d segments of the unsampled trace, want none", len(docs))
 	}
