@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/stackflow/stackflow/internal/local/httpapi"
 	"github.com/stackflow/stackflow/internal/local/lambda"
 )
 
@@ -84,10 +83,10 @@ type Engine struct {
 
 	mu         sync.Mutex
 	closed     bool
-	stacks     map[string]*stack     // by stack ID
-	live       map[string]string     // stack name -> ID of the stack that is not deleted
-	changeSets map[string]*changeSet // by change set ID
-	apis       map[string]*httpapi.Server
+	stacks     map[string]*stack      // by stack ID
+	live       map[string]string      // stack name -> ID of the stack that is not deleted
+	changeSets map[string]*changeSet  // by change set ID
+	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
 	// layers are the layer versions published (ARN -> where the zip is),
 	// of every stack; layerVersions the last version of each layer name.
 	layers        map[string]s3Location
@@ -153,7 +152,7 @@ func New(opts Options) (*Engine, error) {
 		stacks:     map[string]*stack{},
 		live:       map[string]string{},
 		changeSets: map[string]*changeSet{},
-		apis:       map[string]*httpapi.Server{},
+		apis:       map[string]localServer{},
 
 		layers:        map[string]s3Location{},
 		layerVersions: map[string]int{},
@@ -183,7 +182,7 @@ func (e *Engine) Close() error {
 	err := e.functions.Close()
 	e.mu.Lock()
 	apis := e.apis
-	e.apis = map[string]*httpapi.Server{}
+	e.apis = map[string]localServer{}
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()

@@ -370,7 +370,7 @@ func (e *Engine) syncRoutesLocked(st *stack) error {
 		}
 	}
 	for id, r := range apis {
-		srv := e.apis[id]
+		srv, _ := e.apis[id].(*httpapi.Server)
 		if srv == nil {
 			continue
 		}

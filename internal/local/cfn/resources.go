@@ -34,14 +34,26 @@ type kind struct {
 	remove func(ctx context.Context, o *op, r *resource) error
 }
 
-// kinds are the resource types the engine runs. Recorded-only types
-// (IAM roles and policies, log groups, Lambda permissions, API stages) get
-// a physical ID and attributes shaped like AWS's, and nothing else: the
+// kinds are the resource types the engine runs, by template type. Each
+// file that implements types adds them in its init (register). Recorded-only
+// types (IAM roles and policies, log groups, Lambda permissions, API stages)
+// get a physical ID and attributes shaped like AWS's, and nothing else: the
 // local AWS does not enforce IAM or keep logs.
-var kinds map[string]*kind
+var kinds = map[string]*kind{}
+
+// register adds resource types to kinds; a type registered twice is a
+// programming error.
+func register(types map[string]*kind) {
+	for typ, k := range types {
+		if kinds[typ] != nil {
+			panic("cfn: resource type " + typ + " registered twice")
+		}
+		kinds[typ] = k
+	}
+}
 
 func init() {
-	kinds = map[string]*kind{
+	register(map[string]*kind{
 		typeFunction: {
 			reported: "AWS::Lambda::Function",
 			attrs:    []string{"Arn"},
@@ -166,7 +178,7 @@ func init() {
 			r.Physical = toStringOr(r.Props["StageName"], "$default")
 			r.Attrs = map[string]any{}
 		}),
-	}
+	})
 }
 
 // recorded is a type whose resources are only recorded.
@@ -207,6 +219,15 @@ func reportedType(typ string) string {
 		return k.reported
 	}
 	return typ
+}
+
+// localServer is an API that the engine serves on a loopback port (an HTTP
+// API, a REST API, a function URL), by the ID in its AWS URL.
+type localServer interface {
+	// URL is where it is served: http://127.0.0.1:<port>.
+	URL() string
+	// Close stops serving.
+	Close() error
 }
 
 // apiURL matches the URL API Gateway serves an HTTP API at.
