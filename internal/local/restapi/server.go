@@ -512,6 +512,12 @@ func write(w http.ResponseWriter, r *http.Request, status int, contentType strin
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", contentType)
 	}
+	if status == http.StatusNoContent || status == http.StatusNotModified || status < 200 {
+		// No body is allowed: HTTP drops whatever the function sent.
+		w.Header().Del("Content-Length")
+		w.WriteHeader(status)
+		return
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

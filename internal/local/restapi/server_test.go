@@ -407,6 +407,11 @@ func TestAPIGatewaysOwnAnswers(t *testing.T) {
 			}
 		}
 	})
+	t.Run("no content", func(t *testing.T) {
+		if a := do(t, "GET", s.URL()+"/Prod/items/1?answer=no-content", nil, nil); a.status != 204 || len(a.body) != 0 {
+			t.Errorf("got %d %q, want 204 and no body", a.status, a.body)
+		}
+	})
 	t.Run("invocation that fails", func(t *testing.T) {
 		s := l.serve(t, API{ID: "x", Stages: []Stage{{Name: "Prod"}}, Routes: []Route{{Path: "/", Method: "GET", Function: "no-such-function"}}}, Options{})
 		if a := do(t, "GET", s.URL()+"/Prod/", nil, nil); a.status != 500 || string(a.body) != internal {

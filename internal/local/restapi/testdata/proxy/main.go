@@ -45,6 +45,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 			MultiValueHeaders: map[string][]string{"Set-Cookie": {"a=1", "b=2"}, "X-Many": {"x", "y"}},
 			Body:              "made",
 		}, nil
+	case "no-content":
+		return events.APIGatewayProxyResponse{StatusCode: 204, Body: "dropped"}, nil
 	case "hang":
 		<-ctx.Done()
 		return nil, ctx.Err()
