@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -342,8 +343,22 @@ func (s *Service) tryInvoke(ctx context.Context, c check, redact *workspace.Reda
 	}
 	status = int(out.StatusCode)
 	if out.FunctionError != nil {
-		return status, redact.String(fmt.Sprintf("function error %s, result %s", aws.ToString(out.FunctionError), excerpt(out.Payload))), false
+		return status, redact.String(fmt.Sprintf("function error %s, result %s", aws.ToString(out.FunctionError), result(out.Payload))), false
 	}
 	ok = c.contains == "" || bytes.Contains(out.Payload, []byte(c.contains))
-	return status, redact.String("result " + excerpt(out.Payload)), ok
+	return status, redact.String("result " + result(out.Payload)), ok
+}
+
+// result shows the start of a function's result: JSON as it is (compacted;
+// quoting it would escape its every quote), anything else quoted.
+func result(payload []byte) string {
+	var b bytes.Buffer
+	if json.Compact(&b, payload) != nil {
+		return excerptN(payload, resultExcerptLen)
+	}
+	s := strings.ToValidUTF8(b.String(), "\uFFFD")
+	if utf8.RuneCountInString(s) <= resultExcerptLen {
+		return s
+	}
+	return string([]rune(s)[:resultExcerptLen]) + "..."
 }

@@ -243,14 +243,14 @@ func TestInvokeChecks(t *testing.T) {
 			name:  "text missing, the secret hidden",
 			check: pipeline.SmokeCheck{Name: "greets", Function: "Worker", Contains: "from prod"},
 			wantErr: &pipeline.SmokeTestFailed{Environment: "staging", Check: "greets", Function: worker,
-				Got:  `result "{\"greeting\":\"hello nobody from staging\",\"leak\":\"****\"}" (the last of 4 attempts)`,
+				Got:  `result {"greeting":"hello nobody from staging","leak":"****"} (the last of 4 attempts)`,
 				Want: `no function error and a result containing "from prod"`},
 		},
 		{
 			name:  "function error",
 			check: pipeline.SmokeCheck{Name: "works", Function: "${WorkerName}", Payload: `{"fail":"boom"}`},
 			wantErr: &pipeline.SmokeTestFailed{Environment: "staging", Check: "works", Function: worker,
-				Got:  `function error Unhandled, result "{\"errorType\":\"SmokeFailure\",\"errorMessage\":\"asked to fail: boom\"`,
+				Got:  `function error Unhandled, result {"errorType":"SmokeFailure","errorMessage":"asked to fail: boom"`,
 				Want: "no function error"},
 		},
 		{

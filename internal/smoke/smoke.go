@@ -45,6 +45,10 @@ const (
 	lambdaMargin = 2 * time.Second
 	// excerptLen is how much of a body a failure quotes, in characters.
 	excerptLen = 120
+	// resultExcerptLen is how much of a function's result a failure
+	// quotes: a JSON result (an API Gateway response, say) says more
+	// words before the part that matters.
+	resultExcerptLen = 240
 )
 
 // httpDoer sends HTTP requests; *http.Client is one.
@@ -301,12 +305,15 @@ func describe(err error, timeout time.Duration) string {
 }
 
 // excerpt quotes the first characters of body.
-func excerpt(body []byte) string {
+func excerpt(body []byte) string { return excerptN(body, excerptLen) }
+
+// excerptN quotes the first n characters of body.
+func excerptN(body []byte, n int) string {
 	s := strings.ToValidUTF8(string(body), "\uFFFD")
-	if utf8.RuneCountInString(s) <= excerptLen {
+	if utf8.RuneCountInString(s) <= n {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(string([]rune(s)[:excerptLen])) + "..."
+	return strconv.Quote(string([]rune(s)[:n])) + "..."
 }
 
 // resolve makes sc's URL and headers from the stack's outputs and fills in
