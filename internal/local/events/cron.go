@@ -39,9 +39,9 @@ type Cron struct {
 	lastWeekday bool     // LW
 	nearest     []int    // nW
 
-	weekdays    [8]bool // plain days of week, 1 = Sunday
-	lastOfWeek  []int   // nL
-	nthOfWeek   [][2]int
+	weekdays   [8]bool // plain days of week, 1 = Sunday
+	lastOfWeek []int   // nL
+	nthOfWeek  [][2]int
 }
 
 const (
