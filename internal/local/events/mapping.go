@@ -47,8 +47,10 @@ func (m Mapping) reportsItemFailures() bool {
 	return slices.Contains(m.FunctionResponseTypes, "ReportBatchItemFailures")
 }
 
-func isQueueARN(arn string) bool  { return strings.HasPrefix(arn, "arn:aws:sqs:") }
-func isStreamARN(arn string) bool { return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, "/stream/") }
+func isQueueARN(arn string) bool { return strings.HasPrefix(arn, "arn:aws:sqs:") }
+func isStreamARN(arn string) bool {
+	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, "/stream/")
+}
 
 // check refuses what Lambda's CreateEventSourceMapping refuses.
 func (m *Mapping) check() error {

@@ -114,7 +114,7 @@ func (s *Service) PutRule(ctx context.Context, r Rule) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("put rule %s: %w", r.Name, err)
 	}
-	arn := aws.ToString(out.RuleArn)
+	arn := ruleARN(aws.ToString(out.RuleArn), r, s.region, s.account)
 	if err := s.putTargets(ctx, r); err != nil {
 		return "", err
 	}
@@ -124,7 +124,7 @@ func (s *Service) PutRule(ctx context.Context, r Rule) (string, error) {
 	s.mu.Unlock()
 	if r.ScheduleExpression == "" || !r.enabled() {
 		s.stop(key)
-	} else if err := s.start(key, func(ctx context.Context) { s.runRule(ctx, r, arn, expr) }); err != nil {
+	} else if err := s.startRule(key, r, arn, expr); err != nil {
 		return "", err
 	}
 	s.log.Info("rule put", "rule", arn, "state", string(state), "targets", len(r.Targets))
@@ -204,10 +204,23 @@ func (s *Service) DeleteRule(ctx context.Context, bus, name string) error {
 	return nil
 }
 
-// runRule fires a scheduled rule: a rate from the time it was put, a cron
-// on UTC's wall clock.
-func (s *Service) runRule(ctx context.Context, r Rule, arn string, expr Expression) {
+// ruleARN is the rule's ARN as EventBridge writes it: rule/<name> on the
+// default bus, rule/<bus>/<name> on another (kumo writes rule/default/<name>).
+func ruleARN(recorded string, r Rule, region, account string) string {
+	if r.bus() == "default" {
+		return "arn:aws:events:" + region + ":" + account + ":rule/" + r.Name
+	}
+	return recorded
+}
+
+// startRule fires a scheduled rule: a rate from the time it was put, a
+// cron on UTC's wall clock.
+func (s *Service) startRule(key string, r Rule, arn string, expr Expression) error {
 	next, ok := expr.Next(s.clock.Now(), time.UTC)
+	return s.start(key, func(ctx context.Context) { s.runRule(ctx, r, arn, expr, next, ok) })
+}
+
+func (s *Service) runRule(ctx context.Context, r Rule, arn string, expr Expression, next time.Time, ok bool) {
 	for ok {
 		ch, stop := s.clock.At(next)
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -106,7 +107,14 @@ func (s *Service) deliverS3(bucket string, route map[string]string, body string)
 		return
 	}
 	for i := range ev.Records {
-		ev.Records[i].AWSRegion = s.region
+		r := &ev.Records[i]
+		r.AWSRegion = s.region
+		// S3 writes event names without the s3: of the configuration's event
+		// types, and keys URL-encoded with their slashes kept; kumo does not.
+		r.EventName = strings.TrimPrefix(r.EventName, "s3:")
+		if key, err := url.QueryUnescape(r.S3.Object.Key); err == nil {
+			r.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
+		}
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -197,3 +198,5 @@ func serviceGoroutines() []string {
 	}
 	return found
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
