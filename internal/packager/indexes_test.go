@@ -30,7 +30,8 @@ func TestPackageFromPrivateIndexes(t *testing.T) {
 	var echo strings.Builder
 	f.svc.Echo = &echo
 	app := map[string]string{
-		"template.yaml": `Resources:
+		"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
   Py:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: py/, Handler: app.handler, Runtime: python3.12}

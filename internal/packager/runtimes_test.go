@@ -34,7 +34,7 @@ func TestPackageFetchesTheRuntimesPython(t *testing.T) {
 	f.svc.Runtimes = &runtimes.Options{CacheDir: t.TempDir(), HTTPClient: m.Client(),
 		Mirrors: map[runtimes.Language]string{runtimes.Python: m.PythonMirror}}
 	pkg, err := f.svc.Handle(context.Background(), f.source(t, map[string]string{
-		"template.yaml": "Resources:\n  Fn: {Type: AWS::Serverless::Function, Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12}}\n",
+		"template.yaml": "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn: {Type: AWS::Serverless::Function, Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12}}\n",
 		"fn/app.py":     "def handler(event, context):\n    return 1\n",
 	}))
 	if err != nil {
