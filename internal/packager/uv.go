@@ -45,7 +45,7 @@ func (b *uvBuilder) check(*unit) error { return nil }
 func (b *uvBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
 	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		err := b.find(ctx, u)
-		return keySpec{tools: "uv " + b.version, excludes: uvExcludes}, err
+		return keySpec{tools: "uv " + b.version, excludes: uvExcludes, extra: []string{b.j.pythonIndexes}}, err
 	})
 }
 
