@@ -410,3 +410,70 @@ func TestRestAPIResourcesThatCannotRunFail(t *testing.T) {
 		})
 	}
 }
+
+// functionURLApp is a function with a URL (SAM's FunctionUrlConfig) on
+// its alias.
+const functionURLApp = `
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: CODE
+      Runtime: provided.al2023
+      Handler: bootstrap
+      AutoPublishAlias: live
+      Environment: {Variables: {MESSAGE: hi}}
+      FunctionUrlConfig: {AuthType: NONE}
+Outputs:
+  Url: {Value: !GetAtt HelloUrl.FunctionUrl}
+  Items: {Value: !Sub "${HelloUrl.FunctionUrl}items"}
+  Target: {Value: !Ref HelloUrl}
+  Function: {Value: !GetAtt Hello.Arn}
+`
+
+// TestAFunctionURLServesItsFunction: the URL's https://<id>.lambda-url
+// address maps to loopback, reaches the alias's function, keeps its port
+// across an update of the code, and closes with the stack.
+func TestAFunctionURLServesItsFunction(t *testing.T) {
+	t.Parallel()
+	en := setup(t)
+	ctx := context.Background()
+	v1 := strings.Replace(functionURLApp, "CODE", en.put("code/url-v1.zip", handlerZip["v1"]), 1)
+	v2 := strings.Replace(functionURLApp, "CODE", en.put("code/url-v2.zip", handlerZip["v2"]), 1)
+
+	cs := en.changeSet("url", "create", "CREATE", v1, nil, iam...)
+	if got := changesOf(cs); !slices.Contains(got, "Add HelloUrl AWS::Lambda::Url") {
+		t.Errorf("the change set has no function URL: %q", got)
+	}
+	st := en.execute(cs)
+	en.mustBe(st, cfntypes.StackStatusCreateComplete)
+	out := outputsOf(st)
+	url := out["Url"]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/") || out["Items"] != url+"items" {
+		t.Fatalf("got the URL %q and %q, want a loopback URL ending in / and that URL with items", url, out["Items"])
+	}
+	if want := out["Function"] + ":live"; out["Target"] != want {
+		t.Errorf("got Ref %q, want the alias's ARN %q", out["Target"], want)
+	}
+	if status, body, err := get(t, out["Items"]+"/7?x=1"); err != nil || status != http.StatusOK || !strings.HasPrefix(body, "v1 hi /items/7 ") {
+		t.Errorf("GET %s/7: got %d %q %v, want 200 from v1 with the path", out["Items"], status, body, err)
+	}
+
+	st = en.deploy("url", "v2", "UPDATE", v2, nil, iam...)
+	en.mustBe(st, cfntypes.StackStatusUpdateComplete)
+	if after := outputsOf(st)["Url"]; after != url {
+		t.Errorf("got the URL %q after the update, want %q (the same port)", after, url)
+	}
+	if status, body, err := get(t, url); err != nil || status != http.StatusOK || !strings.HasPrefix(body, "v2 hi / ") {
+		t.Errorf("GET %s after the update: got %d %q %v, want 200 from v2", url, status, body, err)
+	}
+
+	if _, err := en.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("url")}); err != nil {
+		t.Fatal(err)
+	}
+	en.mustBe(en.waitStack(aws.ToString(st.StackId)), cfntypes.StackStatusDeleteComplete)
+	if _, _, err := get(t, url); err == nil {
+		t.Errorf("GET %s after the delete: got an answer, want the connection refused", url)
+	}
+}
