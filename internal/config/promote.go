@@ -18,6 +18,25 @@ import (
 // smoke checks, and the template. No checks run: the commit's were run
 // when it was packaged.
 func (c *Config) PromotePlanTrusted(t Trusted, repo pipeline.Repository, branch, env string, sam *SAMConfig) (pipeline.Plan, error) {
+	return c.promotePlan(t, repo, branch, env, sam, fmt.Sprintf("%s: promoted to %s (no checks, no build: the package released)", branch, env))
+}
+
+// PromoteRunPlanTrusted is PromotePlanTrusted for run, a run of stackflow
+// promote: its branch, its target, and a summary that says what it
+// promotes, from where, and who asked.
+func (c *Config) PromoteRunPlanTrusted(t Trusted, run pipeline.Run, sam *SAMConfig) (pipeline.Plan, error) {
+	p := run.Promote
+	if p == nil {
+		return pipeline.Plan{}, fmt.Errorf("plan the promotion: the run of %s asks for none", run.Short())
+	}
+	summary := fmt.Sprintf("promoted %s from %s to %s", run.Short(), p.From, p.Environment)
+	if p.By != "" {
+		summary += " (asked by " + p.By + ")"
+	}
+	return c.promotePlan(t, run.Repository, run.Branch, p.Environment, sam, summary)
+}
+
+func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, branch, env string, sam *SAMConfig, summary string) (pipeline.Plan, error) {
 	rules, err := t.rules(repo)
 	if err != nil {
 		return pipeline.Plan{}, err
@@ -45,7 +64,7 @@ func (c *Config) PromotePlanTrusted(t Trusted, repo pipeline.Repository, branch,
 		Template:     cmp.Or(c.Template, sam.Settings(env).TemplateFile, DefaultTemplate),
 		Environments: []pipeline.Environment{deployed},
 		Deploy:       true,
-		Summary:      fmt.Sprintf("%s: promoted to %s (no checks, no build: the package released)", branch, env),
+		Summary:      summary,
 	}
 	return c.note(t, repo, sam, plan), nil
 }
