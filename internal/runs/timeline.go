@@ -81,6 +81,8 @@ var LogPhases = []Phase{PhaseChecks, PhasePackage, PhaseDeploy, PhaseSmoke}
 var phaseOf = map[string]Phase{
 	"Report the run started":                PhaseStatus,
 	"Plan the rollback":                     PhaseDeploy,
+	"Read the plan to redeploy":             PhaseSource,
+	"Find the package to deploy":            PhaseDeploy,
 	"Fetch the source and read the plan":    PhaseSource,
 	"Take the preview's lock":               PhaseDeploy,
 	"Delete the preview stack":              PhaseDeploy,
