@@ -254,10 +254,12 @@ func stoppedEnvironment(t *Timeline) (string, error) {
 	return "", fmt.Errorf("%s stopped %s: there is no package to resume with; push the commit again (or push a fix)", t.Execution, where)
 }
 
-// runName is "<slug>-<kind>-<env>-<sha7>-<time>", in Step Functions' safe
-// characters and at most 80 of them.
+// runName is "<slug>-<kind>-<env>-<sha7>-<time>", the time to the
+// millisecond (two promotions of one commit within a second are two
+// runs), in Step Functions' safe characters and at most 80 of them.
 func runName(repo pipeline.Repository, kind, env, commit string, at time.Time) string {
-	tail := "-" + kind + "-" + env + "-" + pipeline.ShortSHA(commit) + "-" + at.UTC().Format("20060102T150405")
+	at = at.UTC()
+	tail := "-" + kind + "-" + env + "-" + pipeline.ShortSHA(commit) + "-" + at.Format("20060102T150405") + fmt.Sprintf("%03d", at.Nanosecond()/1e6)
 	slug := unsafeName.ReplaceAllString(repo.Slug, "-")
 	if len(slug)+len(tail) > pipeline.MaxExecutionName {
 		slug = slug[:max(0, pipeline.MaxExecutionName-len(tail))]
