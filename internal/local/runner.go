@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,7 @@ import (
 	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
+	"github.com/stackflow/stackflow/internal/local/samtransform"
 	"github.com/stackflow/stackflow/internal/local/sfn"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -85,6 +88,11 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// SAMCacheDir is where SAM's translator (PyPI aws-sam-translator, which
+	// runs the AWS::Serverless-2016-10-31 transform of the local
+	// CloudFormation) is installed; empty means the user's cache
+	// directory.
+	SAMCacheDir string
 	// BuildCacheDir is where the zips of the pipeline's own functions are
 	// kept between runs, by build key, so that a run builds only the
 	// functions whose sources changed; empty means BuildCacheDir(), in the
@@ -110,6 +118,12 @@ type Options struct {
 	// the local Lambda and the local Step Functions send trace segments
 	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
 	TraceDaemon string
+	// SSMParameters are put into the local SSM Parameter Store (as String
+	// parameters, name -> value) before anything is installed: the
+	// configuration that apps' templates read with {{resolve:ssm:...}} or
+	// AWS::SSM::Parameter::Value parameters, kept per environment under
+	// names of their own (/app/staging/..., /app/prod/...), as on AWS.
+	SSMParameters map[string]string
 }
 
 // The command line's hook for Options.DefaultBranch: `stackflow local`
@@ -128,19 +142,22 @@ type Pipeline struct {
 	keepLogs bool
 	log      io.Writer
 
-	kumo    *kumo.Server
-	front   *locallambda.Front // kumo's Lambda, traced
-	sfnSvc  *sfn.Service
-	engine  *cfn.Engine
-	cfnSrv  *http.Server
-	cfnURL  string
-	hub     *hub
-	aws     aws.Config
-	cfn     *cloudformation.Client
-	sfn     *awssfn.Client
-	token   string
-	secret  string
-	outputs map[string]string
+	kumo   *kumo.Server
+	front  *locallambda.Front // kumo's Lambda, traced
+	sfnSvc *sfn.Service
+	engine *cfn.Engine
+	// sam runs SAM's transform for the engine; samCancel stops its start.
+	sam       *samtransform.Translator
+	samCancel context.CancelFunc
+	cfnSrv    *http.Server
+	cfnURL    string
+	hub       *hub
+	aws       aws.Config
+	cfn       *cloudformation.Client
+	sfn       *awssfn.Client
+	token     string
+	secret    string
+	outputs   map[string]string
 
 	mu       sync.Mutex
 	repos    map[string]repoServer
@@ -233,6 +250,13 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	}
 	begun := time.Now()
 
+	// SAM's translator starts (and, the first time, installs) while the
+	// rest starts: the pipeline's own template is the first it translates.
+	p.sam = samtransform.New(samtransform.Options{CacheDir: opts.SAMCacheDir, Log: log})
+	var samCtx context.Context
+	samCtx, p.samCancel = context.WithCancel(context.Background())
+	go func() { _ = p.sam.Start(samCtx) }() // a failure is reported by the first change set
+
 	p.kumo = kumo.NewServer()
 	p.aws = aws.Config{
 		Region:       Region,
@@ -295,6 +319,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		},
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		FunctionConcurrency: p.opts.FunctionConcurrency,
+		SAM:                 p.sam,
 	})
 	if err != nil {
 		ln.Close()
@@ -311,6 +336,11 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	fmt.Fprintf(log, "local AWS up in %s: AWS %s, Step Functions %s, CloudFormation %s, Bitbucket %s\n",
 		seconds(time.Since(begun)), p.kumo.URL, p.sfnSvc.URL(), p.cfnURL, p.hub.url)
 
+	for _, name := range slices.Sorted(maps.Keys(opts.SSMParameters)) {
+		if err := p.engine.PutParameter(ctx, name, opts.SSMParameters[name]); err != nil {
+			return nil, fmt.Errorf("put SSM parameter %s into the local Parameter Store: %w", name, err)
+		}
+	}
 	if err := p.install(ctx, cfnCfg); err != nil {
 		return nil, err
 	}
@@ -716,6 +746,10 @@ func (p *Pipeline) Close() error {
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())
+	}
+	if p.sam != nil {
+		p.samCancel()
+		errs = append(errs, p.sam.Close())
 	}
 	if p.sfnSvc != nil {
 		errs = append(errs, p.sfnSvc.Close())

@@ -27,9 +27,9 @@ func TestCreateChangeSetRefusals(t *testing.T) {
 		caps                   []cfntypes.Capability
 		code, msg              string
 	}{
-		{"IAM needs a capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role}", nil,
+		{"IAM needs a capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}", nil,
 			"InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"},
-		{"named IAM needs its capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {RoleName: r}}", iam,
+		{"named IAM needs its capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {RoleName: r, AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}", iam,
 			"InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"},
 		{"cycle", "cycle", "CREATE", "Resources:\n  A: {Type: AWS::S3::Bucket, DependsOn: B}\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: !Ref A}}", nil,
 			"ValidationError", "Circular dependency between resources: [A, B]"},
@@ -70,6 +70,8 @@ func TestServerlessTemplateProblemsFailTheChangeSet(t *testing.T) {
 			"Circular dependency between resources: [A, B]"},
 		{"other transform", "Transform: [AWS::Serverless-2016-10-31, AWS::LanguageExtensions]\nResources:\n  A: {Type: AWS::Serverless::SimpleTable}",
 			"Transform AWS::LanguageExtensions is not supported by stackflow's local engine"},
+		{"invalid SAM", "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn: {Type: AWS::Serverless::Function, Properties: {CodeUri: s3://b/k.zip, Runtime: python3.12}}",
+			"Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application Specification document. Number of errors found: 1. Resource with id [Fn] is invalid. Runtime and Handler needs to be present when PackageType is of type `Zip`"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +125,7 @@ func TestRetainedResourcesOutliveTheStack(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
 	ctx := context.Background()
-	st := en.deploy("keep", "create", "CREATE", "Resources:\n  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain}\n  Gone: {Type: AWS::S3::Bucket}\n", nil)
+	st := en.deploy("keep", "create", "CREATE", "Resources:\n  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain, UpdateReplacePolicy: Retain}\n  Gone: {Type: AWS::S3::Bucket}\n", nil)
 	kept, gone := physicalOf(t, en, "keep", "Kept"), physicalOf(t, en, "keep", "Gone")
 	if _, err := en.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("keep")}); err != nil {
 		t.Fatal(err)
@@ -212,7 +214,9 @@ func TestListingsAndLookups(t *testing.T) {
 	for _, r := range res.StackResources {
 		got = append(got, aws.ToString(r.LogicalResourceId)+" "+aws.ToString(r.ResourceType)+" "+string(r.ResourceStatus))
 	}
-	if want := []string{"Table AWS::DynamoDB::Table CREATE_COMPLETE", "Files AWS::S3::Bucket CREATE_COMPLETE"}; !reflect.DeepEqual(got, want) {
+	// SAM's translator puts what it makes after the template's own
+	// CloudFormation resources, as AWS's processed template has them.
+	if want := []string{"Files AWS::S3::Bucket CREATE_COMPLETE", "Table AWS::DynamoDB::Table CREATE_COMPLETE"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got resources %q, want %q", got, want)
 	}
 	sum, err := en.cfn.ListStackResources(ctx, &cloudformation.ListStackResourcesInput{StackName: st.StackId})
@@ -242,7 +246,7 @@ func TestListingsAndLookups(t *testing.T) {
 func TestValidateTemplate(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
-	body := "Description: d\nParameters:\n  P: {Type: String, Default: x, Description: the p}\n  S: {Type: String, NoEcho: true}\nResources:\n  R: {Type: AWS::IAM::Role}\n"
+	body := "Description: d\nParameters:\n  P: {Type: String, Default: x, Description: the p}\n  S: {Type: String, NoEcho: true}\nResources:\n  R: {Type: AWS::IAM::Role, Properties: {Description: !Ref P, Tags: [{Key: s, Value: !Ref S}], AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}\n"
 	out, err := en.cfn.ValidateTemplate(context.Background(), &cloudformation.ValidateTemplateInput{TemplateBody: aws.String(body)})
 	if err != nil {
 		t.Fatal(err)
