@@ -64,6 +64,7 @@ var invalidTemplates = map[string]string{
 
 	// SAM's translator's refusals, and dynamic references where CloudFormation refuses them.
 	"internal/local/cfn/api_test.go:TestServerlessTemplateProblemsFailTheChangeSet/invalid SAM":                  "a function without Handler: the translator's error fails the change set",
+	"cmd/stackflow/plan_test.go:TestPlanSaysWhatALocalRunDoesNotRehearse/bad/template.yaml":                      "a function without Handler: plan shows the translator's error",
 	"internal/local/cfn/support_test.go:TestTranslateSaysWhatIsWrong/bad":                                        "a function without Handler: Translate's error, as CloudFormation words it",
 	"internal/local/cfn/dynref_test.go:TestDynamicReferenceErrors/ssm-secure in a function_s variables/template": "an ssm-secure reference where CloudFormation does not resolve one",
 	"internal/local/cfn/dynref_test.go:TestDynamicReferencesResolve/tmpl":                                        "a secretsmanager reference in an Output (left as written, as the test shows); parameter names filled in at run time",

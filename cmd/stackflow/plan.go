@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/config"
+	"github.com/stackflow/stackflow/internal/local/cfn"
 	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
@@ -30,7 +31,12 @@ func newPlanCommand() *cobra.Command {
 repository or a folder in one; default .) exactly as the pipeline reads
 them, and show what a push of the branch would do: its checks, and each
 environment's stack, region, parameters and smoke checks. A mistake is
-shown as the file, the line and the fix.
+shown as the file, the line and the fix. For a branch that deploys, it
+also lists what of the app's template stackflow local would not rehearse
+as AWS runs it: the resource types and properties that fail a local run,
+then those that run differently (it reads the template as SAM's own
+translator makes it, installing the translator on first use as stackflow
+local does).
 
 The plan reads the app as it is in HEAD, the commit a push delivers (and
 stackflow local delivers), and says first when the work tree differs from
@@ -90,13 +96,35 @@ in a git repository yet is read as it is.`,
 		if err := cfg.CheckOutputs(tree, plan); err != nil {
 			return err
 		}
+		var rehearsed rehearsal
+		if plan.Deploy {
+			rehearsed = notRehearsed(ctx, tree, plan, stderr)
+		}
 		if asJSON {
-			return writeJSON(cmd.OutOrStdout(), plan)
+			out := planJSON{Plan: plan, NotRehearsed: rehearsed.Gaps}
+			if rehearsed.Err != nil {
+				out.NotRehearsedError = rehearsed.Err.Error()
+			}
+			return writeJSON(cmd.OutOrStdout(), out)
 		}
 		printPlan(cmd.OutOrStdout(), repo, app.Dir, plan)
+		if plan.Deploy {
+			printRehearsal(cmd.OutOrStdout(), plan.Template, rehearsed)
+		}
 		return nil
 	}
 	return cmd
+}
+
+// planJSON is what `stackflow plan --json` prints: the plan, and what
+// stackflow local would not rehearse of the app's template.
+type planJSON struct {
+	pipeline.Plan
+	// NotRehearsed lists what of the template the local engine does not
+	// run as AWS does (cfn.Unrehearsed); NotRehearsedError says why that
+	// could not be told.
+	NotRehearsed      []cfn.Gap `json:"notRehearsed,omitempty"`
+	NotRehearsedError string    `json:"notRehearsedError,omitempty"`
 }
 
 // planSource finds the app in dir and what the plan reads: HEAD's tree of
