@@ -10,7 +10,9 @@
 // OpenApiVersion is set) with its x-amazon-apigateway-integration,
 // x-amazon-apigateway-any-method and x-amazon-apigateway-binary-media-types;
 // ResourceRoutes reads an API built from AWS::ApiGateway::Resource and
-// AWS::ApiGateway::Method instead. Serve, Update and Close run it.
+// AWS::ApiGateway::Method instead (MockFrom reads a mock method's
+// answer). Serve, Update and Close run it; the local CloudFormation
+// (internal/local/cfn) does so for the REST APIs of a stack.
 //
 // Emulated as API Gateway does it:
 //
