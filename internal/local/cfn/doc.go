@@ -186,8 +186,10 @@
 //     "The REST API doesn't contain any methods"), and its StageName makes
 //     that stage (SAM's Stage stage), with StageDescription.Variables.
 //     Every stage serves the API as it is now, not the deployment it
-//     names. AWS::ApiGateway::Authorizer and AWS::ApiGateway::Account are
-//     recorded: authorizers, API keys and usage plans are not enforced.
+//     names. AWS::ApiGateway::Authorizer, ApiKey, UsagePlan, UsagePlanKey,
+//     RequestValidator, GatewayResponse and Account are recorded:
+//     authorizers, API keys, usage plans, request validation and gateway
+//     responses are not applied.
 //   - AWS::Lambda::Url, a function URL (SAM's FunctionUrlConfig): served by
 //     package internal/local/httpapi (FunctionURL) on its own loopback
 //     port, every method and path to TargetFunctionArn (with its

@@ -83,15 +83,26 @@ func init() {
 				"CanarySetting":       "every stage serves the API as it is now",
 			},
 		},
-		"AWS::ApiGateway::Authorizer": withNote(recorded([]string{"AuthorizerId"}, []string{"RestApiId"}, func(_ *op, r *resource) {
-			r.Physical = randomString(lowerAlnum, 6)
-			r.Attrs = map[string]any{"AuthorizerId": r.Physical}
-		}), notEnforced),
+		"AWS::ApiGateway::Authorizer":       apiPart("AuthorizerId", []string{"RestApiId"}, notEnforced),
+		"AWS::ApiGateway::ApiKey":           apiPart("APIKeyId", []string{"Name", "Value"}, notEnforced),
+		"AWS::ApiGateway::UsagePlan":        apiPart("Id", nil, notEnforced),
+		"AWS::ApiGateway::UsagePlanKey":     apiPart("Id", []string{"KeyId", "KeyType", "UsagePlanId"}, notEnforced),
+		"AWS::ApiGateway::RequestValidator": apiPart("RequestValidatorId", []string{"RestApiId"}, "requests are not validated locally"),
+		"AWS::ApiGateway::GatewayResponse":  apiPart("Id", []string{"RestApiId", "ResponseType"}, "gateway responses are not applied locally: API Gateway's own answers are its defaults"),
 		"AWS::ApiGateway::Account": withNote(recorded([]string{"Id"}, nil, func(o *op, r *resource) {
 			r.Physical = physicalName(o.stackName, r.Logical, 64, false)
 			r.Attrs = map[string]any{"Id": r.Physical}
 		}), "API Gateway's logs are not written locally"),
 	})
+}
+
+// apiPart is a part of a REST API that is only recorded: Ref and GetAtt
+// attr give an ID shaped like API Gateway's.
+func apiPart(attr string, replace []string, note string) *kind {
+	return withNote(recorded([]string{attr}, replace, func(_ *op, r *resource) {
+		r.Physical = randomString(lowerAlnum, 10)
+		r.Attrs = map[string]any{attr: r.Physical}
+	}), note)
 }
 
 // withNote is k with a note on what it does not do locally.

@@ -202,7 +202,8 @@ func TestSAMHelloWorldServesItsRestAPI(t *testing.T) {
 }
 
 // explicitAPI is an AWS::Serverless::Api with a stage name, stage
-// variables, CORS, binary media types and a Lambda authorizer.
+// variables, CORS, binary media types, a Lambda authorizer, and API keys
+// with a usage plan.
 const explicitAPI = `
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -217,6 +218,8 @@ Resources:
         DefaultAuthorizer: Token
         Authorizers:
           Token: {FunctionArn: !GetAtt Auth.Arn}
+        ApiKeyRequired: true
+        UsagePlan: {CreateUsagePlan: PER_API}
   Auth:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: CODE, Handler: app.lambda_handler, Runtime: python3.12}
@@ -236,7 +239,8 @@ Outputs:
 
 // TestAServerlessApiServesItsStageWithCorsAndBinaryBodies: StageName,
 // Variables, Cors (SAM's mock OPTIONS methods) and BinaryMediaTypes take
-// effect; the authorizer is not enforced.
+// effect; the authorizer and the API key are recorded and not enforced (a
+// request with neither reaches the function).
 func TestAServerlessApiServesItsStageWithCorsAndBinaryBodies(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
@@ -244,6 +248,19 @@ func TestAServerlessApiServesItsStageWithCorsAndBinaryBodies(t *testing.T) {
 	st := en.deploy("explicit", "create", "CREATE", strings.Replace(explicitAPI, "CODE", code, 2), nil, iam...)
 	en.mustBe(st, cfntypes.StackStatusCreateComplete)
 	url := outputsOf(st)["Url"]
+	res, err := en.cfn.DescribeStackResources(context.Background(), &cloudformation.DescribeStackResourcesInput{StackName: aws.String("explicit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range res.StackResources {
+		types = append(types, aws.ToString(r.ResourceType))
+	}
+	for _, want := range []string{"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey"} {
+		if !slices.Contains(types, want) {
+			t.Errorf("the stack has no %s: %q", want, types)
+		}
+	}
 
 	ev := echoed(t, "PUT", url+"/items/a/b%20c", "image/png", "\x89PNG")
 	if ev.PathParameters["proxy"] != "a/b c" || ev.StageVariables["who"] != "world" || ev.RequestContext.Stage != "dev" ||
