@@ -77,7 +77,7 @@ func TestPlan(t *testing.T) {
 			name: "main is promoted to staging then prod", args: []string{"plan", hello, "--branch", "main"},
 			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`,
 				"stackflow local (template.yaml as SAM's translator makes it):\n    runs every resource\n    runs differently from AWS:\n",
-				"AWS::Lambda::Function Architectures (HelloFunction): not applied locally: functions run on this machine's architecture"},
+				"AWS::Lambda::Function Architectures (HelloFunction): functions run on this machine's architecture"},
 		},
 		{
 			name: "a folder inside the app finds its root", args: []string{"plan", "--branch", "feature/x", filepath.Join(hello, "hello")},
@@ -145,7 +145,7 @@ func TestPlanSaysWhatALocalRunDoesNotRehearse(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", dir, "--branch", "main")
 	checkRun(t, code, out, errOut, 0, []string{
 		"    fails the stack on (a local run stops there; AWS runs them):\n      AWS::RDS::DBCluster (Db): the type does not run locally: a local run fails the stack\n    runs differently from AWS:\n",
-		"      AWS::ApiGateway::RestApi Body.securityDefinitions (Api): not applied locally: authorizers, API keys and usage plans are not enforced locally",
+		"      AWS::ApiGateway::RestApi Body.securityDefinitions (Api): Lambda authorizers (token and request) run; Cognito user pool and IAM authorizers and API keys are not enforced locally",
 	}, nil)
 
 	code, out, errOut = runCLI(t, "plan", dir, "--branch", "main", "--json")

@@ -186,10 +186,11 @@
 //     "The REST API doesn't contain any methods"), and its StageName makes
 //     that stage (SAM's Stage stage), with StageDescription.Variables.
 //     Every stage serves the API as it is now, not the deployment it
-//     names. AWS::ApiGateway::Authorizer, ApiKey, UsagePlan, UsagePlanKey,
-//     RequestValidator, GatewayResponse and Account are recorded:
-//     authorizers, API keys, usage plans, request validation and gateway
-//     responses are not applied.
+//     names. The body's Lambda authorizers (SAM's Auth) run, as package
+//     restapi says. AWS::ApiGateway::Authorizer, ApiKey, UsagePlan,
+//     UsagePlanKey, RequestValidator, GatewayResponse and Account are
+//     recorded: those authorizers, API keys, usage plans, request
+//     validation and gateway responses are not applied.
 //   - AWS::Lambda::Url, a function URL (SAM's FunctionUrlConfig): served by
 //     package internal/local/httpapi (FunctionURL) on its own loopback
 //     port, every method and path to TargetFunctionArn (with its

@@ -20,7 +20,11 @@ import (
 // AWS::ApiGateway::Deployment's StageName makes, as SAM's Stage stage).
 // Every stage serves the API as it is now.
 func init() {
-	notEnforced := "authorizers, API keys and usage plans are not enforced locally: every request reaches its integration"
+	var (
+		bodySecurity = "Lambda authorizers (token and request) run; Cognito user pool and IAM authorizers and API keys are not enforced locally"
+		keys         = "API keys and usage plans are not enforced locally: a request needs no key"
+		authorizers  = "authorizers made as AWS::ApiGateway::Authorizer resources are not enforced locally: every request reaches its method"
+	)
 	register(map[string]*kind{
 		"AWS::ApiGateway::RestApi": {
 			attrs:   []string{"RestApiId", "RootResourceId"},
@@ -29,14 +33,14 @@ func init() {
 			remove:  removeRestAPI,
 			refused: map[string]string{"CloneFrom": "give the API's Body or its resources and methods"},
 			ignored: map[string]string{
-				"Body.securityDefinitions":                    notEnforced,
-				"Body.components.securitySchemes":             notEnforced,
-				"Body.x-amazon-apigateway-api-key-source":     notEnforced,
+				"Body.securityDefinitions":                    bodySecurity,
+				"Body.components.securitySchemes":             bodySecurity,
+				"Body.x-amazon-apigateway-api-key-source":     keys,
 				"Body.x-amazon-apigateway-policy":             "resource policies are not applied locally",
 				"Policy":                                      "resource policies are not applied locally",
 				"Body.x-amazon-apigateway-gateway-responses":  "gateway responses are not applied locally: API Gateway's own answers are its defaults",
 				"Body.x-amazon-apigateway-request-validators": "requests are not validated locally",
-				"ApiKeySourceType":                            notEnforced,
+				"ApiKeySourceType":                            keys,
 				"EndpointConfiguration":                       "every API is served on plain HTTP on 127.0.0.1",
 				"MinimumCompressionSize":                      "answers are not compressed locally",
 			},
@@ -54,8 +58,8 @@ func init() {
 			update:  updateMethod,
 			remove:  removeMethod,
 			ignored: map[string]string{
-				"AuthorizerId":       notEnforced,
-				"ApiKeyRequired":     notEnforced,
+				"AuthorizerId":       authorizers,
+				"ApiKeyRequired":     keys,
 				"RequestValidatorId": "requests are not validated locally",
 			},
 		},
@@ -83,10 +87,10 @@ func init() {
 				"CanarySetting":       "every stage serves the API as it is now",
 			},
 		},
-		"AWS::ApiGateway::Authorizer":       apiPart("AuthorizerId", []string{"RestApiId"}, notEnforced),
-		"AWS::ApiGateway::ApiKey":           apiPart("APIKeyId", []string{"Name", "Value"}, notEnforced),
-		"AWS::ApiGateway::UsagePlan":        apiPart("Id", nil, notEnforced),
-		"AWS::ApiGateway::UsagePlanKey":     apiPart("Id", []string{"KeyId", "KeyType", "UsagePlanId"}, notEnforced),
+		"AWS::ApiGateway::Authorizer":       apiPart("AuthorizerId", []string{"RestApiId"}, authorizers),
+		"AWS::ApiGateway::ApiKey":           apiPart("APIKeyId", []string{"Name", "Value"}, keys),
+		"AWS::ApiGateway::UsagePlan":        apiPart("Id", nil, keys),
+		"AWS::ApiGateway::UsagePlanKey":     apiPart("Id", []string{"KeyId", "KeyType", "UsagePlanId"}, keys),
 		"AWS::ApiGateway::RequestValidator": apiPart("RequestValidatorId", []string{"RestApiId"}, "requests are not validated locally"),
 		"AWS::ApiGateway::GatewayResponse":  apiPart("Id", []string{"RestApiId", "ResponseType"}, "gateway responses are not applied locally: API Gateway's own answers are its defaults"),
 		"AWS::ApiGateway::Account": withNote(recorded([]string{"Id"}, nil, func(o *op, r *resource) {

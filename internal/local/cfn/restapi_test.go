@@ -56,6 +56,20 @@ def lambda_handler(event, context):
     return {"statusCode": 200, "body": json.dumps({"message": "hello world", "event": event})}
 `
 
+// authorizerApp is a token authorizer: "allow" and "deny" get a policy
+// that says so for the method, anything else is Unauthorized.
+const authorizerApp = `def handler(event, context):
+    token = event["authorizationToken"]
+    if token not in ("allow", "deny"):
+        raise Exception("Unauthorized")
+    effect = "Allow" if token == "allow" else "Deny"
+    return {
+        "principalId": "ann",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
+        "context": {"team": "blue"},
+    }
+`
+
 // proxyEvent is what the tests read of a payload 1.0 event.
 type proxyEvent struct {
 	Resource        string            `json:"resource"`
@@ -66,15 +80,17 @@ type proxyEvent struct {
 	Body            *string           `json:"body"`
 	IsBase64Encoded bool              `json:"isBase64Encoded"`
 	RequestContext  struct {
-		Stage        string `json:"stage"`
-		ResourcePath string `json:"resourcePath"`
-		APIID        string `json:"apiId"`
-		Path         string `json:"path"`
+		Stage        string         `json:"stage"`
+		ResourcePath string         `json:"resourcePath"`
+		APIID        string         `json:"apiId"`
+		Path         string         `json:"path"`
+		Authorizer   map[string]any `json:"authorizer"`
 	} `json:"requestContext"`
 }
 
-// call makes a request and returns the status, the headers and the body.
-func call(t *testing.T, method, url, contentType, body string) (int, http.Header, string) {
+// call makes a request and returns the status, the headers and the body;
+// headers are name, value, name, value, ...
+func call(t *testing.T, method, url, contentType, body string, headers ...string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -82,6 +98,9 @@ func call(t *testing.T, method, url, contentType, body string) (int, http.Header
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Do(req)
@@ -97,9 +116,9 @@ func call(t *testing.T, method, url, contentType, body string) (int, http.Header
 }
 
 // echoed calls url and returns the event the echo function got.
-func echoed(t *testing.T, method, url, contentType, body string) proxyEvent {
+func echoed(t *testing.T, method, url, contentType, body string, headers ...string) proxyEvent {
 	t.Helper()
-	status, _, got := call(t, method, url, contentType, body)
+	status, _, got := call(t, method, url, contentType, body, headers...)
 	if status != http.StatusOK {
 		t.Fatalf("%s %s: got %d %s, want 200", method, url, status, got)
 	}
@@ -218,11 +237,12 @@ Resources:
         DefaultAuthorizer: Token
         Authorizers:
           Token: {FunctionArn: !GetAtt Auth.Arn}
+        AddDefaultAuthorizerToCorsPreflight: false
         ApiKeyRequired: true
         UsagePlan: {CreateUsagePlan: PER_API}
   Auth:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: CODE, Handler: app.lambda_handler, Runtime: python3.12}
+    Properties: {CodeUri: CODE, Handler: auth.handler, Runtime: python3.12}
   Echo:
     Type: AWS::Serverless::Function
     Properties:
@@ -238,13 +258,12 @@ Outputs:
 `
 
 // TestAServerlessApiServesItsStageWithCorsAndBinaryBodies: StageName,
-// Variables, Cors (SAM's mock OPTIONS methods) and BinaryMediaTypes take
-// effect; the authorizer and the API key are recorded and not enforced (a
-// request with neither reaches the function).
+// Variables, Cors (SAM's mock OPTIONS methods), BinaryMediaTypes and the
+// Lambda authorizer take effect; the API key is recorded and not enforced.
 func TestAServerlessApiServesItsStageWithCorsAndBinaryBodies(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
-	code := en.put("code/echo.zip", zipFiles(t, map[string]string{"app.py": echoApp}))
+	code := en.put("code/echo.zip", zipFiles(t, map[string]string{"app.py": echoApp, "auth.py": authorizerApp}))
 	st := en.deploy("explicit", "create", "CREATE", strings.Replace(explicitAPI, "CODE", code, 2), nil, iam...)
 	en.mustBe(st, cfntypes.StackStatusCreateComplete)
 	url := outputsOf(st)["Url"]
@@ -262,10 +281,31 @@ func TestAServerlessApiServesItsStageWithCorsAndBinaryBodies(t *testing.T) {
 		}
 	}
 
-	ev := echoed(t, "PUT", url+"/items/a/b%20c", "image/png", "\x89PNG")
+	// The authorizer decides; no API key is asked for.
+	for _, tt := range []struct {
+		token  string
+		status int
+		body   string
+	}{
+		{"", http.StatusUnauthorized, `{"message":"Unauthorized"}`},
+		{"nobody", http.StatusUnauthorized, `{"message":"Unauthorized"}`},
+		{"deny", http.StatusForbidden, `{"Message":"User is not authorized to access this resource with an explicit deny"}`},
+	} {
+		var headers []string
+		if tt.token != "" {
+			headers = []string{"Authorization", tt.token}
+		}
+		if status, _, body := call(t, "GET", url+"/items/x", "", "", headers...); status != tt.status || body != tt.body {
+			t.Errorf("token %q: got %d %s, want %d %s", tt.token, status, body, tt.status, tt.body)
+		}
+	}
+	ev := echoed(t, "PUT", url+"/items/a/b%20c", "image/png", "\x89PNG", "Authorization", "allow")
 	if ev.PathParameters["proxy"] != "a/b c" || ev.StageVariables["who"] != "world" || ev.RequestContext.Stage != "dev" ||
 		ev.RequestContext.ResourcePath != "/items/{proxy+}" || !ev.IsBase64Encoded || ev.Body == nil || *ev.Body != "iVBORw==" {
 		t.Errorf("got the event %+v, want PUT of /items/{proxy+} on dev with proxy=a/b c, who=world and the body in base64", ev)
+	}
+	if a := ev.RequestContext.Authorizer; a["principalId"] != "ann" || a["team"] != "blue" {
+		t.Errorf("got requestContext.authorizer %v, want principalId ann and the authorizer's context", a)
 	}
 	status, header, _ := call(t, "OPTIONS", url+"/items/x", "", "")
 	if status != http.StatusOK || header.Get("Access-Control-Allow-Origin") != "https://example.com" || !strings.Contains(header.Get("Access-Control-Allow-Methods"), "OPTIONS") {

@@ -91,7 +91,7 @@ func Unrehearsed(template []byte) ([]Gap, error) {
 		}
 		for _, p := range slices.Sorted(maps.Keys(k.ignored)) {
 			if prop(r.Properties, p) != nil {
-				add(r.Type, p, r.Name, "not applied locally: "+k.ignored[p], false)
+				add(r.Type, p, r.Name, k.ignored[p], false)
 			}
 		}
 	}

@@ -76,8 +76,8 @@ func TestUnrehearsedListsWhatALocalRunDoesNotRehearse(t *testing.T) {
 		{Type: "AWS::Lambda::Function", Property: "Code.ImageUri", Resources: []string{"Image"}, Fails: true,
 			Note: "refused locally: container images do not run locally: give the code as a zip (SAM's CodeUri)"},
 		{Type: "AWS::ApiGateway::RestApi", Property: "Body.securityDefinitions", Resources: []string{"Api"},
-			Note: "not applied locally: authorizers, API keys and usage plans are not enforced locally: every request reaches its integration"},
-		{Type: "AWS::Lambda::Function", Property: "Architectures", Resources: []string{"Hello"}, Note: "not applied locally: functions run on this machine's architecture"},
+			Note: "Lambda authorizers (token and request) run; Cognito user pool and IAM authorizers and API keys are not enforced locally"},
+		{Type: "AWS::Lambda::Function", Property: "Architectures", Resources: []string{"Hello"}, Note: "functions run on this machine's architecture"},
 		{Type: "AWS::ApiGateway::Account", Resources: []string{"Gateway"}, Note: "recorded only: API Gateway's logs are not written locally"},
 	} {
 		if got := find(want.Type, want.Property); got != nil && !reflect.DeepEqual(*got, want) {
@@ -91,7 +91,7 @@ func TestUnrehearsedListsWhatALocalRunDoesNotRehearse(t *testing.T) {
 	if !strings.Contains(string(plain), `"HelloAliasstaging"`) {
 		t.Errorf("the translated template has no alias staging: %s", plain)
 	}
-	if got := find("AWS::Lambda::Function", "Architectures"); got != nil && got.String() != "AWS::Lambda::Function Architectures (Hello): not applied locally: functions run on this machine's architecture" {
+	if got := find("AWS::Lambda::Function", "Architectures"); got != nil && got.String() != "AWS::Lambda::Function Architectures (Hello): functions run on this machine's architecture" {
 		t.Errorf("got the line %q", got.String())
 	}
 	for typ, want := range map[string]bool{"AWS::ApiGateway::RestApi": true, "AWS::Lambda::Url": true, "AWS::RDS::DBCluster": false} {

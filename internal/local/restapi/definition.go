@@ -32,6 +32,9 @@ type Route struct {
 	// Mock, when set, answers instead of a function: a mock integration
 	// with a static answer, as SAM's Cors writes for OPTIONS.
 	Mock *MockResponse
+	// Authorizer, when set, is the Lambda authorizer that must let a
+	// request through before it reaches the integration.
+	Authorizer *Authorizer
 }
 
 // MockResponse is the static answer of a mock integration.
@@ -77,6 +80,10 @@ func Parse(body map[string]any) (Definition, error) {
 		keys = append(keys, p)
 	}
 	sort.Strings(keys)
+	auths, err := authorizers(body)
+	if err != nil {
+		return def, fmt.Errorf("read the REST API's body: %w", err)
+	}
 	for _, p := range keys {
 		item, ok := paths[p].(map[string]any)
 		if !ok {
@@ -90,6 +97,9 @@ func Parse(body map[string]any) (Definition, error) {
 			r, err := parseOperation(p, method, op)
 			if err != nil {
 				return def, fmt.Errorf("read the REST API's body: %w", err)
+			}
+			if fields, ok := op.(map[string]any); ok {
+				r.Authorizer = securedBy(fields["security"], body["security"], auths)
 			}
 			def.Routes = append(def.Routes, r)
 		}
