@@ -118,10 +118,11 @@ func field(n *yaml.Node, key string) *yaml.Node {
 }
 
 // printRehearsal says what stackflow local would not rehearse: first what
-// fails a local run, then what runs differently.
-func printRehearsal(w io.Writer, template string, r rehearsal) {
+// fails a local run, then what runs differently; each line starts with
+// indent.
+func printRehearsal(w io.Writer, indent, template string, r rehearsal) {
 	if r.Err != nil {
-		fmt.Fprintf(w, "\n  stackflow local: could not tell what it rehearses: %v\n", r.Err)
+		fmt.Fprintf(w, "\n%sstackflow local: could not tell what it rehearses: %v\n", indent, r.Err)
 		return
 	}
 	var fails, differs []cfn.Gap
@@ -132,19 +133,19 @@ func printRehearsal(w io.Writer, template string, r rehearsal) {
 			differs = append(differs, g)
 		}
 	}
-	fmt.Fprintf(w, "\n  stackflow local (%s as SAM's translator makes it):\n", template)
+	fmt.Fprintf(w, "\n%sstackflow local (%s as SAM's translator makes it):\n", indent, template)
 	if len(fails) == 0 {
-		fmt.Fprintln(w, "    runs every resource")
+		fmt.Fprintf(w, "%s  runs every resource\n", indent)
 	} else {
-		fmt.Fprintln(w, "    fails the stack on (a local run stops there; AWS runs them):")
+		fmt.Fprintf(w, "%s  fails the stack on (a local run stops there; AWS runs them):\n", indent)
 		for _, g := range fails {
-			fmt.Fprintf(w, "      %s\n", g)
+			fmt.Fprintf(w, "%s    %s\n", indent, g)
 		}
 	}
 	if len(differs) > 0 {
-		fmt.Fprintln(w, "    runs differently from AWS:")
+		fmt.Fprintf(w, "%s  runs differently from AWS:\n", indent)
 		for _, g := range differs {
-			fmt.Fprintf(w, "      %s\n", g)
+			fmt.Fprintf(w, "%s    %s\n", indent, g)
 		}
 	}
 }

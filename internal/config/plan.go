@@ -26,21 +26,33 @@ import (
 // deployed environments whose samconfig.toml template_file differ: a run
 // packages one template for all of them.
 func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
-	return c.plan(self(c, sam), repo, branch, sam)
+	return c.plan(self(c, sam), repo, Change{Branch: branch}, sam)
 }
 
-// plan is the plan of branch with t's rules and the commit's files c and
-// sam.
-func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
+// PlanChange is Plan for a push that made the change ch (a branch or a
+// tag, and the files it changed): environments whose paths or
+// paths_ignore leave the push out are in the plan's Skipped.
+func (c *Config) PlanChange(repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
+	return c.plan(self(c, sam), repo, ch, sam)
+}
+
+// plan is the plan of the change ch with t's rules and the commit's
+// files c and sam.
+func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
 	rules, err := t.rules(repo)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
 	var envs []pipeline.Environment
+	var skipped []pipeline.Skipped
 	var templates []string // the template each deployed environment's samconfig names
 	var ready *pipeline.ReadyToPromote
 	for _, r := range rules {
-		if !r.config.Deploys(branch) {
+		reach := r.config.reach(ch)
+		if reach.Filtered {
+			skipped = append(skipped, pipeline.Skipped{Name: r.config.Name, Reason: reach.Paths})
+		}
+		if !reach.Deploys {
 			continue
 		}
 		if r.env.ManualPromotion {
@@ -78,7 +90,8 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *S
 		Template:     tmpl,
 		Environments: envs,
 		Deploy:       len(envs) > 0,
-		Summary:      summary(branch, checks, envs),
+		Summary:      summary(ch.Ref(), checks, envs, skipped),
+		Skipped:      skipped,
 		Ready:        ready,
 	}
 	if ready != nil {
@@ -206,20 +219,37 @@ func defaultStack(slug, env string) string {
 	return s
 }
 
-func summary(branch string, checks []string, envs []pipeline.Environment) string {
+func summary(ref string, checks []string, envs []pipeline.Environment, skipped []pipeline.Skipped) string {
 	names := make([]string, len(envs))
 	for i, e := range envs {
 		names[i] = e.Name
 	}
 	promote := strings.Join(names, " -> ")
+	what := "branch"
+	if strings.HasPrefix(ref, "tag ") {
+		what = "tag"
+	}
+	var s string
 	switch {
 	case len(envs) > 0 && len(checks) > 0:
-		return fmt.Sprintf("%s: checks, then %s", branch, promote)
+		s = fmt.Sprintf("%s: checks, then %s", ref, promote)
 	case len(envs) > 0:
-		return fmt.Sprintf("%s: %s (no checks)", branch, promote)
+		s = fmt.Sprintf("%s: %s (no checks)", ref, promote)
+	case len(skipped) > 0 && len(checks) > 0:
+		s = ref + ": checks only (no environment's paths match this push)"
+	case len(skipped) > 0:
+		s = ref + ": nothing to do (no checks, and no environment's paths match this push)"
 	case len(checks) > 0:
-		return branch + ": checks only (no environment deploys this branch)"
+		s = ref + ": checks only (no environment deploys this " + what + ")"
 	default:
-		return branch + ": nothing to do (no checks, and no environment deploys this branch)"
+		s = ref + ": nothing to do (no checks, and no environment deploys this " + what + ")"
 	}
+	if len(skipped) > 0 {
+		var parts []string
+		for _, k := range skipped {
+			parts = append(parts, k.Name+" ("+k.Reason+")")
+		}
+		s += "; skipped " + strings.Join(parts, ", ")
+	}
+	return s
 }

@@ -158,7 +158,14 @@ func (c *Config) environment(name string) (Environment, bool) {
 // otherwise than t is listed in the plan's Ignored and named in its
 // Summary.
 func (c *Config) PlanTrusted(t Trusted, repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
-	plan, err := c.plan(t, repo, branch, sam)
+	return c.PlanTrustedChange(t, repo, Change{Branch: branch}, sam)
+}
+
+// PlanTrustedChange is PlanTrusted for a push that made the change ch:
+// a branch or a tag, and the files it changed. Which branches and tags
+// an environment takes, and its path filters, are t's.
+func (c *Config) PlanTrustedChange(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
+	plan, err := c.plan(t, repo, ch, sam)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
@@ -230,6 +237,9 @@ func (c *Config) ignored(t Trusted, repo pipeline.Repository, sam *SAMConfig) []
 		mine, theirs := ce.resolve(repo, sam.Settings(ce.Name)), te.resolve(repo, t.SAM.Settings(te.Name))
 		p := te.Name + "."
 		add(p+"branches", listed(ce.Branches), listed(te.Branches))
+		add(p+"tags", listed(ce.GitTags), listed(te.GitTags))
+		add(p+"paths", listed(ce.Paths), listed(te.Paths))
+		add(p+"paths_ignore", listed(ce.PathsIgnore), listed(te.PathsIgnore))
 		add(p+"stack", mine.Stack, theirs.Stack)
 		add(p+"region", or(mine.Region, "the pipeline's region"), or(theirs.Region, "the pipeline's region"))
 		add(p+"role_arn", or(mine.RoleARN, "none"), or(theirs.RoleARN, "none"))

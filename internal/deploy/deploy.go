@@ -169,10 +169,11 @@ func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (p
 	env, pkg := in.Environment, in.Package
 	r := releases.Release{
 		Repository:  in.Run.Repository.FullName(),
+		App:         in.Environment.App,
 		Environment: in.Environment.Name,
 		Stack:       in.Environment.Stack,
 		Commit:      in.Run.Commit,
-		Branch:      in.Run.Branch,
+		Branch:      in.Run.Ref(),
 		Execution:   in.Execution,
 		TemplateURL: in.Package.TemplateURL,
 		DeployedAt:  s.now(),

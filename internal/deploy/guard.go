@@ -123,7 +123,7 @@ func (s *Service) stillNewest(ctx context.Context, in pipeline.DeployInput) erro
 
 // superseded is the error of in's run, which newer superseded.
 func superseded(in pipeline.DeployInput, newer locks.Holder) *pipeline.Superseded {
-	return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: newer.Commit, Rollback: newer.Rollback}
+	return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Lane(), By: newer.Commit, Rollback: newer.Rollback}
 }
 
 // claim is in's run asking for its environment's stack.
@@ -146,7 +146,7 @@ func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
 		Account:  accountOf(in.Environment.RoleARN),
 		Rollback: in.Run.Rollback != nil,
 		Stack:    in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
-		Branch: in.Run.Branch, Environment: in.Environment.Name,
+		Branch: in.Run.Lane(), Environment: in.Environment.Name,
 		Execution: in.Execution, Commit: in.Run.Commit, StartedAt: started,
 	}, nil
 }
@@ -274,7 +274,7 @@ func (s *Service) voidApproval(ctx context.Context, holder locks.Holder, in pipe
 		if r.Environment != in.Environment.Name {
 			continue
 		}
-		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: in.Run.Commit, Rollback: in.Run.Rollback != nil}
+		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Lane(), By: in.Run.Commit, Rollback: in.Run.Rollback != nil}
 		if _, err := s.Tasks.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
 			TaskToken: aws.String(r.Token),
 			Error:     aws.String("Superseded"),
@@ -377,7 +377,7 @@ func (s *Service) prepareRollback(ctx context.Context, in pipeline.DeployInput) 
 	if s.Releases == nil {
 		return pipeline.Rollback{}, errors.New("prepare rollback: no releases table (RELEASES_TABLE)")
 	}
-	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), env, 0)
+	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), releases.EnvKey(in.Environment.App, env), 0)
 	if err != nil {
 		return pipeline.Rollback{}, err
 	}
@@ -554,7 +554,7 @@ func failureMessage(e *pipeline.StateError) string {
 // releases the lock, and ends the environment with RolledBack.
 func (s *Service) recordRollback(ctx context.Context, in pipeline.DeployInput) error {
 	if err := s.Releases.Record(ctx, releases.Release{
-		Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name, Stack: in.Environment.Stack,
+		Repository: in.Run.Repository.FullName(), App: in.Environment.App, Environment: in.Environment.Name, Stack: in.Environment.Stack,
 		Commit: in.Rollback.Commit, Branch: in.Rollback.Branch, Execution: in.Execution,
 		TemplateURL: in.Package.TemplateURL, DeployedAt: s.now(), Outputs: in.Deployment.Outputs,
 		Deployed: in.Rollback.Environment, Package: in.Rollback.Package, RollbackOf: in.Rollback.FailedCommit,

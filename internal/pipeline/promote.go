@@ -143,6 +143,9 @@ func (e *Superseded) Error() string {
 	if e.Rollback {
 		return fmt.Sprintf("superseded by a rollback of %s to %s", e.Environment, ShortSHA(e.By))
 	}
+	if e.Branch == TagLane {
+		return fmt.Sprintf("superseded by %s: a newer tag has reached %s", ShortSHA(e.By), e.Environment)
+	}
 	return fmt.Sprintf("superseded by %s: a newer commit of %s has reached %s", ShortSHA(e.By), e.Branch, e.Environment)
 }
 

@@ -23,7 +23,10 @@ import (
 
 // Release is one successful deploy of an environment's stack.
 type Release struct {
-	Repository  string            `json:"repository"`
+	Repository string `json:"repository"`
+	// App is the app of a repository with several whose environment this
+	// is; empty for a repository of one app.
+	App         string            `json:"app,omitempty"`
 	Environment string            `json:"environment"`
 	Stack       string            `json:"stack"`
 	Commit      string            `json:"commit"`
@@ -71,8 +74,17 @@ type Store struct {
 // New returns the store of table.
 func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
 
-// partition is the key of an environment's releases.
+// partition is the key of an environment's releases; env is EnvKey's.
 func partition(repo, env string) string { return "release#" + repo + "#" + env }
+
+// EnvKey names the environment env of app (of a repository with several;
+// "" for none) as List takes it: "api/staging", or "staging".
+func EnvKey(app, env string) string {
+	if app == "" {
+		return env
+	}
+	return app + "/" + env
+}
 
 // Record stores r.
 func (s *Store) Record(ctx context.Context, r Release) error {
@@ -86,7 +98,8 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 	}
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	item := map[string]types.AttributeValue{
-		"pk":          str(partition(r.Repository, r.Environment)),
+		"pk":          str(partition(r.Repository, EnvKey(r.App, r.Environment))),
+		"app":         str(r.App),
 		"sk":          str(at.Format(time.RFC3339Nano) + "#" + r.Commit),
 		"repository":  str(r.Repository),
 		"environment": str(r.Environment),
@@ -122,8 +135,8 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 	return nil
 }
 
-// List returns at most limit releases of repository's environment env,
-// newest first; limit <= 0 means all.
+// List returns at most limit releases of repository's environment env
+// (EnvKey's, for an app's), newest first; limit <= 0 means all.
 func (s *Store) List(ctx context.Context, repository, env string, limit int) ([]Release, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -161,7 +174,7 @@ func fromItem(item map[string]types.AttributeValue) Release {
 		return ""
 	}
 	r := Release{
-		Repository: str("repository"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
+		Repository: str("repository"), App: str("app"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
 		Branch: str("branch"), Execution: str("execution"), TemplateURL: str("templateURL"),
 		RollbackOf: str("rollbackOf"), By: str("by"),
 		PromotedFrom: str("promotedFrom"), RetryOf: str("retryOf"), DuringFreeze: str("duringFreeze"),

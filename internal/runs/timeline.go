@@ -112,6 +112,10 @@ var phaseOf = map[string]Phase{
 	"Report the failure":                    PhaseStatus,
 	"Report the run stopped":                PhaseStatus,
 	"Stop the run":                          PhaseStatus,
+	"Start the app's run":                   PhaseSource,
+	"Report the app skipped":                PhaseStatus,
+	"Report the apps' runs":                 PhaseStatus,
+	"Look at the earlier app's run":         PhaseDeploy,
 }
 
 // Step statuses.
@@ -259,6 +263,12 @@ func runOf(desc *sfn.DescribeExecutionOutput, now time.Time) Run {
 	var in pipeline.ExecutionInput
 	if json.Unmarshal([]byte(aws.ToString(desc.Input)), &in) == nil && in.Run.Repository.Slug != "" {
 		r.Repository, r.Branch, r.Commit = in.Run.Repository.FullName(), in.Run.Branch, in.Run.Commit
+		if in.Run.Tag != "" {
+			r.Branch = in.Run.Ref() // "tag v1.2.0": a tag's run has no branch
+		}
+		if a := in.Run.AppName(); a != "" {
+			r.Repository += " (" + a + ")"
+		}
 		if rt := in.Run.Retry; rt != nil {
 			r.RetryOf = pipeline.ExecutionNameOf(rt.Of)
 		}
