@@ -226,12 +226,12 @@ func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, s
 		if sums, err := gocache.Sums(modDir); err != nil {
 			note("[go caches: %v; not used]\n", err)
 		} else {
-			restore(s.Caches.Session(repo, scope, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
+			restore(s.Caches.Session(repo, scope, pipeline.StepChecks, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
 				gocache.Modules, gocache.Builds)
 		}
 	}
 	if parts := downloadParts(langs); len(parts) > 0 {
-		restore(s.Caches.Session(repo, scope, gocache.DownloadsKey("checks", runtime.GOOS, runtime.GOARCH)), parts...)
+		restore(s.Caches.Session(repo, scope, pipeline.StepChecks, gocache.DownloadsKey("checks", runtime.GOOS, runtime.GOARCH)), parts...)
 	}
 	if len(sessions) > 0 {
 		note("\n")

@@ -301,7 +301,7 @@ func TestPackageCaches(t *testing.T) {
 	}
 	key := gocache.Key("package", tc.Version, runtime.GOOS, runtime.GOARCH, sums)
 	seed := &gocache.Config{Store: f.store, Dir: t.TempDir()}
-	s := seed.Session(run.Repository, pipeline.CacheScope{Branch: run.Branch}, key)
+	s := seed.Session(run.Repository, pipeline.CacheScope{Branch: run.Branch}, pipeline.StepPackage, key)
 	s.Restore(ctx, gocache.Modules)
 	s.Restore(ctx, gocache.Builds)
 	for _, sub := range []string{"mod", "build"} {
