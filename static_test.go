@@ -161,7 +161,7 @@ func TestDefinitionShape(t *testing.T) {
 		ItemProcessor *struct{ States map[string]json.RawMessage }
 		Next          string
 	}
-	noRetry := map[string]bool{"ChecksFailed": true, "SmokeTestFailed": true, "ConfigInvalid": true, "StackDeployFailed": true, "PackageFailed": true, "SourceUnavailable": true}
+	noRetry := map[string]bool{"ChecksFailed": true, "SmokeTestFailed": true, "ConfigInvalid": true, "StackDeployFailed": true, "PackageFailed": true, "PackageRefused": true, "SourceUnavailable": true}
 	known := map[string]bool{}
 	for _, n := range pipeline.ErrorNames {
 		known[n] = true
