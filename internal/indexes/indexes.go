@@ -177,5 +177,17 @@ func (src *Source) Settings(ctx context.Context) (Settings, error) {
 	return s, nil
 }
 
+// WithCredentials returns s with the credentials of secret (as
+// ParseCredentials reads it): the package indexes' credentials handed to a
+// step through a presigned URL rather than read from Secrets Manager.
+func (s Settings) WithCredentials(secret string) (Settings, error) {
+	creds, err := ParseCredentials(secret)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.Credentials = creds
+	return s, nil
+}
+
 // NewSource is a Source of fixed settings, for stackflow local and tests.
 func NewSource(s Settings) *Source { return &Source{settings: s} }
