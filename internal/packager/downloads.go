@@ -60,7 +60,7 @@ func (j *job) restoreDownloads(ctx context.Context, u *unit) {
 		return
 	}
 	if j.downloads == nil {
-		j.downloads = j.Caches.Session(j.in.Run.Repository, j.scope(), pipeline.StepPackage, gocache.DownloadsKey("package", runtime.GOOS, runtime.GOARCH))
+		j.downloads = j.caches.Session(j.in.Run.Repository, j.scope(), pipeline.StepPackage, gocache.DownloadsKey("package", runtime.GOOS, runtime.GOARCH))
 		j.restored = map[gocache.Part]bool{}
 	}
 	j.restored[part] = true
