@@ -167,6 +167,10 @@ func (src *Source) Settings(ctx context.Context) (Settings, error) {
 	if src.arn == "" {
 		return s, nil
 	}
+	if src.secrets == nil {
+		return Settings{}, errors.New("package index credentials: PACKAGE_INDEX_SECRET_ARN is set, but this function reads no secrets: " +
+			"the grant step hands the checks and package steps the credentials; set it on the grant function")
+	}
 	value, err := src.secrets.Get(ctx, src.arn)
 	if err != nil {
 		return Settings{}, fmt.Errorf("package index credentials: %w", err)
