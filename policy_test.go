@@ -1,10 +1,11 @@
 package stackflow_test
 
 // Least privilege, checked statically on template.yaml: no role may pass
-// or assume any role, or delete any stack; the functions that run the
-// commit's code hold no S3, DynamoDB or Secrets Manager action at all
-// (Lambda puts a role's credentials where that code can read them), and
-// name no role or managed policy the check cannot read.
+// or assume any role, or delete any stack, or invoke any function but
+// those of the pipeline's stacks; the functions that run the commit's code
+// hold no S3, DynamoDB or Secrets Manager action at all (Lambda puts a
+// role's credentials where that code can read them), and name no role or
+// managed policy the check cannot read.
 
 import (
 	"encoding/json"
@@ -203,6 +204,24 @@ func everything(resource string) bool {
 		resource == "${ArtifactBucket.Arn}/*"
 }
 
+// environmentTag is the tag the deploy step puts on every stack (and
+// CloudFormation on its resources): the functions of stacks the pipeline
+// deployed carry it.
+const environmentTag = "stackflow:environment"
+
+// tagCondition reports whether condition requires the resource to carry
+// tag (any operator on aws:ResourceTag/<tag>).
+func tagCondition(condition map[string]any, tag string) bool {
+	for _, keys := range condition {
+		if m, ok := keys.(map[string]any); ok {
+			if _, ok := m["aws:ResourceTag/"+tag]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // policyProblems lists what in the template's policies breaks least
 // privilege.
 func policyProblems(t *testing.T, data []byte) []string {
@@ -259,6 +278,13 @@ func policyProblems(t *testing.T, data []byte) []string {
 				}
 				if s == "cloudformation:DeleteStack" && len(st.Condition) == 0 {
 					problems = append(problems, fmt.Sprintf("%s allows %s on %v without a condition on the stack", g.owner, s, resources))
+				}
+			}
+			if allows(action, "lambda:InvokeFunction") && !tagCondition(st.Condition, environmentTag) {
+				for _, r := range resources {
+					if everything(r) || strings.HasSuffix(r, ":function:*") {
+						problems = append(problems, fmt.Sprintf("%s allows lambda:InvokeFunction on %q without a condition on the functions' %s tag", g.owner, r, environmentTag))
+					}
 				}
 			}
 			if !commitCode {
@@ -360,6 +386,15 @@ func TestPolicyProblemsAreFound(t *testing.T) {
             - Effect: Allow
               Action: [s3:GetObject, s3:Put*]
               Resource: !Sub "${ArtifactBucket.Arn}/*"
+`)},
+		{name: "invoke any function", want: `SmokeTestFunction allows lambda:InvokeFunction on "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:function:*" without a condition`, tpl: fn("SmokeTestFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: lambda:Invoke*
+              Resource: !Sub "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:function:*"
+              Condition:
+                StringEquals:
+                  aws:ResourceTag/team: web
 `)},
 		{name: "inside an If", want: `ChecksFunction allows iam:PassRole on "*"`, tpl: fn("ChecksFunction", `
         - !If

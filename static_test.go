@@ -376,9 +376,9 @@ func TestTemplateFunctionsFollowTheHouseRules(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(code, "main.go")); err != nil {
 			t.Errorf("%s: CodeUri %q has no main.go", name, code)
 		}
-		// The smoke tests touch no AWS; the checks and package steps run
-		// the commit's code and reach the bucket through presigned URLs.
-		touchesNoAWS := name == "SmokeTestFunction" || name == "ChecksFunction" || name == "PackageFunction"
+		// The checks and package steps run the commit's code and reach
+		// the bucket through presigned URLs alone.
+		touchesNoAWS := name == "ChecksFunction" || name == "PackageFunction"
 		if r.Properties["Policies"] == nil && !touchesNoAWS {
 			t.Errorf("%s has no Policies: every function that touches AWS names what it may touch", name)
 		}

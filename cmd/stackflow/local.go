@@ -20,6 +20,7 @@ import (
 type localOptions struct {
 	dir, branch, into, defaultBranch              string
 	asJSON, serve, approve, pullRequest, workTree bool
+	ssm                                           []string
 }
 
 func newLocalCommand() *cobra.Command {
@@ -44,6 +45,10 @@ differs from HEAD in the app's folder. --work-tree delivers the work tree
 as it is instead: a snapshot commit on top of HEAD, made with an index of
 its own, so that neither the index, HEAD nor any branch changes.
 
+--ssm NAME=VALUE puts a String parameter into the local SSM Parameter
+Store before anything starts (repeat it for more): the configuration each
+environment's stack reads with {{resolve:ssm:NAME}}.
+
 --serve keeps everything running afterwards and prints its addresses;
 press Enter to push again. --approve approves each deploy that waits for
 approval, as the local AWS identity. --pull-request delivers the branch as a pull request into
@@ -52,6 +57,7 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
   stackflow local --repo ~/src/my-app --branch main
   stackflow local --repo ~/src/my-app --work-tree
   stackflow local --json > outcome.json
+  stackflow local --ssm /greeter/staging/greeting=hi --ssm /greeter/prod/greeting=hello
   stackflow local --serve`,
 		Args: noArgs(func(a string) string { return fmt.Sprintf("unexpected %q (the app is given with --repo DIR)", a) }),
 	}
@@ -65,11 +71,17 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
 	fs.StringVar(&o.into, "into", "main", "with --pull-request, the `BRANCH` the pull request merges into")
 	fs.BoolVar(&o.workTree, "work-tree", false, "deliver the work tree as it is, uncommitted changes too, instead of HEAD")
 	fs.StringVar(&o.defaultBranch, local.DefaultBranchFlag, "", local.DefaultBranchUsage)
+	fs.StringArrayVar(&o.ssm, "ssm", nil, "put the String parameter `NAME=VALUE` into the local SSM Parameter Store first (repeatable)")
 	_ = cmd.MarkFlagDirname("repo")
 	for _, name := range []string{"branch", "into"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		for _, kv := range o.ssm {
+			if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+				return usagef("--ssm %q: want NAME=VALUE, such as --ssm /greeter/staging/greeting=hello", kv)
+			}
+		}
 		if o.workTree && o.pullRequest {
 			return usagef("--work-tree and --pull-request do not go together: a pull request delivers its branch's commits, so commit the changes to the branch")
 		}
@@ -79,6 +91,11 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
 }
 
 func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+	params := map[string]string{}
+	for _, kv := range o.ssm {
+		name, value, _ := strings.Cut(kv, "=")
+		params[name] = value
+	}
 	progress := stdout
 	if o.asJSON {
 		progress = stderr
@@ -115,7 +132,7 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		}
 	}
 
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch})
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch, SSMParameters: params})
 	if err != nil {
 		return err
 	}

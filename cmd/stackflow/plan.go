@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,6 +166,14 @@ func printPlan(w io.Writer, repo pipeline.Repository, root string, plan pipeline
 		}
 		fmt.Fprintf(w, "       capabilities: %s\n", strings.Join(env.Capabilities, " "))
 		for _, s := range env.Smoke {
+			if s.Invokes() {
+				want := "no function error"
+				if s.Contains != "" {
+					want += fmt.Sprintf(" and %q", s.Contains)
+				}
+				fmt.Fprintf(w, "       smoke %s: invoke %s with %s, want %s (within %ds)\n", s.Name, s.Function, cmp.Or(s.Payload, "{}"), want, env.SmokeTimeoutSeconds)
+				continue
+			}
 			want := fmt.Sprintf("status %d", s.Status)
 			if s.Contains != "" {
 				want += fmt.Sprintf(" and %q", s.Contains)

@@ -19,10 +19,13 @@
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
 //	PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
 //	                 the package indexes pip, uv and npm use; empty for their own
-//	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js to build
-//	                 with; host: use python3, node and npm on PATH (stackflow local)
+//	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js, and uv
+//	                 for python-uv, to build with; host: use python3, node, npm and uv
+//	                 on PATH (stackflow local)
 //	RUNTIMES_CACHE, PYTHON_MIRROR, NODE_MIRROR
 //	                 as for the checks function
+//	PYPI_MIRROR      PyPI's simple index, or a mirror of it serving PEP 691's JSON,
+//	                 where uv's wheel is found; default https://pypi.org/simple
 //	BUILD_ARCH       build every function for this architecture instead of the
 //	                 template's: arm64, x86_64 (amd64) or host (local runs)
 package main

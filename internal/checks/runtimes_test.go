@@ -18,7 +18,8 @@ import (
 )
 
 // template is an app with a Python and a Node.js function, and no Go.
-const template = `Resources:
+const template = `Transform: AWS::Serverless-2016-10-31
+Resources:
   Py: {Type: AWS::Serverless::Function, Properties: {CodeUri: py/, Handler: app.handler, Runtime: python3.12}}
   Js: {Type: AWS::Serverless::Function, Properties: {CodeUri: js/, Handler: app.handler, Runtime: nodejs22.x}}
 `

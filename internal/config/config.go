@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,14 +145,28 @@ type Environment struct {
 	line int // where the environment is defined, for errors found later
 }
 
-// SmokeCheck is one entry of an environment's "smoke".
+// SmokeCheck is one entry of an environment's "smoke": an HTTP check
+// (url) or an invoke check (function). Each has exactly one of the two.
 type SmokeCheck struct {
 	// Name is "name", required: unique within the environment.
 	Name string
-	// URL is "url", required. ${Output} stands for the value of the stack
-	// output named Output, so "${ApiUrl}hello" calls the deployed API. It
-	// must start with a ${Output} or be an http(s) URL.
+	// URL is "url", required for an HTTP check. ${Output} stands for the
+	// value of the stack output named Output, so "${ApiUrl}hello" calls
+	// the deployed API. It must start with a ${Output} or be an http(s)
+	// URL.
 	URL string
+	// Function is "function", required for an invoke check: the function
+	// of the environment's stack to invoke, as ${Output} (an output whose
+	// value is the function's name or ARN) or as the function's logical
+	// ID in the template ("WorkerFunction").
+	Function string
+	// Payload is "payload": the event an invoke check sends, written as
+	// YAML and sent as its JSON. Default {}.
+	Payload string
+	// Timeout is "timeout": how long one try of the check may take, as a
+	// Go duration, 1s to 10m. Default 10s for a request, 30s for an
+	// invocation.
+	Timeout time.Duration
 	// Method is "method": the HTTP method. Default GET.
 	Method string
 	// Status is "status": the wanted HTTP status code, 100-599. Default 200.
@@ -173,7 +188,10 @@ var (
 	// answer an approval: an account's root, a user, a role (and its
 	// sessions), an assumed role's session, a federated user.
 	principal = regexp.MustCompile(`^arn:(aws[a-z-]*|\*):(iam|sts)::([0-9]{12}|[0-9*?]+):(root|(user|role|assumed-role|federated-user)/[A-Za-z0-9+=,.@_/*?-]{1,512})$`)
-	smokeKeys = []string{"name", "url", "method", "status", "contains", "headers"}
+	smokeKeys = []string{"name", "url", "function", "payload", "method", "status", "contains", "headers", "timeout"}
+	// httpOnly are the keys of an HTTP check that an invoke check has no
+	// use for.
+	httpOnly = []string{"method", "status", "headers"}
 
 	envName     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 	stackName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -181,6 +199,8 @@ var (
 	paramName   = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
 	placeholder = regexp.MustCompile(`\$\{([^}]*)\}`)
 	outputName  = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+	// logicalID is a template resource's logical ID.
+	logicalID = regexp.MustCompile(`^[A-Za-z0-9]{1,255}$`)
 
 	capabilities = []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
 	methods      = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -615,7 +635,19 @@ func decodeSmoke(item *yaml.Node, p string) (SmokeCheck, error) {
 	if sc.Name, err = nonEmpty(n, p+".name"); err != nil {
 		return sc, err
 	}
-	n, err = required(fields, item, p, "url", "give the URL to call, such as url: ${ApiUrl}hello")
+	_, hasURL := fields["url"]
+	if fn, ok := fields["function"]; ok {
+		if hasURL {
+			return sc, errAt(resolve(fn), p+": has both url and function",
+				"give an HTTP check a url, or an invoke check a function, not both")
+		}
+		return decodeInvoke(fields, sc, p)
+	}
+	if n, ok := fields["payload"]; ok {
+		return sc, errAt(resolve(n), p+".payload: only an invoke check sends a payload",
+			"name the function to invoke with function: (a ${Output} or a logical ID), or remove payload")
+	}
+	n, err = required(fields, item, p, "url", "give the URL to call, such as url: ${ApiUrl}hello, or the function to invoke, such as function: WorkerFunction")
 	if err != nil {
 		return sc, err
 	}
@@ -655,7 +687,84 @@ func decodeSmoke(item *yaml.Node, p string) (SmokeCheck, error) {
 			return sc, err
 		}
 	}
+	if n, ok := fields["timeout"]; ok {
+		if sc.Timeout, err = duration(n, p+".timeout", time.Second, MaxSmokeTimeout, "10s"); err != nil {
+			return sc, err
+		}
+	}
 	return sc, nil
+}
+
+// MaxPayload is the largest payload an invoke check may send, in bytes of
+// JSON: it travels in the state machine's state, which holds 256 KiB.
+const MaxPayload = 32 << 10
+
+// decodeInvoke reads the rest of an invoke check, whose name sc has.
+func decodeInvoke(fields map[string]*yaml.Node, sc SmokeCheck, p string) (SmokeCheck, error) {
+	sc.Method, sc.Status = "", 0
+	for _, k := range httpOnly {
+		if n, ok := fields[k]; ok {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.%s: an invoke check has no %s", p, k, k),
+				"remove it: an invoke check passes when the function returns no error (and its result contains contains:)")
+		}
+	}
+	n := fields["function"]
+	fn, err := nonEmpty(n, p+".function")
+	if err != nil {
+		return sc, err
+	}
+	sc.Function, sc.line = fn, resolve(n).Line
+	if problem, fix := checkFunction(fn); problem != "" {
+		return sc, errAt(resolve(n), p+".function: "+problem, fix)
+	}
+	if n, ok := fields["payload"]; ok {
+		var v any
+		if err := resolve(n).Decode(&v); err != nil {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.payload: %v", p, err), "write the event as YAML, such as payload: {name: smoke}")
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.payload: cannot be sent as JSON: %v", p, err),
+				"use only string keys and plain values")
+		}
+		if len(b) > MaxPayload {
+			return sc, errAt(resolve(n), fmt.Sprintf("%s.payload: %d bytes of JSON, more than %d", p, len(b), MaxPayload),
+				"send a smaller event")
+		}
+		sc.Payload = string(b)
+	}
+	if n, ok := fields["contains"]; ok {
+		if sc.Contains, err = text(n, p+".contains"); err != nil {
+			return sc, err
+		}
+	}
+	if n, ok := fields["timeout"]; ok {
+		if sc.Timeout, err = duration(n, p+".timeout", time.Second, MaxSmokeTimeout, "30s"); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
+
+// checkFunction returns what is wrong with an invoke check's function, and
+// the fix.
+func checkFunction(fn string) (problem, fix string) {
+	if m := placeholder.FindStringSubmatch(fn); m != nil {
+		if m[0] != fn {
+			return fmt.Sprintf("%q is not one ${Output}", fn),
+				"name the function by one output, such as ${WorkerFunctionName}, or by its logical ID, such as WorkerFunction"
+		}
+		if !outputName.MatchString(m[1]) {
+			return fmt.Sprintf("%q is not a stack output", fn),
+				"refer to an output of the environment's stack by its name, such as ${WorkerFunctionName}"
+		}
+		return "", ""
+	}
+	if !logicalID.MatchString(fn) {
+		return fmt.Sprintf("%q is neither a ${Output} nor a logical ID", fn),
+			"name the function by an output of the stack, such as ${WorkerFunctionName}, or by its logical ID in the template, such as WorkerFunction"
+	}
+	return "", ""
 }
 
 // checkURL returns what is wrong with a smoke check's URL, and the fix.

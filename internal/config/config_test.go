@@ -118,6 +118,18 @@ func TestParseValid(t *testing.T) {
 				{Name: "b", Branches: []string{"main"}, Stack: "other", SmokeTimeout: DefaultSmokeTimeout},
 			}},
 		},
+		{
+			name: "invoke and HTTP checks",
+			in: "environments:\n  - name: a\n    branches: [main]\n    smoke:\n" +
+				"      - name: works\n        function: ${WorkerName}\n        payload: {name: smoke, n: [1, 2]}\n        contains: hello\n        timeout: 45s\n" +
+				"      - name: by id\n        function: WorkerFunction\n" +
+				"      - name: greets\n        url: ${ApiUrl}\n        timeout: 3s\n",
+			want: &Config{Environments: []Environment{{Name: "a", Branches: []string{"main"}, SmokeTimeout: DefaultSmokeTimeout, Smoke: []SmokeCheck{
+				{Name: "works", Function: "${WorkerName}", Payload: `{"n":[1,2],"name":"smoke"}`, Contains: "hello", Timeout: 45 * time.Second},
+				{Name: "by id", Function: "WorkerFunction"},
+				{Name: "greets", URL: "${ApiUrl}", Method: "GET", Status: 200, Timeout: 3 * time.Second},
+			}}}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown smoke key", in: smoke("        expect: 200\n"),
-			wantLine: 7, wantProblem: `unknown key "expect" in environments[0].smoke[0]`, wantFix: "known keys here: name, url, method, status, contains, headers",
+			wantLine: 7, wantProblem: `unknown key "expect" in environments[0].smoke[0]`, wantFix: "known keys here: name, url, function, payload, method, status, contains, headers, timeout",
 		},
 		{
 			name: "misspelt smoke_timeout", in: env("    smoke_timout: 1m\n"),
@@ -321,6 +333,34 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "duplicate smoke name", in: smoke("      - name: greets\n        url: ${ApiUrl}x\n"),
 			wantLine: 7, wantProblem: `environments[0].smoke[1].name: "greets" is already the name of environments[0].smoke[0]`, wantFix: "own name",
+		},
+		{
+			name: "url and function", in: smoke("        function: WorkerFunction\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0]: has both url and function", wantFix: "not both",
+		},
+		{
+			name: "invoke check with a status", in: env("    smoke:\n      - name: works\n        function: WorkerFunction\n        status: 200\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0].status: an invoke check has no status", wantFix: "returns no error",
+		},
+		{
+			name: "function neither output nor logical ID", in: env("    smoke:\n      - name: works\n        function: my-function\n"),
+			wantLine: 6, wantProblem: `environments[0].smoke[0].function: "my-function" is neither a ${Output} nor a logical ID`, wantFix: "WorkerFunction",
+		},
+		{
+			name: "function as output and more", in: env("    smoke:\n      - name: works\n        function: ${Name}:live\n"),
+			wantLine: 6, wantProblem: `environments[0].smoke[0].function: "${Name}:live" is not one ${Output}`, wantFix: "${WorkerFunctionName}",
+		},
+		{
+			name: "payload of an HTTP check", in: smoke("        payload: {a: 1}\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0].payload: only an invoke check sends a payload", wantFix: "function:",
+		},
+		{
+			name: "payload too large", in: env("    smoke:\n      - name: works\n        function: WorkerFunction\n        payload: {a: " + strings.Repeat("x", MaxPayload) + "}\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0].payload: 32776 bytes of JSON, more than 32768", wantFix: "smaller",
+		},
+		{
+			name: "timeout out of range", in: env("    smoke:\n      - name: works\n        function: WorkerFunction\n        timeout: 20m\n"),
+			wantLine: 7, wantProblem: "environments[0].smoke[0].timeout: 20m is out of range", wantFix: "such as 30s, at most 10m",
 		},
 		{
 			name: "bad version", in: "version: 2\n",

@@ -35,6 +35,12 @@
 //	        status: 200
 //	        contains: hello
 //	        headers: {Accept: text/plain}
+//	        timeout: 10s         # one request
+//	      - name: works
+//	        function: WorkerFunction  # a logical ID, or ${Output} naming the function
+//	        payload: {name: smoke}    # the event, sent as JSON
+//	        contains: hello           # no function error, and this in the result
+//	        timeout: 30s              # one invocation
 //	previews:
 //	  pull_requests: true      # a stack <slug>-pr-<id> per open pull request
 //	  environment: staging     # whose settings previews take; default the first

@@ -26,7 +26,7 @@ func (c *Config) CheckOutputs(tree string, plan pipeline.Plan) error {
 	if !plan.Deploy {
 		return nil
 	}
-	outputs, err := templateOutputs(tree, plan.Template)
+	outputs, resources, err := templateOutputs(tree, plan.Template)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,10 @@ func (c *Config) CheckOutputs(tree string, plan pipeline.Plan) error {
 			continue
 		}
 		for j, sc := range e.Smoke {
-			texts := []string{sc.URL}
+			if err := checkLogicalFunction(i, j, sc, plan.Template, resources); err != nil {
+				return err
+			}
+			texts := []string{sc.URL, sc.Function}
 			for _, k := range slices.Sorted(maps.Keys(sc.Headers)) {
 				texts = append(texts, sc.Headers[k])
 			}
@@ -67,34 +70,83 @@ func (c *Config) CheckOutputs(tree string, plan pipeline.Plan) error {
 	return nil
 }
 
-// templateOutputs reads the names of the template's Outputs.
-func templateOutputs(tree, name string) (map[string]bool, error) {
+// functionTypes are the template types of the functions an invoke check
+// may name by logical ID.
+var functionTypes = []string{"AWS::Serverless::Function", "AWS::Lambda::Function"}
+
+// checkLogicalFunction checks that an invoke check that names its function
+// by logical ID (environments[i].smoke[j]) names a function of the
+// template, whose resources (logical ID -> type) are given.
+func checkLogicalFunction(i, j int, sc SmokeCheck, template string, resources map[string]string) error {
+	if sc.Function == "" || strings.HasPrefix(sc.Function, "${") {
+		return nil
+	}
+	typ, ok := resources[sc.Function]
+	if ok && slices.Contains(functionTypes, typ) {
+		return nil
+	}
+	problem := fmt.Sprintf("environments[%d].smoke[%d] (%s) invokes %s, but %s has no resource %s", i, j, sc.Name, sc.Function, template, sc.Function)
+	if ok {
+		problem = fmt.Sprintf("environments[%d].smoke[%d] (%s) invokes %s, but %s is of type %s, not a function", i, j, sc.Name, sc.Function, sc.Function, typ)
+	}
+	var functions []string
+	for name, typ := range resources {
+		if slices.Contains(functionTypes, typ) {
+			functions = append(functions, name)
+		}
+	}
+	sort.Strings(functions)
+	fix := "the template has no function: an invoke check needs an AWS::Serverless::Function or AWS::Lambda::Function"
+	if len(functions) > 0 {
+		fix = "name one of the template's functions: " + strings.Join(functions, ", ")
+	}
+	return &pipeline.ConfigInvalid{File: File, Line: sc.line, Problem: problem, Fix: fix}
+}
+
+// templateOutputs reads the names of the template's Outputs, and its
+// resources' logical IDs and types.
+func templateOutputs(tree, name string) (outputs map[string]bool, resources map[string]string, err error) {
 	data, err := os.ReadFile(filepath.Join(tree, filepath.FromSlash(name)))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &pipeline.ConfigInvalid{File: name, Problem: "the app's SAM template is not in the repository",
+		return nil, nil, &pipeline.ConfigInvalid{File: name, Problem: "the app's SAM template is not in the repository",
 			Fix: "add it, or name it with template in stackflow.yml or template_file in samconfig.toml"}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	var doc yaml.Node // JSON templates are YAML too; short-form tags parse as tags
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &pipeline.ConfigInvalid{File: name, Problem: "is not a YAML or JSON template: " + err.Error()}
+		return nil, nil, &pipeline.ConfigInvalid{File: name, Problem: "is not a YAML or JSON template: " + err.Error()}
 	}
-	outputs := map[string]bool{}
+	outputs, resources = map[string]bool{}, map[string]string{}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return outputs, nil
+		return outputs, resources, nil
 	}
 	top := doc.Content[0].Content
 	for i := 0; i+1 < len(top); i += 2 {
-		if top[i].Value != "Outputs" || top[i+1].Kind != yaml.MappingNode {
+		section := top[i+1]
+		if section.Kind != yaml.MappingNode {
 			continue
 		}
-		for j := 0; j+1 < len(top[i+1].Content); j += 2 {
-			outputs[top[i+1].Content[j].Value] = true
+		for j := 0; j+1 < len(section.Content); j += 2 {
+			key, body := section.Content[j].Value, section.Content[j+1]
+			switch top[i].Value {
+			case "Outputs":
+				outputs[key] = true
+			case "Resources":
+				resources[key] = ""
+				if body.Kind != yaml.MappingNode {
+					continue
+				}
+				for k := 0; k+1 < len(body.Content); k += 2 {
+					if body.Content[k].Value == "Type" {
+						resources[key] = body.Content[k+1].Value
+					}
+				}
+			}
 		}
 	}
-	return outputs, nil
+	return outputs, resources, nil
 }
 
 func describeOutputs(outputs map[string]bool) string {

@@ -15,6 +15,10 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   HelloApi:
     Type: AWS::Serverless::HttpApi
+  WorkerFunction:
+    Type: AWS::Serverless::Function
+  Plain:
+    Type: AWS::Lambda::Function
 Outputs:
   ApiUrl:
     Value: !Sub "https://${HelloApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
@@ -46,6 +50,18 @@ func TestCheckOutputs(t *testing.T) {
 			yml:      "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${ApiUrl}hello\n        headers: {X-Key: \"${ApiKey}\"}\n",
 			wantFile: File, wantLine: 6,
 			wantProblem: "refers to ${ApiKey}"},
+		{name: "invoke checks name functions", branch: "main", template: outputsTemplate,
+			yml: "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: a\n        function: WorkerFunction\n      - name: b\n        function: Plain\n      - name: c\n        function: ${Domain}\n"},
+		{name: "an invoke check names a missing output", branch: "main", template: outputsTemplate,
+			yml:      "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: works\n        function: ${WorkerName}\n",
+			wantFile: File, wantLine: 6, wantProblem: "environments[0].smoke[0] (works) refers to ${WorkerName}, but template.yaml has no output WorkerName"},
+		{name: "an invoke check names a missing resource", branch: "main", template: outputsTemplate,
+			yml:      "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: works\n        function: Worker\n",
+			wantFile: File, wantLine: 6, wantProblem: "environments[0].smoke[0] (works) invokes Worker, but template.yaml has no resource Worker",
+			wantFix: "name one of the template's functions: Plain, WorkerFunction"},
+		{name: "an invoke check names a resource that is no function", branch: "main", template: outputsTemplate,
+			yml:      "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: works\n        function: HelloApi\n",
+			wantFile: File, wantLine: 6, wantProblem: "invokes HelloApi, but HelloApi is of type AWS::Serverless::HttpApi, not a function"},
 		{name: "an environment this branch does not deploy is not checked", branch: "feature", template: outputsTemplate,
 			yml: "environments:\n  - name: staging\n    branches: [main]\n    smoke:\n      - name: greets\n        url: ${Nope}hello\n"},
 		{name: "no template", branch: "main",

@@ -143,9 +143,16 @@ func merge(base, over map[string]string) map[string]string {
 func smokeChecks(in []SmokeCheck) []pipeline.SmokeCheck {
 	var out []pipeline.SmokeCheck
 	for _, s := range in {
+		timeout := int(math.Ceil(s.Timeout.Seconds()))
+		if s.Function != "" {
+			out = append(out, pipeline.SmokeCheck{
+				Name: s.Name, Function: s.Function, Payload: s.Payload, Contains: s.Contains, TimeoutSeconds: timeout,
+			})
+			continue
+		}
 		out = append(out, pipeline.SmokeCheck{
 			Name: s.Name, URL: s.URL, Method: cmp.Or(s.Method, "GET"), Headers: maps.Clone(s.Headers),
-			Status: cmp.Or(s.Status, 200), Contains: s.Contains,
+			Status: cmp.Or(s.Status, 200), Contains: s.Contains, TimeoutSeconds: timeout,
 		})
 	}
 	return out

@@ -231,7 +231,7 @@ Resources:
   Files:
     Type: AWS::S3::Bucket
     Properties:
-      VersioningConfiguration: {Status: STATUS}
+      VersioningConfiguration: {Status: Enabled}
 Outputs:
   Files: {Value: !Ref Files}
 `
@@ -283,7 +283,7 @@ func TestAFailedRollbackIsContinued(t *testing.T) {
 	ctx := context.Background()
 	svc := New(l.endpoint, "")
 	versioned := func(status string) string {
-		return l.template("versioned-"+status+".yaml", strings.Replace(versionedTemplate, "STATUS", status, 1))
+		return l.template("versioned-"+status+".yaml", strings.Replace(versionedTemplate, "Status: Enabled", "Status: "+status, 1))
 	}
 	_, d, err := deployOn(t, svc, engineInput("app-prod", versioned("Enabled")))
 	if err != nil {
@@ -475,7 +475,7 @@ func TestPreviewStacksAreDeleted(t *testing.T) {
 
 	t.Run("a resource that cannot be deleted", func(t *testing.T) {
 		in := preview("app-pr-10")
-		in.Package.TemplateURL = l.template("versioned.yaml", strings.Replace(versionedTemplate, "STATUS", "Enabled", 1))
+		in.Package.TemplateURL = l.template("versioned.yaml", versionedTemplate)
 		_, d, err := deployOn(t, svc, in)
 		if err != nil {
 			t.Fatal(err)

@@ -98,7 +98,7 @@ func TestWhatIsDeployedIsWhatWasPackaged(t *testing.T) {
 			want:    "artifact changed after packaging: s3://artifacts/artifacts/acme/hello/" + hexSum("zip of hello") + ".zip (HelloFunction's zip)"},
 		{name: "the template swapped", wantNot: "CreateChangeSet",
 			before: func(b *fakeBucket, in *pipeline.DeployInput) {
-				b.put(in.Package.TemplateKey, "Resources: {Miner: {}}\n")
+				b.put(in.Package.TemplateKey, "Resources: {Miner: {Type: AWS::SQS::Queue}}\n")
 			},
 			want: "artifact changed after packaging: s3://artifacts/packages/acme/hello/0123456/template.yaml (the packaged template)"},
 		{name: "a zip of another size", wantNot: "CreateChangeSet",

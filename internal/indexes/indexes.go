@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +124,36 @@ func (s Settings) Env(dir, root string) ([]string, error) {
 		}
 	}
 	return append(env, "NETRC="+filepath.Join(dir, "netrc"), "npm_config_userconfig="+filepath.Join(dir, "npmrc")), nil
+}
+
+// PythonKey names the indexes pip and uv resolve from, for build keys:
+// PipIndexURL and PipExtraIndexURL as URLs without the user information
+// they may hold. A key never holds a credential: a password that changes
+// builds nothing again, an index that changes does.
+func (s Settings) PythonKey() string {
+	return "python index " + keyURLs(s.PipIndexURL) + "; extra " + keyURLs(s.PipExtraIndexURL)
+}
+
+// NpmKey names the registry npm resolves from, for build keys, as
+// PythonKey does pip's indexes.
+func (s Settings) NpmKey() string {
+	return "npm registry " + keyURLs(s.NpmRegistry)
+}
+
+// keyURLs returns the space-separated URLs of list without their user
+// information.
+func keyURLs(list string) string {
+	var out []string
+	for _, f := range strings.Fields(list) {
+		u, err := url.Parse(f)
+		if err != nil {
+			out = append(out, "(not a URL)") // never the text: it may hold a password
+			continue
+		}
+		u.User = nil
+		out = append(out, u.String())
+	}
+	return strings.Join(out, " ")
 }
 
 // secretGetter reads a secret's value; *secrets.Cache is one.

@@ -216,3 +216,49 @@ func TestPipAndNpmUseTheCredentials(t *testing.T) {
 		})
 	}
 }
+
+// The build keys' names of the indexes: the URLs, never a credential.
+func TestKeysNameTheIndexesNotTheirCredentials(t *testing.T) {
+	t.Parallel()
+	base := Settings{PipIndexURL: "https://pypi.example.com/simple", PipExtraIndexURL: "https://a.example.com/simple https://b.example.com/simple",
+		NpmRegistry: "https://npm.example.com/npm/"}
+	tests := []struct {
+		name             string
+		s                Settings
+		samePip, sameNpm bool
+	}{
+		{name: "the same", s: base, samePip: true, sameNpm: true},
+		{name: "other credentials", s: func() Settings {
+			s := base
+			s.Credentials = map[string]Credential{"pypi.example.com": {Username: "ci", Password: password}, "npm.example.com": {Token: token}}
+			return s
+		}(), samePip: true, sameNpm: true},
+		{name: "a password in the index URL", s: func() Settings {
+			s := base
+			s.PipIndexURL = "https://ci:" + password + "@pypi.example.com/simple"
+			s.NpmRegistry = "https://ci:" + token + "@npm.example.com/npm/"
+			return s
+		}(), samePip: true, sameNpm: true},
+		{name: "another index", s: func() Settings { s := base; s.PipIndexURL = "https://mirror.example.com/simple"; return s }(), sameNpm: true},
+		{name: "another extra index", s: func() Settings { s := base; s.PipExtraIndexURL = "https://a.example.com/simple"; return s }(), sameNpm: true},
+		{name: "another registry", s: func() Settings { s := base; s.NpmRegistry = "https://registry.npmjs.org/"; return s }(), samePip: true},
+		{name: "none", s: Settings{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pip, npm := tt.s.PythonKey(), tt.s.NpmKey()
+			if got := pip == base.PythonKey(); got != tt.samePip {
+				t.Errorf("PythonKey %q: got the same as %q %v, want %v", pip, base.PythonKey(), got, tt.samePip)
+			}
+			if got := npm == base.NpmKey(); got != tt.sameNpm {
+				t.Errorf("NpmKey %q: got the same as %q %v, want %v", npm, base.NpmKey(), got, tt.sameNpm)
+			}
+			for _, secret := range []string{password, token} {
+				if strings.Contains(pip+npm, secret) {
+					t.Errorf("a key holds a credential: %q, %q", pip, npm)
+				}
+			}
+		})
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -110,6 +112,12 @@ type Options struct {
 	// the local Lambda and the local Step Functions send trace segments
 	// to, as AWS_XRAY_DAEMON_ADDRESS; empty means no tracing.
 	TraceDaemon string
+	// SSMParameters are put into the local SSM Parameter Store (as String
+	// parameters, name -> value) before anything is installed: the
+	// configuration that apps' templates read with {{resolve:ssm:...}} or
+	// AWS::SSM::Parameter::Value parameters, kept per environment under
+	// names of their own (/app/staging/..., /app/prod/...), as on AWS.
+	SSMParameters map[string]string
 }
 
 // The command line's hook for Options.DefaultBranch: `stackflow local`
@@ -311,6 +319,11 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	fmt.Fprintf(log, "local AWS up in %s: AWS %s, Step Functions %s, CloudFormation %s, Bitbucket %s\n",
 		seconds(time.Since(begun)), p.kumo.URL, p.sfnSvc.URL(), p.cfnURL, p.hub.url)
 
+	for _, name := range slices.Sorted(maps.Keys(opts.SSMParameters)) {
+		if err := p.engine.PutParameter(ctx, name, opts.SSMParameters[name]); err != nil {
+			return nil, fmt.Errorf("put SSM parameter %s into the local Parameter Store: %w", name, err)
+		}
+	}
 	if err := p.install(ctx, cfnCfg); err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func TestChanges(t *testing.T) {
 			change: func(t *testing.T, top string) {
 				write(t, top, map[string]string{
 					"apps/hello/stackflow.yml": "environments: [typo\n",
-					"apps/hello/template.yaml": "Resources: {A: {}}\n",
+					"apps/hello/template.yaml": "Resources: {A: {Type: AWS::SQS::Queue}}\n",
 					"apps/hello/new/one.go":    "package new\n",
 					"apps/hello/new/two.go":    "package new\n",
 					"apps/hello/debug.log":     "ignored\n",

@@ -285,7 +285,8 @@ func firstLine(s string) string {
 // inputKey is the build key of u when its build reads the files under its
 // code directory: a hash of BuildVersion, u's method, runtime,
 // architecture, handler and BuildProperties, the tools that build it, the
-// lines of extra, and every file under the code directory that excludes
+// lines of extra (platform tags, the package indexes the build resolves
+// from), and every file under the code directory that excludes
 // leaves in. Two builds with the same key make the same zip, as long as
 // what the files ask for (unpinned requirements, the registry's contents)
 // has not changed.

@@ -25,16 +25,24 @@ func downloadPart(u *unit) gocache.Part {
 }
 
 // fetchRuntimes fetches the Python and Node.js of the units' runtimes,
-// when Runtimes says to, and searches their bin directories first.
+// and uv for python-uv builds, when Runtimes says to, and searches their
+// bin directories first.
 func (j *job) fetchRuntimes(ctx context.Context, units []*unit) error {
 	if j.Runtimes == nil {
 		return nil
 	}
 	var rts []string
+	uv := false
 	for _, u := range units {
 		rts = append(rts, u.runtime)
+		uv = uv || u.method.build == "python-uv"
 	}
-	tools, err := runtimes.Resolve(ctx, runtimes.Needs(rts), *j.Runtimes)
+	needs := runtimes.Needs(rts)
+	if uv && !j.Runtimes.Host {
+		// On the host, the uv builder looks uv up in ToolPath and PATH.
+		needs = append(needs, runtimes.Need{Language: runtimes.UV, Version: runtimes.UVVersion})
+	}
+	tools, err := runtimes.Resolve(ctx, needs, *j.Runtimes)
 	if err != nil {
 		return fmt.Errorf("package: %w", err)
 	}

@@ -16,7 +16,8 @@ func TestPackageKeepsDownloadCaches(t *testing.T) {
 	f := setup(t)
 	f.svc.ToolPath = toolPath(t)
 	app := map[string]string{
-		"template.yaml": `Resources:
+		"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
   Py:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: py/, Handler: app.handler, Runtime: python3.11, Architectures: [arm64]}

@@ -82,7 +82,7 @@ func (b *esbuildBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string
 		if err != nil {
 			return keySpec{}, err
 		}
-		return keySpec{tools: nt.String(), excludes: esbuildExcludes}, nil
+		return keySpec{tools: nt.String(), excludes: esbuildExcludes, extra: []string{b.j.npmIndexes}}, nil
 	})
 }
 

@@ -20,7 +20,8 @@ func TestReadNeeds(t *testing.T) {
 	}{
 		{
 			name: "a runtime from Globals, another on a function, a layer's BuildMethod",
-			template: `Globals: {Function: {Runtime: python3.12}}
+			template: `Transform: AWS::Serverless-2016-10-31
+Globals: {Function: {Runtime: python3.12}}
 Resources:
   A: {Type: AWS::Serverless::Function, Properties: {CodeUri: a/, Handler: app.handler}}
   B: {Type: AWS::Serverless::Function, Properties: {CodeUri: b/, Handler: app.handler, Runtime: nodejs22.x}}
@@ -32,7 +33,8 @@ Resources:
 		},
 		{
 			name: "Go functions: their code directories; the template's folder without CodeUri",
-			template: `Globals: {Function: {Runtime: provided.al2023, Handler: bootstrap}}
+			template: `Transform: AWS::Serverless-2016-10-31
+Globals: {Function: {Runtime: provided.al2023, Handler: bootstrap}}
 Resources:
   A: {Type: AWS::Serverless::Function, Metadata: {BuildMethod: go1.x}, Properties: {CodeUri: functions/a/}}
   B: {Type: AWS::Serverless::Function, Metadata: {BuildMethod: go1.x}, Properties: {CodeUri: functions/a/}}

@@ -198,7 +198,7 @@ func TestPackageNodeFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			files := map[string]string{"template.yaml": "Resources:\n  It:\n    " + tt.resource + "\n", "fn/app.js": ""}
+			files := map[string]string{"template.yaml": "Transform: AWS::Serverless-2016-10-31\nResources:\n  It:\n    " + tt.resource + "\n", "fn/app.js": ""}
 			maps.Copy(files, tt.files)
 			pf := packageFails(t, files)
 			if pf.Function != "It" || !strings.Contains(pf.Reason, tt.wantReason) {

@@ -47,7 +47,7 @@ func (b *npmBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, er
 		if err != nil {
 			return keySpec{}, err
 		}
-		return keySpec{tools: nt.String(), excludes: npmKeyExcludes}, nil
+		return keySpec{tools: nt.String(), excludes: npmKeyExcludes, extra: []string{b.j.npmIndexes}}, nil
 	})
 }
 

@@ -166,8 +166,12 @@ type job struct {
 	// indexEnv gives the tools the package indexes; redact hides their
 	// credentials in what the step shows, and echo is Echo through it.
 	indexEnv []string
-	redact   *workspace.Redactor
-	echo     io.Writer
+	// pythonIndexes and npmIndexes name the indexes the builds resolve
+	// from, without credentials, and pipConf the repository's pip.conf,
+	// for their build keys.
+	pythonIndexes, npmIndexes, pipConf string
+	redact                             *workspace.Redactor
+	echo                               io.Writer
 	// toolDirs are the bin directories of the fetched Python and Node.js,
 	// searched before ToolPath.
 	toolDirs []string
@@ -224,6 +228,10 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 		}
 	}
 	if j.indexEnv, err = idx.Env(j.tmp, root); err != nil {
+		return pipeline.Package{}, fmt.Errorf("package: %w", err)
+	}
+	j.pythonIndexes, j.npmIndexes = idx.PythonKey(), idx.NpmKey()
+	if j.pipConf, err = hashFileIfAny(filepath.Join(root, "pip.conf")); err != nil {
 		return pipeline.Package{}, fmt.Errorf("package: %w", err)
 	}
 	j.redact = workspace.NewRedactor(idx.Secrets()...)

@@ -98,6 +98,12 @@ Resources:
     Properties:
       Code: layer
       Role: !GetAtt Role.Arn
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]
 
 Outputs:
   HelloArn:

@@ -66,7 +66,7 @@ func (b *pipBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, er
 	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		py, err := b.python(ctx, u)
 		platforms := "platforms " + strings.Join(platformTags(u.runtime, u.arch), " ")
-		return keySpec{tools: py.String(), excludes: pythonExcludes, extra: []string{platforms}}, err
+		return keySpec{tools: py.String(), excludes: pythonExcludes, extra: []string{platforms, b.j.pythonIndexes, "pip.conf " + b.j.pipConf}}, err
 	})
 }
 

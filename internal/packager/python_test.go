@@ -183,7 +183,7 @@ func TestPackagePythonFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			files := map[string]string{
-				"template.yaml": "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n      Handler: app.handler\n      " + tt.template + "\n",
+				"template.yaml": "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n      Handler: app.handler\n      " + tt.template + "\n",
 				"fn/app.py":     "",
 			}
 			maps.Copy(files, tt.files)

@@ -8,11 +8,8 @@ import (
 	"strings"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runtimes"
 )
-
-// uvVersion is the uv that stackflow is tested with, for the message that
-// says how to install it.
-const uvVersion = "0.13.9"
 
 // uvExcludes are pythonExcludes and uv's own files: aws-lambda-builders'
 // python_uv EXCLUDED_FILES.
@@ -45,7 +42,7 @@ func (b *uvBuilder) check(*unit) error { return nil }
 func (b *uvBuilder) keys(ctx context.Context, us []*unit) (map[*unit]string, error) {
 	return b.j.inputKeys(ctx, us, func(ctx context.Context, u *unit) (keySpec, error) {
 		err := b.find(ctx, u)
-		return keySpec{tools: "uv " + b.version, excludes: uvExcludes}, err
+		return keySpec{tools: "uv " + b.version, excludes: uvExcludes, extra: []string{b.j.pythonIndexes}}, err
 	})
 }
 
@@ -57,7 +54,7 @@ func (b *uvBuilder) find(ctx context.Context, u *unit) error {
 	exe := b.j.look("uv")
 	if exe == "" {
 		return &pipeline.PackageFailed{Function: u.name, Reason: fmt.Sprintf("Metadata BuildMethod python-uv needs uv, "+
-			"and there is no uv on PATH: install it from PyPI (pip install uv==%s)", uvVersion)}
+			"and there is no uv on PATH: install it from PyPI (pip install uv==%s)", runtimes.UVVersion)}
 	}
 	v, err := b.j.capture(ctx, u.codeDir, exe, "--version")
 	if err != nil {

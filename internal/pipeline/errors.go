@@ -171,12 +171,20 @@ type SmokeTestFailed struct {
 	// Method is the request's method; empty means GET.
 	Method string
 	URL    string
-	Got    string
-	Want   string
+	// Function is the function an invoke check invoked; when it is set,
+	// Method and URL are empty.
+	Function string
+	Got      string
+	Want     string
 }
 
-// Error names the check, the request, what came back and what was wanted.
+// Error names the check, the request or invocation, what came back and
+// what was wanted.
 func (e *SmokeTestFailed) Error() string {
+	if e.Function != "" {
+		return fmt.Sprintf("smoke test %q of %s failed: invoke %s: got %s, want %s",
+			e.Check, e.Environment, e.Function, e.Got, e.Want)
+	}
 	method := e.Method
 	if method == "" {
 		method = "GET"

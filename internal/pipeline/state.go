@@ -108,16 +108,32 @@ type Environment struct {
 	PullRequest int `json:"pullRequest,omitempty"`
 }
 
-// SmokeCheck is one HTTP request and what its answer must be. URL may refer
-// to the stack's outputs as ${OutputName}.
+// SmokeCheck is one check of a deployed stack and what its answer must
+// be: an HTTP request (URL) or an invocation of one of the stack's
+// functions (Function). URL may refer to the stack's outputs as
+// ${OutputName}.
 type SmokeCheck struct {
 	Name     string            `json:"name"`
-	URL      string            `json:"url"`
-	Method   string            `json:"method"`
+	URL      string            `json:"url,omitempty"`
+	Method   string            `json:"method,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty"`
-	Status   int               `json:"status"`
+	Status   int               `json:"status,omitempty"`
 	Contains string            `json:"contains,omitempty"`
+	// Function names the function an invoke check invokes: a stack
+	// output (${OutputName}) whose value is the function's name or ARN,
+	// or the logical ID of a function of the stack. Empty for an HTTP
+	// check.
+	Function string `json:"function,omitempty"`
+	// Payload is the JSON event an invoke check sends; empty means {}.
+	Payload string `json:"payload,omitempty"`
+	// TimeoutSeconds bounds one try of the check (a request, an
+	// invocation); 0 means the default of its kind.
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
 }
+
+// Invokes reports whether c invokes a function rather than sending an
+// HTTP request.
+func (c SmokeCheck) Invokes() bool { return c.Function != "" }
 
 // SourceInput is the source handler's input.
 type SourceInput struct {
@@ -370,8 +386,11 @@ type SmokeResult struct {
 
 // SmokeOutcome is how one smoke check ended.
 type SmokeOutcome struct {
-	Name     string `json:"name"`
-	URL      string `json:"url"`
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+	// Function is the function an invoke check invoked, as it was
+	// invoked (a name or an ARN).
+	Function string `json:"function,omitempty"`
 	Status   int    `json:"status"`
 	Attempts int    `json:"attempts"`
 	Passed   bool   `json:"passed"`

@@ -15,7 +15,13 @@
 // archive is also kept in the artifact bucket, and later cold starts take
 // it from there, checked again against the published checksum.
 //
-// With Options.Host (stackflow local), the host's python3 and node are
+// Resolve also provides uv (Need{Language: UV}) for BuildMethod python-uv:
+// its wheel for the architecture, found on PyPI's simple index and checked
+// against the SHA-256 pinned in uvWheels (never only the index's), of which
+// only the uv binary is unpacked; the wheel is kept in the bucket as the
+// archives are.
+//
+// With Options.Host (stackflow local), the host's python3, node and uv are
 // used instead, with a warning when their version is not the runtime's.
 //
 // Venv makes a Python virtual environment with pip for the checks: pip

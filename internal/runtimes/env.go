@@ -20,6 +20,8 @@ const DefaultCacheDir = "/tmp/stackflow/runtimes"
 //	RUNTIMES_CACHE  where fetched tools are unpacked; default DefaultCacheDir
 //	PYTHON_MIRROR   python-build-standalone's releases/download URL, or a mirror of it
 //	NODE_MIRROR     nodejs.org's /dist URL, or a mirror of it
+//	PYPI_MIRROR     PyPI's simple index (https://pypi.org/simple), or a
+//	                mirror of it serving PEP 691's JSON, where uv is fetched
 func OptionsFromEnv(store Store, hc *http.Client) (Options, error) {
 	o := Options{Store: store, HTTPClient: hc, CacheDir: os.Getenv("RUNTIMES_CACHE"), Mirrors: map[Language]string{}}
 	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("APP_TOOLCHAINS"))); v {
@@ -32,7 +34,7 @@ func OptionsFromEnv(store Store, hc *http.Client) (Options, error) {
 	if o.CacheDir == "" {
 		o.CacheDir = DefaultCacheDir
 	}
-	for lang, name := range map[Language]string{Python: "PYTHON_MIRROR", Node: "NODE_MIRROR"} {
+	for lang, name := range map[Language]string{Python: "PYTHON_MIRROR", Node: "NODE_MIRROR", UV: "PYPI_MIRROR"} {
 		if v := os.Getenv(name); v != "" {
 			o.Mirrors[lang] = v
 		}

@@ -36,7 +36,12 @@ type fetcher struct {
 
 // get reads url's body, at most limit bytes.
 func (f *fetcher) get(ctx context.Context, u string, limit int64) ([]byte, error) {
-	resp, err := f.do(ctx, u)
+	return f.getAccept(ctx, u, "", limit)
+}
+
+// getAccept is get asking for the media type accept (none when empty).
+func (f *fetcher) getAccept(ctx context.Context, u, accept string, limit int64) ([]byte, error) {
+	resp, err := f.do(ctx, u, accept)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +56,15 @@ func (f *fetcher) get(ctx context.Context, u string, limit int64) ([]byte, error
 	return body, nil
 }
 
-// do GETs u and fails on any answer but 200 OK.
-func (f *fetcher) do(ctx context.Context, u string) (*http.Response, error) {
+// do GETs u, asking for the media type accept when it is set, and fails
+// on any answer but 200 OK.
+func (f *fetcher) do(ctx context.Context, u, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", redact(u), err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := f.hc.Do(req)
 	if err != nil {
@@ -73,7 +82,7 @@ func (f *fetcher) do(ctx context.Context, u string) (*http.Response, error) {
 
 // download saves url's body into a temporary file in dir.
 func (f *fetcher) download(ctx context.Context, u, dir, pattern string) (string, string, error) {
-	resp, err := f.do(ctx, u)
+	resp, err := f.do(ctx, u, "")
 	if err != nil {
 		return "", "", err
 	}

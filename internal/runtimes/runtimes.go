@@ -38,7 +38,8 @@ type Options struct {
 	// (under pipeline.ToolchainKey) for later cold starts.
 	Store Store
 	// Mirrors replaces a source's base URL: the python-build-standalone
-	// releases (…/releases/download) or nodejs.org's /dist.
+	// releases (…/releases/download), nodejs.org's /dist, or for UV PyPI's
+	// simple index (https://pypi.org/simple).
 	Mirrors map[Language]string
 	// HTTPClient downloads; nil means http.DefaultClient.
 	HTTPClient *http.Client
@@ -47,6 +48,9 @@ type Options struct {
 	Arch string
 	// MaxDownload bounds an archive; 0 means DefaultMaxDownload.
 	MaxDownload int64
+
+	// uvWheels replaces the pinned uvWheels, in tests.
+	uvWheels map[string]wheel
 }
 
 func (o Options) withDefaults() Options {
@@ -96,7 +100,7 @@ type Tool struct {
 
 // String is the tool as a line of the checks' log.
 func (t Tool) String() string {
-	name := map[Language]string{Python: "Python", Node: "Node.js"}[t.Need.Language]
+	name := map[Language]string{Python: "Python", Node: "Node.js", UV: "uv"}[t.Need.Language]
 	switch {
 	case t.Exe == "":
 		return fmt.Sprintf("%s: no %s on this machine", t.Need.Runtime(), name)
@@ -116,9 +120,14 @@ func Resolve(ctx context.Context, needs []Need, opts Options) ([]Tool, error) {
 	for _, n := range needs {
 		var t Tool
 		var err error
-		if opts.Host {
+		switch {
+		case n.Language == UV && opts.Host:
+			t, err = hostUV(ctx, n, opts.Path)
+		case n.Language == UV:
+			t, err = fetchUV(ctx, n, opts)
+		case opts.Host:
 			t, err = host(ctx, n, opts.Path)
-		} else {
+		default:
 			t, err = fetch(ctx, n, opts)
 		}
 		if err != nil {

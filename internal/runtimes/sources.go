@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Language is a family of Lambda runtimes whose tools the checks need.
+// Language is a family of Lambda runtimes whose tools the checks need, or
+// UV, the tool python-uv builds need.
 type Language string
 
 // The languages whose tools Resolve provides.
@@ -26,10 +27,14 @@ type Need struct {
 	Version string
 }
 
-// Runtime is the Lambda runtime's name: "python3.12", "nodejs22.x".
+// Runtime is the Lambda runtime's name: "python3.12", "nodejs22.x"; for
+// UV, the build method that needs it, "python-uv".
 func (n Need) Runtime() string {
-	if n.Language == Node {
+	switch n.Language {
+	case Node:
 		return "nodejs" + n.Version + ".x"
+	case UV:
+		return "python-uv"
 	}
 	return "python" + n.Version
 }

@@ -2,6 +2,7 @@ package smoke
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +15,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/workspace"
 )
 
 // Defaults and bounds of a smoke test.
@@ -28,8 +32,12 @@ const (
 	FirstBackoff = 250 * time.Millisecond
 	// MaxBackoff is the longest wait between two tries of a check.
 	MaxBackoff = 5 * time.Second
-	// RequestTimeout bounds one request, answer body included.
+	// RequestTimeout bounds one request, answer body included, when its
+	// check sets no timeout.
 	RequestTimeout = 10 * time.Second
+	// InvokeTimeout bounds one invocation of an invoke check that sets no
+	// timeout.
+	InvokeTimeout = 30 * time.Second
 	// MaxBody is how much of an answer's body is read.
 	MaxBody = 1 << 20
 	// lambdaMargin is kept free before the invocation's deadline, so that a
@@ -37,6 +45,10 @@ const (
 	lambdaMargin = 2 * time.Second
 	// excerptLen is how much of a body a failure quotes, in characters.
 	excerptLen = 120
+	// resultExcerptLen is how much of a function's result a failure
+	// quotes: a JSON result (an API Gateway response, say) says more
+	// words before the part that matters.
+	resultExcerptLen = 240
 )
 
 // httpDoer sends HTTP requests; *http.Client is one.
@@ -47,15 +59,30 @@ type httpDoer interface {
 // Service runs smoke checks. Its Handle is the smoke-test handler.
 type Service struct {
 	client         httpDoer
+	aws            *awsClients // nil refuses invoke checks
 	now            func() time.Time
 	sleep          func(context.Context, time.Duration) error
 	requestTimeout time.Duration
 }
 
-// New returns a Service that sends its requests with client.
+// New returns a Service that sends its requests with client, and runs no
+// invoke checks.
 func New(client httpDoer) *Service {
 	return &Service{client: client, now: time.Now, sleep: sleep, requestTimeout: RequestTimeout}
 }
+
+// NewWithAWS returns a Service that sends its requests with client, and
+// runs invoke checks with the Lambda and CloudFormation APIs: in the
+// environment's region, as the environment's RoleARN when it names one
+// (assumed through STS as SessionName), else with cfg's credentials.
+func NewWithAWS(client httpDoer, cfg aws.Config) *Service {
+	s := New(client)
+	s.aws = newAWSClients(cfg)
+	return s
+}
+
+// secondsOf is n seconds.
+func secondsOf(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // sleep waits d, or less when ctx ends first.
 func sleep(ctx context.Context, d time.Duration) error {
@@ -70,16 +97,30 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // check is a smoke check with its URL and headers made from the stack's
-// outputs and its defaults filled in.
+// outputs, or its function found in the stack, and its defaults filled in.
 type check struct {
 	name, method, url string
 	headers           map[string]string
 	status            int
 	contains          string
+	timeout           time.Duration // of one try; 0 means the service's requestTimeout
+
+	// An invoke check invokes function (a name or an ARN, with its
+	// qualifier) with payload through invoke.
+	function string
+	payload  []byte
+	invoke   lambdaAPI
 }
 
 // want says what answer c wants.
 func (c check) want() string {
+	if c.invoke != nil {
+		w := "no function error"
+		if c.contains != "" {
+			w += " and a result containing " + strconv.Quote(c.contains)
+		}
+		return w
+	}
 	w := "status " + strconv.Itoa(c.status)
 	if c.contains != "" {
 		w += " and a body containing " + strconv.Quote(c.contains)
@@ -117,11 +158,23 @@ func (s *Service) run(ctx context.Context, in pipeline.SmokeInput, log *slog.Log
 	// Make every check first: a missing output fails at once, untried.
 	checks := make([]check, 0, len(in.Environment.Smoke))
 	for _, sc := range in.Environment.Smoke {
-		c, err := resolve(sc, in)
+		var (
+			c   check
+			err error
+		)
+		if sc.Invokes() {
+			c, err = s.resolveInvoke(ctx, sc, in)
+		} else {
+			c, err = resolve(sc, in)
+		}
 		if err != nil {
 			return res, err
 		}
 		checks = append(checks, c)
+	}
+	var redact *workspace.Redactor
+	if s.aws != nil {
+		redact = workspace.NewRedactor(s.aws.secrets(ctx, in.Environment)...)
 	}
 	if len(checks) == 0 {
 		res.Summary = env + ": no smoke checks"
@@ -137,9 +190,13 @@ func (s *Service) run(ctx context.Context, in pipeline.SmokeInput, log *slog.Log
 		deadline = dl.Add(-lambdaMargin)
 	}
 	for _, c := range checks {
-		out, err := s.runCheck(ctx, env, c, deadline)
-		log.InfoContext(ctx, "smoke check", "check", c.name, "url", c.url,
-			"status", out.Status, "attempts", out.Attempts, "passed", out.Passed)
+		out, err := s.runCheck(ctx, env, c, deadline, redact)
+		target := []any{"url", c.url}
+		if c.invoke != nil {
+			target = []any{"function", c.function}
+		}
+		log.InfoContext(ctx, "smoke check", append([]any{"check", c.name}, append(target,
+			"status", out.Status, "attempts", out.Attempts, "passed", out.Passed)...)...)
 		res.Checks = append(res.Checks, out)
 		if err != nil {
 			return res, err
@@ -151,12 +208,21 @@ func (s *Service) run(ctx context.Context, in pipeline.SmokeInput, log *slog.Log
 
 // runCheck tries c until it passes or deadline has passed, waiting longer
 // after each failure.
-func (s *Service) runCheck(ctx context.Context, env string, c check, deadline time.Time) (pipeline.SmokeOutcome, error) {
-	out := pipeline.SmokeOutcome{Name: c.name, URL: c.url}
+func (s *Service) runCheck(ctx context.Context, env string, c check, deadline time.Time, redact *workspace.Redactor) (pipeline.SmokeOutcome, error) {
+	out := pipeline.SmokeOutcome{Name: c.name, URL: c.url, Function: c.function}
 	wait := FirstBackoff
 	for {
 		out.Attempts++
-		status, got, ok := s.try(ctx, c)
+		var (
+			status int
+			got    string
+			ok     bool
+		)
+		if c.invoke != nil {
+			status, got, ok = s.tryInvoke(ctx, c, redact)
+		} else {
+			status, got, ok = s.try(ctx, c)
+		}
 		out.Status = status
 		if ok {
 			out.Passed = true
@@ -167,7 +233,7 @@ func (s *Service) runCheck(ctx context.Context, env string, c check, deadline ti
 		}
 		left := deadline.Sub(s.now())
 		if left <= 0 {
-			return out, &pipeline.SmokeTestFailed{
+			failed := &pipeline.SmokeTestFailed{
 				Environment: env,
 				Check:       c.name,
 				Method:      c.method,
@@ -175,6 +241,10 @@ func (s *Service) runCheck(ctx context.Context, env string, c check, deadline ti
 				Got:         got + " (the last of " + attempts(out.Attempts) + ")",
 				Want:        c.want(),
 			}
+			if c.invoke != nil {
+				failed.Method, failed.URL, failed.Function = "", "", c.function
+			}
+			return out, failed
 		}
 		if err := s.sleep(ctx, min(wait, left)); err != nil {
 			return out, fmt.Errorf("smoke check %q of %s: stopped after %s: %w", c.name, env, attempts(out.Attempts), err)
@@ -194,7 +264,8 @@ func attempts(n int) string {
 // try sends c's request once and says what came back and whether it is
 // what c wants.
 func (s *Service) try(ctx context.Context, c check) (status int, got string, ok bool) {
-	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout)
+	timeout := cmp.Or(c.timeout, s.requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, c.method, c.url, nil)
 	if err != nil {
@@ -209,21 +280,22 @@ func (s *Service) try(ctx context.Context, c check) (status int, got string, ok 
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, s.describe(err), false
+		return 0, describe(err, timeout), false
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return resp.StatusCode, fmt.Sprintf("status %d, body unreadable: %s", resp.StatusCode, s.describe(err)), false
+		return resp.StatusCode, fmt.Sprintf("status %d, body unreadable: %s", resp.StatusCode, describe(err, timeout)), false
 	}
 	ok = resp.StatusCode == c.status && (c.contains == "" || bytes.Contains(body, []byte(c.contains)))
 	return resp.StatusCode, fmt.Sprintf("status %d, body %s", resp.StatusCode, excerpt(body)), ok
 }
 
-// describe says in a few words why a request got no answer.
-func (s *Service) describe(err error) string {
+// describe says in a few words why a request got no answer within
+// timeout.
+func describe(err error, timeout time.Duration) string {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return "no answer within " + s.requestTimeout.String()
+		return "no answer within " + timeout.String()
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -233,12 +305,15 @@ func (s *Service) describe(err error) string {
 }
 
 // excerpt quotes the first characters of body.
-func excerpt(body []byte) string {
+func excerpt(body []byte) string { return excerptN(body, excerptLen) }
+
+// excerptN quotes the first n characters of body.
+func excerptN(body []byte, n int) string {
 	s := strings.ToValidUTF8(string(body), "\uFFFD")
-	if utf8.RuneCountInString(s) <= excerptLen {
+	if utf8.RuneCountInString(s) <= n {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(string([]rune(s)[:excerptLen])) + "..."
+	return strconv.Quote(string([]rune(s)[:n])) + "..."
 }
 
 // resolve makes sc's URL and headers from the stack's outputs and fills in
@@ -249,6 +324,7 @@ func resolve(sc pipeline.SmokeCheck, in pipeline.SmokeInput) (check, error) {
 		method:   strings.ToUpper(sc.Method),
 		status:   sc.Status,
 		contains: sc.Contains,
+		timeout:  secondsOf(sc.TimeoutSeconds),
 	}
 	if c.name == "" {
 		c.name = sc.URL

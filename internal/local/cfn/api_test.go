@@ -27,9 +27,9 @@ func TestCreateChangeSetRefusals(t *testing.T) {
 		caps                   []cfntypes.Capability
 		code, msg              string
 	}{
-		{"IAM needs a capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role}", nil,
+		{"IAM needs a capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}", nil,
 			"InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"},
-		{"named IAM needs its capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {RoleName: r}}", iam,
+		{"named IAM needs its capability", "iam", "CREATE", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {RoleName: r, AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}", iam,
 			"InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"},
 		{"cycle", "cycle", "CREATE", "Resources:\n  A: {Type: AWS::S3::Bucket, DependsOn: B}\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: !Ref A}}", nil,
 			"ValidationError", "Circular dependency between resources: [A, B]"},
@@ -123,7 +123,7 @@ func TestRetainedResourcesOutliveTheStack(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
 	ctx := context.Background()
-	st := en.deploy("keep", "create", "CREATE", "Resources:\n  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain}\n  Gone: {Type: AWS::S3::Bucket}\n", nil)
+	st := en.deploy("keep", "create", "CREATE", "Resources:\n  Kept: {Type: AWS::S3::Bucket, DeletionPolicy: Retain, UpdateReplacePolicy: Retain}\n  Gone: {Type: AWS::S3::Bucket}\n", nil)
 	kept, gone := physicalOf(t, en, "keep", "Kept"), physicalOf(t, en, "keep", "Gone")
 	if _, err := en.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("keep")}); err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestListingsAndLookups(t *testing.T) {
 func TestValidateTemplate(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
-	body := "Description: d\nParameters:\n  P: {Type: String, Default: x, Description: the p}\n  S: {Type: String, NoEcho: true}\nResources:\n  R: {Type: AWS::IAM::Role}\n"
+	body := "Description: d\nParameters:\n  P: {Type: String, Default: x, Description: the p}\n  S: {Type: String, NoEcho: true}\nResources:\n  R: {Type: AWS::IAM::Role, Properties: {Description: !Ref P, Tags: [{Key: s, Value: !Ref S}], AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: 'sts:AssumeRole'}]}}}\n"
 	out, err := en.cfn.ValidateTemplate(context.Background(), &cloudformation.ValidateTemplateInput{TemplateBody: aws.String(body)})
 	if err != nil {
 		t.Fatal(err)

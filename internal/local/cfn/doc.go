@@ -74,6 +74,32 @@
 // As on AWS, change sets do not need CAPABILITY_AUTO_EXPAND for the SAM
 // transform.
 //
+// Dynamic references are resolved as CloudFormation resolves them
+// (dynref.go): {{resolve:ssm:name}}, {{resolve:ssm:name:version}},
+// {{resolve:ssm-secure:name[:version]}} and
+// {{resolve:secretsmanager:secret-id:SecretString:json-key:version-stage:version-id}}
+// (all but secret-id optional; secret-id a name or an ARN), anywhere in a
+// string of a resource's properties (mid-string, several in one string,
+// built by Fn::Sub or Fn::Join, or passed in through a parameter), read
+// from the local SSM Parameter Store and Secrets Manager when the resource
+// is created or updated. The stack keeps the properties as written: change
+// sets compare the references, and stack events, DescribeStacks,
+// GetTemplate and change sets never show a resolved value (a resource's
+// failure that would quote a secret value shows **** instead). Outputs
+// resolve ssm references and keep ssm-secure and secretsmanager ones as
+// written. As on AWS, CreateChangeSet refuses a version that is not a
+// number ("Incorrect format is used in the following SSM reference"), an
+// ssm-secure reference in a property that does not take one ("SSM Secure
+// reference is not supported in: [TYPE/Properties/Path]"; only the
+// documented passwords of RDS, Redshift, ElastiCache, Directory Service,
+// IAM users, Firehose and OpsWorks take one) and a versionless ssm
+// reference in a parameter's Default; and a resource fails with
+// CloudFormation's reason when a value cannot be read ("Unable to fetch
+// parameters [name] from parameter store for this account.", "Non-secure
+// ssm prefix was used for secure parameter name", "Secrets Manager can't
+// find the specified secret.", "Could not find a value associated with
+// JSONKey in SecretString", "Could not parse SecretString JSON").
+//
 // The SAM transform (AWS::Serverless-2016-10-31) is applied as SAM does for
 // the parts that matter locally: Globals merged as SAM merges them (maps key
 // by key, lists concatenated, other values overridden, intrinsic functions
@@ -143,6 +169,11 @@
 //     them into (AWS::Lambda::Function, AWS::ApiGatewayV2::Api, ...), but
 //     keep their logical IDs; the transform's other resources are fewer than
 //     on AWS. GetTemplate returns the submitted template for both stages.
+//   - Dynamic references: the local Parameter Store keeps only a
+//     parameter's latest version, so a reference to an older version fails
+//     as a missing one does; an update resolves the references of the
+//     resources it changes (and outputs), where CloudFormation resolves
+//     every ssm reference of the stack on each update.
 //   - IAM is not enforced, Rules are not evaluated, and Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.

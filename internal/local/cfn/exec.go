@@ -73,6 +73,9 @@ func (x *runner) outputsLocked(p *plan) ([]output, error) {
 		if !ok {
 			return nil, templateError("the value of output %s must be a string, got %s", o.Name, typeName(v))
 		}
+		if s, err = x.e.resolveOutput(x.e.ctx, s); err != nil {
+			return nil, err
+		}
 		out := output{Key: o.Name, Value: s}
 		if o.Description != nil {
 			d, err := ev.eval(o.Description)

@@ -47,7 +47,7 @@ Resources:
     Properties: {ContentUri: PYLAYER, CompatibleRuntimes: [python3.12]}
   NodeLayer:
     Type: AWS::Lambda::LayerVersion
-    Properties: {Content: {S3Bucket: BUCKET, S3Key: layers/node.zip}, CompatibleRuntimes: [nodejs22.x]}
+    Properties: {Content: {S3Bucket: code-bucket, S3Key: layers/node.zip}, CompatibleRuntimes: [nodejs22.x]}
   Py:
     Type: AWS::Serverless::Function
     Properties:
@@ -78,7 +78,7 @@ func TestPythonAndNodeFunctionsRunWithTheirLayers(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
 	r := strings.NewReplacer(
-		"BUCKET", en.bucket,
+		"code-bucket", en.bucket,
 		"PYLAYER", en.put("layers/python.zip", zipFiles(t, map[string]string{
 			"python/greeting.py": "def hello():\n    return 'hello from the layer'\n",
 		})),

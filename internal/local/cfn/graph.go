@@ -111,6 +111,9 @@ func references(v any, pick func(cond string) (bool, error), add func(name, attr
 // makePlan evaluates a processed template's conditions, checks its
 // references and orders its resources.
 func makePlan(t *template, params []paramValue, pseudo map[string]any) (*plan, error) {
+	if err := checkDynamicReferences(t); err != nil {
+		return nil, err
+	}
 	p := &plan{tmpl: t, params: map[string]paramValue{}, pseudo: pseudo, byName: map[string]*resourceDef{}, deps: map[string][]string{}}
 	for _, v := range params {
 		p.params[v.Key] = v

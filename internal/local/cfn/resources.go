@@ -41,14 +41,15 @@ type kind struct {
 // local AWS does not enforce IAM or keep logs.
 var kinds = map[string]*kind{}
 
-// register adds resource types to kinds; a type registered twice is a
+// register adds resource types to kinds, each seeing its properties'
+// dynamic references resolved (dynref.go); a type registered twice is a
 // programming error.
 func register(types map[string]*kind) {
 	for typ, k := range types {
 		if kinds[typ] != nil {
 			panic("cfn: resource type " + typ + " registered twice")
 		}
-		kinds[typ] = k
+		kinds[typ] = withDynamicReferences(typ, k)
 	}
 }
 

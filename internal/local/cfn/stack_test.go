@@ -479,7 +479,7 @@ Resources:
   Taken:
     Type: AWS::S3::Bucket
     DependsOn: Files
-    Properties: {BucketName: ARTIFACTS}
+    Properties: {BucketName: artifacts-bucket}
 `,
 			failed: "Taken",
 			reason: "you already own it. (Service: S3, Status Code: 409, Error Code: BucketAlreadyOwnedByYou)",
@@ -488,7 +488,7 @@ Resources:
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := fmt.Sprintf("broken-%d", i)
-			body := strings.ReplaceAll(tt.body, "ARTIFACTS", en.bucket)
+			body := strings.ReplaceAll(tt.body, "artifacts-bucket", en.bucket)
 			st := en.deploy(name, "create", "CREATE", body, nil)
 			if st.StackStatus != cfntypes.StackStatusRollbackComplete {
 				t.Fatalf("got %s, want ROLLBACK_COMPLETE", st.StackStatus)

@@ -23,9 +23,19 @@
 //     failed invocation is 500 {"message":"Internal Server Error"}; no route
 //     is 404 {"message":"Not Found"}; a body over 10 MiB is 413
 //     {"message":"Request Entity Too Large"}; an invocation that takes over
-//     30 s (the integration timeout) is 503 {"message":"Service Unavailable"}.
+//     the integration timeout (30 s, or Options.Timeout) is 503
+//     {"message":"Service Unavailable"}.
 //     Every answer carries an Apigw-Requestid header.
 //   - A named stage serves under /<stage>; "$default" (or none) at the root.
+//
+// Lambda function URLs (AWS::Lambda::Url) use the same event and response
+// format: FunctionURL is the API that serves one, at the root of its port,
+// and Options.Timeout makes it wait for the function's own timeout rather
+// than an HTTP API's 30 s. What differs from AWS for them: AuthType AWS_IAM
+// is not enforced (every request is let through, as with NONE), the URL's
+// Cors configuration is not applied, requests up to 10 MiB are accepted
+// (AWS takes 6 MB), and a function error answers as an HTTP API does (500
+// {"message":"Internal Server Error"}), not as a function URL does (502).
 //
 // What differs from AWS: the API is plain HTTP on 127.0.0.1 (no TLS, no
 // custom domains); authorizers, CORS configuration, throttling, access logs

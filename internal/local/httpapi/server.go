@@ -60,6 +60,18 @@ type Options struct {
 	// Addr is where to listen; empty means 127.0.0.1:0, a free loopback
 	// port.
 	Addr string
+	// Timeout is how long to wait for a function; 0 means
+	// IntegrationTimeout. A function URL waits as long as its function's
+	// timeout.
+	Timeout time.Duration
+}
+
+// FunctionURL is the API that serves a Lambda function URL
+// (AWS::Lambda::Url): every method and path goes to function, with the
+// same payload 2.0 event and response format as an HTTP API's $default
+// route (routeKey and stage "$default").
+func FunctionURL(id, function string) API {
+	return API{ID: id, Routes: []Route{{Key: DefaultRoute, Function: function}}}
 }
 
 // Server serves one HTTP API.
@@ -159,7 +171,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTimeout)
+	timeout := s.opts.Timeout
+	if timeout <= 0 {
+		timeout = IntegrationTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(rt.Function), Payload: payload})
 	switch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -397,4 +398,45 @@ func TestBadRoutesAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFunctionURLSendsEveryRequestToItsFunction(t *testing.T) {
+	t.Parallel()
+	fake := &fakeLambda{}
+	s := serve(t, FunctionURL("urlid12345", "fn"), fake)
+	for _, tt := range []struct{ method, path string }{{"GET", "/"}, {"POST", "/any/path"}, {"DELETE", "/x?y=1"}} {
+		resp, _ := do(t, tt.method, s.URL()+tt.path, nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: got status %d, want 200", tt.method, tt.path, resp.StatusCode)
+		}
+		fn, ev := fake.last(t)
+		path, _, _ := strings.Cut(tt.path, "?")
+		if fn != "fn" || ev.RouteKey != DefaultRoute || ev.RequestContext.Stage != DefaultRoute || ev.RawPath != path || ev.RequestContext.APIID != "urlid12345" {
+			t.Errorf("%s %s: got function %q routeKey %q stage %q rawPath %q apiId %q, want fn, $default, $default, %s, urlid12345",
+				tt.method, tt.path, fn, ev.RouteKey, ev.RequestContext.Stage, ev.RawPath, ev.RequestContext.APIID, path)
+		}
+	}
+}
+
+func TestTimeoutIsTheOptions(t *testing.T) {
+	t.Parallel()
+	// The function answers only when its invocation is given up.
+	fake := &hangingLambda{}
+	s, err := Serve(FunctionURL("urlid12345", "fn"), Options{Lambda: fake, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	resp, body := do(t, "GET", s.URL()+"/", nil, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || body != `{"message":"Service Unavailable"}` {
+		t.Errorf("got %d %s, want 503", resp.StatusCode, body)
+	}
+}
+
+// hangingLambda never answers an invocation before its context ends.
+type hangingLambda struct{}
+
+func (hangingLambda) Invoke(ctx context.Context, _ *awslambda.InvokeInput, _ ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
