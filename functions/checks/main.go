@@ -39,6 +39,7 @@ import (
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
+	"github.com/stackflow/stackflow/internal/reaper"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/tracing"
@@ -51,7 +52,13 @@ func main() {
 		slog.Error("checks function cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(svc.Handle)
+	// What the commit's code leaves running dies with its invocation: it
+	// must not see the next run in a warm Lambda.
+	if err := reaper.Adopt(); err != nil {
+		slog.Error("checks function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(reaper.Handler(svc.Handle))
 }
 
 func setup(context.Context) (*checks.Service, error) {

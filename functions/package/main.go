@@ -42,6 +42,7 @@ import (
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/packager"
+	"github.com/stackflow/stackflow/internal/reaper"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
 	"github.com/stackflow/stackflow/internal/tracing"
@@ -54,7 +55,13 @@ func main() {
 		slog.Error("package function cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(svc.Handle)
+	// What the commit's code leaves running dies with its invocation: it
+	// must not see the next run in a warm Lambda.
+	if err := reaper.Adopt(); err != nil {
+		slog.Error("package function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(reaper.Handler(svc.Handle))
 }
 
 func setup(context.Context) (*packager.Service, error) {
