@@ -141,6 +141,17 @@ type Environment struct {
 	// Protected is "protected": true turns on the stack's termination
 	// protection, so that nobody deletes it by mistake.
 	Protected bool
+	// ManualPromotion is "promotion: manual": pushes stop before this
+	// environment, which only stackflow promote deploys to. "auto", the
+	// default, deploys every push of its branches.
+	ManualPromotion bool
+	// Freeze is "freeze": windows in which no run deploys to this
+	// environment (see freeze.go).
+	Freeze []pipeline.FreezeWindow
+	// FreezeAction is "freeze_action": what a run that reaches the
+	// environment in a freeze window does: "wait" (the default) until it
+	// ends, or "stop".
+	FreezeAction string
 
 	line int // where the environment is defined, for errors found later
 }
@@ -181,7 +192,7 @@ type SmokeCheck struct {
 
 var (
 	topKeys     = []string{"version", "template", "checks", "environments", "previews"}
-	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "approvers", "role_arn", "cloudformation_role_arn", "protected"}
+	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "approvers", "role_arn", "cloudformation_role_arn", "protected", "promotion", "freeze", "freeze_action"}
 	previewKeys = []string{"pull_requests", "environment"}
 	roleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 	// principal is an IAM principal ARN, or a pattern of one, that may
@@ -300,6 +311,10 @@ func decodeConfig(root *yaml.Node) (*Config, error) {
 					"give each environment its own name")
 			}
 			names[env.Name] = i
+			if i == 0 && env.ManualPromotion {
+				return nil, errAt(valueOf(item, "promotion"), p+".promotion: the first environment has none before it to be promoted from",
+					"remove promotion: manual here, or list the environment it is promoted from before it")
+			}
 			c.Environments = append(c.Environments, env)
 		}
 	}
@@ -517,6 +532,9 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 		if env.Protected, err = boolean(n, p+".protected"); err != nil {
 			return env, err
 		}
+	}
+	if err := decodePromotion(fields, p, &env); err != nil {
+		return env, err
 	}
 	if n, ok := fields["smoke"]; ok && !isNull(resolve(n)) {
 		items, err := list(n, p+".smoke", "- name: greets")

@@ -38,11 +38,19 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *S
 	}
 	var envs []pipeline.Environment
 	var templates []string // the template each deployed environment's samconfig names
+	var ready *pipeline.ReadyToPromote
 	for _, r := range rules {
-		if r.config.Deploys(branch) {
-			envs = append(envs, c.deployed(r, repo, sam))
-			templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
+		if !r.config.Deploys(branch) {
+			continue
 		}
+		if r.env.ManualPromotion {
+			// A push stops before it, and before every environment
+			// after it: they take promotions only.
+			ready = readyToPromote(repo, r.env.Name, envs)
+			break
+		}
+		envs = append(envs, c.deployed(r, repo, sam))
+		templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
 	}
 
 	tmpl := c.Template
@@ -65,13 +73,35 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *S
 	if c.Checks == nil {
 		checks = slices.Clone(DefaultChecks)
 	}
-	return pipeline.Plan{
+	plan := pipeline.Plan{
 		Checks:       checks,
 		Template:     tmpl,
 		Environments: envs,
 		Deploy:       len(envs) > 0,
 		Summary:      summary(branch, checks, envs),
-	}, nil
+		Ready:        ready,
+	}
+	if ready != nil {
+		if ready.From != "" {
+			plan.Summary += fmt.Sprintf("; ready to promote to %s (%s)", ready.Environment, ready.Command)
+		} else {
+			plan.Summary += fmt.Sprintf("; %s takes promotions only (%s)", ready.Environment, ready.Command)
+		}
+	}
+	return plan, nil
+}
+
+// readyToPromote is the manual environment env that a push of a branch
+// reaching envs before it stops at.
+func readyToPromote(repo pipeline.Repository, env string, envs []pipeline.Environment) *pipeline.ReadyToPromote {
+	r := &pipeline.ReadyToPromote{Environment: env}
+	from := "ENV"
+	if len(envs) > 0 {
+		r.From = envs[len(envs)-1].Name
+		from = r.From
+	}
+	r.Command = fmt.Sprintf("stackflow promote %s %s --from %s", repo.FullName(), env, from)
+	return r
 }
 
 // resolve is the environment e as a plan deploys it: each setting from
@@ -93,6 +123,9 @@ func (e Environment) resolve(repo pipeline.Repository, set SAMSettings) pipeline
 		RoleARN:                e.RoleARN,
 		CloudFormationRoleARN:  e.CloudFormationRoleARN,
 		Protected:              e.Protected,
+		ManualPromotion:        e.ManualPromotion,
+		Freeze:                 slices.Clone(e.Freeze),
+		FreezeAction:           e.FreezeAction,
 	}
 	if env.ApprovalTimeoutSeconds == 0 {
 		env.ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds

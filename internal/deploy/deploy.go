@@ -183,6 +183,16 @@ func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (p
 	if in.Run.Rollback != nil {
 		r.By = in.Run.Rollback.By
 	}
+	if p := in.Run.Promote; p != nil {
+		r.PromotedFrom, r.By = p.From, p.By
+	}
+	if rt := in.Run.Retry; rt != nil {
+		r.RetryOf = rt.Of
+		if r.By == "" {
+			r.By = rt.By
+		}
+	}
+	r.DuringFreeze = in.Lock.DuringFreeze
 	if err := s.Releases.Record(ctx, r); err != nil {
 		return pipeline.Deployment{}, err
 	}

@@ -228,7 +228,7 @@ func (*UnexpectedError) stateError()      {}
 var ErrorNames = []string{
 	"ConfigInvalid", "SourceUnavailable", "BitbucketUnavailable", "ChecksFailed",
 	"PackageFailed", "PackageRefused", "StackDeployFailed", "StackRefused", "SmokeTestFailed", "Throttled", "UnexpectedError",
-	"Superseded", "RolledBack", "RollbackFailed",
+	"Superseded", "RolledBack", "RollbackFailed", "Frozen", "Refused",
 }
 
 type stateErr interface {

@@ -43,6 +43,48 @@ type Run struct {
 	// Rollback is set for a run that puts an environment back to one of
 	// its releases (stackflow rollback); Commit is that release's.
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Promote is set for a run that deploys the package another
+	// environment released (stackflow promote); Commit and Branch are
+	// that release's.
+	Promote *PromoteRequest `json:"promote,omitempty"`
+	// Retry is set for a run that resumes a failed or stopped run at the
+	// environment where it stopped, with its package (stackflow retry).
+	Retry *RetryRequest `json:"retry,omitempty"`
+	// DuringFreeze is set when a person asked for the run to deploy
+	// through the freeze windows of the environments it reaches
+	// (--during-freeze): the release records who and why.
+	DuringFreeze *FreezeOverride `json:"duringFreeze,omitempty"`
+}
+
+// PromoteRequest asks a run to deploy to Environment the package that
+// From released at the run's commit, with no checks and no build.
+type PromoteRequest struct {
+	Environment string `json:"environment"`
+	From        string `json:"from"`
+	// By is who asked, for the commit status and the release history.
+	By string `json:"by,omitempty"`
+}
+
+// RetryRequest asks a run to resume the execution Of (an ARN), which
+// failed or stopped, at Environment, with the package Of deployed.
+type RetryRequest struct {
+	Of          string `json:"of"`
+	Environment string `json:"environment"`
+	// StartedAt is when the run being retried started (RFC 3339), as the
+	// pipeline recorded it: the retry stands in its place among the runs
+	// of its branch, so that it never goes over a newer commit. The deploy
+	// step sets it from its own record; a value given in the input is
+	// replaced.
+	StartedAt string `json:"startedAt,omitempty"`
+	// By is who asked, for the commit status and the release history.
+	By string `json:"by,omitempty"`
+}
+
+// FreezeOverride is a person's word that a run may deploy during a freeze
+// window, and why.
+type FreezeOverride struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
 }
 
 // PullRequest is the pull request a run is for.

@@ -183,7 +183,7 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 	// path.
 	offPath := map[string]bool{}
 	for _, n := range []string{"Report the failure", "Run failed", "Failed or stopped?", "Report the run stopped", "Stop the run",
-		"Plan the rollback", "Take the preview's lock", "Is the preview free?", "Wait for the preview", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
+		"Plan the rollback", "Read the plan to redeploy", "Find the package to deploy", "Take the preview's lock", "Is the preview free?", "Wait for the preview", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
 		"Report the preview deleted", "Say the run waits for the environment", "Wait for the environment", "Ask for approval",
 		"Wait for approval", "The approval timed out", "Find the last good release", "Is there a release to go back to?",
 		"Deploy the last good release", "Give up the environment", "Environment failed", "No environment to deliver"} {

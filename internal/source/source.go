@@ -253,13 +253,21 @@ func readPlan(tree string, run pipeline.Run, trusted config.Trusted) (pipeline.P
 		return pipeline.Plan{}, err
 	}
 	var plan pipeline.Plan
-	if run.PullRequest != nil {
+	switch {
+	case run.Promote != nil:
+		plan, err = cfg.PromoteRunPlanTrusted(trusted, run, sam)
+	case run.PullRequest != nil:
 		plan, err = cfg.PreviewPlanTrusted(trusted, run.Repository, *run.PullRequest, sam)
-	} else {
+	default:
 		plan, err = cfg.PlanTrusted(trusted, run.Repository, run.Branch, sam)
 	}
 	if err != nil {
 		return pipeline.Plan{}, err
+	}
+	if run.Retry != nil && run.Promote == nil {
+		if plan, err = resume(plan, run); err != nil {
+			return pipeline.Plan{}, err
+		}
 	}
 	// Fail here, not after the first stack is deployed, on a smoke check
 	// that names an output the template does not have.
@@ -267,6 +275,30 @@ func readPlan(tree string, run pipeline.Run, trusted config.Trusted) (pipeline.P
 		return pipeline.Plan{}, err
 	}
 	return plan, nil
+}
+
+// resume is plan from the environment where the run that run retries
+// stopped: the environments before it were delivered, and the rest come in
+// the order the default branch gives them now.
+func resume(plan pipeline.Plan, run pipeline.Run) (pipeline.Plan, error) {
+	r := run.Retry
+	resumed, ok := config.ResumeAt(plan, r.Environment)
+	if !ok {
+		reason := fmt.Sprintf("%s is not among the environments %s deploys to now (%s)", r.Environment, run.Branch, plan.Summary)
+		if plan.Ready != nil && plan.Ready.Environment == r.Environment {
+			reason = r.Environment + " takes promotions only now"
+		}
+		return plan, &pipeline.Refused{What: "retry " + pipeline.ExecutionNameOf(r.Of) + " at " + r.Environment, Reason: reason,
+			Fix: config.File + " on the default branch decides where each branch deploys"}
+	}
+	resumed.Summary = fmt.Sprintf("%s: retried %s from %s on, with its package", run.Branch, pipeline.ExecutionNameOf(r.Of), r.Environment)
+	if r.By != "" {
+		resumed.Summary += " (asked by " + r.By + ")"
+	}
+	if ready := resumed.Ready; ready != nil && ready.From != "" {
+		resumed.Summary += fmt.Sprintf("; ready to promote to %s (%s)", ready.Environment, ready.Command)
+	}
+	return resumed, nil
 }
 
 var (
