@@ -94,8 +94,8 @@ func LayoutOf(step string, run pipeline.Run, execution string, plan pipeline.Pla
 	if _, ok := parts[step]; !ok {
 		return Layout{}, fmt.Errorf("staging: step %q: want %s or %s", step, pipeline.StepChecks, pipeline.StepPackage)
 	}
-	if run.Repository.Workspace == "" || run.Repository.Slug == "" || run.Commit == "" || run.Branch == "" {
-		return Layout{}, fmt.Errorf("staging: the run names no repository, branch or commit")
+	if run.Repository.Workspace == "" || run.Repository.Slug == "" || run.Commit == "" || run.Lane() == "" {
+		return Layout{}, fmt.Errorf("staging: the run names no repository, branch or tag, or commit")
 	}
 	repo := run.Repository
 	l := Layout{Step: step, Repo: repo, Scope: pipeline.ScopeOf(run, plan), Execution: workspace.ExecutionName(execution, run)}

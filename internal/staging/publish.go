@@ -79,7 +79,7 @@ func (p *Publisher) publish(ctx context.Context, in pipeline.PublishInput) (pipe
 	}
 	kept, cacheBytes := p.publishCaches(ctx, l, log)
 	if kept > 0 {
-		did = append(did, fmt.Sprintf("kept %d %s of %s (%s)", kept, plural(kept, "cache"), in.Run.Branch, size(cacheBytes)))
+		did = append(did, fmt.Sprintf("kept %d %s of %s (%s)", kept, plural(kept, "cache"), in.Run.Lane(), size(cacheBytes)))
 	}
 	if in.Step == pipeline.StepChecks {
 		out.Summary = "no caches to keep"

@@ -81,6 +81,24 @@ func TestLayoutReachesOnlyTheRunsOwnObjects(t *testing.T) {
 	}
 }
 
+// TestATagsRunHasTheTagsLane: a tag's run, which has no branch, writes the
+// caches of every tag's lane, which no branch reads, and reads those and
+// the default branch's.
+func TestATagsRunHasTheTagsLane(t *testing.T) {
+	t.Parallel()
+	tag := pipeline.Run{Repository: repo, Tag: "v1.0.0", Commit: feature.Commit}
+	l, err := staging.LayoutOf(pipeline.StepChecks, tag, execution, plan)
+	if err != nil {
+		t.Fatalf("a tag's run: %v", err)
+	}
+	if got, want := l.Scope.Writes(), pipeline.BranchScope(pipeline.TagLane); got != want {
+		t.Errorf("a tag's run writes the caches of %q, want %q", got, want)
+	}
+	if _, err := staging.LayoutOf(pipeline.StepChecks, pipeline.Run{Repository: repo, Commit: feature.Commit}, execution, plan); err == nil {
+		t.Error("a run of neither a branch nor a tag: want an error")
+	}
+}
+
 func setup(t *testing.T) (*artifacts.Store, context.Context) {
 	t.Helper()
 	cfg := testaws.Start(t)
