@@ -2,18 +2,9 @@ package lambda
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
-
-	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // runtimeFiles are the runtime clients' files that stackflow ships: the
@@ -82,26 +73,3 @@ func lookUp[T any](mu *sync.Mutex, found *map[string]*T, key string, find func()
 // installPrefix starts the names of installations under way in a cache
 // directory.
 const installPrefix = ".install-"
-
-// writeOnce writes data to path unless a file is there (its name carries
-// the digest of its content).
-func writeOnce(path string, data []byte) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if err := cachedir.WriteAtomic(path, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// digest is a short hex digest of data, for names of installed files.
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
-}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // oldestNode is the oldest Node.js major version that runs Node.js
@@ -104,9 +106,9 @@ func installNode(cacheDir string) (*installed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "nodejs-"+digest(client))
+	dir := filepath.Join(cacheDir, "nodejs-"+cachedir.Digest(client))
 	script := filepath.Join(dir, "index.mjs")
-	if err := writeOnce(script, client); err != nil {
+	if err := cachedir.WriteOnce(script, client); err != nil {
 		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
 	return &installed{dir: dir, script: script}, nil

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
@@ -39,7 +38,7 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine: %w", id, r.version, err)
 	}
-	if versionLess(py.version, oldestPython) {
+	if cachedir.VersionLess(py.version, oldestPython) {
 		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine, and %s is Python %s: install Python %s (python.org or your package manager) and put it on PATH as python3", id, r.version, py.path, py.version, r.version)
 	}
 	client, err := s.host.pythonClient(ctx, s.opts.CacheDir, py, log)
@@ -47,7 +46,7 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 		return launch{}, fmt.Errorf("runtime %s: %w", id, err)
 	}
 	fmt.Fprintf(log, "stackflow: function %s (%s) runs on this machine's Python %s (%s) with AWS's runtime interface client awslambdaric %s\n", fn.Name, id, py.version, py.path, awslambdaricVersion)
-	if minorOf(py.version) != r.version {
+	if cachedir.MinorVersion(py.version) != r.version {
 		fmt.Fprintf(log, "stackflow: warning: function %s asks for %s and runs on Python %s: install Python %s to run it as Lambda does\n", fn.Name, id, py.version, r.version)
 	}
 	return launch{
@@ -102,7 +101,7 @@ func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.
 	if err != nil {
 		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "python-"+py.tag+"-"+digest(req))
+	dir := filepath.Join(cacheDir, "python-"+py.tag+"-"+cachedir.Digest(req))
 	marker := filepath.Join(dir, "awslambdaric", "__init__.py")
 	if err := cachedir.Install(cacheDir, dir, marker, installPrefix, func(tmp string) error {
 		return pipInstall(ctx, py, tmp, req, log)
@@ -112,8 +111,8 @@ func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.
 	// The script must sit beside awslambdaric, which it imports as Lambda's
 	// /var/runtime/bootstrap.py does: it changes more often, under its own
 	// digest.
-	script := filepath.Join(dir, "bootstrap-"+digest(boot)+".py")
-	if err := writeOnce(script, boot); err != nil {
+	script := filepath.Join(dir, "bootstrap-"+cachedir.Digest(boot)+".py")
+	if err := cachedir.WriteOnce(script, boot); err != nil {
 		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
 	return &installed{dir: dir, script: script}, nil
@@ -132,41 +131,12 @@ func pipInstall(ctx context.Context, py *pythonHost, target string, req []byte, 
 		"--disable-pip-version-check", "--no-input", "--quiet",
 		"--no-deps", "--only-binary=:all:", "--require-hashes",
 		"--target", target, "-r", reqFile)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		hint := ""
-		if strings.Contains(out.String(), "No module named pip") {
+		if bytes.Contains(out, []byte("No module named pip")) {
 			hint = fmt.Sprintf("\ninstall pip for %s (%s -m ensurepip, or your package manager's python3-pip)", py.path, py.path)
 		}
-		return fmt.Errorf("pip install: %w\n%s%s", err, cachedir.LastLines(out.String(), 20), hint)
+		return fmt.Errorf("pip install: %w\n%s%s", err, cachedir.LastLines(string(out), 20), hint)
 	}
 	return nil
-}
-
-// minorOf returns "3.11" for "3.11.7".
-func minorOf(version string) string {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	return parts[0] + "." + parts[1]
-}
-
-// versionLess reports whether the dotted version a is older than b,
-// comparing the numbers b has.
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i, bp := range bs {
-		bn, _ := strconv.Atoi(bp)
-		an := 0
-		if i < len(as) {
-			an, _ = strconv.Atoi(as[i])
-		}
-		if an != bn {
-			return an < bn
-		}
-	}
-	return false
 }

@@ -3,9 +3,7 @@ package samtransform
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
@@ -67,7 +64,7 @@ func findPython(ctx context.Context, name string) (*host, error) {
 		return nil, fmt.Errorf("ask %s its version: got %q", path, out)
 	}
 	h := &host{version: lines[0], path: strings.TrimSpace(lines[1])}
-	if versionLess(h.version, minPython) {
+	if cachedir.VersionLess(h.version, minPython) {
 		return nil, fmt.Errorf("SAM's translator %s needs Python %s or later, and %s is %s: %s", Version, minPython, h.path, h.version, pythonHint)
 	}
 	return h, nil
@@ -85,7 +82,7 @@ func install(ctx context.Context, cacheDir string, py *host, log io.Writer) (str
 		return "", fmt.Errorf("install SAM's translator: %w", err)
 	}
 	// A virtual environment belongs to the interpreter that made it.
-	dir := filepath.Join(cacheDir, "venv-"+minorOf(py.version)+"-"+digest(req, []byte(py.path)))
+	dir := filepath.Join(cacheDir, "venv-"+cachedir.MinorVersion(py.version)+"-"+cachedir.Digest(req, []byte(py.path)))
 	python := venvPython(dir)
 	done := filepath.Join(dir, marker)
 	if _, err := os.Stat(done); err == nil {
@@ -111,34 +108,24 @@ func install(ctx context.Context, cacheDir string, py *host, log io.Writer) (str
 // makeVenv makes a virtual environment in dir and pip-installs the pinned
 // requirements req into it, refusing any file whose hash they do not list.
 func makeVenv(ctx context.Context, py *host, dir string, req []byte) error {
-	if out, err := run(ctx, py.path, "-m", "venv", dir); err != nil {
+	if out, err := exec.CommandContext(ctx, py.path, "-m", "venv", dir).CombinedOutput(); err != nil {
 		hint := ""
-		if strings.Contains(out, "ensurepip") || strings.Contains(out, "No module named venv") {
+		if bytes.Contains(out, []byte("ensurepip")) || bytes.Contains(out, []byte("No module named venv")) {
 			hint = "\n" + py.path + " has no working venv module: " + pythonHint
 		}
-		return fmt.Errorf("%s -m venv: %w\n%s%s", py.path, err, cachedir.LastLines(out, 20), hint)
+		return fmt.Errorf("%s -m venv: %w\n%s%s", py.path, err, cachedir.LastLines(string(out), 20), hint)
 	}
 	reqFile := filepath.Join(dir, "requirements.txt")
 	if err := os.WriteFile(reqFile, req, 0o644); err != nil {
 		return err
 	}
-	if out, err := run(ctx, venvPython(dir), "-m", "pip", "install",
+	if out, err := exec.CommandContext(ctx, venvPython(dir), "-m", "pip", "install",
 		"--disable-pip-version-check", "--no-input", "--quiet",
 		"--require-hashes", "--only-binary=:all:", "--no-deps",
-		"-r", reqFile); err != nil {
-		return fmt.Errorf("pip install: %w\n%s", err, cachedir.LastLines(out, 20))
+		"-r", reqFile).CombinedOutput(); err != nil {
+		return fmt.Errorf("pip install: %w\n%s", err, cachedir.LastLines(string(out), 20))
 	}
 	return os.WriteFile(filepath.Join(dir, marker), []byte(Version+"\n"), 0o644)
-}
-
-// run runs a command and returns its output, stdout and stderr together.
-func run(ctx context.Context, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
-	return out.String(), err
 }
 
 // venvPython is the interpreter of the virtual environment in dir.
@@ -147,41 +134,6 @@ func venvPython(dir string) string {
 		return filepath.Join(dir, "Scripts", "python.exe")
 	}
 	return filepath.Join(dir, "bin", "python")
-}
-
-func digest(parts ...[]byte) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d\x00", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// minorOf returns "3.11" for "3.11.7".
-func minorOf(version string) string {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	return parts[0] + "." + parts[1]
-}
-
-// versionLess reports whether the dotted version a is older than b,
-// comparing the numbers b has.
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i, bp := range bs {
-		bn, _ := strconv.Atoi(bp)
-		an := 0
-		if i < len(as) {
-			an, _ = strconv.Atoi(as[i])
-		}
-		if an != bn {
-			return an < bn
-		}
-	}
-	return false
 }
 
 // errClosed is returned by a Translator that was closed.
