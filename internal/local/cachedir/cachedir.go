@@ -2,9 +2,9 @@
 // Step Functions engine's npm packages, the Lambda runtimes' clients, SAM's
 // translator) into a cache directory that several processes share: an
 // installation is there whole or not at all, and Lock lets them take turns
-// installing it. Digest names an installation by its content, and
-// VersionLess and MinorVersion read the versions of the interpreters it is
-// made for.
+// installing it. Digest names an installation by its content; FindPython
+// finds the host's Python that one is made for, and VersionLess and
+// MinorVersion read interpreters' versions.
 package cachedir
 
 import (

@@ -5,6 +5,8 @@ import (
 	"embed"
 	"io"
 	"sync"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // runtimeFiles are the runtime clients' files that stackflow ships: the
@@ -19,7 +21,7 @@ var runtimeFiles embed.FS
 // at the next start (the user may have installed what was missing).
 type hostRuntimes struct {
 	mu      sync.Mutex
-	pythons map[string]*pythonHost // by the name asked for
+	pythons map[string]*cachedir.Python // by the name asked for
 	nodes   map[string]*nodeHost
 	clients map[string]*installed // by interpreter and cache directory
 }
@@ -30,16 +32,16 @@ type installed struct {
 	script string // what the interpreter runs
 }
 
-func (h *hostRuntimes) python(ctx context.Context, name string) (*pythonHost, error) {
-	return lookUp(&h.mu, &h.pythons, name, func() (*pythonHost, error) { return findPython(ctx, name) })
+func (h *hostRuntimes) python(ctx context.Context, name string) (*cachedir.Python, error) {
+	return lookUp(&h.mu, &h.pythons, name, func() (*cachedir.Python, error) { return findPython(ctx, name) })
 }
 
 func (h *hostRuntimes) node(ctx context.Context, name string) (*nodeHost, error) {
 	return lookUp(&h.mu, &h.nodes, name, func() (*nodeHost, error) { return findNode(ctx, name) })
 }
 
-func (h *hostRuntimes) pythonClient(ctx context.Context, cacheDir string, py *pythonHost, log io.Writer) (*installed, error) {
-	return lookUp(&h.mu, &h.clients, "python\x00"+cacheDir+"\x00"+py.path, func() (*installed, error) {
+func (h *hostRuntimes) pythonClient(ctx context.Context, cacheDir string, py *cachedir.Python, log io.Writer) (*installed, error) {
+	return lookUp(&h.mu, &h.clients, "python\x00"+cacheDir+"\x00"+py.Path, func() (*installed, error) {
 		return installPython(ctx, cacheDir, py, log)
 	})
 }
