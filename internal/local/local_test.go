@@ -154,12 +154,7 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 // samconfig.toml names its stacks "<example>-staging" and "<example>-prod".
 func appOf(t *testing.T, example, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
-	appsMu.Lock()
-	apps[name]++
-	if n := apps[name]; n > 1 {
-		name = fmt.Sprintf("%s-%d", name, n)
-	}
-	appsMu.Unlock()
+	name = appName(t, name)
 	rename := func(s string) string { return strings.ReplaceAll(s, `"`+example+`-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
 	for f, fn := range edit {
@@ -169,18 +164,30 @@ func appOf(t *testing.T, example, name string, edit map[string]func(string) stri
 			edits[f] = fn
 		}
 	}
-	// A failed test shows the tail of its own run's logs, not every
-	// test's: the shared pipeline's logs hold all of them.
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 25))
-		}
-	})
 	dir := t.TempDir()
 	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", example), dir, edits); err != nil {
 		t.Fatal(err)
 	}
 	return pipeline.Repository{Workspace: "acme", Slug: name}, dir
+}
+
+// appName returns name, or name-N when another test has taken it, and
+// has a failed test show the tail of its own app's logs, not every
+// test's: the shared pipeline's logs hold all of them.
+func appName(t *testing.T, name string) string {
+	t.Helper()
+	appsMu.Lock()
+	apps[name]++
+	if n := apps[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	appsMu.Unlock()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 40))
+		}
+	})
+	return name
 }
 
 func run(t *testing.T, repo pipeline.Repository, dir string) *Result {

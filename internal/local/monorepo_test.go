@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,17 +26,7 @@ import (
 // and a root stackflow.yml listing them.
 func monorepo(t *testing.T, name string) (pipeline.Repository, string) {
 	t.Helper()
-	appsMu.Lock()
-	apps[name]++
-	if n := apps[name]; n > 1 {
-		name = fmt.Sprintf("%s-%d", name, n)
-	}
-	appsMu.Unlock()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 40))
-		}
-	})
+	name = appName(t, name)
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "examples", "hello")
 	for _, app := range []string{"api", "web"} {
