@@ -190,6 +190,27 @@ func appName(t *testing.T, name string) string {
 	return name
 }
 
+// wantStagingSmokeFailed checks that a run deployed staging, whose smoke
+// test then failed with a cause containing each of causes, and left prod
+// untouched.
+func wantStagingSmokeFailed(t *testing.T, res *Result, causes ...string) {
+	t.Helper()
+	if res.Status != "FAILED" || res.Error != "SmokeTestFailed" {
+		t.Fatalf("got %s %s: %s, want FAILED SmokeTestFailed", res.Status, res.Error, res.Cause)
+	}
+	for _, want := range causes {
+		if !strings.Contains(res.Cause, want) {
+			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
+		}
+	}
+	if e := env(t, res, "staging"); e.Status != "CREATE_COMPLETE" {
+		t.Errorf("staging: got %s, want CREATE_COMPLETE (deployed, then its smoke test failed)", e.Status)
+	}
+	if e := env(t, res, "prod"); e.Status != "" {
+		t.Errorf("prod: got %s, want it untouched", e.Status)
+	}
+}
+
 func run(t *testing.T, repo pipeline.Repository, dir string) *Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -309,20 +330,7 @@ func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
 		},
 	})
 	res := run(t, repo, dir)
-	if res.Status != "FAILED" || res.Error != "SmokeTestFailed" {
-		t.Fatalf("got %s %s, want FAILED SmokeTestFailed", res.Status, res.Error)
-	}
-	for _, want := range []string{`"greets" of staging`, "hello from staging", `"hello from the moon"`} {
-		if !strings.Contains(res.Cause, want) {
-			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
-		}
-	}
-	if e := env(t, res, "staging"); e.Status != "CREATE_COMPLETE" {
-		t.Errorf("staging: got %s, want CREATE_COMPLETE (deployed, then its smoke test failed)", e.Status)
-	}
-	if e := env(t, res, "prod"); e.Status != "" {
-		t.Errorf("prod: got %s, want it untouched", e.Status)
-	}
+	wantStagingSmokeFailed(t, res, `"greets" of staging`, "hello from staging", `"hello from the moon"`)
 	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "SmokeTestFailed") {
 		t.Errorf("got status %+v, want FAILED naming SmokeTestFailed", s)
 	}
