@@ -3,8 +3,8 @@
 // translator) into a cache directory that several processes share: an
 // installation is there whole or not at all, and Lock lets them take turns
 // installing it. Digest names an installation by its content; FindPython
-// finds the host's Python that one is made for, and VersionLess and
-// MinorVersion read interpreters' versions.
+// and FindNode find the host's interpreters that one is made for, and
+// VersionLess and MinorVersion read their versions.
 package cachedir
 
 import (

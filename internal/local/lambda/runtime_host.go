@@ -22,7 +22,7 @@ var runtimeFiles embed.FS
 type hostRuntimes struct {
 	mu      sync.Mutex
 	pythons map[string]*cachedir.Python // by the name asked for
-	nodes   map[string]*nodeHost
+	nodes   map[string]*cachedir.Node
 	clients map[string]*installed // by interpreter and cache directory
 }
 
@@ -36,8 +36,8 @@ func (h *hostRuntimes) python(ctx context.Context, name string) (*cachedir.Pytho
 	return lookUp(&h.mu, &h.pythons, name, func() (*cachedir.Python, error) { return findPython(ctx, name) })
 }
 
-func (h *hostRuntimes) node(ctx context.Context, name string) (*nodeHost, error) {
-	return lookUp(&h.mu, &h.nodes, name, func() (*nodeHost, error) { return findNode(ctx, name) })
+func (h *hostRuntimes) node(ctx context.Context, name string) (*cachedir.Node, error) {
+	return lookUp(&h.mu, &h.nodes, name, func() (*cachedir.Node, error) { return findNode(ctx, name) })
 }
 
 func (h *hostRuntimes) pythonClient(ctx context.Context, cacheDir string, py *cachedir.Python, log io.Writer) (*installed, error) {

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
@@ -28,24 +26,14 @@ const installHint = "install Node.js 20 or later from https://nodejs.org/ or you
 
 // findNode returns the node program to run and checks its version.
 func findNode(ctx context.Context, name string) (string, error) {
-	if name == "" {
-		name = "node"
-	}
-	path, err := exec.LookPath(name)
+	node, err := cachedir.FindNode(ctx, name)
 	if err != nil {
-		return "", fmt.Errorf("local step functions needs Node.js and %s was not found: %s", name, installHint)
+		return "", fmt.Errorf("local step functions needs Node.js: %w (%s)", err, installHint)
 	}
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("local step functions: %s --version: %w (%s)", path, err, installHint)
+	if node.Major < minNodeMajor {
+		return "", fmt.Errorf("local step functions needs Node.js %d or later, and %s is %q: %s", minNodeMajor, node.Path, node.Version, installHint)
 	}
-	version := strings.TrimSpace(string(out))
-	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
-	n, err := strconv.Atoi(major)
-	if err != nil || n < minNodeMajor {
-		return "", fmt.Errorf("local step functions needs Node.js %d or later, and %s is %q: %s", minNodeMajor, path, version, installHint)
-	}
-	return path, nil
+	return node.Path, nil
 }
 
 // install makes sure that the engine's npm packages are installed under

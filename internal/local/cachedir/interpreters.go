@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -42,4 +43,39 @@ func FindPython(ctx context.Context, name string) (*Python, error) {
 		return nil, fmt.Errorf("ask %s its version: got %q", path, out)
 	}
 	return &Python{Path: strings.TrimSpace(lines[1]), Version: f[0], Tag: f[1] + "-" + f[2]}, nil
+}
+
+// Node is Node.js on this machine, as it describes itself.
+type Node struct {
+	// Path is the program, absolute.
+	Path string
+	// Version is its version as it writes it, such as v20.20.2.
+	Version string
+	// Major is its major version, such as 20.
+	Major int
+}
+
+// FindNode looks name up on PATH (empty means node) and asks it its
+// version. The errors say what went wrong, not how to install Node.js: the
+// caller knows which Node.js it needs.
+func FindNode(ctx context.Context, name string) (*Node, error) {
+	if name == "" {
+		name = "node"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s was not found on PATH", name)
+	}
+	path, _ = filepath.Abs(path)
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ask %s its version: %w", path, err)
+	}
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		return nil, fmt.Errorf("ask %s its version: got %q", path, version)
+	}
+	return &Node{Path: path, Version: version, Major: n}, nil
 }

@@ -2,6 +2,7 @@ package cachedir
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -33,5 +34,22 @@ func TestFindPythonNamesWhatIsMissing(t *testing.T) {
 	_, err := FindPython(context.Background(), "stackflow-no-such-python")
 	if err == nil || !strings.Contains(err.Error(), "stackflow-no-such-python was not found on PATH") {
 		t.Errorf("got %v, want it to say stackflow-no-such-python was not found on PATH", err)
+	}
+}
+
+func TestFindNodeAsksItsVersion(t *testing.T) {
+	t.Parallel()
+	node, err := FindNode(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(node.Path) {
+		t.Errorf("got path %q, want it absolute", node.Path)
+	}
+	if want := fmt.Sprintf("v%d.", node.Major); node.Major < 1 || !strings.HasPrefix(node.Version, want) {
+		t.Errorf("got version %q and major %d, want a version starting %s", node.Version, node.Major, want)
+	}
+	if _, err := FindNode(context.Background(), "stackflow-no-such-node"); err == nil || !strings.Contains(err.Error(), "stackflow-no-such-node was not found on PATH") {
+		t.Errorf("got %v, want it to say stackflow-no-such-node was not found on PATH", err)
 	}
 }
