@@ -41,6 +41,10 @@ func (e *Engine) actions() map[string]action {
 }
 
 func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == FirePath {
+		e.serveFire(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError

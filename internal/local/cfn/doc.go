@@ -207,8 +207,35 @@
 //     applied; other settings accepted, and updates other than
 //     replacements only recorded).
 //   - AWS::S3::Bucket (named like CloudFormation's <stack>-<logical>-<random>,
-//     in lower case, when BucketName is not given; versioning applied, other
+//     in lower case, when BucketName is not given; versioning and
+//     NotificationConfiguration's LambdaConfigurations applied, other
 //     settings accepted), AWS::S3::BucketPolicy.
+//   - Event sources (events.go, res_sqs.go, res_sns.go,
+//     res_eventsourcemapping.go, res_eventbridge.go, res_scheduler.go),
+//     held in kumo and run by package internal/local/events, whose Service
+//     lives as long as the engine (Close stops every source):
+//     AWS::SQS::Queue (Ref its URL at the local SQS, the engine's AWS
+//     endpoint then /<account>/<name>: see Differences from AWS;
+//     RedrivePolicy, FIFO and the other attributes applied, an update
+//     setting them again) and AWS::SQS::QueuePolicy;
+//     AWS::SNS::Topic (Ref its ARN; inline Subscription too),
+//     AWS::SNS::Subscription (a function's, Protocol lambda, delivered by
+//     the event sources; others by kumo; filter policies updated in place)
+//     and AWS::SNS::TopicPolicy; AWS::Lambda::EventSourceMapping (SQS
+//     queues and DynamoDB streams; Enabled, BatchSize,
+//     MaximumBatchingWindowInSeconds, FunctionResponseTypes and
+//     StartingPosition applied, FilterCriteria and the retry, destination
+//     and scaling settings accepted and not applied); AWS::Events::Rule
+//     (EventPattern, ScheduleExpression, State, EventBusName, Targets with
+//     Input, InputPath or InputTransformer; Ref its name, or <bus>|<name>
+//     on a bus of the app's) and AWS::Events::EventBus;
+//     AWS::Scheduler::Schedule and AWS::Scheduler::ScheduleGroup. Named
+//     ones whose name is taken fail with CloudFormation's "already
+//     exists". A function that a source targets through a version's or an
+//     alias's ARN this engine published (SAM's AutoPublishAlias) is
+//     invoked, and recorded in kumo, by its unqualified ARN (invokeARN).
+//     FireSchedule fires a scheduled rule or a schedule now; the Handler
+//     serves it at FirePath, and FireRemote calls it there.
 //   - AWS::SecretsManager::Secret (SecretString or GenerateSecretString),
 //     AWS::SSM::Parameter.
 //   - Recorded only, with physical IDs and ARNs shaped like AWS's:
@@ -218,6 +245,9 @@
 //     AWS::CodeDeploy::DeploymentGroup: locally an alias moves to its new
 //     version at once (all at once), and its PreTraffic and PostTraffic
 //     hooks are not run.
+//
+// Options.EventLog receives a JSON line per event delivered and per
+// failure; Options.EventClock is the time schedules keep.
 //
 // Any other type fails its resource with "Resource type X is not supported
 // by stackflow's local engine", which rolls the stack back: that is how a
@@ -241,6 +271,10 @@
 //     wherever a resolved value (outputs, properties such as environment
 //     variables, Fn::Sub results) holds one of a local API or URL, it is
 //     replaced by its http://127.0.0.1:<port>.
+//   - A queue's URL (its Ref) is the local SQS's, not
+//     https://sqs.<region>.amazonaws.com/<account>/<name>: the AWS SDK for
+//     JavaScript sends SQS requests to the QueueUrl's host, whatever
+//     endpoint it is given, so AWS's URL would leave the machine.
 //   - Functions' ARNs are the ones kumo's Lambda makes (its region and
 //     account), so that invoking them by ARN works.
 //   - SAM's translator looks AWS managed policies up in the map it bundles

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/stackflow/stackflow/internal/local/events"
 	"github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/samtransform"
 )
@@ -63,6 +64,14 @@ type Options struct {
 	// samtransform.Translator with its defaults (installed on first use
 	// under the user cache directory), which Close stops.
 	SAM Transformer
+	// EventLog receives a JSON line per event delivered to a function (and
+	// per failure) by the event sources of the stacks (queues, topics,
+	// rules, schedules, bucket notifications, streams); nil discards them.
+	EventLog io.Writer
+	// EventClock keeps the time of schedules, batching windows and retry
+	// delays; nil means the machine's clock. Tests give an
+	// events.FakeClock.
+	EventClock events.Clock
 }
 
 // Engine applies CloudFormation templates onto a local AWS. Its Handler
@@ -83,6 +92,7 @@ type Engine struct {
 	functions *lambda.Supervisor
 	sam       Transformer
 	ownSAM    *samtransform.Translator // the default SAM, when the engine made it
+	ev        *eventSources            // runs the stacks' event sources (events.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -142,6 +152,14 @@ func New(opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("new CloudFormation engine: %w", err)
 	}
+	ev, err := newEventSources(cfg, account, opts)
+	if err != nil {
+		_ = sup.Close()
+		if own {
+			os.RemoveAll(dir)
+		}
+		return nil, fmt.Errorf("new CloudFormation engine: %w", err)
+	}
 	sfnEndpoint := opts.StepFunctionsEndpoint
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -161,6 +179,7 @@ func New(opts Options) (*Engine, error) {
 		ssm:        newSSMClient(cfg),
 		lambda:     awslambda.NewFromConfig(cfg),
 		functions:  sup,
+		ev:         ev,
 		ctx:        ctx,
 		cancel:     cancel,
 		stacks:     map[string]*stack{},
@@ -194,8 +213,8 @@ func (e *Engine) Handler() http.Handler {
 	return http.HandlerFunc(e.serveHTTP)
 }
 
-// Close stops the operations in progress, every function's process and
-// every HTTP API. Resources in the local AWS stay. Call it before the local
+// Close stops the operations in progress, every event source, every
+// function's process and every HTTP API. Resources in the local AWS stay. Call it before the local
 // AWS's server closes.
 func (e *Engine) Close() error {
 	e.mu.Lock()
@@ -207,6 +226,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.cancel()
 	e.wg.Wait()
+	_ = e.ev.svc.Close() // before the functions it invokes stop
 	err := e.functions.Close()
 	e.mu.Lock()
 	apis := e.apis

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/stackflow/stackflow/internal/local/events"
 )
 
 func init() {
@@ -30,8 +32,13 @@ func init() {
 			attrs:   []string{"Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL"},
 			replace: []string{"BucketName"},
 			create:  createBucket,
-			update:  updateBucket,
-			remove:  removeBucket,
+			ignored: map[string]string{
+				"NotificationConfiguration.QueueConfigurations":      "not applied locally: only LambdaConfigurations are",
+				"NotificationConfiguration.TopicConfigurations":      "not applied locally: only LambdaConfigurations are",
+				"NotificationConfiguration.EventBridgeConfiguration": "not applied locally: only LambdaConfigurations are",
+			},
+			update: updateBucket,
+			remove: removeBucket,
 		},
 		"AWS::S3::BucketPolicy": {
 			attrs:   []string{},
@@ -202,6 +209,10 @@ func createBucket(ctx context.Context, o *op, r *resource) error {
 		_ = removeBucket(ctx, o, r)
 		return err
 	}
+	if err := bucketNotifications(ctx, o, r); err != nil {
+		_ = removeBucket(ctx, o, r)
+		return err
+	}
 	return nil
 }
 
@@ -222,7 +233,13 @@ var (
 
 func updateBucket(ctx context.Context, o *op, prev, next *resource) error {
 	next.Attrs = maps.Clone(prev.Attrs)
-	return bucketVersioning(ctx, o, next)
+	if err := bucketVersioning(ctx, o, next); err != nil {
+		return err
+	}
+	if prop(prev.Props, "NotificationConfiguration.LambdaConfigurations") == nil && prop(next.Props, "NotificationConfiguration.LambdaConfigurations") == nil {
+		return nil
+	}
+	return bucketNotifications(ctx, o, next)
 }
 
 // bucketVersioning applies VersioningConfiguration; the bucket's other
@@ -244,6 +261,9 @@ func bucketVersioning(ctx context.Context, o *op, r *resource) error {
 }
 
 func removeBucket(ctx context.Context, o *op, r *resource) error {
+	if prop(r.Props, "NotificationConfiguration.LambdaConfigurations") != nil {
+		_ = o.e.ev.svc.PutBucketNotification(ctx, r.Physical, nil) // stops their delivery
+	}
 	_, err := o.e.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(r.Physical)})
 	if err != nil && !isCode(err, "NoSuchBucket") {
 		return fmt.Errorf("%s", awsMessage("S3", err))
@@ -494,4 +514,39 @@ func optional(s string) *string {
 		return nil
 	}
 	return aws.String(s)
+}
+
+// bucketNotifications applies NotificationConfiguration's
+// LambdaConfigurations through the event sources (package
+// internal/local/events), which deliver each object event to its function
+// as S3's event; an empty list stops them. Queue, topic and EventBridge
+// notifications are accepted and not applied.
+func bucketNotifications(ctx context.Context, o *op, r *resource) error {
+	var notes []events.LambdaNotification
+	for _, c := range list(prop(r.Props, "NotificationConfiguration.LambdaConfigurations")) {
+		m, _ := c.(map[string]any)
+		n := events.LambdaNotification{Function: o.e.invokeARN(toStringOr(m["Function"], ""))}
+		if ev := toStringOr(m["Event"], ""); ev != "" {
+			n.Events = []string{ev}
+		}
+		if n.Function == "" || len(n.Events) == 0 {
+			return reasonf("NotificationConfiguration.LambdaConfigurations: each needs an Event and a Function")
+		}
+		for _, rule := range list(prop(map[string]any{"f": m["Filter"]}, "f.S3Key.Rules")) {
+			fr, _ := rule.(map[string]any)
+			switch v := toStringOr(fr["Value"], ""); strings.ToLower(toStringOr(fr["Name"], "")) {
+			case "prefix":
+				n.Prefix = v
+			case "suffix":
+				n.Suffix = v
+			default:
+				return reasonf("NotificationConfiguration: a filter rule's Name must be prefix or suffix")
+			}
+		}
+		notes = append(notes, n)
+	}
+	if err := o.e.ev.svc.PutBucketNotification(ctx, r.Physical, notes); err != nil {
+		return reason(err.Error())
+	}
+	return nil
 }

@@ -94,7 +94,39 @@ func buildHandlers(dir string) error {
 		}
 		handlerZip[v] = buf.Bytes()
 	}
-	return nil
+	// The events package's recorder: a function that appends each event
+	// it gets to RECORD_FILE.
+	bin := filepath.Join(dir, "recorder", "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "../events/testdata/recorder")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the recorder function: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	handlerZip["recorder"], err = zipBootstrap(data)
+	return err
+}
+
+// zipBootstrap zips data as an executable bootstrap at the root.
+func zipBootstrap(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // env is one test's local AWS, engine and clients.
@@ -105,6 +137,7 @@ type env struct {
 	cfn    *cloudformation.Client
 	s3     *s3.Client
 	bucket string
+	url    string // the engine's API
 }
 
 // setup starts kumo, an engine and its API for one test; they stop in the
@@ -129,7 +162,7 @@ func setupWith(t *testing.T, with func(*Options)) *env {
 	t.Cleanup(srv.Close)
 	ccfg := cfg.Copy()
 	ccfg.BaseEndpoint = aws.String(srv.URL)
-	en := &env{t: t, cfg: cfg, engine: e, cfn: cloudformation.NewFromConfig(ccfg), s3: testaws.S3(cfg)}
+	en := &env{t: t, cfg: cfg, engine: e, cfn: cloudformation.NewFromConfig(ccfg), s3: testaws.S3(cfg), url: srv.URL}
 	en.bucket = testaws.Bucket(t, cfg, "artifacts")
 	return en
 }

@@ -451,12 +451,13 @@ func TestCreateFailureRollsBack(t *testing.T) {
 			body: `
 Resources:
   Files: {Type: AWS::S3::Bucket}
-  Queue:
-    Type: AWS::SQS::Queue
+  Stream:
+    Type: AWS::Kinesis::Stream
     DependsOn: Files
+    Properties: {ShardCount: 1}
 `,
-			failed: "Queue",
-			reason: "Resource type AWS::SQS::Queue is not supported by stackflow's local engine",
+			failed: "Stream",
+			reason: "Resource type AWS::Kinesis::Stream is not supported by stackflow's local engine",
 		},
 		{
 			name: "invalid bucket name",

@@ -4,9 +4,10 @@
 // subscriptions, S3 notifications, EventBridge rules and EventBridge
 // Scheduler schedules. A Service records each source in kumo through the
 // AWS APIs, so the APIs list it, and runs it; the local CloudFormation
-// engine is meant to call it for AWS::Lambda::EventSourceMapping,
-// AWS::SNS::Subscription, AWS::Events::Rule, AWS::Scheduler::Schedule and
-// a bucket's NotificationConfiguration.
+// engine (internal/local/cfn) calls it for AWS::Lambda::EventSourceMapping,
+// AWS::SNS::Subscription (and a topic's inline ones), AWS::Events::Rule,
+// AWS::Scheduler::Schedule and a bucket's NotificationConfiguration, one
+// Service per engine.
 //
 // What kumo (v0.33.1, in process) does, and what this package adds:
 //
