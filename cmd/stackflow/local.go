@@ -87,6 +87,7 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
 		}
 		return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
+	cmd.AddCommand(newFireCommand())
 	return cmd
 }
 
@@ -164,6 +165,11 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		printOutcome(stdout, res)
 	}
 	if o.serve {
+		if done, err := local.AnnounceServing(p.Endpoints()); err != nil {
+			fmt.Fprintf(stderr, "stackflow local: %v (stackflow local fire needs --endpoint then)\n", err)
+		} else {
+			defer done()
+		}
 		printServing(progress, p, repo, app.Dir, o.workTree)
 		go p.Watch(ctx, progress)
 		pushAgain(ctx, p, func() (local.Push, error) { return o.push(ctx, app, progress) }, stdin, progress, stderr)
@@ -321,7 +327,8 @@ func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root
 		fmt.Fprintf(w, "  %s=%s\n", k, endpoints[k])
 	}
 	fmt.Fprintf(w, "  e.g. AWS_ENDPOINT_URL=%s aws s3 ls    (any credentials; region %s)\n", endpoints["AWS_ENDPOINT_URL"], local.Region)
-	fmt.Fprintf(w, "  logs            %s\n", p.LogDir())
+	fmt.Fprintf(w, "  logs            %s (events.log: every event delivered to a function)\n", p.LogDir())
+	fmt.Fprintf(w, "  fire a schedule now: stackflow local fire STACK LOGICAL_ID\n")
 	what := "HEAD"
 	if workTree {
 		what = "the work tree"

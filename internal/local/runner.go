@@ -318,6 +318,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			"APP_TOOLCHAINS": "host",
 		},
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
+		EventLog:            p.logFile("events"),
 		FunctionConcurrency: p.opts.FunctionConcurrency,
 		SAM:                 p.sam,
 	})
