@@ -87,7 +87,7 @@ func runTests(m *testing.M) int {
 		"npm.invalid":  {Token: indexToken},
 	}}
 	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns,
-		PackageIndexes: idx, SSMParameters: greeterParameters})
+		PackageIndexes: idx, SSMParameters: ssmParameters()})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1
