@@ -38,6 +38,7 @@ import (
 	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
+	"github.com/stackflow/stackflow/internal/local/samtransform"
 	"github.com/stackflow/stackflow/internal/local/sfn"
 	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -87,6 +88,11 @@ type Options struct {
 	// NodeCacheDir is where the local Step Functions engine's npm packages
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
+	// SAMCacheDir is where SAM's translator (PyPI aws-sam-translator, which
+	// runs the AWS::Serverless-2016-10-31 transform of the local
+	// CloudFormation) is installed; empty means the user's cache
+	// directory.
+	SAMCacheDir string
 	// BuildCacheDir is where the zips of the pipeline's own functions are
 	// kept between runs, by build key, so that a run builds only the
 	// functions whose sources changed; empty means BuildCacheDir(), in the
@@ -136,19 +142,22 @@ type Pipeline struct {
 	keepLogs bool
 	log      io.Writer
 
-	kumo    *kumo.Server
-	front   *locallambda.Front // kumo's Lambda, traced
-	sfnSvc  *sfn.Service
-	engine  *cfn.Engine
-	cfnSrv  *http.Server
-	cfnURL  string
-	hub     *hub
-	aws     aws.Config
-	cfn     *cloudformation.Client
-	sfn     *awssfn.Client
-	token   string
-	secret  string
-	outputs map[string]string
+	kumo   *kumo.Server
+	front  *locallambda.Front // kumo's Lambda, traced
+	sfnSvc *sfn.Service
+	engine *cfn.Engine
+	// sam runs SAM's transform for the engine; samCancel stops its start.
+	sam       *samtransform.Translator
+	samCancel context.CancelFunc
+	cfnSrv    *http.Server
+	cfnURL    string
+	hub       *hub
+	aws       aws.Config
+	cfn       *cloudformation.Client
+	sfn       *awssfn.Client
+	token     string
+	secret    string
+	outputs   map[string]string
 
 	mu       sync.Mutex
 	repos    map[string]repoServer
@@ -241,6 +250,13 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	}
 	begun := time.Now()
 
+	// SAM's translator starts (and, the first time, installs) while the
+	// rest starts: the pipeline's own template is the first it translates.
+	p.sam = samtransform.New(samtransform.Options{CacheDir: opts.SAMCacheDir, Log: log})
+	var samCtx context.Context
+	samCtx, p.samCancel = context.WithCancel(context.Background())
+	go func() { _ = p.sam.Start(samCtx) }() // a failure is reported by the first change set
+
 	p.kumo = kumo.NewServer()
 	p.aws = aws.Config{
 		Region:       Region,
@@ -303,6 +319,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		},
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		FunctionConcurrency: p.opts.FunctionConcurrency,
+		SAM:                 p.sam,
 	})
 	if err != nil {
 		ln.Close()
@@ -729,6 +746,10 @@ func (p *Pipeline) Close() error {
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())
+	}
+	if p.sam != nil {
+		p.samCancel()
+		errs = append(errs, p.sam.Close())
 	}
 	if p.sfnSvc != nil {
 		errs = append(errs, p.sfnSvc.Close())

@@ -1,7 +1,8 @@
 // Package cachedir installs what `stackflow local` fetches once (the local
-// Step Functions engine's npm packages, the Lambda runtimes' clients) into
-// a cache directory that several processes share: an installation is
-// there whole or not at all.
+// Step Functions engine's npm packages, the Lambda runtimes' clients, SAM's
+// translator) into a cache directory that several processes share: an
+// installation is there whole or not at all, and Lock lets them take turns
+// installing it.
 package cachedir
 
 import (

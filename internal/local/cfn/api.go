@@ -536,7 +536,7 @@ func xResourceOf(st *stack, r *resource, summary bool) xResource {
 	x := xResource{
 		LogicalResourceID:    r.Logical,
 		PhysicalResourceID:   r.Physical,
-		ResourceType:         reportedType(r.Type),
+		ResourceType:         r.Type,
 		ResourceStatus:       r.Status,
 		ResourceStatusReason: r.Reason,
 		DriftInformation:     &xResourceDrift{StackResourceDriftStatus: "NOT_CHECKED"},
@@ -636,26 +636,48 @@ func (e *Engine) apiListStackResources(_ context.Context, f url.Values) (any, er
 	}{out, next}, nil
 }
 
+// apiGetTemplate answers a stack's or change set's template: as
+// submitted (TemplateStage Original, the default), or as processed
+// (Processed: what SAM's translator made of a SAM template, JSON; the same
+// as Original for other templates).
 func (e *Engine) apiGetTemplate(_ context.Context, f url.Values) (any, error) {
 	name, csName := f.Get("StackName"), f.Get("ChangeSetName")
 	if name == "" && csName == "" {
 		return nil, validationError("Either StackName or ChangeSetName must be specified.")
 	}
+	stage := f.Get("TemplateStage")
+	switch stage {
+	case "":
+		stage = "Original"
+	case "Original", "Processed":
+	default:
+		return nil, validationError(fmt.Sprintf("1 validation error detected: Value '%s' at 'templateStage' failed to satisfy constraint: Member must satisfy enum value set: [Original, Processed]", stage))
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var t *template
+	var (
+		t *template
+		p *plan
+	)
 	if csName != "" {
 		cs, err := e.findChangeSetLocked(csName, name)
 		if err != nil {
 			return nil, err
 		}
-		t = cs.tmpl
+		t, p = cs.tmpl, cs.plan
 	} else {
 		st := e.findStack(name)
 		if st == nil {
 			return nil, stackMissing(name)
 		}
-		t = st.tmpl
+		t, p = st.tmpl, st.plan
+	}
+	stages := []string{"Original"}
+	if p != nil {
+		stages = append(stages, "Processed")
+		if stage == "Processed" {
+			t = p.tmpl
+		}
 	}
 	body := ""
 	if t != nil {
@@ -664,7 +686,7 @@ func (e *Engine) apiGetTemplate(_ context.Context, f url.Values) (any, error) {
 	return struct {
 		TemplateBody    string
 		StagesAvailable []string `xml:"StagesAvailable>member"`
-	}{body, []string{"Original", "Processed"}}, nil
+	}{body, stages}, nil
 }
 
 func (e *Engine) apiDeleteStack(_ context.Context, f url.Values) (any, error) {

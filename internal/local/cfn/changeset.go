@@ -16,7 +16,7 @@ type change struct {
 	Action      string // Add, Modify, Remove
 	Logical     string
 	Physical    string
-	Type        string // the reported type
+	Type        string
 	Replacement string // True, False, Conditional; Modify only
 	Details     []changeDetail
 }
@@ -238,18 +238,27 @@ func (e *Engine) readTemplate(ctx context.Context, body, templateURL string, use
 }
 
 // workOut processes a change set's template and works out its changes.
-func (e *Engine) workOut(_ context.Context, cs *changeSet) {
+// The SAM transform runs without the engine's lock: it takes a while.
+func (e *Engine) workOut(ctx context.Context, cs *changeSet) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if cs.Status != csCreatePending {
+		e.mu.Unlock()
 		return
 	}
 	cs.Status = csCreateInProgress
 	st := e.stacks[cs.StackID]
+	stackName, stackID := st.Name, st.ID
+	e.mu.Unlock()
+	processed, err := e.process(ctx, cs.tmpl, cs.params, stackName, stackID)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cs.Status != csCreateInProgress {
+		return // deleted meanwhile
+	}
 	fail := func(err error) {
 		cs.Status, cs.ExecStatus, cs.Reason = csFailed, execUnavailable, errorMessage(err)
 	}
-	processed, err := transform(cs.tmpl)
 	if err != nil {
 		fail(err)
 		return
@@ -260,7 +269,7 @@ func (e *Engine) workOut(_ context.Context, cs *changeSet) {
 			return
 		}
 	}
-	p, err := makePlan(processed, cs.params, pseudoParams(e.region, e.account, st.Name, st.ID))
+	p, err := makePlan(processed, cs.params, pseudoParams(e.region, e.account, stackName, stackID))
 	if err != nil {
 		fail(err)
 		return
@@ -290,7 +299,7 @@ func (e *Engine) diffLocked(st *stack, p *plan, create bool) ([]change, error) {
 	var changes []change
 	if create {
 		for _, name := range p.order {
-			changes = append(changes, change{Action: "Add", Logical: name, Type: reportedType(p.byName[name].Type)})
+			changes = append(changes, change{Action: "Add", Logical: name, Type: p.byName[name].Type})
 		}
 		return changes, nil
 	}
@@ -326,7 +335,7 @@ func (e *Engine) diffLocked(st *stack, p *plan, create bool) ([]change, error) {
 		old := st.resources[name]
 		if old == nil {
 			pending[name] = true
-			changes = append(changes, change{Action: "Add", Logical: name, Type: reportedType(def.Type)})
+			changes = append(changes, change{Action: "Add", Logical: name, Type: def.Type})
 			continue
 		}
 		v, err := ev.eval(def.Properties)
@@ -337,7 +346,7 @@ func (e *Engine) diffLocked(st *stack, p *plan, create bool) ([]change, error) {
 		if canonical(props) == canonical(old.Props) {
 			continue
 		}
-		c := change{Action: "Modify", Logical: name, Physical: old.Physical, Type: reportedType(def.Type), Replacement: "False"}
+		c := change{Action: "Modify", Logical: name, Physical: old.Physical, Type: def.Type, Replacement: "False"}
 		var replace []string
 		if k := kinds[def.Type]; k != nil {
 			replace = k.replace
@@ -383,7 +392,7 @@ func (e *Engine) diffLocked(st *stack, p *plan, create bool) ([]change, error) {
 	}
 	for _, name := range removed {
 		r := st.resources[name]
-		changes = append(changes, change{Action: "Remove", Logical: name, Physical: r.Physical, Type: reportedType(r.Type)})
+		changes = append(changes, change{Action: "Remove", Logical: name, Physical: r.Physical, Type: r.Type})
 	}
 	return changes, nil
 }

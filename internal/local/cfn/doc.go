@@ -1,5 +1,6 @@
 // Package cfn is the local CloudFormation of `stackflow local`: an engine
-// that applies CloudFormation and SAM templates onto a local AWS (kumo),
+// that applies CloudFormation templates (SAM's through SAM's own
+// translator) onto a local AWS (kumo),
 // behind CloudFormation's query API, so the pipeline's deploy step and
 // `aws cloudformation` work against it unchanged.
 //
@@ -100,50 +101,81 @@
 // find the specified secret.", "Could not find a value associated with
 // JSONKey in SecretString", "Could not parse SecretString JSON").
 //
-// The SAM transform (AWS::Serverless-2016-10-31) is applied as SAM does for
-// the parts that matter locally: Globals merged as SAM merges them (maps key
-// by key, lists concatenated, other values overridden, intrinsic functions
-// as plain values), the implicit ServerlessHttpApi for HttpApi events that
-// name no API, and the roles, stages and permissions SAM adds (recorded).
+// The SAM transform (AWS::Serverless-2016-10-31) is SAM's own translator
+// (package internal/local/samtransform: PyPI aws-sam-translator, the code
+// of AWS's hosted transform), run when a change set is worked out with the
+// stack's parameter values and pseudo parameters, as CloudFormation runs
+// it. The engine then runs the plain CloudFormation it makes: Globals,
+// implicit APIs, policy templates, connectors, event sources,
+// AutoPublishAlias and DeploymentPreference mean what they mean on AWS,
+// and change sets, events and resource listings show the resources AWS
+// shows (HelloFunctionRole, HelloFunctionHelloPermission,
+// ServerlessHttpApi, ServerlessHttpApiApiGatewayDefaultStage, ...). A
+// template SAM refuses fails its change set with "Transform
+// AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application
+// Specification document. ...", the translator's own words. GetTemplate
+// gives the template as submitted (TemplateStage Original) or as
+// processed (Processed: the translator's JSON).
 //
 // # Resource types
 //
-//   - AWS::Serverless::Function: CodeUri (s3://bucket/key or {Bucket, Key,
-//     Version}) is read from the local S3 and unzipped under WorkDir, its
-//     Layers (layer version ARNs published by this engine) unzipped in
-//     order into a directory of the function's own that stands in for
-//     /opt; it runs as processes (package internal/local/lambda) registered
-//     in kumo's Lambda, with Options.FunctionEnv and its
-//     Environment.Variables (which win). Runtime is provided.* (the code's
-//     bootstrap), python3.11 to python3.14 or nodejs20.x to nodejs24.x (the
-//     host's python3 and node, with the runtime clients of
-//     Options.Runtimes); another runtime, a missing Handler, a missing
-//     interpreter or a layer the engine did not publish fail the resource
-//     with what to do. Events of type HttpApi route the function's HTTP
-//     API to it; other event types fail the resource. Timeout and
-//     MemorySize are recorded (kumo enforces the timeout); Policies, Role,
-//     Tracing, LoggingConfig, Architectures, EphemeralStorage, VpcConfig,
-//     AutoPublishAlias and the like are accepted and not enforced.
-//     InlineCode, images and FunctionUrlConfig fail the resource. An update
-//     restarts the processes on the new code; a delete stops them.
-//   - AWS::Serverless::LayerVersion (ContentUri) and
-//     AWS::Lambda::LayerVersion (Content): the zip must be in the local S3;
-//     each create publishes the next version of the layer (LayerName, or
-//     for SAM the logical ID, or a name made from the stack's), and Ref and
-//     GetAtt LayerVersionArn give its ARN. Any change publishes a new
-//     version. A delete removes the version unless SAM's RetentionPolicy
-//     (Retain by default) keeps it. Layers are the engine's own: they are
-//     not registered in kumo's Lambda (ListLayers does not show them).
-//   - AWS::Serverless::HttpApi: served by package internal/local/httpapi on
-//     its own loopback port; Ref is its 10-character ID, GetAtt ApiEndpoint
-//     its local URL. DefinitionBody and DefinitionUri fail the resource.
-//   - AWS::Serverless::StateMachine: created through the Step Functions API
-//     at Options.StepFunctionsEndpoint from Definition or DefinitionUri (S3),
-//     with DefinitionSubstitutions; Logging, Tracing and Policies accepted.
-//     Events fail the resource.
-//   - AWS::Serverless::SimpleTable, AWS::DynamoDB::Table (key schema,
-//     indexes, billing, streams, TTL applied; other settings accepted, and
-//     updates other than replacements only recorded).
+// Each CloudFormation type the engine runs is one file res_*.go that
+// registers it (register in an init):
+//
+//   - AWS::Lambda::Function: Code {S3Bucket, S3Key, S3ObjectVersion} is
+//     read from the local S3 and unzipped under WorkDir (Code.ZipFile,
+//     SAM's InlineCode, is written to index.py or index.js), its Layers
+//     (layer version ARNs published by this engine) unzipped in order into
+//     a directory of the function's own that stands in for /opt; it runs
+//     as processes (package internal/local/lambda) registered in kumo's
+//     Lambda, with Options.FunctionEnv and its Environment.Variables (which
+//     win). Runtime is provided.* (the code's bootstrap), python3.11 to
+//     python3.14 or nodejs20.x to nodejs24.x (the host's python3 and node,
+//     with the runtime clients of Options.Runtimes); another runtime, a
+//     missing Handler, a missing interpreter or a layer the engine did not
+//     publish fail the resource with what to do. Timeout and MemorySize
+//     are recorded (kumo enforces the timeout), ReservedConcurrentExecutions
+//     bounds its processes; Role, TracingConfig, LoggingConfig,
+//     Architectures, EphemeralStorage, VpcConfig and the like are accepted
+//     and not enforced. Images fail the resource. An update restarts the
+//     processes on the new code; a delete stops them. Ref is its name,
+//     GetAtt Arn its ARN in kumo.
+//   - AWS::Lambda::Version and AWS::Lambda::Alias (what AutoPublishAlias
+//     makes): each version gets the next number of its function and an
+//     ARN <function ARN>:<n>, each alias <function ARN>:<name>. Locally a
+//     function has one version, its current code: whatever the engine
+//     invokes by a version's or alias's ARN (an HTTP API's route) reaches
+//     the function as it is now. An alias's FunctionVersion must be
+//     $LATEST or a version published.
+//   - AWS::Lambda::LayerVersion (SAM's LayerVersion): the zip must be in
+//     the local S3; each create publishes the next version of LayerName,
+//     and Ref and GetAtt LayerVersionArn give its ARN. Any change
+//     publishes a new version. Layers are the engine's own: they are not
+//     registered in kumo's Lambda (ListLayers does not show them).
+//   - AWS::ApiGatewayV2::Api, an HTTP API (SAM's HttpApi): served by
+//     package internal/local/httpapi on its own loopback port, with the
+//     routes of its Body (or BodyS3Location), the OpenAPI 3 document SAM
+//     writes: each path and method (x-amazon-apigateway-any-method is
+//     ANY, the path $default the $default route) whose
+//     x-amazon-apigateway-integration is a Lambda proxy (aws_proxy) of
+//     payload format 2.0 routes to the function in its uri
+//     (arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function
+//     ARN>/invocations); Target makes a quick-create API. Other
+//     integrations, payload format 1.0 and WebSocket APIs fail the
+//     resource; authorizers, CORS and the like are accepted and not
+//     applied. Ref is its 10-character ID, GetAtt ApiEndpoint
+//     https://<id>.execute-api.<region>.amazonaws.com (see below).
+//   - AWS::ApiGatewayV2::Stage: deploys its API: $default at the root, a
+//     named stage under /<name>. An API serves nothing until it has a
+//     stage; with several, $default or else the first by name.
+//   - AWS::StepFunctions::StateMachine: created through the Step Functions
+//     API at Options.StepFunctionsEndpoint from Definition,
+//     DefinitionString or DefinitionS3Location, with
+//     DefinitionSubstitutions; RoleArn recorded, logging and tracing
+//     accepted.
+//   - AWS::DynamoDB::Table (key schema, indexes, billing, streams, TTL
+//     applied; other settings accepted, and updates other than
+//     replacements only recorded).
 //   - AWS::S3::Bucket (named like CloudFormation's <stack>-<logical>-<random>,
 //     in lower case, when BucketName is not given; versioning applied, other
 //     settings accepted), AWS::S3::BucketPolicy.
@@ -151,7 +183,11 @@
 //     AWS::SSM::Parameter.
 //   - Recorded only, with physical IDs and ARNs shaped like AWS's:
 //     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy,
-//     AWS::Logs::LogGroup, AWS::Lambda::Permission, AWS::ApiGatewayV2::Stage.
+//     AWS::Logs::LogGroup, AWS::Lambda::Permission, and what
+//     DeploymentPreference makes, AWS::CodeDeploy::Application and
+//     AWS::CodeDeploy::DeploymentGroup: locally an alias moves to its new
+//     version at once (all at once), and its PreTraffic and PostTraffic
+//     hooks are not run.
 //
 // Any other type fails its resource with "Resource type X is not supported
 // by stackflow's local engine", which rolls the stack back: that is how a
@@ -165,10 +201,11 @@
 //     of a local API, it is replaced by the API's http://127.0.0.1:<port>.
 //   - Functions' ARNs are the ones kumo's Lambda makes (its region and
 //     account), so that invoking them by ARN works.
-//   - Change sets and events list SAM resources under the types SAM turns
-//     them into (AWS::Lambda::Function, AWS::ApiGatewayV2::Api, ...), but
-//     keep their logical IDs; the transform's other resources are fewer than
-//     on AWS. GetTemplate returns the submitted template for both stages.
+//   - SAM's translator looks AWS managed policies up in the map it bundles
+//     rather than asking IAM: a name that map does not know stays as it is.
+//   - A function runs one version, its current code: versions and aliases
+//     are records, and invoking one through kumo's Lambda API with a
+//     Qualifier is refused by kumo (the engine's own routes map them).
 //   - Dynamic references: the local Parameter Store keeps only a
 //     parameter's latest version, so a reference to an older version fails
 //     as a missing one does; an update resolves the references of the

@@ -149,7 +149,7 @@ func checkDynamicReferences(t *template) error {
 	}
 	var unsupported []string
 	for _, res := range t.Resources {
-		err := walkStrings(res.Properties, reportedType(res.Type)+"/Properties", false, func(s, path string) error {
+		err := walkStrings(res.Properties, res.Type+"/Properties", false, func(s, path string) error {
 			for _, m := range dynamicRef.FindAllStringSubmatch(s, -1) {
 				r, err := parseRef(m)
 				if err != nil {
@@ -179,7 +179,7 @@ func secureNotSupported(paths []string) error {
 // of a resource of type typ takes an ssm-secure reference.
 func takesSecure(typ, path string) bool {
 	_, rest, _ := strings.Cut(path, "/Properties/")
-	for _, p := range secureProperties[reportedType(typ)] {
+	for _, p := range secureProperties[typ] {
 		if rest == p || strings.HasPrefix(rest, p+"/") {
 			return true
 		}
@@ -289,7 +289,7 @@ func hideSecrets(err error, secrets []string) error {
 func (e *Engine) resolveProps(ctx context.Context, typ string, props map[string]any) (map[string]any, []string, error) {
 	found := false
 	var unsupported []string
-	err := walkStrings(props, reportedType(typ)+"/Properties", false, func(s, path string) error {
+	err := walkStrings(props, typ+"/Properties", false, func(s, path string) error {
 		for _, m := range dynamicRef.FindAllStringSubmatch(s, -1) {
 			found = true
 			r, err := parseRef(m)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stackflow/stackflow/internal/local/lambda"
+	"github.com/stackflow/stackflow/internal/local/samtransform"
 )
 
 // DefaultAccountID is the account kumo puts in the ARNs it makes.
@@ -58,6 +59,10 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; a function's
 	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
 	FunctionConcurrency int
+	// SAM runs the AWS::Serverless-2016-10-31 transform; nil means a
+	// samtransform.Translator with its defaults (installed on first use
+	// under the user cache directory), which Close stops.
+	SAM Transformer
 }
 
 // Engine applies CloudFormation templates onto a local AWS. Its Handler
@@ -76,6 +81,8 @@ type Engine struct {
 	ssm       *ssmClient
 	lambda    *awslambda.Client
 	functions *lambda.Supervisor
+	sam       Transformer
+	ownSAM    *samtransform.Translator // the default SAM, when the engine made it
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,6 +94,12 @@ type Engine struct {
 	live       map[string]string      // stack name -> ID of the stack that is not deleted
 	changeSets map[string]*changeSet  // by change set ID
 	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
+	httpAPIs   map[string]*httpAPI    // the HTTP APIs among apis, by ID
+	// qualified are the ARNs of the functions' versions and aliases this
+	// engine published, each to the name of its function.
+	qualified map[string]string
+	// versions are the last version published of each function, by name.
+	versions map[string]int
 	// layers are the layer versions published (ARN -> where the zip is),
 	// of every stack; layerVersions the last version of each layer name.
 	layers        map[string]s3Location
@@ -153,11 +166,24 @@ func New(opts Options) (*Engine, error) {
 		live:       map[string]string{},
 		changeSets: map[string]*changeSet{},
 		apis:       map[string]localServer{},
+		httpAPIs:   map[string]*httpAPI{},
+		qualified:  map[string]string{},
+		versions:   map[string]int{},
 
 		layers:        map[string]s3Location{},
 		layerVersions: map[string]int{},
 	}
+	e.sam = opts.SAM
+	if e.sam == nil {
+		e.ownSAM = samtransform.New(samtransform.Options{})
+		e.sam = e.ownSAM
+	}
 	return e, nil
+}
+
+// transformer is what runs the SAM transform.
+func (e *Engine) transformer() Transformer {
+	return e.sam
 }
 
 // Handler serves CloudFormation's query API (form-encoded POSTs with an
@@ -183,9 +209,13 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	apis := e.apis
 	e.apis = map[string]localServer{}
+	e.httpAPIs = map[string]*httpAPI{}
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()
+	}
+	if e.ownSAM != nil {
+		_ = e.ownSAM.Close()
 	}
 	if e.ownDir {
 		if rerr := os.RemoveAll(e.workDir); rerr != nil && err == nil {
@@ -259,8 +289,6 @@ type resource struct {
 	Reason         string
 	Updated        time.Time
 	DeletionPolicy string
-	// Implicit marks a resource that the SAM transform added.
-	Implicit bool
 }
 
 func (r *resource) clone() *resource {
@@ -294,8 +322,8 @@ type changeSet struct {
 	ExecStatus         string
 	Created            time.Time
 	Description        string
-	tmpl               *template
-	plan               *plan
+	tmpl               *template // as submitted
+	plan               *plan     // its processed template, once worked out
 	params             []paramValue
 	tags               []tag
 	caps               []string

@@ -105,7 +105,7 @@ func (x *runner) event(r *resource, status, reason string) {
 
 func (x *runner) eventLocked(r *resource, status, reason string) {
 	r.Status, r.Reason, r.Updated = status, reason, time.Now().UTC()
-	x.st.addEvent(r.Logical, r.Physical, reportedType(r.Type), status, reason, x.token)
+	x.st.addEvent(r.Logical, r.Physical, r.Type, status, reason, x.token)
 }
 
 func (x *runner) setStatus(status, reason string) {
@@ -114,22 +114,13 @@ func (x *runner) setStatus(status, reason string) {
 	x.st.setStatus(status, reason, x.token)
 }
 
-// routesLocked gives the stack's HTTP APIs their routes after a change to
-// resource r; the caller holds e.mu.
-func (x *runner) routesLocked(r *resource) error {
-	if r.Type != typeFunction && r.Type != typeHTTPAPI {
-		return nil
-	}
-	return x.e.syncRoutesLocked(x.st)
-}
-
 // createOne creates the resource def of plan p and publishes it in the
 // stack. A resource that was made but then failed is returned too, so a
 // rollback deletes it.
 func (x *runner) createOne(ctx context.Context, p *plan, def *resourceDef, status string) (*resource, error) {
 	e := x.e
 	e.mu.Lock()
-	r := &resource{Logical: def.Name, Type: def.Type, DeletionPolicy: def.DeletionPolicy, Implicit: def.Implicit}
+	r := &resource{Logical: def.Name, Type: def.Type, DeletionPolicy: def.DeletionPolicy}
 	x.st.resources[def.Name] = r
 	x.eventLocked(r, status, "")
 	props, err := x.propsLocked(p, def)
@@ -152,10 +143,6 @@ func (x *runner) createOne(ctx context.Context, p *plan, def *resourceDef, statu
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	*r = *w
-	if err := x.routesLocked(r); err != nil {
-		x.eventLocked(r, statusCreateFailed, errorMessage(err))
-		return r, err
-	}
 	x.eventLocked(r, statusCreateComplete, "")
 	return r, nil
 }
@@ -194,7 +181,6 @@ func (x *runner) deleteOne(ctx context.Context, r *resource, detached, onCreate 
 	x.eventLocked(ev, statusDeleteComplete, "")
 	if !detached {
 		delete(x.st.resources, r.Logical)
-		_ = x.routesLocked(r)
 	}
 	return nil
 }
@@ -403,7 +389,6 @@ func (x *runner) rollbackUpdate(ctx context.Context, rb *updateRollback, skip []
 			e.mu.Lock()
 			st.resources[s.prev.Logical] = s.prev
 			x.eventLocked(s.prev, statusUpdateComplete, "")
-			_ = x.routesLocked(s.prev)
 			e.mu.Unlock()
 		}
 	}
@@ -473,7 +458,7 @@ func (x *runner) updateOne(ctx context.Context, p *plan, def *resourceDef, old *
 		}
 	}
 	if replace {
-		next := &resource{Logical: def.Name, Type: def.Type, DeletionPolicy: def.DeletionPolicy, Implicit: def.Implicit, Props: props}
+		next := &resource{Logical: def.Name, Type: def.Type, DeletionPolicy: def.DeletionPolicy, Props: props}
 		x.event(old, statusUpdateInProgress, "Requested update requires the creation of a new physical resource; hence creating one.")
 		if err := k.create(ctx, x.op(), next); err != nil {
 			x.event(old, statusUpdateFailed, errorMessage(err))
@@ -482,16 +467,12 @@ func (x *runner) updateOne(ctx context.Context, p *plan, def *resourceDef, old *
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		x.st.resources[def.Name] = next
-		if err := x.routesLocked(next); err != nil {
-			x.eventLocked(next, statusUpdateFailed, errorMessage(err))
-			return &step{action: "replaced", prev: old, next: next}, err
-		}
 		x.eventLocked(next, statusUpdateComplete, "")
 		return &step{action: "replaced", prev: old, next: next}, nil
 	}
 	next := old.clone()
 	next.Props = props
-	next.DeletionPolicy, next.Implicit = def.DeletionPolicy, def.Implicit
+	next.DeletionPolicy = def.DeletionPolicy
 	x.event(old, statusUpdateInProgress, "")
 	s := &step{action: "updated", prev: old, next: next}
 	// Without an update, the new properties are only recorded: the
@@ -505,10 +486,6 @@ func (x *runner) updateOne(ctx context.Context, p *plan, def *resourceDef, old *
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x.st.resources[def.Name] = next
-	if err := x.routesLocked(next); err != nil {
-		x.eventLocked(next, statusUpdateFailed, errorMessage(err))
-		return s, err
-	}
 	x.eventLocked(next, statusUpdateComplete, "")
 	return s, nil
 }
@@ -527,7 +504,6 @@ func (x *runner) revert(ctx context.Context, s step) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x.st.resources[back.Logical] = back
-	_ = x.routesLocked(back)
 	x.eventLocked(back, statusUpdateComplete, "")
 	return nil
 }

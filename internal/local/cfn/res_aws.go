@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/big"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,144 +16,48 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// ---- AWS::Serverless::StateMachine ----
-
-// stateMachineDefinition returns the definition a state machine's
-// properties give: Definition inline or DefinitionUri in S3, with its
-// DefinitionSubstitutions made.
-func (e *Engine) stateMachineDefinition(ctx context.Context, p map[string]any) (string, error) {
-	if ev, ok := p["Events"].(map[string]any); ok && len(ev) > 0 {
-		names := slices.Sorted(maps.Keys(ev))
-		return "", fmt.Errorf("event %s of the state machine is not supported by stackflow's local engine: start executions through the Step Functions API", names[0])
-	}
-	var def string
-	switch {
-	case p["Definition"] != nil:
-		b, err := json.Marshal(p["Definition"])
-		if err != nil {
-			return "", reasonf("Definition: %v", err)
-		}
-		def = string(b)
-	case p["DefinitionUri"] != nil:
-		loc, err := parseS3URI(p["DefinitionUri"], "DefinitionUri")
-		if err != nil {
-			return "", err
-		}
-		b, err := e.getObject(ctx, loc, 1<<20)
-		if err != nil {
-			return "", err
-		}
-		def = string(b)
-	default:
-		return "", fmt.Errorf("the state machine needs a Definition or a DefinitionUri")
-	}
-	subs, err := stringMap(p["DefinitionSubstitutions"])
-	if err != nil {
-		return "", reasonf("DefinitionSubstitutions: %v", err)
-	}
-	for _, k := range slices.Sorted(maps.Keys(subs)) {
-		def = strings.ReplaceAll(def, "${"+k+"}", subs[k])
-	}
-	return def, nil
-}
-
-func createStateMachine(ctx context.Context, o *op, r *resource) error {
-	def, err := o.e.stateMachineDefinition(ctx, r.Props)
-	if err != nil {
-		return err
-	}
-	name := toStringOr(r.Props["Name"], "")
-	if name == "" {
-		name = physicalName("", r.Logical, 80, false)[1:]
-	}
-	out, err := o.e.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String(name),
-		Definition: aws.String(def),
-		RoleArn:    aws.String(toStringOr(r.Props["Role"], "")),
-		Type:       sfntypes.StateMachineType(strings.ToUpper(toStringOr(r.Props["Type"], "STANDARD"))),
+func init() {
+	register(map[string]*kind{
+		"AWS::DynamoDB::Table": {
+			attrs:   []string{"Arn", "StreamArn"},
+			replace: []string{"TableName", "KeySchema", "LocalSecondaryIndexes"},
+			create:  createTable,
+			remove:  removeTable,
+		},
+		"AWS::S3::Bucket": {
+			attrs:   []string{"Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL"},
+			replace: []string{"BucketName"},
+			create:  createBucket,
+			update:  updateBucket,
+			remove:  removeBucket,
+		},
+		"AWS::S3::BucketPolicy": {
+			attrs:   []string{},
+			replace: []string{"Bucket"},
+			create:  createBucketPolicy,
+			update:  func(ctx context.Context, o *op, _, next *resource) error { return putBucketPolicy(ctx, o, next) },
+			remove:  removeBucketPolicy,
+		},
+		"AWS::SecretsManager::Secret": {
+			attrs:   []string{"Id"},
+			replace: []string{"Name"},
+			create:  createSecret,
+			update:  updateSecret,
+			remove:  removeSecret,
+		},
+		"AWS::SSM::Parameter": {
+			attrs:   []string{"Type", "Value"},
+			replace: []string{"Name"},
+			create:  createParameter,
+			update:  updateParameter,
+			remove:  removeParameter,
+		},
 	})
-	if err != nil {
-		return fmt.Errorf("%s", awsMessage("SFN", err))
-	}
-	arn := aws.ToString(out.StateMachineArn)
-	r.Physical = arn
-	r.Attrs = map[string]any{"Arn": arn, "Name": name}
-	return nil
 }
 
-func updateStateMachine(ctx context.Context, o *op, prev, next *resource) error {
-	def, err := o.e.stateMachineDefinition(ctx, next.Props)
-	if err != nil {
-		return err
-	}
-	next.Attrs = maps.Clone(prev.Attrs)
-	_, err = o.e.sfn.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
-		StateMachineArn: aws.String(prev.Physical),
-		Definition:      aws.String(def),
-		RoleArn:         aws.String(toStringOr(next.Props["Role"], "")),
-	})
-	if err == nil {
-		return nil
-	}
-	if !isCode(err, "InvalidAction", "UnknownOperationException") {
-		return fmt.Errorf("%s", awsMessage("SFN", err))
-	}
-	// A Step Functions API without UpdateStateMachine (kumo's): make it
-	// again under the same name, so the ARN stays.
-	if err := removeStateMachine(ctx, o, prev); err != nil {
-		return err
-	}
-	if _, err := o.e.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String(toStringOr(prev.Attrs["Name"], "")),
-		Definition: aws.String(def),
-		RoleArn:    aws.String(toStringOr(next.Props["Role"], "")),
-		Type:       sfntypes.StateMachineType(strings.ToUpper(toStringOr(next.Props["Type"], "STANDARD"))),
-	}); err != nil {
-		return fmt.Errorf("%s", awsMessage("SFN", err))
-	}
-	return nil
-}
-
-func removeStateMachine(ctx context.Context, o *op, r *resource) error {
-	_, err := o.e.sfn.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(r.Physical)})
-	if err != nil && !isCode(err, "StateMachineDoesNotExist") {
-		return fmt.Errorf("%s", awsMessage("SFN", err))
-	}
-	return nil
-}
-
-// ---- AWS::Serverless::SimpleTable, AWS::DynamoDB::Table ----
-
-func createSimpleTable(ctx context.Context, o *op, r *resource) error {
-	key := "id"
-	typ := "S"
-	if pk, ok := r.Props["PrimaryKey"].(map[string]any); ok {
-		key = toStringOr(pk["Name"], key)
-		switch toStringOr(pk["Type"], "String") {
-		case "String":
-		case "Number":
-			typ = "N"
-		case "Binary":
-			typ = "B"
-		default:
-			return reasonf("PrimaryKey.Type must be String, Number or Binary")
-		}
-	}
-	in := &dynamodb.CreateTableInput{
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(key), AttributeType: ddbtypes.ScalarAttributeType(typ)}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(key), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}
-	if pt, ok := r.Props["ProvisionedThroughput"].(map[string]any); ok {
-		in.BillingMode = ddbtypes.BillingModeProvisioned
-		in.ProvisionedThroughput = throughput(pt)
-	}
-	return o.e.createTable(ctx, o, r, in)
-}
+// ---- AWS::DynamoDB::Table ----
 
 func createTable(ctx context.Context, o *op, r *resource) error {
 	p := r.Props

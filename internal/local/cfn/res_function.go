@@ -8,42 +8,45 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/stackflow/stackflow/internal/local/httpapi"
 	"github.com/stackflow/stackflow/internal/local/lambda"
 )
 
-// Properties of AWS::Serverless::Function that cannot work locally.
-var unsupportedFunctionProps = map[string]string{
-	"InlineCode":        "InlineCode is not supported by stackflow's local engine: give CodeUri, a zip of the code",
-	"ImageUri":          "container images are not supported by stackflow's local engine: give CodeUri, a zip of the code",
-	"FunctionUrlConfig": "FunctionUrlConfig is not supported by stackflow's local engine: use an HttpApi event",
+func init() {
+	register(map[string]*kind{
+		"AWS::Lambda::Function": {
+			attrs:   []string{"Arn", "SnapStartResponse.ApplyOn", "SnapStartResponse.OptimizationStatus"},
+			replace: []string{"FunctionName"},
+			create:  createFunction,
+			update:  updateFunction,
+			remove:  removeFunction,
+		},
+	})
 }
 
 // maxZipped is the largest zip of code or of a layer, as Lambda's 50 MB.
 const maxZipped = 50 << 20
 
+// maxZipFile is the largest inline code (Code.ZipFile) CloudFormation
+// takes.
+const maxZipFile = 4096
+
 // functionSpec is what a function's properties say to run.
 type functionSpec struct {
 	fn     lambda.Function // without its name and directories
-	code   s3Location      // the zip of its code
+	code   s3Location      // the zip of its code, or
+	inline string          // its inline code (Code.ZipFile, SAM's InlineCode)
 	layers []string        // the ARNs of its layer versions, in order
 }
 
-// functionConfig reads a function's properties into what the supervisor
-// runs.
+// functionConfig reads an AWS::Lambda::Function's properties into what the
+// supervisor runs.
 func functionConfig(r *resource) (functionSpec, error) {
 	p := r.Props
-	for _, prop := range slices.Sorted(maps.Keys(unsupportedFunctionProps)) {
-		if p[prop] != nil {
-			return functionSpec{}, fmt.Errorf("%s", unsupportedFunctionProps[prop])
-		}
-	}
-	if pt := toStringOr(p["PackageType"], "Zip"); pt != "Zip" {
-		return functionSpec{}, reasonf("PackageType %s is not supported by stackflow's local engine: give CodeUri, a zip of the code", pt)
+	if pt := toStringOr(p["PackageType"], "Zip"); pt != "Zip" || prop(p, "Code.ImageUri") != nil {
+		return functionSpec{}, reasonf("container images (PackageType Image, Code.ImageUri) are not supported by stackflow's local engine: give the code as a zip (SAM's CodeUri)")
 	}
 	runtime := toStringOr(p["Runtime"], "")
 	if err := lambda.CheckRuntime(runtime); err != nil {
@@ -53,27 +56,40 @@ func functionConfig(r *resource) (functionSpec, error) {
 	if handler == "" && runtime != "" && !provided(runtime) {
 		return functionSpec{}, reasonf("Handler is required for Runtime %s", runtime)
 	}
-	if p["CodeUri"] == nil {
-		return functionSpec{}, fmt.Errorf("the function has no CodeUri")
+	code, ok := p["Code"].(map[string]any)
+	if !ok {
+		return functionSpec{}, reasonf("Code is required: {S3Bucket, S3Key} or {ZipFile}")
 	}
-	loc, err := parseS3URI(p["CodeUri"], "CodeUri")
-	if err != nil {
-		return functionSpec{}, err
+	spec := functionSpec{}
+	if zf, ok := code["ZipFile"]; ok {
+		s, ok := zf.(string)
+		switch {
+		case !ok:
+			return functionSpec{}, reasonf("Code.ZipFile must be a string")
+		case len(s) > maxZipFile:
+			return functionSpec{}, reasonf("Code.ZipFile: inline code may be at most %d characters, and is %d", maxZipFile, len(s))
+		case inlineFile(runtime) == "":
+			return functionSpec{}, reasonf("Code.ZipFile (SAM's InlineCode) is for Node.js and Python runtimes only, not %s", runtime)
+		}
+		spec.inline = s
+	} else {
+		spec.code = s3Location{Bucket: toStringOr(code["S3Bucket"], ""), Key: toStringOr(code["S3Key"], ""), Version: toStringOr(code["S3ObjectVersion"], "")}
+		if spec.code.Bucket == "" || spec.code.Key == "" {
+			return functionSpec{}, reasonf("Code must give S3Bucket and S3Key, or ZipFile")
+		}
 	}
 	layers, err := functionLayers(p["Layers"])
 	if err != nil {
 		return functionSpec{}, err
 	}
-	if err := checkEvents(p["Events"]); err != nil {
-		return functionSpec{}, err
-	}
+	spec.layers = layers
 	fn := lambda.Function{
 		Runtime:     runtime,
 		Handler:     handler,
 		Role:        toStringOr(p["Role"], ""),
 		Description: toStringOr(p["Description"], ""),
-		CodeBucket:  loc.Bucket,
-		CodeKey:     loc.Key,
+		CodeBucket:  spec.code.Bucket,
+		CodeKey:     spec.code.Key,
 		Timeout:     3 * time.Second,
 	}
 	if v, ok := p["Timeout"]; ok {
@@ -105,36 +121,26 @@ func functionConfig(r *resource) (functionSpec, error) {
 		return functionSpec{}, reasonf("Environment.Variables: %v", err)
 	}
 	fn.Env = vars
-	return functionSpec{fn: fn, code: loc, layers: layers}, nil
+	spec.fn = fn
+	return spec, nil
+}
+
+// inlineFile is the file CloudFormation writes a function's Code.ZipFile
+// to, by runtime; "" where inline code is not allowed.
+func inlineFile(runtime string) string {
+	switch {
+	case strings.HasPrefix(runtime, "python"):
+		return "index.py"
+	case strings.HasPrefix(runtime, "nodejs"):
+		return "index.js"
+	}
+	return ""
 }
 
 // provided reports whether runtime is a custom runtime, whose code has a
 // bootstrap.
 func provided(runtime string) bool {
 	return runtime == "" || strings.HasPrefix(runtime, "provided")
-}
-
-// checkEvents refuses event sources that cannot run locally.
-func checkEvents(v any) error {
-	if v == nil {
-		return nil
-	}
-	events, ok := v.(map[string]any)
-	if !ok {
-		return reasonf("Events must be a map")
-	}
-	for _, name := range slices.Sorted(maps.Keys(events)) {
-		ev, _ := events[name].(map[string]any)
-		typ := toStringOr(ev["Type"], "")
-		if typ != "HttpApi" {
-			return fmt.Errorf("event %s of type %s is not supported by stackflow's local engine: only HttpApi events are", name, typ)
-		}
-		props, _ := ev["Properties"].(map[string]any)
-		if v := toStringOr(props["PayloadFormatVersion"], "2.0"); v != "2.0" {
-			return fmt.Errorf("event %s: PayloadFormatVersion %s is not supported by stackflow's local engine: only 2.0 is", name, v)
-		}
-	}
-	return nil
 }
 
 // startFunction unpacks the function's code and layers and runs it under
@@ -145,7 +151,7 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 		return "", err
 	}
 	fn := spec.fn
-	dir, err := e.codeDir(ctx, name, spec.code, provided(fn.Runtime))
+	dir, err := e.codeDir(ctx, name, spec, provided(fn.Runtime))
 	if err != nil {
 		return "", err
 	}
@@ -173,13 +179,17 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 	return arn, nil
 }
 
-// codeDir returns the directory holding the code at loc for the function
-// name, unpacking it the first time; the code of a custom runtime must
-// have a bootstrap.
-func (e *Engine) codeDir(ctx context.Context, name string, loc s3Location, bootstrap bool) (string, error) {
-	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key + "\x00" + loc.Version))
+// codeDir returns the directory holding the code of spec for the
+// function name, unpacking it (or writing its inline code) the first
+// time; the code of a custom runtime must have a bootstrap.
+func (e *Engine) codeDir(ctx context.Context, name string, spec functionSpec, bootstrap bool) (string, error) {
+	loc := spec.code
+	sum := sha256.Sum256([]byte(loc.Bucket + "\x00" + loc.Key + "\x00" + loc.Version + "\x00" + spec.inline))
 	dir := filepath.Join(e.workDir, "functions", name, hex.EncodeToString(sum[:8]))
 	return dir, unpackOnce(dir, func(tmp string) error {
+		if loc.Bucket == "" {
+			return os.WriteFile(filepath.Join(tmp, inlineFile(spec.fn.Runtime)), []byte(spec.inline), 0o644)
+		}
 		data, err := e.getObject(ctx, loc, maxZipped)
 		if err != nil {
 			return err
@@ -218,7 +228,7 @@ func (e *Engine) optDir(ctx context.Context, name string, layers []string) (stri
 	h := sha256.New()
 	for i, loc := range locs {
 		if loc.Bucket == "" {
-			return "", reasonf("Layers: %s is not a layer version of stackflow's local engine: publish it with an AWS::Serverless::LayerVersion or AWS::Lambda::LayerVersion in a local stack", layers[i])
+			return "", reasonf("Layers: %s is not a layer version of stackflow's local engine: publish it with an AWS::Serverless::LayerVersion (AWS::Lambda::LayerVersion) in a local stack", layers[i])
 		}
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", loc.Bucket, loc.Key, loc.Version)
 	}
@@ -290,110 +300,4 @@ func removeFunction(ctx context.Context, o *op, r *resource) error {
 		return err
 	}
 	return os.RemoveAll(filepath.Join(o.e.workDir, "functions", r.Physical))
-}
-
-// createHTTPAPI serves a new HTTP API on a loopback port. Its routes come
-// from the functions' HttpApi events (syncRoutes).
-func createHTTPAPI(_ context.Context, o *op, r *resource) error {
-	if err := checkHTTPAPI(r.Props); err != nil {
-		return err
-	}
-	id := randomString(lowerAlnum, 10)
-	srv, err := httpapi.Serve(httpapi.API{ID: id, Stage: toStringOr(r.Props["StageName"], "")},
-		httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account})
-	if err != nil {
-		return err
-	}
-	o.e.mu.Lock()
-	o.e.apis[id] = srv
-	o.e.mu.Unlock()
-	r.Physical = id
-	r.Attrs = map[string]any{"ApiId": id, "ApiEndpoint": srv.URL()}
-	return nil
-}
-
-func updateHTTPAPI(_ context.Context, _ *op, _, next *resource) error {
-	return checkHTTPAPI(next.Props)
-}
-
-func checkHTTPAPI(p map[string]any) error {
-	for _, prop := range []string{"DefinitionBody", "DefinitionUri"} {
-		if p[prop] != nil {
-			return fmt.Errorf("%s is not supported by stackflow's local engine: routes come from the functions' HttpApi events", prop)
-		}
-	}
-	return nil
-}
-
-func removeHTTPAPI(_ context.Context, o *op, r *resource) error {
-	o.e.mu.Lock()
-	srv := o.e.apis[r.Physical]
-	delete(o.e.apis, r.Physical)
-	o.e.mu.Unlock()
-	if srv != nil {
-		return srv.Close()
-	}
-	return nil
-}
-
-// syncRoutesLocked gives each HTTP API of st the routes of st's functions'
-// HttpApi events; the caller holds e.mu.
-func (e *Engine) syncRoutesLocked(st *stack) error {
-	routes := map[string][]httpapi.Route{}
-	apis := map[string]*resource{}
-	for _, r := range st.resources {
-		if r.Type == typeHTTPAPI && r.Physical != "" {
-			apis[r.Physical] = r
-		}
-	}
-	var firstErr error
-	for _, name := range slices.Sorted(maps.Keys(st.resources)) {
-		r := st.resources[name]
-		if r.Type != typeFunction || r.Physical == "" || r.Status == statusCreateFailed {
-			continue
-		}
-		events, _ := r.Props["Events"].(map[string]any)
-		for _, evName := range slices.Sorted(maps.Keys(events)) {
-			ev, _ := events[evName].(map[string]any)
-			if toStringOr(ev["Type"], "") != "HttpApi" {
-				continue
-			}
-			props, _ := ev["Properties"].(map[string]any)
-			apiID := toStringOr(props["ApiId"], "")
-			if apis[apiID] == nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("event %s of %s: ApiId must refer to an AWS::Serverless::HttpApi of the same template", evName, name)
-				}
-				continue
-			}
-			routes[apiID] = append(routes[apiID], httpapi.Route{Key: routeKey(props), Function: r.Physical})
-		}
-	}
-	for id, r := range apis {
-		srv, _ := e.apis[id].(*httpapi.Server)
-		if srv == nil {
-			continue
-		}
-		if err := srv.Update(httpapi.API{ID: id, Stage: toStringOr(r.Props["StageName"], ""), Routes: routes[id]}); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	return firstErr
-}
-
-// routeKey is the route key of an HttpApi event: "$default" when it
-// names neither path nor method.
-func routeKey(props map[string]any) string {
-	path := toStringOr(props["Path"], "")
-	method := strings.ToUpper(toStringOr(props["Method"], ""))
-	if path == "" && method == "" {
-		return httpapi.DefaultRoute
-	}
-	if method == "" || method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
-		method = "ANY"
-	}
-	if path == "$default" {
-		return httpapi.DefaultRoute
-	}
-	return method + " " + path
 }

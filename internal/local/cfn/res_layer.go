@@ -7,29 +7,22 @@ import (
 	"strings"
 )
 
-// Layer resource types.
-const (
-	typeServerlessLayer = "AWS::Serverless::LayerVersion"
-	typeLambdaLayer     = "AWS::Lambda::LayerVersion"
-)
-
-// layerReplace are the properties whose change publishes a new version of
-// a layer: any, as every property of a layer version is immutable.
-var layerReplace = []string{
-	"LayerName", "Description", "ContentUri", "Content", "CompatibleRuntimes",
-	"CompatibleArchitectures", "LicenseInfo", "RetentionPolicy",
+func init() {
+	register(map[string]*kind{
+		"AWS::Lambda::LayerVersion": {
+			attrs: []string{"LayerVersionArn"},
+			// Every property of a layer version is immutable: any change
+			// publishes a new version.
+			replace: []string{"LayerName", "Description", "Content", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"},
+			create:  createLayer,
+			remove:  removeLayer,
+		},
+	})
 }
 
-// layerContent reads where a layer version's zip is: SAM's ContentUri
-// (s3://bucket/key or {Bucket, Key, Version}) or CloudFormation's Content
-// {S3Bucket, S3Key, S3ObjectVersion}.
+// layerContent reads where a layer version's zip is: Content {S3Bucket,
+// S3Key, S3ObjectVersion} (SAM's ContentUri).
 func layerContent(r *resource) (s3Location, error) {
-	if r.Type == typeServerlessLayer {
-		if r.Props["ContentUri"] == nil {
-			return s3Location{}, reasonf("ContentUri is required")
-		}
-		return parseS3URI(r.Props["ContentUri"], "ContentUri")
-	}
 	c, ok := r.Props["Content"].(map[string]any)
 	if !ok {
 		return s3Location{}, reasonf("Content is required: {S3Bucket, S3Key}")
@@ -43,9 +36,9 @@ func layerContent(r *resource) (s3Location, error) {
 
 // createLayer publishes a version of a layer: it checks that the zip is in
 // the local S3 and keeps where it is under the version's ARN, which
-// functions' Layers name. The layer's name is LayerName, or as SAM names
-// it the logical ID, or as CloudFormation does one made from the stack's
-// name.
+// functions' Layers name. The layer's name is LayerName (SAM's
+// translator gives the logical ID when the template gives none), or one
+// made from the stack's name as CloudFormation makes it.
 func createLayer(ctx context.Context, o *op, r *resource) error {
 	loc, err := layerContent(r)
 	if err != nil {
@@ -55,9 +48,6 @@ func createLayer(ctx context.Context, o *op, r *resource) error {
 		return err
 	}
 	name := toStringOr(r.Props["LayerName"], "")
-	if name == "" && r.Type == typeServerlessLayer {
-		name = r.Logical
-	}
 	if name == "" {
 		name = physicalName(o.stackName, r.Logical, 140, false)
 	}
@@ -71,12 +61,9 @@ func createLayer(ctx context.Context, o *op, r *resource) error {
 	return nil
 }
 
-// removeLayer deletes a layer version, unless SAM's RetentionPolicy
-// (Retain by default) keeps it, as it keeps it on AWS.
+// removeLayer deletes a layer version. (SAM's RetentionPolicy Retain, its
+// default, is the version's DeletionPolicy Retain, which keeps it.)
 func removeLayer(_ context.Context, o *op, r *resource) error {
-	if r.Type == typeServerlessLayer && !strings.EqualFold(toStringOr(r.Props["RetentionPolicy"], "Retain"), "Delete") {
-		return nil
-	}
 	o.e.mu.Lock()
 	delete(o.e.layers, r.Physical)
 	o.e.mu.Unlock()

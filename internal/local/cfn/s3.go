@@ -62,31 +62,6 @@ func parseTemplateURL(raw string) (s3Location, error) {
 	return loc, nil
 }
 
-// parseS3URI reads "s3://bucket/key" or {Bucket, Key, Version}, as SAM's
-// CodeUri and DefinitionUri are written; a local path is refused with
-// what to do.
-func parseS3URI(v any, prop string) (s3Location, error) {
-	switch x := v.(type) {
-	case string:
-		rest, ok := strings.CutPrefix(x, "s3://")
-		if !ok {
-			return s3Location{}, fmt.Errorf("%s %q is a local path: package the template first, so that %s is an s3:// URI", prop, x, prop)
-		}
-		bucket, key, ok := strings.Cut(rest, "/")
-		if !ok || bucket == "" || key == "" {
-			return s3Location{}, fmt.Errorf("%s %q is not an s3://bucket/key URI", prop, x)
-		}
-		return s3Location{Bucket: bucket, Key: key}, nil
-	case map[string]any:
-		loc := s3Location{Bucket: toStringOr(x["Bucket"], ""), Key: toStringOr(x["Key"], ""), Version: toStringOr(x["Version"], "")}
-		if loc.Bucket == "" || loc.Key == "" {
-			return s3Location{}, fmt.Errorf("%s needs a Bucket and a Key", prop)
-		}
-		return loc, nil
-	}
-	return s3Location{}, fmt.Errorf("%s must be an s3:// URI or {Bucket, Key}", prop)
-}
-
 // getObject reads an object of at most limit bytes.
 func (e *Engine) getObject(ctx context.Context, loc s3Location, limit int64) ([]byte, error) {
 	in := &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)}

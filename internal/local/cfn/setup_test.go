@@ -20,11 +20,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/stackflow/stackflow/internal/local/samtransform"
 	"github.com/stackflow/stackflow/internal/testaws"
 )
 
 // handlerZip holds the test handler built for the host, by version.
 var handlerZip = map[string][]byte{}
+
+// testSAM is the SAM translator every test's engine shares: the test
+// tools' Python (.venv, which .ci/run installs from requirements-test.txt
+// with aws-sam-translator in it) when it is there, else the translator
+// installed for real into the tests' cache directory, once per machine.
+var testSAM *samtransform.Translator
+
+func newTestSAM() *samtransform.Translator {
+	if abs, err := filepath.Abs("../../../.venv/bin/python"); err == nil {
+		if _, err := os.Stat(abs); err == nil {
+			return samtransform.New(samtransform.Options{Interpreter: abs})
+		}
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return samtransform.New(samtransform.Options{CacheDir: filepath.Join(dir, "stackflow-test", "samtranslator"), Log: os.Stderr})
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "stackflow-cfn-test-")
@@ -33,11 +53,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := 1
+	testSAM = newTestSAM()
 	if err := buildHandlers(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	} else {
 		code = m.Run()
 	}
+	_ = testSAM.Close()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -96,7 +118,7 @@ func setup(t *testing.T) *env {
 func setupWith(t *testing.T, with func(*Options)) *env {
 	t.Helper()
 	cfg := testaws.Start(t)
-	opts := Options{AWS: cfg, WorkDir: t.TempDir(), FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}}
+	opts := Options{AWS: cfg, WorkDir: t.TempDir(), FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}, SAM: testSAM}
 	with(&opts)
 	e, err := New(opts)
 	if err != nil {

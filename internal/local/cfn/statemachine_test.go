@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -60,7 +61,9 @@ Outputs:
 	if got, want := describe(out["FromS3"]), strings.Replace(definition, "${Where}", out["Files"], 1); got != want {
 		t.Errorf("got definition %s, want %s", got, want)
 	}
-	if got := describe(out["Inline"]); !strings.Contains(got, `"Seconds":1`) {
+	// SAM writes an inline Definition as DefinitionString, indented.
+	seconds := func(n string) *regexp.Regexp { return regexp.MustCompile(`"Seconds":\s*` + n + `\b`) }
+	if got := describe(out["Inline"]); !seconds("1").MatchString(got) {
 		t.Errorf("got inline definition %s, want Seconds 1", got)
 	}
 
@@ -71,7 +74,7 @@ Outputs:
 	if got := outputsOf(st)["Inline"]; got != out["Inline"] {
 		t.Errorf("got ARN %q after the update, want the same %q", got, out["Inline"])
 	}
-	if got := describe(out["Inline"]); !strings.Contains(got, `"Seconds":2`) {
+	if got := describe(out["Inline"]); !seconds("2").MatchString(got) {
 		t.Errorf("got definition %s after the update, want Seconds 2", got)
 	}
 }

@@ -1,6 +1,8 @@
 package cfn
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,8 +44,6 @@ type resourceDef struct {
 	Condition           string
 	DeletionPolicy      string
 	UpdateReplacePolicy string
-	// Implicit marks a resource that the SAM transform added.
-	Implicit bool
 }
 
 // outputDef is one entry of the Outputs section.
@@ -153,16 +153,6 @@ func parseTemplate(body string) (*template, error) {
 // serverless reports whether the template asks for the SAM transform.
 func (t *template) serverless() bool {
 	return slices.Contains(t.Transforms, serverlessTransform)
-}
-
-// resource returns the resource named name, or nil.
-func (t *template) resource(name string) *resourceDef {
-	for _, r := range t.Resources {
-		if r.Name == name {
-			return r
-		}
-	}
-	return nil
 }
 
 func section(name string, v any) (map[string]any, error) {
@@ -406,4 +396,82 @@ func shortForm(n *yaml.Node, v any) (any, error) {
 		return map[string]any{"Fn::" + name: v}, nil
 	}
 	return nil, formatError("unknown tag !%s (line %d)", name, n.Line)
+}
+
+// orderedJSON returns a YAML or JSON template as JSON whose objects keep
+// the template's order of keys (Go maps have none), with short-form tags
+// in their long form: what SAM's translator is given, so that the
+// resources it makes keep the template's order.
+func orderedJSON(body string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(body), &doc); err != nil {
+		return nil, formatError("not well-formed. (%s)", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, formatError("the template must be a map of sections")
+	}
+	var buf bytes.Buffer
+	if err := writeOrdered(&buf, doc.Content[0]); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeOrdered(buf *bytes.Buffer, n *yaml.Node) error {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if custom(n.Tag) || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) || merges(n) {
+		v, err := toValue(n)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return formatError("%v", err)
+		}
+		buf.Write(b)
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode {
+		buf.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeOrdered(buf, c); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	buf.WriteByte('{')
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(n.Content[i].Value)
+		buf.Write(k)
+		buf.WriteByte(':')
+		if err := writeOrdered(buf, n.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// merges reports whether a mapping node has a YAML merge key (<<), whose
+// order toValue settles.
+func merges(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package cfn
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -193,47 +194,48 @@ func TestIntrinsicFunctions(t *testing.T) {
 	}
 }
 
-func TestMergeGlobals(t *testing.T) {
+func TestOrderedJSONKeepsTheTemplatesOrder(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name                 string
-		global, local, wantV any
-	}{
-		{"scalar local wins", "g", "l", "l"},
-		{"maps merge", map[string]any{"A": "g", "B": "g"}, map[string]any{"B": "l", "C": "l"}, map[string]any{"A": "g", "B": "l", "C": "l"}},
-		{"nested maps merge", map[string]any{"Env": map[string]any{"V": map[string]any{"X": "g"}}}, map[string]any{"Env": map[string]any{"V": map[string]any{"Y": "l"}}},
-			map[string]any{"Env": map[string]any{"V": map[string]any{"X": "g", "Y": "l"}}}},
-		{"lists concatenate", []any{"g"}, []any{"l"}, []any{"g", "l"}},
-		{"types differ", "s3://b/k", map[string]any{"Bucket": "b"}, map[string]any{"Bucket": "b"}},
-		{"intrinsic is a value", map[string]any{"Ref": "G"}, map[string]any{"Ref": "L"}, map[string]any{"Ref": "L"}},
-		{"intrinsic over a map", map[string]any{"A": "g"}, map[string]any{"Fn::If": []any{"C", "a", "b"}}, map[string]any{"Fn::If": []any{"C", "a", "b"}}},
+	body := `
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Zebra:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Sub "${AWS::StackName}-z", Tags: [{Key: k, Value: !Ref Apple}]}
+  Apple: {Type: AWS::SNS::Topic}
+Outputs:
+  Second: {Value: !GetAtt Zebra.TopicName}
+  First: {Value: 1}
+`
+	got, err := orderedJSON(body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := mergeGlobals(tt.global, tt.local); !reflect.DeepEqual(got, tt.wantV) {
-				t.Errorf("got %#v, want %#v", got, tt.wantV)
-			}
-		})
+	want := `{"Transform":"AWS::Serverless-2016-10-31","Resources":{"Zebra":{"Type":"AWS::SNS::Topic","Properties":{"TopicName":{"Fn::Sub":"${AWS::StackName}-z"},"Tags":[{"Key":"k","Value":{"Ref":"Apple"}}]}},"Apple":{"Type":"AWS::SNS::Topic"}},"Outputs":{"Second":{"Value":{"Fn::GetAtt":["Zebra","TopicName"]}},"First":{"Value":1}}}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
-func TestTransformChecksGlobals(t *testing.T) {
+func TestTransformFailuresAreWordedAsCloudFormationWordsThem(t *testing.T) {
 	t.Parallel()
+	e := &Engine{region: "us-east-1", account: DefaultAccountID, sam: testSAM}
 	tests := []struct {
 		name, globals, want string
 	}{
-		{"unknown section", "Widget: {A: 1}", "'Widget' is not supported."},
-		{"banned property", "Function: {Events: {}}", "'Events' is not a supported property of 'Function'."},
+		{"unknown section", "Widget: {A: 1}", "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application Specification document. Number of errors found: 1. 'Globals' section is invalid. 'Widget' is not supported."},
+		{"banned property", "Function: {Events: {}}", "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application Specification document. Number of errors found: 1. 'Globals' section is invalid. 'Events' is not a supported property of 'Function'."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tmpl, err := parseTemplate("Transform: AWS::Serverless-2016-10-31\nGlobals: {" + tt.globals + "}\nResources:\n  T: {Type: AWS::Serverless::SimpleTable}")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = transform(tmpl)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "Transform AWS::Serverless-2016-10-31 failed with") {
-				t.Errorf("got %v, want a transform error containing %q", err, tt.want)
+			_, err = e.process(context.Background(), tmpl, nil, "s", "")
+			if err == nil || !strings.HasPrefix(errorMessage(err), tt.want) {
+				t.Errorf("got  %v\nwant %s...", err, tt.want)
 			}
 		})
 	}

@@ -96,25 +96,6 @@ func toBool(v any) (bool, bool) {
 	return false, false
 }
 
-// deepCopy copies a plain value.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
-}
-
 // canonical is v as JSON with sorted keys and scalars written as strings, so
 // that 30 and "30" compare equal, as CloudFormation compares properties.
 func canonical(v any) string {
@@ -216,4 +197,23 @@ func typeName(v any) string {
 		return "nothing"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// deepCopy copies a plain value.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	}
+	return v
 }

@@ -39,6 +39,7 @@
 //
 // What differs from AWS: the API is plain HTTP on 127.0.0.1 (no TLS, no
 // custom domains); authorizers, CORS configuration, throttling, access logs
-// and the 6 MB Lambda payload limit are not applied; OpenAPI definitions
-// are not read (routes come from the functions' events).
+// and the 6 MB Lambda payload limit are not applied. The routes are given
+// to Serve and Update (the local CloudFormation reads them from the API's
+// OpenAPI body, as SAM's translator writes it).
 package httpapi
