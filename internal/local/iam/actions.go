@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // renamed are the operations of the local AWS whose IAM action is not
@@ -125,8 +126,7 @@ func conditionContext(prefix string, a *actionModel, params map[string][]string)
 // from the last part of QueueUrl, a parameter's name without its leading
 // slash for ParameterNameWithoutLeadingSlash).
 func fillARN(format string, c Call, region, account string) (string, bool) {
-	re, err := regexp.Compile("^" + anyVar.ReplaceAllString(regexp.QuoteMeta(format), ".+") + "$")
-	if err == nil {
+	if re := formatPattern(format); re != nil {
 		for _, vals := range c.Params {
 			for _, v := range vals {
 				if re.MatchString(v) {
@@ -159,6 +159,22 @@ func fillARN(format string, c Call, region, account string) (string, bool) {
 		return v
 	})
 	return arn, ok
+}
+
+// formats caches each ARN format's pattern (nil when it does not
+// compile): a format's variables each match one or more characters.
+var formats sync.Map
+
+func formatPattern(format string) *regexp.Regexp {
+	if re, ok := formats.Load(format); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, err := regexp.Compile("^" + anyVar.ReplaceAllString(regexp.QuoteMeta(format), ".+") + "$")
+	if err != nil {
+		re = nil
+	}
+	formats.Store(format, re)
+	return re
 }
 
 // anyVar is a ${Variable} of a format after regexp.QuoteMeta.
@@ -194,7 +210,12 @@ func param(c Call, variable string) (string, bool) {
 		return v, true
 	}
 	if base, ok := strings.CutSuffix(variable, "Name"); ok {
-		return get(base)
+		if v, ok := get(base); ok {
+			return v, true
+		}
+		// CreateTopic's Name is the TopicName, CreateStateMachine's name
+		// the StateMachineName.
+		return get("Name")
 	}
 	return "", false
 }

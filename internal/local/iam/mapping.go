@@ -33,28 +33,32 @@ type Action struct {
 	Context map[string][]string
 }
 
-// SigningService returns the service of a SigV4-signed request's
-// credential scope, and its access key ID.
-func SigningService(r *http.Request) (service, accessKey string, ok bool) {
-	auth := r.Header.Get("Authorization")
-	if auth != "" {
+// Signature is what a SigV4-signed request's credential scope says.
+type Signature struct {
+	AccessKey string
+	Region    string
+	// Service is the scope's signing name ("s3", "states").
+	Service string
+}
+
+// ParseSignature reads the credential scope of a SigV4-signed request,
+// from its Authorization header or, for a presigned URL, its query.
+func ParseSignature(r *http.Request) (Signature, bool) {
+	scope := ""
+	if auth := r.Header.Get("Authorization"); auth != "" {
 		_, rest, found := strings.Cut(auth, "Credential=")
 		if !found {
-			return "", "", false
+			return Signature{}, false
 		}
-		scope, _, _ := strings.Cut(rest, ",")
-		parts := strings.Split(strings.TrimSpace(scope), "/")
-		if len(parts) != 5 {
-			return "", "", false
-		}
-		return parts[3], parts[0], true
+		scope, _, _ = strings.Cut(rest, ",")
+	} else {
+		scope = r.URL.Query().Get("X-Amz-Credential")
 	}
-	// A presigned URL carries its credential in the query.
-	parts := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
-	if len(parts) != 5 {
-		return "", "", false
+	parts := strings.Split(strings.TrimSpace(scope), "/")
+	if len(parts) != 5 || parts[4] != "aws4_request" {
+		return Signature{}, false
 	}
-	return parts[3], parts[0], true
+	return Signature{AccessKey: parts[0], Region: parts[2], Service: parts[3]}, true
 }
 
 // Identify names the operation of a request to signing service svc (its

@@ -136,11 +136,11 @@ func TestActionsOfRealSDKRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.call()
 			r, body := rec.last()
-			svc, key, ok := SigningService(r)
-			if !ok || key != "AKIDLOCAL" {
-				t.Fatalf("SigningService: got %q %q %v, want the scope's service and AKIDLOCAL", svc, key, ok)
+			sig, ok := ParseSignature(r)
+			if !ok || sig.AccessKey != "AKIDLOCAL" || sig.Region != "us-east-1" {
+				t.Fatalf("ParseSignature: got %+v %v, want the scope of AKIDLOCAL in us-east-1", sig, ok)
 			}
-			c, err := Identify(svc, r, body)
+			c, err := Identify(sig.Service, r, body)
 			if err != nil {
 				t.Fatalf("Identify: %v", err)
 			}

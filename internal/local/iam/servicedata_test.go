@@ -2,6 +2,7 @@ package iam
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"flag"
@@ -131,7 +132,7 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 						if m.Location == "" {
 							continue // in the body
 						}
-						om.Members[member] = m.Location + ":" + cmpOr(m.LocationName, member)
+						om.Members[member] = m.Location + ":" + cmp.Or(m.LocationName, member)
 					} else {
 						om.Members[member] = ""
 					}
@@ -185,13 +186,6 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func readJSON(path string, v any) error {

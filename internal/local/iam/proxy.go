@@ -1,0 +1,257 @@
+package iam
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxBody is the most of a request body the proxy reads to name its
+// operation (JSON and query protocols; S3's bodies are never read).
+const maxBody = 64 << 20
+
+// Proxy authorizes each request to the local AWS before passing it on:
+// it finds the principal by the access key of the request's SigV4
+// signature, maps the request to its IAM actions, evaluates them, and
+// answers a denial as the service answers AccessDenied. It answers STS's
+// AssumeRole and GetCallerIdentity for the roles and sessions it knows.
+//
+// Requests signed with an access key the authority did not issue (the
+// local AWS's own "local" key, that stackflow local and its tests use)
+// are the account's root and are let through, as before IAM was
+// enforced. The signature itself is not verified: every caller is a
+// process of this machine, and the access key is what names its role.
+type Proxy struct {
+	auth *Authority
+	next http.Handler
+}
+
+// NewProxy returns a proxy that passes authorized requests to target
+// (kumo's URL).
+func NewProxy(auth *Authority, target string) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("IAM proxy: %q is not the local AWS's URL", target)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	return &Proxy{auth: auth, next: rp}, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sig, ok := ParseSignature(r)
+	if !ok {
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	if sig.Service == "sts" {
+		if p.serveSTS(w, r, sig) {
+			return
+		}
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	if p.auth.opts.Mode == Off {
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	s := p.auth.session(sig.AccessKey)
+	if s == nil {
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	var body []byte
+	if sig.Service != "s3" && r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxBody)); err != nil {
+			http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	call, err := Identify(sig.Service, r, body)
+	if err != nil {
+		p.auth.warnOnce("op:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
+	if err != nil {
+		p.auth.warnOnce("act:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	for _, act := range acts {
+		if act.Action == NeedsNoPermission {
+			continue
+		}
+		req, d := p.auth.Authorize(s, act, ip)
+		if d.Allowed() {
+			continue
+		}
+		if msg := p.auth.denied(req, d); msg != "" {
+			writeDenial(w, call.Service, msg)
+			return
+		}
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+// writeDenial answers AccessDenied as the service's protocol does.
+func writeDenial(w http.ResponseWriter, service, msg string) {
+	data, _ := services()
+	protocol := "json"
+	if m := data.Services[service]; m != nil {
+		protocol = m.Protocol
+	}
+	id := requestID()
+	w.Header().Set("X-Amzn-RequestId", id)
+	switch protocol {
+	case "rest-xml":
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		xml.NewEncoder(w).Encode(struct { //nolint:errcheck // the caller is gone
+			XMLName   xml.Name `xml:"Error"`
+			Code      string
+			Message   string
+			RequestID string `xml:"RequestId"`
+		}{Code: "AccessDenied", Message: msg, RequestID: id})
+	case "query":
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		type errorBody struct {
+			Type    string
+			Code    string
+			Message string
+		}
+		xml.NewEncoder(w).Encode(struct { //nolint:errcheck // the caller is gone
+			XMLName   xml.Name `xml:"ErrorResponse"`
+			Error     errorBody
+			RequestID string `xml:"RequestId"`
+		}{Error: errorBody{Type: "Sender", Code: "AccessDenied", Message: msg}, RequestID: id})
+	case "rest-json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": msg}) //nolint:errcheck // the caller is gone
+	default:
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": msg}) //nolint:errcheck // the caller is gone
+	}
+}
+
+func requestID() string {
+	s := strings.ToLower(randomString(32))
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// serveSTS answers AssumeRole of a role the authority knows and
+// GetCallerIdentity of a session it issued; it reports false for
+// anything else, which goes to kumo's STS.
+func (p *Proxy) serveSTS(w http.ResponseWriter, r *http.Request, sig Signature) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+		return true
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	for k, v := range r.URL.Query() {
+		form[k] = append(form[k], v...)
+	}
+	s := p.auth.session(sig.AccessKey)
+	switch form.Get("Action") {
+	case "GetCallerIdentity":
+		if s == nil {
+			return false
+		}
+		writeXML(w, struct {
+			XMLName xml.Name `xml:"GetCallerIdentityResponse"`
+			NS      string   `xml:"xmlns,attr"`
+			Result  struct {
+				Arn     string
+				UserID  string `xml:"UserId"`
+				Account string
+			} `xml:"GetCallerIdentityResult"`
+			Meta responseMetadata `xml:"ResponseMetadata"`
+		}{NS: stsNamespace, Result: struct {
+			Arn     string
+			UserID  string `xml:"UserId"`
+			Account string
+		}{s.Principal.ARN, s.RoleID, s.Principal.Account}, Meta: responseMetadata{requestID()}})
+		return true
+	case "AssumeRole":
+		roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
+		p.auth.mu.RLock()
+		role := p.auth.roles[roleARN]
+		p.auth.mu.RUnlock()
+		if role == nil {
+			return false // not a role of a local stack: kumo's STS answers
+		}
+		if s != nil && p.auth.opts.Mode != Off {
+			req, d := p.auth.Authorize(s, Action{Action: "sts:AssumeRole", Resource: roleARN, Context: map[string][]string{"sts:RoleSessionName": {name}}}, "")
+			if !d.Allowed() {
+				if msg := p.auth.denied(req, d); msg != "" {
+					writeDenial(w, "sts", msg)
+					return true
+				}
+			}
+		}
+		p.auth.mu.Lock()
+		ns := p.auth.issueLocked(role, name)
+		p.auth.mu.Unlock()
+		type credentials struct {
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string
+			SessionToken    string
+			Expiration      string
+		}
+		type assumedRoleUser struct {
+			AssumedRoleID string `xml:"AssumedRoleId"`
+			Arn           string
+		}
+		writeXML(w, struct {
+			XMLName xml.Name `xml:"AssumeRoleResponse"`
+			NS      string   `xml:"xmlns,attr"`
+			Result  struct {
+				Credentials     credentials
+				AssumedRoleUser assumedRoleUser
+			} `xml:"AssumeRoleResult"`
+			Meta responseMetadata `xml:"ResponseMetadata"`
+		}{NS: stsNamespace, Result: struct {
+			Credentials     credentials
+			AssumedRoleUser assumedRoleUser
+		}{
+			credentials{ns.AccessKeyID, ns.SecretAccessKey, ns.SessionToken, ns.Expiration.UTC().Format(time.RFC3339)},
+			assumedRoleUser{ns.RoleID, ns.Principal.ARN},
+		}, Meta: responseMetadata{requestID()}})
+		return true
+	}
+	return false
+}
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+func writeXML(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, xml.Header) //nolint:errcheck // the caller is gone
+	xml.NewEncoder(w).Encode(v)   //nolint:errcheck // the caller is gone
+}
