@@ -37,6 +37,7 @@ import (
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
 	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
+	"github.com/stackflow/stackflow/internal/local/iam"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/samtransform"
 	"github.com/stackflow/stackflow/internal/local/sfn"
@@ -124,6 +125,11 @@ type Options struct {
 	// AWS::SSM::Parameter::Value parameters, kept per environment under
 	// names of their own (/app/staging/..., /app/prod/...), as on AWS.
 	SSMParameters map[string]string
+	// IAM is what the local AWS does with a request IAM would deny:
+	// iam.Enforce (the default) answers it with the service's
+	// AccessDenied, iam.Warn logs it and lets it through, iam.Off checks
+	// nothing. See internal/local/iam.
+	IAM iam.Mode
 }
 
 // The command line's hook for Options.DefaultBranch: `stackflow local`
@@ -144,6 +150,8 @@ type Pipeline struct {
 
 	kumo   *kumo.Server
 	front  *locallambda.Front // kumo's Lambda, traced
+	iam    *iam.Authority
+	iamSrv *http.Server // the IAM proxy in front of kumo; nil when IAM is off
 	sfnSvc *sfn.Service
 	engine *cfn.Engine
 	// sam runs SAM's transform for the engine; samCancel stops its start.
@@ -296,6 +304,13 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		return nil, fmt.Errorf("start the local CloudFormation: %w", err)
 	}
 	p.cfnURL = "http://" + ln.Addr().String()
+	// Functions reach the local AWS through the IAM proxy, each with a
+	// session of its execution role.
+	functionsURL, engineIAM, err := p.startIAM()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	p.engine, err = cfn.New(cfn.Options{
 		AWS:                   lambdaAWS,
 		StepFunctionsEndpoint: p.sfnSvc.URL(),
@@ -303,10 +318,10 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		AccountID:             AccountID,
 		WorkDir:               filepath.Join(p.workDir, "functions"),
 		FunctionEnv: map[string]string{
-			"AWS_ENDPOINT_URL":                p.kumo.URL, // not through the front
+			"AWS_ENDPOINT_URL":                cmp.Or(functionsURL, p.kumo.URL), // not through the front
 			"AWS_XRAY_DAEMON_ADDRESS":         opts.TraceDaemon,
-			"AWS_ENDPOINT_URL_SFN":            p.sfnSvc.URL(),
-			"AWS_ENDPOINT_URL_CLOUDFORMATION": p.cfnURL,
+			"AWS_ENDPOINT_URL_SFN":            cmp.Or(functionsURL, p.sfnSvc.URL()),
+			"AWS_ENDPOINT_URL_CLOUDFORMATION": cmp.Or(functionsURL, p.cfnURL),
 			// Functions are built for this machine, not the template's arm64.
 			"BUILD_ARCH":      "host",
 			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
@@ -320,6 +335,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		FunctionConcurrency: p.opts.FunctionConcurrency,
 		SAM:                 p.sam,
+		IAM:                 engineIAM,
 	})
 	if err != nil {
 		ln.Close()
@@ -426,6 +442,70 @@ func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
 		}
 	}
 	return buildcache.Open(dir, 0)
+}
+
+// startIAM starts the local IAM in the mode Options.IAM names: an
+// authority and the proxy in front of kumo, the local Step Functions and
+// the local CloudFormation that enforces it. It returns the URL functions
+// reach the local AWS at and the engine's IAM hook (both empty when IAM
+// is off).
+func (p *Pipeline) startIAM() (string, cfn.IAM, error) {
+	mode := p.opts.IAM
+	if mode == "" {
+		mode = iam.Enforce
+	}
+	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: io.MultiWriter(p.logFile("iam"), p.log),
+		Resolve: p.resolveStack})
+	if mode == iam.Off {
+		return "", nil, nil
+	}
+	proxy, err := iam.NewProxy(p.iam, p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("start the local IAM: %w", err)
+	}
+	p.iamSrv = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	go p.iamSrv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), p.iam, nil
+}
+
+// resolveStack gives IAM the ID and tags of the local stack that a
+// CloudFormation ARN names by the stack's name (stack/NAME/*), its ID, or
+// a change set of it, and the tags of any other resource a local stack
+// made.
+func (p *Pipeline) resolveStack(arn string) (string, map[string]string) {
+	if p.engine == nil {
+		return "", nil
+	}
+	rest, ok := strings.CutPrefix(arn, "arn:aws:cloudformation:")
+	if !ok {
+		if tags, ok := p.engine.ResourceTags(arn); ok {
+			return arn, tags
+		}
+		return "", nil
+	}
+	ref := arn
+	if parts := strings.SplitN(rest, ":", 3); len(parts) == 3 && strings.HasPrefix(parts[2], "stack/") {
+		name, id, _ := strings.Cut(strings.TrimPrefix(parts[2], "stack/"), "/")
+		if id == "*" {
+			ref = name
+		}
+	}
+	id, tags, ok := p.engine.StackOf(ref)
+	if !ok {
+		return "", nil
+	}
+	return id, tags
+}
+
+// IAMReport writes, for each role of the local stacks, the actions its
+// sessions used and those its policies grant that none used
+// (`stackflow local --iam-report`).
+func (p *Pipeline) IAMReport(w io.Writer) {
+	p.iam.WriteReport(w)
 }
 
 // WebhookURL is where Bitbucket deliveries go.
@@ -743,6 +823,9 @@ func (p *Pipeline) Close() error {
 	var errs []error
 	if p.cfnSrv != nil {
 		p.cfnSrv.Close()
+	}
+	if p.iamSrv != nil {
+		p.iamSrv.Close()
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())

@@ -47,7 +47,7 @@ func register(types map[string]*kind) {
 		if kinds[typ] != nil {
 			panic("cfn: resource type " + typ + " registered twice")
 		}
-		kinds[typ] = withDynamicReferences(typ, k)
+		kinds[typ] = withIAM(typ, withDynamicReferences(typ, k))
 	}
 }
 

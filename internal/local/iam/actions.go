@@ -95,6 +95,17 @@ func Actions(c Call, region, account string) ([]Action, error) {
 		}
 	}
 	if required {
+		// A request that names its resource by another ARN of the
+		// service (a change set for its stack) is authorized on that ARN,
+		// which Options.Resolve may map to the resource's own.
+		for _, name := range sortedKeys(c.Params) {
+			for _, v := range c.Params[name] {
+				if strings.HasPrefix(v, "arn:aws:"+m.Prefix+":") {
+					act.Resource = v
+					return []Action{act}, nil
+				}
+			}
+		}
 		return nil, fmt.Errorf("%s %s: the request names no %s resource that %s takes", c.Service, c.Operation, m.Prefix, act.Action)
 	}
 	return []Action{act}, nil

@@ -51,6 +51,11 @@ type Options struct {
 	// not known locally, and the role is evaluated without it (with a
 	// warning).
 	ManagedPolicies func(arn string) *Policy
+	// Resolve, when set, gives the ARN a resource is authorized as and its
+	// tags (for aws:ResourceTag/*): the local CloudFormation's stack ID and
+	// tags for a stack named by its name, or for a change set. An empty
+	// ARN leaves the resource as the request names it.
+	Resolve func(arn string) (string, map[string]string)
 }
 
 // Authority holds the local AWS's IAM: roles with their policies, the
@@ -345,6 +350,14 @@ func (a *Authority) Authorize(s *Session, act Action, sourceIP string) (Request,
 	}
 	for k, v := range act.Context {
 		ctx[k] = v
+	}
+	if a.opts.Resolve != nil {
+		if arn, tags := a.opts.Resolve(act.Resource); arn != "" {
+			act.Resource = arn
+			for k, v := range tags {
+				ctx["aws:ResourceTag/"+k] = []string{v}
+			}
+		}
 	}
 	req := Request{Principal: s.Principal, Action: act.Action, Resource: act.Resource, ResourceAccount: a.resourceAccount(act.Resource), Context: ctx}
 	in := Input{Request: req, Identity: a.identityPolicies(s.Principal.RoleARN), Resource: a.resourcePolicy(act.Resource)}

@@ -30,43 +30,67 @@ const maxBody = 64 << 20
 // enforced. The signature itself is not verified: every caller is a
 // process of this machine, and the access key is what names its role.
 type Proxy struct {
-	auth *Authority
-	next http.Handler
+	auth     *Authority
+	fallback http.Handler
+	services map[string]http.Handler // by signing name
 }
 
 // NewProxy returns a proxy that passes authorized requests to target
-// (kumo's URL).
-func NewProxy(auth *Authority, target string) (*Proxy, error) {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("IAM proxy: %q is not the local AWS's URL", target)
+// (kumo's URL), or, for the signing services that services names
+// ("states", "cloudformation"), to the URL it gives.
+func NewProxy(auth *Authority, target string, services map[string]string) (*Proxy, error) {
+	transport := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	to := func(target string) (http.Handler, error) {
+		u, err := url.Parse(target)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("IAM proxy: %q is not a URL of the local AWS", target)
+		}
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.Transport = transport
+		return rp, nil
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	return &Proxy{auth: auth, next: rp}, nil
+	p := &Proxy{auth: auth, services: map[string]http.Handler{}}
+	var err error
+	if p.fallback, err = to(target); err != nil {
+		return nil, err
+	}
+	for svc, u := range services {
+		if p.services[svc], err = to(u); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sig, ok := ParseSignature(r)
 	if !ok {
-		p.next.ServeHTTP(w, r)
+		p.fallback.ServeHTTP(w, r)
 		return
 	}
+	next := p.fallback
+	if h := p.services[sig.Service]; h != nil {
+		next = h
+	}
+	p.serve(w, r, sig, next)
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, next http.Handler) {
 	if sig.Service == "sts" {
 		if p.serveSTS(w, r, sig) {
 			return
 		}
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	if p.auth.opts.Mode == Off {
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	s := p.auth.session(sig.AccessKey)
 	if s == nil {
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	var body []byte
@@ -82,13 +106,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call, err := Identify(sig.Service, r, body)
 	if err != nil {
 		p.auth.warnOnce("op:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
 	if err != nil {
 		p.auth.warnOnce("act:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -105,7 +129,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.next.ServeHTTP(w, r)
+	next.ServeHTTP(w, r)
 }
 
 // writeDenial answers AccessDenied as the service's protocol does.

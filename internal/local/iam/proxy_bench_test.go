@@ -18,7 +18,7 @@ func BenchmarkGetItem(b *testing.B) {
 	k := kumo.NewServer()
 	defer k.Close()
 	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1"})
-	proxy, err := NewProxy(auth, k.URL)
+	proxy, err := NewProxy(auth, k.URL, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func setupLocalAWS(t *testing.T, mode Mode) *localAWS {
 	t.Cleanup(k.Close)
 	log := &syncBuffer{}
 	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", Mode: mode, Log: log})
-	proxy, err := NewProxy(auth, k.URL)
+	proxy, err := NewProxy(auth, k.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
