@@ -1,10 +1,17 @@
 package local
 
 import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stackflow/stackflow/internal/localrepo"
 )
 
 // TestAFunctionWithItsTablesPolicyIsDelivered: with IAM enforced, the
@@ -51,5 +58,84 @@ func TestAFunctionWithoutItsTablesPolicyFailsItsSmokeTest(t *testing.T) {
 	denial := "is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:" + Region + ":" + AccountID + ":table/" + repo.Slug + "-staging-VisitsTable-"
 	if !strings.Contains(string(b), want) || !strings.Contains(string(b), denial) || !strings.Contains(string(b), "because no identity-based policy allows the dynamodb:GetItem action") {
 		t.Errorf("the function's log does not show the denial of its role (%q ... %q):\n%s", want, denial, b)
+	}
+}
+
+// TestThePipelineWithoutADeployPolicyItNeedsFailsWithAccessDenied installs
+// the pipeline's own template.yaml without the deploy function's
+// DynamoDB policy (its releases and locks table) into a local AWS of its
+// own, and delivers examples/hello: the run fails at the lock, with
+// AccessDenied naming the deploy role and the DynamoDB action.
+func TestThePipelineWithoutADeployPolicyItNeedsFailsWithAccessDenied(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	src, err := SourceDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	copySource(t, ctx, src, dst)
+	tmpl := filepath.Join(dst, "template.yaml")
+	b, err := os.ReadFile(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := "        - DynamoDBCrudPolicy:\n            TableName: !Ref ReleasesTable\n"
+	if strings.Count(string(b), policy) != 1 {
+		t.Fatalf("template.yaml: want the deploy function's one DynamoDBCrudPolicy of ReleasesTable, found %d", strings.Count(string(b), policy))
+	}
+	if err := os.WriteFile(tmpl, []byte(strings.Replace(string(b), policy, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start(ctx, Options{SourceDir: dst, FunctionConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	repo, dir := app(t, "hello-unlocked", nil)
+	res, err := p.Run(ctx, Push{Repo: repo, Dir: dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Succeeded() {
+		t.Fatal("the run succeeded without the deploy function's DynamoDB policy")
+	}
+	for _, want := range []string{":assumed-role/stackflow-DeployFunctionRole-", "is not authorized to perform: dynamodb:", "on resource: arn:aws:dynamodb:" + Region + ":" + AccountID + ":table/stackflow-ReleasesTable-", "because no identity-based policy allows the dynamodb:"} {
+		if !strings.Contains(res.Cause, want) {
+			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
+		}
+	}
+	if e := env(t, res, "staging"); e.Status != "" {
+		t.Errorf("staging: got %s, want it untouched", e.Status)
+	}
+}
+
+// copySource copies the files of the stackflow source tree src that git
+// does not ignore (tracked or not, as the local install packages them)
+// into dst, but for the examples.
+func copySource(t *testing.T, ctx context.Context, src, dst string) {
+	t.Helper()
+	out, err := localrepo.Git(ctx, src, nil, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Split(string(out), "\x00") {
+		if f == "" || strings.HasPrefix(f, "examples/") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the work tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
