@@ -41,7 +41,7 @@ var (
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
-var iamReport = flag.Bool("local.iam-report", false, "print the shared pipeline's IAM report (stackflow local --iam-report) when the tests end")
+var iamReport = flag.String("local.iam-report", "", "write the shared pipeline's IAM report (stackflow local --iam-report) to this `FILE` when the tests end")
 
 // The shared pipeline's package index credentials.
 var indexPassword, indexToken = "pw-" + randomHex(16), "tk-" + randomHex(16)
@@ -96,8 +96,12 @@ func runTests(m *testing.M) int {
 	}
 	shared = p
 	code := m.Run()
-	if *iamReport {
-		p.IAMReport(os.Stderr)
+	if *iamReport != "" {
+		var b strings.Builder
+		p.IAMReport(&b)
+		if err := os.WriteFile(*iamReport, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	if code != 0 {
 		// Each failed test has shown the tail of its own run's logs; the

@@ -148,12 +148,12 @@ type Pipeline struct {
 	keepLogs bool
 	log      io.Writer
 
-	kumo   *kumo.Server
-	front  *locallambda.Front // kumo's Lambda, traced
-	iam    *iam.Authority
-	iamSrv *http.Server // the IAM proxy in front of kumo; nil when IAM is off
-	sfnSvc *sfn.Service
-	engine *cfn.Engine
+	kumo    *kumo.Server
+	front   *locallambda.Front // kumo's Lambda, traced
+	iam     *iam.Authority
+	iamSrvs []*http.Server // the IAM proxies; none when IAM is off
+	sfnSvc  *sfn.Service
+	engine  *cfn.Engine
 	// sam runs SAM's transform for the engine; samCancel stops its start.
 	sam       *samtransform.Translator
 	samCancel context.CancelFunc
@@ -283,11 +283,18 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	}
 	lambdaAWS := p.aws.Copy()
 	lambdaAWS.BaseEndpoint = aws.String(lambdaURL)
+	// State machines invoke their functions as their roles: the local
+	// Step Functions assumes each machine's role, as the service principal
+	// states.amazonaws.com, at an IAM proxy in front of the Lambda API.
+	sfnLambdaURL, sfnEnv, err := p.startStepFunctionsIAM(lambdaURL)
+	if err != nil {
+		return nil, err
+	}
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
-		LambdaEndpoint: lambdaURL,
+		LambdaEndpoint: sfnLambdaURL,
 		PollWaits:      map[string]time.Duration{pollSecondsPath: opts.PollWait},
-		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
+		Env:            append([]string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon}, sfnEnv...),
 		Region:         Region,
 		AccountID:      AccountID,
 		Stdout:         p.logFile("stepfunctions"),
@@ -450,26 +457,50 @@ func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
 // reach the local AWS at and the engine's IAM hook (both empty when IAM
 // is off).
 func (p *Pipeline) startIAM() (string, cfn.IAM, error) {
-	mode := p.opts.IAM
-	if mode == "" {
-		mode = iam.Enforce
-	}
-	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: io.MultiWriter(p.logFile("iam"), p.log),
-		Resolve: p.resolveStack})
-	if mode == iam.Off {
+	if p.iam.Mode() == iam.Off {
 		return "", nil, nil
 	}
-	proxy, err := iam.NewProxy(p.iam, p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL})
+	u, err := p.serveIAMProxy(p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL})
 	if err != nil {
 		return "", nil, err
 	}
+	return u, p.iam, nil
+}
+
+// startStepFunctionsIAM makes the local IAM's authority and, unless IAM
+// is off, the proxy the local Step Functions invokes functions (at
+// lambdaURL) through, and returns that proxy's URL and the variables that
+// give the service its credentials and its STS; with IAM off, lambdaURL.
+func (p *Pipeline) startStepFunctionsIAM(lambdaURL string) (string, []string, error) {
+	mode := cmp.Or(p.opts.IAM, iam.Enforce)
+	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: io.MultiWriter(p.logFile("iam"), p.log),
+		Resolve: p.resolveStack})
+	if mode == iam.Off {
+		return lambdaURL, nil, nil
+	}
+	u, err := p.serveIAMProxy(lambdaURL, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	svc := p.iam.ServiceCredentials("states.amazonaws.com")
+	return u, []string{"AWS_ENDPOINT_URL_STS=" + u, "AWS_ACCESS_KEY_ID=" + svc.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + svc.SecretAccessKey}, nil
+}
+
+// serveIAMProxy serves an IAM proxy in front of target (and services) on
+// a loopback port, until Close, and returns its URL.
+func (p *Pipeline) serveIAMProxy(target string, services map[string]string) (string, error) {
+	proxy, err := iam.NewProxy(p.iam, target, services)
+	if err != nil {
+		return "", err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("start the local IAM: %w", err)
+		return "", fmt.Errorf("start the local IAM: %w", err)
 	}
-	p.iamSrv = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go p.iamSrv.Serve(ln) //nolint:errcheck // ends with Close
-	return "http://" + ln.Addr().String(), p.iam, nil
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	p.iamSrvs = append(p.iamSrvs, srv)
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), nil
 }
 
 // resolveStack gives IAM the ID and tags of the local stack that a
@@ -824,8 +855,8 @@ func (p *Pipeline) Close() error {
 	if p.cfnSrv != nil {
 		p.cfnSrv.Close()
 	}
-	if p.iamSrv != nil {
-		p.iamSrv.Close()
+	for _, srv := range p.iamSrvs {
+		srv.Close()
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())

@@ -89,7 +89,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 		return
 	}
 	s := p.auth.session(sig.AccessKey)
-	if s == nil {
+	if s == nil || s.Principal.Service != "" {
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -228,6 +228,23 @@ func (p *Proxy) serveSTS(w http.ResponseWriter, r *http.Request, sig Signature) 
 		if role == nil {
 			return false // not a role of a local stack: kumo's STS answers
 		}
+		if s != nil && s.Principal.Service != "" {
+			// A service assumes a role its trust policy lets it assume.
+			ns, err := p.auth.Issue(roleARN, s.Principal.Service, name)
+			if err != nil {
+				req := Request{Principal: s.Principal, Action: "sts:AssumeRole", Resource: roleARN}
+				msg := p.auth.denied(req, Decision{ImplicitlyDenied, "because no resource-based policy allows the sts:AssumeRole action"})
+				if msg != "" {
+					writeDenial(w, "sts", msg)
+					return true
+				}
+				p.auth.mu.Lock()
+				ns = p.auth.issueLocked(role, name)
+				p.auth.mu.Unlock()
+			}
+			writeAssumeRole(w, ns)
+			return true
+		}
 		if s != nil && p.auth.opts.Mode != Off {
 			req, d := p.auth.Authorize(s, Action{Action: "sts:AssumeRole", Resource: roleARN, Context: map[string][]string{"sts:RoleSessionName": {name}}}, "")
 			if !d.Allowed() {
@@ -240,34 +257,37 @@ func (p *Proxy) serveSTS(w http.ResponseWriter, r *http.Request, sig Signature) 
 		p.auth.mu.Lock()
 		ns := p.auth.issueLocked(role, name)
 		p.auth.mu.Unlock()
-		type credentials struct {
-			AccessKeyID     string `xml:"AccessKeyId"`
-			SecretAccessKey string
-			SessionToken    string
-			Expiration      string
-		}
-		type assumedRoleUser struct {
-			AssumedRoleID string `xml:"AssumedRoleId"`
-			Arn           string
-		}
-		writeXML(w, struct {
-			XMLName xml.Name `xml:"AssumeRoleResponse"`
-			NS      string   `xml:"xmlns,attr"`
-			Result  struct {
-				Credentials     credentials
-				AssumedRoleUser assumedRoleUser
-			} `xml:"AssumeRoleResult"`
-			Meta responseMetadata `xml:"ResponseMetadata"`
-		}{NS: stsNamespace, Result: struct {
-			Credentials     credentials
-			AssumedRoleUser assumedRoleUser
-		}{
-			credentials{ns.AccessKeyID, ns.SecretAccessKey, ns.SessionToken, ns.Expiration.UTC().Format(time.RFC3339)},
-			assumedRoleUser{ns.RoleID, ns.Principal.ARN},
-		}, Meta: responseMetadata{requestID()}})
+		writeAssumeRole(w, ns)
 		return true
 	}
 	return false
+}
+
+// writeAssumeRole answers AssumeRole with a session's credentials.
+func writeAssumeRole(w http.ResponseWriter, ns *Session) {
+	type credentials struct {
+		AccessKeyID     string `xml:"AccessKeyId"`
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      string
+	}
+	type assumedRoleUser struct {
+		AssumedRoleID string `xml:"AssumedRoleId"`
+		Arn           string
+	}
+	type result struct {
+		Credentials     credentials
+		AssumedRoleUser assumedRoleUser
+	}
+	writeXML(w, struct {
+		XMLName xml.Name         `xml:"AssumeRoleResponse"`
+		NS      string           `xml:"xmlns,attr"`
+		Result  result           `xml:"AssumeRoleResult"`
+		Meta    responseMetadata `xml:"ResponseMetadata"`
+	}{NS: stsNamespace, Result: result{
+		credentials{ns.AccessKeyID, ns.SecretAccessKey, ns.SessionToken, ns.Expiration.UTC().Format(time.RFC3339)},
+		assumedRoleUser{ns.RoleID, ns.Principal.ARN},
+	}, Meta: responseMetadata{requestID()}})
 }
 
 type responseMetadata struct {

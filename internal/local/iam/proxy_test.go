@@ -248,3 +248,25 @@ func TestReportShowsUsedAndUnusedActions(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestAServiceAssumesOnlyTheRolesThatTrustIt: the local Step Functions'
+// credentials are the service principal states.amazonaws.com's, which
+// may assume a role whose trust policy names it, and no other.
+func TestAServiceAssumesOnlyTheRolesThatTrustIt(t *testing.T) {
+	l := setupLocalAWS(t, Enforce)
+	ctx := context.Background()
+	machine := "arn:aws:iam::" + testAccount + ":role/machine"
+	l.auth.PutRole(&Role{ARN: machine, Name: "machine", ID: "AROAMACHINE",
+		Trust: mustPolicy(t, `{"Statement":{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}}`)})
+	svc := l.auth.ServiceCredentials("states.amazonaws.com")
+	stsc := sts.NewFromConfig(l.config(aws.Credentials{AccessKeyID: svc.AccessKeyID, SecretAccessKey: svc.SecretAccessKey}))
+	out, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(machine), RoleSessionName: aws.String("StepFunctions")})
+	if err != nil {
+		t.Fatalf("AssumeRole of a role that trusts states.amazonaws.com: %v", err)
+	}
+	if got := aws.ToString(out.AssumedRoleUser.Arn); got != "arn:aws:sts::"+testAccount+":assumed-role/machine/StepFunctions" {
+		t.Errorf("got %s", got)
+	}
+	_, err = stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(l.role), RoleSessionName: aws.String("StepFunctions")})
+	wantAccessDenied(t, err, "AccessDenied", "User: states.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: "+l.role+" because no resource-based policy allows the sts:AssumeRole action")
+}
