@@ -22,6 +22,11 @@ type IAM interface {
 	// function's execution role, as Lambda gives its functions; an error
 	// fails the function as CloudFormation fails it.
 	FunctionCredentials(role, function string) (map[string]string, error)
+	// AllowInvoke reports, with an error naming the denial, whether the
+	// service principal ("apigateway.amazonaws.com") may invoke a
+	// function (a name or an ARN) for sourceARN and sourceAccount: the
+	// function's permissions (AWS::Lambda::Permission) decide.
+	AllowInvoke(service, function, sourceARN, sourceAccount string) error
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every

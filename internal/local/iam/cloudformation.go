@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -129,6 +130,17 @@ func (a *Authority) FunctionCredentials(role, function string) (map[string]strin
 		"AWS_SECRET_ACCESS_KEY": s.SecretAccessKey,
 		"AWS_SESSION_TOKEN":     s.SessionToken,
 	}, nil
+}
+
+// AllowInvoke decides whether a service principal may invoke a function
+// (a name, or an ARN with or without a qualifier) for sourceARN: the
+// function's AWS::Lambda::Permissions decide, as Lambda's resource policy
+// does. A denial is logged, and in Warn mode let through.
+func (a *Authority) AllowInvoke(service, function, sourceARN, sourceAccount string) error {
+	if msg := a.Check(service, "lambda:InvokeFunction", a.functionARN(function), sourceARN, sourceAccount); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // permission is the statement Lambda adds to a function's policy for an
