@@ -87,6 +87,7 @@ type Options struct {
 	// next one long.
 	LockLeaseSeconds int
 	// NodeCacheDir is where the local Step Functions engine's npm packages
+	// (and the local IAM's AWS managed policies' documents)
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
 	// SAMCacheDir is where SAM's translator (PyPI aws-sam-translator, which
@@ -152,8 +153,10 @@ type Pipeline struct {
 	front   *locallambda.Front // kumo's Lambda, traced
 	iam     *iam.Authority
 	iamSrvs []*http.Server // the IAM proxies; none when IAM is off
-	sfnSvc  *sfn.Service
-	engine  *cfn.Engine
+	// iamCancel stops the installation of AWS managed policies' documents.
+	iamCancel context.CancelFunc
+	sfnSvc    *sfn.Service
+	engine    *cfn.Engine
 	// sam runs SAM's transform for the engine; samCancel stops its start.
 	sam       *samtransform.Translator
 	samCancel context.CancelFunc
@@ -473,8 +476,41 @@ func (p *Pipeline) startIAM() (string, cfn.IAM, error) {
 // give the service its credentials and its STS; with IAM off, lambdaURL.
 func (p *Pipeline) startStepFunctionsIAM(lambdaURL string) (string, []string, error) {
 	mode := cmp.Or(p.opts.IAM, iam.Enforce)
-	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: io.MultiWriter(p.logFile("iam"), p.log),
-		Resolve: p.resolveStack})
+	iamLog := io.MultiWriter(p.logFile("iam"), p.log)
+	// AWS managed policies' documents are installed once per machine, in
+	// the background: a role that names one waits for them.
+	var managed *iam.ManagedPolicies
+	installed := make(chan struct{})
+	if mode == iam.Off {
+		close(installed)
+	} else {
+		var ctx context.Context
+		ctx, p.iamCancel = context.WithTimeout(context.Background(), 5*time.Minute)
+		go func() {
+			defer close(installed)
+			cacheDir := p.opts.NodeCacheDir
+			if cacheDir == "" {
+				if dir, err := os.UserCacheDir(); err == nil {
+					cacheDir = filepath.Join(dir, "stackflow", "node")
+				}
+			}
+			m, err := iam.InstallManagedPolicies(ctx, cacheDir, "", iamLog)
+			if err != nil {
+				fmt.Fprintf(iamLog, "stackflow local: IAM: %v: roles are evaluated without AWS managed policies\n", err)
+				return
+			}
+			managed = m
+		}()
+	}
+	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: iamLog,
+		Resolve: p.resolveStack,
+		ManagedPolicies: func(arn string) *iam.Policy {
+			<-installed
+			if managed == nil {
+				return nil
+			}
+			return managed.Policy(arn)
+		}})
 	if mode == iam.Off {
 		return lambdaURL, nil, nil
 	}
@@ -857,6 +893,9 @@ func (p *Pipeline) Close() error {
 	}
 	for _, srv := range p.iamSrvs {
 		srv.Close()
+	}
+	if p.iamCancel != nil {
+		p.iamCancel()
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())

@@ -82,6 +82,40 @@ func Actions(c Call, region, account string) ([]Action, error) {
 		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no other it maps to", c.Service, c.Operation, m.Prefix, name)
 	}
 	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
+	acts, err := resourceOf(m, a, act, c, region, account)
+	if err != nil {
+		return nil, err
+	}
+	return append(acts, passRoles(m, c)...), nil
+}
+
+// passRoleParams are the parameters by which a request hands a service
+// a role to act as (CloudFormation's RoleARN, Lambda's Role, Step
+// Functions' roleArn): IAM then also authorizes iam:PassRole on the role,
+// with iam:PassedToService the service's principal.
+var passRoleParams = []string{"RoleARN", "Role", "ExecutionRoleArn"}
+
+func passRoles(m *serviceModel, c Call) []Action {
+	if m.Prefix == "sts" || m.Prefix == "iam" {
+		return nil // AssumeRole's RoleArn is its resource; IAM's own calls manage roles
+	}
+	var out []Action
+	for _, name := range sortedKeys(c.Params) {
+		if !slices.ContainsFunc(passRoleParams, func(p string) bool { return strings.EqualFold(p, name) }) {
+			continue
+		}
+		for _, v := range c.Params[name] {
+			if strings.HasPrefix(v, "arn:aws:iam::") && strings.Contains(v, ":role/") {
+				out = append(out, Action{Action: "iam:PassRole", Resource: v, Context: map[string][]string{"iam:PassedToService": {m.Prefix + ".amazonaws.com"}}})
+			}
+		}
+	}
+	return out
+}
+
+// resourceOf fills act's resource from the first resource type of the
+// action whose ARN format the call's parameters fill.
+func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, account string) ([]Action, error) {
 	required := false
 	for _, rt := range a.Resources {
 		required = required || rt.Required

@@ -287,11 +287,18 @@ func (a *Authority) session(accessKey string) *Session {
 // identityPolicies returns a role's policies: inline, attached by
 // AWS::IAM::Policy or a managed policy's Roles, and managed by ARN.
 func (a *Authority) identityPolicies(roleARN string) []*Policy {
+	p, _ := a.rolePolicies(roleARN)
+	return p
+}
+
+// rolePolicies is identityPolicies, and the ARNs of the role's managed
+// policies whose documents are not known locally.
+func (a *Authority) rolePolicies(roleARN string) (policies []*Policy, unknownManaged []string) {
 	a.mu.RLock()
 	r := a.roles[roleARN]
 	if r == nil {
 		a.mu.RUnlock()
-		return nil
+		return nil, nil
 	}
 	var out []*Policy
 	for _, name := range sortedKeys(r.Inline) {
@@ -317,12 +324,12 @@ func (a *Authority) identityPolicies(roleARN string) []*Policy {
 			p = a.opts.ManagedPolicies(arn)
 		}
 		if p == nil {
-			a.warnOnce("managed:"+arn, "stackflow local: IAM: the managed policy %s of role %s is not known locally: the role is evaluated without it", arn, roleARN)
+			unknownManaged = append(unknownManaged, arn)
 			continue
 		}
 		out = append(out, p)
 	}
-	return out
+	return out, unknownManaged
 }
 
 // resourcePolicy returns the resource policy that governs an ARN: a
@@ -378,7 +385,8 @@ func (a *Authority) Authorize(s *Session, act Action, sourceIP string) (Request,
 		}
 	}
 	req := Request{Principal: s.Principal, Action: act.Action, Resource: act.Resource, ResourceAccount: a.resourceAccount(act.Resource), Context: ctx}
-	in := Input{Request: req, Identity: a.identityPolicies(s.Principal.RoleARN), Resource: a.resourcePolicy(act.Resource)}
+	identity, unknown := a.rolePolicies(s.Principal.RoleARN)
+	in := Input{Request: req, Identity: identity, Resource: a.resourcePolicy(act.Resource)}
 	if act.Action == "sts:AssumeRole" {
 		a.mu.RLock()
 		if r := a.roles[act.Resource]; r != nil {
@@ -387,6 +395,13 @@ func (a *Authority) Authorize(s *Session, act Action, sourceIP string) (Request,
 		a.mu.RUnlock()
 	}
 	d := Evaluate(in)
+	if d.Outcome == ImplicitlyDenied && len(unknown) > 0 {
+		// A managed policy whose document is not known locally might
+		// allow it: rather than deny what AWS may allow, let it through.
+		a.warnOnce("unknown:"+s.Principal.RoleARN+" "+act.Action, "stackflow local: IAM: let through %s: %s; it may be allowed by %s, whose document is not known locally",
+			act.Action, d.Message(req), strings.Join(unknown, ", "))
+		d = Decision{Outcome: Allowed}
+	}
 	if d.Allowed() {
 		a.mu.Lock()
 		if a.used[s.Principal.RoleARN] == nil {

