@@ -62,11 +62,15 @@ var invalidTemplates = map[string]string{
 	"internal/local/cfn/template_test.go:TestParseTemplateErrors/bad logical ID":            "a logical ID with a hyphen",
 	"internal/local/cfn/template_test.go:TestParseTemplateErrors/output without value":      "an output without Value",
 
-	// Not on purpose: SAM's Globals have no HttpApi StageName, so on AWS the
-	// transform fails; the local engine's own transform accepts it. Left
-	// for the move of the engine to SAM's translator (issue 12), which will
-	// refuse it and change the test.
-	"internal/local/cfn/function_test.go:TestImplicitAPIAndUnsupportedEvents/body": "Globals.HttpApi.StageName, which SAM refuses and the local engine accepts (issue 12)",
+	// SAM's translator's refusals, and dynamic references where CloudFormation refuses them.
+	"internal/local/cfn/api_test.go:TestServerlessTemplateProblemsFailTheChangeSet/invalid SAM":                  "a function without Handler: the translator's error fails the change set",
+	"cmd/stackflow/plan_test.go:TestPlanSaysWhatALocalRunDoesNotRehearse/bad/template.yaml":                      "a function without Handler: plan shows the translator's error",
+	"internal/local/cfn/support_test.go:TestTranslateSaysWhatIsWrong/bad":                                        "a function without Handler: Translate's error, as CloudFormation words it",
+	"internal/local/cfn/dynref_test.go:TestDynamicReferenceErrors/ssm-secure in a function_s variables/template": "an ssm-secure reference where CloudFormation does not resolve one",
+	"internal/local/cfn/dynref_test.go:TestDynamicReferencesResolve/tmpl":                                        "a secretsmanager reference in an Output (left as written, as the test shows); parameter names filled in at run time",
+
+	// Templates made with fmt.Sprintf, whose %s cfn-lint reads literally.
+	"internal/local/samtransform/translator_test.go:TestConcurrentTranslationsGetTheirOwnAnswers/body": "a logical ID filled in per translation with %s",
 }
 
 // canary is the name of canaryTemplate among the targets.

@@ -24,6 +24,7 @@ require (
 	github.com/aws/smithy-go v1.27.6
 	github.com/awslabs/goformation/v7 v7.14.9
 	github.com/pelletier/go-toml/v2 v2.4.3
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/sivchari/kumo v0.33.1
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9

@@ -128,7 +128,7 @@ pipeline installed on AWS.`,
 	}
 	for _, c := range []*cobra.Command{
 		newRunsCommand(), newShowCommand(), newLogsCommand(), newReleasesCommand(),
-		newAnswerCommand("approve"), newAnswerCommand("reject"), newRollbackCommand(),
+		newAnswerCommand("approve"), newAnswerCommand("reject"), newRollbackCommand(), newPromoteCommand(), newRetryCommand(),
 	} {
 		c.GroupID = groupAWS
 		root.AddCommand(c)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/runs"
 )
 
 // whoAmI names the person running the command, for the commit status and
@@ -118,6 +119,131 @@ settings, under the environment's lock, and smoke-tests it.`,
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "rolling %s back to %s (released %s): stackflow show %s\n",
 			args[1], pipeline.ShortSHA(r.Commit), r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
+		return nil
+	}
+	return cmd
+}
+
+// addFreezeFlags adds --during-freeze and --reason, for a command that
+// starts a run (verb: "promote", "retry"); the returned function is the
+// run's override, or a usage error.
+func addFreezeFlags(cmd *cobra.Command, verb string) func(by string) (*pipeline.FreezeOverride, error) {
+	var during bool
+	var reason string
+	fs := cmd.Flags()
+	fs.BoolVar(&during, "during-freeze", false, "deploy even when the environment is in one of its freeze windows (needs --reason)")
+	fs.StringVar(&reason, "reason", "", "why the "+verb+" may go through a freeze, as the release records it (with --during-freeze)")
+	return func(by string) (*pipeline.FreezeOverride, error) {
+		switch {
+		case during && strings.TrimSpace(reason) == "":
+			return nil, usagef("give the reason with --reason TEXT: --during-freeze goes through a freeze, and the release records why")
+		case !during && reason != "":
+			return nil, usagef("--reason goes with --during-freeze: say --during-freeze to deploy during a freeze")
+		case during:
+			return &pipeline.FreezeOverride{By: by, Reason: strings.TrimSpace(reason)}, nil
+		}
+		return nil, nil
+	}
+}
+
+func newPromoteCommand() *cobra.Command {
+	var from, commit, by string
+	cmd := &cobra.Command{
+		SuggestFor: []string{"deploy", "release", "ship"},
+		Use:        "promote WORKSPACE/SLUG ENVIRONMENT",
+		Short:      "Deploy to an environment the package another environment released",
+		Long: `Deploy to ENVIRONMENT the exact package that another environment released,
+with no checks and no build: a run takes ENVIRONMENT's lock, waits for its
+approval, deploys, smoke-tests and records the release (rolling back on a
+failed smoke test), as a push's run does. --from names the environment
+whose release to promote (default: the one before ENVIRONMENT, as the
+newest run of the repository that reached it or stopped before it had
+them), --commit which of its releases (default: its newest). Where a
+commit may go is still the default branch's stackflow.yml's to say: the
+commit's branch must be one ENVIRONMENT takes. An environment with
+promotion: manual is reached only this way. In one of its freeze windows
+the run waits, or stops, unless --during-freeze --reason TEXT says why it
+may not wait; the release records that.`,
+		Example: `  stackflow promote acme/hello prod
+  stackflow promote acme/hello prod --from staging --commit 1a2b3c4
+  stackflow promote acme/hello prod --during-freeze --reason "fix for the checkout outage"`,
+		Args:              repoEnvArgs("stackflow promote acme/hello prod"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
+	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
+	fs.StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	override := addFreezeFlags(cmd, "promotion")
+	aws := addAWSFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		repo, err := pipeline.ParseRepository(args[0])
+		if err != nil {
+			return &usageError{err}
+		}
+		if by == "" {
+			by = whoAmI()
+		}
+		during, err := override(by)
+		if err != nil {
+			return err
+		}
+		c, err := aws.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		arn, r, err := c.Promote(cmd.Context(), runs.PromoteRequest{Repository: repo, Environment: args[1], From: from, Commit: commit, By: by, DuringFreeze: during})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "promoting %s from %s to %s (released %s): stackflow show %s\n",
+			pipeline.ShortSHA(r.Commit), r.Environment, args[1], r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
+		return nil
+	}
+	return cmd
+}
+
+func newRetryCommand() *cobra.Command {
+	var by string
+	cmd := &cobra.Command{
+		SuggestFor: []string{"rerun", "resume", "redrive"},
+		Use:        "retry EXECUTION|EXECUTION-ARN|COMMIT-SHA",
+		Short:      "Resume a failed or stopped run at the environment where it stopped",
+		Long: `Resume a failed or stopped run at the environment where it stopped, with
+the package it deployed (no checks, no build), as a new run linked to it
+(stackflow show names the run it retries). The environments come from the
+default branch's stackflow.yml as it is now. A run that stopped before it
+reached an environment (its checks failed, say) has no package: push
+again. A run a newer commit superseded is not retried, since it would put
+the older commit back; nor is one a newer commit has passed since, which
+the retry finds superseded. --during-freeze --reason TEXT lets it deploy
+during a freeze window.`,
+		Example: `  stackflow retry hello-main-1a2b3c4
+  stackflow retry 1a2b3c4 --during-freeze --reason "the smoke test's dependency is back"`,
+		Args:              exactArgs(1, runArg),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	cmd.Flags().StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	override := addFreezeFlags(cmd, "retry")
+	aws := addAWSFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if by == "" {
+			by = whoAmI()
+		}
+		during, err := override(by)
+		if err != nil {
+			return err
+		}
+		c, err := aws.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		arn, env, err := c.Retry(cmd.Context(), args[0], by, during)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "retrying %s from %s on, with its package: stackflow show %s\n",
+			args[0], env, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd

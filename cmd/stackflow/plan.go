@@ -7,20 +7,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/config"
+	"github.com/stackflow/stackflow/internal/local/cfn"
 	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/source"
 )
 
 func newPlanCommand() *cobra.Command {
 	var (
-		branch, repoName string
-		asJSON, workTree bool
+		branch, repoName, tag string
+		asJSON, workTree      bool
+		changed               []string
 	)
 	cmd := &cobra.Command{
 		SuggestFor: []string{"check", "validate", "lint"},
@@ -30,15 +35,28 @@ func newPlanCommand() *cobra.Command {
 repository or a folder in one; default .) exactly as the pipeline reads
 them, and show what a push of the branch would do: its checks, and each
 environment's stack, region, parameters and smoke checks. A mistake is
-shown as the file, the line and the fix.
+shown as the file, the line and the fix. For a branch that deploys, it
+also lists what of the app's template stackflow local would not rehearse
+as AWS runs it: the resource types and properties that fail a local run,
+then those that run differently (it reads the template as SAM's own
+translator makes it, installing the translator on first use as stackflow
+local does).
 
 The plan reads the app as it is in HEAD, the commit a push delivers (and
 stackflow local delivers), and says first when the work tree differs from
 it; --work-tree reads the work tree as it is instead. A folder that is not
-in a git repository yet is read as it is.`,
+in a git repository yet is read as it is.
+
+--changed FILE (repeated, or comma-separated) names the files a push
+changed, from the repository root, and --tag NAME plans the push of a tag:
+the plan then says which apps and environments the push reaches and why,
+as their branches, tags, paths and paths_ignore decide. Without --changed
+every file counts as changed.`,
 		Example: `  stackflow plan
   stackflow plan ~/src/my-app --branch main
-  stackflow plan ~/src/my-app --work-tree --json`,
+  stackflow plan ~/src/my-app --work-tree --json
+  stackflow plan ~/src/platform --branch main --changed services/api/main.go --changed docs/x.md
+  stackflow plan ~/src/platform --tag v1.4.0`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usagef("give at most one directory")
@@ -54,6 +72,8 @@ in a git repository yet is read as it is.`,
 	fs.StringVar(&repoName, "repo", "", "the repository's `WORKSPACE/SLUG` (default: from the origin remote, else local/<folder>)")
 	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	fs.BoolVar(&workTree, "work-tree", false, "plan the work tree as it is, uncommitted changes too, instead of HEAD")
+	fs.StringVar(&tag, "tag", "", "plan the push of the tag `NAME` instead of a branch")
+	fs.StringSliceVar(&changed, "changed", nil, "a `FILE` the push changed, from the repository root (repeat it, or separate with commas)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var repo pipeline.Repository
 		if repoName != "" {
@@ -76,27 +96,200 @@ in a git repository yet is read as it is.`,
 		if repoName == "" {
 			repo = repository(ctx, app)
 		}
-		if branch == "" {
+		if tag != "" && branch != "" {
+			return usagef("give --branch or --tag, not both")
+		}
+		if branch == "" && tag == "" {
 			branch = checkedOut
 		}
+		ch := config.Change{Branch: branch, Tag: tag}
+		if cmd.Flags().Changed("changed") {
+			ch.Files = []string{}
+			for _, f := range changed {
+				if f = strings.Trim(strings.TrimSpace(f), "/"); f != "" {
+					ch.Files = append(ch.Files, f)
+				}
+			}
+		}
+		explain := tag != "" || ch.Files != nil
 		cfg, sam, err := config.Load(tree, display(app.Dir))
 		if err != nil {
 			return err
 		}
-		plan, err := cfg.Plan(repo, branch, sam)
+		if len(cfg.Apps) > 0 {
+			return planApps(ctx, cmd.OutOrStdout(), stderr, repo, app.Dir, tree, cfg, ch, asJSON)
+		}
+		plan, err := cfg.PlanChange(repo, ch, sam)
 		if err != nil {
 			return err
 		}
 		if err := cfg.CheckOutputs(tree, plan); err != nil {
 			return err
 		}
+		var rehearsed rehearsal
+		if plan.Deploy {
+			rehearsed = notRehearsed(ctx, tree, plan, stderr)
+		}
 		if asJSON {
-			return writeJSON(cmd.OutOrStdout(), plan)
+			out := planJSON{Plan: plan, NotRehearsed: rehearsed.Gaps}
+			if rehearsed.Err != nil {
+				out.NotRehearsedError = rehearsed.Err.Error()
+			}
+			return writeJSON(cmd.OutOrStdout(), out)
 		}
 		printPlan(cmd.OutOrStdout(), repo, app.Dir, plan)
+		if explain {
+			printReaches(cmd.OutOrStdout(), "  ", cfg.Reaches(ch))
+		}
+		if plan.Deploy {
+			printRehearsal(cmd.OutOrStdout(), "  ", plan.Template, rehearsed)
+		}
 		return nil
 	}
 	return cmd
+}
+
+// planJSON is what `stackflow plan --json` prints: the plan, and what
+// stackflow local would not rehearse of the app's template.
+type planJSON struct {
+	pipeline.Plan
+	// NotRehearsed lists what of the template the local engine does not
+	// run as AWS does (cfn.Unrehearsed); NotRehearsedError says why that
+	// could not be told.
+	NotRehearsed      []cfn.Gap `json:"notRehearsed,omitempty"`
+	NotRehearsedError string    `json:"notRehearsedError,omitempty"`
+}
+
+// appPlan is what `stackflow plan --json` says of one app of a repository
+// of several.
+type appPlan struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// Delivered is true when the push starts a run of the app; Why says
+	// why, or why not.
+	Delivered bool   `json:"delivered"`
+	Why       string `json:"why"`
+	// Plan is the app's run's plan, when the push delivers it.
+	Plan *pipeline.Plan `json:"plan,omitempty"`
+	// Environments say which of the app's environments the push reaches,
+	// and why.
+	Environments []reachJSON `json:"environments,omitempty"`
+	// NotRehearsed and NotRehearsedError are as planJSON's, for the app.
+	NotRehearsed      []cfn.Gap `json:"notRehearsed,omitempty"`
+	NotRehearsedError string    `json:"notRehearsedError,omitempty"`
+	rehearsed         rehearsal
+}
+
+type reachJSON struct {
+	Name    string `json:"name"`
+	Deploys bool   `json:"deploys"`
+	Why     string `json:"why"`
+}
+
+// planApps shows what the change ch does to each app of cfg, a root
+// stackflow.yml with apps, whose files are in tree: which apps it
+// delivers, why, and each delivered app's plan and environments.
+func planApps(ctx context.Context, w, log io.Writer, repo pipeline.Repository, root, tree string, cfg *config.Config, ch config.Change, asJSON bool) error {
+	type loaded struct {
+		cfg *config.Config
+		sam *config.SAMConfig
+	}
+	files := map[string]loaded{}
+	for _, a := range cfg.Apps {
+		c, sam, err := config.Load(filepath.Join(tree, filepath.FromSlash(a.Path)), "app "+a.Name+" ("+a.Path+")")
+		var ci *pipeline.ConfigInvalid
+		if errors.As(err, &ci) {
+			c := *ci
+			c.File = a.Path + "/" + c.File
+			return &c
+		}
+		if err != nil {
+			return err
+		}
+		files[a.Name] = loaded{c, sam}
+	}
+	reaches := cfg.ReachApps(ch, func(a config.App) *config.Config { return files[a.Name].cfg })
+	summary := source.Dispatch(pipeline.Run{Repository: repo, Branch: ch.Branch, Tag: ch.Tag, Commit: strings.Repeat("0", 40)}, "",
+		config.Trusted{Config: cfg}, reaches).Summary
+	var out []appPlan
+	for i, a := range cfg.Apps {
+		r := reaches[i]
+		ap := appPlan{Name: a.Name, Path: a.Path, Delivered: r.Deploys, Why: r.Why}
+		if r.Deploys {
+			f := files[a.Name]
+			naming := repo
+			naming.Slug += "-" + a.Name
+			plan, err := f.cfg.PlanChange(naming, ch, f.sam)
+			if err != nil {
+				var ci *pipeline.ConfigInvalid
+				if errors.As(err, &ci) && !strings.Contains(ci.File, "/") {
+					c := *ci
+					c.File = a.Path + "/" + c.File
+					return &c
+				}
+				return err
+			}
+			plan.Dir, plan.Template = a.Path, path.Join(a.Path, plan.Template)
+			if err := f.cfg.CheckOutputs(tree, plan); err != nil {
+				return err
+			}
+			ap.Plan = &plan
+			if plan.Deploy {
+				ap.rehearsed = notRehearsed(ctx, tree, plan, log)
+				ap.NotRehearsed = ap.rehearsed.Gaps
+				if ap.rehearsed.Err != nil {
+					ap.NotRehearsedError = ap.rehearsed.Err.Error()
+				}
+			}
+			for _, e := range f.cfg.Reaches(ch) {
+				ap.Environments = append(ap.Environments, reachJSON{Name: e.Name, Deploys: e.Deploys, Why: e.Why})
+			}
+		}
+		out = append(out, ap)
+	}
+	if asJSON {
+		return writeJSON(w, struct {
+			Summary string    `json:"summary"`
+			Apps    []appPlan `json:"apps"`
+		}{summary, out})
+	}
+	fmt.Fprintf(w, "%s (%s)\n", repo.FullName(), root)
+	fmt.Fprintf(w, "  %s\n", summary)
+	for _, ap := range out {
+		if !ap.Delivered {
+			fmt.Fprintf(w, "\n  %s (%s): %s\n", ap.Name, ap.Path, ap.Why)
+			continue
+		}
+		fmt.Fprintf(w, "\n  %s (%s): delivered: %s\n", ap.Name, ap.Path, ap.Why)
+		fmt.Fprintf(w, "    %s\n", ap.Plan.Summary)
+		for _, e := range ap.Environments {
+			verdict := "not deployed"
+			if e.Deploys {
+				verdict = "deployed"
+			}
+			fmt.Fprintf(w, "    %s: %s (%s)\n", e.Name, verdict, e.Why)
+		}
+		if ap.Plan.Deploy {
+			printRehearsal(w, "    ", ap.Plan.Template, ap.rehearsed)
+		}
+	}
+	return nil
+}
+
+// printReaches says, for each environment, whether the push deploys it
+// and why.
+func printReaches(w io.Writer, indent string, reaches []config.Reach) {
+	if len(reaches) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%sthis push:\n", indent)
+	for _, r := range reaches {
+		verdict := "not deployed"
+		if r.Deploys {
+			verdict = "deployed"
+		}
+		fmt.Fprintf(w, "%s  %s: %s (%s)\n", indent, r.Name, verdict, r.Why)
+	}
 }
 
 // planSource finds the app in dir and what the plan reads: HEAD's tree of

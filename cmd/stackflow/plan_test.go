@@ -75,7 +75,9 @@ func TestPlan(t *testing.T) {
 	tests := []cliCase{
 		{
 			name: "main is promoted to staging then prod", args: []string{"plan", hello, "--branch", "main"},
-			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`},
+			wantOut: []string{"main: checks, then staging -> prod", "1. staging: stack hello-staging in eu-west-1", "2. prod: stack hello-prod", "parameters:   Stage=prod", `smoke greets: GET ${ApiUrl}hello, want status 200 and "hello from staging"`,
+				"stackflow local (template.yaml as SAM's translator makes it):\n    runs every resource\n    runs differently from AWS:\n",
+				"AWS::Lambda::Function Architectures (HelloFunction): functions run on this machine's architecture"},
 		},
 		{
 			name: "a folder inside the app finds its root", args: []string{"plan", "--branch", "feature/x", filepath.Join(hello, "hello")},
@@ -105,6 +107,71 @@ func TestPlan(t *testing.T) {
 			checkRun(t, code, out, errOut, tt.wantCode, tt.wantOut, tt.wantErrOut)
 		})
 	}
+}
+
+// unrehearsed is an app whose template has what stackflow local does
+// not rehearse: a type it does not run, and a REST API's authorizer.
+var unrehearsed = map[string]string{
+	"stackflow.yml": "environments:\n  - name: staging\n    branches: [main]\n",
+	"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      Auth:
+        DefaultAuthorizer: Token
+        Authorizers:
+          Token: {FunctionArn: !GetAtt Hello.Arn}
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ./hello
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Get: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /hello, Method: get}}
+  Db:
+    Type: AWS::RDS::DBCluster
+    Properties: {Engine: aurora-postgresql, ManageMasterUserPassword: true, MasterUsername: app}
+`,
+}
+
+// TestPlanSaysWhatALocalRunDoesNotRehearse: the template as SAM's
+// translator makes it, what fails a local run first.
+func TestPlanSaysWhatALocalRunDoesNotRehearse(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, unrehearsed)
+	code, out, errOut := runCLI(t, "plan", dir, "--branch", "main")
+	checkRun(t, code, out, errOut, 0, []string{
+		"    fails the stack on (a local run stops there; AWS runs them):\n      AWS::RDS::DBCluster (Db): the type does not run locally: a local run fails the stack\n    runs differently from AWS:\n",
+		"      AWS::ApiGateway::RestApi Body.securityDefinitions (Api): Lambda authorizers (token and request) run; Cognito user pool and IAM authorizers and API keys are not enforced locally",
+	}, nil)
+
+	code, out, errOut = runCLI(t, "plan", dir, "--branch", "main", "--json")
+	if code != 0 {
+		t.Fatalf("exit code %d: %s", code, errOut)
+	}
+	var got struct {
+		NotRehearsed []struct {
+			Type      string   `json:"type"`
+			Resources []string `json:"resources"`
+			Fails     bool     `json:"fails"`
+		} `json:"notRehearsed"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	if len(got.NotRehearsed) == 0 || got.NotRehearsed[0].Type != "AWS::RDS::DBCluster" || !got.NotRehearsed[0].Fails || strings.Join(got.NotRehearsed[0].Resources, ",") != "Db" {
+		t.Errorf("got notRehearsed %+v, want AWS::RDS::DBCluster (Db) first, failing", got.NotRehearsed)
+	}
+
+	// A template SAM's translator refuses: the plan says why, and still
+	// shows.
+	bad := writeApp(t, map[string]string{"stackflow.yml": unrehearsed["stackflow.yml"],
+		"template.yaml": "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {CodeUri: fn/, Runtime: python3.12}\n"})
+	code, out, errOut = runCLI(t, "plan", bad, "--branch", "main")
+	checkRun(t, code, out, errOut, 0, []string{"stackflow local: could not tell what it rehearses: template.yaml: Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application Specification document."}, nil)
 }
 
 func TestPlanJSON(t *testing.T) {

@@ -24,6 +24,7 @@ func newReleasesCommand() *cobra.Command {
 	var (
 		limit  int
 		asJSON bool
+		app    string
 	)
 	cmd := &cobra.Command{
 		SuggestFor: []string{"deployments", "history"},
@@ -33,12 +34,14 @@ func newReleasesCommand() *cobra.Command {
 passed, with its commit, branch, stack and execution, from the pipeline's
 releases table.`,
 		Example: `  stackflow releases acme/hello prod
-  stackflow releases acme/hello staging --limit 5 --json`,
+  stackflow releases acme/hello staging --limit 5 --json
+  stackflow releases acme/platform prod --app api`,
 		Args:              repoEnvArgs("stackflow releases acme/hello prod"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 	cmd.Flags().IntVar(&limit, "limit", runs.DefaultLimit, "show at most `N` releases")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the releases as a JSON array")
+	cmd.Flags().StringVar(&app, "app", "", "the `APP` whose environment it is, in a repository of several apps")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
@@ -55,7 +58,7 @@ releases table.`,
 		if p.ReleasesTable == "" {
 			return errNoTable
 		}
-		list, err := releases.New(dynamodb.NewFromConfig(cfg), p.ReleasesTable).List(cmd.Context(), repo.FullName(), args[1], limit)
+		list, err := releases.New(dynamodb.NewFromConfig(cfg), p.ReleasesTable).List(cmd.Context(), repo.FullName(), releases.EnvKey(app, args[1]), limit)
 		if err != nil {
 			return err
 		}

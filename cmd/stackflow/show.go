@@ -64,11 +64,24 @@ func printTimeline(w io.Writer, t *runs.Timeline) {
 	fmt.Fprintf(w, "%s: %s %s %s\n", t.Execution, t.Status, verb, runs.FormatSeconds(t.Seconds))
 	fmt.Fprintf(w, "  repository  %s\n  branch      %s\n  commit      %s\n  started     %s\n",
 		dash(t.Repository), dash(t.Branch), dash(t.Commit), clock(t.Started))
+	if t.RetryOf != "" {
+		fmt.Fprintf(w, "  retry of    %s\n", t.RetryOf)
+	}
+	if t.PromotedTo != "" {
+		fmt.Fprintf(w, "  promotes    %s's release to %s\n", t.PromotedFrom, t.PromotedTo)
+	}
 	if b := t.DefaultBranch; b != nil {
 		fmt.Fprintf(w, "  deploys as  %s's stackflow.yml at %s says\n", b.Name, pipeline.ShortSHA(b.Commit))
 	}
 	for _, s := range t.Ignored {
 		fmt.Fprintf(w, "  ignored     %s\n", s)
+	}
+	if r := t.Ready; r != nil {
+		if r.From != "" {
+			fmt.Fprintf(w, "  next        ready to promote to %s: %s --commit %s\n", r.Environment, r.Command, t.Short())
+		} else {
+			fmt.Fprintf(w, "  next        %s takes promotions only: %s\n", r.Environment, r.Command)
+		}
 	}
 	if f := t.Failure; f != nil {
 		fmt.Fprintf(w, "  stopped at  %s\n", stoppedAt(f))

@@ -61,7 +61,9 @@ func setup(ctx context.Context) (*source.Service, error) {
 	// cache keeps it for warm starts.
 	bb := &lazyClient{tokens: secrets.New(secretsmanager.NewFromConfig(cfg)), tokenARN: tokenARN,
 		apiURL: apiURL, webURL: webURL, hc: tracing.HTTPClient(&http.Client{})}
-	return source.New(bb, bb, store), nil
+	svc := source.New(bb, bb, store)
+	svc.Changes = bb
+	return svc, nil
 }
 
 // lazyClient is the Bitbucket client, made with the token the first time
@@ -107,4 +109,12 @@ func (l *lazyClient) File(ctx context.Context, repo pipeline.Repository, commit,
 		return nil, err
 	}
 	return c.File(ctx, repo, commit, path)
+}
+
+func (l *lazyClient) ChangedFiles(ctx context.Context, repo pipeline.Repository, from, to string) ([]string, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.ChangedFiles(ctx, repo, from, to)
 }

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		out := &workspace.Output{Echo: echo}
 		fmt.Fprintf(out, "$ %s\n", command)
 		began := time.Now()
-		cmd := tc.Command(checkCtx, root, "sh", "-c", command)
+		cmd := tc.Command(checkCtx, filepath.Join(root, filepath.FromSlash(plan.Dir)), "sh", "-c", command)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = out, out
 		runErr := cmd.Run()

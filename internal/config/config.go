@@ -67,6 +67,11 @@ type Config struct {
 	Environments []Environment
 	// Previews is "previews": stacks deployed for pull requests.
 	Previews Previews
+	// Apps is "apps": the apps of a repository that holds several, each
+	// in a folder with its own stackflow.yml, samconfig.toml and
+	// template, delivered by runs of its own (see App). A file with apps
+	// holds nothing else but version.
+	Apps []App
 }
 
 // Previews is "previews".
@@ -88,10 +93,21 @@ type Environment struct {
 	// Name is "name", required: unique, at most 32 characters of a-z, 0-9
 	// and "-".
 	Name string
-	// Branches is "branches", required: the branches deployed to this
-	// environment, as path.Match glob patterns ("main", "release/*"; "*"
-	// does not match "/").
+	// Branches is "branches": the branches deployed to this environment,
+	// as path.Match glob patterns ("main", "release/*"; "*" does not match
+	// "/"). An environment needs branches, tags or both.
 	Branches []string
+	// GitTags is "tags" written as a list: the git tags whose pushes
+	// deploy the tagged commit to this environment, as path.Match glob
+	// patterns ("v*", "release-[0-9]*"). Deleting a tag deploys nothing.
+	GitTags []string
+	// Paths is "paths": globs of files from the repository root (see
+	// MatchPath); a push of a branch deploys here only when it changed a
+	// file one of them matches. Default: every file.
+	Paths []string
+	// PathsIgnore is "paths_ignore": globs of files whose changes alone
+	// do not deploy here (docs/**, **/*.md).
+	PathsIgnore []string
 	// Stack is "stack": the CloudFormation stack's name. Default:
 	// samconfig.toml's stack_name for this environment, else
 	// "<repository slug>-<name>".
@@ -107,7 +123,8 @@ type Environment struct {
 	// CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND. Default: samconfig.toml's
 	// capabilities, else CAPABILITY_IAM and CAPABILITY_AUTO_EXPAND.
 	Capabilities []string
-	// Tags is "tags": tags put on the stack.
+	// Tags is "stack_tags" (or "tags" written as a mapping, as before
+	// stack_tags had its name): tags put on the stack.
 	Tags map[string]string
 	// SmokeTimeout is "smoke_timeout": how long the smoke checks may keep
 	// retrying after a deploy, as a Go duration ("90s", "2m"). Default 60s;
@@ -141,6 +158,17 @@ type Environment struct {
 	// Protected is "protected": true turns on the stack's termination
 	// protection, so that nobody deletes it by mistake.
 	Protected bool
+	// ManualPromotion is "promotion: manual": pushes stop before this
+	// environment, which only stackflow promote deploys to. "auto", the
+	// default, deploys every push of its branches.
+	ManualPromotion bool
+	// Freeze is "freeze": windows in which no run deploys to this
+	// environment (see freeze.go).
+	Freeze []pipeline.FreezeWindow
+	// FreezeAction is "freeze_action": what a run that reaches the
+	// environment in a freeze window does: "wait" (the default) until it
+	// ends, or "stop".
+	FreezeAction string
 
 	line int // where the environment is defined, for errors found later
 }
@@ -180,8 +208,8 @@ type SmokeCheck struct {
 }
 
 var (
-	topKeys     = []string{"version", "template", "checks", "environments", "previews"}
-	envKeys     = []string{"name", "branches", "stack", "region", "parameters", "capabilities", "tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "approvers", "role_arn", "cloudformation_role_arn", "protected"}
+	topKeys     = []string{"version", "template", "checks", "environments", "previews", "apps"}
+	envKeys     = []string{"name", "branches", "tags", "paths", "paths_ignore", "stack", "region", "parameters", "capabilities", "stack_tags", "smoke_timeout", "smoke", "approval", "approval_timeout", "approvers", "role_arn", "cloudformation_role_arn", "protected", "promotion", "freeze", "freeze_action"}
 	previewKeys = []string{"pull_requests", "environment"}
 	roleARN     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 	// principal is an IAM principal ARN, or a pattern of one, that may
@@ -300,6 +328,10 @@ func decodeConfig(root *yaml.Node) (*Config, error) {
 					"give each environment its own name")
 			}
 			names[env.Name] = i
+			if i == 0 && env.ManualPromotion {
+				return nil, errAt(valueOf(item, "promotion"), p+".promotion: the first environment has none before it to be promoted from",
+					"remove promotion: manual here, or list the environment it is promoted from before it")
+			}
 			c.Environments = append(c.Environments, env)
 		}
 	}
@@ -308,7 +340,30 @@ func decodeConfig(root *yaml.Node) (*Config, error) {
 			return nil, err
 		}
 	}
+	if n, ok := fields["apps"]; ok && !isNull(resolve(n)) {
+		if c.Apps, err = decodeApps(n); err != nil {
+			return nil, err
+		}
+		for _, k := range []string{"template", "checks", "environments", "previews"} {
+			if _, ok := fields[k]; ok {
+				return nil, errAt(keyOf(root, k), fmt.Sprintf("%s: a file with apps lists them and holds nothing else", k),
+					fmt.Sprintf("move %s into each app's own %s (in its folder), or remove apps", k, File))
+			}
+		}
+	}
 	return c, nil
+}
+
+// keyOf is the key node k of the mapping n, for errors about the key
+// itself; n when it has none.
+func keyOf(n *yaml.Node, k string) *yaml.Node {
+	n = resolve(n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k {
+			return n.Content[i]
+		}
+	}
+	return n
 }
 
 func decodePreviews(n *yaml.Node, envs []Environment) (Previews, error) {
@@ -404,21 +459,44 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 			"use at most 32 lowercase letters, digits and dashes, such as staging")
 	}
 
-	n, err = required(fields, item, p, "branches", "list the branches deployed to "+env.Name+", such as branches: [main]")
-	if err != nil {
-		return env, err
+	if n, ok := fields["branches"]; ok {
+		if env.Branches, err = refPatterns(n, p+".branches", "branch", "[main]"); err != nil {
+			return env, err
+		}
 	}
-	if env.Branches, err = stringList(n, p+".branches", "[main]"); err != nil {
-		return env, err
+	if n, ok := fields["tags"]; ok {
+		switch resolve(n).Kind {
+		case yaml.MappingNode: // stack tags, as they were written before stack_tags
+			if _, both := fields["stack_tags"]; both {
+				return env, errAt(resolve(n), p+".tags: a mapping of stack tags beside stack_tags",
+					"move these stack tags into stack_tags; tags: is a list of git tag patterns, such as [\"v*\"]")
+			}
+			if env.Tags, err = stringMap(n, p+".tags", nil); err != nil {
+				return env, err
+			}
+		default:
+			if env.GitTags, err = refPatterns(n, p+".tags", "tag", `["v*"]`); err != nil {
+				return env, err
+			}
+		}
 	}
-	if len(env.Branches) == 0 {
-		return env, errAt(resolve(n), p+".branches: is empty",
-			"list at least one branch, such as [main]; remove the environment if no branch deploys to it")
+	if len(env.Branches) == 0 && len(env.GitTags) == 0 {
+		return env, errAt(resolve(item), p+`: missing "branches" or "tags"`,
+			"list the branches deployed to "+env.Name+", such as branches: [main], or the git tags, such as tags: [\"v*\"]")
 	}
-	for i, b := range env.Branches {
-		if _, err := path.Match(b, ""); err != nil {
-			return env, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q is not a valid branch pattern", index(p+".branches", i), b),
-				`use path.Match syntax: * matches within one path segment, [a-z] a range; escape "[" as "\\["`)
+	for _, k := range []string{"paths", "paths_ignore"} {
+		n, ok := fields[k]
+		if !ok {
+			continue
+		}
+		globs, err := pathGlobs(n, p+"."+k)
+		if err != nil {
+			return env, err
+		}
+		if k == "paths" {
+			env.Paths = globs
+		} else {
+			env.PathsIgnore = globs
 		}
 	}
 
@@ -450,8 +528,8 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 			return env, err
 		}
 	}
-	if n, ok := fields["tags"]; ok {
-		if env.Tags, err = stringMap(n, p+".tags", nil); err != nil {
+	if n, ok := fields["stack_tags"]; ok {
+		if env.Tags, err = stringMap(n, p+".stack_tags", nil); err != nil {
 			return env, err
 		}
 	}
@@ -518,6 +596,9 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 			return env, err
 		}
 	}
+	if err := decodePromotion(fields, p, &env); err != nil {
+		return env, err
+	}
 	if n, ok := fields["smoke"]; ok && !isNull(resolve(n)) {
 		items, err := list(n, p+".smoke", "- name: greets")
 		if err != nil {
@@ -539,6 +620,43 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 		}
 	}
 	return env, nil
+}
+
+// refPatterns reads a non-empty list of branch or tag patterns.
+func refPatterns(n *yaml.Node, p, what, example string) ([]string, error) {
+	pats, err := stringList(n, p, example)
+	if err != nil {
+		return nil, err
+	}
+	if len(pats) == 0 {
+		return nil, errAt(resolve(n), p+": is empty",
+			fmt.Sprintf("list at least one %s, such as %s, or remove the key", what, example))
+	}
+	for i, b := range pats {
+		if _, err := path.Match(b, ""); err != nil {
+			return nil, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q is not a valid %s pattern", index(p, i), b, what),
+				`use path.Match syntax: * matches within one path segment, [a-z] a range; escape "[" as "\\["`)
+		}
+	}
+	return pats, nil
+}
+
+// pathGlobs reads a non-empty list of file globs (paths, paths_ignore).
+func pathGlobs(n *yaml.Node, p string) ([]string, error) {
+	globs, err := stringList(n, p, `["services/api/**"]`)
+	if err != nil {
+		return nil, err
+	}
+	if len(globs) == 0 {
+		return nil, errAt(resolve(n), p+": is empty", "list at least one glob, such as services/api/**, or remove the key")
+	}
+	for i, g := range globs {
+		if problem := ValidGlob(g); problem != "" {
+			return nil, errAt(resolve(resolve(n).Content[i]), fmt.Sprintf("%s: %q %s", index(p, i), g, problem),
+				"write a glob from the repository root, such as services/api/** or **/*.md")
+		}
+	}
+	return globs, nil
 }
 
 func validParameterName(k *yaml.Node, p string) error {

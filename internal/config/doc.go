@@ -45,6 +45,14 @@
 //	  pull_requests: true      # a stack <slug>-pr-<id> per open pull request
 //	  environment: staging     # whose settings previews take; default the first
 //
+// An environment may also take tags (tags: ["v*"], a list; written as a
+// mapping, tags is read as stack_tags, the stack's tags) and filter pushes
+// by the files they changed (paths, paths_ignore: globs with **, see
+// MatchPath). A repository of several apps has a root stackflow.yml with
+// apps only (see App), each app a folder with a stackflow.yml of the form
+// above; Reaches and ReachApps say which environments and apps a push (a
+// Change) reaches, and why.
+//
 // Each key, its default and its rules are documented on the field that
 // holds it: Config, Environment and SmokeCheck.
 package config

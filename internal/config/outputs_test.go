@@ -19,6 +19,12 @@ Resources:
     Type: AWS::Serverless::Function
   Plain:
     Type: AWS::Lambda::Function
+    Properties:
+      Role: arn:aws:iam::123456789012:role/plain
+      Runtime: nodejs22.x
+      Handler: index.handler
+      Code:
+        ZipFile: "exports.handler = async () => 'hi'"
 Outputs:
   ApiUrl:
     Value: !Sub "https://${HelloApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"

@@ -26,23 +26,43 @@ import (
 // deployed environments whose samconfig.toml template_file differ: a run
 // packages one template for all of them.
 func (c *Config) Plan(repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
-	return c.plan(self(c, sam), repo, branch, sam)
+	return c.plan(self(c, sam), repo, Change{Branch: branch}, sam)
 }
 
-// plan is the plan of branch with t's rules and the commit's files c and
-// sam.
-func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
+// PlanChange is Plan for a push that made the change ch (a branch or a
+// tag, and the files it changed): environments whose paths or
+// paths_ignore leave the push out are in the plan's Skipped.
+func (c *Config) PlanChange(repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
+	return c.plan(self(c, sam), repo, ch, sam)
+}
+
+// plan is the plan of the change ch with t's rules and the commit's
+// files c and sam.
+func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
 	rules, err := t.rules(repo)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
 	var envs []pipeline.Environment
+	var skipped []pipeline.Skipped
 	var templates []string // the template each deployed environment's samconfig names
+	var ready *pipeline.ReadyToPromote
 	for _, r := range rules {
-		if r.config.Deploys(branch) {
-			envs = append(envs, c.deployed(r, repo, sam))
-			templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
+		reach := r.config.reach(ch)
+		if reach.Filtered {
+			skipped = append(skipped, pipeline.Skipped{Name: r.config.Name, Reason: reach.Paths})
 		}
+		if !reach.Deploys {
+			continue
+		}
+		if r.env.ManualPromotion {
+			// A push stops before it, and before every environment
+			// after it: they take promotions only.
+			ready = readyToPromote(repo, r.env.Name, envs)
+			break
+		}
+		envs = append(envs, c.deployed(r, repo, sam))
+		templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
 	}
 
 	tmpl := c.Template
@@ -65,13 +85,36 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, branch string, sam *S
 	if c.Checks == nil {
 		checks = slices.Clone(DefaultChecks)
 	}
-	return pipeline.Plan{
+	plan := pipeline.Plan{
 		Checks:       checks,
 		Template:     tmpl,
 		Environments: envs,
 		Deploy:       len(envs) > 0,
-		Summary:      summary(branch, checks, envs),
-	}, nil
+		Summary:      summary(ch.Ref(), checks, envs, skipped),
+		Skipped:      skipped,
+		Ready:        ready,
+	}
+	if ready != nil {
+		if ready.From != "" {
+			plan.Summary += fmt.Sprintf("; ready to promote to %s (%s)", ready.Environment, ready.Command)
+		} else {
+			plan.Summary += fmt.Sprintf("; %s takes promotions only (%s)", ready.Environment, ready.Command)
+		}
+	}
+	return plan, nil
+}
+
+// readyToPromote is the manual environment env that a push of a branch
+// reaching envs before it stops at.
+func readyToPromote(repo pipeline.Repository, env string, envs []pipeline.Environment) *pipeline.ReadyToPromote {
+	r := &pipeline.ReadyToPromote{Environment: env}
+	from := "ENV"
+	if len(envs) > 0 {
+		r.From = envs[len(envs)-1].Name
+		from = r.From
+	}
+	r.Command = fmt.Sprintf("stackflow promote %s %s --from %s", repo.FullName(), env, from)
+	return r
 }
 
 // resolve is the environment e as a plan deploys it: each setting from
@@ -93,6 +136,9 @@ func (e Environment) resolve(repo pipeline.Repository, set SAMSettings) pipeline
 		RoleARN:                e.RoleARN,
 		CloudFormationRoleARN:  e.CloudFormationRoleARN,
 		Protected:              e.Protected,
+		ManualPromotion:        e.ManualPromotion,
+		Freeze:                 slices.Clone(e.Freeze),
+		FreezeAction:           e.FreezeAction,
 	}
 	if env.ApprovalTimeoutSeconds == 0 {
 		env.ApprovalTimeoutSeconds = pipeline.DefaultApprovalTimeoutSeconds
@@ -173,20 +219,37 @@ func defaultStack(slug, env string) string {
 	return s
 }
 
-func summary(branch string, checks []string, envs []pipeline.Environment) string {
+func summary(ref string, checks []string, envs []pipeline.Environment, skipped []pipeline.Skipped) string {
 	names := make([]string, len(envs))
 	for i, e := range envs {
 		names[i] = e.Name
 	}
 	promote := strings.Join(names, " -> ")
+	what := "branch"
+	if strings.HasPrefix(ref, "tag ") {
+		what = "tag"
+	}
+	var s string
 	switch {
 	case len(envs) > 0 && len(checks) > 0:
-		return fmt.Sprintf("%s: checks, then %s", branch, promote)
+		s = fmt.Sprintf("%s: checks, then %s", ref, promote)
 	case len(envs) > 0:
-		return fmt.Sprintf("%s: %s (no checks)", branch, promote)
+		s = fmt.Sprintf("%s: %s (no checks)", ref, promote)
+	case len(skipped) > 0 && len(checks) > 0:
+		s = ref + ": checks only (no environment's paths match this push)"
+	case len(skipped) > 0:
+		s = ref + ": nothing to do (no checks, and no environment's paths match this push)"
 	case len(checks) > 0:
-		return branch + ": checks only (no environment deploys this branch)"
+		s = ref + ": checks only (no environment deploys this " + what + ")"
 	default:
-		return branch + ": nothing to do (no checks, and no environment deploys this branch)"
+		s = ref + ": nothing to do (no checks, and no environment deploys this " + what + ")"
 	}
+	if len(skipped) > 0 {
+		var parts []string
+		for _, k := range skipped {
+			parts = append(parts, k.Name+" ("+k.Reason+")")
+		}
+		s += "; skipped " + strings.Join(parts, ", ")
+	}
+	return s
 }

@@ -75,6 +75,9 @@ func (c *Config) previewPlan(t Trusted, repo pipeline.Repository, pr pipeline.Pu
 	env.ApprovalRequired = false
 	env.Approvers = nil
 	env.PullRequest = pr.ID
+	// A preview is not the environment: its freeze and promotion are not
+	// the preview's.
+	env.ManualPromotion, env.Freeze, env.FreezeAction = false, nil, ""
 
 	for _, r := range rules {
 		if other := r.env; other.Stack == env.Stack && other.Region == env.Region {

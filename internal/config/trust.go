@@ -19,8 +19,9 @@ import (
 //
 // From the default branch come, for each environment: whether it exists
 // and in which order, its branches, stack, region, role_arn,
-// cloudformation_role_arn, approval, approval_timeout, approvers and
-// protected; and the previews settings. From the commit come its checks,
+// cloudformation_role_arn, approval, approval_timeout, approvers,
+// protected, promotion, freeze and freeze_action; and the previews
+// settings. From the commit come its checks,
 // template, and each environment's parameters, capabilities, tags, smoke
 // checks and smoke_timeout.
 type Trusted struct {
@@ -117,6 +118,9 @@ func (r rule) apply(env pipeline.Environment) pipeline.Environment {
 	env.ApprovalTimeoutSeconds = r.env.ApprovalTimeoutSeconds
 	env.Approvers = r.env.Approvers
 	env.Protected = r.env.Protected
+	env.ManualPromotion = r.env.ManualPromotion
+	env.Freeze = r.env.Freeze
+	env.FreezeAction = r.env.FreezeAction
 	return env
 }
 
@@ -154,7 +158,14 @@ func (c *Config) environment(name string) (Environment, bool) {
 // otherwise than t is listed in the plan's Ignored and named in its
 // Summary.
 func (c *Config) PlanTrusted(t Trusted, repo pipeline.Repository, branch string, sam *SAMConfig) (pipeline.Plan, error) {
-	plan, err := c.plan(t, repo, branch, sam)
+	return c.PlanTrustedChange(t, repo, Change{Branch: branch}, sam)
+}
+
+// PlanTrustedChange is PlanTrusted for a push that made the change ch:
+// a branch or a tag, and the files it changed. Which branches and tags
+// an environment takes, and its path filters, are t's.
+func (c *Config) PlanTrustedChange(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
+	plan, err := c.plan(t, repo, ch, sam)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
@@ -226,6 +237,9 @@ func (c *Config) ignored(t Trusted, repo pipeline.Repository, sam *SAMConfig) []
 		mine, theirs := ce.resolve(repo, sam.Settings(ce.Name)), te.resolve(repo, t.SAM.Settings(te.Name))
 		p := te.Name + "."
 		add(p+"branches", listed(ce.Branches), listed(te.Branches))
+		add(p+"tags", listed(ce.GitTags), listed(te.GitTags))
+		add(p+"paths", listed(ce.Paths), listed(te.Paths))
+		add(p+"paths_ignore", listed(ce.PathsIgnore), listed(te.PathsIgnore))
 		add(p+"stack", mine.Stack, theirs.Stack)
 		add(p+"region", or(mine.Region, "the pipeline's region"), or(theirs.Region, "the pipeline's region"))
 		add(p+"role_arn", or(mine.RoleARN, "none"), or(theirs.RoleARN, "none"))
@@ -234,6 +248,9 @@ func (c *Config) ignored(t Trusted, repo pipeline.Repository, sam *SAMConfig) []
 		add(p+"approval_timeout", seconds(mine.ApprovalTimeoutSeconds), seconds(theirs.ApprovalTimeoutSeconds))
 		add(p+"approvers", listed(mine.Approvers), listed(theirs.Approvers))
 		add(p+"protected", strconv.FormatBool(mine.Protected), strconv.FormatBool(theirs.Protected))
+		add(p+"promotion", promotion(mine.ManualPromotion), promotion(theirs.ManualPromotion))
+		add(p+"freeze", freezeText(mine.Freeze), freezeText(theirs.Freeze))
+		add(p+"freeze_action", or(mine.FreezeAction, pipeline.FreezeWait), or(theirs.FreezeAction, pipeline.FreezeWait))
 	}
 	add("previews.pull_requests", strconv.FormatBool(c.Previews.PullRequests), strconv.FormatBool(trusted.Previews.PullRequests))
 	mine, _ := c.previewSource()
@@ -262,6 +279,13 @@ func approval(required bool) string {
 		return "required"
 	}
 	return "none"
+}
+
+func promotion(manual bool) string {
+	if manual {
+		return "manual"
+	}
+	return "auto"
 }
 
 func seconds(n int) string { return short(time.Duration(n) * time.Second) }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/releases"
 )
 
 // A stack belongs to one environment of one repository. The pipeline binds
@@ -23,8 +24,13 @@ import (
 // tag but no environment tag: it is taken as the environment's when the
 // environment's releases name it, and bound by that deploy.
 
-// TagEnvironment is the tag that binds a stack to its environment.
+// TagEnvironment is the tag that binds a stack to its environment: the
+// environment's name, or "<app>/<environment>" for an app of a repository
+// with several (BoundTo), so that one app's stack is never another's.
 const TagEnvironment = "stackflow:environment"
+
+// BoundTo is the value of env's stack's TagEnvironment.
+func BoundTo(env pipeline.Environment) string { return releases.EnvKey(env.App, env.Name) }
 
 // checkBinding refuses st (nil when there is no stack yet), the stack of
 // in's environment, unless it belongs to that environment of in's
@@ -34,6 +40,7 @@ func (s *Service) checkBinding(ctx context.Context, in pipeline.DeployInput, st 
 		return nil // the first deploy binds it
 	}
 	env, repo := in.Environment, in.Run.Repository.FullName()
+	env.Name = BoundTo(env) // an app's environment is <app>/<environment>
 	if st.StackStatus == types.StackStatusReviewInProgress && len(st.Tags) == 0 {
 		// Only change sets, no resources and no tags yet: this run's
 		// CREATE change set binds it.
@@ -74,7 +81,7 @@ func (s *Service) releasedTo(ctx context.Context, in pipeline.DeployInput) (bool
 	if s.Releases == nil {
 		return false, nil
 	}
-	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), in.Environment.Name, 0)
+	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), releases.EnvKey(in.Environment.App, in.Environment.Name), 0)
 	if err != nil {
 		return false, fmt.Errorf("look for releases of %s on %s: %w", in.Environment.Name, in.Environment.Stack, err)
 	}

@@ -108,3 +108,36 @@ func TestPreviewDeletionRefusesAnotherEnvironmentsStack(t *testing.T) {
 		t.Error("DeleteStack was called")
 	}
 }
+
+// An app's stack is bound to <app>/<environment>: another app of the
+// repository, whose environment has the same name, cannot deploy to it.
+func TestAnAppsStackBelongsToThatApp(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		owner, want string
+	}{
+		{owner: "api/staging"},
+		{owner: "web/staging", want: "it belongs to environment web/staging of acme/hello"},
+		{owner: "staging", want: "it belongs to environment staging of acme/hello"},
+	} {
+		f := newFakeCFN()
+		f.changes = []types.Change{add("HelloFunction", "AWS::Lambda::Function")}
+		f.seedStack("hello-staging", types.StackStatusUpdateComplete, nil).tags = tagged(TagRepository, "acme/hello", TagEnvironment, tt.owner)
+		in := testInput()
+		in.Environment.App = "api"
+		_, d, err := deployStack(t, newTestService(f), in)
+		if tt.want != "" {
+			var refused *pipeline.StackRefused
+			if !errors.As(err, &refused) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: got %v, want StackRefused: ...%s...", tt.owner, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.owner, err)
+		}
+		if got := tagValue(f.stack(d.StackID).tags, TagEnvironment); got != "api/staging" {
+			t.Errorf("the stack's %s tag: got %q, want api/staging", TagEnvironment, got)
+		}
+	}
+}

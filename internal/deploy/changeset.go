@@ -179,7 +179,7 @@ func tags(env pipeline.Environment, run pipeline.Run) []types.Tag {
 	all[TagCommit] = run.Commit
 	all[TagBranch] = run.Branch
 	all[TagRepository] = run.Repository.FullName()
-	all[TagEnvironment] = env.Name
+	all[TagEnvironment] = BoundTo(env)
 	var ts []types.Tag
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		if all[k] == "" {

@@ -169,10 +169,11 @@ func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (p
 	env, pkg := in.Environment, in.Package
 	r := releases.Release{
 		Repository:  in.Run.Repository.FullName(),
+		App:         in.Environment.App,
 		Environment: in.Environment.Name,
 		Stack:       in.Environment.Stack,
 		Commit:      in.Run.Commit,
-		Branch:      in.Run.Branch,
+		Branch:      in.Run.Ref(),
 		Execution:   in.Execution,
 		TemplateURL: in.Package.TemplateURL,
 		DeployedAt:  s.now(),
@@ -183,6 +184,16 @@ func (s *Service) recordRelease(ctx context.Context, in pipeline.DeployInput) (p
 	if in.Run.Rollback != nil {
 		r.By = in.Run.Rollback.By
 	}
+	if p := in.Run.Promote; p != nil {
+		r.PromotedFrom, r.By = p.From, p.By
+	}
+	if rt := in.Run.Retry; rt != nil {
+		r.RetryOf = rt.Of
+		if r.By == "" {
+			r.By = rt.By
+		}
+	}
+	r.DuringFreeze = in.Lock.DuringFreeze
 	if err := s.Releases.Record(ctx, r); err != nil {
 		return pipeline.Deployment{}, err
 	}

@@ -17,4 +17,12 @@
 // with, and a Protected environment's stack gets termination protection.
 // The preview stack of a closed pull request is deleted by two more
 // actions, which refuse any other stack.
+//
+// Before a run takes an environment's lock, the environment's freeze
+// windows are checked on the service's clock (freeze.go): the run waits
+// for a window's end in the state machine, or stops with
+// *pipeline.Frozen, unless a person let it through. A run of stackflow
+// promote or stackflow retry gets its package from findPackage: the source
+// environment's release, or the record the lock action keeps of every run
+// that reaches an environment, never from its own input.
 package deploy

@@ -63,6 +63,8 @@ func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, erro
 		return s.prepareRollback(ctx, in)
 	case pipeline.ActionPlanRollback:
 		return s.planRollback(ctx, in)
+	case pipeline.ActionFindPackage:
+		return s.findPackage(ctx, in)
 	case pipeline.ActionGiveUp:
 		return s.giveUp(ctx, in)
 	case pipeline.ActionCreateChangeSet, pipeline.ActionDescribeChangeSet, pipeline.ActionDescribeStack,
@@ -121,14 +123,20 @@ func (s *Service) stillNewest(ctx context.Context, in pipeline.DeployInput) erro
 
 // superseded is the error of in's run, which newer superseded.
 func superseded(in pipeline.DeployInput, newer locks.Holder) *pipeline.Superseded {
-	return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: newer.Commit, Rollback: newer.Rollback}
+	return &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Lane(), By: newer.Commit, Rollback: newer.Rollback}
 }
 
 // claim is in's run asking for its environment's stack.
 func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
-	started, err := time.Parse(time.RFC3339Nano, in.StartedAt)
+	at := in.StartedAt
+	if r := in.Run.Retry; r != nil && r.StartedAt != "" {
+		// A retry stands where the run it resumes stood among its
+		// branch's runs: a newer commit that got further supersedes it.
+		at = r.StartedAt
+	}
+	started, err := time.Parse(time.RFC3339Nano, at)
 	if err != nil {
-		return locks.Claim{}, fmt.Errorf("lock %s: the execution's start time %q is not RFC 3339 ($$.Execution.StartTime)", in.Environment.Name, in.StartedAt)
+		return locks.Claim{}, fmt.Errorf("lock %s: the execution's start time %q is not RFC 3339 ($$.Execution.StartTime)", in.Environment.Name, at)
 	}
 	region := in.Environment.Region
 	if region == "" {
@@ -138,7 +146,7 @@ func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
 		Account:  accountOf(in.Environment.RoleARN),
 		Rollback: in.Run.Rollback != nil,
 		Stack:    in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
-		Branch: in.Run.Branch, Environment: in.Environment.Name,
+		Branch: in.Run.Lane(), Environment: in.Environment.Name,
 		Execution: in.Execution, Commit: in.Run.Commit, StartedAt: started,
 	}, nil
 }
@@ -167,6 +175,10 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 	if s.Locks == nil {
 		return pipeline.Lock{}, errors.New("lock: no table for locks (RELEASES_TABLE)")
 	}
+	frozen, during, err := s.checkFreeze(in)
+	if err != nil || frozen != nil {
+		return deref(frozen), err
+	}
 	c, err := s.claim(in)
 	if err != nil {
 		return pipeline.Lock{}, err
@@ -177,6 +189,15 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 			return pipeline.Lock{}, superseded(in, sup.Newer)
 		}
 		return pipeline.Lock{}, err
+	}
+	if s.Releases != nil {
+		// What stackflow retry resumes the run with.
+		if err := s.Releases.RecordRun(ctx, releases.RunRecord{
+			Execution: in.Execution, Repository: in.Run.Repository.FullName(), Branch: in.Run.Branch,
+			Commit: in.Run.Commit, StartedAt: c.StartedAt, Package: in.Package,
+		}); err != nil {
+			return pipeline.Lock{}, err
+		}
 	}
 	l := lease(in)
 	held, holder, err := s.Locks.Acquire(ctx, c, l)
@@ -194,10 +215,15 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 		}
 	}
 	if held {
+		summary := fmt.Sprintf("%s: deploying %s", in.Environment.Name, in.Run.Short())
+		if during != "" {
+			summary += "; " + during
+		}
 		return pipeline.Lock{
-			Held:      true,
-			ExpiresAt: s.now().Add(l).UTC().Format(time.RFC3339),
-			Summary:   fmt.Sprintf("%s: deploying %s", in.Environment.Name, in.Run.Short()),
+			Held:         true,
+			ExpiresAt:    s.now().Add(l).UTC().Format(time.RFC3339),
+			Summary:      summary,
+			DuringFreeze: during,
 		}, nil
 	}
 	now := s.now().UTC()
@@ -210,7 +236,11 @@ func (s *Service) lock(ctx context.Context, in pipeline.DeployInput) (pipeline.L
 			in.Environment.Name, waited.Round(time.Minute), pipeline.ShortSHA(holder.Commit), pipeline.ExecutionNameOf(holder.Execution))
 	}
 	set := in.Run.Settings.WithDefaults()
-	wait := min(max(in.Lock.WaitSeconds*2, set.LockPollSeconds), max(set.LockPollSeconds, pipeline.MaxLockPollSeconds))
+	waited := in.Lock.WaitSeconds
+	if in.Lock.FrozenUntil != "" {
+		waited = 0 // a freeze's wait, not the lock's
+	}
+	wait := min(max(waited*2, set.LockPollSeconds), max(set.LockPollSeconds, pipeline.MaxLockPollSeconds))
 	// A holder that stops renewing frees the environment when its lease
 	// lapses: look again just after that rather than a doubled wait later.
 	// A live holder renews in time, and the doubling goes on.
@@ -244,7 +274,7 @@ func (s *Service) voidApproval(ctx context.Context, holder locks.Holder, in pipe
 		if r.Environment != in.Environment.Name {
 			continue
 		}
-		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Branch, By: in.Run.Commit, Rollback: in.Run.Rollback != nil}
+		sup := &pipeline.Superseded{Environment: in.Environment.Name, Branch: in.Run.Lane(), By: in.Run.Commit, Rollback: in.Run.Rollback != nil}
 		if _, err := s.Tasks.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
 			TaskToken: aws.String(r.Token),
 			Error:     aws.String("Superseded"),
@@ -347,7 +377,7 @@ func (s *Service) prepareRollback(ctx context.Context, in pipeline.DeployInput) 
 	if s.Releases == nil {
 		return pipeline.Rollback{}, errors.New("prepare rollback: no releases table (RELEASES_TABLE)")
 	}
-	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), env, 0)
+	all, err := s.Releases.List(ctx, in.Run.Repository.FullName(), releases.EnvKey(in.Environment.App, env), 0)
 	if err != nil {
 		return pipeline.Rollback{}, err
 	}
@@ -402,6 +432,68 @@ func (s *Service) planRollback(ctx context.Context, in pipeline.DeployInput) (pi
 		}},
 		Package: *r.Package,
 	}, nil
+}
+
+// findPackage finds the package that a run of stackflow promote or
+// stackflow retry deploys, and returns the state the run goes on with:
+// for a promotion, the package the source environment released at the
+// run's commit, of the run's branch; for a retry, the package the retried
+// run deployed, as the lock step recorded it, and that run's start, which
+// the retry takes as its own among its branch's runs. Neither comes from
+// the run's input: a promotion or a retry deploys only what the pipeline
+// itself packaged and recorded.
+func (s *Service) findPackage(ctx context.Context, in pipeline.DeployInput) (pipeline.RollbackPlan, error) {
+	if s.Releases == nil {
+		return pipeline.RollbackPlan{}, errors.New("find the package: no releases table (RELEASES_TABLE)")
+	}
+	if in.Source == nil {
+		return pipeline.RollbackPlan{}, errors.New("find the package: no plan in the input ($.source)")
+	}
+	out := pipeline.RollbackPlan{Run: in.Run, Source: *in.Source}
+	repo := in.Run.Repository.FullName()
+	switch {
+	case in.Run.Promote != nil:
+		p := in.Run.Promote
+		what := fmt.Sprintf("promote %s from %s to %s", in.Run.Short(), p.From, p.Environment)
+		r, err := s.Releases.Find(ctx, repo, p.From, in.Run.Commit)
+		if err != nil {
+			return out, &pipeline.Refused{What: what, Reason: err.Error()}
+		}
+		if r.Commit != in.Run.Commit || r.Branch != in.Run.Branch {
+			return out, &pipeline.Refused{What: what,
+				Reason: fmt.Sprintf("%s released %s of %s, not %s of %s", p.From, pipeline.ShortSHA(r.Commit), r.Branch, in.Run.Short(), in.Run.Branch)}
+		}
+		if r.Package == nil {
+			return out, &pipeline.Refused{What: what,
+				Reason: "the release was recorded before releases kept their package", Fix: "deploy the commit again with a push"}
+		}
+		out.Package = *r.Package
+		if out.Run.Retry != nil {
+			out.Run.Retry.StartedAt = "" // a promotion is new: it goes by its own start
+		}
+	case in.Run.Retry != nil:
+		rt := in.Run.Retry
+		what := "retry " + pipeline.ExecutionNameOf(rt.Of)
+		rec, err := s.Releases.Run(ctx, rt.Of)
+		if errors.Is(err, releases.ErrNoRunRecord) {
+			return out, &pipeline.Refused{What: what, Reason: "it never reached an environment, so it left no package to deploy",
+				Fix: "push the commit again (or push a fix)"}
+		}
+		if err != nil {
+			return out, err
+		}
+		if rec.Repository != repo || rec.Commit != in.Run.Commit || rec.Branch != in.Run.Branch {
+			return out, &pipeline.Refused{What: what,
+				Reason: fmt.Sprintf("it delivered %s of %s in %s, not %s of %s in %s", pipeline.ShortSHA(rec.Commit), rec.Branch, rec.Repository, in.Run.Short(), in.Run.Branch, repo)}
+		}
+		out.Package = rec.Package
+		started := *rt
+		started.StartedAt = rec.StartedAt.UTC().Format(time.RFC3339Nano)
+		out.Run.Retry = &started
+	default:
+		return out, errors.New("find the package: the run is neither a promotion nor a retry")
+	}
+	return out, nil
 }
 
 // giveUp releases the lock of an environment whose deploy failed or
@@ -462,7 +554,7 @@ func failureMessage(e *pipeline.StateError) string {
 // releases the lock, and ends the environment with RolledBack.
 func (s *Service) recordRollback(ctx context.Context, in pipeline.DeployInput) error {
 	if err := s.Releases.Record(ctx, releases.Release{
-		Repository: in.Run.Repository.FullName(), Environment: in.Environment.Name, Stack: in.Environment.Stack,
+		Repository: in.Run.Repository.FullName(), App: in.Environment.App, Environment: in.Environment.Name, Stack: in.Environment.Stack,
 		Commit: in.Rollback.Commit, Branch: in.Rollback.Branch, Execution: in.Execution,
 		TemplateURL: in.Package.TemplateURL, DeployedAt: s.now(), Outputs: in.Deployment.Outputs,
 		Deployed: in.Rollback.Environment, Package: in.Rollback.Package, RollbackOf: in.Rollback.FailedCommit,

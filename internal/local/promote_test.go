@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stackflow/stackflow/internal/approvals"
+	"github.com/stackflow/stackflow/internal/locks"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/releases"
 	"github.com/stackflow/stackflow/internal/runs"
@@ -242,14 +243,34 @@ func TestALockOfARunThatDiedLapses(t *testing.T) {
 	if err := shared.Stop(context.Background(), dead, "killed while it held the lock"); err != nil {
 		t.Fatal(err)
 	}
+	// The dead run's lease would lapse on its own 40 s after its last
+	// renewal; on a loaded machine the next run may take longer than that
+	// to reach staging, and would then never wait. So the test keeps the
+	// lease alive until the next run says it waits, then lets it lapse in
+	// a second, as a dead holder's lease lapses.
+	ctx := context.Background()
+	store := locks.New(dynamodb.NewFromConfig(shared.aws), shared.Outputs()["ReleasesTableName"])
+	const region = "eu-west-1" // examples/hello's samconfig.toml
+	held, err := store.Holder(ctx, locks.Claim{Region: region, Stack: repo.Slug + "-staging"})
+	if err != nil || held.Execution != dead {
+		t.Fatalf("got staging's lock held by %+v (%v), want the dead run %s", held, err, dead)
+	}
+	claim := locks.Claim{Region: region, Stack: repo.Slug + "-staging", Repository: held.Repository, Branch: held.Branch,
+		Environment: "staging", Execution: held.Execution, Commit: held.Commit, StartedAt: held.StartedAt}
+	if err := store.Renew(ctx, claim, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
 	nextSHA := commit(t, dir, map[string]func(string) string{"stackflow.yml": func(s string) string { return s + "\n# again\n" }})
 	next := deliver(t, repo, dir)
+	want := "waiting for staging (held by " + pipeline.ShortSHA(deadSHA) + ")"
+	until(t, "the next run to wait for staging", func() bool {
+		return said(statusesOf(t, repo, dir, nextSHA), pipeline.StateInProgress, want)
+	})
+	if err := store.Renew(ctx, claim, time.Second, false); err != nil {
+		t.Fatal(err)
+	}
 	if got := await(t, next); got.Status != "SUCCEEDED" {
 		t.Fatalf("got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
-	}
-	want := "waiting for staging (held by " + pipeline.ShortSHA(deadSHA) + ")"
-	if !said(statusesOf(t, repo, dir, nextSHA), pipeline.StateInProgress, want) {
-		t.Errorf("got statuses %+v, want INPROGRESS %q", statusesOf(t, repo, dir, nextSHA), want)
 	}
 	if got := releasesOf(t, repo, "staging"); len(got) != 1 || got[0] != pipeline.ShortSHA(nextSHA) {
 		t.Errorf("staging: got releases %v, want %s", got, pipeline.ShortSHA(nextSHA))

@@ -651,6 +651,9 @@ type Push struct {
 	// DefaultBranch is the repository's default branch from this push
 	// on; empty means Options.DefaultBranch.
 	DefaultBranch string
+	// Tag, when set, makes the push that of a new tag of that name at
+	// Commit (default HEAD), rather than of a branch.
+	Tag string
 }
 
 // Deliver sends a signed repo:push webhook for push to the pipeline and
@@ -668,7 +671,7 @@ func (p *Pipeline) Deliver(ctx context.Context, push *Push) (webhook.Response, e
 		return resp, fmt.Errorf("%s has none of the branches %s, one of which would be its default branch, whose %s decides where commits deploy: name it with --%s",
 			push.Dir, strings.Join(localbb.DefaultBranches, ", "), "stackflow.yml", DefaultBranchFlag)
 	}
-	if push.Commit == "" || push.Branch == "" {
+	if push.Commit == "" || (push.Branch == "" && push.Tag == "") {
 		sha, branch, err := srv.Head()
 		if err != nil {
 			return resp, err
@@ -676,11 +679,14 @@ func (p *Pipeline) Deliver(ctx context.Context, push *Push) (webhook.Response, e
 		if push.Commit == "" {
 			push.Commit = sha
 		}
-		if push.Branch == "" {
+		if push.Branch == "" && push.Tag == "" {
 			push.Branch = branch
 		}
 	}
 	body, err := srv.PushPayload(push.Branch, push.Commit)
+	if push.Tag != "" {
+		body, err = srv.TagPushPayload(push.Tag, push.Commit)
+	}
 	if err != nil {
 		return resp, fmt.Errorf("make the push: %w", err)
 	}
@@ -711,7 +717,11 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 		if len(resp.Ignored) > 0 {
 			reason = resp.Ignored[0].Reason
 		}
-		return nil, fmt.Errorf("the webhook started no run for %s: %s", push.Branch, reason)
+		ref := push.Branch
+		if push.Tag != "" {
+			ref = "tag " + push.Tag
+		}
+		return nil, fmt.Errorf("the webhook started no run for %s: %s", ref, reason)
 	}
 	arn := execs[0].Execution
 	if progress == nil {

@@ -170,15 +170,19 @@ func conditionFailed(err error) bool {
 
 // Register records c as the newest run of its branch to reach its
 // environment. It returns a *SupersededError when a run of the branch that
-// started later already did, and nil when c is (still) the newest.
+// started later already did, and nil when c is (still) the newest. A run
+// of the same commit that claims the same start (a retry, which stands
+// where the run it resumes stood) takes that run's place.
 func (s *Store) Register(ctx context.Context, c Claim) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                item(newestKey(c), c, time.Time{}, false),
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR startedAt < :started OR execution = :me"),
+		TableName:                aws.String(s.table),
+		Item:                     item(newestKey(c), c, time.Time{}, false),
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR startedAt < :started OR execution = :me OR (startedAt = :started AND #commit = :commit)"),
+		ExpressionAttributeNames: map[string]string{"#commit": "commit"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":started": num(c.StartedAt.UnixNano()),
 			":me":      str(c.Execution),
+			":commit":  str(c.Commit),
 		},
 	})
 	if err == nil {

@@ -161,6 +161,24 @@ func TestSuperseding(t *testing.T) {
 	if err := s.Register(ctx, older); !errors.As(err, &sup) || sup.Newer.Commit != "1111111" || sup.Newer.Execution != "run-new" {
 		t.Fatalf("older after newer: got %v, want superseded by 1111111", err)
 	}
+	// A retry of the newer run claims its start: it takes its place.
+	retry := newer
+	retry.Execution = "run-new-retry"
+	if err := s.Register(ctx, retry); err != nil {
+		t.Fatalf("a retry of the newest: got %v, want it registered in its place", err)
+	}
+	// A retry of the older one is still older.
+	retry = older
+	retry.Execution = "run-old-retry"
+	if err := s.Register(ctx, retry); !errors.As(err, &sup) || sup.Newer.Execution != "run-new-retry" {
+		t.Fatalf("a retry of the older: got %v, want superseded by the newer's retry", err)
+	}
+	// Another commit with the very same start is not a retry.
+	twin := newer
+	twin.Execution, twin.Commit = "run-twin", "2222222"
+	if err := s.Register(ctx, twin); !errors.As(err, &sup) {
+		t.Fatalf("another commit started at the same instant: got %v, want superseded", err)
+	}
 	// Another branch, or another environment's stack, is another race.
 	other := older
 	other.Branch = "release/1"

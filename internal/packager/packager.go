@@ -310,7 +310,7 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 	if err != nil {
 		return pipeline.Package{}, err
 	}
-	key := pipeline.PackagedTemplateKey(j.in.Run.Repository, j.in.Run.Commit)
+	key := pipeline.PackagedTemplateKey(j.in.Run.Repository, j.in.Run.Commit, j.in.Run.AppName())
 	if err := j.Store.Put(ctx, key, body, "application/yaml"); err != nil {
 		return pipeline.Package{}, fmt.Errorf("package: store template: %w", err)
 	}

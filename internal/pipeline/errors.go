@@ -215,7 +215,7 @@ func (*UnexpectedError) stateError()      {}
 var ErrorNames = []string{
 	"ConfigInvalid", "SourceUnavailable", "BitbucketUnavailable", "ChecksFailed",
 	"PackageFailed", "StackDeployFailed", "StackRefused", "SmokeTestFailed", "Throttled", "UnexpectedError",
-	"Superseded", "RolledBack", "RollbackFailed",
+	"Superseded", "RolledBack", "RollbackFailed", "Frozen", "Refused",
 }
 
 type stateErr interface {

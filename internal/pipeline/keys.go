@@ -29,9 +29,10 @@ func ArtifactKey(repo Repository, sha256hex, ext string) string {
 }
 
 // PackagedTemplateKey is where the packaged template of repo at commit is
-// stored.
-func PackagedTemplateKey(repo Repository, commit string) string {
-	return path.Join("packages", repo.Workspace, repo.Slug, commit, "template.yaml")
+// stored; app names the app of a repository with several ("" for none),
+// whose packages are its own.
+func PackagedTemplateKey(repo Repository, commit, app string) string {
+	return path.Join("packages", repo.Workspace, repo.Slug, commit, app, "template.yaml")
 }
 
 // BuildRecordKey is where the package step records which zip a build of
@@ -81,8 +82,9 @@ type CacheScope struct {
 }
 
 // ScopeOf is the cache scope of run, whose plan names its default branch.
+// A tag's run has every tag's scope (Run.Lane), which no branch shares.
 func ScopeOf(run Run, plan Plan) CacheScope {
-	s := CacheScope{Branch: run.Branch}
+	s := CacheScope{Branch: run.Lane()}
 	if plan.DefaultBranch != nil {
 		s.Default = plan.DefaultBranch.Name
 	}

@@ -116,7 +116,7 @@ func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
 		&PackageFailed{}, &StackDeployFailed{}, &StackRefused{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
-		&Superseded{}, &RolledBack{}, &RollbackFailed{}}
+		&Superseded{}, &RolledBack{}, &RollbackFailed{}, &Frozen{}, &Refused{}}
 	var got []string
 	for _, e := range errs {
 		got = append(got, reflect.TypeOf(e).Elem().Name())
@@ -146,6 +146,10 @@ func TestErrorMessages(t *testing.T) {
 		{&StackRefused{Stack: "hello-prod", Environment: "staging", Reason: "it belongs to environment prod of acme/hello", Fix: "give each environment its own stack"},
 			"refused to deploy staging to stack hello-prod: it belongs to environment prod of acme/hello; give each environment its own stack"},
 		{&SourceUnavailable{Repository: "acme/hello", Reason: "no main branch"}, "source of acme/hello: no main branch"},
+		{&Frozen{Environment: "prod", Until: "2026-12-28 09:00 Europe/Berlin", Window: "holidays", Retry: "stackflow retry hello-main-1a2b3c4"},
+			"prod is frozen until 2026-12-28 09:00 Europe/Berlin (holidays) and its freeze_action is stop: stackflow retry hello-main-1a2b3c4 resumes the run after it, or with --during-freeze --reason TEXT before"},
+		{&Refused{What: "promote 1a2b3c4 to prod", Reason: "prod takes the branches [main], and 1a2b3c4 was released from feature/x", Fix: "merge it to main"},
+			"refused to promote 1a2b3c4 to prod: prod takes the branches [main], and 1a2b3c4 was released from feature/x; merge it to main"},
 		{IgnoredSetting{Setting: "prod.branches", Commit: "[main, x]", Default: "[main]"}.asError(), "prod.branches: [main, x] in this commit, [main] on the default branch"},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,10 @@ const (
 	// ActionPlanRollback plans a run of `stackflow rollback`: the
 	// environment and the package of the release being put back.
 	ActionPlanRollback DeployAction = "planRollback"
+	// ActionFindPackage finds the package a run of `stackflow promote`
+	// or `stackflow retry` deploys: the one the promotion's source
+	// environment released, or the one the retried run deployed.
+	ActionFindPackage DeployAction = "findPackage"
 	// ActionGiveUp releases the lock of an environment whose deploy
 	// failed or stopped and says why, plainly, for the Fail state.
 	ActionGiveUp DeployAction = "giveUp"
@@ -53,7 +57,21 @@ type Lock struct {
 	WaitingSince string `json:"waitingSince,omitempty"`
 	WaitSeconds  int    `json:"waitSeconds"`
 	Summary      string `json:"summary,omitempty"`
+	// FrozenUntil is set when the run waits because the environment is
+	// in a freeze window, which ends then (RFC 3339): the run did not try
+	// the lock. WaitSeconds is the wait until then, at most
+	// MaxFreezeWaitSeconds at a time.
+	FrozenUntil string `json:"frozenUntil,omitempty"`
+	// DuringFreeze is set when the run holds the lock of an environment
+	// in a freeze window because a person said it may deploy anyway: why,
+	// and who said so.
+	DuringFreeze string `json:"duringFreeze,omitempty"`
 }
+
+// MaxFreezeWaitSeconds is the longest a run waits at a time for a freeze
+// window to end before it looks again: a day, so a long freeze costs a few
+// state transitions a day, and a window that changed is seen within a day.
+const MaxFreezeWaitSeconds = 24 * 60 * 60
 
 // MaxLockPollSeconds is the longest wait between two tries at a taken
 // environment: 5 minutes.
@@ -83,8 +101,10 @@ type Rollback struct {
 // Active reports whether r is a rollback under way.
 func (r Rollback) Active() bool { return r.Commit != "" }
 
-// RollbackPlan is the state a run of `stackflow rollback` continues with:
-// the run, a plan of the one environment, and the release's package.
+// RollbackPlan is the state a run that deploys a recorded package
+// continues with: a run of `stackflow rollback` (the run, a plan of the
+// one environment, the release's package), and of `stackflow promote` and
+// `stackflow retry` (the run, its plan, and the package found).
 type RollbackPlan struct {
 	Run     Run     `json:"run"`
 	Source  Source  `json:"source"`
@@ -123,6 +143,9 @@ func (e *Superseded) Error() string {
 	if e.Rollback {
 		return fmt.Sprintf("superseded by a rollback of %s to %s", e.Environment, ShortSHA(e.By))
 	}
+	if e.Branch == TagLane {
+		return fmt.Sprintf("superseded by %s: a newer tag has reached %s", ShortSHA(e.By), e.Environment)
+	}
 	return fmt.Sprintf("superseded by %s: a newer commit of %s has reached %s", ShortSHA(e.By), e.Branch, e.Environment)
 }
 
@@ -158,9 +181,53 @@ func (e *RollbackFailed) Error() string {
 	return fmt.Sprintf("the rollback of %s to %s failed: %s; fix forward", e.Environment, ShortSHA(e.To), e.Reason)
 }
 
+// Frozen is a run that reached an environment during one of its freeze
+// windows, whose freeze_action is stop.
+type Frozen struct {
+	Environment string
+	// Until is when the window ends, as people read it ("2026-12-28
+	// 09:00 Europe/Berlin"), and Window its name, if it has one.
+	Until  string
+	Window string
+	// Retry is the command that resumes the run once the window ended.
+	Retry string
+}
+
+// Error says which environment is frozen, until when, and what to do.
+func (e *Frozen) Error() string {
+	msg := fmt.Sprintf("%s is frozen until %s", e.Environment, e.Until)
+	if e.Window != "" {
+		msg += " (" + e.Window + ")"
+	}
+	msg += " and its freeze_action is stop"
+	if e.Retry != "" {
+		msg += ": " + e.Retry + " resumes the run after it, or with --during-freeze --reason TEXT before"
+	}
+	return msg
+}
+
+// Refused is a promotion or a retry the pipeline will not run: what was
+// asked, why not, and what to do. Nothing was changed.
+type Refused struct {
+	What   string
+	Reason string
+	Fix    string
+}
+
+// Error says what was refused, why, and what to do.
+func (e *Refused) Error() string {
+	msg := "refused to " + e.What + ": " + e.Reason
+	if e.Fix != "" {
+		msg += "; " + e.Fix
+	}
+	return msg
+}
+
 func (*Superseded) stateError()     {}
 func (*RolledBack) stateError()     {}
 func (*RollbackFailed) stateError() {}
+func (*Frozen) stateError()         {}
+func (*Refused) stateError()        {}
 
 // ChangeSummary counts a change set's lines (as Deployment.Changes has
 // them) by what they do to resources: "1 to add, 2 to modify, 0 to

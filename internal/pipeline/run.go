@@ -30,8 +30,13 @@ func ParseRepository(fullName string) (Repository, error) {
 // and input, which Step Functions treats as the same execution.
 type Run struct {
 	Repository Repository `json:"repository"`
-	// Branch is the pushed branch; the run's plan depends on it.
+	// Branch is the pushed branch; the run's plan depends on it. Empty
+	// when the run delivers a tag.
 	Branch string `json:"branch"`
+	// Tag is the pushed tag, for a run that delivers a tag (Branch is
+	// then empty): the environments whose tags match it deploy the
+	// tagged commit.
+	Tag string `json:"tag,omitempty"`
 	// Commit is the full 40-character hash being delivered.
 	Commit string `json:"commit"`
 	// Settings tunes how the state machine waits; it comes from the
@@ -43,6 +48,109 @@ type Run struct {
 	// Rollback is set for a run that puts an environment back to one of
 	// its releases (stackflow rollback); Commit is that release's.
 	Rollback *RollbackRequest `json:"rollback,omitempty"`
+	// Push is what the repo:push that started the run says of the ref's
+	// change, from which the run reads the files it changed (path
+	// filters). Nil for runs no push started.
+	Push *Push `json:"push,omitempty"`
+	// App is set for the run of one app of a repository with several
+	// (stackflow.yml's apps): the run delivers that app alone.
+	App *AppRun `json:"app,omitempty"`
+	// Promote is set for a run that deploys the package another
+	// environment released (stackflow promote); Commit and Branch are
+	// that release's.
+	Promote *PromoteRequest `json:"promote,omitempty"`
+	// Retry is set for a run that resumes a failed or stopped run at the
+	// environment where it stopped, with its package (stackflow retry).
+	Retry *RetryRequest `json:"retry,omitempty"`
+	// DuringFreeze is set when a person asked for the run to deploy
+	// through the freeze windows of the environments it reaches
+	// (--during-freeze): the release records who and why.
+	DuringFreeze *FreezeOverride `json:"duringFreeze,omitempty"`
+}
+
+// Push is a repo:push change of one ref, as the run needs it.
+type Push struct {
+	// Old is the commit the ref pointed at before the push; empty when
+	// the push created the ref.
+	Old string `json:"old,omitempty"`
+	// Forced is true for a push that rewrote history (old is no
+	// ancestor of the new head): every file counts as changed.
+	Forced bool `json:"forced,omitempty"`
+	// Truncated is true when Bitbucket cut the push's commits short:
+	// every file counts as changed.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// AppRun names the app a run delivers.
+type AppRun struct {
+	Name string `json:"name"`
+	// After are the execution ARNs of the runs of the same push that
+	// must succeed before this one deploys: the apps it comes after
+	// that the push delivers too.
+	After []string `json:"after,omitempty"`
+}
+
+// Ref is the branch or tag the run delivers, for people: "main", or
+// "tag v1.2.0".
+func (r Run) Ref() string {
+	if r.Tag != "" {
+		return "tag " + r.Tag
+	}
+	return r.Branch
+}
+
+// TagLane is the Lane of every tag's runs.
+const TagLane = "refs/tags/*"
+
+// Lane names the runs that supersede one another at an environment and
+// share caches: a branch's runs, or every tag's (so that of two tags
+// pushed one after the other, the later one wins, as of two commits of a
+// branch). No branch can be named TagLane: git refuses "*" in refs.
+func (r Run) Lane() string {
+	if r.Tag != "" {
+		return TagLane
+	}
+	return r.Branch
+}
+
+// AppName is the name of the app the run delivers; empty for a
+// repository of one app.
+func (r Run) AppName() string {
+	if r.App == nil {
+		return ""
+	}
+	return r.App.Name
+}
+
+// PromoteRequest asks a run to deploy to Environment the package that
+// From released at the run's commit, with no checks and no build.
+type PromoteRequest struct {
+	Environment string `json:"environment"`
+	From        string `json:"from"`
+	// By is who asked, for the commit status and the release history.
+	By string `json:"by,omitempty"`
+}
+
+// RetryRequest asks a run to resume the execution Of (an ARN), which
+// failed or stopped, at Environment, with the package Of deployed.
+type RetryRequest struct {
+	Of          string `json:"of"`
+	Environment string `json:"environment"`
+	// StartedAt is when the run being retried started (RFC 3339), as the
+	// pipeline recorded it: the retry stands in its place among the runs
+	// of its branch, so that it never goes over a newer commit. The deploy
+	// step sets it from its own record; a value given in the input is
+	// replaced.
+	StartedAt string `json:"startedAt,omitempty"`
+	// By is who asked, for the commit status and the release history.
+	By string `json:"by,omitempty"`
+}
+
+// FreezeOverride is a person's word that a run may deploy during a freeze
+// window, and why.
+type FreezeOverride struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
 }
 
 // PullRequest is the pull request a run is for.
@@ -146,6 +254,22 @@ var nameUnsafe = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
 // because the commit is always kept whole.
 func ExecutionName(repo Repository, branch, commit string) string {
 	return executionName(repo, branch, commit, MaxExecutionName)
+}
+
+// RunExecutionName is the deterministic name of run's execution:
+// ExecutionName, with a tag's run named "tag-<tag>" where a branch is,
+// and an app's run with "-<app>" after the repository's slug
+// ("platform-api-main-1a2b3c4").
+func RunExecutionName(run Run) string {
+	ref := run.Branch
+	if run.Tag != "" {
+		ref = "tag-" + run.Tag
+	}
+	repo := run.Repository
+	if run.App != nil {
+		repo.Slug += "-" + run.App.Name
+	}
+	return ExecutionName(repo, ref, run.Commit)
 }
 
 // executionName is ExecutionName in at most size characters.

@@ -38,6 +38,54 @@ type Plan struct {
 	// and samconfig.toml that differ from the default branch's and were
 	// not used: they take effect once they are on the default branch.
 	Ignored []IgnoredSetting `json:"ignored,omitempty"`
+	// Dir is the app's folder in the repository, for an app of a
+	// repository with several; empty for the root. The checks run there
+	// and Template is in it.
+	Dir string `json:"dir,omitempty"`
+	// Skipped are the environments the ref deploys to that this push
+	// leaves out, with why (their paths matched none of its changes).
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Apps is set for a push of a repository with several apps: what
+	// becomes of each. The run starts the runs of those delivered, says
+	// on the commit why the others are not, and ends.
+	Apps []AppDelivery `json:"apps,omitempty"`
+	// Ready is set when a push stops before an environment with
+	// promotion: manual: Environments end before it, and it is reached
+	// only by stackflow promote.
+	Ready *ReadyToPromote `json:"ready,omitempty"`
+}
+
+// Skipped is an environment or an app a push leaves out, and why.
+type Skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// AppDelivery is what a push does with one app of its repository.
+type AppDelivery struct {
+	Name string `json:"name"`
+	// Deliver is true when the app gets a run of its own.
+	Deliver bool `json:"deliver"`
+	// Reason says why, for people: "changed services/api/main.go", or
+	// "skipped: no change under services/api/**".
+	Reason string `json:"reason"`
+	// Run is the app's run; Execution its execution's name and Input
+	// its input, as StartExecution takes them.
+	Run       Run    `json:"run"`
+	Execution string `json:"execution"`
+	Input     string `json:"input"`
+}
+
+// ReadyToPromote is the environment that a push's run stops before,
+// since it takes promotions only, and the environment it would be
+// promoted from.
+type ReadyToPromote struct {
+	Environment string `json:"environment"`
+	// From is the environment before it in the plan; empty when the
+	// branch reaches no environment before it.
+	From string `json:"from,omitempty"`
+	// Command is the command that promotes it.
+	Command string `json:"command"`
 }
 
 // DefaultBranch is a repository's default branch (Bitbucket's mainbranch)
@@ -106,6 +154,39 @@ type Environment struct {
 	Protected bool `json:"protected,omitempty"`
 	// PullRequest is set when the stack is a pull request's preview.
 	PullRequest int `json:"pullRequest,omitempty"`
+	// App is the app whose environment this is, in a repository with
+	// several; its releases are the app's own.
+	App string `json:"app,omitempty"`
+	// ManualPromotion is true when pushes stop before this environment:
+	// only stackflow promote deploys to it.
+	ManualPromotion bool `json:"manualPromotion,omitempty"`
+	// Freeze are the windows in which no run deploys to the environment,
+	// and FreezeAction what a run that reaches it in one does: "wait"
+	// (the default, also when empty) until the window ends, or "stop".
+	Freeze       []FreezeWindow `json:"freeze,omitempty"`
+	FreezeAction string         `json:"freezeAction,omitempty"`
+}
+
+// The freeze actions.
+const (
+	FreezeWait = "wait"
+	FreezeStop = "stop"
+)
+
+// FreezeWindow is one window of an environment's freeze: either from
+// Start to End, or from each time Cron fires for DurationSeconds. Times
+// and cron fields are read in TimeZone, an IANA time zone name ("UTC"
+// when empty).
+type FreezeWindow struct {
+	// Name says what the window is for, in messages ("holidays").
+	Name string `json:"name,omitempty"`
+	// Start and End are RFC 3339 times.
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
+	// Cron is a five-field cron expression of the window's starts.
+	Cron            string `json:"cron,omitempty"`
+	DurationSeconds int    `json:"durationSeconds,omitempty"`
+	TimeZone        string `json:"timeZone,omitempty"`
 }
 
 // SmokeCheck is one check of a deployed stack and what its answer must
@@ -250,6 +331,8 @@ type DeployInput struct {
 	// Failure is the caught error that led here: the smoke test's, for
 	// ActionPrepareRollback; any, for ActionGiveUp.
 	Failure *StateError `json:"failure,omitempty"`
+	// Source is the run's source step output, for ActionFindPackage.
+	Source *Source `json:"source,omitempty"`
 	// TaskToken is the approval's task token, for ActionRequestApproval
 	// only. It is a secret: never logged, never returned.
 	TaskToken string `json:"taskToken,omitempty"`

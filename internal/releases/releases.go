@@ -23,7 +23,10 @@ import (
 
 // Release is one successful deploy of an environment's stack.
 type Release struct {
-	Repository  string            `json:"repository"`
+	Repository string `json:"repository"`
+	// App is the app of a repository with several whose environment this
+	// is; empty for a repository of one app.
+	App         string            `json:"app,omitempty"`
 	Environment string            `json:"environment"`
 	Stack       string            `json:"stack"`
 	Commit      string            `json:"commit"`
@@ -42,6 +45,16 @@ type Release struct {
 	// demand.
 	RollbackOf string `json:"rollbackOf,omitempty"`
 	By         string `json:"by,omitempty"`
+	// PromotedFrom is set when the release is a promotion (stackflow
+	// promote): the environment whose release of the commit it deployed.
+	PromotedFrom string `json:"promotedFrom,omitempty"`
+	// RetryOf is set when a retry (stackflow retry) made the release: the
+	// execution it resumed.
+	RetryOf string `json:"retryOf,omitempty"`
+	// DuringFreeze is set when the release was deployed during one of the
+	// environment's freeze windows because a person said so
+	// (--during-freeze): who, and why.
+	DuringFreeze string `json:"duringFreeze,omitempty"`
 }
 
 type dynamoAPI interface {
@@ -61,8 +74,17 @@ type Store struct {
 // New returns the store of table.
 func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
 
-// partition is the key of an environment's releases.
+// partition is the key of an environment's releases; env is EnvKey's.
 func partition(repo, env string) string { return "release#" + repo + "#" + env }
+
+// EnvKey names the environment env of app (of a repository with several;
+// "" for none) as List takes it: "api/staging", or "staging".
+func EnvKey(app, env string) string {
+	if app == "" {
+		return env
+	}
+	return app + "/" + env
+}
 
 // Record stores r.
 func (s *Store) Record(ctx context.Context, r Release) error {
@@ -76,7 +98,8 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 	}
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	item := map[string]types.AttributeValue{
-		"pk":          str(partition(r.Repository, r.Environment)),
+		"pk":          str(partition(r.Repository, EnvKey(r.App, r.Environment))),
+		"app":         str(r.App),
 		"sk":          str(at.Format(time.RFC3339Nano) + "#" + r.Commit),
 		"repository":  str(r.Repository),
 		"environment": str(r.Environment),
@@ -89,6 +112,11 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 		"outputs":     &types.AttributeValueMemberM{Value: outputs},
 		"rollbackOf":  str(r.RollbackOf),
 		"by":          str(r.By),
+	}
+	for k, v := range map[string]string{"promotedFrom": r.PromotedFrom, "retryOf": r.RetryOf, "duringFreeze": r.DuringFreeze} {
+		if v != "" {
+			item[k] = str(v)
+		}
 	}
 	for k, v := range map[string]any{"deployed": r.Deployed, "package": r.Package} {
 		if reflect.ValueOf(v).IsNil() {
@@ -107,8 +135,8 @@ func (s *Store) Record(ctx context.Context, r Release) error {
 	return nil
 }
 
-// List returns at most limit releases of repository's environment env,
-// newest first; limit <= 0 means all.
+// List returns at most limit releases of repository's environment env
+// (EnvKey's, for an app's), newest first; limit <= 0 means all.
 func (s *Store) List(ctx context.Context, repository, env string, limit int) ([]Release, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -146,9 +174,10 @@ func fromItem(item map[string]types.AttributeValue) Release {
 		return ""
 	}
 	r := Release{
-		Repository: str("repository"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
+		Repository: str("repository"), App: str("app"), Environment: str("environment"), Stack: str("stack"), Commit: str("commit"),
 		Branch: str("branch"), Execution: str("execution"), TemplateURL: str("templateURL"),
 		RollbackOf: str("rollbackOf"), By: str("by"),
+		PromotedFrom: str("promotedFrom"), RetryOf: str("retryOf"), DuringFreeze: str("duringFreeze"),
 	}
 	if v := str("deployed"); v != "" {
 		var e pipeline.Environment
@@ -204,4 +233,70 @@ func (s *Store) Find(ctx context.Context, repository, env, commit string) (Relea
 			env, repository, commit, repository, env)
 	}
 	return *found, nil
+}
+
+// RunRecord is what the pipeline keeps of a run that reached an
+// environment, so that stackflow retry can resume it with the package it
+// deployed: the package travels in the execution's state, which a later
+// execution cannot read, and a retry's input must not carry a package of
+// its own choosing.
+type RunRecord struct {
+	// Execution is the run's execution ARN.
+	Execution  string `json:"execution"`
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+	// StartedAt is when the run started, as it stands among the runs of
+	// its branch (a retry's is the run it retried).
+	StartedAt time.Time        `json:"startedAt"`
+	Package   pipeline.Package `json:"package"`
+}
+
+func runKey(execution string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "run#" + execution},
+		"sk": &types.AttributeValueMemberS{Value: "run"},
+	}
+}
+
+// RecordRun keeps r, replacing what was kept of its execution.
+func (s *Store) RecordRun(ctx context.Context, r RunRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("record run %s: %w", r.Execution, err)
+	}
+	item := runKey(r.Execution)
+	item["run"] = &types.AttributeValueMemberS{Value: string(data)}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("record run %s: %w", pipeline.ExecutionNameOf(r.Execution), err)
+	}
+	return nil
+}
+
+// ErrNoRunRecord is Run's error for an execution that never reached an
+// environment.
+var ErrNoRunRecord = errors.New("the run never reached an environment")
+
+// Run returns what was kept of the execution's run, or ErrNoRunRecord.
+func (s *Store) Run(ctx context.Context, execution string) (RunRecord, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: "run#" + execution},
+		},
+	})
+	if err != nil {
+		return RunRecord{}, fmt.Errorf("read the record of %s: %w", pipeline.ExecutionNameOf(execution), err)
+	}
+	for _, item := range out.Items {
+		if v, ok := item["run"].(*types.AttributeValueMemberS); ok {
+			var r RunRecord
+			if err := json.Unmarshal([]byte(v.Value), &r); err != nil {
+				return RunRecord{}, fmt.Errorf("read the record of %s: %w", pipeline.ExecutionNameOf(execution), err)
+			}
+			return r, nil
+		}
+	}
+	return RunRecord{}, ErrNoRunRecord
 }

@@ -106,3 +106,42 @@ func TestFindAndRedeployable(t *testing.T) {
 		}
 	}
 }
+
+func TestPromotionFieldsAndRunRecords(t *testing.T) {
+	t.Parallel()
+	s := table(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)
+	r := Release{Repository: "acme/hello", Environment: "prod", Commit: "eeeeeee000000000000000000000000000000000", DeployedAt: at,
+		PromotedFrom: "staging", RetryOf: "arn:x:hello-main-eeeeeee", DuringFreeze: "ada: the fix for the outage", By: "ada"}
+	if err := s.Record(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx, "acme/hello", "prod", 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if g := got[0]; g.PromotedFrom != r.PromotedFrom || g.RetryOf != r.RetryOf || g.DuringFreeze != r.DuringFreeze || g.By != "ada" {
+		t.Errorf("got %+v, want the promotion's fields back", g)
+	}
+
+	if _, err := s.Run(ctx, "arn:x:never"); err != ErrNoRunRecord {
+		t.Errorf("got %v, want ErrNoRunRecord for a run never recorded", err)
+	}
+	rec := RunRecord{Execution: "arn:x:hello-main-eeeeeee", Repository: "acme/hello", Branch: "main", Commit: r.Commit, StartedAt: at,
+		Package: pipeline.Package{TemplateKey: "packages/acme/hello/eeeeeee/template.yaml", Functions: []pipeline.BuiltFunction{{Name: "Hello", Key: "artifacts/x.zip", SHA256: "ab", Size: 3}}}}
+	if err := s.RecordRun(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Run(ctx, rec.Execution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.StartedAt.Equal(at) || back.Package.Functions[0].SHA256 != "ab" || back.Branch != "main" {
+		t.Errorf("got %+v, want the record back", back)
+	}
+	// Releases of the environment are not mistaken for it, nor it for them.
+	if list, _ := s.List(ctx, "acme/hello", "prod", 0); len(list) != 1 {
+		t.Errorf("got %d releases, want 1", len(list))
+	}
+}

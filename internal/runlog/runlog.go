@@ -52,6 +52,12 @@ func (h handler) Handle(ctx context.Context, r slog.Record) error {
 			if info.run.Branch != "" {
 				r.AddAttrs(slog.String("branch", info.run.Branch))
 			}
+			if info.run.Tag != "" {
+				r.AddAttrs(slog.String("tag", info.run.Tag))
+			}
+			if a := info.run.AppName(); a != "" {
+				r.AddAttrs(slog.String("app", a))
+			}
 			if info.run.Commit != "" {
 				r.AddAttrs(slog.String("commit", info.run.Commit))
 			}

@@ -2,7 +2,9 @@
 // terminal: the recent runs of the pipeline (Client.Runs), one run's
 // timeline with each environment's result and the links to its console page
 // and stored logs (Client.Show), and the stored output of one of its steps
-// (Client.Logs).
+// (Client.Logs); and what people start: rollbacks, promotions and retries
+// (Client.Rollback, Client.Promote, Client.Retry), approvals and
+// rejections.
 //
 // Everything comes from the Step Functions API (ListExecutions,
 // DescribeExecution, GetExecutionHistory) and the artifact bucket: the

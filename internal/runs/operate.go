@@ -2,7 +2,6 @@ package runs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -174,27 +173,16 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, env, to
 				env, repo.FullName(), repo.FullName(), env)
 		}
 	}
-	settings := pipeline.Settings{}.WithDefaults()
 	// The run the release came from knows the pipeline's tuning.
-	if desc, err := c.describe(ctx, r.Execution); err == nil {
-		var in pipeline.ExecutionInput
-		if json.Unmarshal([]byte(aws.ToString(desc.Input)), &in) == nil && in.Run.Settings.PollSeconds > 0 {
-			settings = in.Run.Settings.WithDefaults()
-		}
-	}
-	input, _ := json.Marshal(pipeline.ExecutionInput{Run: pipeline.Run{
-		Repository: repo, Branch: r.Branch, Commit: r.Commit, Settings: settings,
+	run := pipeline.Run{
+		Repository: repo, Branch: r.Branch, Commit: r.Commit, Settings: c.settingsOf(ctx, r.Execution),
 		Rollback: &pipeline.RollbackRequest{Environment: env, By: by},
-	}})
-	out, err := c.ops.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(c.pipeline.StateMachineARN),
-		Name:            aws.String(rollbackName(repo, env, r.Commit, time.Now())),
-		Input:           aws.String(string(input)),
-	})
+	}
+	arn, err := c.start(ctx, run, rollbackName(repo, env, r.Commit, time.Now()))
 	if err != nil {
 		return "", r, fmt.Errorf("start the rollback: %w", err)
 	}
-	return aws.ToString(out.ExecutionArn), r, nil
+	return arn, r, nil
 }
 
 var unsafeName = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
@@ -202,12 +190,7 @@ var unsafeName = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
 // rollbackName is "<slug>-rollback-<env>-<sha7>-<time>", in Step Functions'
 // safe characters and at most 80 of them.
 func rollbackName(repo pipeline.Repository, env, commit string, at time.Time) string {
-	tail := "-rollback-" + env + "-" + pipeline.ShortSHA(commit) + "-" + at.UTC().Format("20060102T150405")
-	slug := unsafeName.ReplaceAllString(repo.Slug, "-")
-	if len(slug)+len(tail) > pipeline.MaxExecutionName {
-		slug = slug[:max(0, pipeline.MaxExecutionName-len(tail))]
-	}
-	return strings.Trim(unsafeName.ReplaceAllString(slug+tail, "-"), "-")
+	return runName(repo, "rollback", env, commit, at)
 }
 
 // apiCode returns the code and message of err when it is an AWS API error.

@@ -121,7 +121,7 @@ func TestShowTellsWhereAndWhyARunFailed(t *testing.T) {
 			checks = &tl.Steps[i]
 		}
 	}
-	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Close a preview?", "Run the checks", "Report the failure", "Run failed"}
+	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Several apps?", "Close a preview?", "Run the checks", "Report the failure", "Run failed"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("got states %q, want %q", names, want)
 	}
@@ -183,10 +183,14 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 	// path.
 	offPath := map[string]bool{}
 	for _, n := range []string{"Report the failure", "Run failed", "Failed or stopped?", "Report the run stopped", "Stop the run",
-		"Plan the rollback", "Take the preview's lock", "Is the preview free?", "Wait for the preview", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
+		"Plan the rollback", "Read the plan to redeploy", "Find the package to deploy", "Take the preview's lock", "Is the preview free?", "Wait for the preview", "Delete the preview stack", "Wait for the deletion", "Check the deletion", "Is the preview deleted?",
 		"Report the preview deleted", "Say the run waits for the environment", "Wait for the environment", "Ask for approval",
 		"Wait for approval", "The approval timed out", "Find the last good release", "Is there a release to go back to?",
-		"Deploy the last good release", "Give up the environment", "Environment failed", "No environment to deliver"} {
+		"Deploy the last good release", "Give up the environment", "Environment failed", "No environment to deliver",
+		// A push to several apps' runs, and an app's wait for those it comes after.
+		"Start the apps' runs", "Deliver this app?", "Start the app's run", "The app's run was started before", "Report the app skipped",
+		"The app's status was not posted", "Report the apps' runs", "Wait for the apps it comes after", "Look at the earlier app's run",
+		"Has it succeeded?", "Wait for the earlier app", "The earlier app is delivered", "Say why the earlier app failed", "The earlier app failed"} {
 		offPath[n] = true
 	}
 	for _, st := range definitionStates(t) {

@@ -40,6 +40,12 @@ type Run struct {
 	// Failure says where a run that did not succeed stopped; nil for
 	// runs that succeeded or still run.
 	Failure *Failure `json:"failure,omitempty"`
+	// RetryOf names the execution a retry (stackflow retry) resumed;
+	// PromotedFrom and PromotedTo the environments of a promotion
+	// (stackflow promote).
+	RetryOf      string `json:"retryOf,omitempty"`
+	PromotedFrom string `json:"promotedFrom,omitempty"`
+	PromotedTo   string `json:"promotedTo,omitempty"`
 }
 
 // Short is the run's commit abbreviated to seven characters.
@@ -81,6 +87,8 @@ var LogPhases = []Phase{PhaseChecks, PhasePackage, PhaseDeploy, PhaseSmoke}
 var phaseOf = map[string]Phase{
 	"Report the run started":                PhaseStatus,
 	"Plan the rollback":                     PhaseDeploy,
+	"Read the plan to redeploy":             PhaseSource,
+	"Find the package to deploy":            PhaseDeploy,
 	"Fetch the source and read the plan":    PhaseSource,
 	"Take the preview's lock":               PhaseDeploy,
 	"Delete the preview stack":              PhaseDeploy,
@@ -104,6 +112,10 @@ var phaseOf = map[string]Phase{
 	"Report the failure":                    PhaseStatus,
 	"Report the run stopped":                PhaseStatus,
 	"Stop the run":                          PhaseStatus,
+	"Start the app's run":                   PhaseSource,
+	"Report the app skipped":                PhaseStatus,
+	"Report the apps' runs":                 PhaseStatus,
+	"Look at the earlier app's run":         PhaseDeploy,
 }
 
 // Step statuses.
@@ -221,6 +233,10 @@ type Timeline struct {
 	// Note says how the run was chosen when that was not plain, such as
 	// the newest of several runs of one commit.
 	Note string `json:"note,omitempty"`
+	// Ready is the environment the run stopped before because it takes
+	// promotions only (promotion: manual), with the command that
+	// promotes the commit there.
+	Ready *pipeline.ReadyToPromote `json:"ready,omitempty"`
 
 	logKeys map[Phase]string // log keys the step outputs name
 	plan    *pipeline.Plan
@@ -247,6 +263,18 @@ func runOf(desc *sfn.DescribeExecutionOutput, now time.Time) Run {
 	var in pipeline.ExecutionInput
 	if json.Unmarshal([]byte(aws.ToString(desc.Input)), &in) == nil && in.Run.Repository.Slug != "" {
 		r.Repository, r.Branch, r.Commit = in.Run.Repository.FullName(), in.Run.Branch, in.Run.Commit
+		if in.Run.Tag != "" {
+			r.Branch = in.Run.Ref() // "tag v1.2.0": a tag's run has no branch
+		}
+		if a := in.Run.AppName(); a != "" {
+			r.Repository += " (" + a + ")"
+		}
+		if rt := in.Run.Retry; rt != nil {
+			r.RetryOf = pipeline.ExecutionNameOf(rt.Of)
+		}
+		if p := in.Run.Promote; p != nil {
+			r.PromotedFrom, r.PromotedTo = p.From, p.Environment
+		}
 	}
 	end := now
 	if desc.StopDate != nil {
@@ -486,7 +514,7 @@ func (b *builder) read(s *Step) {
 		if state.Source != nil && t.plan == nil {
 			plan := state.Source.Plan
 			t.plan = &plan
-			t.DefaultBranch, t.Ignored = plan.DefaultBranch, plan.Ignored
+			t.DefaultBranch, t.Ignored, t.Ready = plan.DefaultBranch, plan.Ignored, plan.Ready
 			for i, e := range plan.Environments {
 				if st, ok := b.envs[i]; ok && st.name == "" {
 					st.name = e.Name

@@ -353,17 +353,30 @@ func TestTimelineOfAFailedPromotion(t *testing.T) {
 	}
 }
 
-func TestRollbackName(t *testing.T) {
+func TestRunNames(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	repo := pipeline.Repository{Workspace: "acme", Slug: "hello"}
+	if got := runName(repo, "promote", "prod", "1a2b3c4d5e", at); got != "hello-promote-prod-1a2b3c4-20261126T093000000" {
+		t.Errorf("got %q", got)
+	}
+	// Two within one second are two names.
+	if a, b := runName(repo, "retry", "prod", "1a2b3c4", at), runName(repo, "retry", "prod", "1a2b3c4", at.Add(time.Millisecond)); a == b {
+		t.Errorf("got %q twice", a)
+	}
+}
+
+func TestRollbackName(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 9, 30, 0, 7e6, time.UTC)
 	valid := regexp.MustCompile(`^[0-9A-Za-z_-]{1,80}$`)
 	for _, tt := range []struct{ slug, want string }{
-		{"hello", "hello-rollback-prod-1a2b3c4-20261126T093000"},
-		{"hello.api", "hello-api-rollback-prod-1a2b3c4-20261126T093000"},
+		{"hello", "hello-rollback-prod-1a2b3c4-20261126T093000007"},
+		{"hello.api", "hello-api-rollback-prod-1a2b3c4-20261126T093000007"},
 		{strings.Repeat("s", 90), ""},
 	} {
 		got := rollbackName(pipeline.Repository{Workspace: "acme", Slug: tt.slug}, "prod", "1a2b3c4d5e", at)
-		if !valid.MatchString(got) || !strings.HasSuffix(got, "-rollback-prod-1a2b3c4-20261126T093000") {
+		if !valid.MatchString(got) || !strings.HasSuffix(got, "-rollback-prod-1a2b3c4-20261126T093000007") {
 			t.Errorf("%s: got %q (%d), want a valid name ending in the environment, commit and time", tt.slug, got, len(got))
 		}
 		if tt.want != "" && got != tt.want {

@@ -2,7 +2,9 @@
 // run's state on the commit in Bitbucket, linked to the execution in the
 // Step Functions console, and shown on the pushed branch and its pull
 // requests. A pull request's run reports under a key of its own, and once
-// its preview stack is up, links to the preview.
+// its preview stack is up, links to the preview. An app's run, in a
+// repository of several apps, reports under <Key>-<app>; a tag's run
+// names the tag and no branch.
 package status
 
 import (
@@ -128,7 +130,10 @@ const maxSubject = 100
 // notify publishes a short message about the run to the topic: a subject
 // that says what and how it ended, the status's line and the link.
 func (s *Service) notify(ctx context.Context, in pipeline.StatusInput, res pipeline.StatusResult) error {
-	what := fmt.Sprintf("%s %s at %s", in.Run.Repository.FullName(), in.Run.Branch, in.Run.Short())
+	what := fmt.Sprintf("%s %s at %s", in.Run.Repository.FullName(), in.Run.Ref(), in.Run.Short())
+	if a := in.Run.AppName(); a != "" {
+		what = fmt.Sprintf("%s (%s) %s at %s", in.Run.Repository.FullName(), a, in.Run.Ref(), in.Run.Short())
+	}
 	subject := bitbucket.Truncate("stackflow "+res.State+": "+what, maxSubject)
 	// SNS subjects are ASCII without line breaks.
 	subject = strings.Map(func(r rune) rune {
@@ -166,10 +171,14 @@ func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.S
 	st := bitbucket.BuildStatus{
 		Key:         s.key(in.Run),
 		State:       in.State,
-		Name:        s.cfg.Key + ": " + in.Run.Branch,
+		Name:        s.cfg.Key + ": " + in.Run.Ref(),
 		URL:         s.executionURL(in.Execution),
 		Description: describe(in),
-		RefName:     in.Run.Branch,
+		// A tag's status shows on its commit, under no branch.
+		RefName: in.Run.Branch,
+	}
+	if a := in.Run.AppName(); a != "" {
+		st.Name = s.cfg.Key + " " + a + ": " + in.Run.Ref()
 	}
 	if pr := in.Run.PullRequest; pr != nil {
 		st.Name = fmt.Sprintf("%s: pull request #%d (%s)", s.cfg.Key, pr.ID, in.Run.Branch)
@@ -206,10 +215,16 @@ func (s *Service) post(ctx context.Context, in pipeline.StatusInput) (pipeline.S
 // own, "<key>-pr-<id>", so that its status and the status of a push of the
 // same commit to the branch do not overwrite each other.
 func (s *Service) key(run pipeline.Run) string {
-	if run.PullRequest == nil {
+	suffix := ""
+	if run.App != nil {
+		suffix = "-" + run.App.Name
+	}
+	if run.PullRequest != nil {
+		suffix += fmt.Sprintf("-pr-%d", run.PullRequest.ID)
+	}
+	if suffix == "" {
 		return s.cfg.Key
 	}
-	suffix := fmt.Sprintf("-pr-%d", run.PullRequest.ID)
 	key := []rune(s.cfg.Key)
 	if room := bitbucket.MaxStatusKey - utf8.RuneCountInString(suffix); len(key) > room {
 		key = key[:max(room, 0)]

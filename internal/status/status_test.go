@@ -310,6 +310,27 @@ func TestHandle(t *testing.T) {
 				"url": consoleURL, "description": "Delivering e10dae2", "refname": "feature/greeting"},
 		},
 		{
+			name: "an app's run", in: func() pipeline.StatusInput {
+				in := input("SUCCESSFUL")
+				in.Run.App = &pipeline.AppRun{Name: "api"}
+				in.Description = "skipped: no change under services/api/**"
+				return in
+			},
+			wantBody: map[string]any{"key": "stackflow-api", "state": "SUCCESSFUL", "name": "stackflow api: main", "url": consoleURL,
+				"description": "skipped: no change under services/api/**", "refname": "main"},
+		},
+		{
+			name: "a tag's run of an app, long key", config: func(c *Config) { c.Key = strings.Repeat("k", 30) },
+			in: func() pipeline.StatusInput {
+				in := input("INPROGRESS")
+				in.Run.Branch, in.Run.Tag = "", "v1.2.0"
+				in.Run.App = &pipeline.AppRun{Name: "payments-api"}
+				return in
+			},
+			wantBody: map[string]any{"key": strings.Repeat("k", 27) + "-payments-api", "state": "INPROGRESS", "name": strings.Repeat("k", 30) + " payments-api: tag v1.2.0", "url": consoleURL,
+				"description": "Delivering e10dae2"},
+		},
+		{
 			name: "no execution", in: func() pipeline.StatusInput {
 				in := input("INPROGRESS")
 				in.Execution = ""

@@ -30,6 +30,8 @@ type fakeBitbucket struct {
 	requests []string
 	// answer, when not zero, is the status every request gets.
 	answer int
+	// yml, when set, is the default branch's stackflow.yml.
+	yml string
 }
 
 func newFakeBitbucket(t *testing.T) *fakeBitbucket {
@@ -51,6 +53,31 @@ func newFakeBitbucket(t *testing.T) *fakeBitbucket {
 			return
 		}
 		fmt.Fprintf(w, `{"type":"commit","hash":%q,"message":"Friendlier greeting\n"}`, match[0])
+	})
+	// The default branch and its stackflow.yml, whose prod takes release-*
+	// tags.
+	mux.HandleFunc("GET /2.0/repositories/acme/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"type":"repository","full_name":"acme/hello","mainbranch":{"type":"branch","name":"main"}}`)
+	})
+	mux.HandleFunc("GET /2.0/repositories/acme/hello/refs/branches/main", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"type":"branch","name":"main","target":{"type":"commit","hash":%q}}`, mainHash)
+	})
+	mux.HandleFunc("GET /2.0/repositories/acme/hello/src/{commit}/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("commit") != mainHash || r.PathValue("path") != "stackflow.yml" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"type":"error","error":{"message":"No such file or directory"}}`)
+			return
+		}
+		f.mu.Lock()
+		yml := f.yml
+		f.mu.Unlock()
+		if yml == "" {
+			yml = "environments:\n  - {name: staging, branches: [main]}\n  - {name: prod, tags: ['release-*']}\n"
+		}
+		io.WriteString(w, yml)
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -263,5 +290,60 @@ func TestPullRequestRefused(t *testing.T) {
 				t.Errorf("logs %s: want %q", l, tt.wantLog)
 			}
 		})
+	}
+}
+
+// A pushed tag starts a run when an environment of the default branch's
+// stackflow.yml takes it, and is ignored with the reason when none does;
+// a deleted tag starts nothing.
+func TestTagsStartRunsWhenAnEnvironmentTakesThem(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	body := []byte(`{"repository":{"full_name":"acme/hello"},"push":{"changes":[
+		{"old":null,"new":{"type":"tag","name":"release-7","target":{"hash":"` + mainHash + `"}},"created":true},
+		{"old":null,"new":{"type":"tag","name":"nightly","target":{"hash":"` + mainHash + `"}},"created":true},
+		{"old":{"type":"tag","name":"release-6","target":{"hash":"` + mainHash + `"}},"new":null,"closed":true}]}}`)
+	got := h.deliver(t, delivery("repo:push", body, sign(body)))
+	if got.status != 202 {
+		t.Fatalf("got %d %+v, want 202", got.status, got.resp)
+	}
+	want := Response{
+		Started:    []Execution{{Tag: "release-7", Commit: mainHash, Execution: h.execARN("hello-tag-release-7-e10dae2")}},
+		Duplicates: []Execution{},
+		Ignored: []Ignored{
+			{Ref: "nightly", Reason: "tag nightly: no environment takes it (tags: in stackflow.yml on the default branch)"},
+			{Ref: "release-6", Reason: "tag release-6 deleted: nothing to deliver"},
+		},
+	}
+	if !reflect.DeepEqual(got.resp, want) {
+		t.Errorf("got %+v\nwant %+v", got.resp, want)
+	}
+	out, err := h.sfn.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(got.resp.Started[0].Execution)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := aws.ToString(out.Input); !strings.Contains(in, `"branch":"","tag":"release-7"`) || strings.Contains(in, `"push"`) {
+		t.Errorf("got input %s, want the tag's run, without a push", in)
+	}
+
+	// A broken stackflow.yml on the default branch: the tag's run starts,
+	// to fail at its first step and say so on the commit.
+	h.bb.mu.Lock()
+	h.bb.yml = "environments:\n  - name: prod\n    tags: v*\n"
+	h.bb.mu.Unlock()
+	broken := []byte(`{"repository":{"full_name":"acme/hello"},"push":{"changes":[
+		{"old":null,"new":{"type":"tag","name":"anything","target":{"hash":"` + featHash + `"}},"created":true}]}}`)
+	got = h.deliver(t, delivery("repo:push", broken, sign(broken)))
+	if got.status != 202 || len(got.resp.Started) != 1 {
+		t.Errorf("with a broken stackflow.yml: got %d %+v, want the tag's run started", got.status, got.resp)
+	}
+
+	// Bitbucket out of reach: the delivery fails, to be delivered again.
+	h.bb.mu.Lock()
+	h.bb.answer = 503
+	h.bb.mu.Unlock()
+	got = h.deliver(t, delivery("repo:push", body, sign(body)))
+	if got.status != 500 {
+		t.Errorf("with Bitbucket down: got %d, want 500", got.status)
 	}
 }

@@ -1,7 +1,14 @@
 // Package webhook is the service behind the pipeline's HTTP API route
 // POST /webhook: it verifies a Bitbucket delivery, reads its event and
-// starts one Step Functions execution per pushed branch, or one for a pull
-// request that was created, updated, merged or declined.
+// starts one Step Functions execution per pushed branch or tag, or one for
+// a pull request that was created, updated, merged or declined.
+//
+// A pushed tag starts a run only when an environment on the default
+// branch's stackflow.yml (or one of its apps') takes it (tags: ["v*"]):
+// the service reads those files through Bitbucket's API with the
+// pipeline's token. A branch's run carries the push's old head and its
+// forced and truncated flags, from which the run reads what the push
+// changed for path filters.
 //
 // Nothing starts unless the delivery's signature matches the webhook
 // secret; without a secret every delivery is refused. Execution names and
@@ -16,6 +23,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -34,6 +42,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/bitbucket"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	sources "github.com/stackflow/stackflow/internal/source"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -107,10 +116,12 @@ type Response struct {
 	Ignored    []Ignored   `json:"ignored"`
 }
 
-// Execution is the execution that delivers one pushed branch, or a pull
-// request's source branch.
+// Execution is the execution that delivers one pushed branch or tag, or a
+// pull request's source branch.
 type Execution struct {
 	Branch string `json:"branch"`
+	// Tag is the pushed tag, for a tag's run (Branch is then empty).
+	Tag    string `json:"tag,omitempty"`
 	Commit string `json:"commit"`
 	// PullRequest is the pull request's id, for a pull request's run.
 	PullRequest int `json:"pullRequest,omitempty"`
@@ -260,11 +271,39 @@ func (s *Service) push(ctx context.Context, ev *bitbucket.PushEvent) outcome {
 		}
 		run := pipeline.Run{
 			Repository: repo,
-			Branch:     c.New.Name,
 			Commit:     c.New.Target.Hash,
 			Settings:   s.cfg.Settings,
 		}
-		exec, dup, err := s.start(ctx, run, pipeline.ExecutionName(run.Repository, run.Branch, run.Commit))
+		if c.New.Type == bitbucket.RefTag {
+			wanted, err := s.takesTag(ctx, repo, c.New.Name)
+			var invalid *pipeline.ConfigInvalid
+			if errors.As(err, &invalid) {
+				// A broken stackflow.yml on the default branch: the run
+				// fails at its first step and says so on the commit.
+				wanted, err = true, nil
+			}
+			switch {
+			case s.cfg.TokenARN == "":
+				resp.Ignored = append(resp.Ignored, Ignored{Ref: ref, Reason: fmt.Sprintf(
+					"tag %s: the webhook has no Bitbucket token (BITBUCKET_TOKEN_ARN) to read which environments take tags", c.New.Name)})
+				continue
+			case err != nil:
+				failed = append(failed, fmt.Errorf("tag %s: %w", c.New.Name, err))
+				continue
+			case !wanted:
+				resp.Ignored = append(resp.Ignored, Ignored{Ref: ref, Reason: fmt.Sprintf(
+					"tag %s: no environment takes it (tags: in stackflow.yml on the default branch)", c.New.Name)})
+				continue
+			}
+			run.Tag = c.New.Name
+		} else {
+			run.Branch = c.New.Name
+			run.Push = &pipeline.Push{Forced: c.Forced, Truncated: c.Truncated}
+			if c.Old != nil && isFullHash(c.Old.Target.Hash) {
+				run.Push.Old = c.Old.Target.Hash
+			}
+		}
+		exec, dup, err := s.start(ctx, run, pipeline.RunExecutionName(run))
 		switch {
 		case err != nil:
 			failed = append(failed, fmt.Errorf("start %s: %w", exec.Execution, err))
@@ -292,14 +331,12 @@ func deliverable(c bitbucket.Change) (ref, reason string) {
 		return "", "change names no ref"
 	case c.New == nil:
 		return c.Old.Name, fmt.Sprintf("%s %s deleted: nothing to deliver", c.Old.Type, c.Old.Name)
-	case c.New.Type == bitbucket.RefTag:
-		return c.New.Name, fmt.Sprintf("tag %s: tags are not delivered", c.New.Name)
-	case c.New.Type != bitbucket.RefBranch:
-		return c.New.Name, fmt.Sprintf("%s %s: only branches are delivered", c.New.Type, c.New.Name)
+	case c.New.Type != bitbucket.RefBranch && c.New.Type != bitbucket.RefTag:
+		return c.New.Name, fmt.Sprintf("%s %s: only branches and tags are delivered", c.New.Type, c.New.Name)
 	case c.New.Name == "":
-		return "", "branch without a name"
+		return "", string(c.New.Type) + " without a name"
 	case !isFullHash(c.New.Target.Hash):
-		return c.New.Name, fmt.Sprintf("branch %s: the payload has no full commit hash", c.New.Name)
+		return c.New.Name, fmt.Sprintf("%s %s: the payload has no full commit hash", c.New.Type, c.New.Name)
 	}
 	return c.New.Name, ""
 }
@@ -361,6 +398,24 @@ func (s *Service) pullRequest(ctx context.Context, key bitbucket.EventKey, ev *b
 	return accepted(Response{Started: []Execution{exec}})
 }
 
+// takesTag reports whether an environment on the default branch of repo
+// takes tag, reading its stackflow.yml files through Bitbucket's API with
+// the pipeline's token: where a commit deploys is the default branch's to
+// say, and a tag no environment takes starts nothing.
+func (s *Service) takesTag(ctx context.Context, repo pipeline.Repository, tag string) (bool, error) {
+	secret, err := s.secrets.Get(ctx, s.cfg.TokenARN)
+	if err != nil {
+		return false, fmt.Errorf("read Bitbucket token (BITBUCKET_TOKEN_ARN): %w", err)
+	}
+	creds, err := bitbucket.ParseCredentials(secret)
+	if err != nil {
+		return false, fmt.Errorf("bitbucket token in %s: %w", s.cfg.TokenARN, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	return sources.TakesTag(ctx, bitbucket.NewClient(s.cfg.APIURL, "", creds, s.cfg.HTTPClient), repo, tag)
+}
+
 // resolve returns the full hash of the commit hash abbreviates, through
 // Bitbucket's API, or the answer refusing the delivery.
 func (s *Service) resolve(ctx context.Context, repo pipeline.Repository, pr int, hash string) (string, outcome, bool) {
@@ -399,7 +454,7 @@ func (s *Service) resolve(ctx context.Context, repo pipeline.Repository, pr int,
 // start starts the execution name that delivers run. dup reports an
 // execution of the same name that already exists.
 func (s *Service) start(ctx context.Context, run pipeline.Run, name string) (exec Execution, dup bool, err error) {
-	exec = Execution{Branch: run.Branch, Commit: run.Commit, Execution: executionARN(s.cfg.StateMachineARN, name)}
+	exec = Execution{Branch: run.Branch, Tag: run.Tag, Commit: run.Commit, Execution: executionARN(s.cfg.StateMachineARN, name)}
 	if run.PullRequest != nil {
 		exec.PullRequest = run.PullRequest.ID
 	}
@@ -511,7 +566,7 @@ func (s *Service) logDelivery(ctx context.Context, req events.APIGatewayV2HTTPRe
 	names := func(es []Execution) []string {
 		var out []string
 		for _, e := range es {
-			name := e.Branch + "@" + pipeline.ShortSHA(e.Commit)
+			name := cmp.Or(e.Branch, "tag "+e.Tag) + "@" + pipeline.ShortSHA(e.Commit)
 			if e.PullRequest != 0 {
 				name += fmt.Sprintf(" (pull request #%d)", e.PullRequest)
 			}

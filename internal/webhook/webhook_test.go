@@ -291,7 +291,7 @@ func TestEvents(t *testing.T) {
 					Duplicates: []Execution{},
 					Ignored: []Ignored{
 						{Ref: "old-experiment", Reason: "branch old-experiment deleted: nothing to deliver"},
-						{Ref: "v1.2.0", Reason: "tag v1.2.0: tags are not delivered"},
+						{Ref: "v1.2.0", Reason: "tag v1.2.0: no environment takes it (tags: in stackflow.yml on the default branch)"},
 					},
 				}
 			},
@@ -331,7 +331,7 @@ func TestEvents(t *testing.T) {
 				return Response{Started: []Execution{}, Duplicates: []Execution{}, Ignored: []Ignored{
 					{Ref: "gone", Reason: "branch gone deleted: nothing to deliver"},
 					{Ref: "v0", Reason: "tag v0 deleted: nothing to deliver"},
-					{Ref: "v1", Reason: "tag v1: tags are not delivered"},
+					{Ref: "v1", Reason: "tag v1: no environment takes it (tags: in stackflow.yml on the default branch)"},
 					{Ref: "short", Reason: "branch short: the payload has no full commit hash"},
 				}}
 			},
@@ -440,7 +440,7 @@ func TestRedelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10,"lockPollSeconds":20,"lockLeaseSeconds":900}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10,"lockPollSeconds":20,"lockLeaseSeconds":900},"push":{"old":"9fceb02d0ae598e95dc970b74767f19372d61af8"}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}
@@ -458,7 +458,7 @@ func TestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2,"lockPollSeconds":20,"lockLeaseSeconds":30}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2,"lockPollSeconds":20,"lockLeaseSeconds":30},"push":{}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}
@@ -552,7 +552,7 @@ func TestLogLine(t *testing.T) {
 		"repository":  "acme/hello",
 		"status":      float64(202),
 		"started":     []any{"main@e10dae2", "feature/greeting@a94a8fe"},
-		"ignored":     []any{"branch old-experiment deleted: nothing to deliver", "tag v1.2.0: tags are not delivered"},
+		"ignored":     []any{"branch old-experiment deleted: nothing to deliver", "tag v1.2.0: no environment takes it (tags: in stackflow.yml on the default branch)"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got log line\n%v\nwant\n%v", got, want)

@@ -38,6 +38,13 @@
 //     directory" otherwise. These are what the pipeline reads stackflow.yml
 //     from the default branch with. Paths are from the app's folder, as in
 //     archives.
+//   - GET /2.0/repositories/{workspace}/{slug}/diffstat/{spec} answers
+//     the files a commit changed, computed by git: spec is a commit
+//     (against its first parent) or "<source>..<destination>", the commit
+//     with the changes first as Bitbucket has it, against their merge base
+//     (topic=true, the default) or the destination (topic=false), with
+//     renames unless renames=false; paginated_diffstats of five files a
+//     page (Bitbucket's are 500), linked by next.
 //   - Every request needs the server's token, as "Authorization: Bearer
 //     <token>" (an access token) or Basic auth with any user name and the
 //     token as password (an API token); otherwise 401. An unknown
@@ -59,7 +66,8 @@
 // the source commit's hash), for Deliver to send.
 //
 // What differs from Bitbucket: plain HTTP on 127.0.0.1; one repository per
-// server; no rate limits, redirects to storage, pagination beyond one page,
+// server; no rate limits, redirects to storage, pagination beyond one page
+// (but the diffstat's), lines added and removed in a diffstat (always 0),
 // src's format=meta, or branch names in archive or commit URLs. Pull
 // requests live only in the server's memory and have no API of their own;
 // merging one merges nothing in git (its payload's merge_commit is null,

@@ -178,6 +178,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET "+repo, s.handleRepository)
 	api.HandleFunc("GET "+repo+"/refs/branches/{name...}", s.handleBranch)
 	api.HandleFunc("GET "+repo+"/src/{commit}/{path...}", s.handleSource)
+	api.HandleFunc("GET "+repo+"/diffstat/{spec}", s.handleDiffstat)
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "Resource not found", nil)
 	})

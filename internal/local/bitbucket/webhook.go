@@ -36,10 +36,26 @@ const (
 // the repository and actor described. internal/bitbucket.ParseEvent
 // accepts it.
 func (s *Server) PushPayload(branch, sha string) ([]byte, error) {
-	ctx := context.Background()
 	if branch == "" || branch == "HEAD" {
 		return nil, errors.New("push payload: a branch name is needed")
 	}
+	return s.pushPayload(bitbucket.RefBranch, branch, sha)
+}
+
+// TagPushPayload returns the body of a repo:push event for the push of a
+// new tag named tag at the commit sha, as Bitbucket Cloud sends it: one
+// change with no old ref, created, whose new ref is of type "tag".
+func (s *Server) TagPushPayload(tag, sha string) ([]byte, error) {
+	if tag == "" {
+		return nil, errors.New("push payload: a tag name is needed")
+	}
+	return s.pushPayload(bitbucket.RefTag, tag, sha)
+}
+
+// pushPayload is the payload of a push of the ref name, of type typ, to
+// sha: a branch from sha's first parent, a tag created.
+func (s *Server) pushPayload(typ bitbucket.RefType, branch, sha string) ([]byte, error) {
+	ctx := context.Background()
 	full, err := s.git.resolve(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("push payload of %s: %w", branch, err)
@@ -49,7 +65,7 @@ func (s *Server) PushPayload(branch, sha string) ([]byte, error) {
 		return nil, fmt.Errorf("push payload of %s: %w", branch, err)
 	}
 	var parent *commitInfo
-	if len(c.Parents) > 0 {
+	if len(c.Parents) > 0 && typ == bitbucket.RefBranch {
 		p, err := s.git.commit(ctx, c.Parents[0])
 		if err != nil {
 			return nil, fmt.Errorf("push payload of %s: %w", branch, err)
@@ -81,14 +97,18 @@ func (s *Server) PushPayload(branch, sha string) ([]byte, error) {
 		return pc
 	}
 	ref := func(c commitInfo) *payloadRef {
-		return &payloadRef{
-			Type:   "branch",
+		ref := &payloadRef{
+			Type:   string(typ),
 			Name:   branch,
 			Target: commitJSON(c),
 			Links: map[string]link{
 				"html": {webRepo + "/branch/" + url.PathEscape(branch)},
 			},
 		}
+		if typ == bitbucket.RefTag {
+			ref.Links = map[string]link{"html": {webRepo + "/commits/tag/" + url.PathEscape(branch)}}
+		}
+		return ref
 	}
 	change := payloadChange{
 		New:     ref(c),

@@ -168,6 +168,36 @@
 //   - AWS::ApiGatewayV2::Stage: deploys its API: $default at the root, a
 //     named stage under /<name>. An API serves nothing until it has a
 //     stage; with several, $default or else the first by name.
+//   - AWS::ApiGateway::RestApi, a REST API (SAM's Api events, its implicit
+//     ServerlessRestApi and AWS::Serverless::Api): served by package
+//     internal/local/restapi on its own loopback port with the methods of
+//     its Body (or BodyS3Location), the Swagger or OpenAPI document SAM
+//     writes (Lambda proxy and static mock integrations, what SAM's Cors
+//     writes), and of its AWS::ApiGateway::Resource and
+//     AWS::ApiGateway::Method resources (Integration.Type AWS_PROXY or
+//     MOCK, whose default IntegrationResponse is the answer); its
+//     BinaryMediaTypes (~1 for /, as SAM writes them) and the body's
+//     x-amazon-apigateway-binary-media-types. Other integrations and
+//     CloneFrom fail the resource. Ref is its 10-character ID, GetAtt
+//     RootResourceId the ID of its root resource. Until it has a stage it
+//     answers 403 Missing Authentication Token.
+//   - AWS::ApiGateway::Stage serves the API under /<StageName> with its
+//     Variables; AWS::ApiGateway::Deployment needs a method (as on AWS:
+//     "The REST API doesn't contain any methods"), and its StageName makes
+//     that stage (SAM's Stage stage), with StageDescription.Variables.
+//     Every stage serves the API as it is now, not the deployment it
+//     names. The body's Lambda authorizers (SAM's Auth) run, as package
+//     restapi says. AWS::ApiGateway::Authorizer, ApiKey, UsagePlan,
+//     UsagePlanKey, RequestValidator, GatewayResponse and Account are
+//     recorded: those authorizers, API keys, usage plans, request
+//     validation and gateway responses are not applied.
+//   - AWS::Lambda::Url, a function URL (SAM's FunctionUrlConfig): served by
+//     package internal/local/httpapi (FunctionURL) on its own loopback
+//     port, every method and path to TargetFunctionArn (with its
+//     Qualifier); Ref and GetAtt FunctionArn are the function's (or
+//     alias's) ARN, GetAtt FunctionUrl
+//     https://<id>.lambda-url.<region>.on.aws/ (see below). AuthType
+//     AWS_IAM and Cors are not applied. An update keeps the port.
 //   - AWS::StepFunctions::StateMachine: created through the Step Functions
 //     API at Options.StepFunctionsEndpoint from Definition,
 //     DefinitionString or DefinitionS3Location, with
@@ -193,12 +223,24 @@
 // by stackflow's local engine", which rolls the stack back: that is how a
 // user sees what a local run cannot do.
 //
+// # What is not rehearsed
+//
+// Each type's entry in the engine's table also says which properties it
+// refuses (the engine fails a resource that gives one) and which it
+// accepts without applying them, and whether it is only recorded.
+// Supported, Unrehearsed and Translate read that same table for `stackflow
+// plan`: Translate makes a template plain CloudFormation with SAM's
+// translator as a change set would, and Unrehearsed lists what of it a
+// local run fails on or runs differently from AWS.
+//
 // # Differences from AWS
 //
-//   - An HTTP API's https://<id>.execute-api.<region>.amazonaws.com URL
-//     cannot be reached locally: wherever a resolved value (outputs,
-//     properties such as environment variables, Fn::Sub results) holds one
-//     of a local API, it is replaced by the API's http://127.0.0.1:<port>.
+//   - An API's https://<id>.execute-api.<region>.amazonaws.com URL (HTTP
+//     and REST APIs) and a function URL's
+//     https://<id>.lambda-url.<region>.on.aws cannot be reached locally:
+//     wherever a resolved value (outputs, properties such as environment
+//     variables, Fn::Sub results) holds one of a local API or URL, it is
+//     replaced by its http://127.0.0.1:<port>.
 //   - Functions' ARNs are the ones kumo's Lambda makes (its region and
 //     account), so that invoking them by ARN works.
 //   - SAM's translator looks AWS managed policies up in the map it bundles

@@ -100,6 +100,7 @@ type Engine struct {
 	changeSets map[string]*changeSet  // by change set ID
 	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
 	httpAPIs   map[string]*httpAPI    // the HTTP APIs among apis, by ID
+	restAPIs   map[string]*restAPI    // the REST APIs among apis, by ID
 	// qualified are the ARNs of the functions' versions and aliases this
 	// engine published, each to the name of its function.
 	qualified map[string]string
@@ -172,6 +173,7 @@ func New(opts Options) (*Engine, error) {
 		changeSets: map[string]*changeSet{},
 		apis:       map[string]localServer{},
 		httpAPIs:   map[string]*httpAPI{},
+		restAPIs:   map[string]*restAPI{},
 		qualified:  map[string]string{},
 		versions:   map[string]int{},
 
@@ -215,6 +217,7 @@ func (e *Engine) Close() error {
 	apis := e.apis
 	e.apis = map[string]localServer{}
 	e.httpAPIs = map[string]*httpAPI{}
+	e.restAPIs = map[string]*restAPI{}
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()

@@ -22,6 +22,16 @@ func init() {
 			create:  createFunction,
 			update:  updateFunction,
 			remove:  removeFunction,
+			refused: map[string]string{"Code.ImageUri": "container images do not run locally: give the code as a zip (SAM's CodeUri)"},
+			ignored: map[string]string{
+				"Architectures":        "functions run on this machine's architecture",
+				"VpcConfig":            "functions reach the network from this machine, not from the VPC",
+				"FileSystemConfigs":    "EFS file systems are not mounted locally",
+				"EphemeralStorage":     "/tmp is this machine's",
+				"SnapStart":            "functions start without SnapStart",
+				"DeadLetterConfig":     "failed asynchronous invocations are not sent to a dead-letter queue",
+				"CodeSigningConfigArn": "code signatures are not checked locally",
+			},
 		},
 	})
 }

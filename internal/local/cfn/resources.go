@@ -3,7 +3,9 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +32,18 @@ type kind struct {
 	update func(ctx context.Context, o *op, prev, next *resource) error
 	// remove deletes the resource; nil means there is nothing to delete.
 	remove func(ctx context.Context, o *op, r *resource) error
+
+	// What the engine does not rehearse of the type, which `stackflow
+	// plan` lists (Unrehearsed): ignored are the properties (a name, or a
+	// dotted path into one: Body.securityDefinitions) it accepts and does
+	// not apply, each with what that means locally; refused are those that
+	// fail the resource when given, each with the reason (register makes
+	// the engine refuse them); note says what the type as a whole does not
+	// do locally.
+	ignored, refused map[string]string
+	note             string
+	// recordedOnly is a type whose resources are only recorded.
+	recordedOnly bool
 }
 
 // kinds are the CloudFormation resource types the engine runs. Each file
@@ -47,15 +61,50 @@ func register(types map[string]*kind) {
 		if kinds[typ] != nil {
 			panic("cfn: resource type " + typ + " registered twice")
 		}
-		kinds[typ] = withIAM(typ, withDynamicReferences(typ, k))
+		kinds[typ] = withIAM(typ, withRefusals(withDynamicReferences(typ, k)))
 	}
+}
+
+// withRefusals is k failing a resource that gives one of k.refused.
+func withRefusals(k *kind) *kind {
+	if len(k.refused) == 0 {
+		return k
+	}
+	w := *k
+	refuse := func(props map[string]any) error {
+		for _, p := range slices.Sorted(maps.Keys(k.refused)) {
+			if prop(props, p) != nil {
+				return reasonf("%s is not supported by stackflow's local engine: %s", p, k.refused[p])
+			}
+		}
+		return nil
+	}
+	if k.create != nil {
+		w.create = func(ctx context.Context, o *op, r *resource) error {
+			if err := refuse(r.Props); err != nil {
+				return err
+			}
+			return k.create(ctx, o, r)
+		}
+	}
+	w.update = func(ctx context.Context, o *op, prev, next *resource) error {
+		if err := refuse(next.Props); err != nil {
+			return err
+		}
+		if k.update == nil {
+			return nil
+		}
+		return k.update(ctx, o, prev, next)
+	}
+	return &w
 }
 
 // recorded is a type whose resources are only recorded.
 func recorded(attrs, replace []string, name func(o *op, r *resource)) *kind {
 	return &kind{
-		attrs:   attrs,
-		replace: replace,
+		attrs:        attrs,
+		replace:      replace,
+		recordedOnly: true,
 		create: func(_ context.Context, o *op, r *resource) error {
 			name(o, r)
 			return nil
@@ -93,22 +142,24 @@ type localServer interface {
 	Close() error
 }
 
-// apiURL matches the URL API Gateway serves an HTTP API at.
-var apiURL = regexp.MustCompile(`https://([a-z0-9]{10})\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?`)
+// apiURL matches the URL API Gateway serves an API at
+// (https://<id>.execute-api.<region>.amazonaws.com), and a function URL
+// (https://<id>.lambda-url.<region>.on.aws).
+var apiURL = regexp.MustCompile(`https://(?:([a-z0-9]{10})\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?|([a-z0-9]{32})\.lambda-url\.[a-z0-9-]+\.on\.aws)`)
 
-// localURLsLocked replaces, in every string of v, the URL of an HTTP API
-// that runs locally by its local URL; the caller holds e.mu.
+// localURLsLocked replaces, in every string of v, the URL of an API or
+// function URL that runs locally by its local URL; the caller holds e.mu.
 func (e *Engine) localURLsLocked(v any) any {
 	if len(e.apis) == 0 {
 		return v
 	}
 	return mapStrings(v, func(s string) string {
-		if !strings.Contains(s, ".execute-api.") {
+		if !strings.Contains(s, ".execute-api.") && !strings.Contains(s, ".lambda-url.") {
 			return s
 		}
 		return apiURL.ReplaceAllStringFunc(s, func(u string) string {
-			id := apiURL.FindStringSubmatch(u)[1]
-			if srv, ok := e.apis[id]; ok {
+			m := apiURL.FindStringSubmatch(u)
+			if srv, ok := e.apis[m[1]+m[2]]; ok {
 				return srv.URL()
 			}
 			return u

@@ -32,6 +32,9 @@ type Route struct {
 	// Mock, when set, answers instead of a function: a mock integration
 	// with a static answer, as SAM's Cors writes for OPTIONS.
 	Mock *MockResponse
+	// Authorizer, when set, is the Lambda authorizer that must let a
+	// request through before it reaches the integration.
+	Authorizer *Authorizer
 }
 
 // MockResponse is the static answer of a mock integration.
@@ -77,6 +80,10 @@ func Parse(body map[string]any) (Definition, error) {
 		keys = append(keys, p)
 	}
 	sort.Strings(keys)
+	auths, err := authorizers(body)
+	if err != nil {
+		return def, fmt.Errorf("read the REST API's body: %w", err)
+	}
 	for _, p := range keys {
 		item, ok := paths[p].(map[string]any)
 		if !ok {
@@ -90,6 +97,9 @@ func Parse(body map[string]any) (Definition, error) {
 			r, err := parseOperation(p, method, op)
 			if err != nil {
 				return def, fmt.Errorf("read the REST API's body: %w", err)
+			}
+			if fields, ok := op.(map[string]any); ok {
+				r.Authorizer = securedBy(fields["security"], body["security"], auths)
 			}
 			def.Routes = append(def.Routes, r)
 		}
@@ -143,16 +153,30 @@ func parseOperation(path, method string, op any) (Route, error) {
 		return Route{}, err
 	}
 	r.Path, r.Method = path, method
-	if ms, ok := in["timeoutInMillis"].(float64); ok && ms > 0 {
+	if ms, ok := millis(in["timeoutInMillis"]); ok && ms > 0 {
 		r.Timeout = time.Duration(ms) * time.Millisecond
 	}
 	return r, nil
 }
 
+// millis reads a number of milliseconds, as JSON (float64) or YAML (int,
+// int64) decoders give it.
+func millis(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	}
+	return 0, false
+}
+
 // integration reads a Lambda proxy integration of type typ with uri.
 func integration(where, typ, uri string) (Route, error) {
 	if !strings.EqualFold(typ, "aws_proxy") {
-		return Route{}, fmt.Errorf("%s: integration type %q does not run locally; only Lambda proxy integrations (aws_proxy) do", where, typ)
+		return Route{}, fmt.Errorf("%s: integration type %q does not run locally; only Lambda proxy (aws_proxy) and static mock integrations do", where, typ)
 	}
 	fn, err := FunctionFromURI(uri)
 	if err != nil {
@@ -170,27 +194,43 @@ func parseMock(where string, in map[string]any) (*MockResponse, error) {
 	if def == nil {
 		return nil, fmt.Errorf("%s: the mock integration has no default response", where)
 	}
+	params, _ := def["responseParameters"].(map[string]any)
+	templates, _ := def["responseTemplates"].(map[string]any)
+	mock, err := MockFrom(def["statusCode"], params, templates)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return mock, nil
+}
+
+// MockFrom reads the static answer of a mock integration from its default
+// integration response: its statusCode (a string or a number; none means
+// 200), its responseParameters (method.response.header.<name> to a quoted
+// literal, '*') and its responseTemplates, whose application/json template
+// must be literal text (no Velocity: $ or #). An OpenAPI body's
+// x-amazon-apigateway-integration and an AWS::ApiGateway::Method's
+// Integration.IntegrationResponses give the same three.
+func MockFrom(statusCode any, params, templates map[string]any) (*MockResponse, error) {
 	mock := &MockResponse{StatusCode: 200, Headers: map[string]string{}}
-	if s, ok := def["statusCode"].(string); ok {
+	if statusCode != nil {
+		s := fmt.Sprint(statusCode)
 		code, err := strconv.Atoi(s)
 		if err != nil || code < 100 || code > 599 {
-			return nil, fmt.Errorf("%s: the mock integration's statusCode %q is not an HTTP status", where, s)
+			return nil, fmt.Errorf("the mock integration's statusCode %q is not an HTTP status", s)
 		}
 		mock.StatusCode = code
 	}
-	params, _ := def["responseParameters"].(map[string]any)
 	for k, v := range params {
 		name, ok := strings.CutPrefix(k, "method.response.header.")
 		s, _ := v.(string)
 		if !ok || len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
-			return nil, fmt.Errorf("%s: the mock integration's response parameter %s = %v does not run locally; only literal header values ('...') do", where, k, v)
+			return nil, fmt.Errorf("the mock integration's response parameter %s = %v does not run locally; only literal header values ('...') do", k, v)
 		}
 		mock.Headers[name] = s[1 : len(s)-1]
 	}
-	templates, _ := def["responseTemplates"].(map[string]any)
 	if t, ok := templates["application/json"].(string); ok {
 		if strings.ContainsAny(t, "$#") {
-			return nil, fmt.Errorf("%s: the mock integration's response template uses Velocity, which does not run locally; only literal templates do", where)
+			return nil, errors.New("the mock integration's response template uses Velocity, which does not run locally; only literal templates do")
 		}
 		mock.Body = t
 	}
@@ -232,6 +272,8 @@ type Method struct {
 	IntegrationType, IntegrationURI string
 	// Timeout is its Integration's TimeoutInMillis; 0 means the server's.
 	Timeout time.Duration
+	// Mock is the static answer of a MOCK integration (MockFrom).
+	Mock *MockResponse
 }
 
 // ResourceRoutes returns the routes of a REST API built from
@@ -270,8 +312,13 @@ func ResourceRoutes(rootID string, resources []Resource, methods []Method) ([]Ro
 		if _, ok := methodNames[method]; !ok {
 			return nil, fmt.Errorf("method %s %s: want GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY", m.HTTPMethod, p)
 		}
-		r, err := integration(method+" "+p, m.IntegrationType, m.IntegrationURI)
-		if err != nil {
+		var r Route
+		if strings.EqualFold(m.IntegrationType, "mock") {
+			if m.Mock == nil {
+				return nil, fmt.Errorf("%s %s: the mock integration has no static answer", method, p)
+			}
+			r.Mock = m.Mock
+		} else if r, err = integration(method+" "+p, m.IntegrationType, m.IntegrationURI); err != nil {
 			return nil, err
 		}
 		r.Path, r.Method, r.Timeout = p, method, m.Timeout

@@ -150,20 +150,24 @@ func TestParseReadsWhatTheTranslatorWrites(t *testing.T) {
 	}
 }
 
+// TestParseReadsIntegrationTimeouts: as JSON decodes numbers (float64)
+// and as YAML does (int, int64).
 func TestParseReadsIntegrationTimeouts(t *testing.T) {
 	t.Parallel()
-	def, err := Parse(map[string]any{"paths": map[string]any{"/slow": map[string]any{"get": map[string]any{
-		"x-amazon-apigateway-integration": map[string]any{
-			"type": "aws_proxy", "httpMethod": "POST", "timeoutInMillis": float64(1500),
-			"uri": "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:slow:live/invocations",
-		},
-	}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Route{{Path: "/slow", Method: "GET", Function: "arn:aws:lambda:eu-west-1:1:function:slow:live", Timeout: 1500 * time.Millisecond}}
-	if !reflect.DeepEqual(def.Routes, want) {
-		t.Errorf("got %+v, want %+v", def.Routes, want)
+	for _, ms := range []any{float64(1500), 1500, int64(1500)} {
+		def, err := Parse(map[string]any{"paths": map[string]any{"/slow": map[string]any{"get": map[string]any{
+			"x-amazon-apigateway-integration": map[string]any{
+				"type": "aws_proxy", "httpMethod": "POST", "timeoutInMillis": ms,
+				"uri": "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:slow:live/invocations",
+			},
+		}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Route{{Path: "/slow", Method: "GET", Function: "arn:aws:lambda:eu-west-1:1:function:slow:live", Timeout: 1500 * time.Millisecond}}
+		if !reflect.DeepEqual(def.Routes, want) {
+			t.Errorf("timeoutInMillis %T: got %+v, want %+v", ms, def.Routes, want)
+		}
 	}
 }
 
@@ -214,6 +218,7 @@ func TestResourceRoutesFollowParents(t *testing.T) {
 		{ResourceID: "root", HTTPMethod: "get", IntegrationType: "AWS_PROXY", IntegrationURI: uri},
 		{ResourceID: "user", HTTPMethod: "ANY", IntegrationType: "AWS_PROXY", IntegrationURI: uri, Timeout: time.Second},
 		{ResourceID: "rest", HTTPMethod: "POST", IntegrationType: "AWS_PROXY", IntegrationURI: uri},
+		{ResourceID: "users", HTTPMethod: "OPTIONS", IntegrationType: "MOCK", Mock: &MockResponse{StatusCode: 204}},
 	}
 	got, err := ResourceRoutes("root", resources, methods)
 	if err != nil {
@@ -223,6 +228,7 @@ func TestResourceRoutesFollowParents(t *testing.T) {
 		{Path: "/", Method: "GET", Function: fnARN},
 		{Path: "/users/{id}", Method: "ANY", Function: fnARN, Timeout: time.Second},
 		{Path: "/users/{id}/{proxy+}", Method: "POST", Function: fnARN},
+		{Path: "/users", Method: "OPTIONS", Mock: &MockResponse{StatusCode: 204}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
@@ -239,6 +245,7 @@ func TestResourceRoutesFollowParents(t *testing.T) {
 		{"two parts", []Resource{{ID: "a", ParentID: "root", PathPart: "a/b"}}, nil, "bad PathPart"},
 		{"bad method", nil, []Method{{ResourceID: "root", HTTPMethod: "FETCH", IntegrationType: "AWS_PROXY", IntegrationURI: uri}}, "want GET, POST"},
 		{"Lambda custom integration", nil, []Method{{ResourceID: "root", HTTPMethod: "GET", IntegrationType: "AWS", IntegrationURI: uri}}, `integration type "AWS" does not run locally`},
+		{"mock without an answer", nil, []Method{{ResourceID: "root", HTTPMethod: "OPTIONS", IntegrationType: "MOCK"}}, "no static answer"},
 		{"twice", nil, []Method{{ResourceID: "root", HTTPMethod: "GET", IntegrationType: "AWS_PROXY", IntegrationURI: uri}, {ResourceID: "root", HTTPMethod: "GET", IntegrationType: "AWS_PROXY", IntegrationURI: uri}}, "defined twice"},
 	}
 	for _, tt := range bad {

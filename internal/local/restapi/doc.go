@@ -10,7 +10,9 @@
 // OpenApiVersion is set) with its x-amazon-apigateway-integration,
 // x-amazon-apigateway-any-method and x-amazon-apigateway-binary-media-types;
 // ResourceRoutes reads an API built from AWS::ApiGateway::Resource and
-// AWS::ApiGateway::Method instead. Serve, Update and Close run it.
+// AWS::ApiGateway::Method instead (MockFrom reads a mock method's
+// answer). Serve, Update and Close run it; the local CloudFormation
+// (internal/local/cfn) does so for the REST APIs of a stack.
 //
 // Emulated as API Gateway does it:
 //
@@ -50,6 +52,20 @@
 //     (${stageVariables.name}).
 //   - Mock integrations with a static answer (a statusCode, literal header
 //     values and a literal template), which is what SAM writes for Cors.
+//   - Lambda authorizers of the body's security schemes (token and
+//     request, SAM's Auth.Authorizers with a FunctionArn), for the
+//     operations whose security (or the document's) names one: a request
+//     without its identity sources, or whose token does not match the
+//     identityValidationExpression, is 401 {"message":"Unauthorized"}
+//     without running the function; the function gets the TOKEN event
+//     (authorizationToken, methodArn) or the REQUEST event (the request's
+//     fields and methodArn); its error "Unauthorized" is 401, a policy
+//     that denies execute-api:Invoke on the method's ARN is 403
+//     {"Message":"User is not authorized to access this resource with an
+//     explicit deny"}, one that does not allow it 403 {"Message":"User is
+//     not authorized to access this resource"}, any other failure 500
+//     {"message": null}; an allowed request's event has
+//     requestContext.authorizer with principalId and the answer's context.
 //
 // What differs from AWS: the API is plain HTTP on 127.0.0.1 (no TLS,
 // custom domains or edge); every stage serves the API as it is now, not
@@ -58,7 +74,10 @@
 // and the identity fields other than sourceIp and userAgent are empty
 // strings rather than null; integrations other than Lambda proxy and
 // static mocks (Lambda custom, HTTP, AWS service, Velocity templates),
-// authorizers, API keys and usage plans, request validation, gateway
-// responses, resource policies, caching, throttling and the 6 MB Lambda
-// payload limit are not applied.
+// Cognito user pool and IAM authorizers, API keys and usage plans,
+// request validation, gateway responses, resource policies, caching,
+// throttling and the 6 MB Lambda payload limit are not applied. A Lambda
+// authorizer runs for every request: its answers are not cached
+// (authorizerResultTtlInSeconds), and the policy's conditions and
+// NotAction or NotResource are not read.
 package restapi

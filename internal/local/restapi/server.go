@@ -181,6 +181,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusRequestEntityTooLarge, tooLarge)
 		return
 	}
+	ev := s.event(r, api, stage, res, rt, params, body, id, extended, start)
+	if rt.Authorizer != nil {
+		auth, ok := s.authorize(w, r, rt.Authorizer, stage, ev, api)
+		if !ok {
+			return
+		}
+		ev.RequestContext.Authorizer = auth
+	}
 	if rt.Mock != nil {
 		for k, v := range rt.Mock.Headers {
 			w.Header().Set(k, v)
@@ -193,7 +201,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusInternalServerError, internalError)
 		return
 	}
-	ev := s.event(r, api, stage, res, rt, params, body, id, extended, start)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		message(w, http.StatusInternalServerError, internalError)

@@ -553,3 +553,43 @@ func TestABurstOfStartsAllRun(t *testing.T) {
 		}
 	}
 }
+
+// One execution starts another through aws-sdk:sfn:startExecution (a
+// second start of the same name is Sfn.ExecutionAlreadyExistsException,
+// which Catch sees), and waits for it through describeExecution, as a
+// push's run starts its apps' and an app's waits for those it comes after.
+func TestStartAndDescribeExecutionTasks(t *testing.T) {
+	t.Parallel()
+	child := machine(t, `{"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": true}, "End": true}}}`)
+	name := unique("app-run")
+	parent := machine(t, `{"StartAt": "Start it", "States": {
+		"Start it": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+			"Parameters": {"StateMachineArn.$": "$.machine", "Name.$": "$.name", "Input": "{\"app\":\"api\"}"},
+			"ResultSelector": {"arn.$": "$.ExecutionArn"}, "ResultPath": "$.started", "Next": "Start it again"},
+		"Start it again": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+			"Parameters": {"StateMachineArn.$": "$.machine", "Name.$": "$.name", "Input": "{\"app\":\"web\"}"},
+			"Catch": [{"ErrorEquals": ["Sfn.ExecutionAlreadyExistsException"], "ResultPath": "$.again", "Next": "Look at it"}],
+			"End": true},
+		"Look at it": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+			"Parameters": {"ExecutionArn.$": "$.started.arn"},
+			"ResultSelector": {"status.$": "$.Status", "name.$": "$.Name", "input.$": "$.Input"}, "ResultPath": "$.seen", "Next": "Done yet?"},
+		"Done yet?": {"Type": "Choice", "Choices": [{"Variable": "$.seen.status", "StringEquals": "RUNNING", "Next": "Wait"}], "Default": "End"},
+		"Wait": {"Type": "Wait", "Seconds": 1, "Next": "Look at it"},
+		"End": {"Type": "Succeed"}}}`)
+	got := finished(t, start(t, parent, unique("push-run"), `{"machine": "`+child+`", "name": "`+name+`"}`))
+	if got.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("got %s (%s: %s), want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
+	}
+	var out struct {
+		Started struct{ Arn string }
+		Again   struct{ Error string }
+		Seen    struct{ Status, Name, Input string }
+	}
+	outputOf(t, got, &out)
+	if !strings.HasSuffix(out.Started.Arn, ":"+name) || out.Again.Error != "Sfn.ExecutionAlreadyExistsException" {
+		t.Errorf("got started %q, second start %q; want the child's ARN and Sfn.ExecutionAlreadyExistsException", out.Started.Arn, out.Again.Error)
+	}
+	if out.Seen.Status != "SUCCEEDED" || out.Seen.Name != name || out.Seen.Input != `{"app":"api"}` {
+		t.Errorf("described %+v, want the child SUCCEEDED with the first start's input", out.Seen)
+	}
+}

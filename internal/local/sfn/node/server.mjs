@@ -803,10 +803,14 @@ const LAMBDA_ARN = /^arn:aws[a-zA-Z-]*:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)
 const SERVICE_ARN = /^arn:aws[a-zA-Z-]*:states:::([^:]+):([^.]+)(\.(sync|sync:2|waitForTaskToken))?$/u;
 
 // The AWS SDK integrations the service runs: the Step Functions API's own
-// StopExecution, so that an execution can stop itself or another. Each maps
+// StopExecution, so that an execution can stop itself or another,
+// StartExecution, so that one starts others (a push's run starting each
+// app's), and DescribeExecution, so that one waits for another. Each maps
 // a parameter's name to whether it is required.
 const SDK_ACTIONS = {
   'sfn:stopExecution': { ExecutionArn: true, Error: false, Cause: false },
+  'sfn:startExecution': { StateMachineArn: true, Name: false, Input: false, TraceHeader: false },
+  'sfn:describeExecution': { ExecutionArn: true, IncludedData: false },
 };
 
 // taskIds are a service task's resourceType and resource as its history
@@ -1144,7 +1148,7 @@ async function runTask(exec, name, state, input, attempt) {
 
   const m = SERVICE_ARN.exec(resource);
   const unsupported = () => runtimeError(
-    `The local Step Functions service does not run Task resource '${resource}': it runs Lambda functions, lambda:invoke, aws-sdk:sfn:stopExecution and .waitForTaskToken callbacks`,
+    `The local Step Functions service does not run Task resource '${resource}': it runs Lambda functions, lambda:invoke, aws-sdk:sfn:stopExecution, startExecution and describeExecution, and .waitForTaskToken callbacks`,
   );
   if (!m) throw unsupported();
   const [, service, action, , pattern] = m;
@@ -1251,10 +1255,12 @@ function sdkError(service, err) {
   return taskError(name, `${err.message} (Service: ${service}, Status Code: ${status}, Request ID: ${randomUUID()})`);
 }
 
-// runSdkTask runs an AWS SDK integration task (SDK_ACTIONS): today only
+// runSdkTask runs an AWS SDK integration task (SDK_ACTIONS):
 // sfn:stopExecution, which answers {"StopDate": ...} as the SDK's
-// StopExecutionOutput. An execution that stops itself ends ABORTED after
-// the task's TaskSucceeded event, as on AWS.
+// StopExecutionOutput (an execution that stops itself ends ABORTED after
+// the task's TaskSucceeded event, as on AWS), sfn:startExecution and
+// sfn:describeExecution, which answer as theirs; a failed call is
+// Sfn.<Code>Exception (Sfn.ExecutionAlreadyExistsException).
 function runSdkTask(exec, state, action, input, attempt, note) {
   const { ids } = attempt;
   scheduled(state, input, attempt, note);
@@ -1270,6 +1276,16 @@ function runSdkTask(exec, state, action, input, attempt, note) {
     if (input[field] !== undefined && typeof input[field] !== 'string') {
       throw failed(runtimeError(`The parameter ${field} of the ${action} task must be a string, not ${JSON.stringify(input[field])}`));
     }
+  }
+  if (action !== 'sfn:stopExecution') {
+    let output;
+    try {
+      output = action === 'sfn:startExecution' ? sdkStart(input) : sdkDescribe(input);
+    } catch (err) {
+      throw failed(sdkError('Sfn', err));
+    }
+    note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } });
+    return output;
   }
   let target;
   try {
@@ -1288,6 +1304,33 @@ function runSdkTask(exec, state, action, input, attempt, note) {
   note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } }, at);
   stop(target, input.Error, input.Cause, at);
   return output;
+}
+
+// sdkStart is sfn:startExecution as an SDK integration answers it:
+// StartExecutionOutput's fields, capitalised, and the date as ISO 8601.
+function sdkStart(input) {
+  const out = startExecution({ stateMachineArn: input.StateMachineArn, name: input.Name, input: input.Input, traceHeader: input.TraceHeader });
+  return { ExecutionArn: out.executionArn, StartDate: new Date(out.startDate * 1000).toISOString() };
+}
+
+// sdkDescribe is sfn:describeExecution as an SDK integration answers it.
+function sdkDescribe(input) {
+  const d = describeExecution({ executionArn: input.ExecutionArn });
+  const out = {
+    ExecutionArn: d.executionArn,
+    StateMachineArn: d.stateMachineArn,
+    Name: d.name,
+    Status: d.status,
+    StartDate: new Date(d.startDate * 1000).toISOString(),
+  };
+  if (d.stopDate !== undefined) out.StopDate = new Date(d.stopDate * 1000).toISOString();
+  if (input.IncludedData !== 'METADATA_ONLY') {
+    out.Input = d.input;
+    if (d.output !== undefined) out.Output = d.output;
+  }
+  if (d.error !== undefined) out.Error = d.error;
+  if (d.cause !== undefined) out.Cause = d.cause;
+  return out;
 }
 
 // ---- progressing slots ----
