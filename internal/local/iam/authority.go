@@ -284,35 +284,37 @@ func (a *Authority) session(accessKey string) *Session {
 	return a.keys[accessKey]
 }
 
-// identityPolicies returns a role's policies: inline, attached by
-// AWS::IAM::Policy or a managed policy's Roles, and managed by ARN.
-func (a *Authority) identityPolicies(roleARN string) []*Policy {
-	p, _ := a.rolePolicies(roleARN)
-	return p
+// rolePolicies returns a role's policies (inline, attached by
+// AWS::IAM::Policy or a managed policy's Roles, and managed by ARN), and
+// the ARNs of its managed policies whose documents are not known locally.
+func (a *Authority) rolePolicies(roleARN string) (policies []*Policy, unknownManaged []string) {
+	policies, _, unknownManaged = a.rolePoliciesBy(roleARN)
+	return policies, unknownManaged
 }
 
-// rolePolicies is identityPolicies, and the ARNs of the role's managed
-// policies whose documents are not known locally.
-func (a *Authority) rolePolicies(roleARN string) (policies []*Policy, unknownManaged []string) {
+// rolePoliciesBy is rolePolicies with, beside each policy, the name of
+// the AWS managed policy it is ("" for the role's own).
+func (a *Authority) rolePoliciesBy(roleARN string) (policies []*Policy, awsManaged []string, unknownManaged []string) {
 	a.mu.RLock()
 	r := a.roles[roleARN]
 	if r == nil {
 		a.mu.RUnlock()
-		return nil, nil
+		return nil, nil, nil
 	}
 	var out []*Policy
+	var by []string
 	for _, name := range sortedKeys(r.Inline) {
-		out = append(out, r.Inline[name])
+		out, by = append(out, r.Inline[name]), append(by, "")
 	}
 	for _, id := range sortedKeys(a.policies) {
 		if p := a.policies[id]; slices.Contains(p.roles, r.Name) {
-			out = append(out, p.doc)
+			out, by = append(out, p.doc), append(by, "")
 		}
 	}
 	var unknown []string
 	for _, arn := range r.Managed {
 		if p := a.managed[arn]; p != nil {
-			out = append(out, p)
+			out, by = append(out, p), append(by, "")
 			continue
 		}
 		unknown = append(unknown, arn)
@@ -327,9 +329,9 @@ func (a *Authority) rolePolicies(roleARN string) (policies []*Policy, unknownMan
 			unknownManaged = append(unknownManaged, arn)
 			continue
 		}
-		out = append(out, p)
+		out, by = append(out, p), append(by, arn[strings.LastIndexByte(arn, '/')+1:])
 	}
-	return out, unknownManaged
+	return out, by, unknownManaged
 }
 
 // resourcePolicy returns the resource policy that governs an ARN: a

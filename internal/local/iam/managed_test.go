@@ -3,6 +3,7 @@ package iam
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -37,5 +38,29 @@ func TestManagedPoliciesAreSplitAtTheirDefaultVersion(t *testing.T) {
 	}
 	if p := m.Policy("arn:aws:iam::123456789012:policy/ReadOnlyAccess"); p != nil {
 		t.Errorf("a customer managed policy: got %+v, want nil (not AWS's)", p)
+	}
+}
+
+// TestReportNamesTheManagedPoliciesOfUnusedGrants: what an AWS managed
+// policy grants and nothing used is listed apart, with the policy's name.
+func TestReportNamesTheManagedPoliciesOfUnusedGrants(t *testing.T) {
+	t.Parallel()
+	basic, err := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", ManagedPolicies: func(arn string) *Policy {
+		if arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" {
+			return basic
+		}
+		return nil
+	}})
+	role := "arn:aws:iam::" + testAccount + ":role/fn"
+	auth.PutRole(&Role{ARN: role, Name: "fn", ID: "AROAFN", Managed: []string{"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+		Inline: map[string]*Policy{"own": mustPolicy(t, `{"Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}`)}})
+	u := auth.Usage()
+	if len(u) != 1 || !slices.Equal(u[0].Unused, []string{"sqs:SendMessage"}) ||
+		!slices.Equal(u[0].UnusedManaged, []string{"logs:CreateLogStream (AWSLambdaBasicExecutionRole)", "logs:PutLogEvents (AWSLambdaBasicExecutionRole)"}) {
+		t.Errorf("got %+v, want the role's own grant apart from its managed policy's, named", u)
 	}
 }

@@ -12,9 +12,13 @@ type RoleUsage struct {
 	Role string
 	// Used are the actions its sessions were allowed, sorted.
 	Used []string
-	// Unused are the Action patterns of its policies' Allow statements
-	// that no allowed request matched, as the policies write them.
-	Unused []string
+	// Unused are the Action patterns of its own policies' Allow
+	// statements that no allowed request matched, as the policies write
+	// them; UnusedManaged those of the AWS managed policies it names, each
+	// with the policy's name (many serve what the local AWS does not run
+	// through its API: logs, traces).
+	Unused        []string
+	UnusedManaged []string
 }
 
 // Usage reports, for each role the authority knows, the actions its
@@ -32,7 +36,8 @@ func (a *Authority) Usage() []RoleUsage {
 	for _, arn := range roles {
 		u := RoleUsage{Role: arn, Used: used[arn]}
 		seen := map[string]bool{}
-		for _, p := range a.identityPolicies(arn) {
+		policies, by, _ := a.rolePoliciesBy(arn)
+		for i, p := range policies {
 			for _, s := range p.Statement {
 				if s.Effect != "Allow" {
 					continue
@@ -42,10 +47,15 @@ func (a *Authority) Usage() []RoleUsage {
 						continue
 					}
 					seen[pat] = true
-					u.Unused = append(u.Unused, pat)
+					if by[i] != "" {
+						u.UnusedManaged = append(u.UnusedManaged, pat+" ("+by[i]+")")
+					} else {
+						u.Unused = append(u.Unused, pat)
+					}
 				}
 			}
 		}
+		slices.Sort(u.UnusedManaged)
 		slices.Sort(u.Unused)
 		out = append(out, u)
 	}
@@ -58,6 +68,9 @@ func (a *Authority) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "%s\n", u.Role)
 		fmt.Fprintf(w, "  used (%d): %s\n", len(u.Used), orNone(u.Used))
 		fmt.Fprintf(w, "  granted, never used (%d): %s\n", len(u.Unused), orNone(u.Unused))
+		if len(u.UnusedManaged) > 0 {
+			fmt.Fprintf(w, "  granted by AWS managed policies, never used (%d): %s\n", len(u.UnusedManaged), orNone(u.UnusedManaged))
+		}
 	}
 }
 
