@@ -378,7 +378,12 @@ func (a *Authority) Authorize(s *Session, act Action, sourceIP string) (Request,
 	for k, v := range act.Context {
 		ctx[k] = v
 	}
-	if a.opts.Resolve != nil {
+	identity, unknown := a.rolePolicies(s.Principal.RoleARN)
+	resourcePolicy := a.resourcePolicy(act.Resource)
+	// A stack is named by its name or a change set, and looked up; any
+	// other resource's tags are looked up only for policies that ask for
+	// them.
+	if a.opts.Resolve != nil && (strings.HasPrefix(act.Resource, "arn:aws:cloudformation:") || asksForTags(identity, resourcePolicy)) {
 		if arn, tags := a.opts.Resolve(act.Resource); arn != "" {
 			act.Resource = arn
 			for k, v := range tags {
@@ -387,8 +392,7 @@ func (a *Authority) Authorize(s *Session, act Action, sourceIP string) (Request,
 		}
 	}
 	req := Request{Principal: s.Principal, Action: act.Action, Resource: act.Resource, ResourceAccount: a.resourceAccount(act.Resource), Context: ctx}
-	identity, unknown := a.rolePolicies(s.Principal.RoleARN)
-	in := Input{Request: req, Identity: identity, Resource: a.resourcePolicy(act.Resource)}
+	in := Input{Request: req, Identity: identity, Resource: resourcePolicy}
 	if act.Action == "sts:AssumeRole" {
 		a.mu.RLock()
 		if r := a.roles[act.Resource]; r != nil {
@@ -480,6 +484,27 @@ func (a *Authority) warnOnce(key, format string, args ...any) {
 	if !seen {
 		fmt.Fprintf(a.opts.Log, format+"\n", args...)
 	}
+}
+
+// asksForTags reports whether a policy has a condition on
+// aws:ResourceTag/*.
+func asksForTags(identity []*Policy, resource *Policy) bool {
+	policies := slices.Concat(identity, []*Policy{resource})
+	for _, p := range policies {
+		if p == nil {
+			continue
+		}
+		for _, st := range p.Statement {
+			for _, keys := range st.Condition {
+				for key := range keys {
+					if len(key) >= len("aws:ResourceTag/") && strings.EqualFold(key[:len("aws:ResourceTag/")], "aws:ResourceTag/") {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

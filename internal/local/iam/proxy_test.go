@@ -270,3 +270,30 @@ func TestAServiceAssumesOnlyTheRolesThatTrustIt(t *testing.T) {
 	_, err = stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(l.role), RoleSessionName: aws.String("StepFunctions")})
 	wantAccessDenied(t, err, "AccessDenied", "User: states.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: "+l.role+" because no resource-based policy allows the sts:AssumeRole action")
 }
+
+// TestConditionsOnResourceTagsReadTheResourcesTags: a grant on functions
+// tagged with an environment (the pipeline's smoke role's) allows a
+// function whose stack tagged it, and no other.
+func TestConditionsOnResourceTagsReadTheResourcesTags(t *testing.T) {
+	t.Parallel()
+	tagged := "arn:aws:lambda:us-east-1:" + testAccount + ":function:hello-staging-Fn"
+	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", Resolve: func(arn string) (string, map[string]string) {
+		if arn == tagged {
+			return arn, map[string]string{"stackflow:environment": "staging"}
+		}
+		return "", nil
+	}})
+	role := "arn:aws:iam::" + testAccount + ":role/smoke"
+	auth.PutRole(&Role{ARN: role, Name: "smoke", ID: "AROASMOKE", Inline: map[string]*Policy{"p": mustPolicy(t, `{"Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:*:*:function:*",
+		"Condition":{"Null":{"aws:ResourceTag/stackflow:environment":"false"}}}]}`)}})
+	s, err := auth.Issue(role, "", "smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, d := auth.Authorize(s, Action{Action: "lambda:InvokeFunction", Resource: tagged}, ""); !d.Allowed() {
+		t.Errorf("the tagged function: got %s %s, want Allowed", d.Outcome, d.Reason)
+	}
+	if _, d := auth.Authorize(s, Action{Action: "lambda:InvokeFunction", Resource: "arn:aws:lambda:us-east-1:" + testAccount + ":function:other"}, ""); d.Allowed() {
+		t.Error("a function without the tag was allowed")
+	}
+}
