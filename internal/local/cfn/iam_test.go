@@ -86,3 +86,20 @@ Outputs:
 		t.Errorf("the local IAM knows roles %+v, want the stack's one role", usage)
 	}
 }
+
+// TestAServerlessApiInvokesByThePermissionsSAMAdds: with the local IAM, a
+// REST API's Lambda authorizer and integration are invoked through the
+// AWS::Lambda::Permissions SAM makes for them, whose SourceArns match what
+// the local API Gateway asks for.
+func TestAServerlessApiInvokesByThePermissionsSAMAdds(t *testing.T) {
+	t.Parallel()
+	auth := localiam.NewAuthority(localiam.Options{Account: DefaultAccountID, Region: "us-east-1"})
+	en := setupWith(t, func(o *Options) { o.IAM = auth })
+	code := en.put("code/echo-permitted.zip", zipFiles(t, map[string]string{"app.py": echoApp, "auth.py": authorizerApp}))
+	st := en.deploy("explicit-permitted", "create", "CREATE", strings.Replace(explicitAPI, "CODE", code, 2), nil, iam...)
+	en.mustBe(st, cfntypes.StackStatusCreateComplete)
+	ev := echoed(t, "GET", outputsOf(st)["Url"]+"/items/x", "", "", "Authorization", "allow")
+	if ev.RequestContext.Authorizer["principalId"] != "ann" {
+		t.Errorf("got requestContext.authorizer %v, want the authorizer's principalId ann", ev.RequestContext.Authorizer)
+	}
+}

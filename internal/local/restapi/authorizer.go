@@ -242,6 +242,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, a *Authorizer
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTimeout)
 	defer cancel()
+	if s.opts.Authorize != nil {
+		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/authorizers/%s", s.opts.Region, s.opts.AccountID, api.ID, a.Name)
+		if err := s.opts.Authorize(ctx, a.Function, source); err != nil {
+			message(w, http.StatusInternalServerError, authorizerBad)
+			return nil, false
+		}
+	}
 	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(a.Function), Payload: payload})
 	if err != nil {
 		message(w, http.StatusInternalServerError, authorizerBad)

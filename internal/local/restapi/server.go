@@ -73,6 +73,13 @@ type Options struct {
 	// Timeout is how long to wait for a function whose route sets none;
 	// 0 means IntegrationTimeout.
 	Timeout time.Duration
+	// Authorize, when set, is asked before each invocation whether API
+	// Gateway (apigateway.amazonaws.com) may invoke a function for
+	// sourceARN: arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>
+	// for an integration, .../<api>/authorizers/<name> for a Lambda
+	// authorizer. The function's resource policy decides, as on AWS; an
+	// error answers 500.
+	Authorize func(ctx context.Context, function, sourceARN string) error
 }
 
 // Server serves one REST API.
@@ -215,6 +222,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	if s.opts.Authorize != nil {
+		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s/%s", s.opts.Region, s.opts.AccountID, api.ID, stage.Name, r.Method, rest)
+		if err := s.opts.Authorize(ctx, fn, source); err != nil {
+			message(w, http.StatusInternalServerError, internalError)
+			return
+		}
+	}
 	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
