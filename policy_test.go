@@ -3,9 +3,12 @@ package stackflow_test
 // Least privilege, checked statically on template.yaml: no role may pass
 // or assume any role, or delete any stack, or invoke any function but
 // those of the pipeline's stacks; the functions that run the commit's code
-// may not write the artifact bucket as a whole.
+// hold no S3, DynamoDB or Secrets Manager action at all (Lambda puts a
+// role's credentials where that code can read them), and name no role or
+// managed policy the check cannot read.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -24,8 +27,51 @@ var sensitive = []string{"iam:PassRole", "sts:AssumeRole", "cloudformation:Delet
 // (its checks, its build).
 var runsCommitCode = []string{"ChecksFunction", "PackageFunction"}
 
-// s3Writers are SAM policy templates that write a whole bucket.
-var s3Writers = []string{"S3CrudPolicy", "S3WritePolicy", "S3FullAccessPolicy"}
+// forbidden are the services whose actions no function that runs the
+// commit's code may hold: what the pipeline trusts lives there.
+var forbidden = []string{"s3", "dynamodb", "secretsmanager"}
+
+// samPolicyTemplates is SAM's own table of policy templates, from the
+// aws-sam-translator the tests install (requirements-test.txt).
+const samPolicyTemplates = ".venv/lib/python3.11/site-packages/samtranslator/policy_templates_data/policy_templates.json"
+
+// templateActions reads the actions of each SAM policy template.
+func templateActions(t *testing.T) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(samPolicyTemplates)
+	if err != nil {
+		t.Fatalf("SAM's policy templates: %v; install the test tools: python3 -m venv .venv && .venv/bin/pip install -r requirements-test.txt", err)
+	}
+	var doc struct {
+		Templates map[string]struct {
+			Definition struct {
+				Statement []struct {
+					Action any `json:"Action"`
+				} `json:"Statement"`
+			} `json:"Definition"`
+		} `json:"Templates"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", samPolicyTemplates, err)
+	}
+	out := map[string][]string{}
+	for name, tpl := range doc.Templates {
+		for _, st := range tpl.Definition.Statement {
+			out[name] = append(out[name], strs(st.Action)...)
+		}
+	}
+	return out
+}
+
+// touches reports whether the action pattern covers some action of
+// service ("s3:Get*", "s3:*", "*" all touch s3).
+func touches(pattern, service string) bool {
+	if pattern == "*" {
+		return true
+	}
+	svc, _, ok := strings.Cut(pattern, ":")
+	return ok && allows(svc, service)
+}
 
 // policyStatement is one statement of a policy document, with the
 // resources and conditions as written (intrinsics read as plain values).
@@ -41,6 +87,8 @@ type policyStatement struct {
 type grant struct {
 	owner     string
 	template  string // a SAM policy template's name; empty for a statement
+	managed   string // a managed policy's name or ARN
+	role      string // the function's own Role, which replaces its policies
 	statement policyStatement
 }
 
@@ -60,7 +108,8 @@ func grants(t *testing.T, data []byte) ([]grant, map[string][]string) {
 		Resources map[string]struct {
 			Type       string `yaml:"Type"`
 			Properties struct {
-				Policies []yaml.Node `yaml:"Policies"`
+				Policies yaml.Node `yaml:"Policies"`
+				Role     any       `yaml:"Role"`
 			} `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
@@ -74,12 +123,11 @@ func grants(t *testing.T, data []byte) ([]grant, map[string][]string) {
 		}
 	}
 	var out []grant
-	var walk func(owner string, n *yaml.Node)
-	walk = func(owner string, n *yaml.Node) {
+	walk := func(owner string, n *yaml.Node) {
 		switch n.Kind {
-		case yaml.SequenceNode: // !If [condition, then, else]
-			for _, c := range n.Content[1:] {
-				walk(owner, c)
+		case yaml.ScalarNode: // a managed policy
+			if n.Value != "" {
+				out = append(out, grant{owner: owner, managed: n.Value})
 			}
 		case yaml.MappingNode:
 			var doc struct {
@@ -103,8 +151,23 @@ func grants(t *testing.T, data []byte) ([]grant, map[string][]string) {
 		}
 	}
 	for name, r := range tpl.Resources {
-		for i := range r.Properties.Policies {
-			walk(name, &r.Properties.Policies[i])
+		policies := &r.Properties.Policies
+		switch policies.Kind {
+		case yaml.SequenceNode:
+			for _, p := range policies.Content {
+				if p.Kind == yaml.SequenceNode { // !If [condition, then, else]
+					for _, c := range p.Content[1:] {
+						walk(name, c)
+					}
+					continue
+				}
+				walk(name, p)
+			}
+		default:
+			walk(name, policies)
+		}
+		if r.Properties.Role != nil {
+			out = append(out, grant{owner: name, role: fmt.Sprint(r.Properties.Role)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].owner < out[j].owner })
@@ -164,11 +227,30 @@ func tagCondition(condition map[string]any, tag string) bool {
 func policyProblems(t *testing.T, data []byte) []string {
 	t.Helper()
 	all, params := grants(t, data)
+	samTemplates := templateActions(t)
 	var problems []string
 	for _, g := range all {
-		if g.template != "" {
-			if slices.Contains(runsCommitCode, g.owner) && slices.Contains(s3Writers, g.template) {
-				problems = append(problems, fmt.Sprintf("%s runs the commit's code and holds %s: write on the whole bucket", g.owner, g.template))
+		commitCode := slices.Contains(runsCommitCode, g.owner)
+		switch {
+		case g.role != "" && commitCode:
+			problems = append(problems, fmt.Sprintf("%s runs the commit's code with a role of its own (%s), which this check cannot read: give it Policies", g.owner, g.role))
+			continue
+		case g.managed != "" && commitCode:
+			problems = append(problems, fmt.Sprintf("%s runs the commit's code and holds the managed policy %s, which this check cannot read", g.owner, g.managed))
+			continue
+		case g.managed != "" || g.role != "":
+			continue
+		case g.template != "":
+			actions, known := samTemplates[g.template]
+			if commitCode && !known {
+				problems = append(problems, fmt.Sprintf("%s runs the commit's code and holds %s, which is not one of SAM's policy templates", g.owner, g.template))
+			}
+			for _, a := range actions {
+				for _, svc := range forbidden {
+					if commitCode && touches(a, svc) {
+						problems = append(problems, fmt.Sprintf("%s runs the commit's code and holds %s, which allows %s", g.owner, g.template, a))
+					}
+				}
 			}
 			continue
 		}
@@ -205,14 +287,12 @@ func policyProblems(t *testing.T, data []byte) []string {
 					}
 				}
 			}
-			if !slices.Contains(runsCommitCode, g.owner) {
+			if !commitCode {
 				continue
 			}
-			for _, w := range []string{"s3:PutObject", "s3:DeleteObject"} {
-				for _, r := range resources {
-					if allows(action, w) && (everything(r) || strings.HasPrefix(r, "${ArtifactBucket.Arn}/*")) {
-						problems = append(problems, fmt.Sprintf("%s runs the commit's code and may %s on %q", g.owner, w, r))
-					}
+			for _, svc := range forbidden {
+				if touches(action, svc) {
+					problems = append(problems, fmt.Sprintf("%s runs the commit's code and may %s on %v: it must hold no %s action", g.owner, action, resources, svc))
 				}
 			}
 		}
@@ -277,7 +357,31 @@ func TestPolicyProblemsAreFound(t *testing.T) {
         - S3CrudPolicy:
             BucketName: !Ref ArtifactBucket
 `)},
-		{name: "package writes the whole bucket", want: `PackageFunction runs the commit's code and may s3:PutObject on "${ArtifactBucket.Arn}/*"`, tpl: fn("PackageFunction", `
+		{name: "checks read a table by a SAM template", want: "ChecksFunction runs the commit's code and holds DynamoDBReadPolicy, which allows dynamodb:GetItem", tpl: fn("ChecksFunction", `
+        - DynamoDBReadPolicy:
+            TableName: !Ref ReleasesTable
+`)},
+		{name: "package reads a secret", want: "PackageFunction runs the commit's code and may secretsmanager:GetSecretValue", tpl: fn("PackageFunction", `
+        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !Ref PackageIndexSecret
+        - Statement:
+            - Effect: Allow
+              Action: secretsmanager:GetSecretValue
+              Resource: !Ref PackageIndexSecret
+`)},
+		{name: "checks only read their prefix", want: "ChecksFunction runs the commit's code and may s3:GetObject on [${ArtifactBucket.Arn}/sources/*]: it must hold no s3 action", tpl: fn("ChecksFunction", `
+        - Statement:
+            - Effect: Allow
+              Action: s3:GetObject
+              Resource: !Sub "${ArtifactBucket.Arn}/sources/*"
+`)},
+		{name: "a managed policy", want: "ChecksFunction runs the commit's code and holds the managed policy AmazonS3ReadOnlyAccess", tpl: fn("ChecksFunction", `
+        - AmazonS3ReadOnlyAccess
+`)},
+		{name: "a role of its own", want: "PackageFunction runs the commit's code with a role of its own", tpl: fn("PackageFunction", `
+        - Statement: []
+`) + "      Role: arn:aws:iam::1:role/builder\n"},
+		{name: "package writes the whole bucket", want: `PackageFunction runs the commit's code and may s3:Put* on [${ArtifactBucket.Arn}/*]`, tpl: fn("PackageFunction", `
         - Statement:
             - Effect: Allow
               Action: [s3:GetObject, s3:Put*]

@@ -4,19 +4,23 @@
 // and the Python and Node.js of its template's runtimes, and stores their
 // output in the artifact bucket.
 //
+// It runs the commit's code, so its role allows nothing but logs and
+// traces: it reads and writes the bucket through the presigned URLs of its
+// input's grants (see package staging), and gets the package indexes'
+// credentials the same way. It makes no AWS client.
+//
 // Environment:
 //
-//	ARTIFACT_BUCKET  the artifact bucket (required)
 //	TOOLCHAIN_CACHE  where downloaded Go toolchains are kept; default /tmp/stackflow/toolchains
 //	GOPROXY          the Go module proxy for toolchains and modules; default https://proxy.golang.org
 //	GO_CACHE_S3      on (default): keep GOMODCACHE and GOCACHE between runs in the
-//	                 artifact bucket, and pip's and npm's download caches per branch;
+//	                 artifact bucket, and pip's and npm's download caches per branch
+//	                 (through the grants: restored from its branch's or the default
+//	                 branch's, staged for the publish step to keep);
 //	                 off: use the environment's caches (stackflow local)
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
 //	PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
 //	                 the package indexes pip, uv and npm use; empty for their own
-//	PACKAGE_INDEX_SECRET_ARN
-//	                 a secret with the indexes' credentials (see indexes.ParseCredentials)
 //	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js;
 //	                 host: use the host's python3 and node (stackflow local)
 //	RUNTIMES_CACHE   where fetched Python and Node.js are kept; default /tmp/stackflow/runtimes
@@ -31,16 +35,13 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/stackflow/stackflow/internal/artifacts"
-	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/checks"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
+	"github.com/stackflow/stackflow/internal/reaper"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
-	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -51,33 +52,33 @@ func main() {
 		slog.Error("checks function cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(svc.Handle)
+	// What the commit's code leaves running dies with its invocation: it
+	// must not see the next run in a warm Lambda.
+	if err := reaper.Adopt(); err != nil {
+		slog.Error("checks function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(reaper.Handler(svc.Handle))
 }
 
-func setup(ctx context.Context) (*checks.Service, error) {
-	cfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := artifacts.FromEnv(cfg)
-	if err != nil {
-		return nil, err
-	}
+func setup(context.Context) (*checks.Service, error) {
 	hc := tracing.HTTPClient(&http.Client{})
-	caches, opts, err := gocache.ForBuilds(store, hc)
+	caches, opts, err := gocache.ForBuilds(nil, hc)
 	if err != nil {
 		return nil, err
 	}
-	rts, err := runtimes.OptionsFromEnv(store, hc)
+	// Fetched Python and Node.js are kept in /tmp only: the step may not
+	// write the bucket's shared copies.
+	rts, err := runtimes.OptionsFromEnv(nil, hc)
 	if err != nil {
 		return nil, err
 	}
 	return &checks.Service{
-		Store:     store,
-		Toolchain: opts,
-		Runtimes:  rts,
-		Caches:    caches,
-		Indexes:   indexes.FromEnv(secrets.New(secretsmanager.NewFromConfig(cfg))),
-		Echo:      os.Stderr,
+		HTTPClient: hc,
+		Toolchain:  opts,
+		Runtimes:   rts,
+		Caches:     caches,
+		Indexes:    indexes.FromEnv(nil),
+		Echo:       os.Stderr,
 	}, nil
 }

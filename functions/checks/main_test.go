@@ -18,31 +18,37 @@ func TestEvent(t *testing.T) {
 	}
 }
 
+// TestSetup: the function needs no bucket nor any AWS client: it runs the
+// commit's code, and reaches the bucket through its input's grants alone.
 func TestSetup(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv("ARTIFACT_BUCKET", "")
-	if _, err := setup(t.Context()); err == nil || !strings.Contains(err.Error(), "ARTIFACT_BUCKET") {
-		t.Errorf("got %v, want an error naming ARTIFACT_BUCKET", err)
-	}
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	t.Setenv("GOPROXY", "")
 	t.Setenv("TOOLCHAIN_CACHE", "")
 	svc, err := setup(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	if svc.Store != nil {
+		t.Errorf("got a store %T, want none: the grants' URLs alone", svc.Store)
+	}
 	if svc.Toolchain.Proxy != "https://proxy.golang.org" || svc.Toolchain.CacheDir != "/tmp/stackflow/toolchains" {
 		t.Errorf("got %+v, want the defaults", svc.Toolchain)
 	}
-	if r := svc.Runtimes; r.Host || r.CacheDir != "/tmp/stackflow/runtimes" || r.Store == nil || len(r.Mirrors) != 0 {
-		t.Errorf("got runtimes %+v, want downloads into /tmp, kept in the bucket", r)
+	if r := svc.Runtimes; r.Host || r.CacheDir != "/tmp/stackflow/runtimes" || r.Store != nil || len(r.Mirrors) != 0 {
+		t.Errorf("got runtimes %+v, want downloads into /tmp, never the bucket", r)
+	}
+	t.Setenv("PACKAGE_INDEX_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:idx")
+	svc, err = setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Indexes.Settings(t.Context()); err == nil || !strings.Contains(err.Error(), "grant") {
+		t.Errorf("with a secret to read: got %v, want an error saying the grant step hands it", err)
 	}
 }
 
 // TestSetupRuntimes: APP_TOOLCHAINS, RUNTIMES_CACHE and the mirrors.
 func TestSetupRuntimes(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	t.Setenv("APP_TOOLCHAINS", "host")
 	t.Setenv("RUNTIMES_CACHE", "/mnt/runtimes")
 	t.Setenv("PYTHON_MIRROR", "https://mirror.example/pbs")
@@ -64,8 +70,6 @@ func TestSetupRuntimes(t *testing.T) {
 // TestSetupGoCaches: the service gets the caches and the toolchain the
 // environment describes (gocache.ForBuilds's own test covers each setting).
 func TestSetupGoCaches(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	t.Setenv("GO_CACHE_S3", "on")
 	t.Setenv("GO_CACHE_DIR", "/mnt/go")
 	svc, err := setup(t.Context())

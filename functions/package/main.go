@@ -3,9 +3,14 @@
 // build does, stores reproducible zips and the packaged template in the artifact
 // bucket, as sam package does, for every environment to deploy.
 //
+// It runs the commit's build (its packages' install scripts), so its role
+// allows nothing but logs and traces: it reads and writes the bucket
+// through the presigned URLs of its input's grants, staging what it makes
+// for the publish step to check and store (see package staging). It makes
+// no AWS client.
+//
 // Environment:
 //
-//	ARTIFACT_BUCKET  the artifact bucket (required)
 //	TOOLCHAIN_CACHE  where downloaded Go toolchains are kept; default /tmp/stackflow/toolchains
 //	GOPROXY          the Go module proxy for toolchains and modules; default https://proxy.golang.org
 //	GO_CACHE_S3      on (default): keep GOMODCACHE and GOCACHE between runs in the
@@ -14,8 +19,6 @@
 //	GO_CACHE_DIR     where the kept caches live locally; default /tmp/stackflow/go
 //	PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
 //	                 the package indexes pip, uv and npm use; empty for their own
-//	PACKAGE_INDEX_SECRET_ARN
-//	                 a secret with the indexes' credentials (see indexes.ParseCredentials)
 //	APP_TOOLCHAINS   download (default): fetch the runtimes' Python and Node.js, and uv
 //	                 for python-uv, to build with; host: use python3, node, npm and uv
 //	                 on PATH (stackflow local)
@@ -35,16 +38,13 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/stackflow/stackflow/internal/artifacts"
-	"github.com/stackflow/stackflow/internal/awsenv"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/packager"
+	"github.com/stackflow/stackflow/internal/reaper"
 	"github.com/stackflow/stackflow/internal/runlog"
 	"github.com/stackflow/stackflow/internal/runtimes"
-	"github.com/stackflow/stackflow/internal/secrets"
 	"github.com/stackflow/stackflow/internal/tracing"
 )
 
@@ -55,10 +55,16 @@ func main() {
 		slog.Error("package function cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(svc.Handle)
+	// What the commit's code leaves running dies with its invocation: it
+	// must not see the next run in a warm Lambda.
+	if err := reaper.Adopt(); err != nil {
+		slog.Error("package function cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(reaper.Handler(svc.Handle))
 }
 
-func setup(ctx context.Context) (*packager.Service, error) {
+func setup(context.Context) (*packager.Service, error) {
 	var arch string
 	if v := os.Getenv("BUILD_ARCH"); v != "" {
 		var err error
@@ -66,28 +72,22 @@ func setup(ctx context.Context) (*packager.Service, error) {
 			return nil, fmt.Errorf("BUILD_ARCH: %w", err)
 		}
 	}
-	cfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	store, err := artifacts.FromEnv(cfg)
-	if err != nil {
-		return nil, err
-	}
 	hc := tracing.HTTPClient(&http.Client{})
-	caches, opts, err := gocache.ForBuilds(store, hc)
+	caches, opts, err := gocache.ForBuilds(nil, hc)
 	if err != nil {
 		return nil, err
 	}
 	svc := &packager.Service{
-		Store:     store,
-		Toolchain: opts,
-		Caches:    caches,
-		Indexes:   indexes.FromEnv(secrets.New(secretsmanager.NewFromConfig(cfg))),
-		Arch:      arch,
-		Echo:      os.Stderr,
+		HTTPClient: hc,
+		Toolchain:  opts,
+		Caches:     caches,
+		Indexes:    indexes.FromEnv(nil),
+		Arch:       arch,
+		Echo:       os.Stderr,
 	}
-	rts, err := runtimes.OptionsFromEnv(store, hc)
+	// Fetched Python and Node.js are kept in /tmp only: the step may not
+	// write the bucket's shared copies.
+	rts, err := runtimes.OptionsFromEnv(nil, hc)
 	if err != nil {
 		return nil, err
 	}

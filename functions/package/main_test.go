@@ -18,8 +18,6 @@ func TestEvent(t *testing.T) {
 }
 
 func TestSetup(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	t.Setenv("GOPROXY", "https://goproxy.example")
 	t.Setenv("TOOLCHAIN_CACHE", "/tmp/tc")
 	tests := []struct {
@@ -42,6 +40,9 @@ func TestSetup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if svc.Store != nil {
+			t.Errorf("got a store %T, want none: the grants' URLs alone", svc.Store)
+		}
 		if svc.Arch != tt.want || svc.Toolchain.Proxy != "https://goproxy.example" || svc.Toolchain.CacheDir != "/tmp/tc" {
 			t.Errorf("BUILD_ARCH=%s: got arch %q, %+v", tt.arch, svc.Arch, svc.Toolchain)
 		}
@@ -51,8 +52,6 @@ func TestSetup(t *testing.T) {
 // TestSetupRuntimes: in Lambda the package step fetches the runtimes'
 // Python and Node.js; with APP_TOOLCHAINS=host it uses PATH's.
 func TestSetupRuntimes(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	tests := []struct {
 		toolchains string
 		fetch      bool
@@ -67,8 +66,8 @@ func TestSetupRuntimes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := svc.Runtimes != nil; got != tt.fetch || (got && (svc.Runtimes.Store == nil || svc.Runtimes.Host)) {
-			t.Errorf("APP_TOOLCHAINS=%q: got runtimes %+v, want fetching %v, kept in the bucket", tt.toolchains, svc.Runtimes, tt.fetch)
+		if got := svc.Runtimes != nil; got != tt.fetch || (got && (svc.Runtimes.Store != nil || svc.Runtimes.Host)) {
+			t.Errorf("APP_TOOLCHAINS=%q: got runtimes %+v, want fetching %v, kept in /tmp only", tt.toolchains, svc.Runtimes, tt.fetch)
 		}
 	}
 	t.Setenv("APP_TOOLCHAINS", "sometimes")
@@ -80,8 +79,6 @@ func TestSetupRuntimes(t *testing.T) {
 // TestSetupGoCaches: the service gets the caches and the toolchain the
 // environment describes (gocache.ForBuilds's own test covers each setting).
 func TestSetupGoCaches(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("ARTIFACT_BUCKET", "artifacts")
 	t.Setenv("GO_CACHE_S3", "on")
 	t.Setenv("GO_CACHE_DIR", "/mnt/go")
 	svc, err := setup(t.Context())

@@ -12,16 +12,25 @@
 //
 // Checks run with an environment built from an allow-list (see
 // toolchain.Toolchain.Env): they never see the handler's AWS credentials or
-// the Bitbucket token. They do get the package indexes' credentials (see
-// package indexes), which pip and npm need; the log, the function's log
-// stream and the error hide them.
+// the Bitbucket token in theirs. Since in Lambda every process runs as one
+// user, a check can still read the handler's environment through /proc:
+// so the function's role allows nothing in S3, DynamoDB or Secrets
+// Manager, and the step reaches the bucket through the presigned URLs of
+// its input's Grants alone (its archive, its branch's and the default
+// branch's caches; its log, and its caches staged for the publish step to
+// keep; see package staging). They do get the package indexes' credentials
+// (see package indexes), which pip and npm need, staged for the step by
+// the grant step; the log, the function's log stream and the error hide
+// them.
 package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -39,16 +49,29 @@ import (
 )
 
 // Store is the artifact bucket as the checks step uses it; *artifacts.Store
-// is one.
+// and *artifacts.URLStore are.
 type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, body []byte, contentType string) error
+	PutFile(ctx context.Context, key, path, contentType string) error
 }
+
+var (
+	_ Store = (*artifacts.Store)(nil)
+	_ Store = (*artifacts.URLStore)(nil)
+)
 
 // Service runs the checks of one commit per call.
 type Service struct {
-	Store     Store
-	Toolchain toolchain.Options
+	// Store, when set, is the bucket the step reaches with its own
+	// credentials (tests). In Lambda it is nil: the function holds no S3
+	// rights, and each call reaches the bucket through the presigned URLs
+	// of its input's Grants alone.
+	Store Store
+	// HTTPClient fetches the Grants' URLs; nil for http.DefaultClient.
+	HTTPClient *http.Client
+	Toolchain  toolchain.Options
 	// Runtimes says where the Python and Node.js of the app's runtimes
 	// come from: fetched (in Lambda) or the host's (stackflow local).
 	Runtimes runtimes.Options
@@ -89,7 +112,11 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	if len(plan.Checks) == 0 {
 		return pipeline.ChecksResult{Checks: []pipeline.CheckResult{}, Summary: "no checks to run"}, nil
 	}
-	root, cleanup, err := workspace.Fetch(ctx, s.Store, in.Source.ArchiveKey)
+	store, caches, err := s.stores(in.Grants)
+	if err != nil {
+		return pipeline.ChecksResult{}, err
+	}
+	root, cleanup, err := workspace.Fetch(ctx, store, in.Source.ArchiveKey)
 	if err != nil {
 		return pipeline.ChecksResult{}, err
 	}
@@ -103,6 +130,15 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	idx, err := s.Indexes.Settings(ctx)
 	if err != nil {
 		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
+	}
+	if in.Grants != nil && in.Grants.Credentials != "" {
+		secret, err := store.Get(ctx, in.Grants.Credentials)
+		if err != nil {
+			return pipeline.ChecksResult{}, fmt.Errorf("checks: package index credentials: %w", err)
+		}
+		if idx, err = idx.WithCredentials(string(secret)); err != nil {
+			return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
+		}
 	}
 	// The indexes' credentials are the checks' to use, never to show: the
 	// log, the function's log stream and the error hide them.
@@ -147,7 +183,7 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		return pipeline.ChecksResult{}, fmt.Errorf("checks: %w", err)
 	}
 	env = append(env, idxEnv...)
-	caches := s.restoreCaches(ctx, in.Run.Repository, pipeline.ScopeOf(in.Run, in.Source.Plan), modDir, tc, langs, note, log)
+	sessions := s.restoreCaches(ctx, caches, in.Run.Repository, pipeline.ScopeOf(in.Run, in.Source.Plan), modDir, tc, langs, note, log)
 	checkCtx, cancel := workspace.WithReserve(ctx, reserve)
 	defer cancel()
 
@@ -180,9 +216,9 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 		}
 	}
 	if failed == nil && ctx.Err() == nil {
-		saveCaches(ctx, caches, note, log)
+		saveCaches(ctx, sessions, note, log)
 	}
-	if err := s.storeLog(ctx, logKey, redact.String(full.String())); err != nil {
+	if err := storeLog(ctx, store, logKey, redact.String(full.String())); err != nil {
 		log.Error("store checks log", "key", logKey, "error", err)
 		res.LogKey = ""
 		if failed != nil {
@@ -204,9 +240,9 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 // of the module at modDir when the app has one (keyed by go.sum and
 // toolchain), and pip's and npm's download caches when it has Python or
 // Node.js. It returns their sessions. A failure only costs time.
-func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, scope pipeline.CacheScope, modDir string,
+func (s *Service) restoreCaches(ctx context.Context, caches *gocache.Config, repo pipeline.Repository, scope pipeline.CacheScope, modDir string,
 	tc toolchain.Toolchain, langs []runtimes.Need, note func(string, ...any), log *slog.Logger) []*gocache.Session {
-	if s.Caches == nil {
+	if caches == nil {
 		return nil
 	}
 	var sessions []*gocache.Session
@@ -227,12 +263,12 @@ func (s *Service) restoreCaches(ctx context.Context, repo pipeline.Repository, s
 		if sums, err := gocache.Sums(modDir); err != nil {
 			note("[go caches: %v; not used]\n", err)
 		} else {
-			restore(s.Caches.Session(repo, scope, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
+			restore(caches.Session(repo, scope, pipeline.StepChecks, gocache.Key("checks", tc.Version, runtime.GOOS, runtime.GOARCH, sums)),
 				gocache.Modules, gocache.Builds)
 		}
 	}
 	if parts := downloadParts(langs); len(parts) > 0 {
-		restore(s.Caches.Session(repo, scope, gocache.DownloadsKey("checks", runtime.GOOS, runtime.GOARCH)), parts...)
+		restore(caches.Session(repo, scope, pipeline.StepChecks, gocache.DownloadsKey("checks", runtime.GOOS, runtime.GOARCH)), parts...)
 	}
 	if len(sessions) > 0 {
 		note("\n")
@@ -269,12 +305,31 @@ func saveCaches(ctx context.Context, sessions []*gocache.Session, note func(stri
 	}
 }
 
+// stores returns the bucket as this call reaches it, and the caches over
+// it: through grants' URLs when the call has them, else Service.Store.
+func (s *Service) stores(grants *pipeline.Grants) (Store, *gocache.Config, error) {
+	var store Store = s.Store
+	if grants != nil {
+		store = artifacts.NewURLStore(grants, s.HTTPClient, "")
+	}
+	if store == nil {
+		return nil, nil, errors.New("checks: the step was handed no grants (presigned URLs) and has no bucket of its own: " +
+			"run it from the state machine, whose grant step hands them")
+	}
+	if s.Caches == nil {
+		return store, nil, nil
+	}
+	caches := *s.Caches
+	caches.Store = store
+	return store, &caches, nil
+}
+
 // storeLog stores the log even when ctx is done: the log is most wanted
 // when a check ran out of time.
-func (s *Service) storeLog(ctx context.Context, key, body string) error {
+func storeLog(ctx context.Context, store Store, key, body string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserve/2)
 	defer cancel()
-	return s.Store.Put(ctx, key, []byte(body), "text/plain; charset=utf-8")
+	return store.Put(ctx, key, []byte(body), "text/plain; charset=utf-8")
 }
 
 func round(d time.Duration) time.Duration {

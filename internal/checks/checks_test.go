@@ -18,6 +18,7 @@ import (
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runtimes"
+	"github.com/stackflow/stackflow/internal/staging"
 	"github.com/stackflow/stackflow/internal/testaws"
 	"github.com/stackflow/stackflow/internal/toolchain"
 )
@@ -268,5 +269,55 @@ func TestChecksKeepGoCaches(t *testing.T) {
 	}
 	if log := f.log(t); !strings.Contains(log, "GOCACHE restored") || strings.Contains(log, "saved") || strings.Contains(log, "not uploaded") {
 		t.Errorf("a failed run should restore and not save:\n%s", log)
+	}
+}
+
+// TestChecksThroughGrants: with no bucket of its own, the step reads its
+// archive and writes its log through its grants' URLs; the caches it saves
+// are staged, not written to its branch's keys, until the trusted publish
+// step keeps them, and the next run restores them. Its input names the
+// only keys it reaches: without grants it refuses to run.
+func TestChecksThroughGrants(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	granter := &staging.Granter{Store: f.store, Logger: quiet}
+	publisher := &staging.Publisher{Store: f.store, Logger: quiet, TempDir: t.TempDir()}
+	untrusted := &checks.Service{Toolchain: f.svc.Toolchain, Runtimes: f.svc.Runtimes, Logger: quiet}
+	write := `mkdir -p "$GOCACHE" && echo built > "$GOCACHE/marker"`
+	read := `test "$(cat "$GOCACHE/marker")" = built`
+	runChecks := func(command string) {
+		t.Helper()
+		in := f.source(t, app, command)
+		grants, err := granter.Handle(ctx, pipeline.GrantInput{Step: pipeline.StepChecks, Run: in.Run, Execution: in.Execution, Source: in.Source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Grants = &grants
+		untrusted.Caches = &gocache.Config{Dir: t.TempDir()}
+		if _, err := untrusted.Handle(ctx, in); err != nil {
+			t.Fatalf("%s: %v\n%s", command, err, f.log(t))
+		}
+		gocacheKey := pipeline.CacheKey(run.Repository, pipeline.BranchScope(run.Branch), "checks", "gocache", ".tar.gz")
+		if ok, _ := f.store.Exists(ctx, gocacheKey); ok && command == write {
+			t.Errorf("the checks wrote %s themselves; want it staged", gocacheKey)
+		}
+		if _, err := publisher.Handle(ctx, pipeline.PublishInput{Step: pipeline.StepChecks, Run: in.Run, Execution: in.Execution, Source: in.Source}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runChecks(write)
+	if log := f.log(t); !strings.Contains(log, "GOCACHE saved") {
+		t.Errorf("first log:\n%s", log)
+	}
+	runChecks(read)
+	if log := f.log(t); !strings.Contains(log, "GOCACHE restored: 1 files") {
+		t.Errorf("second log lacks the restore of the published cache:\n%s", log)
+	}
+
+	in := f.source(t, app, "true")
+	if _, err := untrusted.Handle(ctx, in); err == nil || !strings.Contains(err.Error(), "handed no grants") {
+		t.Errorf("without grants: %v, want a refusal", err)
 	}
 }

@@ -5,12 +5,19 @@
 // has an empty /tmp: without these caches every run downloads every module
 // and compiles the standard library and every dependency again.
 //
-// A cache is stored per branch, per step and per set of inputs it is good
-// for (the step, go.sum, the toolchain, the platform; see Key) as a
-// gzip-compressed tar and a small JSON manifest beside it:
+// A cache is stored per branch and per step, as a gzip-compressed tar and
+// a small JSON manifest beside it that names the inputs it is good for
+// (the step, go.sum, the toolchain, the platform; see Key): a copy for
+// other inputs is not restored, and the next save replaces it.
 //
-//	cache/<workspace>/<slug>/<branch>/<step>-<hash>/gomodcache.tar.gz, gomodcache.json
-//	cache/<workspace>/<slug>/<branch>/<step>-<hash>/gocache.tar.gz,    gocache.json
+//	cache/<workspace>/<slug>/<branch>/<step>/gomodcache.tar.gz, gomodcache.json
+//	cache/<workspace>/<slug>/<branch>/<step>/gocache.tar.gz,    gocache.json
+//
+// One copy per branch, step and part lets the trusted grant step name
+// every object a step may read or write before the step runs: the checks
+// and package steps, which run the commit's code, reach the bucket only
+// through presigned URLs for those keys, and what they save is staged and
+// copied to these keys by the publish step (see package staging).
 //
 // as CI caches are scoped (pipeline.CacheScope): a run restores its own
 // branch's, else its default branch's, and saves only its own branch's, so

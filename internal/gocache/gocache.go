@@ -192,6 +192,9 @@ func Sums(dir string) ([]byte, error) {
 
 // meta is a stored cache's manifest object.
 type meta struct {
+	// Key names the inputs the cache is good for (the Session's key): a
+	// stored copy for other inputs is not restored.
+	Key string `json:"key"`
 	// Hash is the hash of the manifest (every file's path and size) of
 	// what the archive holds.
 	Hash         string `json:"hash"`
@@ -212,6 +215,7 @@ type Session struct {
 	cfg    *Config
 	repo   pipeline.Repository
 	scope  pipeline.CacheScope
+	step   string
 	key    string
 	states map[Part]*state
 	// claimed is true once the local directory is this session's.
@@ -226,10 +230,13 @@ type state struct {
 	synced  *manifest // what the local directory held of the store's copy
 }
 
-// Session starts the caches' work for one step of repo's run in scope; key
-// is the step's Key.
-func (c *Config) Session(repo pipeline.Repository, scope pipeline.CacheScope, key string) *Session {
-	return &Session{cfg: c, repo: repo, scope: scope, key: key, states: map[Part]*state{}}
+// Session starts the caches' work for step ("checks", "package") of repo's
+// run in scope; key is the step's Key (or DownloadsKey). A branch keeps one
+// copy of each part per step (pipeline.CacheKey), which records the key
+// it is good for: a copy for another key is not restored, and the next
+// save replaces it.
+func (c *Config) Session(repo pipeline.Repository, scope pipeline.CacheScope, step, key string) *Session {
+	return &Session{cfg: c, repo: repo, scope: scope, step: step, key: key, states: map[Part]*state{}}
 }
 
 // Dir is where part lives locally.
@@ -246,7 +253,7 @@ func (s *Session) object(part Part, ext string) string {
 }
 
 func (s *Session) objectIn(scope string, part Part, ext string) string {
-	return pipeline.CacheKey(s.repo, scope, s.key, string(part), ext)
+	return pipeline.CacheKey(s.repo, scope, s.step, string(part), ext)
 }
 
 // ownerFile names, in the local directory, whose caches it holds.
@@ -340,7 +347,7 @@ func (s *Session) Restore(ctx context.Context, part Part) (Report, error) {
 		if err != nil {
 			return st.restore, err
 		}
-		if m != nil {
+		if m != nil && m.Key == s.key {
 			remote, st.from = m, scope
 			break
 		}
@@ -488,7 +495,7 @@ func (s *Session) save(ctx context.Context, part Part, st *state) (Report, error
 	if err := s.cfg.Store.PutFile(ctx, s.object(part, ".tar.gz"), tmp.Name(), "application/gzip"); err != nil {
 		return Report{}, fmt.Errorf("save %s: %w", part, err)
 	}
-	m := meta{Hash: local.hash, Files: len(local.files), Bytes: local.bytes, ArchiveBytes: fi.Size(),
+	m := meta{Key: s.key, Hash: local.hash, Files: len(local.files), Bytes: local.bytes, ArchiveBytes: fi.Size(),
 		SavedAt: time.Now().UTC().Format(time.RFC3339)}
 	body, err := json.Marshal(m)
 	if err != nil {

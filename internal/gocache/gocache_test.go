@@ -23,7 +23,7 @@ const key = "checks-0123456789abcdef0123456789abcdef"
 var main = pipeline.CacheScope{Branch: "main", Default: "main"}
 
 // stored is the key of the object name of main's caches.
-func stored(name string) string { return pipeline.CacheKey(repo, main.Writes(), key, name, "") }
+func stored(name string) string { return pipeline.CacheKey(repo, main.Writes(), "checks", name, "") }
 
 func newStore(t *testing.T) *artifacts.Store {
 	t.Helper()
@@ -151,7 +151,7 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	first := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := first.Session(repo, main, key)
+	s := first.Session(repo, main, "checks", key)
 	wantActions(t, "first restore", restoreAll(t, s), "none", "none")
 	modules.write(t, filepath.Join(first.Dir, "mod"))
 	builds.write(t, filepath.Join(first.Dir, "build"))
@@ -169,7 +169,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// A new Lambda: an empty directory.
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, main, key)
+	s = fresh.Session(repo, main, "checks", key)
 	got := restoreAll(t, s)
 	wantActions(t, "restore into an empty directory", got, "restored", "restored")
 	if r := got[gocache.Builds]; r.Files != len(builds) || !strings.HasPrefix(r.String(), "GOCACHE restored: 4 files") {
@@ -193,7 +193,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// The same warm directory in a later run: current, nothing downloaded
 	// (the marked archives are not archives).
-	s = fresh.Session(repo, main, key)
+	s = fresh.Session(repo, main, "checks", key)
 	wantActions(t, "restore a current directory", restoreAll(t, s), "current", "current")
 	wantActions(t, "save unchanged again", save(t, s), "unchanged", "unchanged")
 	b, err := store.Get(ctx, stored("gocache.tar.gz"))
@@ -216,7 +216,7 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 		gocache.Uv:  {"archive-v0/x/RECORD": "record\n"},
 	}
 	first := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := first.Session(repo, main, key)
+	s := first.Session(repo, main, "checks", key)
 	for part, files := range caches {
 		if _, err := s.Restore(ctx, part); err != nil {
 			t.Fatal(err)
@@ -234,7 +234,7 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 	}
 
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, main, key)
+	s = fresh.Session(repo, main, "checks", key)
 	r, err := s.Restore(ctx, gocache.Npm)
 	if err != nil || r.Action != "restored" {
 		t.Fatalf("restore npm: got %+v, %v", r, err)
@@ -249,7 +249,7 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 	// A feature branch starts from main's; what it adds is its own, and
 	// another run of main, even on the same warm directory, never sees it.
 	feature := pipeline.CacheScope{Branch: "feature/x", Default: "main"}
-	s = fresh.Session(repo, feature, key)
+	s = fresh.Session(repo, feature, "checks", key)
 	if r, err := s.Restore(ctx, gocache.Npm); err != nil || r.Action != "restored" {
 		t.Fatalf("feature branch: got %+v, %v; want main's restored", r, err)
 	}
@@ -257,7 +257,7 @@ func TestDownloadCachesRoundTrip(t *testing.T) {
 	if got := save(t, s)[gocache.Npm]; got.Action != "saved" {
 		t.Fatalf("feature branch: got %+v, want its own copy saved", got)
 	}
-	s = fresh.Session(repo, main, key)
+	s = fresh.Session(repo, main, "checks", key)
 	if _, err := s.Restore(ctx, gocache.Npm); err != nil {
 		t.Fatal(err)
 	}
@@ -270,12 +270,12 @@ func TestSaveOnlyWhenGrownMaterially(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := cfg.Session(repo, main, key)
+	s := cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	builds.write(t, filepath.Join(cfg.Dir, "build"))
 	save(t, s)
 
-	s = cfg.Session(repo, main, key)
+	s = cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	tree{"1b/1b00-d": "a few new bytes"}.write(t, s.Dir(gocache.Builds))
 	got := save(t, s)
@@ -293,7 +293,7 @@ func TestSaveOnlyWhenGrownMaterially(t *testing.T) {
 	}
 
 	other := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = other.Session(repo, main, key)
+	s = other.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	if b := read(t, s.Dir(gocache.Builds)); !bytes.Equal([]byte(b["2c/2c00-d"]), big) || len(b) != len(builds)+2 {
 		t.Errorf("restored %d files, want the %d saved with the big one", len(b), len(builds)+2)
@@ -306,14 +306,14 @@ func TestRestoreMergesIntoOlderCopy(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := cfg.Session(repo, main, key)
+	s := cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	modules.write(t, filepath.Join(cfg.Dir, "mod"))
 	save(t, s)
 
 	// A warm directory that an earlier run of main, of other inputs, left.
 	warm := &gocache.Config{Store: store, Dir: t.TempDir()}
-	if _, err := warm.Session(repo, main, "checks-other").Restore(context.Background(), gocache.Modules); err != nil {
+	if _, err := warm.Session(repo, main, "checks", "checks-other").Restore(context.Background(), gocache.Modules); err != nil {
 		t.Fatal(err)
 	}
 	older := tree{
@@ -321,7 +321,7 @@ func TestRestoreMergesIntoOlderCopy(t *testing.T) {
 		"example.com/old/ro@v1/old.go":               "package old\n",
 	}
 	older.write(t, filepath.Join(warm.Dir, "mod"))
-	s = warm.Session(repo, main, key)
+	s = warm.Session(repo, main, "checks", key)
 	if r, err := s.Restore(context.Background(), gocache.Modules); err != nil || r.Action != "restored" {
 		t.Fatalf("got %+v, %v; want restored", r, err)
 	}
@@ -342,7 +342,7 @@ func TestBounds(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir(), MaxBytes: 64}
-	s := cfg.Session(repo, main, key)
+	s := cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	tree{"big": strings.Repeat("x", 65)}.write(t, filepath.Join(cfg.Dir, "build"))
 	got := save(t, s)
@@ -353,11 +353,11 @@ func TestBounds(t *testing.T) {
 
 	// One stored by a pipeline with a larger bound is not restored.
 	larger := &gocache.Config{Store: store, Dir: cfg.Dir}
-	s = larger.Session(repo, main, key)
+	s = larger.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	save(t, s)
 	small := &gocache.Config{Store: store, Dir: t.TempDir(), MaxBytes: 64}
-	s = small.Session(repo, main, key)
+	s = small.Session(repo, main, "checks", key)
 	if r, err := s.Restore(ctx, gocache.Builds); err != nil || r.Action != "too big" {
 		t.Errorf("got %+v, %v; want too big", r, err)
 	}
@@ -370,7 +370,7 @@ func TestBrokenArchive(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := cfg.Session(repo, main, key)
+	s := cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	modules.write(t, filepath.Join(cfg.Dir, "mod"))
 	save(t, s)
@@ -379,7 +379,7 @@ func TestBrokenArchive(t *testing.T) {
 	}
 
 	fresh := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = fresh.Session(repo, main, key)
+	s = fresh.Session(repo, main, "checks", key)
 	if _, err := s.Restore(ctx, gocache.Modules); err == nil {
 		t.Fatal("restored a broken archive")
 	}
@@ -516,7 +516,7 @@ func TestCachesAreScopedByBranch(t *testing.T) {
 
 	// main saves its caches.
 	cfg := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s := cfg.Session(repo, main, key)
+	s := cfg.Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	modules.write(t, s.Dir(gocache.Modules))
 	wantActions(t, "main saves", save(t, s), "saved", "empty")
@@ -524,13 +524,13 @@ func TestCachesAreScopedByBranch(t *testing.T) {
 	// The feature branch, in another Lambda, starts from main's, and
 	// saves what its code added (poison) to its own scope only.
 	lambda := &gocache.Config{Store: store, Dir: t.TempDir()}
-	s = lambda.Session(repo, feature, key)
+	s = lambda.Session(repo, feature, "checks", key)
 	wantActions(t, "feature/x restores main's", restoreAll(t, s), "restored", "none")
 	poison := make([]byte, gocache.MinGrowth(0)+1)
 	rand.Read(poison)
 	tree{"example.com/m@v1.0.0/m.go": string(poison)}.write(t, s.Dir(gocache.Modules))
 	wantActions(t, "feature/x saves", save(t, s), "saved", "empty")
-	mine := pipeline.CacheKey(repo, feature.Writes(), key, "gomodcache", ".tar.gz")
+	mine := pipeline.CacheKey(repo, feature.Writes(), "checks", "gomodcache", ".tar.gz")
 	if ok, err := store.Exists(ctx, mine); err != nil || !ok {
 		t.Errorf("%s: got %v, %v; want feature/x's own copy stored", mine, ok, err)
 	}
@@ -541,21 +541,21 @@ func TestCachesAreScopedByBranch(t *testing.T) {
 
 	// main's next run in the same warm Lambda: the directory feature/x
 	// left is emptied, and main's own copy restored.
-	s = lambda.Session(repo, main, key)
+	s = lambda.Session(repo, main, "checks", key)
 	wantActions(t, "main after feature/x in a warm Lambda", restoreAll(t, s), "restored", "none")
 	if got := read(t, s.Dir(gocache.Modules)); !equal(got, modules) {
 		t.Errorf("main got GOMODCACHE %v, want main's own %v, without feature/x's file", keys(got), keys(modules))
 	}
 
 	// And in a fresh Lambda, main still finds only its own.
-	s = (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, key)
+	s = (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, "checks", key)
 	restoreAll(t, s)
 	if got := read(t, s.Dir(gocache.Modules)); !equal(got, modules) {
 		t.Errorf("main got GOMODCACHE %v, want main's own", keys(got))
 	}
 
 	// Another repository in the same warm Lambda does not see main's.
-	s = lambda.Session(pipeline.Repository{Workspace: "acme", Slug: "other"}, main, key)
+	s = lambda.Session(pipeline.Repository{Workspace: "acme", Slug: "other"}, main, "checks", key)
 	wantActions(t, "another repository", restoreAll(t, s), "none", "none")
 	if got := read(t, s.Dir(gocache.Modules)); len(got) != 0 {
 		t.Errorf("another repository's run found %v in the warm directory", keys(got))
@@ -568,4 +568,24 @@ func keys(tr tree) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestACopyForOtherInputsIsNotRestored: a branch keeps one copy per step
+// and part; a run whose inputs (go.sum, toolchain) differ does not restore
+// it, and its save replaces it.
+func TestACopyForOtherInputsIsNotRestored(t *testing.T) {
+	t.Parallel()
+	store := newStore(t)
+	s := (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, "checks", key)
+	restoreAll(t, s)
+	modules.write(t, s.Dir(gocache.Modules))
+	wantActions(t, "first inputs save", save(t, s), "saved", "empty")
+
+	s = (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, "checks", "checks-newgosum")
+	wantActions(t, "other inputs", restoreAll(t, s), "none", "none")
+	modules.write(t, s.Dir(gocache.Modules))
+	wantActions(t, "other inputs save", save(t, s), "saved", "empty")
+
+	s = (&gocache.Config{Store: store, Dir: t.TempDir()}).Session(repo, main, "checks", key)
+	wantActions(t, "first inputs after the replacement", restoreAll(t, s), "none", "none")
 }

@@ -2,8 +2,10 @@ package gocache
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -224,4 +226,28 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// CheckStored reads a stored cache's manifest object (as Save writes it
+// beside the archive) and checks it as the trusted publish step must
+// before it keeps a cache a step staged: a key, a hash, sizes within
+// maxBytes (0 for DefaultMaxBytes). It returns the archive's size, which
+// the staged archive must have.
+func CheckStored(body []byte, maxBytes int64) (archiveBytes int64, err error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	var m meta
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return 0, fmt.Errorf("the cache's manifest is not one: %w", err)
+	}
+	switch {
+	case m.Key == "" || m.Hash == "":
+		return 0, errors.New("the cache's manifest names no key or hash")
+	case m.Bytes < 0 || m.Bytes > maxBytes || m.ArchiveBytes <= 0 || m.ArchiveBytes > maxBytes:
+		return 0, fmt.Errorf("the cache's sizes (%d bytes, %d archived) are out of bounds", m.Bytes, m.ArchiveBytes)
+	}
+	return m.ArchiveBytes, nil
 }

@@ -198,6 +198,10 @@ func (src *Source) Settings(ctx context.Context) (Settings, error) {
 	if src.arn == "" {
 		return s, nil
 	}
+	if src.secrets == nil {
+		return Settings{}, errors.New("package index credentials: PACKAGE_INDEX_SECRET_ARN is set, but this function reads no secrets: " +
+			"the grant step hands the checks and package steps the credentials; set it on the grant function")
+	}
 	value, err := src.secrets.Get(ctx, src.arn)
 	if err != nil {
 		return Settings{}, fmt.Errorf("package index credentials: %w", err)
@@ -205,6 +209,18 @@ func (src *Source) Settings(ctx context.Context) (Settings, error) {
 	if s.Credentials, err = ParseCredentials(value); err != nil {
 		return Settings{}, err
 	}
+	return s, nil
+}
+
+// WithCredentials returns s with the credentials of secret (as
+// ParseCredentials reads it): the package indexes' credentials handed to a
+// step through a presigned URL rather than read from Secrets Manager.
+func (s Settings) WithCredentials(secret string) (Settings, error) {
+	creds, err := ParseCredentials(secret)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.Credentials = creds
 	return s, nil
 }
 

@@ -21,8 +21,10 @@ var handlers = map[string]string{
 	"webhook":   "WebhookFunction",
 	"status":    "StatusFunction",
 	"source":    "SourceFunction",
+	"grant":     "GrantFunction",
 	"checks":    "ChecksFunction",
 	"package":   "PackageFunction",
+	"publish":   "PublishFunction",
 	"deploy":    "DeployFunction",
 	"smoketest": "SmokeTestFunction",
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runtimes"
 )
 
@@ -67,7 +68,7 @@ func (j *job) restoreDownloads(ctx context.Context, u *unit) {
 		return
 	}
 	if j.downloads == nil {
-		j.downloads = j.Caches.Session(j.in.Run.Repository, j.scope(), gocache.DownloadsKey("package", runtime.GOOS, runtime.GOARCH))
+		j.downloads = j.caches.Session(j.in.Run.Repository, j.scope(), pipeline.StepPackage, gocache.DownloadsKey("package", runtime.GOOS, runtime.GOARCH))
 		j.restored = map[gocache.Part]bool{}
 	}
 	j.restored[part] = true

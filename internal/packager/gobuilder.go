@@ -221,7 +221,7 @@ func (b *goBuilder) openCaches(ctx context.Context, us []*unit, tcs map[*unit]to
 		versions = append(versions, tcs[u].Version)
 	}
 	key := gocache.Key("package", strings.Join(versions, ","), runtime.GOOS, runtime.GOARCH, sums...)
-	b.caches = j.Caches.Session(j.in.Run.Repository, j.scope(), key)
+	b.caches = j.caches.Session(j.in.Run.Repository, j.scope(), pipeline.StepPackage, key)
 	b.restoreCache(ctx, gocache.Modules)
 }
 

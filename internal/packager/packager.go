@@ -30,16 +30,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/stackflow/stackflow/internal/artifacts"
 	"github.com/stackflow/stackflow/internal/gocache"
 	"github.com/stackflow/stackflow/internal/indexes"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -50,9 +53,10 @@ import (
 )
 
 // Store is the artifact bucket as the package step uses it;
-// *artifacts.Store is one.
+// *artifacts.Store and *artifacts.URLStore are.
 type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, body []byte, contentType string) error
 	PutFile(ctx context.Context, key, path, contentType string) error
 	Exists(ctx context.Context, key string) (bool, error)
@@ -64,10 +68,23 @@ type Store interface {
 // sam.
 const DefaultTemplate = "template.yaml"
 
+var (
+	_ Store = (*artifacts.Store)(nil)
+	_ Store = (*artifacts.URLStore)(nil)
+)
+
 // Service packages one commit per call.
 type Service struct {
-	Store     Store
-	Toolchain toolchain.Options
+	// Store, when set, is the bucket the step reaches with its own
+	// credentials: stackflow local packaging the pipeline itself, and
+	// tests. In Lambda it is nil: the function holds no S3 rights, and each
+	// call reaches the bucket through the presigned URLs of its input's
+	// Grants alone, staging what it makes for the publish step (see
+	// package staging).
+	Store Store
+	// HTTPClient fetches the Grants' URLs; nil for http.DefaultClient.
+	HTTPClient *http.Client
+	Toolchain  toolchain.Options
 	// Arch, when set, is the Go architecture ("amd64" or "arm64") every
 	// function is built for instead of the template's Architectures: local
 	// runs build for the host. The template itself is left as it is.
@@ -125,11 +142,17 @@ func (s *Service) Handle(ctx context.Context, in pipeline.PackageInput) (pipelin
 // job is the state of one Handle call.
 type job struct {
 	*Service
-	in  pipeline.PackageInput
-	log *slog.Logger
-	t   *template
-	tmp string
-	out strings.Builder // the build log
+	in pipeline.PackageInput
+	// store is the bucket as this call reaches it, and caches the caches
+	// over it (nil when Caches is).
+	store  Store
+	caches *gocache.Config
+	// indexes are the build indexes read so far, by scope.
+	indexes map[string]map[string]json.RawMessage
+	log     *slog.Logger
+	t       *template
+	tmp     string
+	out     strings.Builder // the build log
 	// builders are the builders this job made, by method.
 	builders map[method]builder
 	// env is the Python and Node.js tools' environment (see toolEnv).
@@ -165,7 +188,23 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 	}
 	j.log = runlog.Logger(runlog.WithRun(ctx, in.Run, in.Execution), j.log)
 
-	root, cleanup, err := workspace.Fetch(ctx, s.Store, in.Source.ArchiveKey)
+	var urls *artifacts.URLStore
+	j.store = s.Store
+	if in.Grants != nil {
+		urls = artifacts.NewURLStore(in.Grants, s.HTTPClient, "")
+		defer urls.Close()
+		j.store = urls
+	}
+	if j.store == nil {
+		return pipeline.Package{}, errors.New("package: the step was handed no grants (presigned URLs) and has no bucket of its own: " +
+			"run it from the state machine, whose grant step hands them")
+	}
+	if s.Caches != nil {
+		caches := *s.Caches
+		caches.Store = j.store
+		j.caches = &caches
+	}
+	root, cleanup, err := workspace.Fetch(ctx, j.store, in.Source.ArchiveKey)
 	if err != nil {
 		return pipeline.Package{}, err
 	}
@@ -178,6 +217,15 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 	idx, err := s.Indexes.Settings(ctx)
 	if err != nil {
 		return pipeline.Package{}, fmt.Errorf("package: %w", err)
+	}
+	if in.Grants != nil && in.Grants.Credentials != "" {
+		secret, err := j.store.Get(ctx, in.Grants.Credentials)
+		if err != nil {
+			return pipeline.Package{}, fmt.Errorf("package: package index credentials: %w", err)
+		}
+		if idx, err = idx.WithCredentials(string(secret)); err != nil {
+			return pipeline.Package{}, fmt.Errorf("package: %w", err)
+		}
 	}
 	if j.indexEnv, err = idx.Env(j.tmp, root); err != nil {
 		return pipeline.Package{}, fmt.Errorf("package: %w", err)
@@ -199,6 +247,13 @@ func (s *Service) run(ctx context.Context, in pipeline.PackageInput) (pipeline.P
 	}
 	fmt.Fprintf(&j.out, "# package of %s at %s: %s\n\n", in.Run.Repository.FullName(), in.Run.Commit, file)
 	pkg, err := j.pack(ctx, root, file)
+	if err == nil && urls != nil {
+		// What has no key of its own yet (zips, build records) goes up
+		// in one bundle, for the publish step to check and store.
+		if err = urls.Flush(ctx); err != nil {
+			err = fmt.Errorf("package: stage the zips: %w", err)
+		}
+	}
 
 	logKey := pipeline.LogKey(in.Run.Repository, workspace.ExecutionName(in.Execution, in.Run), "package")
 	if err != nil {
@@ -280,7 +335,7 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 			built++
 		}
 		props := mapping(u.node, "Properties")
-		uri := scalar(props, "s3://"+j.Store.Bucket()+"/"+j.key(b.a))
+		uri := scalar(props, "s3://"+j.store.Bucket()+"/"+j.key(b.a))
 		if u.layer {
 			layers++
 			set(props, "ContentUri", uri)
@@ -311,11 +366,11 @@ func (j *job) pack(ctx context.Context, root, file string) (pipeline.Package, er
 		return pipeline.Package{}, err
 	}
 	key := pipeline.PackagedTemplateKey(j.in.Run.Repository, j.in.Run.Commit, j.in.Run.AppName())
-	if err := j.Store.Put(ctx, key, body, "application/yaml"); err != nil {
+	if err := j.store.Put(ctx, key, body, "application/yaml"); err != nil {
 		return pipeline.Package{}, fmt.Errorf("package: store template: %w", err)
 	}
-	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.Store.Bucket(), key)
-	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.Store.Bucket(), key, j.Store.URL(key)
+	fmt.Fprintf(&j.out, "packaged template: s3://%s/%s\n", j.store.Bucket(), key)
+	pkg.Bucket, pkg.TemplateKey, pkg.TemplateURL = j.store.Bucket(), key, j.store.URL(key)
 	sum := sha256.Sum256(body) // the deploy step checks it
 	pkg.TemplateSHA256 = hex.EncodeToString(sum[:])
 	for _, b := range j.builders {
@@ -378,11 +433,11 @@ func (j *job) reference(ctx context.Context, r resource, ref reference) error {
 	}
 	key := j.key(a)
 	if ref.bucket == "" {
-		set(props, ref.prop, scalar(props, "s3://"+j.Store.Bucket()+"/"+key))
+		set(props, ref.prop, scalar(props, "s3://"+j.store.Bucket()+"/"+key))
 	} else {
-		set(props, ref.prop, s3Location(props, ref.bucket, j.Store.Bucket(), ref.key, key))
+		set(props, ref.prop, s3Location(props, ref.bucket, j.store.Bucket(), ref.key, key))
 	}
-	fmt.Fprintf(&j.out, "%s %s: %s -> s3://%s/%s\n", r.name, ref.prop, p, j.Store.Bucket(), key)
+	fmt.Fprintf(&j.out, "%s %s: %s -> s3://%s/%s\n", r.name, ref.prop, p, j.store.Bucket(), key)
 	return nil
 }
 
@@ -394,18 +449,18 @@ func (j *job) key(a *artifact) string {
 // already.
 func (j *job) upload(ctx context.Context, a *artifact, contentType string) error {
 	key := j.key(a)
-	ok, err := j.Store.Exists(ctx, key)
-	if err != nil {
+	ok, err := j.store.Exists(ctx, key)
+	if err != nil && !errors.Is(err, artifacts.ErrNotGranted) { // through grants: bundled, once
 		return fmt.Errorf("package: %w", err)
 	}
 	if ok {
-		fmt.Fprintf(&j.out, "already stored: s3://%s/%s\n", j.Store.Bucket(), key)
+		fmt.Fprintf(&j.out, "already stored: s3://%s/%s\n", j.store.Bucket(), key)
 		return nil
 	}
-	if err := j.Store.PutFile(ctx, key, a.path, contentType); err != nil {
+	if err := j.store.PutFile(ctx, key, a.path, contentType); err != nil {
 		return fmt.Errorf("package: %w", err)
 	}
-	fmt.Fprintf(&j.out, "stored: s3://%s/%s\n", j.Store.Bucket(), key)
+	fmt.Fprintf(&j.out, "stored: s3://%s/%s\n", j.store.Bucket(), key)
 	return nil
 }
 
@@ -414,7 +469,7 @@ func (j *job) upload(ctx context.Context, a *artifact, contentType string) error
 func (j *job) storeLog(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reserve/2)
 	defer cancel()
-	return j.Store.Put(ctx, key, []byte(j.redact.String(j.out.String())), "text/plain; charset=utf-8")
+	return j.store.Put(ctx, key, []byte(j.redact.String(j.out.String())), "text/plain; charset=utf-8")
 }
 
 func size(n int64) string {

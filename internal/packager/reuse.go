@@ -138,7 +138,7 @@ func (j *job) fromCache(ctx context.Context, u *unit, key string) (*result, erro
 		return nil, err
 	}
 	j.record(ctx, u, key, o)
-	j.note("reused %s (inputs unchanged) from the build cache: s3://%s/%s, build key %s\n", u.name, j.Store.Bucket(), j.key(o.a), short(key))
+	j.note("reused %s (inputs unchanged) from the build cache: s3://%s/%s, build key %s\n", u.name, j.store.Bucket(), j.key(o.a), short(key))
 	j.log.Info("reused", "function", u.name, "method", u.method.String(), "arch", u.arch, "sha256", z.SHA256, "buildKey", key, "from", "cache")
 	return &result{a: o.a, reused: true, handler: o.handler}, nil
 }
@@ -172,32 +172,73 @@ func (j *job) lookup(ctx context.Context, u *unit, key string) *result {
 	return nil
 }
 
-// lookupIn is lookup in the build records of scope.
+// lookupIn is lookup in the build records of scope: its build index (kept
+// by the publish step), else the record's own object (written by a
+// package step that reaches the bucket itself; through grants, whose URLs
+// name no record, it is not found).
 func (j *job) lookupIn(ctx context.Context, u *unit, scope, key string) *result {
-	rk := pipeline.BuildRecordKey(j.in.Run.Repository, scope, key)
-	body, err := j.Store.Open(ctx, rk)
-	if err != nil {
-		if !errors.Is(err, artifacts.ErrNotFound) {
-			j.log.Warn("read build record", "key", rk, "error", err)
-		}
-		return nil
-	}
-	defer body.Close()
 	var rec buildRecord
-	if err := json.NewDecoder(io.LimitReader(body, 64<<10)).Decode(&rec); err != nil || rec.SHA256 == "" {
+	if raw, ok := j.index(ctx, scope)[key]; ok {
+		if json.Unmarshal(raw, &rec) != nil {
+			return nil
+		}
+	} else {
+		rk := pipeline.BuildRecordKey(j.in.Run.Repository, scope, key)
+		body, err := j.store.Open(ctx, rk)
+		if err != nil {
+			if !errors.Is(err, artifacts.ErrNotFound) && !errors.Is(err, artifacts.ErrNotGranted) {
+				j.log.Warn("read build record", "key", rk, "error", err)
+			}
+			return nil
+		}
+		defer body.Close()
+		if err := json.NewDecoder(io.LimitReader(body, 64<<10)).Decode(&rec); err != nil {
+			return nil
+		}
+	}
+	if rec.SHA256 == "" {
 		return nil
 	}
 	a := &artifact{sha: rec.SHA256, size: rec.Size, ext: ".zip"}
 	if j.key(a) != rec.Key {
 		return nil
 	}
-	if ok, err := j.Store.Exists(ctx, rec.Key); err != nil || !ok {
+	// Through grants the zip cannot be looked at: the publish step
+	// refuses a package whose reused zip is not stored.
+	if ok, err := j.store.Exists(ctx, rec.Key); (err != nil && !errors.Is(err, artifacts.ErrNotGranted)) || (err == nil && !ok) {
 		j.note("[%s: the zip of build %s is gone; building]\n", u.name, short(key))
 		return nil
 	}
-	j.note("reused %s (inputs unchanged): s3://%s/%s, build key %s\n", u.name, j.Store.Bucket(), rec.Key, short(key))
+	j.note("reused %s (inputs unchanged): s3://%s/%s, build key %s\n", u.name, j.store.Bucket(), rec.Key, short(key))
 	j.log.Info("reused", "function", u.name, "method", u.method.String(), "arch", u.arch, "sha256", rec.SHA256, "buildKey", key)
 	return &result{a: a, reused: true, handler: rec.Handler}
+}
+
+// index is the build index of scope (build key -> record), read once per
+// call; empty when there is none or it cannot be read.
+func (j *job) index(ctx context.Context, scope string) map[string]json.RawMessage {
+	if idx, ok := j.indexes[scope]; ok {
+		return idx
+	}
+	if j.indexes == nil {
+		j.indexes = map[string]map[string]json.RawMessage{}
+	}
+	idx := map[string]json.RawMessage{}
+	j.indexes[scope] = idx
+	key := pipeline.BuildIndexKey(j.in.Run.Repository, scope)
+	body, err := j.store.Open(ctx, key)
+	if err != nil {
+		if !errors.Is(err, artifacts.ErrNotFound) && !errors.Is(err, artifacts.ErrNotGranted) {
+			j.log.Warn("read build index", "key", key, "error", err)
+		}
+		return idx
+	}
+	defer body.Close()
+	if err := json.NewDecoder(io.LimitReader(body, 64<<20)).Decode(&idx); err != nil {
+		j.log.Warn("read build index", "key", key, "error", err)
+		clear(idx)
+	}
+	return idx
 }
 
 // record stores which zip the build with key made. A failure only costs
@@ -213,7 +254,7 @@ func (j *job) record(ctx context.Context, u *unit, key string, o *output) {
 	}
 	body, err := json.Marshal(rec)
 	if err == nil {
-		err = j.Store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, j.scope().Writes(), key), body, "application/json")
+		err = j.store.Put(ctx, pipeline.BuildRecordKey(j.in.Run.Repository, j.scope().Writes(), key), body, "application/json")
 	}
 	if err != nil {
 		j.log.Warn("store build record", "function", u.name, "error", err)

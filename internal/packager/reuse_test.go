@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/stackflow/stackflow/internal/gocache"
+	"github.com/stackflow/stackflow/internal/packager"
 	"github.com/stackflow/stackflow/internal/pipeline"
+	"github.com/stackflow/stackflow/internal/staging"
 	"github.com/stackflow/stackflow/internal/toolchain"
 )
 
@@ -301,7 +303,7 @@ func TestPackageCaches(t *testing.T) {
 	}
 	key := gocache.Key("package", tc.Version, runtime.GOOS, runtime.GOARCH, sums)
 	seed := &gocache.Config{Store: f.store, Dir: t.TempDir()}
-	s := seed.Session(run.Repository, pipeline.CacheScope{Branch: run.Branch}, key)
+	s := seed.Session(run.Repository, pipeline.CacheScope{Branch: run.Branch}, pipeline.StepPackage, key)
 	s.Restore(ctx, gocache.Modules)
 	s.Restore(ctx, gocache.Builds)
 	for _, sub := range []string{"mod", "build"} {
@@ -359,5 +361,77 @@ func writeFile(t *testing.T, path, body string) {
 	}
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPackageThroughGrants is TestBuildRecordsAreScopedByBranch as the
+// pipeline runs it: grant, then the package step with no bucket of its own
+// (its zips, template and records staged through its grants' URLs, none at
+// the keys later steps trust), then publish. Reuse goes through the build
+// index the publish step keeps, scoped by branch.
+func TestPackageThroughGrants(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	quiet := f.svc.Logger
+	granter := &staging.Granter{Store: f.store, Logger: quiet}
+	publisher := &staging.Publisher{Store: f.store, Logger: quiet, TempDir: t.TempDir()}
+	untrusted := &packager.Service{Toolchain: f.svc.Toolchain, Logger: quiet}
+	changed := with(reuseApp, "internal/greet/greet.go", "package greet\n\n// Hello greets.\nfunc Hello() string { return \"hi\" }\n")
+	tests := []struct {
+		name       string
+		branch     string
+		files      map[string]string
+		commit     string
+		wantReused int
+	}{
+		{name: "main builds everything", branch: "main", files: reuseApp, commit: run.Commit},
+		{name: "feature/x reuses main's builds", branch: "feature/x", files: reuseApp, commit: commit2, wantReused: 3},
+		{name: "feature/x builds its change", branch: "feature/x", files: changed, commit: commit2, wantReused: 1},
+		{name: "main does not reuse feature/x's build", branch: "main", files: changed, commit: commit2, wantReused: 1},
+		{name: "then feature/x reuses its own", branch: "feature/x", files: changed, commit: commit2, wantReused: 3},
+	}
+	for i, tt := range tests {
+		in := f.sourceAt(t, tt.files, tt.commit)
+		in.Run.Branch = tt.branch
+		in.Source.Plan.DefaultBranch = &pipeline.DefaultBranch{Name: "main", Commit: run.Commit}
+		in.Execution = fmt.Sprintf("%s-%d", execution, i)
+		grants, err := granter.Handle(ctx, pipeline.GrantInput{Step: pipeline.StepPackage, Run: in.Run, Execution: in.Execution, Source: in.Source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Grants = &grants
+		staged, err := untrusted.Handle(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		tmpl := pipeline.PackagedTemplateKey(run.Repository, tt.commit, run.AppName())
+		if ok, _ := f.store.Exists(ctx, tmpl); ok && i == 0 {
+			t.Errorf("%s: the package step wrote %s itself; want it staged", tt.name, tmpl)
+		}
+		pkg, err := publisher.Handle(ctx, pipeline.PublishInput{Step: pipeline.StepPackage, Run: in.Run, Execution: in.Execution,
+			Source: in.Source, Package: &staged})
+		if err != nil {
+			t.Fatalf("%s: publish: %v", tt.name, err)
+		}
+		reused := 0
+		for _, fn := range pkg.Functions {
+			if fn.Reused {
+				reused++
+			}
+			if ok, err := f.store.Exists(ctx, fn.Key); err != nil || !ok {
+				t.Errorf("%s: %s's zip %s is not published", tt.name, fn.Name, fn.Key)
+			}
+		}
+		if reused != tt.wantReused {
+			t.Errorf("%s: reused %d functions, want %d (%s)", tt.name, reused, tt.wantReused, pkg.Summary)
+		}
+		if pkg.TemplateKey != tmpl {
+			t.Errorf("%s: template at %s, want %s", tt.name, pkg.TemplateKey, tmpl)
+		}
+	}
+	in := f.source(t, reuseApp)
+	if _, err := untrusted.Handle(ctx, in); err == nil || !strings.Contains(err.Error(), "handed no grants") {
+		t.Errorf("without grants: %v, want a refusal", err)
 	}
 }

@@ -106,6 +106,18 @@ func (e *PackageFailed) Error() string {
 	return msg
 }
 
+// PackageRefused is a package the publish step would not publish: what the
+// package step staged is not what it said it made (a zip whose SHA-256 or
+// size differs from its output's, an object outside its run's own keys, a
+// missing template), so nothing of it reaches an environment or a later
+// run.
+type PackageRefused struct {
+	Reason string
+}
+
+// Error says why the package was refused.
+func (e *PackageRefused) Error() string { return "package refused: " + e.Reason }
+
 // StackDeployFailed is a stack that could not be deployed. The previous
 // release keeps serving: CloudFormation rolled the stack back.
 type StackDeployFailed struct {
@@ -204,6 +216,7 @@ func (*SourceUnavailable) stateError()    {}
 func (*BitbucketUnavailable) stateError() {}
 func (*ChecksFailed) stateError()         {}
 func (*PackageFailed) stateError()        {}
+func (*PackageRefused) stateError()       {}
 func (*StackDeployFailed) stateError()    {}
 func (*StackRefused) stateError()         {}
 func (*SmokeTestFailed) stateError()      {}
@@ -214,7 +227,7 @@ func (*UnexpectedError) stateError()      {}
 // machine's Retry and Catch match them.
 var ErrorNames = []string{
 	"ConfigInvalid", "SourceUnavailable", "BitbucketUnavailable", "ChecksFailed",
-	"PackageFailed", "StackDeployFailed", "StackRefused", "SmokeTestFailed", "Throttled", "UnexpectedError",
+	"PackageFailed", "PackageRefused", "StackDeployFailed", "StackRefused", "SmokeTestFailed", "Throttled", "UnexpectedError",
 	"Superseded", "RolledBack", "RollbackFailed", "Frozen", "Refused",
 }
 

@@ -45,13 +45,39 @@ func BuildRecordKey(repo Repository, scope, buildKey string) string {
 	return path.Join("builds", repo.Workspace, repo.Slug, scope, buildKey+".json")
 }
 
-// CacheKey is where one of repo's Go caches ("gomodcache", "gocache") is
-// kept between runs: scope is the branch whose runs wrote it
-// (BranchScope), cacheKey names the inputs the cache is good for (the
-// step, go.sum, the toolchain and the platform), name the cache, and ext
-// the object (".tar.gz" for the cache, ".json" for its manifest).
-func CacheKey(repo Repository, scope, cacheKey, name, ext string) string {
-	return path.Join("cache", repo.Workspace, repo.Slug, scope, cacheKey, name+ext)
+// CacheKey is where one of repo's caches is kept between runs: scope is
+// the branch whose runs wrote it (BranchScope), step the step that uses
+// it ("checks", "package"), name the cache ("gomodcache", "gocache",
+// "pipcache", ...), and ext the object (".tar.gz" for the cache, ".json"
+// for its manifest, which names the inputs the cache is good for). Each
+// branch keeps one copy per step and cache, so the trusted step that hands
+// the checks and package steps their URLs can name every object they may
+// read or write before they run.
+func CacheKey(repo Repository, scope, step, name, ext string) string {
+	return path.Join("cache", repo.Workspace, repo.Slug, scope, step, name+ext)
+}
+
+// BuildIndexKey is the index of the build records of repo's runs of the
+// branch scope names (BranchScope): one object, kept by the trusted
+// publish step, that the package step reads through a presigned URL to
+// find a zip it may reuse (the records' own keys, named by build key, are
+// not known before the step runs).
+func BuildIndexKey(repo Repository, scope string) string {
+	return path.Join("builds", repo.Workspace, repo.Slug, scope, "index.json")
+}
+
+// StagingPrefix is the run's own staging area: everything a step that runs
+// the commit's code (the checks, the package step) writes, other than its
+// log, lands under it, through presigned URLs for its keys alone. A
+// trusted step checks what is there and copies it to where later steps and
+// runs trust it (see Grants).
+func StagingPrefix(repo Repository, execution string) string {
+	return path.Join("staging", repo.Workspace, repo.Slug, execution) + "/"
+}
+
+// StagedKey is the object name of step's run-scoped staging area.
+func StagedKey(repo Repository, execution, step, name string) string {
+	return StagingPrefix(repo, execution) + path.Join(step, name)
 }
 
 // BranchScope names branch in the keys of caches and build records: its

@@ -115,7 +115,7 @@ func TestForStateMachine(t *testing.T) {
 func TestErrorNamesAreTheTypes(t *testing.T) {
 	t.Parallel()
 	errs := []error{&ConfigInvalid{}, &SourceUnavailable{}, &BitbucketUnavailable{}, &ChecksFailed{},
-		&PackageFailed{}, &StackDeployFailed{}, &StackRefused{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
+		&PackageFailed{}, &PackageRefused{}, &StackDeployFailed{}, &StackRefused{}, &SmokeTestFailed{}, &Throttled{}, &UnexpectedError{},
 		&Superseded{}, &RolledBack{}, &RollbackFailed{}, &Frozen{}, &Refused{}}
 	var got []string
 	for _, e := range errs {

@@ -229,12 +229,93 @@ type ChecksInput struct {
 	// Execution is the execution's ARN; its last segment names the log.
 	Execution string `json:"execution"`
 	Source    Source `json:"source"`
+	// Grants are the presigned URLs the step reads and writes the artifact
+	// bucket with (its function holds no S3 rights); nil when it is run
+	// with a store of its own, as in tests.
+	Grants *Grants `json:"grants,omitempty"`
 }
 
 // PackageInput is the package handler's input.
 type PackageInput struct {
 	Run Run `json:"run"`
 	// Execution is the execution's ARN; its last segment names the log.
+	Execution string `json:"execution"`
+	Source    Source `json:"source"`
+	// Grants are as for ChecksInput.
+	Grants *Grants `json:"grants,omitempty"`
+}
+
+// The steps that run the commit's code, as Grants and the staging area
+// name them.
+const (
+	StepChecks  = "checks"
+	StepPackage = "package"
+)
+
+// Grants are what a step that runs the commit's code (the checks, the
+// package step) may do in the artifact bucket: presigned URLs for its own
+// run's objects, made by the trusted grant step just before it runs and
+// good for a little longer than the step may take. The function that runs
+// the commit's code holds no S3, DynamoDB or Secrets Manager rights of its
+// own, so what a check finds in its environment, in /proc or from the
+// Runtime API writes nothing the pipeline trusts.
+type Grants struct {
+	// Step is the step they are for: StepChecks or StepPackage.
+	Step string `json:"step"`
+	// Bucket is the artifact bucket, for the s3:// URIs the package step
+	// writes into the packaged template.
+	Bucket string `json:"bucket"`
+	// Region is the bucket's region, for its HTTPS URLs.
+	Region string `json:"region"`
+	// Expires is when the URLs stop working (RFC 3339).
+	Expires string `json:"expires"`
+	// Get maps each key the step may read to a presigned GET URL: its
+	// commit's archive, its branch's and the default branch's caches and
+	// build index.
+	Get map[string]string `json:"get"`
+	// Put maps each key the step may write to a presigned PUT URL. Its log
+	// is its own (logs/.../<execution>/); every other key (a cache of its
+	// branch, the packaged template) maps to a URL of the run's staging
+	// area (StagingPrefix), which the publish step checks and copies to
+	// the key.
+	Put map[string]string `json:"put"`
+	// Bundle, for the package step, is a presigned PUT URL of one tar
+	// archive in the staging area that holds what the step writes under
+	// BundlePrefixes, whose keys are not known before it runs: its zips
+	// (named by their SHA-256) and its build records (its own branch's).
+	Bundle string `json:"bundle,omitempty"`
+	// BundlePrefixes are the key prefixes whose objects go into Bundle.
+	BundlePrefixes []string `json:"bundlePrefixes,omitempty"`
+	// Credentials, when set, is the key (in Get) of a copy of the package
+	// indexes' credentials, staged for this step alone and deleted by the
+	// publish step after it.
+	Credentials string `json:"credentials,omitempty"`
+}
+
+// PublishInput is the publish handler's input: after the checks, it keeps
+// their caches; after the package step, it checks the package and copies
+// it to where the deploy step and later runs trust it. It answers a
+// Package: the package as published, or for the checks only a Summary.
+type PublishInput struct {
+	// Step is the step whose staged objects are published: StepChecks or
+	// StepPackage.
+	Step string `json:"step"`
+	Run  Run    `json:"run"`
+	// Execution is the execution's ARN; its last segment names the staging
+	// area.
+	Execution string `json:"execution"`
+	Source    Source `json:"source"`
+	// Package is what the package step said it made (its output), for
+	// StepPackage: the SHA-256 and size of every zip and of the packaged
+	// template, checked against what it staged.
+	Package *Package `json:"package,omitempty"`
+}
+
+// GrantInput is the grant handler's input.
+type GrantInput struct {
+	// Step is the step to grant: StepChecks or StepPackage.
+	Step      string `json:"step"`
+	Run       Run    `json:"run"`
 	Execution string `json:"execution"`
 	Source    Source `json:"source"`
 }
