@@ -24,6 +24,19 @@ func whoAmI() string {
 	return "someone"
 }
 
+// addByFlag adds --by, for a command that starts a run; the returned
+// function is who asks: --by, else whoAmI.
+func addByFlag(cmd *cobra.Command) func() string {
+	var by string
+	cmd.Flags().StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	return func() string {
+		if by == "" {
+			return whoAmI()
+		}
+		return by
+	}
+}
+
 // newAnswerCommand is approve or reject (verb): the answer to a deploy
 // that waits for approval.
 func newAnswerCommand(verb string) *cobra.Command {
@@ -84,7 +97,7 @@ approvers when it names any) and why. The environment keeps its release.`
 }
 
 func newRollbackCommand() *cobra.Command {
-	var to, by string
+	var to string
 	cmd := &cobra.Command{
 		SuggestFor: []string{"revert", "undo"},
 		Use:        "rollback WORKSPACE/SLUG ENVIRONMENT",
@@ -99,16 +112,14 @@ settings, under the environment's lock, and smoke-tests it.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&to, "to", "", "the released commit `SHA` to put back (4 or more hex digits; default: the release before the current one)")
-	fs.StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	asker := addByFlag(cmd)
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
 		if err != nil {
 			return &usageError{err}
 		}
-		if by == "" {
-			by = whoAmI()
-		}
+		by := asker()
 		c, err := aws.connect(cmd.Context())
 		if err != nil {
 			return err
@@ -147,7 +158,7 @@ func addFreezeFlags(cmd *cobra.Command, verb string) func(by string) (*pipeline.
 }
 
 func newPromoteCommand() *cobra.Command {
-	var from, commit, by string
+	var from, commit string
 	cmd := &cobra.Command{
 		SuggestFor: []string{"deploy", "release", "ship"},
 		Use:        "promote WORKSPACE/SLUG ENVIRONMENT",
@@ -173,7 +184,7 @@ may not wait; the release records that.`,
 	fs := cmd.Flags()
 	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
 	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
-	fs.StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	asker := addByFlag(cmd)
 	override := addFreezeFlags(cmd, "promotion")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -181,9 +192,7 @@ may not wait; the release records that.`,
 		if err != nil {
 			return &usageError{err}
 		}
-		if by == "" {
-			by = whoAmI()
-		}
+		by := asker()
 		during, err := override(by)
 		if err != nil {
 			return err
@@ -204,7 +213,6 @@ may not wait; the release records that.`,
 }
 
 func newRetryCommand() *cobra.Command {
-	var by string
 	cmd := &cobra.Command{
 		SuggestFor: []string{"rerun", "resume", "redrive"},
 		Use:        "retry EXECUTION|EXECUTION-ARN|COMMIT-SHA",
@@ -223,13 +231,11 @@ during a freeze window.`,
 		Args:              exactArgs(1, runArg),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	cmd.Flags().StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
+	asker := addByFlag(cmd)
 	override := addFreezeFlags(cmd, "retry")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if by == "" {
-			by = whoAmI()
-		}
+		by := asker()
 		during, err := override(by)
 		if err != nil {
 			return err

@@ -152,20 +152,8 @@ func decodeApp(item *yaml.Node, p string) (App, error) {
 			return a, err
 		}
 	}
-	for _, k := range []string{"paths", "paths_ignore"} {
-		n, ok := fields[k]
-		if !ok {
-			continue
-		}
-		globs, err := pathGlobs(n, p+"."+k)
-		if err != nil {
-			return a, err
-		}
-		if k == "paths" {
-			a.Paths = globs
-		} else {
-			a.PathsIgnore = globs
-		}
+	if a.Paths, a.PathsIgnore, err = pathFilters(fields, p); err != nil {
+		return a, err
 	}
 	return a, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -149,19 +148,7 @@ func TestParseAppAndFilterErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse([]byte(tt.in))
-			var ci *pipeline.ConfigInvalid
-			if !errors.As(err, &ci) {
-				t.Fatalf("got %v, want a ConfigInvalid", err)
-			}
-			if ci.File != File || ci.Line != tt.line {
-				t.Errorf("got %s:%d, want %s:%d (%v)", ci.File, ci.Line, File, tt.line, err)
-			}
-			if !strings.HasPrefix(ci.Problem, tt.problem) {
-				t.Errorf("got problem %q, want it to start with %q", ci.Problem, tt.problem)
-			}
-			if !strings.Contains(ci.Fix, tt.fix) {
-				t.Errorf("got fix %q, want it to contain %q", ci.Fix, tt.fix)
-			}
+			wantInvalid(t, err, tt.line, tt.problem, tt.fix)
 		})
 	}
 }

@@ -484,20 +484,8 @@ func decodeEnvironment(item *yaml.Node, p string) (Environment, error) {
 		return env, errAt(resolve(item), p+`: missing "branches" or "tags"`,
 			"list the branches deployed to "+env.Name+", such as branches: [main], or the git tags, such as tags: [\"v*\"]")
 	}
-	for _, k := range []string{"paths", "paths_ignore"} {
-		n, ok := fields[k]
-		if !ok {
-			continue
-		}
-		globs, err := pathGlobs(n, p+"."+k)
-		if err != nil {
-			return env, err
-		}
-		if k == "paths" {
-			env.Paths = globs
-		} else {
-			env.PathsIgnore = globs
-		}
+	if env.Paths, env.PathsIgnore, err = pathFilters(fields, p); err != nil {
+		return env, err
 	}
 
 	if n, ok := fields["stack"]; ok {
@@ -639,6 +627,22 @@ func refPatterns(n *yaml.Node, p, what, example string) ([]string, error) {
 		}
 	}
 	return pats, nil
+}
+
+// pathFilters reads the path filters of an app or an environment at p:
+// paths and paths_ignore, each left out or a non-empty list of globs.
+func pathFilters(fields map[string]*yaml.Node, p string) (paths, ignore []string, err error) {
+	if n, ok := fields["paths"]; ok {
+		if paths, err = pathGlobs(n, p+".paths"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if n, ok := fields["paths_ignore"]; ok {
+		if ignore, err = pathGlobs(n, p+".paths_ignore"); err != nil {
+			return nil, nil, err
+		}
+	}
+	return paths, ignore, nil
 }
 
 // pathGlobs reads a non-empty list of file globs (paths, paths_ignore).

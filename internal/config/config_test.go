@@ -395,22 +395,7 @@ func TestParseErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse([]byte(tt.in))
-			var ci *pipeline.ConfigInvalid
-			if !errors.As(err, &ci) {
-				t.Fatalf("Parse error = %v (%T), want a *pipeline.ConfigInvalid", err, err)
-			}
-			if ci.File != File {
-				t.Errorf("File = %q, want %q", ci.File, File)
-			}
-			if ci.Line != tt.wantLine {
-				t.Errorf("Line = %d, want %d (%v)", ci.Line, tt.wantLine, err)
-			}
-			if !strings.HasPrefix(ci.Problem, tt.wantProblem) {
-				t.Errorf("Problem = %q, want it to start with %q", ci.Problem, tt.wantProblem)
-			}
-			if !strings.Contains(ci.Fix, tt.wantFix) {
-				t.Errorf("Fix = %q, want it to contain %q", ci.Fix, tt.wantFix)
-			}
+			wantInvalid(t, err, tt.wantLine, tt.wantProblem, tt.wantFix)
 		})
 	}
 }
@@ -438,5 +423,25 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tt.in, envKeys); got != tt.want {
 			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// wantInvalid checks that err is stackflow.yml's *pipeline.ConfigInvalid
+// at line, with a problem that starts with problem and a fix that
+// contains fix.
+func wantInvalid(t *testing.T, err error, line int, problem, fix string) {
+	t.Helper()
+	var ci *pipeline.ConfigInvalid
+	if !errors.As(err, &ci) {
+		t.Fatalf("got %v (%T), want a *pipeline.ConfigInvalid", err, err)
+	}
+	if ci.File != File || ci.Line != line {
+		t.Errorf("got %s:%d, want %s:%d (%v)", ci.File, ci.Line, File, line, err)
+	}
+	if !strings.HasPrefix(ci.Problem, problem) {
+		t.Errorf("got problem %q, want it to start with %q", ci.Problem, problem)
+	}
+	if !strings.Contains(ci.Fix, fix) {
+		t.Errorf("got fix %q, want it to contain %q", ci.Fix, fix)
 	}
 }

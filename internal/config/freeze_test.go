@@ -106,13 +106,7 @@ func TestParsePromotionAndFreezeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := Parse([]byte(tt.in))
-			var ci *pipeline.ConfigInvalid
-			if !errors.As(err, &ci) {
-				t.Fatalf("got %v, want a ConfigInvalid", err)
-			}
-			if ci.Line != tt.wantLine || !strings.Contains(ci.Problem, tt.wantProblem) || !strings.Contains(ci.Fix, tt.wantFix) {
-				t.Errorf("got line %d: %s (%s)\nwant line %d: %s (... %s ...)", ci.Line, ci.Problem, ci.Fix, tt.wantLine, tt.wantProblem, tt.wantFix)
-			}
+			wantInvalid(t, err, tt.wantLine, tt.wantProblem, tt.wantFix)
 		})
 	}
 }

@@ -170,12 +170,7 @@ func appOf(t *testing.T, example, name string, edit map[string]func(string) stri
 // names its stacks "<example>-staging" and "<example>-prod".
 func appAt(t *testing.T, src, example, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
-	appsMu.Lock()
-	apps[name]++
-	if n := apps[name]; n > 1 {
-		name = fmt.Sprintf("%s-%d", name, n)
-	}
-	appsMu.Unlock()
+	name = appName(t, name)
 	rename := func(s string) string { return strings.ReplaceAll(s, `"`+example+`-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
 	for f, fn := range edit {
@@ -185,18 +180,51 @@ func appAt(t *testing.T, src, example, name string, edit map[string]func(string)
 			edits[f] = fn
 		}
 	}
-	// A failed test shows the tail of its own run's logs, not every
-	// test's: the shared pipeline's logs hold all of them.
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 25))
-		}
-	})
 	dir := t.TempDir()
 	if _, err := NewRepository(context.Background(), src, dir, edits); err != nil {
 		t.Fatal(err)
 	}
 	return pipeline.Repository{Workspace: "acme", Slug: name}, dir
+}
+
+// appName returns name, or name-N when another test has taken it, and
+// has a failed test show the tail of its own app's logs, not every
+// test's: the shared pipeline's logs hold all of them.
+func appName(t *testing.T, name string) string {
+	t.Helper()
+	appsMu.Lock()
+	apps[name]++
+	if n := apps[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	appsMu.Unlock()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 40))
+		}
+	})
+	return name
+}
+
+// wantStagingSmokeFailed checks that a run deployed staging, whose smoke
+// test then failed with a cause containing each of causes, and left prod
+// untouched.
+func wantStagingSmokeFailed(t *testing.T, res *Result, causes ...string) {
+	t.Helper()
+	if res.Status != "FAILED" || res.Error != "SmokeTestFailed" {
+		t.Fatalf("got %s %s: %s, want FAILED SmokeTestFailed", res.Status, res.Error, res.Cause)
+	}
+	for _, want := range causes {
+		if !strings.Contains(res.Cause, want) {
+			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
+		}
+	}
+	if e := env(t, res, "staging"); e.Status != "CREATE_COMPLETE" {
+		t.Errorf("staging: got %s, want CREATE_COMPLETE (deployed, then its smoke test failed)", e.Status)
+	}
+	if e := env(t, res, "prod"); e.Status != "" {
+		t.Errorf("prod: got %s, want it untouched", e.Status)
+	}
 }
 
 func run(t *testing.T, repo pipeline.Repository, dir string) *Result {
@@ -318,20 +346,7 @@ func TestAFailedStagingSmokeTestStopsThePromotion(t *testing.T) {
 		},
 	})
 	res := run(t, repo, dir)
-	if res.Status != "FAILED" || res.Error != "SmokeTestFailed" {
-		t.Fatalf("got %s %s, want FAILED SmokeTestFailed", res.Status, res.Error)
-	}
-	for _, want := range []string{`"greets" of staging`, "hello from staging", `"hello from the moon"`} {
-		if !strings.Contains(res.Cause, want) {
-			t.Errorf("cause %q: want it to contain %q", res.Cause, want)
-		}
-	}
-	if e := env(t, res, "staging"); e.Status != "CREATE_COMPLETE" {
-		t.Errorf("staging: got %s, want CREATE_COMPLETE (deployed, then its smoke test failed)", e.Status)
-	}
-	if e := env(t, res, "prod"); e.Status != "" {
-		t.Errorf("prod: got %s, want it untouched", e.Status)
-	}
+	wantStagingSmokeFailed(t, res, `"greets" of staging`, "hello from staging", `"hello from the moon"`)
 	if s := status(t, res); s.State != pipeline.StateFailed || !strings.Contains(s.Description, "SmokeTestFailed") {
 		t.Errorf("got status %+v, want FAILED naming SmokeTestFailed", s)
 	}

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,17 +26,7 @@ import (
 // and a root stackflow.yml listing them.
 func monorepo(t *testing.T, name string) (pipeline.Repository, string) {
 	t.Helper()
-	appsMu.Lock()
-	apps[name]++
-	if n := apps[name]; n > 1 {
-		name = fmt.Sprintf("%s-%d", name, n)
-	}
-	appsMu.Unlock()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of %s:\n%s", name, logTail(shared.LogDir(), name, 40))
-		}
-	})
+	name = appName(t, name)
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "examples", "hello")
 	for _, app := range []string{"api", "web"} {
@@ -99,15 +88,9 @@ func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 		"services/web/README.md": func(s string) string { return s + "More.\n" }, // paths_ignore: web is not delivered
 	})
 	dispatcher := deliver(t, repo, dir)
-	if got := await(t, dispatcher); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, dispatcher)
-		t.Fatalf("the push's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, dispatcher, "the push's run")
 	api := appRun(dispatcher, repo, "api", sha)
-	if got := await(t, api); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, api)
-		t.Fatalf("api's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, api, "api's run")
 	for _, env := range []string{"staging", "prod"} {
 		s := describeStack(t, repo.Slug+"-api-"+env)
 		if s.StackStatus != "CREATE_COMPLETE" {
@@ -139,15 +122,9 @@ func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 	note := func(s string) string { return s + "\n// Touched.\n" }
 	sha = commit(t, dir, map[string]func(string) string{"services/api/hello/handler.go": note, "services/web/hello/handler.go": note})
 	dispatcher = deliver(t, repo, dir)
-	if got := await(t, dispatcher); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, dispatcher)
-		t.Fatalf("the push's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, dispatcher, "the push's run")
 	web := appRun(dispatcher, repo, "web", sha)
-	if got := await(t, web); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, web)
-		t.Fatalf("web's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, web, "web's run")
 	if got := await(t, appRun(dispatcher, repo, "api", sha)); got.Status != types.ExecutionStatusSucceeded {
 		t.Fatalf("api's run ended %s, want SUCCEEDED", got.Status)
 	}
@@ -191,10 +168,7 @@ func TestATagReachesProd(t *testing.T) {
 		t.Fatalf("tag v1.0.0: got %+v, want its run started", resp)
 	}
 	arn := resp.Started[0].Execution
-	if got := await(t, arn); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, arn)
-		t.Fatalf("the tag's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, arn, "the tag's run")
 	if s := describeStack(t, repo.Slug+"-prod"); s.StackStatus != "CREATE_COMPLETE" {
 		t.Errorf("prod is %s, want CREATE_COMPLETE", s.StackStatus)
 	}
@@ -239,10 +213,7 @@ func TestAnAppAfterAFailedOneIsNotDeployed(t *testing.T) {
 		"services/web/hello/handler.go": func(s string) string { return s + "\n// Touched.\n" },
 	})
 	dispatcher := deliver(t, repo, dir)
-	if got := await(t, dispatcher); got.Status != types.ExecutionStatusSucceeded {
-		explain(t, dispatcher)
-		t.Fatalf("the push's run ended %s, want SUCCEEDED", got.Status)
-	}
+	awaitSuccess(t, dispatcher, "the push's run")
 	if got := await(t, appRun(dispatcher, repo, "api", sha)); got.Status != types.ExecutionStatusFailed || aws.ToString(got.Error) != "ChecksFailed" {
 		t.Fatalf("api's run ended %s %s, want FAILED ChecksFailed", got.Status, aws.ToString(got.Error))
 	}

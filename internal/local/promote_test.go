@@ -78,6 +78,17 @@ func await(t *testing.T, arn string) *awssfn.DescribeExecutionOutput {
 	return desc
 }
 
+// awaitSuccess waits for the execution arn (what: the run, as the message
+// names it) to end and fails the test, with the states it went through,
+// unless it SUCCEEDED.
+func awaitSuccess(t *testing.T, arn, what string) {
+	t.Helper()
+	if got := await(t, arn); got.Status != types.ExecutionStatusSucceeded {
+		explain(t, arn)
+		t.Fatalf("%s: got %s %s: %s, want SUCCEEDED", what, got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
+	}
+}
+
 // explain logs the states arn went through, with each one's output, for
 // a test that failed on it.
 func explain(t *testing.T, arn string) {
@@ -454,10 +465,7 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	if r.Commit != good {
 		t.Errorf("rollback chose %s, want the release before the current one, %s", pipeline.ShortSHA(r.Commit), pipeline.ShortSHA(good))
 	}
-	if got := await(t, roll); got.Status != "SUCCEEDED" {
-		explain(t, roll)
-		t.Fatalf("rollback: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
-	}
+	awaitSuccess(t, roll, "rollback")
 	if got := releasesOf(t, repo, "staging"); len(got) != 3 || got[0] != pipeline.ShortSHA(good) {
 		t.Errorf("staging: got releases %v, want %s on top", got, pipeline.ShortSHA(good))
 	}

@@ -96,10 +96,7 @@ func TestAPromotionDeploysStagingsPackageToProd(t *testing.T) {
 	if r.Commit != staging.Commit || r.Environment != "staging" {
 		t.Errorf("promote chose %s of %s, want staging's newest release %s", pipeline.ShortSHA(r.Commit), r.Environment, pipeline.ShortSHA(staging.Commit))
 	}
-	if got := await(t, arn); got.Status != "SUCCEEDED" {
-		explain(t, arn)
-		t.Fatalf("promotion: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
-	}
+	awaitSuccess(t, arn, "promotion")
 	prod := newestRelease(t, repo, "prod")
 	if prod.Commit != staging.Commit || prod.PromotedFrom != "staging" || prod.By != "ada" || prod.Execution != arn {
 		t.Errorf("prod: got release %+v, want staging's commit promoted by ada", prod)
@@ -166,10 +163,7 @@ func TestARetryAfterAFailedProdSmokeTest(t *testing.T) {
 	if env != "prod" {
 		t.Errorf("the retry resumes at %s, want prod", env)
 	}
-	if got := await(t, arn); got.Status != "SUCCEEDED" {
-		explain(t, arn)
-		t.Fatalf("retry: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
-	}
+	awaitSuccess(t, arn, "retry")
 	prod := newestRelease(t, repo, "prod")
 	if prod.Commit != sha || prod.RetryOf != first.Execution || prod.Execution != arn {
 		t.Errorf("prod: got release %+v, want %s by the retry of %s", prod, pipeline.ShortSHA(sha), first.Execution)
@@ -254,10 +248,7 @@ func TestAFreezeStopsAPromotionUnlessToldWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := await(t, arn); got.Status != "SUCCEEDED" {
-		explain(t, arn)
-		t.Fatalf("during the freeze: got %s %s: %s, want SUCCEEDED", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause))
-	}
+	awaitSuccess(t, arn, "during the freeze")
 	prod := newestRelease(t, repo, "prod")
 	if !strings.HasPrefix(prod.DuringFreeze, "ada asked to deploy during the freeze until ") || !strings.HasSuffix(prod.DuringFreeze, "(release party): the fix for the outage") {
 		t.Errorf("prod: got release %+v, want the reason recorded", prod)

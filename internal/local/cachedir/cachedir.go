@@ -2,12 +2,20 @@
 // Step Functions engine's npm packages, the Lambda runtimes' clients, SAM's
 // translator) into a cache directory that several processes share: an
 // installation is there whole or not at all, and Lock lets them take turns
-// installing it.
+// installing it. Digest names an installation by its content; FindPython
+// and FindNode find the host's interpreters that one is made for, and
+// VersionLess and MinorVersion read their versions.
 package cachedir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -90,4 +98,59 @@ func LastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// WriteOnce writes data to path, making its directory, unless a file is
+// there already: for files whose names carry the Digest of their content.
+func WriteOnce(path string, data []byte) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := WriteAtomic(path, data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Digest is a short hex digest (16 digits) of parts, for the names of
+// installations and installed files: a new content, a new name.
+func Digest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d\x00", len(p))
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// MinorVersion returns "3.11" for "3.11.7": the part of an interpreter's
+// version that its installed packages are built for.
+func MinorVersion(version string) string {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return version
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// VersionLess reports whether the dotted version a is older than b,
+// comparing the numbers b has ("3.11.7" is not older than "3.11").
+func VersionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i, bp := range bs {
+		bn, _ := strconv.Atoi(bp)
+		an := 0
+		if i < len(as) {
+			an, _ = strconv.Atoi(as[i])
+		}
+		if an != bn {
+			return an < bn
+		}
+	}
+	return false
 }

@@ -3,12 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,25 +17,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/stackflow/stackflow/internal/local/apigw"
 )
 
-// Limits API Gateway applies.
-const (
-	// MaxBodyBytes is the largest request body an HTTP API accepts.
-	MaxBodyBytes = 10 << 20
-	// IntegrationTimeout is how long an HTTP API waits for a function.
-	IntegrationTimeout = 30 * time.Second
-)
-
-// Invoker is the part of Lambda's API the server needs;
-// *lambda.Client (aws-sdk-go-v2) is one.
-type Invoker interface {
-	Invoke(ctx context.Context, in *awslambda.InvokeInput, optFns ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
-}
-
-var _ Invoker = (*awslambda.Client)(nil)
+// IntegrationTimeout is how long an HTTP API waits for a function.
+const IntegrationTimeout = 30 * time.Second
 
 // API is an HTTP API to serve.
 type API struct {
@@ -53,7 +38,7 @@ type API struct {
 // Options configure a server.
 type Options struct {
 	// Lambda invokes the routes' functions; required.
-	Lambda Invoker
+	Lambda apigw.Invoker
 	// Region and AccountID go into every event's request context.
 	Region    string
 	AccountID string
@@ -84,7 +69,6 @@ func FunctionURL(id, function string) API {
 type Server struct {
 	opts Options
 	srv  *http.Server
-	ln   net.Listener
 	url  string
 
 	mu     sync.RWMutex
@@ -101,17 +85,10 @@ func Serve(api API, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve HTTP API %s: %w", api.ID, err)
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	s := &Server{opts: opts, api: api, routes: routes}
+	if s.srv, s.url, err = apigw.Listen(opts.Addr, s); err != nil {
 		return nil, fmt.Errorf("serve HTTP API %s: %w", api.ID, err)
 	}
-	s := &Server{opts: opts, ln: ln, url: "http://" + ln.Addr().String(), api: api, routes: routes}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
@@ -138,7 +115,7 @@ func (s *Server) Close() error {
 
 // ServeHTTP answers one request as API Gateway would.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := requestID()
+	id := apigw.RequestID()
 	w.Header().Set("Apigw-Requestid", id)
 	s.mu.RLock()
 	api, routes := s.api, s.routes
@@ -162,13 +139,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
-		message(w, http.StatusBadRequest, "Bad Request")
-		return
-	}
-	if len(body) > MaxBodyBytes {
+	body, err := apigw.ReadBody(r)
+	switch {
+	case errors.Is(err, apigw.ErrBodyTooLarge):
 		message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	case err != nil:
+		message(w, http.StatusBadRequest, "Bad Request")
 		return
 	}
 	if s.opts.Authorize != nil {
@@ -188,18 +165,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if timeout <= 0 {
 		timeout = IntegrationTimeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(rt.Function), Payload: payload})
+	answer, err := apigw.Invoke(r.Context(), s.opts.Lambda, rt.Function, payload, timeout)
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, apigw.ErrTimedOut):
 		message(w, http.StatusServiceUnavailable, "Service Unavailable")
 		return
-	case err != nil, out.FunctionError != nil:
+	case err != nil:
 		message(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	resp, err := readResponse(out.Payload)
+	resp, err := readResponse(answer)
 	if err != nil {
 		message(w, http.StatusInternalServerError, "Internal Server Error")
 		return
@@ -380,11 +355,4 @@ func message(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// requestID returns an ID shaped like API Gateway's ("Ab1cDEfGhIjKLmn=").
-func requestID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b), "=")[:14] + "="
 }

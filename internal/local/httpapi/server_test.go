@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/stackflow/stackflow/internal/local/apigw"
 )
 
 // fakeLambda answers every invocation with its answer and records the
@@ -339,7 +341,7 @@ func TestBodyOverTheLimitIsRefused(t *testing.T) {
 	t.Parallel()
 	fake := &fakeLambda{}
 	s := serve(t, API{ID: "abcde12345", Routes: []Route{{Key: "$default", Function: "f"}}}, fake)
-	resp, body := do(t, "POST", s.URL()+"/", strings.NewReader(strings.Repeat("a", MaxBodyBytes+1)), nil)
+	resp, body := do(t, "POST", s.URL()+"/", strings.NewReader(strings.Repeat("a", apigw.MaxBodyBytes+1)), nil)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || body != `{"message":"Request Entity Too Large"}` {
 		t.Errorf("got %d %s, want 413", resp.StatusCode, body)
 	}

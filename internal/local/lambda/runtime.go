@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -87,6 +86,3 @@ func optPath(fn Function, elem ...string) string {
 func joinPaths(paths ...string) string {
 	return strings.Join(slices.DeleteFunc(paths, func(p string) bool { return p == "" }), string(os.PathListSeparator))
 }
-
-// errNotFound is an interpreter that is not on this machine.
-var errNotFound = errors.New("not found")

@@ -2,15 +2,8 @@ package lambda
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
@@ -28,8 +21,8 @@ var runtimeFiles embed.FS
 // at the next start (the user may have installed what was missing).
 type hostRuntimes struct {
 	mu      sync.Mutex
-	pythons map[string]*pythonHost // by the name asked for
-	nodes   map[string]*nodeHost
+	pythons map[string]*cachedir.Python // by the name asked for
+	nodes   map[string]*cachedir.Node
 	clients map[string]*installed // by interpreter and cache directory
 }
 
@@ -39,16 +32,16 @@ type installed struct {
 	script string // what the interpreter runs
 }
 
-func (h *hostRuntimes) python(ctx context.Context, name string) (*pythonHost, error) {
-	return lookUp(&h.mu, &h.pythons, name, func() (*pythonHost, error) { return findPython(ctx, name) })
+func (h *hostRuntimes) python(ctx context.Context, name string) (*cachedir.Python, error) {
+	return lookUp(&h.mu, &h.pythons, name, func() (*cachedir.Python, error) { return findPython(ctx, name) })
 }
 
-func (h *hostRuntimes) node(ctx context.Context, name string) (*nodeHost, error) {
-	return lookUp(&h.mu, &h.nodes, name, func() (*nodeHost, error) { return findNode(ctx, name) })
+func (h *hostRuntimes) node(ctx context.Context, name string) (*cachedir.Node, error) {
+	return lookUp(&h.mu, &h.nodes, name, func() (*cachedir.Node, error) { return findNode(ctx, name) })
 }
 
-func (h *hostRuntimes) pythonClient(ctx context.Context, cacheDir string, py *pythonHost, log io.Writer) (*installed, error) {
-	return lookUp(&h.mu, &h.clients, "python\x00"+cacheDir+"\x00"+py.path, func() (*installed, error) {
+func (h *hostRuntimes) pythonClient(ctx context.Context, cacheDir string, py *cachedir.Python, log io.Writer) (*installed, error) {
+	return lookUp(&h.mu, &h.clients, "python\x00"+cacheDir+"\x00"+py.Path, func() (*installed, error) {
 		return installPython(ctx, cacheDir, py, log)
 	})
 }
@@ -82,26 +75,3 @@ func lookUp[T any](mu *sync.Mutex, found *map[string]*T, key string, find func()
 // installPrefix starts the names of installations under way in a cache
 // directory.
 const installPrefix = ".install-"
-
-// writeOnce writes data to path unless a file is there (its name carries
-// the digest of its content).
-func writeOnce(path string, data []byte) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	if err := cachedir.WriteAtomic(path, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// digest is a short hex digest of data, for names of installed files.
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
-}

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // oldestNode is the oldest Node.js major version that runs Node.js
@@ -39,19 +38,19 @@ func (r nodejs) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s needs Node.js %d on this machine: %w", id, r.major, err)
 	}
-	if node.major < oldestNode {
-		return launch{}, fmt.Errorf("runtime %s needs Node.js %d on this machine, and %s is Node.js %s: install Node.js %d (nodejs.org or your package manager) and put it on PATH as node", id, r.major, node.path, node.version, r.major)
+	if node.Major < oldestNode {
+		return launch{}, fmt.Errorf("runtime %s needs Node.js %d on this machine, and %s is Node.js %s: install Node.js %d (nodejs.org or your package manager) and put it on PATH as node", id, r.major, node.Path, node.Version, r.major)
 	}
 	client, err := s.host.nodeClient(s.opts.CacheDir)
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s: %w", id, err)
 	}
-	fmt.Fprintf(log, "stackflow: function %s (%s) runs on this machine's Node.js %s (%s) with stackflow's runtime client\n", fn.Name, id, node.version, node.path)
-	if node.major != r.major {
-		fmt.Fprintf(log, "stackflow: warning: function %s asks for %s and runs on Node.js %s: install Node.js %d to run it as Lambda does\n", fn.Name, id, node.version, r.major)
+	fmt.Fprintf(log, "stackflow: function %s (%s) runs on this machine's Node.js %s (%s) with stackflow's runtime client\n", fn.Name, id, node.Version, node.Path)
+	if node.Major != r.major {
+		fmt.Fprintf(log, "stackflow: warning: function %s asks for %s and runs on Node.js %s: install Node.js %d to run it as Lambda does\n", fn.Name, id, node.Version, r.major)
 	}
 	return launch{
-		program: node.path,
+		program: node.Path,
 		args:    []string{client.script},
 		env: map[string]string{
 			"AWS_EXECUTION_ENV":  "AWS_Lambda_" + id,
@@ -68,33 +67,13 @@ func (r nodejs) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	}, nil
 }
 
-// nodeHost is the host's Node.js.
-type nodeHost struct {
-	path    string // absolute
-	version string // "v20.20.2"
-	major   int
-}
-
-// findNode looks name up on PATH (empty means node) and asks it its
-// version.
-func findNode(ctx context.Context, name string) (*nodeHost, error) {
-	name = or(name, "node")
-	path, err := exec.LookPath(name)
+// findNode finds the host's Node.js: name on PATH, empty means node.
+func findNode(ctx context.Context, name string) (*cachedir.Node, error) {
+	node, err := cachedir.FindNode(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s was %w on PATH: install Node.js (nodejs.org or your package manager) and put it on PATH as node", name, errNotFound)
+		return nil, fmt.Errorf("%w: install Node.js (nodejs.org or your package manager) and put it on PATH as node", err)
 	}
-	path, _ = filepath.Abs(path)
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return nil, fmt.Errorf("ask %s its version: %w", path, err)
-	}
-	version := strings.TrimSpace(string(out))
-	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
-	n, err := strconv.Atoi(major)
-	if err != nil {
-		return nil, fmt.Errorf("ask %s its version: got %q", path, version)
-	}
-	return &nodeHost{path: path, version: version, major: n}, nil
+	return node, nil
 }
 
 // installNode writes stackflow's runtime client for Node.js under cacheDir,
@@ -104,9 +83,9 @@ func installNode(cacheDir string) (*installed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "nodejs-"+digest(client))
+	dir := filepath.Join(cacheDir, "nodejs-"+cachedir.Digest(client))
 	script := filepath.Join(dir, "index.mjs")
-	if err := writeOnce(script, client); err != nil {
+	if err := cachedir.WriteOnce(script, client); err != nil {
 		return nil, fmt.Errorf("install the runtime client: %w", err)
 	}
 	return &installed{dir: dir, script: script}, nil

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
@@ -39,19 +37,19 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine: %w", id, r.version, err)
 	}
-	if versionLess(py.version, oldestPython) {
-		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine, and %s is Python %s: install Python %s (python.org or your package manager) and put it on PATH as python3", id, r.version, py.path, py.version, r.version)
+	if cachedir.VersionLess(py.Version, oldestPython) {
+		return launch{}, fmt.Errorf("runtime %s needs Python %s on this machine, and %s is Python %s: install Python %s (python.org or your package manager) and put it on PATH as python3", id, r.version, py.Path, py.Version, r.version)
 	}
 	client, err := s.host.pythonClient(ctx, s.opts.CacheDir, py, log)
 	if err != nil {
 		return launch{}, fmt.Errorf("runtime %s: %w", id, err)
 	}
-	fmt.Fprintf(log, "stackflow: function %s (%s) runs on this machine's Python %s (%s) with AWS's runtime interface client awslambdaric %s\n", fn.Name, id, py.version, py.path, awslambdaricVersion)
-	if minorOf(py.version) != r.version {
-		fmt.Fprintf(log, "stackflow: warning: function %s asks for %s and runs on Python %s: install Python %s to run it as Lambda does\n", fn.Name, id, py.version, r.version)
+	fmt.Fprintf(log, "stackflow: function %s (%s) runs on this machine's Python %s (%s) with AWS's runtime interface client awslambdaric %s\n", fn.Name, id, py.Version, py.Path, awslambdaricVersion)
+	if cachedir.MinorVersion(py.Version) != r.version {
+		fmt.Fprintf(log, "stackflow: warning: function %s asks for %s and runs on Python %s: install Python %s to run it as Lambda does\n", fn.Name, id, py.Version, r.version)
 	}
 	return launch{
-		program: py.path,
+		program: py.Path,
 		// -s: the host user's site-packages are not Lambda's.
 		args: []string{"-s", client.script, fn.Opt, r.version},
 		env: map[string]string{
@@ -61,39 +59,18 @@ func (r python) prepare(ctx context.Context, s *Supervisor, fn Function, log io.
 	}, nil
 }
 
-// pythonHost is the host's Python.
-type pythonHost struct {
-	path    string // absolute
-	version string // "3.11.7"
-	tag     string // "cpython-311-x86_64": what its wheels are built for
-}
-
-// findPython looks name up on PATH (empty means python3) and asks it what
-// it is. The interpreter that answers (sys.executable) is the one that
-// runs functions: a version manager's shim (pyenv's) might choose another
-// in another directory.
-func findPython(ctx context.Context, name string) (*pythonHost, error) {
-	name = or(name, "python3")
-	path, err := exec.LookPath(name)
+// findPython finds the host's Python: name on PATH, empty means python3.
+func findPython(ctx context.Context, name string) (*cachedir.Python, error) {
+	py, err := cachedir.FindPython(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s was %w on PATH: install Python (python.org or your package manager) and put it on PATH as python3", name, errNotFound)
+		return nil, fmt.Errorf("%w: install Python (python.org or your package manager) and put it on PATH as python3", err)
 	}
-	const query = "import platform, sys; print(sys.version.split()[0], sys.implementation.cache_tag, platform.machine()); print(sys.executable)"
-	out, err := exec.CommandContext(ctx, path, "-c", query).Output()
-	if err != nil {
-		return nil, fmt.Errorf("ask %s its version: %w", path, err)
-	}
-	lines := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)
-	f := strings.Fields(lines[0])
-	if len(f) != 3 || len(lines) != 2 || !filepath.IsAbs(strings.TrimSpace(lines[1])) {
-		return nil, fmt.Errorf("ask %s its version: got %q", path, out)
-	}
-	return &pythonHost{path: strings.TrimSpace(lines[1]), version: f[0], tag: f[1] + "-" + f[2]}, nil
+	return py, nil
 }
 
 // installPython makes sure that awslambdaric is installed for py under
 // cacheDir, once, with the bootstrap script beside it.
-func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.Writer) (*installed, error) {
+func installPython(ctx context.Context, cacheDir string, py *cachedir.Python, log io.Writer) (*installed, error) {
 	req, err := runtimeFiles.ReadFile("runtimes/python/requirements.txt")
 	if err != nil {
 		return nil, fmt.Errorf("install awslambdaric: %w", err)
@@ -102,18 +79,18 @@ func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.
 	if err != nil {
 		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "python-"+py.tag+"-"+digest(req))
+	dir := filepath.Join(cacheDir, "python-"+py.Tag+"-"+cachedir.Digest(req))
 	marker := filepath.Join(dir, "awslambdaric", "__init__.py")
 	if err := cachedir.Install(cacheDir, dir, marker, installPrefix, func(tmp string) error {
 		return pipInstall(ctx, py, tmp, req, log)
 	}); err != nil {
-		return nil, fmt.Errorf("install awslambdaric %s for %s: %w", awslambdaricVersion, py.path, err)
+		return nil, fmt.Errorf("install awslambdaric %s for %s: %w", awslambdaricVersion, py.Path, err)
 	}
 	// The script must sit beside awslambdaric, which it imports as Lambda's
 	// /var/runtime/bootstrap.py does: it changes more often, under its own
 	// digest.
-	script := filepath.Join(dir, "bootstrap-"+digest(boot)+".py")
-	if err := writeOnce(script, boot); err != nil {
+	script := filepath.Join(dir, "bootstrap-"+cachedir.Digest(boot)+".py")
+	if err := cachedir.WriteOnce(script, boot); err != nil {
 		return nil, fmt.Errorf("install awslambdaric: %w", err)
 	}
 	return &installed{dir: dir, script: script}, nil
@@ -121,52 +98,23 @@ func installPython(ctx context.Context, cacheDir string, py *pythonHost, log io.
 
 // pipInstall installs the pinned requirements req into target with py's
 // pip, refusing any file whose hash they do not list.
-func pipInstall(ctx context.Context, py *pythonHost, target string, req []byte, log io.Writer) error {
+func pipInstall(ctx context.Context, py *cachedir.Python, target string, req []byte, log io.Writer) error {
 	reqFile := filepath.Join(target, ".requirements.txt")
 	if err := os.WriteFile(reqFile, req, 0o644); err != nil {
 		return err
 	}
 	defer os.Remove(reqFile)
-	fmt.Fprintf(log, "stackflow: installing AWS's runtime interface client for Python (PyPI awslambdaric %s) for %s into %s, once\n", awslambdaricVersion, py.path, filepath.Dir(target))
-	cmd := exec.CommandContext(ctx, py.path, "-m", "pip", "install",
+	fmt.Fprintf(log, "stackflow: installing AWS's runtime interface client for Python (PyPI awslambdaric %s) for %s into %s, once\n", awslambdaricVersion, py.Path, filepath.Dir(target))
+	cmd := exec.CommandContext(ctx, py.Path, "-m", "pip", "install",
 		"--disable-pip-version-check", "--no-input", "--quiet",
 		"--no-deps", "--only-binary=:all:", "--require-hashes",
 		"--target", target, "-r", reqFile)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		hint := ""
-		if strings.Contains(out.String(), "No module named pip") {
-			hint = fmt.Sprintf("\ninstall pip for %s (%s -m ensurepip, or your package manager's python3-pip)", py.path, py.path)
+		if bytes.Contains(out, []byte("No module named pip")) {
+			hint = fmt.Sprintf("\ninstall pip for %s (%s -m ensurepip, or your package manager's python3-pip)", py.Path, py.Path)
 		}
-		return fmt.Errorf("pip install: %w\n%s%s", err, cachedir.LastLines(out.String(), 20), hint)
+		return fmt.Errorf("pip install: %w\n%s%s", err, cachedir.LastLines(string(out), 20), hint)
 	}
 	return nil
-}
-
-// minorOf returns "3.11" for "3.11.7".
-func minorOf(version string) string {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return version
-	}
-	return parts[0] + "." + parts[1]
-}
-
-// versionLess reports whether the dotted version a is older than b,
-// comparing the numbers b has.
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i, bp := range bs {
-		bn, _ := strconv.Atoi(bp)
-		an := 0
-		if i < len(as) {
-			an, _ = strconv.Atoi(as[i])
-		}
-		if an != bn {
-			return an < bn
-		}
-	}
-	return false
 }

@@ -17,6 +17,8 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/stackflow/stackflow/internal/testaws"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 // code copies testdata/dir to a fresh directory, as the engine unpacks a
@@ -332,7 +334,7 @@ func TestStartSaysWhichInterpreterRuns(t *testing.T) {
 	python := hostVersion(t, "python3", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])")
 	node := hostVersion(t, "node", "--version")
 	// A runtime that is the host's and one that is not.
-	samePython, otherPython := "python"+minorOf(python), "python3.99"
+	samePython, otherPython := "python"+cachedir.MinorVersion(python), "python3.99"
 	if _, ok := runtimes[samePython]; !ok {
 		samePython = ""
 	}

@@ -1,15 +1,14 @@
 package restapi
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/stackflow/stackflow/internal/local/apigw"
 )
 
 // Authorizer is a Lambda authorizer of a REST API: an OpenAPI body's
@@ -240,33 +239,31 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, a *Authorizer
 		message(w, http.StatusInternalServerError, authorizerBad)
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTimeout)
-	defer cancel()
 	if s.opts.Authorize != nil {
 		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/authorizers/%s", s.opts.Region, s.opts.AccountID, api.ID, a.Name)
-		if err := s.opts.Authorize(ctx, a.Function, source); err != nil {
+		if err := s.opts.Authorize(r.Context(), a.Function, source); err != nil {
 			message(w, http.StatusInternalServerError, authorizerBad)
 			return nil, false
 		}
 	}
-	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(a.Function), Payload: payload})
-	if err != nil {
-		message(w, http.StatusInternalServerError, authorizerBad)
-		return nil, false
-	}
-	if out.FunctionError != nil {
+	out, err := apigw.Invoke(r.Context(), s.opts.Lambda, a.Function, payload, IntegrationTimeout)
+	if failed := (*apigw.FunctionError)(nil); errors.As(err, &failed) {
 		var fe struct {
 			ErrorMessage string `json:"errorMessage"`
 		}
-		if json.Unmarshal(out.Payload, &fe) == nil && fe.ErrorMessage == "Unauthorized" {
+		if json.Unmarshal(failed.Payload, &fe) == nil && fe.ErrorMessage == "Unauthorized" {
 			message(w, http.StatusUnauthorized, unauthorized)
 		} else {
 			message(w, http.StatusInternalServerError, authorizerBad)
 		}
 		return nil, false
 	}
+	if err != nil {
+		message(w, http.StatusInternalServerError, authorizerBad)
+		return nil, false
+	}
 	var answer policyAnswer
-	if err := json.Unmarshal(out.Payload, &answer); err != nil || answer.PrincipalID == "" && len(answer.PolicyDocument.Statement) == 0 {
+	if err := json.Unmarshal(out, &answer); err != nil || answer.PrincipalID == "" && len(answer.PolicyDocument.Statement) == 0 {
 		message(w, http.StatusInternalServerError, authorizerBad)
 		return nil, false
 	}

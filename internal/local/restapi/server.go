@@ -18,26 +18,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/stackflow/stackflow/internal/local/apigw"
 )
 
-// Limits API Gateway applies to REST APIs.
-const (
-	// MaxBodyBytes is the largest request body a REST API accepts (10 MB).
-	MaxBodyBytes = 10 << 20
-	// IntegrationTimeout is how long a REST API waits for a function by
-	// default (29 s).
-	IntegrationTimeout = 29 * time.Second
-)
-
-// Invoker is the part of Lambda's API the server needs;
-// *lambda.Client (aws-sdk-go-v2) is one.
-type Invoker interface {
-	Invoke(ctx context.Context, in *awslambda.InvokeInput, optFns ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
-}
-
-var _ Invoker = (*awslambda.Client)(nil)
+// IntegrationTimeout is how long a REST API waits for a function by
+// default (29 s).
+const IntegrationTimeout = 29 * time.Second
 
 // Stage is a stage of a REST API: the first part of every request's path.
 type Stage struct {
@@ -63,7 +50,7 @@ type API struct {
 // Options configure a server.
 type Options struct {
 	// Lambda invokes the routes' functions; required.
-	Lambda Invoker
+	Lambda apigw.Invoker
 	// Region and AccountID go into every event's request context.
 	Region    string
 	AccountID string
@@ -102,17 +89,10 @@ func Serve(api API, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve REST API %s: %w", api.ID, err)
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	s := &Server{opts: opts, api: api, tree: tree}
+	if s.srv, s.url, err = apigw.Listen(opts.Addr, s); err != nil {
 		return nil, fmt.Errorf("serve REST API %s: %w", api.ID, err)
 	}
-	s := &Server{opts: opts, url: "http://" + ln.Addr().String(), api: api, tree: tree}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
 
@@ -157,7 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := uuid()
 	w.Header().Set("X-Amzn-Requestid", id)
-	extended := extendedID()
+	extended := apigw.RequestID()
 	w.Header().Set("X-Amz-Apigw-Id", extended)
 	s.mu.RLock()
 	api, tree := s.api, s.tree
@@ -179,13 +159,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		missingToken(w)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
-		message(w, http.StatusBadRequest, badRequest)
-		return
-	}
-	if len(body) > MaxBodyBytes {
+	body, err := apigw.ReadBody(r)
+	switch {
+	case errors.Is(err, apigw.ErrBodyTooLarge):
 		message(w, http.StatusRequestEntityTooLarge, tooLarge)
+		return
+	case err != nil:
+		message(w, http.StatusBadRequest, badRequest)
 		return
 	}
 	ev := s.event(r, api, stage, res, rt, params, body, id, extended, start)
@@ -220,28 +200,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if timeout <= 0 {
 		timeout = IntegrationTimeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
 	if s.opts.Authorize != nil {
 		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s/%s", s.opts.Region, s.opts.AccountID, api.ID, stage.Name, r.Method, rest)
-		if err := s.opts.Authorize(ctx, fn, source); err != nil {
+		if err := s.opts.Authorize(r.Context(), fn, source); err != nil {
 			message(w, http.StatusInternalServerError, internalError)
 			return
 		}
 	}
-	out, err := s.opts.Lambda.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload})
+	answer, err := apigw.Invoke(r.Context(), s.opts.Lambda, fn, payload, timeout)
+	var failed *apigw.FunctionError
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, apigw.ErrTimedOut):
 		message(w, http.StatusGatewayTimeout, timedOut)
+		return
+	case errors.As(err, &failed):
+		message(w, http.StatusBadGateway, internalError)
 		return
 	case err != nil:
 		message(w, http.StatusInternalServerError, internalError)
 		return
-	case out.FunctionError != nil:
-		message(w, http.StatusBadGateway, internalError)
-		return
 	}
-	resp, err := readResponse(out.Payload)
+	resp, err := readResponse(answer)
 	if err != nil {
 		message(w, http.StatusBadGateway, internalError)
 		return
@@ -578,12 +557,4 @@ func uuid() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// extendedID returns an ID shaped like API Gateway's extended request IDs
-// ("Ab1cDEfGhIjKLmn=").
-func extendedID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)[:14] + "="
 }

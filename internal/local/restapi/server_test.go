@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/stackflow/stackflow/internal/local/apigw"
 	"github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/testaws"
 )
@@ -428,7 +429,7 @@ func TestAPIGatewaysOwnAnswers(t *testing.T) {
 		}
 	})
 	t.Run("body over the limit", func(t *testing.T) {
-		a := do(t, "POST", s.URL()+"/Prod/items/1", strings.NewReader(strings.Repeat("a", MaxBodyBytes+1)), nil)
+		a := do(t, "POST", s.URL()+"/Prod/items/1", strings.NewReader(strings.Repeat("a", apigw.MaxBodyBytes+1)), nil)
 		if a.status != http.StatusRequestEntityTooLarge {
 			t.Errorf("got %d %s, want 413", a.status, a.body)
 		}

@@ -71,7 +71,7 @@ func TestTheRealInstall(t *testing.T) {
 func fakePython(t *testing.T, version, venvOut string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "python3")
-	script := "#!/bin/sh\ncase \"$1\" in\n-c) echo " + version + "; echo \"$0\";;\n*) echo '" + venvOut + "' >&2; exit 1;;\nesac\n"
+	script := "#!/bin/sh\ncase \"$1\" in\n-c) echo " + version + " cpython-3x x86_64; echo \"$0\";;\n*) echo '" + venvOut + "' >&2; exit 1;;\nesac\n"
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,20 +1,13 @@
 package sfn
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
@@ -33,24 +26,14 @@ const installHint = "install Node.js 20 or later from https://nodejs.org/ or you
 
 // findNode returns the node program to run and checks its version.
 func findNode(ctx context.Context, name string) (string, error) {
-	if name == "" {
-		name = "node"
-	}
-	path, err := exec.LookPath(name)
+	node, err := cachedir.FindNode(ctx, name)
 	if err != nil {
-		return "", fmt.Errorf("local step functions needs Node.js and %s was not found: %s", name, installHint)
+		return "", fmt.Errorf("local step functions needs Node.js: %w (%s)", err, installHint)
 	}
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("local step functions: %s --version: %w (%s)", path, err, installHint)
+	if node.Major < minNodeMajor {
+		return "", fmt.Errorf("local step functions needs Node.js %d or later, and %s is %q: %s", minNodeMajor, node.Path, node.Version, installHint)
 	}
-	version := strings.TrimSpace(string(out))
-	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
-	n, err := strconv.Atoi(major)
-	if err != nil || n < minNodeMajor {
-		return "", fmt.Errorf("local step functions needs Node.js %d or later, and %s is %q: %s", minNodeMajor, path, version, installHint)
-	}
-	return path, nil
+	return node.Path, nil
 }
 
 // install makes sure that the engine's npm packages are installed under
@@ -72,40 +55,25 @@ func install(ctx context.Context, cacheDir, npm string, log io.Writer) (string, 
 	if err != nil {
 		return "", fmt.Errorf("local step functions: %w", err)
 	}
-	dir := filepath.Join(cacheDir, "sfn-"+digest(pkg, lock))
-	if !installed(dir) {
-		if err := npmInstall(ctx, cacheDir, dir, npm, pkg, lock, log); err != nil {
+	dir := filepath.Join(cacheDir, "sfn-"+cachedir.Digest(pkg, lock))
+	marker := filepath.Join(dir, "node_modules", "aws-local-stepfunctions", "package.json")
+	if _, err := os.Stat(marker); err != nil {
+		if err := npmInstall(ctx, cacheDir, dir, marker, npm, pkg, lock, log); err != nil {
 			return "", err
 		}
 	}
 	// The server script changes more often than its packages: it sits
 	// beside them under its own digest.
-	script := filepath.Join(dir, "server-"+digest(server)+".mjs")
-	if _, err := os.Stat(script); errors.Is(err, fs.ErrNotExist) {
-		if err := cachedir.WriteAtomic(script, server); err != nil {
-			return "", fmt.Errorf("local step functions: %w", err)
-		}
-	} else if err != nil {
+	script := filepath.Join(dir, "server-"+cachedir.Digest(server)+".mjs")
+	if err := cachedir.WriteOnce(script, server); err != nil {
 		return "", fmt.Errorf("local step functions: %w", err)
 	}
 	return script, nil
 }
 
-func digest(parts ...[]byte) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d\x00", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func installed(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "node_modules", "aws-local-stepfunctions", "package.json"))
-	return err == nil
-}
-
-func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte, log io.Writer) error {
+// npmInstall installs the engine's packages into dir, under cacheDir, with
+// npm ci, once: marker is a file of the installation.
+func npmInstall(ctx context.Context, cacheDir, dir, marker, npm string, pkg, lock []byte, log io.Writer) error {
 	if npm == "" {
 		npm = "npm"
 	}
@@ -113,34 +81,21 @@ func npmInstall(ctx context.Context, cacheDir, dir, npm string, pkg, lock []byte
 	if err != nil {
 		return fmt.Errorf("local step functions needs npm to install its engine once and %s was not found: %s", npm, installHint)
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return fmt.Errorf("local step functions: %w", err)
-	}
-	cachedir.RemoveAbandoned(cacheDir, installPrefix)
-	tmp, err := os.MkdirTemp(cacheDir, installPrefix)
+	err = cachedir.Install(cacheDir, dir, marker, installPrefix, func(tmp string) error {
+		for name, data := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(log, "stackflow: installing the local Step Functions engine (npm aws-local-stepfunctions 3.0.0) into %s, once\n", dir)
+		cmd := exec.CommandContext(ctx, path, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--no-update-notifier", "--loglevel=error")
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("npm ci: %w\n%s", err, cachedir.LastLines(string(out), 20))
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("local step functions: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	for name, data := range map[string][]byte{"package.json": pkg, "package-lock.json": lock} {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return fmt.Errorf("local step functions: %w", err)
-		}
-	}
-
-	fmt.Fprintf(log, "stackflow: installing the local Step Functions engine (npm aws-local-stepfunctions 3.0.0) into %s, once\n", dir)
-	cmd := exec.CommandContext(ctx, path, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--no-update-notifier", "--loglevel=error")
-	cmd.Dir = tmp
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("local step functions: install its engine: npm ci: %w\n%s", err, cachedir.LastLines(out.String(), 20))
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if installed(dir) {
-			return nil // another process installed it first
-		}
 		return fmt.Errorf("local step functions: install its engine: %w", err)
 	}
 	return nil

@@ -22,6 +22,8 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stackflow/stackflow/internal/pipeline"
+
+	"github.com/stackflow/stackflow/internal/local/cachedir"
 )
 
 const role = "arn:aws:iam::000000000000:role/sfn-test"
@@ -961,7 +963,7 @@ func TestValidatedDefinitionsAreRemembered(t *testing.T) {
 	}
 	pkg, _ := engine.ReadFile("node/package.json")
 	lock, _ := engine.ReadFile("node/package-lock.json")
-	dir := filepath.Join(cache, "stackflow", "node", "sfn-"+digest(pkg, lock), "validated")
+	dir := filepath.Join(cache, "stackflow", "node", "sfn-"+cachedir.Digest(pkg, lock), "validated")
 	key := func(def string) string {
 		shape := regexp.MustCompile(`arn:aws:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]{1,64}`).
 			ReplaceAllString(def, "arn:aws:lambda:$1:$2:function:f")
