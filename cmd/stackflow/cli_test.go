@@ -32,6 +32,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "an argument to a completion", args: []string{"completion", "bash", "now"}, wantCode: 2, wantErrOut: []string{"stackflow completion bash: unknown command"}},
 		{name: "flags that do not go together", args: []string{"local", "--work-tree", "--pull-request"}, wantCode: 2, wantErrOut: []string{"--work-tree and --pull-request do not go together"}},
 		{name: "an SSM parameter without a value", args: []string{"local", "--ssm", "/greeter/prod"}, wantCode: 2, wantErrOut: []string{`--ssm "/greeter/prod": want NAME=VALUE`}},
+		{name: "an IAM mode that is none", args: []string{"local", "--iam", "strict"}, wantCode: 2, wantErrOut: []string{`--iam "strict": want enforce, warn or off`}},
 		{name: "a folder that does not exist", args: []string{"plan", "no/such/folder"}, wantCode: 1, wantErrOut: []string{"stackflow plan: ", "no/such/folder does not exist"}},
 		{name: "version", args: []string{"version"}, wantOut: []string{"stackflow ", "  module    github.com/stackflow/stackflow\n", "  go        go1."}},
 		{name: "--version", args: []string{"--version"}, wantOut: []string{"  module    github.com/stackflow/stackflow\n"}},

@@ -12,14 +12,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/local"
+	"github.com/stackflow/stackflow/internal/local/iam"
 	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // localOptions are the flags of stackflow local.
 type localOptions struct {
-	dir, branch, into, defaultBranch              string
+	dir, branch, into, defaultBranch, iamMode     string
 	asJSON, serve, approve, pullRequest, workTree bool
+	iamReport                                     bool
 	ssm                                           []string
 }
 
@@ -49,6 +51,13 @@ its own, so that neither the index, HEAD nor any branch changes.
 Store before anything starts (repeat it for more): the configuration each
 environment's stack reads with {{resolve:ssm:NAME}}.
 
+--iam enforce|warn|off says what the local AWS does with a request IAM
+would deny: enforce (the default) answers it with the service's
+AccessDenied, as AWS would, warn logs the denial and lets it through, off
+checks nothing. Every function runs as its execution role. --iam-report
+prints, after the run, each role's actions used and those its policies
+grant that nothing used.
+
 --serve keeps everything running afterwards and prints its addresses;
 press Enter to push again. --approve approves each deploy that waits for
 approval, as the local AWS identity. --pull-request delivers the branch as a pull request into
@@ -58,6 +67,7 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
   stackflow local --repo ~/src/my-app --work-tree
   stackflow local --json > outcome.json
   stackflow local --ssm /greeter/staging/greeting=hi --ssm /greeter/prod/greeting=hello
+  stackflow local --iam warn --iam-report
   stackflow local --serve`,
 		Args: noArgs(func(a string) string { return fmt.Sprintf("unexpected %q (the app is given with --repo DIR)", a) }),
 	}
@@ -72,7 +82,10 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
 	fs.BoolVar(&o.workTree, "work-tree", false, "deliver the work tree as it is, uncommitted changes too, instead of HEAD")
 	fs.StringVar(&o.defaultBranch, local.DefaultBranchFlag, "", local.DefaultBranchUsage)
 	fs.StringArrayVar(&o.ssm, "ssm", nil, "put the String parameter `NAME=VALUE` into the local SSM Parameter Store first (repeatable)")
+	fs.StringVar(&o.iamMode, "iam", string(iam.Enforce), "what a request IAM would deny does, `MODE`: enforce (AccessDenied, as on AWS), warn (logged, let through) or off")
+	fs.BoolVar(&o.iamReport, "iam-report", false, "after the run, print each role's actions used and those granted but never used")
 	_ = cmd.MarkFlagDirname("repo")
+	_ = cmd.RegisterFlagCompletionFunc("iam", cobra.FixedCompletions([]string{string(iam.Enforce), string(iam.Warn), string(iam.Off)}, cobra.ShellCompDirectiveNoFileComp))
 	for _, name := range []string{"branch", "into"} {
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
@@ -81,6 +94,9 @@ approval, as the local AWS identity. --pull-request delivers the branch as a pul
 			if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
 				return usagef("--ssm %q: want NAME=VALUE, such as --ssm /greeter/staging/greeting=hello", kv)
 			}
+		}
+		if _, err := iam.ParseMode(o.iamMode); err != nil {
+			return usagef("%v", err)
 		}
 		if o.workTree && o.pullRequest {
 			return usagef("--work-tree and --pull-request do not go together: a pull request delivers its branch's commits, so commit the changes to the branch")
@@ -133,7 +149,11 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		}
 	}
 
-	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch, SSMParameters: params})
+	mode, err := iam.ParseMode(o.iamMode)
+	if err != nil {
+		return err
+	}
+	p, err := local.Start(ctx, local.Options{SourceDir: src, Log: progress, DefaultBranch: o.defaultBranch, SSMParameters: params, IAM: mode})
 	if err != nil {
 		return err
 	}
@@ -163,6 +183,10 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		}
 	} else {
 		printOutcome(stdout, res)
+	}
+	if o.iamReport {
+		fmt.Fprintf(progress, "IAM report (--iam %s): each role's actions used, and those its policies grant that nothing used\n", mode)
+		p.IAMReport(progress)
 	}
 	if o.serve {
 		if done, err := local.AnnounceServing(p.Endpoints()); err != nil {

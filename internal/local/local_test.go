@@ -41,6 +41,8 @@ var (
 
 var verbose = flag.Bool("local.progress", false, "show the runs' progress")
 
+var iamReport = flag.String("local.iam-report", "", "write the shared pipeline's IAM report (stackflow local --iam-report) to this `FILE` when the tests end")
+
 // The shared pipeline's package index credentials.
 var indexPassword, indexToken = "pw-" + randomHex(16), "tk-" + randomHex(16)
 
@@ -94,6 +96,13 @@ func runTests(m *testing.M) int {
 	}
 	shared = p
 	code := m.Run()
+	if *iamReport != "" {
+		var b strings.Builder
+		p.IAMReport(&b)
+		if err := os.WriteFile(*iamReport, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
 	if code != 0 {
 		// Each failed test has shown the tail of its own run's logs; the
 		// rest stays for whoever wants to read more.
@@ -154,6 +163,13 @@ func app(t *testing.T, name string, edit map[string]func(string) string) (pipeli
 // samconfig.toml names its stacks "<example>-staging" and "<example>-prod".
 func appOf(t *testing.T, example, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
 	t.Helper()
+	return appAt(t, filepath.Join("..", "..", "examples", example), example, name, edit)
+}
+
+// appAt is appOf for an app kept in the folder src, whose samconfig.toml
+// names its stacks "<example>-staging" and "<example>-prod".
+func appAt(t *testing.T, src, example, name string, edit map[string]func(string) string) (pipeline.Repository, string) {
+	t.Helper()
 	name = appName(t, name)
 	rename := func(s string) string { return strings.ReplaceAll(s, `"`+example+`-`, `"`+name+`-`) }
 	edits := map[string]func(string) string{"samconfig.toml": rename}
@@ -165,7 +181,7 @@ func appOf(t *testing.T, example, name string, edit map[string]func(string) stri
 		}
 	}
 	dir := t.TempDir()
-	if _, err := NewRepository(context.Background(), filepath.Join("..", "..", "examples", example), dir, edits); err != nil {
+	if _, err := NewRepository(context.Background(), src, dir, edits); err != nil {
 		t.Fatal(err)
 	}
 	return pipeline.Repository{Workspace: "acme", Slug: name}, dir

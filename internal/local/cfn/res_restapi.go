@@ -238,7 +238,13 @@ func createRestAPI(ctx context.Context, o *op, r *resource) error {
 		return err
 	}
 	id := randomString(lowerAlnum, 10)
-	srv, err := restapi.Serve(restapi.API{ID: id}, restapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account})
+	opts := restapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account}
+	if iam := o.e.opts.IAM; iam != nil {
+		opts.Authorize = func(_ context.Context, function, sourceARN string) error {
+			return iam.AllowInvoke("apigateway.amazonaws.com", function, sourceARN, o.e.account)
+		}
+	}
+	srv, err := restapi.Serve(restapi.API{ID: id}, opts)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func register(types map[string]*kind) {
 		if kinds[typ] != nil {
 			panic("cfn: resource type " + typ + " registered twice")
 		}
-		kinds[typ] = withRefusals(withDynamicReferences(typ, k))
+		kinds[typ] = withIAM(typ, withRefusals(withDynamicReferences(typ, k)))
 	}
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,12 @@ type Options struct {
 	// IntegrationTimeout. A function URL waits as long as its function's
 	// timeout.
 	Timeout time.Duration
+	// Authorize, when set, is asked before each invocation whether API
+	// Gateway (apigateway.amazonaws.com) may invoke the route's function
+	// for sourceARN (arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method><path>):
+	// the function's resource policy decides, as on AWS. An error answers
+	// 500, as API Gateway answers an integration it may not invoke.
+	Authorize func(ctx context.Context, function, sourceARN string) error
 }
 
 // FunctionURL is the API that serves a Lambda function URL
@@ -140,6 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		message(w, http.StatusBadRequest, "Bad Request")
 		return
+	}
+	if s.opts.Authorize != nil {
+		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.opts.Region, s.opts.AccountID, api.ID, stage, r.Method, path)
+		if err := s.opts.Authorize(r.Context(), rt.Function, source); err != nil {
+			message(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
 	}
 	ev := s.event(r, api, rt, params, body, stage, id)
 	payload, err := json.Marshal(ev)

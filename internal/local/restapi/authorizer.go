@@ -239,6 +239,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, a *Authorizer
 		message(w, http.StatusInternalServerError, authorizerBad)
 		return nil, false
 	}
+	if s.opts.Authorize != nil {
+		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/authorizers/%s", s.opts.Region, s.opts.AccountID, api.ID, a.Name)
+		if err := s.opts.Authorize(r.Context(), a.Function, source); err != nil {
+			message(w, http.StatusInternalServerError, authorizerBad)
+			return nil, false
+		}
+	}
 	out, err := apigw.Invoke(r.Context(), s.opts.Lambda, a.Function, payload, IntegrationTimeout)
 	if failed := (*apigw.FunctionError)(nil); errors.As(err, &failed) {
 		var fe struct {

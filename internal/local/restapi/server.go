@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -59,6 +60,13 @@ type Options struct {
 	// Timeout is how long to wait for a function whose route sets none;
 	// 0 means IntegrationTimeout.
 	Timeout time.Duration
+	// Authorize, when set, is asked before each invocation whether API
+	// Gateway (apigateway.amazonaws.com) may invoke a function for
+	// sourceARN: arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>
+	// for an integration, .../<api>/authorizers/<name> for a Lambda
+	// authorizer. The function's resource policy decides, as on AWS; an
+	// error answers 500.
+	Authorize func(ctx context.Context, function, sourceARN string) error
 }
 
 // Server serves one REST API.
@@ -191,6 +199,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if timeout <= 0 {
 		timeout = IntegrationTimeout
+	}
+	if s.opts.Authorize != nil {
+		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s/%s", s.opts.Region, s.opts.AccountID, api.ID, stage.Name, r.Method, rest)
+		if err := s.opts.Authorize(r.Context(), fn, source); err != nil {
+			message(w, http.StatusInternalServerError, internalError)
+			return
+		}
 	}
 	answer, err := apigw.Invoke(r.Context(), s.opts.Lambda, fn, payload, timeout)
 	var failed *apigw.FunctionError

@@ -28,7 +28,10 @@ type Options struct {
 	// the environment; with neither, a Task state that calls Lambda fails
 	// with Lambda.SdkClientException. Invokes are signed (Signature
 	// Version 4) with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the
-	// environment, or "local" when they are not set.
+	// environment, or "local" when they are not set; when Env sets
+	// AWS_ENDPOINT_URL_STS, an execution invokes as its state machine's
+	// role instead, which the service assumes there (sts:AssumeRole) with
+	// those credentials, as Step Functions does.
 	LambdaEndpoint string
 	// Region and AccountID go into every ARN; they default to us-east-1 and
 	// 000000000000, kumo's, so that Task states can name functions by ARN.

@@ -6,6 +6,10 @@
 //
 // Usage: node server.mjs [--port N] [--region R] [--account A] [--retry-wait-ms N]
 // The Lambda API is reached at AWS_ENDPOINT_URL_LAMBDA (or AWS_ENDPOINT_URL).
+// When AWS_ENDPOINT_URL_STS is set, each execution invokes its functions as
+// its state machine's role, as Step Functions does: the service assumes the
+// role there (sts:AssumeRole, with its own credentials) and signs the
+// invocations with the session's.
 // Each execution is traced as Step Functions traces one: its Lambda Invoke
 // calls carry X-Amzn-Trace-Id (the StartExecution traceHeader's Root and
 // Sampled, or a new root, with Parent = the execution's segment), and when
@@ -825,19 +829,22 @@ function taskIds(resource) {
 }
 
 // sigV4 adds to headers (which hold the request's own, lower-case names
-// but host) the Signature Version 4 of a request to service.
-let signingDay = '';
-let signingKey;
-function sigV4(service, method, url, query, headers, body) {
+// but host) the Signature Version 4 of a request to service, made with
+// creds (the service's own by default).
+const signingKeys = new Map(); // secret and service -> { day, key }
+function sigV4(service, method, url, query, headers, body, creds = lambdaCredentials) {
   const now = new Date().toISOString().replace(/[-:]|\.\d{3}/gu, '');
   const day = now.slice(0, 8);
-  if (day !== signingDay) {
+  const cacheKey = `${creds.secretAccessKey}\n${service}`;
+  let cached = signingKeys.get(cacheKey);
+  if (cached?.day !== day) {
     const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-    signingKey = hmac(hmac(hmac(hmac(`AWS4${lambdaCredentials.secretAccessKey}`, day), config.region), service), 'aws4_request');
-    signingDay = day;
+    cached = { day, key: hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, day), config.region), service), 'aws4_request') };
+    signingKeys.set(cacheKey, cached);
   }
+  const signingKey = cached.key;
   headers['x-amz-date'] = now;
-  if (lambdaCredentials.sessionToken) headers['x-amz-security-token'] = lambdaCredentials.sessionToken;
+  if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken;
   const signed = { ...headers, host: url.host };
   const names = Object.keys(signed).sort();
   const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim()}\n`).join('');
@@ -846,13 +853,71 @@ function sigV4(service, method, url, query, headers, body) {
   const scope = `${day}/${config.region}/${service}/aws4_request`;
   const toSign = `AWS4-HMAC-SHA256\n${now}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
   const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${lambdaCredentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+}
+
+// The STS that state machines' roles are assumed at, and the sessions
+// assumed, by role ARN (a promise of { accessKeyId, secretAccessKey,
+// sessionToken, expires }).
+const stsEndpoint = process.env.AWS_ENDPOINT_URL_STS ? new URL(process.env.AWS_ENDPOINT_URL_STS) : undefined;
+const roleSessions = new Map();
+
+// roleCredentials returns the credentials of a session of roleArn, assumed
+// once and again shortly before it expires; without an STS endpoint, the
+// service's own.
+async function roleCredentials(roleArn) {
+  if (!stsEndpoint || !roleArn) return lambdaCredentials;
+  const have = roleSessions.get(roleArn);
+  if (have) {
+    const creds = await have.catch(() => undefined);
+    if (creds && creds.expires - Date.now() > 5 * 60 * 1000) return creds;
+    if (roleSessions.get(roleArn) === have) roleSessions.delete(roleArn);
+  }
+  let pending = roleSessions.get(roleArn);
+  if (!pending) {
+    pending = assumeRole(roleArn);
+    roleSessions.set(roleArn, pending);
+    pending.catch(() => roleSessions.delete(roleArn));
+  }
+  return pending;
+}
+
+// assumeRole calls STS's AssumeRole (the query protocol) for roleArn.
+function assumeRole(roleArn) {
+  return new Promise((resolve, reject) => {
+    const body = Buffer.from(new URLSearchParams({ Action: 'AssumeRole', Version: '2011-06-15', RoleArn: roleArn, RoleSessionName: 'StepFunctions' }).toString());
+    const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'content-length': String(body.length) };
+    const url = new URL(`${stsEndpoint.pathname.replace(/\/+$/u, '')}/`, stsEndpoint);
+    sigV4('sts', 'POST', url, '', headers, body);
+    const transport = stsEndpoint.protocol === 'https:' ? https : http;
+    const req = transport.request({ protocol: stsEndpoint.protocol, hostname: stsEndpoint.hostname, port: stsEndpoint.port, method: 'POST', path: url.pathname, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const xml = Buffer.concat(chunks).toString('utf8');
+        const field = (name) => xml.match(new RegExp(`<${name}>([^<]*)</${name}>`, 'u'))?.[1];
+        if (res.statusCode !== 200) {
+          reject(new Error(`assume the state machine's role ${roleArn}: ${field('Code') ?? res.statusCode}: ${field('Message') ?? xml}`));
+          return;
+        }
+        resolve({
+          accessKeyId: field('AccessKeyId'),
+          secretAccessKey: field('SecretAccessKey'),
+          sessionToken: field('SessionToken'),
+          expires: Date.parse(field('Expiration') ?? '') || Date.now() + 3600 * 1000,
+        });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 // lambdaInvoke sends the Lambda API's Invoke (POST
 // /2015-03-31/functions/{name}/invocations) and resolves with its status,
 // headers and body, or rejects when no answer comes.
-function lambdaInvoke(params, traceHeader, signal) {
+function lambdaInvoke(params, traceHeader, signal, creds) {
   return new Promise((resolve, reject) => {
     if (!lambdaBase) {
       reject(new Error('No Lambda endpoint: set AWS_ENDPOINT_URL_LAMBDA to the local Lambda API (stackflow local and Options.LambdaEndpoint do)'));
@@ -864,7 +929,7 @@ function lambdaInvoke(params, traceHeader, signal) {
     if (params.ClientContext) headers['x-amz-client-context'] = params.ClientContext;
     const url = new URL(`${lambdaBase.pathname.replace(/\/+$/u, '')}/2015-03-31/functions/${encodeURIComponent(params.FunctionName)}/invocations`, lambdaBase);
     const query = params.Qualifier ? `Qualifier=${encodeURIComponent(params.Qualifier)}` : '';
-    sigV4('lambda', 'POST', url, query, headers, body);
+    sigV4('lambda', 'POST', url, query, headers, body, creds);
     const target = query ? `${url.pathname}?${query}` : url.pathname;
     const req = lambdaTransport.request({
       protocol: lambdaBase.protocol,
@@ -893,8 +958,14 @@ function lambdaInvoke(params, traceHeader, signal) {
 // them.
 async function invoke(exec, params) {
   let res;
+  let creds;
   try {
-    res = await lambdaInvoke(params, exec.trace.downstream, exec.abort.signal);
+    creds = await roleCredentials(exec.roleArn);
+  } catch (err) {
+    throw taskError('Lambda.AWSLambdaException', `${err.message} (Service: Lambda, Status Code: 403, Request ID: )`);
+  }
+  try {
+    res = await lambdaInvoke(params, exec.trace.downstream, exec.abort.signal, creds);
   } catch (err) {
     throw taskError('Lambda.SdkClientException', `Unable to execute HTTP request: ${err.message} (Service: Lambda, Status Code: 0, Request ID: )`);
   }

@@ -1,0 +1,266 @@
+package iam
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// renamed are the operations of the local AWS whose IAM action is not
+// named after them, with the actions AWS's documentation of each operation
+// names under "Permissions" (the service authorization reference lists
+// actions, not operations). A test checks that every operation here exists
+// in botocore's model and has no action of its own name, and that every
+// action exists in iam-data: a new operation of these services without an
+// action of its name is let through with a warning.
+var renamed = map[string]map[string]string{
+	"s3": {
+		"ListObjectsV2":                      "ListBucket",
+		"ListObjects":                        "ListBucket",
+		"HeadBucket":                         "ListBucket",
+		"HeadObject":                         "GetObject",
+		"ListBuckets":                        "ListAllMyBuckets",
+		"CreateMultipartUpload":              "PutObject",
+		"UploadPart":                         "PutObject",
+		"CompleteMultipartUpload":            "PutObject",
+		"UploadPartCopy":                     "PutObject",
+		"CopyObject":                         "PutObject",
+		"DeleteObjects":                      "DeleteObject",
+		"ListObjectVersions":                 "ListBucketVersions",
+		"ListParts":                          "ListMultipartUploadParts",
+		"GetBucketNotificationConfiguration": "GetBucketNotification",
+		"PutBucketNotificationConfiguration": "PutBucketNotification",
+		"GetBucketLifecycleConfiguration":    "GetLifecycleConfiguration",
+		"PutBucketLifecycleConfiguration":    "PutLifecycleConfiguration",
+		"DeleteBucketLifecycle":              "PutLifecycleConfiguration",
+		"GetBucketEncryption":                "GetEncryptionConfiguration",
+		"PutBucketEncryption":                "PutEncryptionConfiguration",
+		"PutPublicAccessBlock":               "PutBucketPublicAccessBlock",
+		"GetPublicAccessBlock":               "GetBucketPublicAccessBlock",
+		"DeletePublicAccessBlock":            "PutBucketPublicAccessBlock",
+	},
+	"lambda": {
+		"Invoke":                   "InvokeFunction",
+		"InvokeWithResponseStream": "InvokeFunction",
+	},
+}
+
+// unauthorized are the operations IAM lets every signed request make.
+var unauthorized = map[string][]string{
+	"sts": {"GetCallerIdentity"},
+}
+
+// NeedsNoPermission is the Action of a call IAM does not authorize
+// (sts:GetCallerIdentity).
+const NeedsNoPermission = "-"
+
+var templateVar = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
+
+// Actions maps c to the IAM actions it needs and the resources they act
+// on, in region and account, from the generated service data. It fails,
+// naming the operation, when the data cannot map it.
+func Actions(c Call, region, account string) ([]Action, error) {
+	data, err := services()
+	if err != nil {
+		return nil, err
+	}
+	m := data.Services[c.Service]
+	if m == nil {
+		return nil, fmt.Errorf("%s is not a service of the local AWS", c.Service)
+	}
+	if slices.Contains(unauthorized[c.Service], c.Operation) {
+		return []Action{{Action: NeedsNoPermission}}, nil
+	}
+	name := c.Operation
+	if to, ok := renamed[c.Service][c.Operation]; ok {
+		name = to
+	}
+	a := m.action(name)
+	if a == nil {
+		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no other it maps to", c.Service, c.Operation, m.Prefix, name)
+	}
+	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
+	acts, err := resourceOf(m, a, act, c, region, account)
+	if err != nil {
+		return nil, err
+	}
+	return append(acts, passRoles(m, c)...), nil
+}
+
+// passRoleParams are the parameters by which a request hands a service
+// a role to act as (CloudFormation's RoleARN, Lambda's Role, Step
+// Functions' roleArn): IAM then also authorizes iam:PassRole on the role,
+// with iam:PassedToService the service's principal.
+var passRoleParams = []string{"RoleARN", "Role", "ExecutionRoleArn"}
+
+func passRoles(m *serviceModel, c Call) []Action {
+	if m.Prefix == "sts" || m.Prefix == "iam" {
+		return nil // AssumeRole's RoleArn is its resource; IAM's own calls manage roles
+	}
+	var out []Action
+	for _, name := range sortedKeys(c.Params) {
+		if !slices.ContainsFunc(passRoleParams, func(p string) bool { return strings.EqualFold(p, name) }) {
+			continue
+		}
+		for _, v := range c.Params[name] {
+			if strings.HasPrefix(v, "arn:aws:iam::") && strings.Contains(v, ":role/") {
+				out = append(out, Action{Action: "iam:PassRole", Resource: v, Context: map[string][]string{"iam:PassedToService": {m.Prefix + ".amazonaws.com"}}})
+			}
+		}
+	}
+	return out
+}
+
+// resourceOf fills act's resource from the first resource type of the
+// action whose ARN format the call's parameters fill.
+func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, account string) ([]Action, error) {
+	required := false
+	for _, rt := range a.Resources {
+		required = required || rt.Required
+		format, ok := m.ResourceTypes[strings.ToLower(rt.Type)]
+		if !ok {
+			continue
+		}
+		if arn, ok := fillARN(format, c, region, account); ok {
+			act.Resource = arn
+			return []Action{act}, nil
+		}
+	}
+	if required {
+		// A request that names its resource by another ARN of the
+		// service (a change set for its stack) is authorized on that ARN,
+		// which Options.Resolve may map to the resource's own.
+		for _, name := range sortedKeys(c.Params) {
+			for _, v := range c.Params[name] {
+				if strings.HasPrefix(v, "arn:aws:"+m.Prefix+":") {
+					act.Resource = v
+					return []Action{act}, nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("%s %s: the request names no %s resource that %s takes", c.Service, c.Operation, m.Prefix, act.Action)
+	}
+	return []Action{act}, nil
+}
+
+// conditionContext returns the action's own condition keys whose values
+// the call carries as parameters of the same name (s3:prefix,
+// s3:max-keys).
+func conditionContext(prefix string, a *actionModel, params map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for _, key := range a.ConditionKeys {
+		svc, name, ok := strings.Cut(key, ":")
+		if !ok || svc != prefix {
+			continue
+		}
+		for p, v := range params {
+			if strings.EqualFold(p, name) {
+				out[key] = v
+			}
+		}
+	}
+	return out
+}
+
+// fillARN fills an ARN format of the service authorization reference with
+// the call's parameters: a parameter that is itself an ARN of that format
+// is taken whole; otherwise each ${Variable} is filled from the parameter
+// of its name (BucketName from Bucket, ObjectName from Key, QueueName
+// from the last part of QueueUrl, a parameter's name without its leading
+// slash for ParameterNameWithoutLeadingSlash).
+func fillARN(format string, c Call, region, account string) (string, bool) {
+	if re := formatPattern(format); re != nil {
+		for _, vals := range c.Params {
+			for _, v := range vals {
+				if re.MatchString(v) {
+					return v, true
+				}
+			}
+		}
+	}
+	ok := true
+	arn := templateVar.ReplaceAllStringFunc(format, func(v string) string {
+		name := v[2 : len(v)-1]
+		switch name {
+		case "Partition":
+			return "aws"
+		case "Region":
+			return region
+		case "Account":
+			return account
+		}
+		if val, found := param(c, name); found {
+			return val
+		}
+		if name == "Id" && strings.HasSuffix(format, "/${Id}") {
+			// A stack named by its name: its ID is not in the request,
+			// and the ARN's last part matches only policies that allow
+			// any ID of the stack (stack/NAME/*).
+			return "*"
+		}
+		ok = false
+		return v
+	})
+	return arn, ok
+}
+
+// formats caches each ARN format's pattern (nil when it does not
+// compile): a format's variables each match one or more characters.
+var formats sync.Map
+
+func formatPattern(format string) *regexp.Regexp {
+	if re, ok := formats.Load(format); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, err := regexp.Compile("^" + anyVar.ReplaceAllString(regexp.QuoteMeta(format), ".+") + "$")
+	if err != nil {
+		re = nil
+	}
+	formats.Store(format, re)
+	return re
+}
+
+// anyVar is a ${Variable} of a format after regexp.QuoteMeta.
+var anyVar = regexp.MustCompile(`\\\$\\\{[A-Za-z0-9]+\\\}`)
+
+func param(c Call, variable string) (string, bool) {
+	get := func(name string) (string, bool) {
+		for k, v := range c.Params {
+			if strings.EqualFold(k, name) && len(v) > 0 && v[0] != "" {
+				return v[0], true
+			}
+		}
+		return "", false
+	}
+	switch variable {
+	case "ObjectName":
+		return get("Key")
+	case "QueueName":
+		if u, ok := get("QueueUrl"); ok {
+			return u[strings.LastIndexByte(u, '/')+1:], true
+		}
+	case "RoleNameWithPath", "UserNameWithPath":
+		if n, ok := get(strings.TrimSuffix(variable, "WithPath")); ok {
+			path, _ := get("Path")
+			return strings.TrimPrefix(path, "/") + n, true
+		}
+	case "ParameterNameWithoutLeadingSlash":
+		if n, ok := get("Name"); ok {
+			return strings.TrimPrefix(n, "/"), true
+		}
+	}
+	if v, ok := get(variable); ok {
+		return v, true
+	}
+	if base, ok := strings.CutSuffix(variable, "Name"); ok {
+		if v, ok := get(base); ok {
+			return v, true
+		}
+		// CreateTopic's Name is the TopicName, CreateStateMachine's name
+		// the StateMachineName.
+		return get("Name")
+	}
+	return "", false
+}

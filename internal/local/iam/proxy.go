@@ -1,0 +1,301 @@
+package iam
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxBody is the most of a request body the proxy reads to name its
+// operation (JSON and query protocols; S3's bodies are never read).
+const maxBody = 64 << 20
+
+// Proxy authorizes each request to the local AWS before passing it on:
+// it finds the principal by the access key of the request's SigV4
+// signature, maps the request to its IAM actions, evaluates them, and
+// answers a denial as the service answers AccessDenied. It answers STS's
+// AssumeRole and GetCallerIdentity for the roles and sessions it knows.
+//
+// Requests signed with an access key the authority did not issue (the
+// local AWS's own "local" key, that stackflow local and its tests use)
+// are the account's root and are let through, as before IAM was
+// enforced. The signature itself is not verified: every caller is a
+// process of this machine, and the access key is what names its role.
+type Proxy struct {
+	auth     *Authority
+	fallback http.Handler
+	services map[string]http.Handler // by signing name
+}
+
+// NewProxy returns a proxy that passes authorized requests to target
+// (kumo's URL), or, for the signing services that services names
+// ("states", "cloudformation"), to the URL it gives.
+func NewProxy(auth *Authority, target string, services map[string]string) (*Proxy, error) {
+	transport := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	to := func(target string) (http.Handler, error) {
+		u, err := url.Parse(target)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("IAM proxy: %q is not a URL of the local AWS", target)
+		}
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.Transport = transport
+		return rp, nil
+	}
+	p := &Proxy{auth: auth, services: map[string]http.Handler{}}
+	var err error
+	if p.fallback, err = to(target); err != nil {
+		return nil, err
+	}
+	for svc, u := range services {
+		if p.services[svc], err = to(u); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sig, ok := ParseSignature(r)
+	if !ok {
+		p.fallback.ServeHTTP(w, r)
+		return
+	}
+	next := p.fallback
+	if h := p.services[sig.Service]; h != nil {
+		next = h
+	}
+	p.serve(w, r, sig, next)
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, next http.Handler) {
+	if sig.Service == "sts" {
+		if p.serveSTS(w, r, sig) {
+			return
+		}
+		next.ServeHTTP(w, r)
+		return
+	}
+	if p.auth.opts.Mode == Off {
+		next.ServeHTTP(w, r)
+		return
+	}
+	s := p.auth.session(sig.AccessKey)
+	if s == nil || s.Principal.Service != "" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	var body []byte
+	if sig.Service != "s3" && r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxBody)); err != nil {
+			http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	call, err := Identify(sig.Service, r, body)
+	if err != nil {
+		p.auth.warnOnce("op:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
+		next.ServeHTTP(w, r)
+		return
+	}
+	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
+	if err != nil {
+		p.auth.warnOnce("act:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
+		next.ServeHTTP(w, r)
+		return
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	for _, act := range acts {
+		if act.Action == NeedsNoPermission {
+			continue
+		}
+		req, d := p.auth.Authorize(s, act, ip)
+		if d.Allowed() {
+			continue
+		}
+		if msg := p.auth.denied(req, d); msg != "" {
+			writeDenial(w, call.Service, msg)
+			return
+		}
+	}
+	next.ServeHTTP(w, r)
+}
+
+// writeDenial answers AccessDenied as the service's protocol does.
+func writeDenial(w http.ResponseWriter, service, msg string) {
+	data, _ := services()
+	protocol := "json"
+	if m := data.Services[service]; m != nil {
+		protocol = m.Protocol
+	}
+	id := requestID()
+	w.Header().Set("X-Amzn-RequestId", id)
+	switch protocol {
+	case "rest-xml":
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		xml.NewEncoder(w).Encode(struct { //nolint:errcheck // the caller is gone
+			XMLName   xml.Name `xml:"Error"`
+			Code      string
+			Message   string
+			RequestID string `xml:"RequestId"`
+		}{Code: "AccessDenied", Message: msg, RequestID: id})
+	case "query":
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		type errorBody struct {
+			Type    string
+			Code    string
+			Message string
+		}
+		xml.NewEncoder(w).Encode(struct { //nolint:errcheck // the caller is gone
+			XMLName   xml.Name `xml:"ErrorResponse"`
+			Error     errorBody
+			RequestID string `xml:"RequestId"`
+		}{Error: errorBody{Type: "Sender", Code: "AccessDenied", Message: msg}, RequestID: id})
+	case "rest-json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": msg}) //nolint:errcheck // the caller is gone
+	default:
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": msg}) //nolint:errcheck // the caller is gone
+	}
+}
+
+func requestID() string {
+	s := strings.ToLower(randomString(32))
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// serveSTS answers AssumeRole of a role the authority knows and
+// GetCallerIdentity of a session it issued; it reports false for
+// anything else, which goes to kumo's STS.
+func (p *Proxy) serveSTS(w http.ResponseWriter, r *http.Request, sig Signature) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+		return true
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	for k, v := range r.URL.Query() {
+		form[k] = append(form[k], v...)
+	}
+	s := p.auth.session(sig.AccessKey)
+	switch form.Get("Action") {
+	case "GetCallerIdentity":
+		if s == nil {
+			return false
+		}
+		writeXML(w, struct {
+			XMLName xml.Name `xml:"GetCallerIdentityResponse"`
+			NS      string   `xml:"xmlns,attr"`
+			Result  struct {
+				Arn     string
+				UserID  string `xml:"UserId"`
+				Account string
+			} `xml:"GetCallerIdentityResult"`
+			Meta responseMetadata `xml:"ResponseMetadata"`
+		}{NS: stsNamespace, Result: struct {
+			Arn     string
+			UserID  string `xml:"UserId"`
+			Account string
+		}{s.Principal.ARN, s.RoleID, s.Principal.Account}, Meta: responseMetadata{requestID()}})
+		return true
+	case "AssumeRole":
+		roleARN, name := form.Get("RoleArn"), form.Get("RoleSessionName")
+		p.auth.mu.RLock()
+		role := p.auth.roles[roleARN]
+		p.auth.mu.RUnlock()
+		if role == nil {
+			return false // not a role of a local stack: kumo's STS answers
+		}
+		if s != nil && s.Principal.Service != "" {
+			// A service assumes a role its trust policy lets it assume.
+			ns, err := p.auth.Issue(roleARN, s.Principal.Service, name)
+			if err != nil {
+				req := Request{Principal: s.Principal, Action: "sts:AssumeRole", Resource: roleARN}
+				msg := p.auth.denied(req, Decision{ImplicitlyDenied, "because no resource-based policy allows the sts:AssumeRole action"})
+				if msg != "" {
+					writeDenial(w, "sts", msg)
+					return true
+				}
+				p.auth.mu.Lock()
+				ns = p.auth.issueLocked(role, name)
+				p.auth.mu.Unlock()
+			}
+			writeAssumeRole(w, ns)
+			return true
+		}
+		if s != nil && p.auth.opts.Mode != Off {
+			req, d := p.auth.Authorize(s, Action{Action: "sts:AssumeRole", Resource: roleARN, Context: map[string][]string{"sts:RoleSessionName": {name}}}, "")
+			if !d.Allowed() {
+				if msg := p.auth.denied(req, d); msg != "" {
+					writeDenial(w, "sts", msg)
+					return true
+				}
+			}
+		}
+		p.auth.mu.Lock()
+		ns := p.auth.issueLocked(role, name)
+		p.auth.mu.Unlock()
+		writeAssumeRole(w, ns)
+		return true
+	}
+	return false
+}
+
+// writeAssumeRole answers AssumeRole with a session's credentials.
+func writeAssumeRole(w http.ResponseWriter, ns *Session) {
+	type credentials struct {
+		AccessKeyID     string `xml:"AccessKeyId"`
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      string
+	}
+	type assumedRoleUser struct {
+		AssumedRoleID string `xml:"AssumedRoleId"`
+		Arn           string
+	}
+	type result struct {
+		Credentials     credentials
+		AssumedRoleUser assumedRoleUser
+	}
+	writeXML(w, struct {
+		XMLName xml.Name         `xml:"AssumeRoleResponse"`
+		NS      string           `xml:"xmlns,attr"`
+		Result  result           `xml:"AssumeRoleResult"`
+		Meta    responseMetadata `xml:"ResponseMetadata"`
+	}{NS: stsNamespace, Result: result{
+		credentials{ns.AccessKeyID, ns.SecretAccessKey, ns.SessionToken, ns.Expiration.UTC().Format(time.RFC3339)},
+		assumedRoleUser{ns.RoleID, ns.Principal.ARN},
+	}, Meta: responseMetadata{requestID()}})
+}
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+func writeXML(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, xml.Header) //nolint:errcheck // the caller is gone
+	xml.NewEncoder(w).Encode(v)   //nolint:errcheck // the caller is gone
+}

@@ -1,0 +1,59 @@
+package iam
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/sivchari/kumo"
+)
+
+// BenchmarkGetItem measures what the IAM proxy adds to a request: the
+// same GetItem through the proxy (as a function's role, authorized) and
+// straight to kumo.
+func BenchmarkGetItem(b *testing.B) {
+	k := kumo.NewServer()
+	defer k.Close()
+	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1"})
+	proxy, err := NewProxy(auth, k.URL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	role := "arn:aws:iam::" + testAccount + ":role/fn"
+	doc, _ := ParsePolicy([]byte(`{"Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:*:*:table/Bench"}]}`))
+	auth.PutRole(&Role{ARN: role, Name: "fn", ID: "AROAFN", Inline: map[string]*Policy{"p": doc}})
+	sess, err := auth.Issue(role, "", "fn")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &localAWS{url: k.URL}
+	direct := dynamodb.NewFromConfig(l.config(aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}))
+	ctx := context.Background()
+	if _, err := direct.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String("Bench"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	l.url = srv.URL
+	proxied := dynamodb.NewFromConfig(l.config(aws.Credentials{AccessKeyID: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken}))
+	in := &dynamodb.GetItemInput{TableName: aws.String("Bench"), Key: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "x"}}}
+	for _, c := range []struct {
+		name   string
+		client *dynamodb.Client
+	}{{"kumo", direct}, {"through the IAM proxy", proxied}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.client.GetItem(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
