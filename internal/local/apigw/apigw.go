@@ -26,6 +26,32 @@ import (
 // HTTP APIs alike (10 MB).
 const MaxBodyBytes = 10 << 20
 
+// Options configure a local API server (a REST API, an HTTP API or a
+// function URL).
+type Options struct {
+	// Lambda invokes the routes' functions; required.
+	Lambda Invoker
+	// Region and AccountID go into every event's request context.
+	Region    string
+	AccountID string
+	// Addr is where to listen; empty means 127.0.0.1:0, a free loopback
+	// port.
+	Addr string
+	// Timeout is how long to wait for a function whose route sets none;
+	// 0 means the server's IntegrationTimeout (29 s for a REST API, 30 s
+	// for an HTTP API). A function URL waits as long as its function's
+	// timeout.
+	Timeout time.Duration
+	// Authorize, when set, is asked before each invocation whether API
+	// Gateway (apigateway.amazonaws.com) may invoke a function for
+	// sourceARN: arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method><path>
+	// for an integration, .../<api>/authorizers/<name> for a REST API's
+	// Lambda authorizer. The function's resource policy decides, as on
+	// AWS; an error answers 500, as API Gateway answers an integration it
+	// may not invoke.
+	Authorize func(ctx context.Context, function, sourceARN string) error
+}
+
 // Invoker is the part of Lambda's API the servers need;
 // *lambda.Client (aws-sdk-go-v2) is one.
 type Invoker interface {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,27 +34,8 @@ type API struct {
 	Routes []Route
 }
 
-// Options configure a server.
-type Options struct {
-	// Lambda invokes the routes' functions; required.
-	Lambda apigw.Invoker
-	// Region and AccountID go into every event's request context.
-	Region    string
-	AccountID string
-	// Addr is where to listen; empty means 127.0.0.1:0, a free loopback
-	// port.
-	Addr string
-	// Timeout is how long to wait for a function; 0 means
-	// IntegrationTimeout. A function URL waits as long as its function's
-	// timeout.
-	Timeout time.Duration
-	// Authorize, when set, is asked before each invocation whether API
-	// Gateway (apigateway.amazonaws.com) may invoke the route's function
-	// for sourceARN (arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method><path>):
-	// the function's resource policy decides, as on AWS. An error answers
-	// 500, as API Gateway answers an integration it may not invoke.
-	Authorize func(ctx context.Context, function, sourceARN string) error
-}
+// Options configure a server (apigw.Options).
+type Options = apigw.Options
 
 // FunctionURL is the API that serves a Lambda function URL
 // (AWS::Lambda::Url): every method and path goes to function, with the

@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -47,27 +46,8 @@ type API struct {
 	BinaryMediaTypes []string
 }
 
-// Options configure a server.
-type Options struct {
-	// Lambda invokes the routes' functions; required.
-	Lambda apigw.Invoker
-	// Region and AccountID go into every event's request context.
-	Region    string
-	AccountID string
-	// Addr is where to listen; empty means 127.0.0.1:0, a free loopback
-	// port.
-	Addr string
-	// Timeout is how long to wait for a function whose route sets none;
-	// 0 means IntegrationTimeout.
-	Timeout time.Duration
-	// Authorize, when set, is asked before each invocation whether API
-	// Gateway (apigateway.amazonaws.com) may invoke a function for
-	// sourceARN: arn:aws:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>
-	// for an integration, .../<api>/authorizers/<name> for a Lambda
-	// authorizer. The function's resource policy decides, as on AWS; an
-	// error answers 500.
-	Authorize func(ctx context.Context, function, sourceARN string) error
-}
+// Options configure a server (apigw.Options).
+type Options = apigw.Options
 
 // Server serves one REST API.
 type Server struct {
