@@ -238,13 +238,26 @@
 //     serves it at FirePath, and FireRemote calls it there.
 //   - AWS::SecretsManager::Secret (SecretString or GenerateSecretString),
 //     AWS::SSM::Parameter.
+//   - What DeploymentPreference makes (codedeploy.go): an
+//     AWS::Lambda::Alias whose UpdatePolicy is CodeDeployLambdaAliasUpdate
+//     moves to a new version through a CodeDeploy deployment of its
+//     AWS::CodeDeploy::DeploymentGroup (of an AWS::CodeDeploy::Application,
+//     both records): its BeforeAllowTrafficHook (PreTraffic) is invoked with
+//     {"DeploymentId", "LifecycleEventHookExecutionId"} and reports through
+//     codedeploy:PutLifecycleEventHookExecutionStatus, which Handler
+//     answers; then all traffic moves at once (the group's
+//     DeploymentConfigName, canary or linear, is not followed); then the
+//     AfterAllowTrafficHook (PostTraffic) likewise. A hook that reports
+//     Failed, fails or returns without reporting fails the alias's update,
+//     and the stack rolls back with the alias on its old version. The
+//     alias's UPDATE_IN_PROGRESS events and Options.Log say each step; the
+//     group's alarms are recorded, not watched. A create, and a rollback,
+//     run no hook.
 //   - Recorded only, with physical IDs and ARNs shaped like AWS's:
-//     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy,
-//     AWS::Logs::LogGroup, AWS::Lambda::Permission, and what
-//     DeploymentPreference makes, AWS::CodeDeploy::Application and
-//     AWS::CodeDeploy::DeploymentGroup: locally an alias moves to its new
-//     version at once (all at once), and its PreTraffic and PostTraffic
-//     hooks are not run.
+//     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy (the local
+//     IAM reads them: Options.IAM), AWS::Logs::LogGroup,
+//     AWS::CloudWatch::Alarm (not watched: nothing local keeps metrics) and
+//     AWS::Lambda::Permission.
 //
 // Options.EventLog receives a JSON line per event delivered and per
 // failure; Options.EventClock is the time schedules keep.
