@@ -223,8 +223,8 @@
 //     the event sources; others by kumo; filter policies updated in place)
 //     and AWS::SNS::TopicPolicy; AWS::Lambda::EventSourceMapping (SQS
 //     queues and DynamoDB streams; Enabled, BatchSize,
-//     MaximumBatchingWindowInSeconds, FunctionResponseTypes and
-//     StartingPosition applied, FilterCriteria and the retry, destination
+//     MaximumBatchingWindowInSeconds, FunctionResponseTypes,
+//     StartingPosition and FilterCriteria applied, the retry, destination
 //     and scaling settings accepted and not applied); AWS::Events::Rule
 //     (EventPattern, ScheduleExpression, State, EventBusName, Targets with
 //     Input, InputPath or InputTransformer; Ref its name, or <bus>|<name>
