@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
@@ -211,6 +212,28 @@ func TestDeploymentPreferenceRunsItsHooksAndRollsBackWhenOneFails(t *testing.T) 
 			t.Errorf("%s: the function serves %q after the rollback, want v2", tt.name, v)
 		}
 	}
+
+	// Deleting the stack runs no hook and removes the function, its alias
+	// and the deployment group's records.
+	before := len(hookCalls(t, record))
+	if _, err := en.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("deployed")}); err != nil {
+		t.Fatal(err)
+	}
+	en.mustBe(en.waitStack(aws.ToString(st.StackId)), cfntypes.StackStatusDeleteComplete)
+	if got := len(hookCalls(t, record)) - before; got != 0 {
+		t.Errorf("deleting the stack ran %d hooks, want none", got)
+	}
+	if _, err := lambdaClient.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String(fn)}); err == nil {
+		t.Errorf("the function %s is still there after the delete", fn)
+	}
+	// (SAM's versions are retained, DeletionPolicy Retain; the alias goes.)
+	en.engine.mu.Lock()
+	for arn := range en.engine.qualified {
+		if strings.HasSuffix(arn, ":live") {
+			t.Errorf("the engine still routes the alias %s after the delete", arn)
+		}
+	}
+	en.engine.mu.Unlock()
 }
 
 func TestCodeDeployAnswersOnlyHooksThatWait(t *testing.T) {
