@@ -70,8 +70,8 @@
 //     Sfn.ValidationException), which Retry and Catch match.
 //   - The optimized integrations apps' state machines use most, called on
 //     the local AWS as the state machine's role (assumed as Lambda tasks
-//     assume it; the calls go to AWS_ENDPOINT_URL, else to the Lambda
-//     endpoint, which locally is kumo behind the IAM proxy):
+//     assume it; the calls go to Options.LambdaEndpoint, the local AWS,
+//     which locally is kumo behind the IAM proxy):
 //     arn:aws:states:::dynamodb:getItem, putItem, updateItem and deleteItem
 //     (DynamoDB's JSON protocol), sqs:sendMessage, sns:publish (the query
 //     protocol), events:putEvents and states:startExecution (this service).

@@ -1310,8 +1310,9 @@ function runSdkTask(exec, state, action, input, attempt, note) {
 // ---- optimized integrations ----
 //
 // The request-response integrations apps' state machines use most,
-// called on the local AWS (AWS_ENDPOINT_URL, else the Lambda endpoint:
-// locally the IAM proxy in front of kumo) as the state machine's role, as
+// called on the local AWS at the Lambda endpoint (AWS_ENDPOINT_URL_LAMBDA,
+// else AWS_ENDPOINT_URL: kumo, locally behind the IAM proxy, which serves
+// every service) as the state machine's role, as
 // Step Functions calls them: DynamoDB's GetItem, PutItem, UpdateItem and
 // DeleteItem, SQS's SendMessage, SNS's Publish, EventBridge's PutEvents
 // (the AWS JSON and query protocols), and Step Functions' own
@@ -1320,7 +1321,7 @@ function runSdkTask(exec, state, action, input, attempt, note) {
 // text, as Step Functions sends it. The result is the API's answer with
 // SdkHttpMetadata and SdkResponseMetadata; a failed call is
 // <Service>.<Code> (DynamoDB.ConditionalCheckFailedException).
-const servicesEndpoint = process.env.AWS_ENDPOINT_URL || lambdaEndpoint;
+const servicesEndpoint = lambdaEndpoint;
 const OPTIMIZED = {
   'dynamodb:getItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.GetItem' },
   'dynamodb:putItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.PutItem' },
@@ -1361,7 +1362,7 @@ function queryForm(action, version, params) {
 function awsCall(spec, params, creds, signal) {
   return new Promise((resolve, reject) => {
     if (!servicesEndpoint) {
-      reject(new Error('No AWS endpoint: set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_LAMBDA) to the local AWS'));
+      reject(new Error('No AWS endpoint: set AWS_ENDPOINT_URL_LAMBDA to the local AWS (stackflow local and Options.LambdaEndpoint do)'));
       return;
     }
     const base = new URL(servicesEndpoint);
