@@ -300,7 +300,10 @@
 //     as a missing one does; an update resolves the references of the
 //     resources it changes (and outputs), where CloudFormation resolves
 //     every ssm reference of the stack on each update.
-//   - IAM is not enforced, Rules are not evaluated, and Fn::ImportValue,
+//   - The engine itself enforces no IAM: Options.IAM (the local IAM of
+//     internal/local/iam) learns of the roles and policies stacks make and
+//     gives functions their roles' credentials, and its proxy in front of
+//     the local AWS enforces them. Rules are not evaluated, and Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.
 package cfn
