@@ -1,0 +1,167 @@
+// stackflow dashboard: refreshes what moves, draws the run's graph with
+// dagre, follows step output, and sends the actions (each confirmed).
+"use strict";
+(function () {
+  const token = document.querySelector('meta[name="stackflow-token"]').content;
+  const notice = document.getElementById("notice");
+
+  function say(text, bad) {
+    notice.textContent = text;
+    notice.className = bad ? "bad" : "";
+    notice.hidden = false;
+  }
+
+  // Fragments: an element with data-poll="NAME" is re-rendered from
+  // ?fragment=NAME every few seconds.
+  function poll(el, every) {
+    const name = el.dataset.poll;
+    const tick = async () => {
+      try {
+        const u = new URL(location.href);
+        u.searchParams.set("fragment", name);
+        const r = await fetch(u, { credentials: "same-origin" });
+        if (r.ok) el.innerHTML = await r.text();
+      } catch (e) { /* the next tick tries again */ }
+    };
+    setInterval(tick, every);
+  }
+  document.querySelectorAll("[data-poll]").forEach((el) => poll(el, 3000));
+
+  // A run's page: the live part, the graph and the output refresh while
+  // the run runs.
+  const run = document.getElementById("run");
+  const running = () => run && run.dataset.status === "RUNNING";
+  if (run) {
+    const refresh = async () => {
+      const u = new URL(location.href);
+      u.searchParams.set("fragment", "live");
+      const r = await fetch(u, { credentials: "same-origin" });
+      if (!r.ok) return;
+      run.innerHTML = await r.text();
+      const badge = run.querySelector("h1 .badge");
+      if (badge) run.dataset.status = badge.textContent.trim().split(" ").pop();
+    };
+    const loop = async () => {
+      const was = running();
+      if (was) {
+        await refresh();
+        await drawGraph();
+        await followLogs();
+      }
+      if (was) setTimeout(loop, 2000);
+    };
+    setTimeout(loop, 2000);
+  }
+
+  async function followLogs() {
+    for (const pre of document.querySelectorAll("pre[data-log]")) {
+      try {
+        const r = await fetch(pre.dataset.log, { credentials: "same-origin" });
+        const text = await r.text();
+        const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+        pre.textContent = r.ok ? text : "(" + (JSON.parse(text).error || r.statusText) + ")";
+        if (atEnd) pre.scrollTop = pre.scrollHeight;
+      } catch (e) { pre.textContent = "(could not read the output)"; }
+    }
+  }
+  followLogs();
+
+  // The graph: states as boxes coloured by outcome, laid out by dagre.
+  const SVG = "http://www.w3.org/2000/svg";
+  function el(name, attrs, parent) {
+    const e = document.createElementNS(SVG, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  const words = { "succeeded": "succeeded", "failed": "failed", "running": "running", "aborted": "stopped", "not-reached": "not reached" };
+  async function drawGraph() {
+    const box = document.getElementById("graph");
+    if (!box || typeof dagre === "undefined") return;
+    let data;
+    try {
+      const r = await fetch(box.dataset.src, { credentials: "same-origin" });
+      data = await r.json();
+      if (!r.ok) { box.textContent = data.error; return; }
+    } catch (e) { box.textContent = "could not read the state machine"; return; }
+    const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
+    g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36, marginx: 16, marginy: 16 });
+    g.setDefaultEdgeLabel(() => ({}));
+    for (const n of data.nodes) {
+      if (n.type === "Group") {
+        g.setNode(n.id, { label: n.label, group: true, paddingTop: 24 });
+      } else {
+        const w = Math.max(120, 7.2 * n.label.length + 24);
+        g.setNode(n.id, { label: n.label, width: w, height: 34, node: n });
+      }
+    }
+    for (const n of data.nodes) if (n.parent) g.setParent(n.id, n.parent);
+    data.edges.forEach((e, i) => g.setEdge(e.from, e.to, { kind: e.kind }, "e" + i));
+    dagre.layout(g);
+    const size = g.graph();
+    const svg = el("svg", { width: size.width, height: size.height, viewBox: `0 0 ${size.width} ${size.height}` });
+    for (const id of g.nodes()) {
+      const v = g.node(id);
+      if (!v.group) continue;
+      const grp = el("g", { class: "group" }, svg);
+      el("rect", { x: v.x - v.width / 2, y: v.y - v.height / 2, width: v.width, height: v.height, rx: 6 }, grp);
+      el("text", { x: v.x - v.width / 2 + 8, y: v.y - v.height / 2 + 14 }, grp).textContent = v.label;
+    }
+    for (const e of g.edges()) {
+      const ed = g.edge(e);
+      const d = ed.points.map((p, i) => (i ? "L" : "M") + p.x + " " + p.y).join(" ");
+      el("path", { d, class: ed.kind, "marker-end": "url(#arrow)" }, svg);
+    }
+    const defs = el("defs", {}, svg);
+    const m = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" }, defs);
+    el("path", { d: "M0 0 L10 5 L0 10 z", style: "fill:#8c959f;stroke:none" }, m);
+    for (const id of g.nodes()) {
+      const v = g.node(id);
+      if (v.group) continue;
+      const n = v.node;
+      const grp = el("g", { class: "node " + n.outcome, "data-state": n.id, "data-outcome": n.outcome }, svg);
+      const t = el("title", {}, grp);
+      t.textContent = `${n.label}: ${words[n.outcome] || n.outcome}` + (n.visits > 1 ? ` (${n.visits} times)` : "") + (n.error ? ` — ${n.error}` : "");
+      el("rect", { x: v.x - v.width / 2, y: v.y - v.height / 2, width: v.width, height: v.height, rx: n.type === "Choice" ? 14 : 4 }, grp);
+      const mark = { "succeeded": "✓ ", "failed": "✗ ", "running": "▸ ", "aborted": "■ " }[n.outcome] || "";
+      el("text", { x: v.x, y: v.y + 4, "text-anchor": "middle" }, grp).textContent = mark + n.label;
+    }
+    box.replaceChildren(svg);
+  }
+  drawGraph();
+
+  // Actions: a button with data-action asks first, then POSTs.
+  const dialog = document.getElementById("confirm");
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-action]");
+    if (!b) return;
+    document.getElementById("confirm-title").textContent = b.textContent.replace("…", "");
+    document.getElementById("confirm-text").textContent = b.dataset.confirm;
+    const needsReason = b.dataset.reason === "required";
+    document.getElementById("confirm-reason-label").hidden = !needsReason;
+    const reason = document.getElementById("confirm-reason");
+    reason.value = "";
+    reason.required = needsReason;
+    dialog.returnValue = "";
+    dialog.onclose = async () => {
+      if (dialog.returnValue !== "ok") return;
+      const body = {};
+      for (const k of ["run", "repository", "environment"]) if (b.dataset[k]) body[k] = b.dataset[k];
+      if (needsReason) body.reason = reason.value;
+      b.disabled = true;
+      try {
+        const r = await fetch("/api/actions/" + b.dataset.action, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-Stackflow-Token": token },
+          body: JSON.stringify(body),
+        });
+        const out = await r.json();
+        if (!r.ok) { say(out.error, true); return; }
+        say(out.message);
+        if (run) { run.dataset.status = "RUNNING"; setTimeout(() => location.reload(), 1500); }
+      } catch (e) { say("the action did not reach the dashboard: " + e, true); }
+      finally { b.disabled = false; }
+    };
+    dialog.showModal();
+  });
+})();
