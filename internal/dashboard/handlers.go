@@ -172,6 +172,10 @@ func (s *Server) environmentsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// ?repo=WORKSPACE/SLUG shows one repository's.
+	if only := r.URL.Query().Get("repo"); only != "" {
+		repos = slices.DeleteFunc(repos, func(x Repository) bool { return x.Name != only })
+	}
 	s.render(w, r, "environments", "Environments", repos)
 }
 

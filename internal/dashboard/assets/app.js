@@ -10,6 +10,9 @@
     notice.className = bad ? "bad" : "";
     notice.hidden = false;
   }
+  // What the last action said stays shown over the reload that follows it.
+  const said = sessionStorage.getItem("stackflow-notice");
+  if (said) { sessionStorage.removeItem("stackflow-notice"); say(said); }
 
   // Fragments: an element with data-poll="NAME" is re-rendered from
   // ?fragment=NAME every few seconds.
@@ -27,28 +30,32 @@
   }
   document.querySelectorAll("[data-poll]").forEach((el) => poll(el, 3000));
 
-  // A run's page: the live part, the graph and the output refresh while
-  // the run runs.
+  // A run's page: its live parts, the graph and the output refresh while
+  // the run runs; when what waits for approval changes, the page reloads
+  // (its buttons are not swapped under a pointer).
   const run = document.getElementById("run");
   const running = () => run && run.dataset.status === "RUNNING";
+  async function fragment(el) {
+    const u = new URL(location.href);
+    u.searchParams.set("fragment", el.dataset.pollRun);
+    const r = await fetch(u, { credentials: "same-origin" });
+    if (r.ok) el.innerHTML = await r.text();
+    return r.ok;
+  }
   if (run) {
-    const refresh = async () => {
-      const u = new URL(location.href);
-      u.searchParams.set("fragment", "live");
-      const r = await fetch(u, { credentials: "same-origin" });
-      if (!r.ok) return;
-      run.innerHTML = await r.text();
-      const badge = run.querySelector("h1 .badge");
-      if (badge) run.dataset.status = badge.textContent.trim().split(" ").pop();
-    };
     const loop = async () => {
-      const was = running();
-      if (was) {
-        await refresh();
+      if (!running()) return;
+      try {
+        for (const el of document.querySelectorAll("[data-poll-run]")) await fragment(el);
+        const badge = run.querySelector("h1 .badge");
+        if (badge) run.dataset.status = badge.textContent.trim().split(" ").pop();
+        const marker = run.querySelector(".pending-marker");
+        const shown = document.getElementById("actions");
+        if (marker && shown && marker.dataset.pending !== shown.dataset.pending) { location.reload(); return; }
         await drawGraph();
         await followLogs();
-      }
-      if (was) setTimeout(loop, 2000);
+      } catch (e) { /* the next round tries again */ }
+      setTimeout(loop, 2000);
     };
     setTimeout(loop, 2000);
   }
@@ -96,10 +103,14 @@
       }
     }
     for (const n of data.nodes) if (n.parent) g.setParent(n.id, n.parent);
-    data.edges.forEach((e, i) => g.setEdge(e.from, e.to, { kind: e.kind }, "e" + i));
+    // Caught errors all lead to the run's failure report: drawn, they
+    // would cross the whole graph, so the failed state's colour says it.
+    data.edges.forEach((e, i) => { if (e.kind !== "catch") g.setEdge(e.from, e.to, { kind: e.kind }, "e" + i); });
     dagre.layout(g);
     const size = g.graph();
-    const svg = el("svg", { width: size.width, height: size.height, viewBox: `0 0 ${size.width} ${size.height}` });
+    // Fit the width when that keeps the labels readable; scroll otherwise.
+    const scale = Math.max(0.7, Math.min(1, box.clientWidth / size.width));
+    const svg = el("svg", { width: size.width * scale, height: size.height * scale, viewBox: `0 0 ${size.width} ${size.height}` });
     for (const id of g.nodes()) {
       const v = g.node(id);
       if (!v.group) continue;
@@ -126,7 +137,19 @@
       const mark = { "succeeded": "✓ ", "failed": "✗ ", "running": "▸ ", "aborted": "■ " }[n.outcome] || "";
       el("text", { x: v.x, y: v.y + 4, "text-anchor": "middle" }, grp).textContent = mark + n.label;
     }
+    const keep = [box.scrollLeft, box.scrollTop];
     box.replaceChildren(svg);
+    if (box.dataset.focused) { [box.scrollLeft, box.scrollTop] = keep; return; }
+    // The first time, bring the state that matters into view: the running
+    // one, else the failed one, else the start.
+    box.dataset.focused = "yes";
+    const pick = (o) => data.nodes.find((n) => n.outcome === o && n.type !== "Group");
+    const focus = pick("running") || pick("failed") || data.nodes[0];
+    const v = focus && g.node(focus.id);
+    if (v) {
+      box.scrollLeft = v.x * scale - box.clientWidth / 2;
+      box.scrollTop = v.y * scale - box.clientHeight / 3;
+    }
   }
   drawGraph();
 
@@ -158,7 +181,12 @@
         const out = await r.json();
         if (!r.ok) { say(out.error, true); return; }
         say(out.message);
-        if (run) { run.dataset.status = "RUNNING"; setTimeout(() => location.reload(), 1500); }
+        sessionStorage.setItem("stackflow-notice", out.message);
+        if (out.run && out.run !== (run && run.dataset.run)) {
+          location.href = "/runs/" + encodeURIComponent(out.run);
+        } else {
+          setTimeout(() => location.reload(), 1500);
+        }
       } catch (e) { say("the action did not reach the dashboard: " + e, true); }
       finally { b.disabled = false; }
     };
