@@ -20,7 +20,10 @@ import (
 
 // fake is a Source and an Operator of one run, which records the actions
 // it is asked for.
-type fake struct{ approved []string }
+type fake struct {
+	approved []string
+	released []releases.Release // of local/hello prod, newest first
+}
 
 func (f *fake) Runs(context.Context, runs.Filter) ([]runs.Run, error) {
 	return []runs.Run{{Execution: "hello-main-1a2b3c4", ARN: "arn:x:hello-main-1a2b3c4", Repository: "local/hello", Branch: "main", Commit: "1a2b3c4d", Status: "SUCCEEDED"}}, nil
@@ -37,10 +40,18 @@ func (f *fake) Definition(context.Context, string) (string, error) {
 func (f *fake) Pending(context.Context, string) (string, []approvals.Request, error) {
 	return "", nil, nil
 }
-func (f *fake) Releases(context.Context, string, string, int) ([]releases.Release, error) {
+func (f *fake) Releases(_ context.Context, repo, env string, _ int) ([]releases.Release, error) {
+	if repo == "local/hello" && env == "prod" {
+		return f.released, nil
+	}
 	return nil, nil
 }
-func (f *fake) ReleasedEnvironments(context.Context) ([]releases.Released, error) { return nil, nil }
+func (f *fake) ReleasedEnvironments(context.Context) ([]releases.Released, error) {
+	if len(f.released) == 0 {
+		return nil, nil
+	}
+	return []releases.Released{{Repository: "local/hello", Environment: "prod"}}, nil
+}
 func (f *fake) LockHolder(context.Context, pipeline.Environment) (locks.Holder, error) {
 	return locks.Holder{}, nil
 }
@@ -236,4 +247,25 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func TestTheEnvironmentsPageMarksRollbacks(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, true)
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	f.released = []releases.Release{
+		{Repository: "local/hello", Environment: "prod", Stack: "hello-prod", Commit: strings.Repeat("a", 40), Branch: "main", Execution: "arn:x:hello-rollback-prod", DeployedAt: at.Add(time.Hour), RollbackOf: strings.Repeat("b", 40)},
+		{Repository: "local/hello", Environment: "prod", Stack: "hello-prod", Commit: strings.Repeat("a", 40), Branch: "main", Execution: "arn:x:hello-main-aaaaaaa", DeployedAt: at},
+	}
+	c := browser(t)
+	do(t, c, "GET", s.URL(), nil, "")
+	code, body := do(t, c, "GET", "http://"+s.listener.Addr().String()+"/", nil, "")
+	if code != http.StatusOK {
+		t.Fatalf("got %d, want 200", code)
+	}
+	for _, want := range []string{"local/hello", "hello-prod", "aaaaaaa", "rollback of bbbbbbb", `data-to="` + strings.Repeat("a", 40) + `"`, "50%"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
 }

@@ -115,7 +115,7 @@ func (s *Server) environments(ctx context.Context) ([]Repository, error) {
 	}
 
 	now := s.cfg.Now()
-	var out []Repository
+	out := []Repository{}
 	for repo, envs := range byRepo {
 		for i := range envs {
 			e := &envs[i]
