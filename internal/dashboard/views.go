@@ -36,6 +36,9 @@ type Environment struct {
 	Stack      string `json:"stack,omitempty"`
 	// Current is the release it runs; nil before its first.
 	Current *releases.Release `json:"current,omitempty"`
+	// Message is the first line of the current commit's message, as the
+	// push that started one of its runs said it ("" when unknown).
+	Message string `json:"message,omitempty"`
 	// History is its releases, newest first, Current first.
 	History []releases.Release `json:"history"`
 	// Lock is the run that holds the environment's lock, nil when none.
@@ -61,6 +64,7 @@ func (s *Server) environments(ctx context.Context) ([]Repository, error) {
 	started := map[string]time.Time{}
 	pushed := map[string]time.Time{}
 	newest := map[string]runs.Run{}
+	messages := map[string]string{}
 	var waiting []runs.Run
 	for _, r := range recent {
 		started[r.ARN] = r.Started
@@ -69,6 +73,9 @@ func (s *Server) environments(ctx context.Context) ([]Repository, error) {
 			if p, ok := pushed[r.Commit]; !ok || r.Started.Before(p) {
 				pushed[r.Commit] = r.Started
 			}
+		}
+		if r.Message != "" {
+			messages[r.Commit] = r.Message
 		}
 		if _, ok := newest[r.Repository]; !ok && r.Repository != "" {
 			newest[r.Repository] = r
@@ -126,6 +133,7 @@ func (s *Server) environments(ctx context.Context) ([]Repository, error) {
 			e.History = hist
 			if len(hist) > 0 {
 				e.Current = &hist[0]
+				e.Message = messages[hist[0].Commit]
 				e.Stack = cmp.Or(e.Stack, hist[0].Stack)
 			}
 			if e.Stack != "" {

@@ -30,6 +30,13 @@ func TestTheEnvironmentsPageShowsStagingAndProdWithTheirCommit(t *testing.T) {
 			t.Errorf("%s's commit: got %q, want %q", env, got, short)
 		}
 	}
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`section[aria-labelledby="repo-acme/good"] article[data-env="prod"] .message`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg != "an app to deliver" {
+		t.Errorf("prod's commit message: got %q, want the commit's, an app to deliver", msg)
+	}
 	screenshot(t, ctx, base()+"/?repo=acme/good", "h1", 720, "dashboard-environments.png")
 }
 
