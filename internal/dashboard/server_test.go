@@ -269,3 +269,32 @@ func TestTheEnvironmentsPageMarksRollbacks(t *testing.T) {
 		}
 	}
 }
+
+func TestActionsSayWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t, true)
+	c := browser(t)
+	do(t, c, "GET", s.URL(), nil, "")
+	post := func(action, body string) (int, string) {
+		return do(t, c, "POST", "http://"+s.listener.Addr().String()+"/api/actions/"+action,
+			map[string]string{"Content-Type": "application/json", TokenHeader: s.token}, body)
+	}
+	tests := []struct {
+		action, body string
+		code         int
+		says         string
+	}{
+		{"reject", `{"run":"x","environment":"prod"}`, http.StatusBadRequest, "reason"},
+		{"rollback", `{"repository":"nope","environment":"prod"}`, http.StatusBadRequest, "workspace"},
+		{"rollback", `{"repository":"acme/hello"}`, http.StatusBadRequest, "environment"},
+		{"promote", `{"repository":"acme/hello","environment":"prod","duringFreeze":true}`, http.StatusBadRequest, "reason"},
+		{"deploy", `{}`, http.StatusBadRequest, "no action"},
+		{"retry", `{"run":"x"}`, http.StatusConflict, "not here"},
+	}
+	for _, tt := range tests {
+		code, body := post(tt.action, tt.body)
+		if code != tt.code || !strings.Contains(strings.ToLower(body), tt.says) {
+			t.Errorf("%s %s: got %d %s, want %d saying %q", tt.action, tt.body, code, body, tt.code, tt.says)
+		}
+	}
+}

@@ -186,3 +186,18 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 	}
 	return v.Value
 }
+
+func TestTheRunsListFiltersByStatus(t *testing.T) {
+	t.Parallel()
+	ctx := tab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base()+"/runs?status=FAILED")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#runs-body`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, pipeline.ExecutionNameOf(broken.Execution)) || strings.Contains(got, pipeline.ExecutionNameOf(good.Execution)) {
+		t.Errorf("failed runs: got %q, want the broken run and not the good one", got)
+	}
+}
