@@ -125,7 +125,7 @@
     }
     const defs = el("defs", {}, svg);
     const m = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" }, defs);
-    el("path", { d: "M0 0 L10 5 L0 10 z", style: "fill:#8c959f;stroke:none" }, m);
+    el("path", { d: "M0 0 L10 5 L0 10 z" }, m);
     for (const id of g.nodes()) {
       const v = g.node(id);
       if (v.group) continue;
