@@ -161,16 +161,24 @@
     document.getElementById("confirm-title").textContent = b.textContent.replace("…", "");
     document.getElementById("confirm-text").textContent = b.dataset.confirm;
     const needsReason = b.dataset.reason === "required";
-    document.getElementById("confirm-reason-label").hidden = !needsReason;
+    const mayFreeze = b.dataset.freeze === "optional";
+    const reasonLabel = document.getElementById("confirm-reason-label");
     const reason = document.getElementById("confirm-reason");
+    const freeze = document.getElementById("confirm-freeze");
+    document.getElementById("confirm-freeze-label").hidden = !mayFreeze;
+    freeze.checked = false;
+    reasonLabel.hidden = !needsReason;
     reason.value = "";
     reason.required = needsReason;
+    // --during-freeze --reason TEXT: the reason is asked for with the box.
+    freeze.onchange = () => { reasonLabel.hidden = !freeze.checked; reason.required = freeze.checked; };
     dialog.returnValue = "";
     dialog.onclose = async () => {
       if (dialog.returnValue !== "ok") return;
       const body = {};
       for (const k of ["run", "repository", "environment", "to"]) if (b.dataset[k]) body[k] = b.dataset[k];
       if (needsReason) body.reason = reason.value;
+      if (mayFreeze && freeze.checked) { body.duringFreeze = true; body.reason = reason.value; }
       b.disabled = true;
       try {
         const r = await fetch("/api/actions/" + b.dataset.action, {

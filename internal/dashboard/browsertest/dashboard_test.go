@@ -104,6 +104,19 @@ func TestApprovingFromThePageLetsTheWaitingRunGoOn(t *testing.T) {
 		chromedp.Navigate(base()+"/runs/"+name),
 		chromedp.Click(chromedp.CSS(`button[data-action="approve"][data-environment="prod"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An approval asks for no reason (a rejection does).
+	asks, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("confirm-reason").offsetParent !== null`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asks {
+		t.Error("the approval's dialog shows the reason field, want it hidden")
+	}
+	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 		chromedp.WaitVisible(chromedp.CSS(`#notice`)),
 	)
