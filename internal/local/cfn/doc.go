@@ -196,8 +196,10 @@
 //     port, every method and path to TargetFunctionArn (with its
 //     Qualifier); Ref and GetAtt FunctionArn are the function's (or
 //     alias's) ARN, GetAtt FunctionUrl
-//     https://<id>.lambda-url.<region>.on.aws/ (see below). AuthType
-//     AWS_IAM and Cors are not applied. An update keeps the port.
+//     https://<id>.lambda-url.<region>.on.aws/ (see below). With
+//     Options.IAM, each request is let through only as Lambda decides by
+//     the URL's AuthType (IAM's AllowFunctionURL), else it is answered 403
+//     Forbidden; Cors is not applied. An update keeps the port.
 //   - AWS::StepFunctions::StateMachine: created through the Step Functions
 //     API at Options.StepFunctionsEndpoint from Definition,
 //     DefinitionString or DefinitionS3Location, with

@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"maps"
+	"net/http"
 	"strings"
 )
 
@@ -27,6 +28,19 @@ type IAM interface {
 	// function (a name or an ARN) for sourceARN and sourceAccount: the
 	// function's permissions (AWS::Lambda::Permission) decide.
 	AllowInvoke(service, function, sourceARN, sourceAccount string) error
+	// AllowDelivery reports, with an error naming the denial, whether a
+	// service principal may deliver an event (lambda:InvokeFunction,
+	// sqs:SendMessage, sns:Publish) to a target, named by its ARNs (a
+	// function's, then its aliases'), from sourceARN: the target's
+	// resource policy decides, or, when role is given (a schedule's), the
+	// role's trust and policies.
+	AllowDelivery(service, action string, targets []string, sourceARN, sourceAccount, role string) error
+	// AllowFunctionURL reports, with an error naming the denial, whether
+	// a request may invoke a function through its URL of AuthType
+	// authType: AWS_IAM wants a SigV4 signature whose signer may
+	// lambda:InvokeFunctionUrl; NONE wants the function's permissions to
+	// let anyone.
+	AllowFunctionURL(r *http.Request, body []byte, function, authType string) error
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every

@@ -103,3 +103,60 @@ func TestAServerlessApiInvokesByThePermissionsSAMAdds(t *testing.T) {
 		t.Errorf("got requestContext.authorizer %v, want the authorizer's principalId ann", ev.RequestContext.Authorizer)
 	}
 }
+
+// TestAFunctionURLOfAuthTypeNONEInvokesWithThePermissionsSAMWrites: with
+// the local IAM, a function URL of AuthType NONE answers 403 Forbidden
+// until the function's permissions let anyone invoke it through its URL
+// (lambda:InvokeFunctionUrl and lambda:InvokeFunction with
+// InvokedViaFunctionUrl, what SAM's FunctionUrlConfig writes), as Lambda
+// does.
+func TestAFunctionURLOfAuthTypeNONEInvokesWithThePermissionsSAMWrites(t *testing.T) {
+	t.Parallel()
+	auth := localiam.NewAuthority(localiam.Options{Account: DefaultAccountID, Region: "us-east-1"})
+	en := setupWith(t, func(o *Options) { o.IAM = auth })
+	code := en.put("code/url.zip", handlerZip["v1"])
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(code, "s3://"), "/")
+	body := `
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Code: {S3Bucket: BUCKET, S3Key: KEY}
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt Role.Arn
+  Url:
+    Type: AWS::Lambda::Url
+    Properties: {TargetFunctionArn: !Ref Fn, AuthType: NONE}
+PERMISSIONS
+Outputs:
+  Url: {Value: !GetAtt Url.FunctionUrl}
+`
+	body = strings.NewReplacer("BUCKET", bucket, "KEY", key).Replace(body)
+	st := en.deploy("url", "create", "CREATE", strings.Replace(body, "PERMISSIONS\n", "", 1), nil, iam...)
+	if st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("got %s (%s), want CREATE_COMPLETE", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	url := outputsOf(st)["Url"] + "items/7"
+	if status, got, err := get(t, url); err != nil || status != http.StatusForbidden || !strings.Contains(got, "Forbidden") {
+		t.Errorf("GET %s without permissions: got %d %q %v, want 403 Forbidden", url, status, got, err)
+	}
+	permissions := `  FnUrlPublicPermissions:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunctionUrl, Principal: "*", FunctionUrlAuthType: NONE}
+  FnURLInvokeAllowPublicAccess:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: "*", InvokedViaFunctionUrl: true}
+`
+	st = en.deploy("url", "permissions", "UPDATE", strings.Replace(body, "PERMISSIONS\n", permissions, 1), nil, iam...)
+	if st.StackStatus != cfntypes.StackStatusUpdateComplete {
+		t.Fatalf("got %s (%s), want UPDATE_COMPLETE", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	if status, got, err := get(t, url); err != nil || status != http.StatusOK || !strings.HasPrefix(got, "v1 ") {
+		t.Errorf("GET %s with the permissions: got %d %q %v, want 200 from the function", url, status, got, err)
+	}
+}
