@@ -47,8 +47,16 @@
 // in UPDATE_ROLLBACK_FAILED again.
 //
 // A RoleARN given to CreateChangeSet, ContinueUpdateRollback or DeleteStack
-// is the stack's from then on, and DescribeStacks shows it (it is not
-// assumed: IAM is not enforced). UpdateTerminationProtection turns
+// is the stack's from then on, and DescribeStacks shows it. With
+// Options.IAM, the stack's resources are made and deleted as that service
+// role (cloudformation.amazonaws.com, which its trust policy must let
+// assume it, in a session named AWSCloudFormation): each resource's create
+// and delete handler needs the permission it cannot do without
+// (handlerAction: iam:CreateRole, lambda:DeleteFunction), picked from the
+// CloudFormation registry schemas' handler permissions that
+// handlerpermissions.json holds, and a denial fails the resource with
+// CloudFormation's "Resource handler returned message: ... (HandlerErrorCode:
+// AccessDenied)". Updates and stacks with no service role are not checked. UpdateTerminationProtection turns
 // termination protection on or off, DescribeStacks shows it as
 // EnableTerminationProtection, and DeleteStack refuses a protected stack
 // with AWS's ValidationError "Stack [name] cannot be deleted while
@@ -289,7 +297,7 @@
 //     as a missing one does; an update resolves the references of the
 //     resources it changes (and outputs), where CloudFormation resolves
 //     every ssm reference of the stack on each update.
-//   - IAM is not enforced, Rules are not evaluated, and Fn::ImportValue,
+//   - IAM is enforced only through Options.IAM (above), Rules are not evaluated, and Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.
 package cfn

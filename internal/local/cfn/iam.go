@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -41,6 +42,12 @@ type IAM interface {
 	// lambda:InvokeFunctionUrl; NONE wants the function's permissions to
 	// let anyone.
 	AllowFunctionURL(r *http.Request, body []byte, function, authType string) error
+	// AllowAsService reports, with an error that is the denial's message,
+	// whether a service principal ("cloudformation.amazonaws.com") acting
+	// as a role (a stack's service role) may do action on resource: the
+	// role's trust policy must let the service assume it, and its policies
+	// allow the action.
+	AllowAsService(service, role, action, resource string) error
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every
@@ -54,6 +61,12 @@ func withIAM(typ string, k *kind) *kind {
 			}
 			if o.e.opts.IAM == nil {
 				return nil
+			}
+			if err := o.asServiceRole(typ, "create", r); err != nil {
+				if k.remove != nil {
+					k.remove(ctx, o, r) //nolint:errcheck // the error that matters is err
+				}
+				return err
 			}
 			if err := o.e.opts.IAM.ApplyResource(typ, r.Physical, r.Attrs, r.Props); err != nil {
 				o.e.opts.IAM.RemoveResource(typ, r.Physical, r.Props)
@@ -86,6 +99,11 @@ func withIAM(typ string, k *kind) *kind {
 	}
 	remove := k.remove
 	w.remove = func(ctx context.Context, o *op, r *resource) error {
+		if o.e.opts.IAM != nil {
+			if err := o.asServiceRole(typ, "delete", r); err != nil {
+				return err
+			}
+		}
 		if remove != nil {
 			if err := remove(ctx, o, r); err != nil {
 				return err
@@ -97,6 +115,37 @@ func withIAM(typ string, k *kind) *kind {
 		return nil
 	}
 	return &w
+}
+
+// asServiceRole asks the local IAM whether the stack's service role (the
+// RoleARN given to CreateStack, CreateChangeSet or UpdateStack) may do
+// what the handler of a resource type cannot do without (handlerAction:
+// iam:CreateRole, lambda:DeleteFunction) on the resource, as CloudFormation
+// makes and deletes resources with the role's session; a denial is the
+// resource's failure, worded as CloudFormation words a handler's
+// AccessDenied. A stack with no service role is not checked: the local
+// CloudFormation acts with the local AWS's own credentials.
+func (o *op) asServiceRole(typ, handler string, r *resource) error {
+	if o.roleARN == "" {
+		return nil
+	}
+	action := handlerAction(typ, handler)
+	if action == "" {
+		return nil
+	}
+	arn := "*"
+	if a, ok := r.Attrs["Arn"].(string); ok && strings.HasPrefix(a, "arn:") {
+		arn = a
+	} else if strings.HasPrefix(r.Physical, "arn:") {
+		arn = r.Physical
+	}
+	err := o.e.opts.IAM.AllowAsService("cloudformation.amazonaws.com", o.roleARN, action, arn)
+	if err == nil {
+		return nil
+	}
+	service := strings.Split(typ, "::")[1]
+	return reasonf("Resource handler returned message: %q (RequestToken: %s, HandlerErrorCode: AccessDenied)",
+		fmt.Sprintf("%s (Service: %s, Status Code: 403, Request ID: %s)", err.Error(), service, newUUID()), newUUID())
 }
 
 // StackOf finds the stack that a stack name, a stack ID (its ARN) or a

@@ -14,6 +14,9 @@ type op struct {
 	e         *Engine
 	stackName string
 	stackID   string
+	// roleARN is the stack's service role, that CloudFormation makes,
+	// updates and deletes its resources with; empty when it has none.
+	roleARN string
 }
 
 // kind is a resource type the engine can create.

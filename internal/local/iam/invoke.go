@@ -188,3 +188,42 @@ func (a *Authority) AllowDelivery(service, action string, targets []string, sour
 	}
 	return a.AuthorizeDelivery(Delivery{Service: service, Action: action, Target: targets[0], Targets: targets[1:], SourceARN: sourceARN, SourceAccount: sourceAccount, Role: role})
 }
+
+// AllowAsService decides an action a service principal does as a role it
+// assumes for the purpose: CloudFormation making a stack's resources with
+// the stack's service role. The role's trust policy must let the service
+// assume it, and the role's policies allow the action on resource, as a
+// session named as the service names it (AWSCloudFormation). It returns
+// the denial's message as an error when the mode enforces it; a role no
+// local stack made is let through with a warning.
+func (a *Authority) AllowAsService(service, roleARN, action, resource string) error {
+	if a.opts.Mode == Off {
+		return nil
+	}
+	a.mu.RLock()
+	role := a.roles[roleARN]
+	a.mu.RUnlock()
+	if role == nil {
+		a.warnOnce("role:"+roleARN, "stackflow local: IAM: %s acts as role %s, which no local stack made: let through unchecked", service, roleARN)
+		return nil
+	}
+	if !a.trusts(role, service) {
+		req := Request{Principal: Principal{Service: service}, Action: "sts:AssumeRole", Resource: roleARN}
+		if msg := a.denied(req, Decision{ImplicitlyDenied, "because no resource-based policy allows the sts:AssumeRole action"}); msg != "" {
+			return errors.New(msg)
+		}
+		return nil
+	}
+	name := strings.TrimSuffix(service, ".amazonaws.com")
+	if name == "cloudformation" {
+		name = "AWSCloudFormation"
+	}
+	req, d := a.Authorize(a.roleSession(role, name), Action{Action: action, Resource: resource}, "")
+	if d.Allowed() {
+		return nil
+	}
+	if msg := a.denied(req, d); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
