@@ -139,6 +139,12 @@ func (o *op) asServiceRole(typ, handler string, r *resource) error {
 	} else if strings.HasPrefix(r.Physical, "arn:") {
 		arn = r.Physical
 	}
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[4] != "" && parts[4] != o.e.account {
+		// What a stack makes is in the stack's account, whatever account
+		// kumo writes into an ARN (its Scheduler's is 123456789012).
+		parts[4] = o.e.account
+		arn = strings.Join(parts, ":")
+	}
 	err := o.e.opts.IAM.AllowAsService("cloudformation.amazonaws.com", o.roleARN, action, arn)
 	if err == nil {
 		return nil
