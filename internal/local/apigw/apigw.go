@@ -50,6 +50,11 @@ type Options struct {
 	// AWS; an error answers 500, as API Gateway answers an integration it
 	// may not invoke.
 	Authorize func(ctx context.Context, function, sourceARN string) error
+	// AuthorizeRequest, when set, is asked before each invocation of a
+	// function URL whether the request (with its body) may invoke it, as
+	// Lambda decides by the URL's AuthType; an error answers 403
+	// Forbidden, as a function URL does.
+	AuthorizeRequest func(r *http.Request, body []byte) error
 }
 
 // Invoker is the part of Lambda's API the servers need;

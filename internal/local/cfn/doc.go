@@ -47,8 +47,16 @@
 // in UPDATE_ROLLBACK_FAILED again.
 //
 // A RoleARN given to CreateChangeSet, ContinueUpdateRollback or DeleteStack
-// is the stack's from then on, and DescribeStacks shows it (it is not
-// assumed: IAM is not enforced). UpdateTerminationProtection turns
+// is the stack's from then on, and DescribeStacks shows it. With
+// Options.IAM, the stack's resources are made and deleted as that service
+// role (cloudformation.amazonaws.com, which its trust policy must let
+// assume it, in a session named AWSCloudFormation): each resource's create
+// and delete handler needs the permission it cannot do without
+// (handlerAction: iam:CreateRole, lambda:DeleteFunction), picked from the
+// CloudFormation registry schemas' handler permissions that
+// handlerpermissions.json holds, and a denial fails the resource with
+// CloudFormation's "Resource handler returned message: ... (HandlerErrorCode:
+// AccessDenied)". Updates and stacks with no service role are not checked. UpdateTerminationProtection turns
 // termination protection on or off, DescribeStacks shows it as
 // EnableTerminationProtection, and DeleteStack refuses a protected stack
 // with AWS's ValidationError "Stack [name] cannot be deleted while
@@ -196,8 +204,10 @@
 //     port, every method and path to TargetFunctionArn (with its
 //     Qualifier); Ref and GetAtt FunctionArn are the function's (or
 //     alias's) ARN, GetAtt FunctionUrl
-//     https://<id>.lambda-url.<region>.on.aws/ (see below). AuthType
-//     AWS_IAM and Cors are not applied. An update keeps the port.
+//     https://<id>.lambda-url.<region>.on.aws/ (see below). With
+//     Options.IAM, each request is let through only as Lambda decides by
+//     the URL's AuthType (IAM's AllowFunctionURL), else it is answered 403
+//     Forbidden; Cors is not applied. An update keeps the port.
 //   - AWS::StepFunctions::StateMachine: created through the Step Functions
 //     API at Options.StepFunctionsEndpoint from Definition,
 //     DefinitionString or DefinitionS3Location, with
@@ -300,10 +310,12 @@
 //     as a missing one does; an update resolves the references of the
 //     resources it changes (and outputs), where CloudFormation resolves
 //     every ssm reference of the stack on each update.
-//   - The engine itself enforces no IAM: Options.IAM (the local IAM of
-//     internal/local/iam) learns of the roles and policies stacks make and
-//     gives functions their roles' credentials, and its proxy in front of
-//     the local AWS enforces them. Rules are not evaluated, and Fn::ImportValue,
+//   - IAM is Options.IAM's business (the local IAM of internal/local/iam):
+//     it learns of the roles and policies stacks make, gives functions their
+//     roles' credentials, and its proxy in front of the local AWS enforces
+//     them; the engine itself checks only a stack's service role, on each
+//     resource's create and delete (see above). Rules are not evaluated, and
+//     Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.
 package cfn

@@ -115,6 +115,7 @@ type Engine struct {
 	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
 	httpAPIs   map[string]*httpAPI    // the HTTP APIs among apis, by ID
 	restAPIs   map[string]*restAPI    // the REST APIs among apis, by ID
+	urlAuth    map[string]string      // function URLs' AuthType, by URL ID
 	// qualified are the ARNs of the functions' versions and aliases this
 	// engine published, each to the name of its function.
 	qualified map[string]string
@@ -164,7 +165,8 @@ func New(opts Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("new CloudFormation engine: %w", err)
 	}
-	ev, err := newEventSources(cfg, account, opts)
+	var e *Engine // set below, before any event is delivered
+	ev, err := newEventSources(cfg, account, opts, func(arn string) []string { return e.deliveryTargets(arn) })
 	if err != nil {
 		_ = sup.Close()
 		if own {
@@ -174,7 +176,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	sfnEndpoint := opts.StepFunctionsEndpoint
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{
+	e = &Engine{
 		opts:     opts,
 		region:   region,
 		account:  account,
@@ -200,6 +202,7 @@ func New(opts Options) (*Engine, error) {
 		apis:       map[string]localServer{},
 		httpAPIs:   map[string]*httpAPI{},
 		restAPIs:   map[string]*restAPI{},
+		urlAuth:    map[string]string{},
 		qualified:  map[string]string{},
 		versions:   map[string]int{},
 

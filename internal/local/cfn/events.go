@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,8 +31,14 @@ type eventSources struct {
 	scheduler *scheduler.Client
 }
 
-func newEventSources(cfg aws.Config, account string, opts Options) (*eventSources, error) {
-	svc, err := events.New(events.Options{AWS: cfg, AccountID: account, Clock: opts.EventClock, Log: opts.EventLog})
+func newEventSources(cfg aws.Config, account string, opts Options, targets func(arn string) []string) (*eventSources, error) {
+	eo := events.Options{AWS: cfg, AccountID: account, Clock: opts.EventClock, Log: opts.EventLog}
+	if opts.IAM != nil {
+		eo.Authorize = func(d events.Delivery) error {
+			return opts.IAM.AllowDelivery(d.Service, d.Action, targets(d.Target), d.SourceARN, account, d.Role)
+		}
+	}
+	svc, err := events.New(eo)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +49,27 @@ func newEventSources(cfg aws.Config, account string, opts Options) (*eventSource
 		bridge:    eventbridge.NewFromConfig(cfg),
 		scheduler: scheduler.NewFromConfig(cfg),
 	}, nil
+}
+
+// deliveryTargets are the ARNs whose resource policies may let a service
+// deliver to arn: arn itself and, for a function, the ARNs of its
+// versions and aliases this engine published, since an event source of
+// an alias is recorded with its function's ARN (invokeARN) and the
+// alias's permissions are its own.
+func (e *Engine) deliveryTargets(arn string) []string {
+	out := []string{arn}
+	if !strings.HasPrefix(arn, "arn:aws:lambda:") {
+		return out
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for q := range e.qualified {
+		if q[:strings.LastIndexByte(q, ':')] == arn {
+			out = append(out, q)
+		}
+	}
+	slices.Sort(out[1:])
+	return out
 }
 
 // invokeARN is what an event source invokes for the function ARN arn: a

@@ -17,7 +17,7 @@ type runner struct {
 }
 
 func (x *runner) op() *op {
-	return &op{e: x.e, stackName: x.st.Name, stackID: x.st.ID}
+	return &op{e: x.e, stackName: x.st.Name, stackID: x.st.ID, roleARN: x.st.roleARN}
 }
 
 // evaluatorLocked evaluates p's values over the stack's resources as they

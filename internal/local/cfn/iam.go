@@ -2,7 +2,9 @@ package cfn
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"net/http"
 	"strings"
 )
 
@@ -27,6 +29,25 @@ type IAM interface {
 	// function (a name or an ARN) for sourceARN and sourceAccount: the
 	// function's permissions (AWS::Lambda::Permission) decide.
 	AllowInvoke(service, function, sourceARN, sourceAccount string) error
+	// AllowDelivery reports, with an error naming the denial, whether a
+	// service principal may deliver an event (lambda:InvokeFunction,
+	// sqs:SendMessage, sns:Publish) to a target, named by its ARNs (a
+	// function's, then its aliases'), from sourceARN: the target's
+	// resource policy decides, or, when role is given (a schedule's), the
+	// role's trust and policies.
+	AllowDelivery(service, action string, targets []string, sourceARN, sourceAccount, role string) error
+	// AllowFunctionURL reports, with an error naming the denial, whether
+	// a request may invoke a function through its URL of AuthType
+	// authType: AWS_IAM wants a SigV4 signature whose signer may
+	// lambda:InvokeFunctionUrl; NONE wants the function's permissions to
+	// let anyone.
+	AllowFunctionURL(r *http.Request, body []byte, function, authType string) error
+	// AllowAsService reports, with an error that is the denial's message,
+	// whether a service principal ("cloudformation.amazonaws.com") acting
+	// as a role (a stack's service role) may do action on resource: the
+	// role's trust policy must let the service assume it, and its policies
+	// allow the action.
+	AllowAsService(service, role, action, resource string) error
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every
@@ -40,6 +61,12 @@ func withIAM(typ string, k *kind) *kind {
 			}
 			if o.e.opts.IAM == nil {
 				return nil
+			}
+			if err := o.asServiceRole(typ, "create", r); err != nil {
+				if k.remove != nil {
+					k.remove(ctx, o, r) //nolint:errcheck // the error that matters is err
+				}
+				return err
 			}
 			if err := o.e.opts.IAM.ApplyResource(typ, r.Physical, r.Attrs, r.Props); err != nil {
 				o.e.opts.IAM.RemoveResource(typ, r.Physical, r.Props)
@@ -72,6 +99,11 @@ func withIAM(typ string, k *kind) *kind {
 	}
 	remove := k.remove
 	w.remove = func(ctx context.Context, o *op, r *resource) error {
+		if o.e.opts.IAM != nil {
+			if err := o.asServiceRole(typ, "delete", r); err != nil {
+				return err
+			}
+		}
 		if remove != nil {
 			if err := remove(ctx, o, r); err != nil {
 				return err
@@ -83,6 +115,43 @@ func withIAM(typ string, k *kind) *kind {
 		return nil
 	}
 	return &w
+}
+
+// asServiceRole asks the local IAM whether the stack's service role (the
+// RoleARN given to CreateStack, CreateChangeSet or UpdateStack) may do
+// what the handler of a resource type cannot do without (handlerAction:
+// iam:CreateRole, lambda:DeleteFunction) on the resource, as CloudFormation
+// makes and deletes resources with the role's session; a denial is the
+// resource's failure, worded as CloudFormation words a handler's
+// AccessDenied. A stack with no service role is not checked: the local
+// CloudFormation acts with the local AWS's own credentials.
+func (o *op) asServiceRole(typ, handler string, r *resource) error {
+	if o.roleARN == "" {
+		return nil
+	}
+	action := handlerAction(typ, handler)
+	if action == "" {
+		return nil
+	}
+	arn := "*"
+	if a, ok := r.Attrs["Arn"].(string); ok && strings.HasPrefix(a, "arn:") {
+		arn = a
+	} else if strings.HasPrefix(r.Physical, "arn:") {
+		arn = r.Physical
+	}
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[4] != "" && parts[4] != o.e.account {
+		// What a stack makes is in the stack's account, whatever account
+		// kumo writes into an ARN (its Scheduler's is 123456789012).
+		parts[4] = o.e.account
+		arn = strings.Join(parts, ":")
+	}
+	err := o.e.opts.IAM.AllowAsService("cloudformation.amazonaws.com", o.roleARN, action, arn)
+	if err == nil {
+		return nil
+	}
+	service := strings.Split(typ, "::")[1]
+	return reasonf("Resource handler returned message: %q (RequestToken: %s, HandlerErrorCode: AccessDenied)",
+		fmt.Sprintf("%s (Service: %s, Status Code: 403, Request ID: %s)", err.Error(), service, newUUID()), newUUID())
 }
 
 // StackOf finds the stack that a stack name, a stack ID (its ARN) or a

@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -21,7 +22,6 @@ func init() {
 			update:  updateFunctionURL,
 			remove:  removeFunctionURL,
 			ignored: map[string]string{
-				"AuthType":   "AWS_IAM is not enforced locally: every request reaches the function, as with NONE",
 				"Cors":       "the URL's CORS configuration is not applied locally",
 				"InvokeMode": "RESPONSE_STREAM answers locally as BUFFERED does, all at once",
 			},
@@ -65,11 +65,24 @@ func createFunctionURL(ctx context.Context, o *op, r *resource) error {
 	if err != nil {
 		return err
 	}
-	if at := toStringOr(r.Props["AuthType"], ""); at != "NONE" && at != "AWS_IAM" {
+	at := toStringOr(r.Props["AuthType"], "")
+	if at != "NONE" && at != "AWS_IAM" {
 		return reasonf("AuthType must be NONE or AWS_IAM, not %q", at)
 	}
 	id := randomString(lowerAlnum, 32)
-	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account, Timeout: functionURLTimeout})
+	opts := httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account, Timeout: functionURLTimeout}
+	o.e.mu.Lock()
+	o.e.urlAuth[id] = at
+	o.e.mu.Unlock()
+	if iam := o.e.opts.IAM; iam != nil {
+		opts.AuthorizeRequest = func(req *http.Request, body []byte) error {
+			o.e.mu.Lock()
+			authType := o.e.urlAuth[id]
+			o.e.mu.Unlock()
+			return iam.AllowFunctionURL(req, body, arn, authType)
+		}
+	}
+	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), opts)
 	if err != nil {
 		return err
 	}
@@ -98,8 +111,15 @@ func updateFunctionURL(ctx context.Context, o *op, prev, next *resource) error {
 		return err
 	}
 	id := urlID(prev)
+	at := toStringOr(next.Props["AuthType"], "")
+	if at != "NONE" && at != "AWS_IAM" {
+		return reasonf("AuthType must be NONE or AWS_IAM, not %q", at)
+	}
 	o.e.mu.Lock()
 	srv, _ := o.e.apis[id].(*httpapi.Server)
+	if srv != nil {
+		o.e.urlAuth[id] = at
+	}
 	o.e.mu.Unlock()
 	if srv == nil {
 		return reasonf("the function URL %s is no longer served", toStringOr(prev.Attrs["FunctionUrl"], ""))
@@ -113,6 +133,7 @@ func removeFunctionURL(_ context.Context, o *op, r *resource) error {
 	o.e.mu.Lock()
 	srv := o.e.apis[id]
 	delete(o.e.apis, id)
+	delete(o.e.urlAuth, id)
 	o.e.mu.Unlock()
 	if srv != nil {
 		return srv.Close()

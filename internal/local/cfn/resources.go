@@ -20,6 +20,9 @@ type op struct {
 	// progress records an UPDATE_IN_PROGRESS event of the resource being
 	// updated with a reason (nil: nothing is recorded).
 	progress func(reason string)
+	// roleARN is the stack's service role, that CloudFormation makes,
+	// updates and deletes its resources with; empty when it has none.
+	roleARN string
 }
 
 // kind is a resource type the engine can create.

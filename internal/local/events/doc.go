@@ -72,6 +72,18 @@
 //     <aws.scheduler.attempt-number>). Fire fires one now, whatever its
 //     State, and returns the function's error.
 //
+// With Options.Authorize (the local IAM, wired by internal/local/cfn),
+// each delivery is decided as AWS decides it before it is made: an
+// EventBridge rule's, SNS's and S3's invocations of a function by the
+// function's permissions for events.amazonaws.com, sns.amazonaws.com and
+// s3.amazonaws.com with the rule's, topic's or bucket's ARN as
+// aws:SourceArn, a rule's SendMessage and Publish by the queue's and
+// topic's policies, and a schedule's invocation as its RoleArn (which
+// must trust scheduler.amazonaws.com and allow the action). A denied
+// delivery is dropped, as AWS drops it, with a "delivery dropped: not
+// authorized" warning line naming the denial; kumo's own SNS-to-SQS
+// deliveries are not seen, and so not decided.
+//
 // Deliveries that Lambda makes asynchronously (SNS, S3, EventBridge,
 // Scheduler) are retried twice on a function error, a minute and then two
 // minutes later on the clock. Rules and schedules deliver to functions,

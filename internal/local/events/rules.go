@@ -268,7 +268,7 @@ func (s *Service) fireRule(ctx context.Context, r Rule, arn string, at time.Time
 			s.log.Error("make a target's input", "rule", arn, "target", t.Id, "error", err.Error())
 			continue
 		}
-		s.deliver(ctx, t.Arn, payload, "rule", arn, "target", t.Id)
+		s.deliver(ctx, Delivery{Service: "events.amazonaws.com", SourceARN: arn}, t.Arn, payload, "rule", arn, "target", t.Id)
 	}
 }
 
@@ -416,7 +416,7 @@ func (s *Service) deliverMatched(d deliveredEvent) {
 		s.log.Error("make a target's input", "rule", st.arn, "target", target.Id, "error", err.Error())
 		return
 	}
-	s.deliver(s.ctx, target.Arn, payload, "rule", st.arn, "target", target.Id, "eventId", d.EventID)
+	s.deliver(s.ctx, Delivery{Service: "events.amazonaws.com", SourceARN: st.arn}, target.Arn, payload, "rule", st.arn, "target", target.Id, "eventId", d.EventID)
 }
 
 // newID returns a random identifier in the form of a UUID.

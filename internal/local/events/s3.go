@@ -121,5 +121,8 @@ func (s *Service) deliverS3(bucket string, route map[string]string, body string)
 		s.log.Error("encode the S3 event", "bucket", bucket, "error", err.Error())
 		return
 	}
-	s.invokeAsync(fn, payload, "bucket", bucket, "key", ev.Records[0].S3.Object.Key, "event", ev.Records[0].EventName)
+	source := []any{"bucket", bucket, "key", ev.Records[0].S3.Object.Key, "event", ev.Records[0].EventName}
+	if s.authorized(Delivery{Service: "s3.amazonaws.com", Action: "lambda:InvokeFunction", Target: fn, SourceARN: "arn:aws:s3:::" + bucket}, source) {
+		s.invokeAsync(fn, payload, source...)
+	}
 }

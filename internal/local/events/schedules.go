@@ -264,7 +264,18 @@ func (s *Service) fireSchedule(ctx context.Context, st *scheduleState, at time.T
 		"<aws.scheduler.attempt-number>", strconv.Itoa(1),
 	).Replace(input)
 	s.log.Info("schedule fired", "schedule", st.arn, "scheduledTime", at.UTC().Format(time.RFC3339), "onRequest", now)
+	from := Delivery{Service: "scheduler.amazonaws.com", SourceARN: st.arn, Role: st.sched.Target.RoleArn}
+	if from.Role == "" {
+		from.Role = "arn:aws:iam::" + s.account + ":role/" + st.sched.Name
+	}
 	if now && strings.HasPrefix(st.sched.Target.Arn, "arn:aws:lambda:") {
+		from.Action, from.Target = "lambda:InvokeFunction", st.sched.Target.Arn
+		if s.authorize != nil {
+			if err := s.authorize(from); err != nil {
+				s.log.Warn("delivery dropped: not authorized", "schedule", st.arn, "target", from.Target, "action", from.Action, "denial", err.Error())
+				return fmt.Errorf("fire schedule %s: %w", st.sched.Name, err)
+			}
+		}
 		_, err := s.invoke(ctx, st.sched.Target.Arn, []byte(input))
 		if err != nil {
 			s.log.Error("delivery failed", "schedule", st.arn, "function", functionName(st.sched.Target.Arn), "error", err.Error())
@@ -273,7 +284,7 @@ func (s *Service) fireSchedule(ctx context.Context, st *scheduleState, at time.T
 		s.log.Info("delivered", "schedule", st.arn, "function", functionName(st.sched.Target.Arn))
 		return nil
 	}
-	s.deliver(ctx, st.sched.Target.Arn, []byte(input), "schedule", st.arn)
+	s.deliver(ctx, from, st.sched.Target.Arn, []byte(input), "schedule", st.arn)
 	return nil
 }
 

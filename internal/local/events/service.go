@@ -37,6 +37,30 @@ type Options struct {
 	// Log receives a line per delivery and per failure (JSON, one object a
 	// line); nil discards them.
 	Log io.Writer
+	// Authorize, when set, decides each delivery as IAM does (the
+	// target's resource policy, or the schedule's role); an error drops
+	// the event, as AWS drops an event it may not deliver, with a
+	// warning line naming the denial. nil delivers everything.
+	Authorize func(Delivery) error
+}
+
+// Delivery is one event a service delivers on its own behalf, for
+// Options.Authorize.
+type Delivery struct {
+	// Service is the service principal that delivers
+	// ("events.amazonaws.com", "sns.amazonaws.com", "s3.amazonaws.com",
+	// "scheduler.amazonaws.com").
+	Service string
+	// Action is lambda:InvokeFunction, sqs:SendMessage or sns:Publish.
+	Action string
+	// Target is the function's, queue's or topic's ARN.
+	Target string
+	// SourceARN is the rule, schedule, topic or bucket the event comes
+	// from.
+	SourceARN string
+	// Role is the role the service delivers as (a schedule's RoleArn);
+	// empty when the target's resource policy decides.
+	Role string
 }
 
 // Service runs event sources against kumo. Each source (a mapping, a
@@ -45,11 +69,12 @@ type Options struct {
 // by its Delete method; Close stops them all. Its methods are safe for
 // concurrent use.
 type Service struct {
-	cfg     aws.Config
-	region  string
-	account string
-	clock   Clock
-	log     *slog.Logger
+	cfg       aws.Config
+	authorize func(Delivery) error
+	region    string
+	account   string
+	clock     Clock
+	log       *slog.Logger
 
 	lambda    *awslambda.Client
 	sqs       *sqs.Client
@@ -105,6 +130,7 @@ func New(opts Options) (*Service, error) {
 	cfg := opts.AWS
 	return &Service{
 		cfg:       cfg,
+		authorize: opts.Authorize,
 		region:    region,
 		account:   account,
 		clock:     clock,
@@ -233,6 +259,19 @@ func (s *Service) invoke(ctx context.Context, fn string, payload []byte) ([]byte
 		return nil, &FunctionError{Function: functionName(fn), Type: body.ErrorType, Message: body.ErrorMessage}
 	}
 	return out.Payload, nil
+}
+
+// authorized asks Options.Authorize whether d may be delivered; a
+// delivery it denies is logged as dropped, with the denial.
+func (s *Service) authorized(d Delivery, source []any) bool {
+	if s.authorize == nil {
+		return true
+	}
+	if err := s.authorize(d); err != nil {
+		s.log.Warn("delivery dropped: not authorized", append([]any{"target", d.Target, "action", d.Action, "denial", err.Error()}, source...)...)
+		return false
+	}
+	return true
 }
 
 // Lambda's retries of a failed asynchronous invocation: two more attempts,

@@ -79,13 +79,19 @@ type env struct {
 
 func setup(t *testing.T, clock Clock) *env {
 	t.Helper()
+	return setupAuthorized(t, clock, nil)
+}
+
+// setupAuthorized is setup with Options.Authorize.
+func setupAuthorized(t *testing.T, clock Clock, authorize func(Delivery) error) *env {
+	t.Helper()
 	cfg := testaws.Start(t)
 	sup, err := lambda.New(cfg, lambda.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := &syncBuffer{}
-	svc, err := New(Options{AWS: cfg, Clock: clock, Log: log})
+	svc, err := New(Options{AWS: cfg, Clock: clock, Log: log, Authorize: authorize})
 	if err != nil {
 		t.Fatal(err)
 	}

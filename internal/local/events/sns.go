@@ -133,5 +133,8 @@ func (s *Service) deliverSNS(sub Subscription, subscriptionArn, body string) {
 		s.log.Error("encode the SNS event", "subscription", subscriptionArn, "error", err.Error())
 		return
 	}
-	s.invokeAsync(sub.Endpoint, payload, "topic", sub.TopicArn, "messageId", env.MessageID)
+	source := []any{"topic", sub.TopicArn, "messageId", env.MessageID}
+	if s.authorized(Delivery{Service: "sns.amazonaws.com", Action: "lambda:InvokeFunction", Target: sub.Endpoint, SourceARN: sub.TopicArn}, source) {
+		s.invokeAsync(sub.Endpoint, payload, source...)
+	}
 }

@@ -5,9 +5,11 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,5 +368,56 @@ func TestARulesWholePatternDecides(t *testing.T) {
 	})
 	if n := len(records(t, record)); n != 1 {
 		t.Errorf("got %d events, want only the one the whole pattern matches", n)
+	}
+}
+
+func TestADeliveryIAMDeniesIsDroppedWithAWarning(t *testing.T) {
+	t.Parallel()
+	var allowed string
+	var mu sync.Mutex
+	var asked []Delivery
+	e := setupAuthorized(t, nil, func(d Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, d)
+		if d.Target == allowed {
+			return nil
+		}
+		return errors.New("User: s3.amazonaws.com is not authorized to perform: lambda:InvokeFunction on resource: " + d.Target)
+	})
+	fn, record := e.function("allowed", nil)
+	denied, deniedRecord := e.function("denied", nil)
+	mu.Lock()
+	allowed = fn
+	mu.Unlock()
+	ctx := context.Background()
+	bucket := testaws.Bucket(t, e.cfg, "guarded")
+	err := e.svc.PutBucketNotification(ctx, bucket, []LambdaNotification{
+		{Id: "ok", Function: fn, Events: []string{"s3:ObjectCreated:*"}, Prefix: "ok/"},
+		{Id: "no", Function: denied, Events: []string{"s3:ObjectCreated:*"}, Prefix: "no/"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testaws.S3(e.cfg)
+	for _, key := range []string{"no/a.txt", "ok/b.txt"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRecords(t, record, 1)
+	waitFor(t, "the dropped delivery's warning", func() bool {
+		return strings.Contains(e.log.String(), `"msg":"delivery dropped: not authorized"`) &&
+			strings.Contains(e.log.String(), "is not authorized to perform: lambda:InvokeFunction on resource: "+denied)
+	})
+	if n := len(records(t, deniedRecord)); n != 0 {
+		t.Errorf("the denied function got %d events, want none", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, d := range asked {
+		if d.Service != "s3.amazonaws.com" || d.Action != "lambda:InvokeFunction" || d.SourceARN != "arn:aws:s3:::"+bucket {
+			t.Errorf("got delivery %+v, want s3.amazonaws.com's lambda:InvokeFunction from arn:aws:s3:::%s", d, bucket)
+		}
 	}
 }

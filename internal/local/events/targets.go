@@ -14,18 +14,31 @@ import (
 
 // deliver hands payload to a rule's or a schedule's target: a function
 // (an asynchronous invocation), a queue (SendMessage) or a topic
-// (Publish). Other targets are logged as not rehearsed.
-func (s *Service) deliver(ctx context.Context, target string, payload []byte, source ...any) {
+// (Publish), if Options.Authorize lets from's service do it. Other
+// targets are logged as not rehearsed.
+func (s *Service) deliver(ctx context.Context, from Delivery, target string, payload []byte, source ...any) {
+	from.Target = target
 	switch {
 	case strings.HasPrefix(target, "arn:aws:lambda:"):
-		s.invokeAsync(target, payload, source...)
+		from.Action = "lambda:InvokeFunction"
+		if s.authorized(from, source) {
+			s.invokeAsync(target, payload, source...)
+		}
 	case strings.HasPrefix(target, "arn:aws:sqs:"):
+		from.Action = "sqs:SendMessage"
+		if !s.authorized(from, source) {
+			return
+		}
 		q, err := s.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(arnName(target))})
 		if err == nil {
 			_, err = s.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(string(payload))})
 		}
 		s.logDelivery(target, err, source)
 	case strings.HasPrefix(target, "arn:aws:sns:"):
+		from.Action = "sns:Publish"
+		if !s.authorized(from, source) {
+			return
+		}
 		_, err := s.sns.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(target), Message: aws.String(string(payload))})
 		s.logDelivery(target, err, source)
 	default:

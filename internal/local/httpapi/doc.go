@@ -31,9 +31,9 @@
 // Lambda function URLs (AWS::Lambda::Url) use the same event and response
 // format: FunctionURL is the API that serves one, at the root of its port,
 // and Options.Timeout makes it wait for the function's own timeout rather
-// than an HTTP API's 30 s. What differs from AWS for them: AuthType AWS_IAM
-// is not enforced (every request is let through, as with NONE), the URL's
-// Cors configuration is not applied, requests up to 10 MiB are accepted
+// than an HTTP API's 30 s; Options.AuthorizeRequest decides each request by
+// the URL's AuthType (403 Forbidden when it refuses). What differs from AWS
+// for them: the URL's Cors configuration is not applied, requests up to 10 MiB are accepted
 // (AWS takes 6 MB), and a function error answers as an HTTP API does (500
 // {"message":"Internal Server Error"}), not as a function URL does (502).
 //

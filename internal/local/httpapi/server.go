@@ -128,6 +128,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusBadRequest, "Bad Request")
 		return
 	}
+	if s.opts.AuthorizeRequest != nil {
+		if err := s.opts.AuthorizeRequest(r, body); err != nil {
+			message(w, http.StatusForbidden, "Forbidden")
+			return
+		}
+	}
 	if s.opts.Authorize != nil {
 		source := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.opts.Region, s.opts.AccountID, api.ID, stage, r.Method, path)
 		if err := s.opts.Authorize(r.Context(), rt.Function, source); err != nil {

@@ -213,8 +213,8 @@ func (a *Authority) DeleteResourcePolicy(resourceARN, id string) {
 // Issue returns credentials of a session of role, as a service that runs
 // with the role (Lambda for a function, Step Functions for a state
 // machine) obtains them, after checking that the role's trust policy lets
-// that service principal assume it. The credentials do not expire: the
-// local AWS runs for hours at most.
+// that service principal assume it. The credentials expire after 12 hours,
+// as a role session of the longest duration does.
 func (a *Authority) Issue(roleARN, service, session string) (*Session, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -167,8 +167,21 @@ func (a *Authority) permission(sid string, props map[string]any) (Statement, err
 	if src, _ := props["SourceArn"].(string); src != "" {
 		st.Condition["ArnLike"] = map[string]Strings{"AWS:SourceArn": {src}}
 	}
+	equals := map[string]Strings{}
 	if acct, _ := props["SourceAccount"].(string); acct != "" {
-		st.Condition["StringEquals"] = map[string]Strings{"AWS:SourceAccount": {acct}}
+		equals["AWS:SourceAccount"] = Strings{acct}
+	}
+	if t, _ := props["FunctionUrlAuthType"].(string); t != "" {
+		equals["lambda:FunctionUrlAuthType"] = Strings{t}
+	}
+	if len(equals) > 0 {
+		st.Condition["StringEquals"] = equals
+	}
+	switch v := props["InvokedViaFunctionUrl"].(type) {
+	case bool:
+		st.Condition["Bool"] = map[string]Strings{"lambda:InvokedViaFunctionUrl": {fmt.Sprint(v)}}
+	case string:
+		st.Condition["Bool"] = map[string]Strings{"lambda:InvokedViaFunctionUrl": {strings.ToLower(v)}}
 	}
 	return st, nil
 }

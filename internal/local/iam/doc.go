@@ -26,6 +26,18 @@
 // s3:ListBucket) are listed in actions.go, each checked against both data
 // sets.
 //
+// Every request signed with credentials the authority issued has its
+// SigV4 signature verified with the session's secret (sigv4.go): the
+// signer of aws-sdk-go-v2 computes it again from the request as signed,
+// and a wrong secret, a token that is not the session's, expired
+// credentials, a request signed more than 15 minutes from now or an
+// expired presigned URL is refused with the error each protocol answers
+// (S3's SignatureDoesNotMatch, InvalidToken, ExpiredToken,
+// RequestTimeTooSkewed or AccessDenied "Request has expired"; the JSON
+// protocols' InvalidSignatureException, UnrecognizedClientException or
+// ExpiredTokenException; the query protocols' SignatureDoesNotMatch,
+// InvalidClientTokenId or ExpiredToken).
+//
 // Authority keeps the roles, policies and resource policies the local
 // stacks make (ApplyResource is the local CloudFormation's hook), issues
 // the credentials functions and services run with, and decides requests;

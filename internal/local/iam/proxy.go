@@ -20,15 +20,18 @@ const maxBody = 64 << 20
 
 // Proxy authorizes each request to the local AWS before passing it on:
 // it finds the principal by the access key of the request's SigV4
-// signature, maps the request to its IAM actions, evaluates them, and
-// answers a denial as the service answers AccessDenied. It answers STS's
+// signature, verifies the signature with the secret of that session
+// (aws-sdk-go-v2's signer computes it again: Authorization headers and
+// presigned URLs, S3's UNSIGNED-PAYLOAD and streaming payloads by their
+// seed signature), refuses a forged or expired one as the service does,
+// maps the request to its IAM actions, evaluates them, and answers a
+// denial as the service answers AccessDenied. It answers STS's
 // AssumeRole and GetCallerIdentity for the roles and sessions it knows.
 //
 // Requests signed with an access key the authority did not issue (the
 // local AWS's own "local" key, that stackflow local and its tests use)
-// are the account's root and are let through, as before IAM was
-// enforced. The signature itself is not verified: every caller is a
-// process of this machine, and the access key is what names its role.
+// are the account's root and are let through unverified, as before IAM
+// was enforced: their secrets are not the authority's to know.
 type Proxy struct {
 	auth     *Authority
 	fallback http.Handler
@@ -77,6 +80,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, next http.Handler) {
+	if p.auth.opts.Mode != Off {
+		if s := p.auth.session(sig.AccessKey); s != nil && !p.verified(w, r, sig, s) {
+			return
+		}
+	}
 	if sig.Service == "sts" {
 		if p.serveSTS(w, r, sig) {
 			return
@@ -135,26 +143,54 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 
 // writeDenial answers AccessDenied as the service's protocol does.
 func writeDenial(w http.ResponseWriter, service, msg string) {
-	data, _ := services()
-	protocol := "json"
-	if m := data.Services[service]; m != nil {
-		protocol = m.Protocol
+	protocol := protocolOf(service)
+	code, status := "AccessDenied", http.StatusForbidden
+	switch protocol {
+	case "rest-json":
+		code = "AccessDeniedException"
+	case "json":
+		code, status = "AccessDeniedException", http.StatusBadRequest
 	}
+	writeError(w, protocol, status, code, msg)
+}
+
+// protocolOf returns the botocore protocol of a service, named by its
+// botocore name or its signing name; json when it is not known.
+func protocolOf(service string) string {
+	data, _ := services()
+	if data == nil {
+		return "json"
+	}
+	if m := data.Services[service]; m != nil {
+		return m.Protocol
+	}
+	for _, name := range sortedKeys(data.Services) {
+		if m := data.Services[name]; m.SigningName == service {
+			return m.Protocol
+		}
+	}
+	return "json"
+}
+
+// writeError answers an error in a protocol's shape: S3's XML Error,
+// the query protocols' ErrorResponse, and the JSON protocols' body with
+// X-Amzn-ErrorType.
+func writeError(w http.ResponseWriter, protocol string, status int, code, msg string) {
 	id := requestID()
 	w.Header().Set("X-Amzn-RequestId", id)
 	switch protocol {
 	case "rest-xml":
 		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusForbidden)
+		w.WriteHeader(status)
 		xml.NewEncoder(w).Encode(struct { //nolint:errcheck // the caller is gone
 			XMLName   xml.Name `xml:"Error"`
 			Code      string
 			Message   string
 			RequestID string `xml:"RequestId"`
-		}{Code: "AccessDenied", Message: msg, RequestID: id})
+		}{Code: code, Message: msg, RequestID: id})
 	case "query":
 		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusForbidden)
+		w.WriteHeader(status)
 		type errorBody struct {
 			Type    string
 			Code    string
@@ -164,17 +200,17 @@ func writeDenial(w http.ResponseWriter, service, msg string) {
 			XMLName   xml.Name `xml:"ErrorResponse"`
 			Error     errorBody
 			RequestID string `xml:"RequestId"`
-		}{Error: errorBody{Type: "Sender", Code: "AccessDenied", Message: msg}, RequestID: id})
+		}{Error: errorBody{Type: "Sender", Code: code, Message: msg}, RequestID: id})
 	case "rest-json":
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
-		w.WriteHeader(http.StatusForbidden)
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": msg}) //nolint:errcheck // the caller is gone
 	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
-		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": msg}) //nolint:errcheck // the caller is gone
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg}) //nolint:errcheck // the caller is gone
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -52,6 +54,9 @@ type localAWS struct {
 	url  string
 	root aws.Config
 	role string
+	// skew moves the local AWS's clock from this machine's (nanoseconds):
+	// the SDK signs with this machine's.
+	skew atomic.Int64
 }
 
 func setupLocalAWS(t *testing.T, mode Mode) *localAWS {
@@ -59,14 +64,17 @@ func setupLocalAWS(t *testing.T, mode Mode) *localAWS {
 	k := kumo.NewServer()
 	t.Cleanup(k.Close)
 	log := &syncBuffer{}
-	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", Mode: mode, Log: log})
+	l := &localAWS{log: log, role: "arn:aws:iam::" + testAccount + ":role/app-fn"}
+	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", Mode: mode, Log: log,
+		Now: func() time.Time { return time.Now().Add(time.Duration(l.skew.Load())) }})
+	l.auth = auth
 	proxy, err := NewProxy(auth, k.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
-	l := &localAWS{auth: auth, log: log, url: srv.URL, role: "arn:aws:iam::" + testAccount + ":role/app-fn"}
+	l.url = srv.URL
 	l.root = l.config(aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"})
 	auth.PutRole(&Role{
 		ARN: l.role, Name: "app-fn", ID: "AROAAPPFN",
