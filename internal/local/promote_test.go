@@ -187,7 +187,8 @@ func client() *runs.Client {
 		StateMachineARN: shared.Outputs()["StateMachineArn"],
 		Bucket:          shared.Outputs()["ArtifactBucketName"],
 		ReleasesTable:   shared.Outputs()["ReleasesTableName"],
-	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws), sts.NewFromConfig(shared.aws))
+		ApprovalURL:     shared.Outputs()["ApprovalUrl"],
+	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws), sts.NewFromConfig(shared.aws)).SignWith(shared.aws)
 }
 
 // TestANewerPushSupersedesAnOlderOne pushes two commits of main in quick

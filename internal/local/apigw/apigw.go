@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -50,6 +51,12 @@ type Options struct {
 	// AWS; an error answers 500, as API Gateway answers an integration it
 	// may not invoke.
 	Authorize func(ctx context.Context, function, sourceARN string) error
+	// IAMCaller, when set, makes a function URL's AuthType AWS_IAM: it
+	// is asked who signed each request (SigV4) and whether they may
+	// invoke the URL, and its answer goes to the function as
+	// requestContext.authorizer.iam, as Lambda hands it; an error answers
+	// 403 Forbidden, as Lambda answers an unsigned or denied request.
+	IAMCaller func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // Invoker is the part of Lambda's API the servers need;

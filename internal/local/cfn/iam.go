@@ -3,7 +3,10 @@ package cfn
 import (
 	"context"
 	"maps"
+	"net/http"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // IAM is the local IAM that enforces the roles and policies stacks make
@@ -27,6 +30,10 @@ type IAM interface {
 	// function (a name or an ARN) for sourceARN and sourceAccount: the
 	// function's permissions (AWS::Lambda::Permission) decide.
 	AllowInvoke(service, function, sourceARN, sourceAccount string) error
+	// FunctionURLCaller returns who signed a request to the AWS_IAM
+	// function URL of function (an ARN), as Lambda hands it to the
+	// function, when they may invoke it; an error answers 403.
+	FunctionURLCaller(r *http.Request, function string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every

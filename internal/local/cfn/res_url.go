@@ -2,9 +2,13 @@ package cfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stackflow/stackflow/internal/local/httpapi"
 )
@@ -21,12 +25,32 @@ func init() {
 			update:  updateFunctionURL,
 			remove:  removeFunctionURL,
 			ignored: map[string]string{
-				"AuthType":   "AWS_IAM is not enforced locally: every request reaches the function, as with NONE",
 				"Cors":       "the URL's CORS configuration is not applied locally",
 				"InvokeMode": "RESPONSE_STREAM answers locally as BUFFERED does, all at once",
 			},
 		},
 	})
+}
+
+// urlCaller is who calls the AWS_IAM function URL of function (an ARN):
+// the engine's IAM says, from the request's SigV4 access key; without
+// one (IAM off), any signed request is the account's root.
+func (e *Engine) urlCaller(function string) func(*http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+	return func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+		if e.opts.IAM != nil {
+			return e.opts.IAM.FunctionURLCaller(r, function)
+		}
+		var none events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription
+		auth := r.Header.Get("Authorization")
+		_, rest, signed := strings.Cut(auth, "Credential=")
+		if !signed {
+			return none, errors.New("the request is not signed with SigV4")
+		}
+		key, _, _ := strings.Cut(rest, "/")
+		return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+			AccessKey: key, AccountID: e.account, CallerID: e.account, UserARN: "arn:aws:iam::" + e.account + ":root", UserID: e.account,
+		}, nil
+	}
 }
 
 // functionURLTimeout is how long a function URL waits for its function: a
@@ -69,7 +93,11 @@ func createFunctionURL(ctx context.Context, o *op, r *resource) error {
 		return reasonf("AuthType must be NONE or AWS_IAM, not %q", at)
 	}
 	id := randomString(lowerAlnum, 32)
-	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account, Timeout: functionURLTimeout})
+	opts := httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account, Timeout: functionURLTimeout}
+	if toStringOr(r.Props["AuthType"], "") == "AWS_IAM" {
+		opts.IAMCaller = o.e.urlCaller(arn)
+	}
+	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), opts)
 	if err != nil {
 		return err
 	}
