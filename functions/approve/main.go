@@ -4,7 +4,9 @@
 // says who calls (requestContext.authorizer.iam.userArn). It approves or
 // rejects the waiting deploy only when that identity is one of the
 // environment's approvers (stackflow.yml on the default branch), and
-// records it as the approver. See package approvals.
+// records it as the approver. `stackflow rollback` calls it too: the
+// rollback run it starts is recorded as asked by that identity. See
+// package approvals.
 //
 // Environment:
 //
@@ -16,6 +18,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,7 +26,9 @@ import (
 
 	"github.com/stackflow/stackflow/internal/approvals"
 	"github.com/stackflow/stackflow/internal/awsenv"
+	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/runlog"
+	"github.com/stackflow/stackflow/internal/runs"
 )
 
 func main() {
@@ -39,10 +44,15 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
+	rc := runs.New(cfg, runs.Pipeline{StateMachineARN: machine, ReleasesTable: table})
 	svc := &approvals.Decider{
 		Store:        approvals.New(dynamodb.NewFromConfig(cfg), table),
 		Tasks:        sfn.NewFromConfig(cfg),
 		StateMachine: machine,
+		Rollback: func(ctx context.Context, repo pipeline.Repository, env, to, by string) (string, string, time.Time, error) {
+			arn, r, err := rc.Rollback(ctx, repo, env, to, by)
+			return arn, r.Commit, r.DeployedAt, err
+		},
 	}
 	lambda.Start(svc.HandleURL)
 }

@@ -33,17 +33,26 @@ type Answer string
 const (
 	AnswerApprove Answer = "approve"
 	AnswerReject  Answer = "reject"
+	// AnswerRollback asks for a rollback of Repository's Environment to
+	// its release of To (the one before the current one when empty).
+	AnswerRollback Answer = "rollback"
 )
 
 // Decision is the body of a request to the approval function: approve
 // or reject the deploy of Execution (an ARN of the pipeline's state
-// machine) that waits for approval, Environment's or the only one.
+// machine) that waits for approval, Environment's or the only one; or
+// roll Repository's Environment back to its release of To.
 type Decision struct {
-	Execution   string `json:"execution"`
+	Execution   string `json:"execution,omitempty"`
 	Environment string `json:"environment,omitempty"`
 	Answer      Answer `json:"answer"`
 	// Reason is why a deploy is rejected; required for a rejection.
 	Reason string `json:"reason,omitempty"`
+	// Repository ("workspace/slug") and To (a released commit, 4 or more
+	// hex digits; empty for the release before the current one) say what
+	// a rollback puts back.
+	Repository string `json:"repository,omitempty"`
+	To         string `json:"to,omitempty"`
 }
 
 // Answered is the approval function's answer to a Decision it took.
@@ -52,10 +61,20 @@ type Answered struct {
 	Repository  string `json:"repository"`
 	Commit      string `json:"commit"`
 	Summary     string `json:"summary"`
-	// By is the caller's IAM identity as AWS reported it: the approver
-	// recorded.
+	// By is the caller's IAM identity as AWS reported it: the approver,
+	// or who asked for the rollback, recorded.
 	By string `json:"by"`
+	// Execution and DeployedAt are a rollback's run and when the release
+	// it puts back was deployed.
+	Execution  string    `json:"execution,omitempty"`
+	DeployedAt time.Time `json:"deployedAt,omitzero"`
 }
+
+// Rollback starts a run that rolls repo's environment env back to its
+// release of to ("" for the one before the current one), asked by by; it
+// returns the run's execution ARN, the release's commit and when that
+// release was deployed. (*runs.Client).Rollback is one.
+type Rollback func(ctx context.Context, repo pipeline.Repository, env, to, by string) (execution, commit string, deployedAt time.Time, err error)
 
 // Refused is a caller the environment's approvers do not include.
 type Refused struct{ Reason string }
@@ -87,6 +106,8 @@ type Decider struct {
 	StateMachine string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rollback, when set, takes AnswerRollback decisions.
+	Rollback Rollback
 }
 
 // Decide answers d as caller, an IAM identity as AWS reported it: when the
@@ -98,10 +119,12 @@ func (s *Decider) Decide(ctx context.Context, caller string, d Decision) (Answer
 	switch {
 	case caller == "":
 		return Answered{}, &Refused{Reason: "the request names no caller: call the approval function's URL with a SigV4-signed request (AuthType AWS_IAM)"}
+	case d.Answer == AnswerRollback:
+		return s.rollback(ctx, caller, d)
 	case d.Execution == "":
 		return Answered{}, errors.New("the decision names no execution (\"execution\": its ARN)")
 	case d.Answer != AnswerApprove && d.Answer != AnswerReject:
-		return Answered{}, fmt.Errorf("answer %q: want %q or %q", d.Answer, AnswerApprove, AnswerReject)
+		return Answered{}, fmt.Errorf("answer %q: want %q, %q or %q", d.Answer, AnswerApprove, AnswerReject, AnswerRollback)
 	case d.Answer == AnswerReject && strings.TrimSpace(d.Reason) == "":
 		return Answered{}, errors.New("give the reason for the rejection (--reason): the commit status shows it")
 	}
@@ -150,8 +173,30 @@ func (s *Decider) Decide(ctx context.Context, caller string, d Decision) (Answer
 	return out, s.Store.Delete(ctx, d.Execution, r.Environment)
 }
 
+// rollback starts the rollback d asks for, recorded as asked by caller.
+func (s *Decider) rollback(ctx context.Context, caller string, d Decision) (Answered, error) {
+	if s.Rollback == nil {
+		return Answered{}, errors.New("this approval function takes no rollbacks")
+	}
+	repo, err := pipeline.ParseRepository(d.Repository)
+	if err != nil || d.Environment == "" {
+		return Answered{}, &BadDecision{Reason: "a rollback names its repository (\"repository\": \"workspace/slug\") and its environment"}
+	}
+	arn, commit, at, err := s.Rollback(ctx, repo, d.Environment, d.To, caller)
+	if err != nil {
+		return Answered{}, err
+	}
+	return Answered{Environment: d.Environment, Repository: repo.FullName(), Commit: commit, By: caller, Execution: arn, DeployedAt: at}, nil
+}
+
+// BadDecision is a decision that cannot be taken as it is written.
+type BadDecision struct{ Reason string }
+
+func (e *BadDecision) Error() string { return e.Reason }
+
 // HandleURL is the approval function's handler: a function URL request
-// (AuthType AWS_IAM) whose body is a Decision, answered 200 with
+// (AuthType AWS_IAM) whose body is a Decision (an approval, a rejection or
+// a rollback), answered 200 with
 // Answered, or with {"message": ...}: 400 for a bad request, 403 for a
 // refused caller, 409 for a run that waits for nothing, 500 otherwise.
 func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
@@ -177,14 +222,17 @@ func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLReq
 	out, err := s.Decide(ctx, caller, d)
 	var refused *Refused
 	var waiting *NotWaiting
+	var bad *BadDecision
 	switch {
 	case err == nil:
 		return reply(http.StatusOK, out), nil
+	case errors.As(err, &bad):
+		return reply(http.StatusBadRequest, map[string]string{"message": err.Error()}), nil
 	case errors.As(err, &refused):
 		return reply(http.StatusForbidden, map[string]string{"message": err.Error()}), nil
 	case errors.As(err, &waiting):
 		return reply(http.StatusConflict, map[string]string{"message": err.Error()}), nil
-	case d.Execution == "" || (d.Answer != AnswerApprove && d.Answer != AnswerReject) || (d.Answer == AnswerReject && strings.TrimSpace(d.Reason) == ""):
+	case d.Answer != AnswerRollback && (d.Execution == "" || (d.Answer != AnswerApprove && d.Answer != AnswerReject) || (d.Answer == AnswerReject && strings.TrimSpace(d.Reason) == "")):
 		return reply(http.StatusBadRequest, map[string]string{"message": err.Error()}), nil
 	}
 	return reply(http.StatusInternalServerError, map[string]string{"message": err.Error()}), nil

@@ -175,3 +175,30 @@ func TestHandleURL(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideStartsRollbacksAsTheCaller: a rollback is asked for as the
+// caller AWS named, whatever the body says.
+func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
+	t.Parallel()
+	const ada = "arn:aws:sts::123456789012:assumed-role/oncall/ada"
+	deployed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var asked []string
+	d := &Decider{Rollback: func(_ context.Context, repo pipeline.Repository, env, to, by string) (string, string, time.Time, error) {
+		asked = append(asked, repo.FullName()+" "+env+" "+to+" "+by)
+		return "arn:exec:rollback", "0123456789abcdef", deployed, nil
+	}}
+	got, err := d.Decide(context.Background(), ada, Decision{Answer: AnswerRollback, Repository: "acme/hello", Environment: "prod", To: "0123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Answered{Environment: "prod", Repository: "acme/hello", Commit: "0123456789abcdef", By: ada, Execution: "arn:exec:rollback", DeployedAt: deployed}
+	if got != want || len(asked) != 1 || asked[0] != "acme/hello prod 0123 "+ada {
+		t.Errorf("got %+v after %v, want %+v asked by %s", got, asked, want, ada)
+	}
+	resp, err := d.HandleURL(context.Background(), events.LambdaFunctionURLRequest{Body: `{"answer":"rollback","environment":"prod"}`,
+		RequestContext: events.LambdaFunctionURLRequestContext{HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST"},
+			Authorizer: &events.LambdaFunctionURLRequestContextAuthorizerDescription{IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: ada}}}})
+	if err != nil || resp.StatusCode != 400 || !strings.Contains(resp.Body, "names its repository") {
+		t.Errorf("a rollback without its repository: got %d %s, %v; want 400", resp.StatusCode, resp.Body, err)
+	}
+}

@@ -53,39 +53,50 @@ func (c *Client) Pending(ctx context.Context, ref string) (string, []approvals.R
 }
 
 // decide asks the approval function, through its URL, to answer the
-// deploy of ref that waits for approval (env's, or the only one): the
-// request is signed with the caller's credentials (SigV4, service
-// lambda), so AWS, not this client, tells the function who calls; the
-// function checks the environment's approvers and records that identity.
-// It returns the request answered and the identity it was answered as.
+// deploy of ref that waits for approval (env's, or the only one), and
+// returns the request answered and the identity it was answered as.
 func (c *Client) decide(ctx context.Context, ref, env string, answer approvals.Answer, reason string) (approvals.Request, string, error) {
-	if c.pipeline.ApprovalURL == "" {
-		return approvals.Request{}, "", errors.New("the pipeline's approval URL is unknown: name the installed pipeline with --stack " +
-			"(its output ApprovalUrl; a pipeline installed before it came needs sam deploy again)")
-	}
-	if c.creds == nil {
-		return approvals.Request{}, "", errors.New("no AWS credentials to sign the approval with")
-	}
 	desc, _, err := c.resolve(ctx, ref)
 	if err != nil {
 		return approvals.Request{}, "", err
 	}
-	body, err := json.Marshal(approvals.Decision{Execution: aws.ToString(desc.ExecutionArn), Environment: env, Answer: answer, Reason: reason})
+	out, err := c.callApproval(ctx, approvals.Decision{Execution: aws.ToString(desc.ExecutionArn), Environment: env, Answer: answer, Reason: reason})
 	if err != nil {
 		return approvals.Request{}, "", err
 	}
+	r := approvals.Request{Execution: aws.ToString(desc.ExecutionArn), Environment: out.Environment, Repository: out.Repository, Commit: out.Commit, Summary: out.Summary}
+	return r, out.By, nil
+}
+
+// callApproval sends d to the approval function's URL, signed with the
+// caller's credentials (SigV4, service lambda), so AWS, not this client,
+// tells the function who calls; the function checks and records that
+// identity.
+func (c *Client) callApproval(ctx context.Context, d approvals.Decision) (approvals.Answered, error) {
+	var none approvals.Answered
+	if c.pipeline.ApprovalURL == "" {
+		return none, errors.New("the pipeline's approval URL is unknown: name the installed pipeline with --stack " +
+			"(its output ApprovalUrl; a pipeline installed before it came needs sam deploy again)")
+	}
+	if c.creds == nil {
+		return none, errors.New("no AWS credentials to sign the request to the approval function with")
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return none, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.pipeline.ApprovalURL, bytes.NewReader(body))
 	if err != nil {
-		return approvals.Request{}, "", fmt.Errorf("%s: the approval URL %q: %w", answer, c.pipeline.ApprovalURL, err)
+		return none, fmt.Errorf("%s: the approval URL %q: %w", d.Answer, c.pipeline.ApprovalURL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
-		return approvals.Request{}, "", fmt.Errorf("%s: get AWS credentials: %w", answer, err)
+		return none, fmt.Errorf("%s: get AWS credentials: %w", d.Answer, err)
 	}
 	sum := sha256.Sum256(body)
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", c.region, time.Now()); err != nil {
-		return approvals.Request{}, "", fmt.Errorf("%s: sign the request: %w", answer, err)
+		return none, fmt.Errorf("%s: sign the request: %w", d.Answer, err)
 	}
 	hc := c.http
 	if hc == nil {
@@ -93,7 +104,7 @@ func (c *Client) decide(ctx context.Context, ref, env string, answer approvals.A
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return approvals.Request{}, "", fmt.Errorf("%s: call the approval function: %w", answer, err)
+		return none, fmt.Errorf("%s: call the approval function: %w", d.Answer, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -105,19 +116,31 @@ func (c *Client) decide(ctx context.Context, ref, env string, answer approvals.A
 		_ = json.Unmarshal(b, &e)
 		switch {
 		case e.Message != "":
-			return approvals.Request{}, "", errors.New(e.Message)
+			return none, errors.New(e.Message)
 		case resp.StatusCode == http.StatusForbidden:
-			return approvals.Request{}, "", fmt.Errorf("refused by Lambda (%s): your AWS identity may not call the approval function's URL: "+
+			return none, fmt.Errorf("refused by Lambda (%s): your AWS identity may not call the approval function's URL: "+
 				"it needs lambda:InvokeFunctionUrl on the pipeline's ApproveFunction", strings.TrimSpace(cmp.Or(e.Lambda, string(b))))
 		}
-		return approvals.Request{}, "", fmt.Errorf("%s: the approval function answered HTTP %d: %s", answer, resp.StatusCode, strings.TrimSpace(string(b)))
+		return none, fmt.Errorf("%s: the approval function answered HTTP %d: %s", d.Answer, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	var out approvals.Answered
 	if err := json.Unmarshal(b, &out); err != nil {
-		return approvals.Request{}, "", fmt.Errorf("%s: read the approval function's answer: %w", answer, err)
+		return none, fmt.Errorf("%s: read the approval function's answer: %w", d.Answer, err)
 	}
-	r := approvals.Request{Execution: aws.ToString(desc.ExecutionArn), Environment: out.Environment, Repository: out.Repository, Commit: out.Commit, Summary: out.Summary}
-	return r, out.By, nil
+	return out, nil
+}
+
+// RollbackAsCaller asks the approval function to start a run that puts
+// repo's environment env back to its release of commit to (empty: the
+// release before the newest one), recorded as asked by the caller's IAM
+// identity as AWS reports it to the function. It returns the execution,
+// the release put back and that identity.
+func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository, env, to string) (string, releases.Release, string, error) {
+	out, err := c.callApproval(ctx, approvals.Decision{Answer: approvals.AnswerRollback, Repository: repo.FullName(), Environment: env, To: to})
+	if err != nil {
+		return "", releases.Release{}, "", err
+	}
+	return out.Execution, releases.Release{Repository: out.Repository, Environment: out.Environment, Commit: out.Commit, DeployedAt: out.DeployedAt}, out.By, nil
 }
 
 // Approve resumes the deploy of ref that waits for approval (of env, or
