@@ -386,8 +386,8 @@ func TestTemplateFunctionsFollowTheHouseRules(t *testing.T) {
 			t.Errorf("%s has Policies: it touches no AWS and may hold nothing", name)
 		}
 	}
-	if n != 9 {
-		t.Errorf("template.yaml has %d functions, want 9 (webhook, status, source, grant, checks, package, publish, deploy, smoketest)", n)
+	if n != 10 {
+		t.Errorf("template.yaml has %d functions, want 10 (webhook, status, source, grant, checks, package, publish, deploy, smoketest, approve)", n)
 	}
 }
 

@@ -137,11 +137,12 @@ func localRunsClient(p *local.Pipeline) *runs.Client {
 		StateMachineARN: p.Outputs()["StateMachineArn"],
 		Bucket:          p.Outputs()["ArtifactBucketName"],
 		ReleasesTable:   p.Outputs()["ReleasesTableName"],
+		ApprovalURL:     p.Outputs()["ApprovalUrl"],
 		Stack:           runs.DefaultStack,
 	},
 		sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = at(ep["AWS_ENDPOINT_URL_SFN"]) }),
 		s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = at(ep["AWS_ENDPOINT_URL"]); o.UsePathStyle = true }),
 		dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = at(ep["AWS_ENDPOINT_URL"]) }),
 		sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = at(ep["AWS_ENDPOINT_URL"]) }),
-	)
+	).SignWith(cfg) // approvals go through the approval function's URL, signed
 }

@@ -104,7 +104,9 @@ func newRollbackCommand() *cobra.Command {
 		Short:      "Put an environment back to one of its releases",
 		Long: `Put an environment back to one of its releases (default: the one before
 the current one): a run redeploys that release's package with its
-settings, under the environment's lock, and smoke-tests it.`,
+settings, under the environment's lock, and smoke-tests it. The pipeline's
+approval function starts the run, recorded as asked by your AWS identity
+as AWS reports it (you need lambda:InvokeFunctionUrl on it).`,
 		Example: `  stackflow rollback acme/hello prod
   stackflow rollback acme/hello prod --to 1a2b3c4`,
 		Args:              repoEnvArgs("stackflow rollback acme/hello prod --to 1a2b3c4"),
@@ -112,24 +114,24 @@ settings, under the environment's lock, and smoke-tests it.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&to, "to", "", "the released commit `SHA` to put back (4 or more hex digits; default: the release before the current one)")
-	asker := addByFlag(cmd)
+	addByFlag(cmd)
+	_ = cmd.Flags().MarkDeprecated("by", "a rollback is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
 		if err != nil {
 			return &usageError{err}
 		}
-		by := asker()
 		c, err := aws.connect(cmd.Context())
 		if err != nil {
 			return err
 		}
-		arn, r, err := c.Rollback(cmd.Context(), repo, args[1], to, by)
+		arn, r, by, err := c.RollbackAsCaller(cmd.Context(), repo, args[1], to)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "rolling %s back to %s (released %s): stackflow show %s\n",
-			args[1], pipeline.ShortSHA(r.Commit), r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
+		fmt.Fprintf(cmd.OutOrStdout(), "rolling %s back to %s (released %s) as %s: stackflow show %s\n",
+			args[1], pipeline.ShortSHA(r.Commit), r.DeployedAt.Local().Format("2006-01-02 15:04"), by, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd

@@ -1,8 +1,10 @@
 // Package approvals keeps the deploys that wait for a person's approval in
 // the pipeline's DynamoDB table: for each, the environment, the commit, what
 // its change set will change, and the Step Functions task token that
-// resumes the run. `stackflow approve` and `stackflow reject` find a run's
-// waiting deploy here and answer it.
+// resumes the run. The approval function (Decider, behind a function URL
+// whose AuthType is AWS_IAM) finds a run's waiting deploy here and answers
+// it as the caller AWS names, when the environment's approvers include
+// them; `stackflow approve` and `stackflow reject` call it.
 //
 // The task token is a secret: whoever holds it can resume the run. It is
 // stored here and handed to Step Functions, and never logged, printed or

@@ -187,7 +187,8 @@ func client() *runs.Client {
 		StateMachineARN: shared.Outputs()["StateMachineArn"],
 		Bucket:          shared.Outputs()["ArtifactBucketName"],
 		ReleasesTable:   shared.Outputs()["ReleasesTableName"],
-	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws), sts.NewFromConfig(shared.aws))
+		ApprovalURL:     shared.Outputs()["ApprovalUrl"],
+	}, shared.sfn, s3.NewFromConfig(shared.aws, func(o *s3.Options) { o.UsePathStyle = true }), dynamodb.NewFromConfig(shared.aws), sts.NewFromConfig(shared.aws)).SignWith(shared.aws)
 }
 
 // TestANewerPushSupersedesAnOlderOne pushes two commits of main in quick
@@ -458,9 +459,12 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	}
 
 	// On demand: staging runs the bad commit (its smoke test passed there).
-	roll, r, err := client().Rollback(context.Background(), repo, "staging", "", "ada")
+	roll, r, by, err := client().RollbackAsCaller(context.Background(), repo, "staging", "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if by != localCaller {
+		t.Errorf("rollback asked by %q, want the caller AWS names, %s", by, localCaller)
 	}
 	if r.Commit != good {
 		t.Errorf("rollback chose %s, want the release before the current one, %s", pipeline.ShortSHA(r.Commit), pipeline.ShortSHA(good))
@@ -469,7 +473,7 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	if got := releasesOf(t, repo, "staging"); len(got) != 3 || got[0] != pipeline.ShortSHA(good) {
 		t.Errorf("staging: got releases %v, want %s on top", got, pipeline.ShortSHA(good))
 	}
-	if !said(statusesOf(t, repo, dir, good), pipeline.StateSuccessful, "rolled back staging to "+pipeline.ShortSHA(good)+" (asked by ada)") {
+	if !said(statusesOf(t, repo, dir, good), pipeline.StateSuccessful, "rolled back staging to "+pipeline.ShortSHA(good)+" (asked by "+localCaller+")") {
 		t.Errorf("got statuses %+v, want the rollback reported on its commit", statusesOf(t, repo, dir, good))
 	}
 }

@@ -26,7 +26,7 @@ func TestStartCleansUpAfterAFailure(t *testing.T) {
 	}
 }
 
-// TestSecondStartBuildsNothing: the pipeline's nine functions are built
+// TestSecondStartBuildsNothing: the pipeline's ten functions are built
 // by the first Start with an empty build cache, and reused by the next
 // one, whose kumo and bucket are new; each function's progress is shown.
 // After KeepLogs, Close leaves the logs of that run and none of its
@@ -45,12 +45,12 @@ func TestSecondStartBuildsNothing(t *testing.T) {
 		return p, log.String()
 	}
 	functions := []string{"WebhookFunction", "StatusFunction", "SourceFunction", "GrantFunction", "ChecksFunction",
-		"PackageFunction", "PublishFunction", "DeployFunction", "SmokeTestFunction"}
+		"PackageFunction", "PublishFunction", "DeployFunction", "SmokeTestFunction", "ApproveFunction"}
 
 	first, log := start()
 	first.Close()
-	if !strings.Contains(log, "packaged 9 functions") || !strings.Contains(log, ": 9 built, 0 reused in ") {
-		t.Errorf("first Start: the log does not say 9 built, 0 reused:\n%s", log)
+	if !strings.Contains(log, "packaged 10 functions") || !strings.Contains(log, ": 10 built, 0 reused in ") {
+		t.Errorf("first Start: the log does not say 10 built, 0 reused:\n%s", log)
 	}
 	for _, fn := range functions {
 		if !regexp.MustCompile(`(?m)^  `+fn+` +building functions/`).MatchString(log) ||
@@ -60,8 +60,8 @@ func TestSecondStartBuildsNothing(t *testing.T) {
 	}
 
 	second, log := start()
-	if !strings.Contains(log, ": 0 built, 9 reused in ") || strings.Contains(log, " building ") {
-		t.Errorf("second Start: the log does not say 0 built, 9 reused:\n%s", log)
+	if !strings.Contains(log, ": 0 built, 10 reused in ") || strings.Contains(log, " building ") {
+		t.Errorf("second Start: the log does not say 0 built, 10 reused:\n%s", log)
 	}
 	for _, fn := range functions {
 		if !regexp.MustCompile(`(?m)^  ` + fn + ` +reused from the build cache in \d+\.\ds`).MatchString(log) {

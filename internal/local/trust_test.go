@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -237,9 +238,11 @@ func TestAZipChangedAfterPackagingIsNotDeployed(t *testing.T) {
 
 // TestOnlyApproversMayApprove: prod's approvers, named on main, do not
 // include the caller (the local AWS takes everyone for its account's
-// root), so stackflow approve and reject are refused and prod keeps
-// waiting. Once main names the caller, its next run is approved, as the
-// caller's identity.
+// root), so stackflow approve and reject, which go through the approval
+// function's AWS_IAM URL, are refused by the function and prod keeps
+// waiting; an unsigned request is refused before the function runs. Once
+// main names the caller, its next run is approved, as the caller's
+// identity that the URL handed the function.
 func TestOnlyApproversMayApprove(t *testing.T) {
 	t.Parallel()
 	const managers = "arn:aws:iam::" + AccountID + ":role/release-managers"
@@ -257,6 +260,14 @@ func TestOnlyApproversMayApprove(t *testing.T) {
 	}
 	if _, _, err := client().Reject(context.Background(), first, "", "no"); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("reject: got %v, want %q", err, want)
+	}
+	unsigned, err := http.Post(shared.Outputs()["ApprovalUrl"], "application/json", strings.NewReader(`{"execution":"`+first+`","answer":"approve"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned.Body.Close()
+	if unsigned.StatusCode != http.StatusForbidden {
+		t.Errorf("an unsigned approval: got HTTP %d, want 403", unsigned.StatusCode)
 	}
 	if _, pending, err := client().Pending(context.Background(), first); err != nil || len(pending) != 1 {
 		t.Errorf("got pending %+v, %v; want prod still waiting", pending, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -122,6 +123,9 @@ type Pipeline struct {
 	Bucket string `json:"bucket,omitempty"`
 	// ReleasesTable is the table of releases, when known.
 	ReleasesTable string `json:"releasesTable,omitempty"`
+	// ApprovalURL is the approval function's URL (AuthType AWS_IAM),
+	// which stackflow approve and reject call, when known.
+	ApprovalURL string `json:"approvalUrl,omitempty"`
 	// Stack is the pipeline's stack, when it was read.
 	Stack string `json:"stack,omitempty"`
 }
@@ -155,7 +159,7 @@ func FindPipeline(ctx context.Context, cfg aws.Config, stack string, p Pipeline)
 }
 
 func findPipeline(ctx context.Context, c cfnAPI, region, stack string, p Pipeline) (Pipeline, error) {
-	if p.StateMachineARN != "" && p.Bucket != "" && p.ReleasesTable != "" {
+	if p.StateMachineARN != "" && p.Bucket != "" && p.ReleasesTable != "" && p.ApprovalURL != "" {
 		return p, nil
 	}
 	if stack == "" {
@@ -192,6 +196,10 @@ func findPipeline(ctx context.Context, c cfnAPI, region, stack string, p Pipelin
 			if p.ReleasesTable == "" {
 				p.ReleasesTable = aws.ToString(o.OutputValue)
 			}
+		case "ApprovalUrl":
+			if p.ApprovalURL == "" {
+				p.ApprovalURL = aws.ToString(o.OutputValue)
+			}
 		}
 	}
 	if p.StateMachineARN == "" {
@@ -210,8 +218,6 @@ type sfnAPI interface {
 // operateAPI is what a Client needs of Step Functions to act on runs.
 type operateAPI interface {
 	StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
-	SendTaskSuccess(context.Context, *sfn.SendTaskSuccessInput, ...func(*sfn.Options)) (*sfn.SendTaskSuccessOutput, error)
-	SendTaskFailure(context.Context, *sfn.SendTaskFailureInput, ...func(*sfn.Options)) (*sfn.SendTaskFailureOutput, error)
 }
 
 var _ sfnAPI = (*sfn.Client)(nil)
@@ -239,6 +245,11 @@ type Client struct {
 	ops      operateAPI
 	db       *dynamodb.Client
 	id       identityAPI
+	// creds and region sign the calls of the approval function's URL;
+	// http makes them (nil: a client with a minute's timeout).
+	creds  aws.CredentialsProvider
+	region string
+	http   *http.Client
 }
 
 // New returns a Client of the pipeline p, reached with cfg.
@@ -247,7 +258,15 @@ func New(cfg aws.Config, p Pipeline) *Client {
 	s3opts := awsenv.S3(cfg).Options()
 	s3opts.DisableLogOutputChecksumValidationSkipped = true
 	sc := sfn.NewFromConfig(cfg)
-	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg), id: sts.NewFromConfig(cfg)}
+	return &Client{pipeline: p, sfn: sc, ops: sc, s3: s3.New(s3opts), db: dynamodb.NewFromConfig(cfg), id: sts.NewFromConfig(cfg),
+		creds: cfg.Credentials, region: cfg.Region}
+}
+
+// SignWith makes c sign its calls of the approval function's URL with
+// cfg's credentials and region, and returns c.
+func (c *Client) SignWith(cfg aws.Config) *Client {
+	c.creds, c.region = cfg.Credentials, cfg.Region
+	return c
 }
 
 // NewFromClients returns a Client of the pipeline p that reaches Step

@@ -1,16 +1,22 @@
 package runs
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/smithy-go"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/stackflow/stackflow/internal/approvals"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -46,56 +52,104 @@ func (c *Client) Pending(ctx context.Context, ref string) (string, []approvals.R
 	return arn, pending, err
 }
 
-// answer finds the request of ref for env and, when the caller is one of
-// its approvers, hands it to send with the caller's identity; it forgets
-// the request once answered.
-func (c *Client) answer(ctx context.Context, ref, env string, send func(r approvals.Request, by string) error) (approvals.Request, error) {
-	table, err := c.table()
-	if err != nil {
-		return approvals.Request{}, err
-	}
-	by, err := c.Caller(ctx)
-	if err != nil {
-		return approvals.Request{}, err
-	}
+// decide asks the approval function, through its URL, to answer the
+// deploy of ref that waits for approval (env's, or the only one), and
+// returns the request answered and the identity it was answered as.
+func (c *Client) decide(ctx context.Context, ref, env string, answer approvals.Answer, reason string) (approvals.Request, string, error) {
 	desc, _, err := c.resolve(ctx, ref)
 	if err != nil {
-		return approvals.Request{}, err
+		return approvals.Request{}, "", err
 	}
-	arn := aws.ToString(desc.ExecutionArn)
-	if desc.Status != "RUNNING" {
-		return approvals.Request{}, fmt.Errorf("%s is %s: it waits for nothing", pipeline.ExecutionNameOf(arn), desc.Status)
-	}
-	store := approvals.New(c.db, table)
-	pending, err := store.Pending(ctx, arn)
+	out, err := c.callApproval(ctx, approvals.Decision{Execution: aws.ToString(desc.ExecutionArn), Environment: env, Answer: answer, Reason: reason})
 	if err != nil {
-		return approvals.Request{}, err
+		return approvals.Request{}, "", err
 	}
-	r, err := approvals.Pick(pending, pipeline.ExecutionNameOf(arn), env)
+	r := approvals.Request{Execution: aws.ToString(desc.ExecutionArn), Environment: out.Environment, Repository: out.Repository, Commit: out.Commit, Summary: out.Summary}
+	return r, out.By, nil
+}
+
+// callApproval sends d to the approval function's URL, signed with the
+// caller's credentials (SigV4, service lambda), so AWS, not this client,
+// tells the function who calls; the function checks and records that
+// identity.
+func (c *Client) callApproval(ctx context.Context, d approvals.Decision) (approvals.Answered, error) {
+	var none approvals.Answered
+	if c.pipeline.ApprovalURL == "" {
+		return none, errors.New("the pipeline's approval URL is unknown: name the installed pipeline with --stack " +
+			"(its output ApprovalUrl; a pipeline installed before it came needs sam deploy again)")
+	}
+	if c.creds == nil {
+		return none, errors.New("no AWS credentials to sign the request to the approval function with")
+	}
+	body, err := json.Marshal(d)
 	if err != nil {
-		return approvals.Request{}, err
+		return none, err
 	}
-	if err := r.MayAnswer(by); err != nil {
-		return approvals.Request{}, fmt.Errorf("refused: %w", err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.pipeline.ApprovalURL, bytes.NewReader(body))
+	if err != nil {
+		return none, fmt.Errorf("%s: the approval URL %q: %w", d.Answer, c.pipeline.ApprovalURL, err)
 	}
-	if err := send(r, by); err != nil {
-		return approvals.Request{}, err
+	req.Header.Set("Content-Type", "application/json")
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return none, fmt.Errorf("%s: get AWS credentials: %w", d.Answer, err)
 	}
-	r.Token = ""
-	return r, store.Delete(ctx, arn, r.Environment)
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", c.region, time.Now()); err != nil {
+		return none, fmt.Errorf("%s: sign the request: %w", d.Answer, err)
+	}
+	hc := c.http
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return none, fmt.Errorf("%s: call the approval function: %w", d.Answer, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Message string `json:"message"`
+			Lambda  string `json:"Message"`
+		}
+		_ = json.Unmarshal(b, &e)
+		switch {
+		case e.Message != "":
+			return none, errors.New(e.Message)
+		case resp.StatusCode == http.StatusForbidden:
+			return none, fmt.Errorf("refused by Lambda (%s): your AWS identity may not call the approval function's URL: "+
+				"it needs lambda:InvokeFunctionUrl on the pipeline's ApproveFunction", strings.TrimSpace(cmp.Or(e.Lambda, string(b))))
+		}
+		return none, fmt.Errorf("%s: the approval function answered HTTP %d: %s", d.Answer, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	var out approvals.Answered
+	if err := json.Unmarshal(b, &out); err != nil {
+		return none, fmt.Errorf("%s: read the approval function's answer: %w", d.Answer, err)
+	}
+	return out, nil
+}
+
+// RollbackAsCaller asks the approval function to start a run that puts
+// repo's environment env back to its release of commit to (empty: the
+// release before the newest one), recorded as asked by the caller's IAM
+// identity as AWS reports it to the function. It returns the execution,
+// the release put back and that identity.
+func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository, env, to string) (string, releases.Release, string, error) {
+	out, err := c.callApproval(ctx, approvals.Decision{Answer: approvals.AnswerRollback, Repository: repo.FullName(), Environment: env, To: to})
+	if err != nil {
+		return "", releases.Release{}, "", err
+	}
+	return out.Execution, releases.Release{Repository: out.Repository, Environment: out.Environment, Commit: out.Commit, DeployedAt: out.DeployedAt}, out.By, nil
 }
 
 // Approve resumes the deploy of ref that waits for approval (of env, or
-// the only one), approved by the caller's IAM identity (Caller), which must
-// be one of the environment's approvers when it names any. It returns the
-// request answered and the identity it was answered as.
+// the only one), approved by the caller's IAM identity as AWS reports it
+// to the approval function, which must be one of the environment's
+// approvers when it names any. It returns the request answered and the
+// identity it was answered as.
 func (c *Client) Approve(ctx context.Context, ref, env string) (approvals.Request, string, error) {
-	var as string
-	r, err := c.answer(ctx, ref, env, func(r approvals.Request, by string) error {
-		as = by
-		return taskError("approve", approvals.Approve(ctx, c.ops, r, by, time.Now()))
-	})
-	return r, as, err
+	return c.decide(ctx, ref, env, approvals.AnswerApprove, "")
 }
 
 // Reject ends the deploy of ref that waits for approval (of env, or the
@@ -106,39 +160,7 @@ func (c *Client) Reject(ctx context.Context, ref, env, reason string) (approvals
 	if strings.TrimSpace(reason) == "" {
 		return approvals.Request{}, "", errors.New("give the reason for the rejection with --reason: the commit status shows it")
 	}
-	var as string
-	r, err := c.answer(ctx, ref, env, func(r approvals.Request, by string) error {
-		as = by
-		_, err := c.ops.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{
-			TaskToken: aws.String(r.Token),
-			Error:     aws.String(pipeline.ErrApprovalRejected),
-			Cause:     aws.String(truncate(fmt.Sprintf("rejected by %s: %s", by, reason), 32768)),
-		})
-		return taskError("reject", err)
-	})
-	return r, as, err
-}
-
-// taskError words a failed SendTask call without its token.
-func taskError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	code, msg := apiCode(err)
-	switch code {
-	case "TaskTimedOut", "TaskDoesNotExist", "InvalidToken":
-		return fmt.Errorf("%s: the run no longer waits for this approval (%s)", op, code)
-	case "":
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %s: %s", op, code, msg)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
+	return c.decide(ctx, ref, env, approvals.AnswerReject, reason)
 }
 
 // Rollback starts a run that puts repo's environment env back to its
@@ -191,13 +213,4 @@ var unsafeName = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
 // safe characters and at most 80 of them.
 func rollbackName(repo pipeline.Repository, env, commit string, at time.Time) string {
 	return runName(repo, "rollback", env, commit, at)
-}
-
-// apiCode returns the code and message of err when it is an AWS API error.
-func apiCode(err error) (code, message string) {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode(), ae.ErrorMessage()
-	}
-	return "", ""
 }

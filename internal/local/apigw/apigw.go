@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -55,6 +56,13 @@ type Options struct {
 	// Lambda decides by the URL's AuthType; an error answers 403
 	// Forbidden, as a function URL does.
 	AuthorizeRequest func(r *http.Request, body []byte) error
+	// IAMCaller, when set, is asked who signed each request to a function
+	// URL of AuthType AWS_IAM (SigV4) and whether they may invoke it; its
+	// answer goes to the function as requestContext.authorizer.iam, as
+	// Lambda hands it (none for a URL of AuthType NONE: an empty answer);
+	// an error answers 403 Forbidden, as Lambda answers an unsigned or
+	// denied request.
+	IAMCaller func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // Invoker is the part of Lambda's API the servers need;

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 // IAM is the local IAM that enforces the roles and policies stacks make
@@ -48,6 +50,10 @@ type IAM interface {
 	// role's trust policy must let the service assume it, and its policies
 	// allow the action.
 	AllowAsService(service, role, action, resource string) error
+	// FunctionURLCaller returns who signed a request to the AWS_IAM
+	// function URL of function (an ARN), as Lambda hands it to the
+	// function, when they may invoke it; an error answers 403.
+	FunctionURLCaller(r *http.Request, function string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every

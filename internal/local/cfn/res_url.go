@@ -2,10 +2,13 @@ package cfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stackflow/stackflow/internal/local/httpapi"
 )
@@ -27,6 +30,27 @@ func init() {
 			},
 		},
 	})
+}
+
+// urlCaller is who calls the AWS_IAM function URL of function (an ARN):
+// the engine's IAM says, from the request's SigV4 access key; without
+// one (IAM off), any signed request is the account's root.
+func (e *Engine) urlCaller(function string) func(*http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+	return func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+		if e.opts.IAM != nil {
+			return e.opts.IAM.FunctionURLCaller(r, function)
+		}
+		var none events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription
+		auth := r.Header.Get("Authorization")
+		_, rest, signed := strings.Cut(auth, "Credential=")
+		if !signed {
+			return none, errors.New("the request is not signed with SigV4")
+		}
+		key, _, _ := strings.Cut(rest, "/")
+		return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+			AccessKey: key, AccountID: e.account, CallerID: e.account, UserARN: "arn:aws:iam::" + e.account + ":root", UserID: e.account,
+		}, nil
+	}
 }
 
 // functionURLTimeout is how long a function URL waits for its function: a
@@ -81,6 +105,19 @@ func createFunctionURL(ctx context.Context, o *op, r *resource) error {
 			o.e.mu.Unlock()
 			return iam.AllowFunctionURL(req, body, arn, authType)
 		}
+	}
+	// Who signed a request to an AWS_IAM URL goes to the function as
+	// requestContext.authorizer.iam; the URL's AuthType may change on an
+	// update, so it is read on each request.
+	caller := o.e.urlCaller(arn)
+	opts.IAMCaller = func(req *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+		o.e.mu.Lock()
+		authType := o.e.urlAuth[id]
+		o.e.mu.Unlock()
+		if authType != "AWS_IAM" {
+			return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}, nil
+		}
+		return caller(req)
 	}
 	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), opts)
 	if err != nil {

@@ -142,6 +142,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ev := s.event(r, api, rt, params, body, stage, id)
+	if s.opts.IAMCaller != nil {
+		caller, err := s.opts.IAMCaller(r)
+		if err != nil {
+			message(w, http.StatusForbidden, "Forbidden")
+			return
+		}
+		if caller.UserARN != "" || caller.AccessKey != "" {
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &caller}
+		}
+	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		message(w, http.StatusInternalServerError, "Internal Server Error")

@@ -34,7 +34,14 @@
 //     forwards to kumo's Runtime API for the function
 //     (<host:port>/_runtime/<name>, at the host of the configuration New
 //     was given: kumo's, or a Front's before it), as Lambda gives each
-//     execution environment a host:port;
+//     execution environment a host:port. While the process holds an
+//     invocation, a request for the next one (from a child process that
+//     found the variable, say) waits until the invocation is answered: an
+//     execution environment gets one invocation at a time, and never
+//     another process's;
+//   - TMPDIR, a directory of its own (unless the function's Env sets
+//     one), removed when the process stops, as each execution environment
+//     has a /tmp of its own;
 //   - the variables Lambda sets: AWS_LAMBDA_FUNCTION_NAME,
 //     AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
 //     AWS_LAMBDA_LOG_GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME,

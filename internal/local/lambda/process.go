@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -18,6 +19,7 @@ type process struct {
 	env    []string
 	log    io.Writer
 	relay  *relay // its Runtime API
+	tmp    string // its TMPDIR, removed when it stops; "" when the function sets one
 
 	quit     chan struct{} // closed to stop
 	quitOnce sync.Once
@@ -62,6 +64,9 @@ func (p *process) start() (*exec.Cmd, error) {
 func (p *process) run() {
 	defer close(p.done)
 	defer p.relay.close()
+	if p.tmp != "" {
+		defer os.RemoveAll(p.tmp)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

@@ -43,6 +43,12 @@ type relay struct {
 	inflight sync.WaitGroup
 	mu       sync.Mutex
 	state    relayState
+	// busy is the invocation the process took and has not answered
+	// (whether kumo took the answer or not), and freed is closed when it
+	// answers it or dies: a request for the next invocation made while it
+	// is busy waits for it.
+	busy  string
+	freed chan struct{}
 }
 
 // relayState is what a relay saw of one run of its process.
@@ -105,6 +111,7 @@ func (r *relay) upstreamURL(p string) *url.URL {
 func (r *relay) reset() {
 	r.mu.Lock()
 	r.state = relayState{}
+	r.free()
 	r.mu.Unlock()
 }
 
@@ -136,6 +143,9 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch {
 	case req.Method == http.MethodGet && rest == "invocation/next":
+		if !r.awaitFree(req.Context()) {
+			return
+		}
 		r.mu.Lock()
 		r.state.polled = true
 		r.mu.Unlock()
@@ -150,6 +160,46 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.proxy.ServeHTTP(w, req)
+	if req.Method == http.MethodPost && strings.HasPrefix(rest, "invocation/") {
+		// Answered, even when kumo did not take the answer (too late,
+		// say): the runtime asks for work next.
+		answered, _, _ := strings.Cut(strings.TrimPrefix(rest, "invocation/"), "/")
+		if answered, err := url.PathUnescape(answered); err == nil {
+			r.mu.Lock()
+			if r.busy == answered {
+				r.free()
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// awaitFree waits while the process holds an invocation, as Lambda gives
+// an execution environment one invocation at a time: a second request for
+// the next invocation (a child of the handler's, say, that found
+// AWS_LAMBDA_RUNTIME_API) gets none until the handler has answered. It
+// reports whether to go on: false when ctx ended first.
+func (r *relay) awaitFree(ctx context.Context) bool {
+	r.mu.Lock()
+	freed := r.freed
+	r.mu.Unlock()
+	if freed == nil {
+		return true
+	}
+	select {
+	case <-freed:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// free ends the waits of awaitFree; r.mu is held.
+func (r *relay) free() {
+	if r.freed != nil {
+		close(r.freed)
+	}
+	r.busy, r.freed = "", nil
 }
 
 // observe notes the invocation a process takes and the answers it gives,
@@ -164,6 +214,8 @@ func (r *relay) observe(resp *http.Response) error {
 		}
 		r.mu.Lock()
 		r.state.held = id
+		r.free()
+		r.busy, r.freed = id, make(chan struct{})
 		r.mu.Unlock()
 	case strings.HasPrefix(rest, "invocation/") && resp.StatusCode/100 == 2:
 		answered, _, _ := strings.Cut(strings.TrimPrefix(rest, "invocation/"), "/")

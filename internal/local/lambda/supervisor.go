@@ -205,10 +205,22 @@ func (s *Supervisor) Start(ctx context.Context, fn Function) (string, error) {
 			stopAll(procs)
 			return "", fmt.Errorf("start function %s: %w", fn.Name, err)
 		}
+		own := append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+rl.addr())
+		tmp := ""
+		if _, set := fn.Env["TMPDIR"]; !set {
+			// Each execution environment has a /tmp of its own.
+			if tmp, err = os.MkdirTemp("", "stackflow-lambda-tmp-"); err != nil {
+				rl.close()
+				stopAll(procs)
+				return "", fmt.Errorf("start function %s: its /tmp: %w", fn.Name, err)
+			}
+			own = append(slices.DeleteFunc(own, func(kv string) bool { return strings.HasPrefix(kv, "TMPDIR=") }), "TMPDIR="+tmp)
+		}
 		p := &process{
 			fn:     fn,
 			launch: ln,
-			env:    append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+rl.addr()),
+			env:    own,
+			tmp:    tmp,
 			log:    log,
 			relay:  rl,
 			quit:   make(chan struct{}),

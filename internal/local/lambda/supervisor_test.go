@@ -62,6 +62,8 @@ type echo struct {
 	HostAWS  string `json:"hostAws"`
 	Trace    string `json:"trace"`
 	Tag      string `json:"tag"`
+	Stolen   string `json:"stolen"`
+	TmpDir   string `json:"tmpDir"`
 }
 
 // setup starts kumo and a supervisor that is closed before kumo.
@@ -139,6 +141,10 @@ func TestStartServesInvocationsByNameAndARN(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := invoke(t, c, tt.fn, `{}`)
+			if got.TmpDir == "" || got.TmpDir == os.TempDir() {
+				t.Errorf("got TMPDIR %q, want one of the process's own", got.TmpDir)
+			}
+			got.TmpDir = ""
 			want := echo{Greeting: "hi", PID: s.PID("hello"), Region: "eu-west-3", Function: "hello", Secret: dummySecretAccessKey}
 			if got != want {
 				t.Errorf("got %+v, want %+v", got, want)
@@ -332,5 +338,47 @@ func TestStartWaitsOutATextFileBusy(t *testing.T) {
 	}
 	if got := invoke(t, c, "busyfile", `{}`); got.Function != "busyfile" {
 		t.Errorf("got %+v, want an answer from busyfile", got)
+	}
+}
+
+// TestABusyProcessGetsNoSecondInvocation: a handler's code that asks the
+// Runtime API for the next invocation itself, while its process holds one,
+// gets nothing, as in Lambda, where an execution environment serves one
+// invocation at a time: the invocation queued meanwhile goes to the
+// handler once it has answered. Each process has a /tmp of its own,
+// removed when it stops.
+func TestABusyProcessGetsNoSecondInvocation(t *testing.T) {
+	s, c := setup(t)
+	if _, err := s.Start(context.Background(), Function{Name: "victim", Dir: codeDir, Timeout: 20 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "stealing")
+	stealer := make(chan echo, 1)
+	go func() { stealer <- invoke(t, c, "victim", `{"tag": "a", "steal": "`+marker+`", "stealMs": 3000}`) }()
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := invoke(t, c, "victim", `{"tag": "b"}`)
+	a := <-stealer
+	if a.Stolen != "nothing" {
+		t.Errorf("the handler's own request for the next invocation got %q, want nothing", a.Stolen)
+	}
+	if a.Tag != "a" || b.Tag != "b" {
+		t.Errorf("got answers tagged %q and %q, want a and b", a.Tag, b.Tag)
+	}
+	if a.TmpDir == os.TempDir() || a.TmpDir != b.TmpDir {
+		t.Errorf("got TMPDIR %q then %q, want one of the process's own, not the host's %s", a.TmpDir, b.TmpDir, os.TempDir())
+	}
+	if _, err := os.Stat(a.TmpDir); err != nil {
+		t.Errorf("the process's TMPDIR: %v", err)
+	}
+	if err := s.Stop(context.Background(), "victim"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.TmpDir); !os.IsNotExist(err) {
+		t.Errorf("the process's TMPDIR %s after Stop: got %v, want it removed", a.TmpDir, err)
 	}
 }
