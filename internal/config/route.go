@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // Change is what a push changed, as the environments' branches and tags
@@ -21,6 +23,21 @@ type Change struct {
 	// forced push", "Bitbucket truncated the push", "a new branch with no
 	// default branch to compare with".
 	Everything string
+	// App is the app of a repository with several (stackflow.yml's apps)
+	// whose environments are planned; empty for a repository of one app.
+	// Its stacks are <slug>-<app>-<environment> by default, and the
+	// commands its plan names (stackflow promote) give --app.
+	App string
+}
+
+// Stacks is the repository whose slug an app's default stack names
+// start with: repo itself, or for an app, repo with "-<app>" after its
+// slug.
+func Stacks(repo pipeline.Repository, app string) pipeline.Repository {
+	if app != "" {
+		repo.Slug += "-" + app
+	}
+	return repo
 }
 
 // Ref is the pushed branch or tag, for people: "main", "tag v1.2.0".

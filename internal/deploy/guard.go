@@ -411,7 +411,7 @@ func (s *Service) planRollback(ctx context.Context, in pipeline.DeployInput) (pi
 		return pipeline.RollbackPlan{}, errors.New("plan rollback: no releases table (RELEASES_TABLE)")
 	}
 	env := in.Run.Rollback.Environment
-	r, err := s.Releases.Find(ctx, in.Run.Repository.FullName(), env, in.Run.Commit)
+	r, err := s.Releases.Find(ctx, in.Run.Repository.FullName(), releases.EnvKey(in.Run.AppName(), env), in.Run.Commit)
 	if err != nil {
 		return pipeline.RollbackPlan{}, err
 	}
@@ -455,7 +455,7 @@ func (s *Service) findPackage(ctx context.Context, in pipeline.DeployInput) (pip
 	case in.Run.Promote != nil:
 		p := in.Run.Promote
 		what := fmt.Sprintf("promote %s from %s to %s", in.Run.Short(), p.From, p.Environment)
-		r, err := s.Releases.Find(ctx, repo, p.From, in.Run.Commit)
+		r, err := s.Releases.Find(ctx, repo, releases.EnvKey(in.Run.AppName(), p.From), in.Run.Commit)
 		if err != nil {
 			return out, &pipeline.Refused{What: what, Reason: err.Error()}
 		}

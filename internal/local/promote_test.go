@@ -458,7 +458,7 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	}
 
 	// On demand: staging runs the bad commit (its smoke test passed there).
-	roll, r, err := client().Rollback(context.Background(), repo, "staging", "", "ada")
+	roll, r, err := client().Rollback(context.Background(), repo, "", "staging", "", "ada")
 	if err != nil {
 		t.Fatal(err)
 	}
