@@ -305,6 +305,20 @@ func printOutcome(w io.Writer, res *local.Result) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "  %s: %s\n", res.Error, res.Cause)
 	}
+	if len(res.Apps) > 0 {
+		fmt.Fprintln(w, "apps:")
+		for _, a := range res.Apps {
+			if !a.Delivered {
+				fmt.Fprintf(w, "  %-10s %s\n", a.Name, a.Reason)
+				continue
+			}
+			line := fmt.Sprintf("  %-10s %-10s %s", a.Name, a.Status, pipeline.ExecutionNameOf(a.Execution))
+			if a.Error != "" {
+				line += ": " + a.Error + ": " + a.Cause
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 	if len(res.Environments) > 0 {
 		fmt.Fprintln(w, "environments:")
 		for _, e := range res.Environments {
@@ -312,7 +326,11 @@ func printOutcome(w io.Writer, res *local.Result) {
 			if status == "" {
 				status = "not deployed"
 			}
-			fmt.Fprintf(w, "  %-10s %-20s %-22s %s\n", e.Name, e.Stack, status, urls(e.Outputs))
+			name := e.Name
+			if e.App != "" {
+				name = e.App + "/" + e.Name
+			}
+			fmt.Fprintf(w, "  %-10s %-20s %-22s %s\n", name, e.Stack, status, urls(e.Outputs))
 		}
 	}
 	fmt.Fprintln(w, "commit statuses:")
