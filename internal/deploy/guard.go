@@ -100,7 +100,22 @@ func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, erro
 			return nil, err
 		}
 	}
+	if in.Action == pipeline.ActionRecordRelease {
+		// The release ends the environment's iteration: its result is
+		// the environment as the run's $.environments lists it.
+		return delivered(in, d), nil
+	}
 	return d, nil
+}
+
+// delivered is the environment of in as its release d ends it.
+func delivered(in pipeline.DeployInput, d pipeline.Deployment) pipeline.DeliveredEnvironment {
+	e := pipeline.DeliveredEnvironment{Name: in.Environment.Name, Stack: d.Stack, Outputs: d.Outputs,
+		Deploy: in.Deployment.Summary, Release: d.Summary}
+	if in.Smoke != nil {
+		e.Smoke = in.Smoke.Summary
+	}
+	return e
 }
 
 // stillNewest fails with Superseded when a newer run of in's branch has

@@ -121,7 +121,7 @@ func TestShowTellsWhereAndWhyARunFailed(t *testing.T) {
 			checks = &tl.Steps[i]
 		}
 	}
-	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Several apps?", "Close a preview?", "Hand the checks their URLs", "Run the checks", "Report the failure", "Run failed"}
+	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Several apps, or a preview to close?", "Hand the checks their URLs", "Run the checks", "Report the failure", "Run failed"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("got states %q, want %q", names, want)
 	}

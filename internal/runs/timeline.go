@@ -303,8 +303,10 @@ type envState struct {
 	failed     *Step
 }
 
-// delivered is the output of "Environment delivered", one item of
-// $.environments.
+// delivered is the output that ends an environment's iteration, one item
+// of $.environments: "Record the release"'s (a
+// pipeline.DeliveredEnvironment), or in runs of an older definition the
+// Pass state "Environment delivered"'s.
 type delivered struct {
 	Name    string            `json:"name"`
 	Stack   string            `json:"stack"`
@@ -504,7 +506,7 @@ func (b *builder) read(s *Step) {
 		Package    *pipeline.Package      `json:"package"`
 		Deployment *pipeline.Deployment   `json:"deployment"`
 		// smoke is a SmokeResult in an iteration's state and a summary
-		// in the output of "Environment delivered".
+		// in the output that ends an environment's iteration.
 		Smoke    json.RawMessage    `json:"smoke"`
 		Stack    string             `json:"stack"`
 		Deploy   *string            `json:"deploy"`
