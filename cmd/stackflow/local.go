@@ -34,7 +34,10 @@ func newLocalCommand() *cobra.Command {
 		Long: `Rehearse the whole pipeline on this machine, no AWS account needed: install
 template.yaml into a local AWS, push the app's HEAD through a signed
 webhook, run the real state machine and handlers, and deploy and smoke-test
-each environment's stack locally. Exits 0 only when the run succeeded.
+each environment's stack locally. Exits 0 only when the run succeeded. In
+a repository of several apps (stackflow.yml's apps) it follows each app's
+run the push starts, one after the other, and exits 0 only when every one
+succeeded.
 
 --repo DIR is the app: a git repository or a folder in one (the folder
 holding stackflow.yml is the app's root; default examples/hello). Before
