@@ -39,7 +39,7 @@ func (c *Config) PlanChange(repo pipeline.Repository, ch Change, sam *SAMConfig)
 // plan is the plan of the change ch with t's rules and the commit's
 // files c and sam.
 func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
-	naming := Stacks(repo, ch.App)
+	naming := repo.ForApp(ch.App)
 	rules, err := t.rules(naming)
 	if err != nil {
 		return pipeline.Plan{}, err

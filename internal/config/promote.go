@@ -39,7 +39,7 @@ func (c *Config) PromoteRunPlanTrusted(t Trusted, run pipeline.Run, sam *SAMConf
 // promotePlan is the plan of a promotion of branch's commit to env of
 // repo (of its app app, in a repository of several).
 func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, app, branch, env string, sam *SAMConfig, summary string) (pipeline.Plan, error) {
-	naming := Stacks(repo, app)
+	naming := repo.ForApp(app)
 	rules, err := t.rules(naming)
 	if err != nil {
 		return pipeline.Plan{}, err

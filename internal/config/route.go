@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-
-	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // Change is what a push changed, as the environments' branches and tags
@@ -28,16 +26,6 @@ type Change struct {
 	// Its stacks are <slug>-<app>-<environment> by default, and the
 	// commands its plan names (stackflow promote) give --app.
 	App string
-}
-
-// Stacks is the repository whose slug an app's default stack names
-// start with: repo itself, or for an app, repo with "-<app>" after its
-// slug.
-func Stacks(repo pipeline.Repository, app string) pipeline.Repository {
-	if app != "" {
-		repo.Slug += "-" + app
-	}
-	return repo
 }
 
 // Ref is the pushed branch or tag, for people: "main", "tag v1.2.0".

@@ -179,7 +179,7 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, app, en
 		App:      appRun(app),
 		Rollback: &pipeline.RollbackRequest{Environment: env, By: by},
 	}
-	arn, err := c.start(ctx, run, rollbackName(appSlug(repo, app), env, r.Commit, time.Now()))
+	arn, err := c.start(ctx, run, rollbackName(repo.ForApp(app), env, r.Commit, time.Now()))
 	if err != nil {
 		return "", r, fmt.Errorf("start the rollback: %w", err)
 	}

@@ -91,7 +91,7 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 		Promote:      &pipeline.PromoteRequest{Environment: req.Environment, From: req.From, By: req.By},
 		DuringFreeze: req.DuringFreeze,
 	}
-	arn, err := c.start(ctx, run, runName(appSlug(repo, req.App), "promote", req.Environment, r.Commit, time.Now()))
+	arn, err := c.start(ctx, run, runName(repo.ForApp(req.App), "promote", req.Environment, r.Commit, time.Now()))
 	if err != nil {
 		return "", r, fmt.Errorf("start the promotion: %w", err)
 	}
@@ -161,15 +161,6 @@ func appRun(app string) *pipeline.AppRun {
 		return nil
 	}
 	return &pipeline.AppRun{Name: app}
-}
-
-// appSlug is repo with "-<app>" after its slug, as its app's runs are
-// named (pipeline.RunExecutionName).
-func appSlug(repo pipeline.Repository, app string) pipeline.Repository {
-	if app != "" {
-		repo.Slug += "-" + app
-	}
-	return repo
 }
 
 // ofApp names repo, or its app app, for people.
@@ -293,7 +284,7 @@ func (c *Client) Retry(ctx context.Context, ref, app, by string, during *pipelin
 		Retry:        &pipeline.RetryRequest{Of: aws.ToString(desc.ExecutionArn), Environment: env, By: by},
 		DuringFreeze: during,
 	}
-	arn, err := c.start(ctx, run, runName(appSlug(old.Repository, old.AppName()), "retry", env, old.Commit, time.Now()))
+	arn, err := c.start(ctx, run, runName(old.Repository.ForApp(old.AppName()), "retry", env, old.Commit, time.Now()))
 	if err != nil {
 		return "", "", fmt.Errorf("start the retry: %w", err)
 	}

@@ -393,7 +393,7 @@ func readPlan(tree string, run pipeline.Run, trusted config.Trusted, ch config.C
 	case run.Promote != nil:
 		plan, err = cfg.PromoteRunPlanTrusted(trusted, run, sam)
 	case run.PullRequest != nil:
-		plan, err = cfg.PreviewPlanTrusted(trusted, config.Stacks(run.Repository, ch.App), *run.PullRequest, sam)
+		plan, err = cfg.PreviewPlanTrusted(trusted, run.Repository.ForApp(ch.App), *run.PullRequest, sam)
 	default:
 		plan, err = cfg.PlanTrustedChange(trusted, run.Repository, ch, sam)
 	}
