@@ -298,4 +298,16 @@ func TestAnAppAfterAFailedOneIsNotDeployed(t *testing.T) {
 	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "DependencyFailed") {
 		t.Errorf("statuses %+v, want web's FAILED with DependencyFailed", statusesOf(t, repo, dir, sha))
 	}
+
+	// stackflow retry: the commit with --app names that app's run (api's
+	// stopped at its checks: nothing to resume with), and the push's own
+	// run is no run to retry.
+	ctx := context.Background()
+	if _, _, err := client().Retry(ctx, pipeline.ShortSHA(sha), "api", "ada", nil); err == nil ||
+		!strings.Contains(err.Error(), repo.Slug+"-api-main-"+pipeline.ShortSHA(sha)+" stopped at Run the checks") {
+		t.Errorf("retry %s --app api: got %v, want api's run refused: it stopped at its checks", pipeline.ShortSHA(sha), err)
+	}
+	if _, _, err := client().Retry(ctx, dispatcher, "", "ada", nil); err == nil || !strings.Contains(err.Error(), "is the push's run, which started its apps' runs (api, web)") {
+		t.Errorf("retry of the push's run: got %v, want it refused, naming the apps' runs", err)
+	}
 }
