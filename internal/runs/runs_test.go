@@ -218,6 +218,9 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 		if s.Name == "Run the checks" && !strings.HasPrefix(s.Summary, "2 checks passed in ") {
 			t.Errorf("got the checks' summary %q, want 2 checks passed", s.Summary)
 		}
+		if s.Name == "Record the release" && s.Summary != s.Environment+": released "+goodCommit[:7] {
+			t.Errorf("got the release's summary %q, want %s: released %s", s.Summary, s.Environment, goodCommit[:7])
+		}
 	}
 	if len(tl.Checks) != 2 || tl.Checks[1].Command != "go test ./..." || !tl.Checks[1].Passed {
 		t.Errorf("got checks %+v, want go vet and go test, passed", tl.Checks)

@@ -481,16 +481,18 @@ func (b *builder) succeeded(output string) {
 		return
 	}
 	s.result = output
-	// A step's summary, a commit status's description, or the plan's.
+	// A step's summary, a commit status's description, the plan's, or
+	// the release's that ends an environment (a DeliveredEnvironment).
 	var r struct {
 		Summary     string `json:"summary"`
 		Description string `json:"description"`
 		Plan        struct {
 			Summary string `json:"summary"`
 		} `json:"plan"`
+		Release string `json:"release"`
 	}
 	if json.Unmarshal([]byte(output), &r) == nil {
-		s.Summary = cmp.Or(r.Summary, r.Description, r.Plan.Summary)
+		s.Summary = cmp.Or(r.Summary, r.Description, r.Plan.Summary, r.Release)
 	}
 }
 
