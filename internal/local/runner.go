@@ -332,6 +332,8 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 			"AWS_XRAY_DAEMON_ADDRESS":         opts.TraceDaemon,
 			"AWS_ENDPOINT_URL_SFN":            cmp.Or(functionsURL, p.sfnSvc.URL()),
 			"AWS_ENDPOINT_URL_CLOUDFORMATION": cmp.Or(functionsURL, p.cfnURL),
+			// CodeDeploy's hooks report to the local CloudFormation.
+			"AWS_ENDPOINT_URL_CODEDEPLOY": cmp.Or(functionsURL, p.cfnURL),
 			// Functions are built for this machine, not the template's arm64.
 			"BUILD_ARCH":      "host",
 			"TOOLCHAIN_CACHE": filepath.Join(p.workDir, "toolchains"),
@@ -347,6 +349,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		FunctionConcurrency: p.opts.FunctionConcurrency,
 		SAM:                 p.sam,
 		IAM:                 engineIAM,
+		Log:                 log,
 	})
 	if err != nil {
 		ln.Close()
@@ -464,7 +467,8 @@ func (p *Pipeline) startIAM() (string, cfn.IAM, error) {
 	if p.iam.Mode() == iam.Off {
 		return "", nil, nil
 	}
-	u, err := p.serveIAMProxy(p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL})
+	// The local CloudFormation answers CodeDeploy too (hooks' reports).
+	u, err := p.serveIAMProxy(p.kumo.URL, map[string]string{"states": p.sfnSvc.URL(), "cloudformation": p.cfnURL, "codedeploy": p.cfnURL})
 	if err != nil {
 		return "", nil, err
 	}
@@ -505,6 +509,12 @@ func (p *Pipeline) startStepFunctionsIAM(lambdaURL string) (string, []string, er
 	}
 	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: iamLog,
 		Resolve: p.resolveStack,
+		Deployment: func(id string) (string, string, bool) {
+			if p.engine == nil {
+				return "", "", false
+			}
+			return p.engine.Deployment(id)
+		},
 		ManagedPolicies: func(arn string) *iam.Policy {
 			<-installed
 			if managed == nil {

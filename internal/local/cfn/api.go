@@ -45,6 +45,10 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveFire(w, r)
 		return
 	}
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), codeDeployTarget) {
+		e.serveCodeDeploy(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError

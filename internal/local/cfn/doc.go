@@ -223,8 +223,8 @@
 //     the event sources; others by kumo; filter policies updated in place)
 //     and AWS::SNS::TopicPolicy; AWS::Lambda::EventSourceMapping (SQS
 //     queues and DynamoDB streams; Enabled, BatchSize,
-//     MaximumBatchingWindowInSeconds, FunctionResponseTypes and
-//     StartingPosition applied, FilterCriteria and the retry, destination
+//     MaximumBatchingWindowInSeconds, FunctionResponseTypes,
+//     StartingPosition and FilterCriteria applied, the retry, destination
 //     and scaling settings accepted and not applied); AWS::Events::Rule
 //     (EventPattern, ScheduleExpression, State, EventBusName, Targets with
 //     Input, InputPath or InputTransformer; Ref its name, or <bus>|<name>
@@ -238,13 +238,26 @@
 //     serves it at FirePath, and FireRemote calls it there.
 //   - AWS::SecretsManager::Secret (SecretString or GenerateSecretString),
 //     AWS::SSM::Parameter.
+//   - What DeploymentPreference makes (codedeploy.go): an
+//     AWS::Lambda::Alias whose UpdatePolicy is CodeDeployLambdaAliasUpdate
+//     moves to a new version through a CodeDeploy deployment of its
+//     AWS::CodeDeploy::DeploymentGroup (of an AWS::CodeDeploy::Application,
+//     both records): its BeforeAllowTrafficHook (PreTraffic) is invoked with
+//     {"DeploymentId", "LifecycleEventHookExecutionId"} and reports through
+//     codedeploy:PutLifecycleEventHookExecutionStatus, which Handler
+//     answers; then all traffic moves at once (the group's
+//     DeploymentConfigName, canary or linear, is not followed); then the
+//     AfterAllowTrafficHook (PostTraffic) likewise. A hook that reports
+//     Failed, fails or returns without reporting fails the alias's update,
+//     and the stack rolls back with the alias on its old version. The
+//     alias's UPDATE_IN_PROGRESS events and Options.Log say each step; the
+//     group's alarms are recorded, not watched. A create, and a rollback,
+//     run no hook.
 //   - Recorded only, with physical IDs and ARNs shaped like AWS's:
-//     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy,
-//     AWS::Logs::LogGroup, AWS::Lambda::Permission, and what
-//     DeploymentPreference makes, AWS::CodeDeploy::Application and
-//     AWS::CodeDeploy::DeploymentGroup: locally an alias moves to its new
-//     version at once (all at once), and its PreTraffic and PostTraffic
-//     hooks are not run.
+//     AWS::IAM::Role, AWS::IAM::Policy, AWS::IAM::ManagedPolicy (the local
+//     IAM reads them: Options.IAM), AWS::Logs::LogGroup,
+//     AWS::CloudWatch::Alarm (not watched: nothing local keeps metrics) and
+//     AWS::Lambda::Permission.
 //
 // Options.EventLog receives a JSON line per event delivered and per
 // failure; Options.EventClock is the time schedules keep.
@@ -287,7 +300,10 @@
 //     as a missing one does; an update resolves the references of the
 //     resources it changes (and outputs), where CloudFormation resolves
 //     every ssm reference of the stack on each update.
-//   - IAM is not enforced, Rules are not evaluated, and Fn::ImportValue,
+//   - The engine itself enforces no IAM: Options.IAM (the local IAM of
+//     internal/local/iam) learns of the roles and policies stacks make and
+//     gives functions their roles' credentials, and its proxy in front of
+//     the local AWS enforces them. Rules are not evaluated, and Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.
 package cfn

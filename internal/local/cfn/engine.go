@@ -77,6 +77,10 @@ type Options struct {
 	// delays; nil means the machine's clock. Tests give an
 	// events.FakeClock.
 	EventClock events.Clock
+	// Log receives what a stack operation does locally that AWS does
+	// otherwise, as it happens (a CodeDeploy deployment of an alias run
+	// all at once, its hooks); nil discards it. Stack events say it too.
+	Log io.Writer
 }
 
 // Engine applies CloudFormation templates onto a local AWS. Its Handler
@@ -120,6 +124,9 @@ type Engine struct {
 	// of every stack; layerVersions the last version of each layer name.
 	layers        map[string]s3Location
 	layerVersions map[string]int
+	// hooks are the CodeDeploy lifecycle event hooks that deployments
+	// wait to hear from, by LifecycleEventHookExecutionId (codedeploy.go).
+	hooks map[string]*hookRun
 }
 
 // New returns an engine for the local AWS that opts.AWS reaches.
@@ -198,6 +205,7 @@ func New(opts Options) (*Engine, error) {
 
 		layers:        map[string]s3Location{},
 		layerVersions: map[string]int{},
+		hooks:         map[string]*hookRun{},
 	}
 	e.sam = opts.SAM
 	if e.sam == nil {
@@ -213,7 +221,10 @@ func (e *Engine) transformer() Transformer {
 }
 
 // Handler serves CloudFormation's query API (form-encoded POSTs with an
-// Action, XML answers), as aws-sdk-go-v2's cloudformation client speaks it.
+// Action, XML answers), as aws-sdk-go-v2's cloudformation client speaks it,
+// and CodeDeploy's JSON protocol for PutLifecycleEventHookExecutionStatus
+// (X-Amz-Target CodeDeploy_20141006.*), which the hooks of an alias's
+// deployment call: give functions AWS_ENDPOINT_URL_CODEDEPLOY at it.
 func (e *Engine) Handler() http.Handler {
 	return http.HandlerFunc(e.serveHTTP)
 }
@@ -317,6 +328,9 @@ type resource struct {
 	Reason         string
 	Updated        time.Time
 	DeletionPolicy string
+	// UpdatePolicy is the resource's UpdatePolicy, evaluated, while an
+	// update applies it (not kept).
+	UpdatePolicy map[string]any
 }
 
 func (r *resource) clone() *resource {

@@ -473,12 +473,26 @@ func (x *runner) updateOne(ctx context.Context, p *plan, def *resourceDef, old *
 	next := old.clone()
 	next.Props = props
 	next.DeletionPolicy = def.DeletionPolicy
+	if def.UpdatePolicy != nil {
+		e.mu.Lock()
+		up, err := x.evaluatorLocked(p).eval(def.UpdatePolicy)
+		e.mu.Unlock()
+		if err != nil {
+			x.event(old, statusUpdateFailed, errorMessage(err))
+			return nil, err
+		}
+		next.UpdatePolicy, _ = up.(map[string]any)
+	}
 	x.event(old, statusUpdateInProgress, "")
 	s := &step{action: "updated", prev: old, next: next}
 	// Without an update, the new properties are only recorded: the
 	// physical ID and attributes stay.
 	if k.update != nil {
-		if err := k.update(ctx, x.op(), old, next); err != nil {
+		o := x.op()
+		o.progress = func(reason string) { x.event(old, statusUpdateInProgress, reason) }
+		err := k.update(ctx, o, old, next)
+		next.UpdatePolicy = nil
+		if err != nil {
 			x.event(old, statusUpdateFailed, errorMessage(err))
 			return s, err
 		}
@@ -496,7 +510,9 @@ func (x *runner) revert(ctx context.Context, s step) error {
 	x.event(s.next, statusUpdateInProgress, "")
 	back := s.prev.clone()
 	if k := kinds[s.prev.Type]; k != nil && k.update != nil {
-		if err := k.update(ctx, x.op(), s.next, back); err != nil {
+		o := x.op()
+		o.rollback = true
+		if err := k.update(ctx, o, s.next, back); err != nil {
 			x.event(s.next, statusUpdateFailed, errorMessage(err))
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
@@ -126,6 +127,31 @@ func TestPythonAndNodeFunctionsRunWithTheirLayers(t *testing.T) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		})
+	}
+
+	// New content publishes another layer version, and the function that
+	// names it runs with it.
+	en.put("layers/node2.zip", zipFiles(t, map[string]string{
+		"nodejs/node_modules/greeting/index.js": "exports.hello = () => 'hello from version two';\n",
+	}))
+	st = en.deploy("layered", "update", "UPDATE", strings.Replace(r.Replace(layeredApp), "layers/node.zip", "layers/node2.zip", 1), nil, iam...)
+	en.mustBe(st, cfntypes.StackStatusUpdateComplete)
+	if got := outputsOf(st)["NodeLayer"]; got == out["NodeLayer"] || !strings.HasPrefix(got, "arn:aws:lambda:us-east-1:000000000000:layer:") {
+		t.Errorf("got the layer %s after the update, want another layer version than %s", got, out["NodeLayer"])
+	}
+	res, err := lc.Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String(out["Node"]), Payload: []byte(`{"name":"ann"}`)})
+	if err != nil || res.FunctionError != nil || !strings.Contains(string(res.Payload), "hello from version two") {
+		t.Errorf("invoke Node after the update: got %s (%v), want the layer's version two", res.Payload, err)
+	}
+
+	if _, err := en.cfn.DeleteStack(context.Background(), &cloudformation.DeleteStackInput{StackName: aws.String("layered")}); err != nil {
+		t.Fatal(err)
+	}
+	en.mustBe(en.waitStack(aws.ToString(st.StackId)), cfntypes.StackStatusDeleteComplete)
+	for _, fn := range []string{"Py", "Node"} {
+		if _, err := lc.GetFunction(context.Background(), &awslambda.GetFunctionInput{FunctionName: aws.String(out[fn])}); err == nil {
+			t.Errorf("the function %s is still there after the delete", out[fn])
+		}
 	}
 }
 

@@ -141,7 +141,9 @@ func makePlan(t *template, params []paramValue, pseudo map[string]any) (*plan, e
 	for _, r := range p.active {
 		seen := map[string]bool{}
 		var attrErr error
-		err := references(r.Properties, p.conds.value, func(name, attr string) {
+		// Refs in an UpdatePolicy (an alias's CodeDeploy hooks) are
+		// dependencies too, as on AWS.
+		err := references(map[string]any{"Properties": r.Properties, "UpdatePolicy": r.UpdatePolicy}, p.conds.value, func(name, attr string) {
 			if known(name) && attr == "" {
 				return
 			}

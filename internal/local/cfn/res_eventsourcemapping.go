@@ -23,7 +23,6 @@ func init() {
 			update:  updateMapping,
 			remove:  removeMapping,
 			ignored: map[string]string{
-				"FilterCriteria":             "filters are not applied locally: the function gets every record, where Lambda drops (and deletes) those that match no filter",
 				"MaximumRetryAttempts":       "not applied locally: a failed stream batch is retried until it succeeds",
 				"MaximumRecordAgeInSeconds":  "not applied locally: a failed stream batch is retried until it succeeds",
 				"BisectBatchOnFunctionError": "not applied locally: a failed batch is retried whole",
@@ -37,9 +36,9 @@ func init() {
 	})
 }
 
-// mappingOf reads a mapping's properties. FilterCriteria and the
-// properties of retries, destinations and scaling are accepted and not
-// applied.
+// mappingOf reads a mapping's properties. FilterCriteria's patterns are
+// applied (events.Mapping.Filters); the properties of retries,
+// destinations and scaling are accepted and not applied.
 func mappingOf(o *op, p map[string]any) (events.Mapping, error) {
 	m := events.Mapping{
 		FunctionName:     o.e.invokeARN(toStringOr(p["FunctionName"], "")),
@@ -69,6 +68,16 @@ func mappingOf(o *op, p map[string]any) (events.Mapping, error) {
 			return m, reasonf("Enabled must be true or false")
 		}
 		m.Enabled = &b
+	}
+	if fc, ok := p["FilterCriteria"].(map[string]any); ok {
+		for _, f := range list(fc["Filters"]) {
+			fm, _ := f.(map[string]any)
+			pat := toStringOr(fm["Pattern"], "")
+			if pat == "" {
+				return m, reasonf("FilterCriteria.Filters: each filter needs a Pattern (a JSON string)")
+			}
+			m.Filters = append(m.Filters, pat)
+		}
 	}
 	for _, t := range list(p["FunctionResponseTypes"]) {
 		m.FunctionResponseTypes = append(m.FunctionResponseTypes, toStringOr(t, ""))

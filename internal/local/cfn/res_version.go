@@ -127,8 +127,11 @@ func createAlias(ctx context.Context, o *op, r *resource) error {
 }
 
 // updateAlias points the alias at another version: at once, all traffic
-// (what CodeDeploy's AllAtOnce does).
-func updateAlias(_ context.Context, o *op, prev, next *resource) error {
+// (what CodeDeploy's AllAtOnce does). With an UpdatePolicy
+// CodeDeployLambdaAliasUpdate (SAM's DeploymentPreference), a new version
+// goes through a CodeDeploy deployment and its hooks (codedeploy.go),
+// except when a rollback puts the alias back.
+func updateAlias(ctx context.Context, o *op, prev, next *resource) error {
 	o.e.mu.Lock()
 	name := o.e.functionTargetLocked(prev.Physical)
 	o.e.mu.Unlock()
@@ -136,6 +139,10 @@ func updateAlias(_ context.Context, o *op, prev, next *resource) error {
 		return err
 	}
 	next.Attrs = prev.Attrs
+	from, to := toStringOr(prev.Props["FunctionVersion"], ""), toStringOr(next.Props["FunctionVersion"], "")
+	if d := codeDeployUpdate(next.UpdatePolicy); d != nil && !o.rollback && from != to {
+		return o.e.deployAlias(ctx, o, prev.Physical, from, to, d)
+	}
 	return nil
 }
 

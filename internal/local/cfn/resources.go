@@ -14,6 +14,12 @@ type op struct {
 	e         *Engine
 	stackName string
 	stackID   string
+	// rollback is true when the operation puts a resource back as it was
+	// (a failed update's rollback): CodeDeploy's hooks do not run then.
+	rollback bool
+	// progress records an UPDATE_IN_PROGRESS event of the resource being
+	// updated with a reason (nil: nothing is recorded).
+	progress func(reason string)
 }
 
 // kind is a resource type the engine can create.

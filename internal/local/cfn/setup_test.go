@@ -106,7 +106,20 @@ func buildHandlers(dir string) error {
 	if err != nil {
 		return err
 	}
-	handlerZip["recorder"], err = zipBootstrap(data)
+	if handlerZip["recorder"], err = zipBootstrap(data); err != nil {
+		return err
+	}
+	// A CodeDeploy lifecycle event hook (testdata/hook).
+	bin = filepath.Join(dir, "hook", "bootstrap")
+	cmd = exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/hook")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the hook function: %v\n%s", err, out)
+	}
+	if data, err = os.ReadFile(bin); err != nil {
+		return err
+	}
+	handlerZip["hook"], err = zipBootstrap(data)
 	return err
 }
 
@@ -147,18 +160,32 @@ func setup(t *testing.T) *env {
 	return setupWith(t, func(*Options) {})
 }
 
+// engineURL, as the value of a variable of Options.FunctionEnv, is the
+// URL of the engine's API (setupWith).
+const engineURL = "<the engine's URL>"
+
 // setupWith is setup with the engine's options changed by with.
 func setupWith(t *testing.T, with func(*Options)) *env {
 	t.Helper()
 	cfg := testaws.Start(t)
-	opts := Options{AWS: cfg, WorkDir: t.TempDir(), FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}, SAM: testSAM}
+	// The engine's API listens first, so that functions may be given its
+	// URL (engineURL).
+	srv := httptest.NewUnstartedServer(nil)
+	opts := Options{AWS: cfg, WorkDir: t.TempDir(), SAM: testSAM, FunctionEnv: map[string]string{"FROM_ENGINE": "yes"}}
 	with(&opts)
+	for k, v := range opts.FunctionEnv {
+		if v == engineURL {
+			opts.FunctionEnv[k] = "http://" + srv.Listener.Addr().String()
+		}
+	}
 	e, err := New(opts)
 	if err != nil {
+		srv.Listener.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	srv := httptest.NewServer(e.Handler())
+	srv.Config.Handler = e.Handler()
+	srv.Start()
 	t.Cleanup(srv.Close)
 	ccfg := cfg.Copy()
 	ccfg.BaseEndpoint = aws.String(srv.URL)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -76,5 +77,15 @@ Outputs:
 	}
 	if got := describe(out["Inline"]); !seconds("2").MatchString(got) {
 		t.Errorf("got definition %s after the update, want Seconds 2", got)
+	}
+
+	if _, err := en.cfn.DeleteStack(context.Background(), &cloudformation.DeleteStackInput{StackName: aws.String("machines")}); err != nil {
+		t.Fatal(err)
+	}
+	en.mustBe(en.waitStack(aws.ToString(st.StackId)), cfntypes.StackStatusDeleteComplete)
+	for _, arn := range []string{out["FromS3"], out["Inline"]} {
+		if _, err := client.DescribeStateMachine(context.Background(), &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)}); err == nil {
+			t.Errorf("the state machine %s is still there after the delete", arn)
+		}
 	}
 }

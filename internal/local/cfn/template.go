@@ -44,6 +44,9 @@ type resourceDef struct {
 	Condition           string
 	DeletionPolicy      string
 	UpdateReplacePolicy string
+	// UpdatePolicy is the resource's UpdatePolicy attribute, as written
+	// (an alias's CodeDeployLambdaAliasUpdate is run: codedeploy.go).
+	UpdatePolicy map[string]any
 }
 
 // outputDef is one entry of the Outputs section.
@@ -230,6 +233,7 @@ func parseResources(node *yaml.Node, v any) ([]*resourceDef, error) {
 		}
 		r.DeletionPolicy = toStringOr(body["DeletionPolicy"], "")
 		r.UpdateReplacePolicy = toStringOr(body["UpdateReplacePolicy"], "")
+		r.UpdatePolicy, _ = body["UpdatePolicy"].(map[string]any)
 		switch r.DeletionPolicy {
 		case "", "Delete", "Retain", "RetainExceptOnCreate", "Snapshot":
 		default:

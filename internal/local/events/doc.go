@@ -32,7 +32,12 @@
 //     PutMapping reads each shard from StartingPosition (GetShardIterator,
 //     GetRecords, about four times a second) and invokes the function with
 //     the events.DynamoDBEvent Lambda sends, retrying a failed batch until
-//     it succeeds.
+//     it succeeds. Mapping.Filters (FilterCriteria) are applied as Lambda's
+//     event filtering applies them (pattern.go, filter.go): each record is
+//     matched as the function would get it, an SQS message's body as the
+//     JSON it holds when it holds a JSON object or list, else as a string;
+//     an SQS message no filter matches is deleted without an invocation, a
+//     stream record skipped.
 //   - SNS: kumo delivers to sqs-protocol subscriptions in process, with
 //     filter policies on message attributes (exact strings, prefix,
 //     anything-but, exists). Its lambda-protocol delivery posts to
@@ -97,9 +102,14 @@
 //     CompleteMultipartUpload): kumo emits no ObjectRemoved or others.
 //   - An EventBridge event delivered locally has empty resources (kumo's
 //     record of a match keeps no resources) and the time of the PutEvents
-//     entry or of the delivery; kumo ignores pattern keys other than
-//     source, detail-type and detail, so such a rule matches more than on
-//     AWS. More than 1,000 matches between two reads of kumo's record
+//     entry or of the delivery. kumo matches on source, detail-type and
+//     detail only; the service then checks each of kumo's matches against
+//     the rule's whole pattern (Pattern: account, region, time, $or,
+//     wildcard, numeric and the rest of EventBridge's grammar), leaving out
+//     resources, so a rule matches what it matches on AWS, except that a
+//     pattern on resources is not applied and operators kumo does not know
+//     (wildcard, $or, ...) in source, detail-type or detail never match.
+//     More than 1,000 matches between two reads of kumo's record
 //     would lose the oldest. kumo still tries its own delivery to
 //     localhost:4566 and logs the failure to standard output.
 //   - A flexible time window fires at its start; schedules and rules have

@@ -39,6 +39,13 @@ type Mapping struct {
 	// StartingPosition is where a stream is read from: TRIM_HORIZON or
 	// LATEST (required for streams, refused for SQS).
 	StartingPosition string
+	// Filters are FilterCriteria's patterns (Filters[].Pattern, JSON), at
+	// most 5: a record that matches none is not delivered, and an SQS
+	// message that matches none is deleted, as Lambda's event filtering
+	// does (filter.go). None delivers every record.
+	Filters []string
+
+	patterns []*Pattern // Filters, parsed by check
 }
 
 func (m Mapping) enabled() bool { return m.Enabled == nil || *m.Enabled }
@@ -62,6 +69,17 @@ func (m *Mapping) check() error {
 	}
 	if m.MaximumBatchingWindow < 0 || m.MaximumBatchingWindow > 300*time.Second {
 		return fmt.Errorf("MaximumBatchingWindowInSeconds %s is out of range: give 0 to 300 seconds", m.MaximumBatchingWindow)
+	}
+	if len(m.Filters) > 5 {
+		return fmt.Errorf("FilterCriteria has %d filters: Lambda takes at most 5", len(m.Filters))
+	}
+	m.patterns = nil
+	for _, f := range m.Filters {
+		p, err := ParsePattern(f)
+		if err != nil {
+			return fmt.Errorf("FilterCriteria: invalid filter pattern definition: %w", err)
+		}
+		m.patterns = append(m.patterns, p)
 	}
 	for _, t := range m.FunctionResponseTypes {
 		if t != "ReportBatchItemFailures" {

@@ -407,6 +407,10 @@ func (s *Service) deliverMatched(d deliveredEvent) {
 		"resources":   []string{},
 		"detail":      detail,
 	})
+	if !matchesRule(st.rule.EventPattern, event) {
+		s.log.Info("not delivered: kumo matched the event, the rule's whole pattern does not", "rule", st.arn, "target", target.Id, "eventId", d.EventID)
+		return
+	}
 	payload, err := targetInput(*target, event, st.arn, st.rule.Name)
 	if err != nil {
 		s.log.Error("make a target's input", "rule", st.arn, "target", target.Id, "error", err.Error())
@@ -423,4 +427,26 @@ func newID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// matchesRule checks an event kumo matched against the rule's whole
+// pattern (pattern.go): kumo reads only source, detail-type and detail,
+// with fewer operators ($or, wildcard and numeric ranges aside). The
+// pattern's resources are left out, since kumo's record of a match keeps
+// none; a pattern the grammar does not read keeps kumo's match.
+func matchesRule(pattern string, event []byte) bool {
+	if pattern == "" {
+		return true
+	}
+	var root map[string]any
+	if json.Unmarshal([]byte(pattern), &root) != nil {
+		return true
+	}
+	delete(root, "resources")
+	data, _ := json.Marshal(root)
+	p, err := ParsePattern(string(data))
+	if err != nil {
+		return true
+	}
+	return p.MatchJSON(event)
 }

@@ -5,6 +5,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -329,5 +330,41 @@ func TestCloseStopsEverySource(t *testing.T) {
 	}
 	if _, err := e.svc.PutSchedule(ctx, Schedule{Name: testaws.Name("late"), ScheduleExpression: "rate(1 hour)", Target: ScheduleTarget{Arn: fn}}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("got %v putting a schedule after Close, want an error saying the sources are closed", err)
+	}
+}
+
+// TestARulesWholePatternDecides: kumo matches only source, detail-type and
+// detail; the service checks each of kumo's matches against the whole
+// pattern (here its account), as EventBridge does.
+func TestARulesWholePatternDecides(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	fn, record := e.function("whole-pattern", nil)
+	ctx := context.Background()
+	for i, pattern := range []string{
+		`{"source":["app.acct"],"account":["111111111111"]}`,
+		`{"source":["app.acct"],"account":["000000000000"],"detail":{"file":[{"suffix":".csv"}]}}`,
+	} {
+		if _, err := e.svc.PutRule(ctx, Rule{Name: testaws.Name(fmt.Sprintf("whole-%d", i)), EventPattern: pattern, Targets: []Target{{Id: "fn", Arn: fn}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := eventbridge.NewFromConfig(e.cfg)
+	for _, file := range []string{"in/a.csv", "in/b.txt"} {
+		if _, err := c.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+			{Source: aws.String("app.acct"), DetailType: aws.String("File"), Detail: aws.String(`{"file":"` + file + `"}`)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := decode[lambdaevents.CloudWatchEvent](t, waitRecords(t, record, 1)[0])
+	if d := decode[map[string]any](t, ev.Detail); d["file"] != "in/a.csv" {
+		t.Errorf("got detail %s, want in/a.csv's", ev.Detail)
+	}
+	waitFor(t, "kumo's matches of the other rule and event to be read", func() bool {
+		return strings.Count(e.log.String(), "the rule's whole pattern does not") >= 2
+	})
+	if n := len(records(t, record)); n != 1 {
+		t.Errorf("got %d events, want only the one the whole pattern matches", n)
 	}
 }

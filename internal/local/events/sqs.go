@@ -139,6 +139,9 @@ func (s *Service) receive(ctx context.Context, url string, n int, wait int32) ([
 // them to its dead-letter queue). It reports whether every message was
 // handled.
 func (s *Service) deliverQueueBatch(ctx context.Context, m Mapping, q queue, batch []sqstypes.Message) bool {
+	if batch = s.filterQueueBatch(ctx, m, q, batch); len(batch) == 0 {
+		return true
+	}
 	ev := lambdaevents.SQSEvent{Records: make([]lambdaevents.SQSMessage, 0, len(batch))}
 	for _, msg := range batch {
 		ev.Records = append(ev.Records, sqsRecord(msg, q.arn, s.region))

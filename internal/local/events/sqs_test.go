@@ -230,3 +230,35 @@ func TestPutMappingRefusesWhatLambdaRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterCriteriaDeletesWhatNoFilterMatches: Lambda's event filtering
+// on an SQS mapping matches each message's body as JSON when it holds
+// JSON, and as a string when it does not; messages no filter matches are
+// deleted without reaching the function.
+func TestFilterCriteriaDeletesWhatNoFilterMatches(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	fn, record := e.function("filtered", nil)
+	url, arn := e.queue("filtered", map[string]string{"VisibilityTimeout": "30"})
+	sendBatch(t, e.sqs, url, `{"kind":"order","amount":120}`, `{"kind":"order","amount":5}`, `{"kind":"refund","amount":500}`, "plain urgent text", "plain text")
+	_, err := e.svc.PutMapping(context.Background(), Mapping{FunctionName: fn, EventSourceArn: arn, Filters: []string{
+		`{"body":{"kind":["order"],"amount":[{"numeric":[">",100]}]}}`,
+		`{"body":[{"prefix":"plain urgent"}]}`,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := decode[lambdaevents.SQSEvent](t, waitRecords(t, record, 1)[0])
+	if got, want := bodies(ev), []string{"plain urgent text", `{"kind":"order","amount":120}`}; !slices.Equal(got, want) {
+		t.Fatalf("got bodies %q, want only the matching %q", got, want)
+	}
+	waitFor(t, "every message, matched or not, to be deleted", func() bool { return queueDepth(t, e.sqs, url) == 0 })
+	if n := len(waitRecords(t, record, 1)); n != 1 {
+		t.Errorf("the function was invoked %d times, want once", n)
+	}
+
+	_, err = e.svc.PutMapping(context.Background(), Mapping{FunctionName: fn, EventSourceArn: arn, Filters: []string{`{"body":"x"}`}})
+	if err == nil || !strings.Contains(err.Error(), "invalid filter pattern definition") {
+		t.Errorf("got %v, want a refused filter", err)
+	}
+}

@@ -78,7 +78,15 @@ func (s *Service) pollStream(ctx context.Context, m Mapping) {
 func (s *Service) deliverStreamBatch(ctx context.Context, m Mapping, records []streamtypes.Record) bool {
 	ev := lambdaevents.DynamoDBEvent{Records: make([]lambdaevents.DynamoDBEventRecord, 0, len(records))}
 	for _, r := range records {
-		ev.Records = append(ev.Records, streamRecord(r, m.EventSourceArn, s.region))
+		rec := streamRecord(r, m.EventSourceArn, s.region)
+		if len(m.patterns) > 0 && !matchesAny(m.patterns, recordFields(rec, "")) {
+			continue // Lambda skips records no filter matches
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	if len(ev.Records) == 0 {
+		s.log.Info("filtered out", "mapping", m.UUID, "function", functionName(m.FunctionName), "stream", m.EventSourceArn, "records", len(records))
+		return true
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {

@@ -62,6 +62,19 @@ var templateVar = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
 // on, in region and account, from the generated service data. It fails,
 // naming the operation, when the data cannot map it.
 func Actions(c Call, region, account string) ([]Action, error) {
+	if buses := c.Params["EventBusName"]; c.Service == "events" && c.Operation == "PutEvents" && len(buses) > 1 {
+		// One action on each entry's bus.
+		var all []Action
+		for _, bus := range buses {
+			one := Call{Service: c.Service, Operation: c.Operation, Params: map[string][]string{"EventBusName": {bus}}}
+			acts, err := Actions(one, region, account)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, acts...)
+		}
+		return all, nil
+	}
 	data, err := services()
 	if err != nil {
 		return nil, err

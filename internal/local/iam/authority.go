@@ -56,6 +56,11 @@ type Options struct {
 	// tags for a stack named by its name, or for a change set. An empty
 	// ARN leaves the resource as the request names it.
 	Resolve func(arn string) (string, map[string]string)
+	// Deployment, when set, names the application and deployment group of
+	// a CodeDeploy deployment by its ID: a hook's
+	// PutLifecycleEventHookExecutionStatus names only the deployment, and
+	// IAM authorizes it on the deployment group's ARN.
+	Deployment func(id string) (application, group string, ok bool)
 }
 
 // Authority holds the local AWS's IAM: roles with their policies, the

@@ -85,7 +85,11 @@ func Identify(svc string, r *http.Request, body []byte) (Call, error) {
 		for _, name := range candidates {
 			m := data.Services[name]
 			if m.TargetPrefix == prefix && m.Operations[op] != nil {
-				return Call{Service: name, Operation: op, Params: jsonParams(body)}, nil
+				params := jsonParams(body)
+				if name == "events" && op == "PutEvents" {
+					params = withEntryBuses(params, body)
+				}
+				return Call{Service: name, Operation: op, Params: params}, nil
 			}
 		}
 		return Call{}, fmt.Errorf("%s: no operation %q", svc, target)
@@ -136,6 +140,34 @@ func jsonParams(body []byte) map[string][]string {
 		}
 	}
 	return out
+}
+
+// withEntryBuses adds to the parameters of EventBridge's PutEvents the
+// buses its entries go to (EventBusName, default when an entry names
+// none): PutEvents is authorized on each entry's bus, and the entries are
+// not at the top of the body.
+func withEntryBuses(params map[string][]string, body []byte) map[string][]string {
+	var in struct {
+		Entries []struct{ EventBusName string }
+	}
+	if json.Unmarshal(body, &in) != nil || len(in.Entries) == 0 {
+		return params
+	}
+	if params == nil {
+		params = map[string][]string{}
+	}
+	var buses []string
+	for _, e := range in.Entries {
+		bus := e.EventBusName
+		if bus == "" {
+			bus = "default"
+		}
+		if !slices.Contains(buses, bus) {
+			buses = append(buses, bus)
+		}
+	}
+	params["EventBusName"] = buses
+	return params
 }
 
 // restRoute is a REST operation's binding, compiled.

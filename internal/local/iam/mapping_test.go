@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -126,6 +128,12 @@ func TestActionsOfRealSDKRequests(t *testing.T) {
 		{"cloudformation DescribeStacks by name", func() {
 			cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("hello-staging")})
 		}, "DescribeStacks", "cloudformation:DescribeStacks", "arn:aws:cloudformation:us-east-1:" + acct + ":stack/hello-staging/*", nil},
+		{"events PutEvents on the default bus", func() {
+			eventbridge.NewFromConfig(cfg).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("app"), DetailType: aws.String("t"), Detail: aws.String("{}")}}})
+		}, "PutEvents", "events:PutEvents", "arn:aws:events:us-east-1:" + acct + ":event-bus/default", nil},
+		{"events PutEvents on an app's bus", func() {
+			eventbridge.NewFromConfig(cfg).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("app"), DetailType: aws.String("t"), Detail: aws.String("{}"), EventBusName: aws.String("orders")}}})
+		}, "PutEvents", "events:PutEvents", "arn:aws:events:us-east-1:" + acct + ":event-bus/orders", nil},
 		{"sts AssumeRole", func() {
 			sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acct + ":role/stackflow/deploy"), RoleSessionName: aws.String("s")})
 		}, "AssumeRole", "sts:AssumeRole", "arn:aws:iam::" + acct + ":role/stackflow/deploy", nil},

@@ -115,6 +115,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 		next.ServeHTTP(w, r)
 		return
 	}
+	p.deploymentGroup(call, acts, sig.Region)
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	for _, act := range acts {
 		if act.Action == NeedsNoPermission {
@@ -298,4 +299,28 @@ func writeXML(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "text/xml")
 	io.WriteString(w, xml.Header) //nolint:errcheck // the caller is gone
 	xml.NewEncoder(w).Encode(v)   //nolint:errcheck // the caller is gone
+}
+
+// deploymentGroup authorizes a CodeDeploy call that names a deployment
+// (a hook's PutLifecycleEventHookExecutionStatus names only its
+// deploymentId) on the deployment's group,
+// arn:aws:codedeploy:<region>:<account>:deploymentgroup:<application>/<group>,
+// which Options.Deployment names: the policy SAM documents for hooks
+// allows the action on deploymentgroup:${ServerlessDeploymentApplication}/*,
+// where the service authorization data gives the action no resource type
+// (so "*").
+func (p *Proxy) deploymentGroup(call Call, acts []Action, region string) {
+	ids := call.Params["deploymentId"]
+	if call.Service != "codedeploy" || len(ids) == 0 || p.auth.opts.Deployment == nil {
+		return
+	}
+	app, group, ok := p.auth.opts.Deployment(ids[0])
+	if !ok {
+		return
+	}
+	for i := range acts {
+		if acts[i].Resource == "*" && strings.HasPrefix(acts[i].Action, "codedeploy:") {
+			acts[i].Resource = fmt.Sprintf("arn:aws:codedeploy:%s:%s:deploymentgroup:%s/%s", region, p.auth.opts.Account, app, group)
+		}
+	}
 }

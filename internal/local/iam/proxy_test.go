@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -296,4 +300,49 @@ func TestConditionsOnResourceTagsReadTheResourcesTags(t *testing.T) {
 	if _, d := auth.Authorize(s, Action{Action: "lambda:InvokeFunction", Resource: "arn:aws:lambda:us-east-1:" + testAccount + ":function:other"}, ""); d.Allowed() {
 		t.Error("a function without the tag was allowed")
 	}
+}
+
+// TestHooksReportsAreAuthorizedOnTheirDeploymentGroup: a CodeDeploy hook's
+// PutLifecycleEventHookExecutionStatus names only its deployment;
+// Options.Deployment gives the deployment group IAM authorizes it on.
+func TestHooksReportsAreAuthorizedOnTheirDeploymentGroup(t *testing.T) {
+	codeDeploy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write([]byte(`{"lifecycleEventHookExecutionId":"x"}`))
+	}))
+	t.Cleanup(codeDeploy.Close)
+	groups := map[string][2]string{"d-MINE00000": {"app", "hello"}, "d-OTHER0000": {"other", "hello"}}
+	auth := NewAuthority(Options{Account: testAccount, Region: "us-east-1", Mode: Enforce, Log: io.Discard,
+		Deployment: func(id string) (string, string, bool) {
+			g, ok := groups[id]
+			return g[0], g[1], ok
+		}})
+	proxy, err := NewProxy(auth, codeDeploy.URL, map[string]string{"codedeploy": codeDeploy.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	role := "arn:aws:iam::" + testAccount + ":role/hook"
+	auth.PutRole(&Role{ARN: role, Name: "hook", ID: "AROAHOOK",
+		Trust: mustPolicy(t, `{"Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}}`),
+		Inline: map[string]*Policy{"hook": mustPolicy(t, `{"Statement":{"Effect":"Allow","Action":"codedeploy:PutLifecycleEventHookExecutionStatus",
+			"Resource":"arn:aws:codedeploy:us-east-1:`+testAccount+`:deploymentgroup:app/*"}}`)}})
+	s, err := auth.Issue(role, "lambda.amazonaws.com", "hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := codedeploy.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}}})
+	report := func(id string) error {
+		_, err := cd.PutLifecycleEventHookExecutionStatus(context.Background(), &codedeploy.PutLifecycleEventHookExecutionStatusInput{
+			DeploymentId: aws.String(id), LifecycleEventHookExecutionId: aws.String("x"), Status: cdtypes.LifecycleEventStatusSucceeded})
+		return err
+	}
+	if err := report("d-MINE00000"); err != nil {
+		t.Errorf("the report of a deployment of the group the role may report on: %v", err)
+	}
+	wantAccessDenied(t, report("d-OTHER0000"), "AccessDeniedException", "User: "+s.Principal.ARN+
+		" is not authorized to perform: codedeploy:PutLifecycleEventHookExecutionStatus on resource: arn:aws:codedeploy:us-east-1:"+testAccount+
+		":deploymentgroup:other/hello because no identity-based policy allows the codedeploy:PutLifecycleEventHookExecutionStatus action")
 }

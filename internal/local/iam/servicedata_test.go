@@ -23,6 +23,7 @@ var localServices = []string{
 	"sns/2010-03-31", "secretsmanager/2017-10-17", "ssm/2014-11-06", "lambda/2015-03-31",
 	"stepfunctions/2016-11-23", "cloudformation/2010-05-15", "sts/2011-06-15", "iam/2010-05-08",
 	"events/2015-10-07", "scheduler/2021-06-30", "logs/2014-03-28", "xray/2016-04-12",
+	"codedeploy/2014-10-06",
 }
 
 // TestServiceDataIsCurrent generates the service data from the pinned

@@ -68,6 +68,22 @@
 //     task's Error and Cause. Failures are Sfn.<Code>Exception
 //     (Sfn.ExecutionDoesNotExistException, Sfn.InvalidArnException,
 //     Sfn.ValidationException), which Retry and Catch match.
+//   - The optimized integrations apps' state machines use most, called on
+//     the local AWS as the state machine's role (assumed as Lambda tasks
+//     assume it; the calls go to Options.LambdaEndpoint, the local AWS,
+//     which locally is kumo behind the IAM proxy):
+//     arn:aws:states:::dynamodb:getItem, putItem, updateItem and deleteItem
+//     (DynamoDB's JSON protocol), sqs:sendMessage, sns:publish (the query
+//     protocol), events:putEvents and states:startExecution (this service).
+//     Parameters are the API's; a MessageBody, Message, an entry's Detail
+//     or an Input given as JSON is sent as its text, as Step Functions sends
+//     it. The result is the API's answer with SdkHttpMetadata and
+//     SdkResponseMetadata; a failed call is <Service>.<Code>
+//     (DynamoDB.ConditionalCheckFailedException, SQS..., SNS...,
+//     EventBridge..., StepFunctions.ExecutionAlreadyExistsException), which
+//     Retry and Catch match. History events are TaskScheduled, TaskStarted
+//     and TaskSucceeded or TaskFailed with resourceType dynamodb and
+//     resource putItem, say.
 //   - The Context Object: Execution.Id (the execution ARN), Name, Input,
 //     StartTime (ISO 8601 in UTC with milliseconds, the execution's
 //     startDate), RoleArn, RedriveCount, the same inside Map iterations and
@@ -93,10 +109,13 @@
 //   - Only JSONPath definitions: the interpreter knows neither JSONata
 //     (QueryLanguage) nor variables (Assign), so CreateStateMachine refuses
 //     them with InvalidDefinition where AWS would accept them.
-//   - Task resources other than Lambda and aws-sdk:sfn:stopExecution
+//   - Task resources other than Lambda, the optimized integrations above and
+//     aws-sdk:sfn:stopExecution, startExecution and describeExecution
 //     (other aws-sdk:* actions, .sync, activities, other optimized
-//     integrations) fail the state with States.Runtime, except as callback
-//     tasks (see above).
+//     integrations: DynamoDB's query and scan are aws-sdk actions, so not
+//     run) fail the state with States.Runtime, except as callback tasks
+//     (see above). states:startExecution is not checked against IAM (the
+//     service itself is not).
 //   - $$.State is never set, $$.Map only in ItemSelector.
 //   - Executions of EXPRESS machines run like STANDARD ones; there is no
 //     StartSyncExecution, no redrive, no versions or aliases, no activities,

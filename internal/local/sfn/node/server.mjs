@@ -1148,7 +1148,7 @@ async function runTask(exec, name, state, input, attempt) {
 
   const m = SERVICE_ARN.exec(resource);
   const unsupported = () => runtimeError(
-    `The local Step Functions service does not run Task resource '${resource}': it runs Lambda functions, lambda:invoke, aws-sdk:sfn:stopExecution, startExecution and describeExecution, and .waitForTaskToken callbacks`,
+    `The local Step Functions service does not run Task resource '${resource}': it runs Lambda functions, lambda:invoke, the optimized integrations ${Object.keys(OPTIMIZED).join(', ')}, aws-sdk:sfn:stopExecution, startExecution and describeExecution, and .waitForTaskToken callbacks`,
   );
   if (!m) throw unsupported();
   const [, service, action, , pattern] = m;
@@ -1156,6 +1156,7 @@ async function runTask(exec, name, state, input, attempt) {
   const isLambda = service === 'lambda' && action === 'invoke';
   if (pattern === 'waitForTaskToken') return runCallbackTask(exec, name, state, input, attempt, note, isLambda);
   if (pattern === undefined && service === 'aws-sdk' && SDK_ACTIONS[action]) return runSdkTask(exec, state, action, input, attempt, note);
+  if (pattern === undefined && OPTIMIZED[`${service}:${action}`]) return runOptimizedTask(exec, state, `${service}:${action}`, input, attempt, note);
   if (!isLambda || pattern !== undefined) throw unsupported();
 
   const params = invokeParams(input);
@@ -1304,6 +1305,177 @@ function runSdkTask(exec, state, action, input, attempt, note) {
   note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } }, at);
   stop(target, input.Error, input.Cause, at);
   return output;
+}
+
+// ---- optimized integrations ----
+//
+// The request-response integrations apps' state machines use most,
+// called on the local AWS at the Lambda endpoint (AWS_ENDPOINT_URL_LAMBDA,
+// else AWS_ENDPOINT_URL: kumo, locally behind the IAM proxy, which serves
+// every service) as the state machine's role, as
+// Step Functions calls them: DynamoDB's GetItem, PutItem, UpdateItem and
+// DeleteItem, SQS's SendMessage, SNS's Publish, EventBridge's PutEvents
+// (the AWS JSON and query protocols), and Step Functions' own
+// StartExecution (this service). Parameters are the API's; a MessageBody,
+// Message, an entry's Detail or an Input given as JSON is sent as its
+// text, as Step Functions sends it. The result is the API's answer with
+// SdkHttpMetadata and SdkResponseMetadata; a failed call is
+// <Service>.<Code> (DynamoDB.ConditionalCheckFailedException).
+const servicesEndpoint = lambdaEndpoint;
+const OPTIMIZED = {
+  'dynamodb:getItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.GetItem' },
+  'dynamodb:putItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.PutItem' },
+  'dynamodb:updateItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.UpdateItem' },
+  'dynamodb:deleteItem': { signing: 'dynamodb', prefix: 'DynamoDB', json: '1.0', target: 'DynamoDB_20120810.DeleteItem' },
+  'sqs:sendMessage': { signing: 'sqs', prefix: 'SQS', json: '1.0', target: 'AmazonSQS.SendMessage', text: ['MessageBody'] },
+  'sns:publish': { signing: 'sns', prefix: 'SNS', query: 'Publish', version: '2010-03-31', text: ['Message'] },
+  'events:putEvents': { signing: 'events', prefix: 'EventBridge', json: '1.1', target: 'AWSEvents.PutEvents' },
+  'states:startExecution': { prefix: 'StepFunctions', text: ['Input'] },
+};
+
+// asText is a parameter that the API takes as text: JSON given as an
+// object is sent as its text.
+function asText(v) {
+  return v === undefined || typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+// queryForm flattens parameters into the query protocol's form fields
+// (SNS's MessageAttributes as MessageAttributes.entry.N.Name and .Value.*).
+function queryForm(action, version, params) {
+  const form = new URLSearchParams({ Action: action, Version: version });
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null) continue;
+    if (k === 'MessageAttributes' && typeof v === 'object') {
+      Object.entries(v).forEach(([name, attr], i) => {
+        form.set(`MessageAttributes.entry.${i + 1}.Name`, name);
+        for (const [f, fv] of Object.entries(attr ?? {})) form.set(`MessageAttributes.entry.${i + 1}.Value.${f}`, String(fv));
+      });
+    } else {
+      form.set(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+    }
+  }
+  return form.toString();
+}
+
+// awsCall sends one request of an AWS JSON or query protocol to the local
+// AWS, signed with creds, and resolves with its status and body.
+function awsCall(spec, params, creds, signal) {
+  return new Promise((resolve, reject) => {
+    if (!servicesEndpoint) {
+      reject(new Error('No AWS endpoint: set AWS_ENDPOINT_URL_LAMBDA to the local AWS (stackflow local and Options.LambdaEndpoint do)'));
+      return;
+    }
+    const base = new URL(servicesEndpoint);
+    const url = new URL(`${base.pathname.replace(/\/+$/u, '')}/`, base);
+    let body;
+    const headers = {};
+    if (spec.json) {
+      body = Buffer.from(JSON.stringify(params));
+      headers['content-type'] = `application/x-amz-json-${spec.json}`;
+      headers['x-amz-target'] = spec.target;
+    } else {
+      body = Buffer.from(queryForm(spec.query, spec.version, params));
+      headers['content-type'] = 'application/x-www-form-urlencoded; charset=utf-8';
+    }
+    headers['content-length'] = String(body.length);
+    sigV4(spec.signing, 'POST', url, '', headers, body, creds);
+    const transport = base.protocol === 'https:' ? https : http;
+    const req = transport.request({ protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'POST', path: url.pathname, headers, signal }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// xmlField is the text of the first <name> element of an XML answer.
+function xmlField(xml, name) {
+  return xml.match(new RegExp(`<${name}>([^<]*)</${name}>`, 'u'))?.[1];
+}
+
+// callOptimized makes the call of an optimized integration and returns its
+// result, or throws its task error.
+async function callOptimized(exec, key, input) {
+  const spec = OPTIMIZED[key];
+  const params = { ...input };
+  for (const f of spec.text ?? []) if (params[f] !== undefined) params[f] = asText(params[f]);
+  if (key === 'events:putEvents' && Array.isArray(params.Entries)) {
+    params.Entries = params.Entries.map((e) => ({ ...e, Detail: asText(e?.Detail) }));
+  }
+  if (key === 'states:startExecution') {
+    try {
+      return sdkStart(params);
+    } catch (err) {
+      throw sdkError('StepFunctions', err);
+    }
+  }
+  let creds;
+  try {
+    creds = await roleCredentials(exec.roleArn);
+  } catch (err) {
+    throw taskError(`${spec.prefix}.AccessDeniedException`, `${err.message} (Service: ${spec.prefix}, Status Code: 403, Request ID: )`);
+  }
+  let res;
+  try {
+    res = await awsCall(spec, params, creds, exec.abort.signal);
+  } catch (err) {
+    throw taskError(`${spec.prefix}.SdkClientException`, `Unable to execute HTTP request: ${err.message} (Service: ${spec.prefix}, Status Code: 0, Request ID: )`);
+  }
+  const requestId = res.headers['x-amzn-requestid'] ?? res.headers['x-amz-request-id'] ?? randomUUID();
+  if (res.status >= 300) {
+    let code = String(res.headers['x-amzn-errortype'] ?? '').split(':')[0];
+    let message = res.body;
+    if (spec.json) {
+      try {
+        const e = JSON.parse(res.body);
+        code ||= String(e.__type ?? e.code ?? '').split('#').pop();
+        message = e.Message ?? e.message ?? message;
+      } catch {
+        // Not JSON: the body is the message.
+      }
+    } else {
+      code ||= xmlField(res.body, 'Code') ?? '';
+      message = xmlField(res.body, 'Message') ?? message;
+    }
+    code ||= 'ServiceException';
+    throw taskError(`${spec.prefix}.${code.endsWith('Exception') ? code : `${code}Exception`}`,
+      `${message} (Service: ${spec.prefix}, Status Code: ${res.status}, Request ID: ${requestId})`);
+  }
+  let out = {};
+  if (spec.json) {
+    out = res.body ? JSON.parse(res.body) : {};
+  } else {
+    out = { MessageId: xmlField(res.body, 'MessageId') };
+    const seq = xmlField(res.body, 'SequenceNumber');
+    if (seq !== undefined) out.SequenceNumber = seq;
+  }
+  return {
+    ...out,
+    SdkHttpMetadata: { HttpHeaders: { 'x-amzn-RequestId': requestId }, HttpStatusCode: res.status },
+    SdkResponseMetadata: { RequestId: requestId },
+  };
+}
+
+// runOptimizedTask runs a Task state of an optimized integration, with its
+// history events (TaskScheduled, TaskStarted, TaskSucceeded or TaskFailed
+// with resourceType dynamodb and resource putItem, say).
+async function runOptimizedTask(exec, state, key, input, attempt, note) {
+  const { ids } = attempt;
+  scheduled(state, input, attempt, note);
+  try {
+    if (!input || typeof input !== 'object' || Array.isArray(input)) {
+      throw runtimeError(`The parameters of the ${key} task must be an object`);
+    }
+    const output = await callOptimized(exec, key, input);
+    note('TaskSucceeded', { taskSucceededEventDetails: { ...ids, output: json(output), outputDetails: dataDetails() } });
+    return output;
+  } catch (err) {
+    note('TaskFailed', { taskFailedEventDetails: { ...ids, error: err.name, cause: err.message } });
+    throw err;
+  }
 }
 
 // sdkStart is sfn:startExecution as an SDK integration answers it:
