@@ -15,7 +15,7 @@ import (
 // outputs, or named one by one. A flag left empty takes its environment
 // variable.
 type awsFlags struct {
-	profile, region, stack, stateMachine, bucket, table string
+	profile, region, stack, stateMachine, bucket, table, approvalURL string
 }
 
 // The environment variables that name the pipeline's parts.
@@ -23,6 +23,7 @@ const (
 	envStateMachine  = "STACKFLOW_STATE_MACHINE_ARN"
 	envBucket        = "STACKFLOW_ARTIFACT_BUCKET"
 	envReleasesTable = "STACKFLOW_RELEASES_TABLE"
+	envApprovalURL   = "STACKFLOW_APPROVAL_URL"
 )
 
 // addAWSFlags defines the AWS flags on cmd, in a section of their own in
@@ -36,7 +37,8 @@ func addAWSFlags(cmd *cobra.Command) *awsFlags {
 	fs.StringVar(&f.stateMachine, "state-machine", "", "the pipeline's state machine `ARN`, instead of the stack's output (env "+envStateMachine+")")
 	fs.StringVar(&f.bucket, "bucket", "", "the `NAME` of the pipeline's artifact bucket, instead of the stack's output (env "+envBucket+")")
 	fs.StringVar(&f.table, "table", "", "the `NAME` of the pipeline's table of releases, locks and approvals, instead of the stack's output (env "+envReleasesTable+")")
-	for _, name := range []string{"profile", "region", "stack", "state-machine", "bucket", "table"} {
+	fs.StringVar(&f.approvalURL, "approval-url", "", "the `URL` of the pipeline's approval function, instead of the stack's output ApprovalUrl (env "+envApprovalURL+")")
+	for _, name := range []string{"profile", "region", "stack", "state-machine", "bucket", "table", "approval-url"} {
 		_ = fs.SetAnnotation(name, flagGroup, []string{"aws"})
 		_ = cmd.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 	}
@@ -51,6 +53,7 @@ func (f *awsFlags) options() runs.Options {
 		StateMachineARN: orEnv(f.stateMachine, envStateMachine),
 		Bucket:          orEnv(f.bucket, envBucket),
 		ReleasesTable:   orEnv(f.table, envReleasesTable),
+		ApprovalURL:     orEnv(f.approvalURL, envApprovalURL),
 	}
 }
 

@@ -34,7 +34,10 @@ func newLocalCommand() *cobra.Command {
 		Long: `Rehearse the whole pipeline on this machine, no AWS account needed: install
 template.yaml into a local AWS, push the app's HEAD through a signed
 webhook, run the real state machine and handlers, and deploy and smoke-test
-each environment's stack locally. Exits 0 only when the run succeeded.
+each environment's stack locally. Exits 0 only when the run succeeded. In
+a repository of several apps (stackflow.yml's apps) it follows each app's
+run the push starts, one after the other, and exits 0 only when every one
+succeeded.
 
 --repo DIR is the app: a git repository or a folder in one (the folder
 holding stackflow.yml is the app's root; default examples/hello). Before
@@ -312,6 +315,20 @@ func printOutcome(w io.Writer, res *local.Result) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "  %s: %s\n", res.Error, res.Cause)
 	}
+	if len(res.Apps) > 0 {
+		fmt.Fprintln(w, "apps:")
+		for _, a := range res.Apps {
+			if !a.Delivered {
+				fmt.Fprintf(w, "  %-10s %s\n", a.Name, a.Reason)
+				continue
+			}
+			line := fmt.Sprintf("  %-10s %-10s %s", a.Name, a.Status, pipeline.ExecutionNameOf(a.Execution))
+			if a.Error != "" {
+				line += ": " + a.Error + ": " + a.Cause
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 	if len(res.Environments) > 0 {
 		fmt.Fprintln(w, "environments:")
 		for _, e := range res.Environments {
@@ -319,7 +336,11 @@ func printOutcome(w io.Writer, res *local.Result) {
 			if status == "" {
 				status = "not deployed"
 			}
-			fmt.Fprintf(w, "  %-10s %-20s %-22s %s\n", e.Name, e.Stack, status, urls(e.Outputs))
+			name := e.Name
+			if e.App != "" {
+				name = e.App + "/" + e.Name
+			}
+			fmt.Fprintf(w, "  %-10s %-20s %-22s %s\n", name, e.Stack, status, urls(e.Outputs))
 		}
 	}
 	fmt.Fprintln(w, "commit statuses:")

@@ -106,14 +106,17 @@ func newRollbackCommand() *cobra.Command {
 the current one): a run redeploys that release's package with its
 settings, under the environment's lock, and smoke-tests it. The pipeline's
 approval function starts the run, recorded as asked by your AWS identity
-as AWS reports it (you need lambda:InvokeFunctionUrl on it).`,
+as AWS reports it (you need lambda:InvokeFunctionUrl on it). In a
+repository of several apps, --app names the app whose environment it is.`,
 		Example: `  stackflow rollback acme/hello prod
-  stackflow rollback acme/hello prod --to 1a2b3c4`,
+  stackflow rollback acme/hello prod --to 1a2b3c4
+  stackflow rollback acme/platform prod --app api`,
 		Args:              repoEnvArgs("stackflow rollback acme/hello prod --to 1a2b3c4"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&to, "to", "", "the released commit `SHA` to put back (4 or more hex digits; default: the release before the current one)")
+	app := addAppFlag(cmd)
 	addByFlag(cmd)
 	_ = cmd.Flags().MarkDeprecated("by", "a rollback is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 	aws := addAWSFlags(cmd)
@@ -126,7 +129,7 @@ as AWS reports it (you need lambda:InvokeFunctionUrl on it).`,
 		if err != nil {
 			return err
 		}
-		arn, r, by, err := c.RollbackAsCaller(cmd.Context(), repo, args[1], to)
+		arn, r, by, err := c.RollbackAsCaller(cmd.Context(), repo, app(), args[1], to)
 		if err != nil {
 			return err
 		}
@@ -174,11 +177,13 @@ newest run of the repository that reached it or stopped before it had
 them), --commit which of its releases (default: its newest). Where a
 commit may go is still the default branch's stackflow.yml's to say: the
 commit's branch must be one ENVIRONMENT takes. An environment with
-promotion: manual is reached only this way. In one of its freeze windows
-the run waits, or stops, unless --during-freeze --reason TEXT says why it
-may not wait; the release records that.`,
+promotion: manual is reached only this way. In a repository of several
+apps, --app names the app whose environment it is. In one of its freeze
+windows the run waits, or stops, unless --during-freeze --reason TEXT says
+why it may not wait; the release records that.`,
 		Example: `  stackflow promote acme/hello prod
   stackflow promote acme/hello prod --from staging --commit 1a2b3c4
+  stackflow promote acme/platform prod --app api --from staging
   stackflow promote acme/hello prod --during-freeze --reason "fix for the checkout outage"`,
 		Args:              repoEnvArgs("stackflow promote acme/hello prod"),
 		ValidArgsFunction: cobra.NoFileCompletions,
@@ -186,6 +191,7 @@ may not wait; the release records that.`,
 	fs := cmd.Flags()
 	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
 	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
+	app := addAppFlag(cmd)
 	asker := addByFlag(cmd)
 	override := addFreezeFlags(cmd, "promotion")
 	aws := addAWSFlags(cmd)
@@ -203,7 +209,7 @@ may not wait; the release records that.`,
 		if err != nil {
 			return err
 		}
-		arn, r, err := c.Promote(cmd.Context(), runs.PromoteRequest{Repository: repo, Environment: args[1], From: from, Commit: commit, By: by, DuringFreeze: during})
+		arn, r, err := c.Promote(cmd.Context(), runs.PromoteRequest{Repository: repo, App: app(), Environment: args[1], From: from, Commit: commit, By: by, DuringFreeze: during})
 		if err != nil {
 			return err
 		}
@@ -227,12 +233,15 @@ reached an environment (its checks failed, say) has no package: push
 again. A run a newer commit superseded is not retried, since it would put
 the older commit back; nor is one a newer commit has passed since, which
 the retry finds superseded. --during-freeze --reason TEXT lets it deploy
-during a freeze window.`,
+during a freeze window. In a repository of several apps each app has its
+own run of a push: --app names the app whose run of the commit to retry.`,
 		Example: `  stackflow retry hello-main-1a2b3c4
-  stackflow retry 1a2b3c4 --during-freeze --reason "the smoke test's dependency is back"`,
+  stackflow retry 1a2b3c4 --during-freeze --reason "the smoke test's dependency is back"
+  stackflow retry 1a2b3c4 --app api`,
 		Args:              exactArgs(1, runArg),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
+	app := addAppFlag(cmd)
 	asker := addByFlag(cmd)
 	override := addFreezeFlags(cmd, "retry")
 	aws := addAWSFlags(cmd)
@@ -246,7 +255,7 @@ during a freeze window.`,
 		if err != nil {
 			return err
 		}
-		arn, env, err := c.Retry(cmd.Context(), args[0], by, during)
+		arn, env, err := c.Retry(cmd.Context(), args[0], app(), by, during)
 		if err != nil {
 			return err
 		}

@@ -217,9 +217,9 @@ func planApps(ctx context.Context, w, log io.Writer, repo pipeline.Repository, r
 		ap := appPlan{Name: a.Name, Path: a.Path, Delivered: r.Deploys, Why: r.Why}
 		if r.Deploys {
 			f := files[a.Name]
-			naming := repo
-			naming.Slug += "-" + a.Name
-			plan, err := f.cfg.PlanChange(naming, ch, f.sam)
+			appCh := ch
+			appCh.App = a.Name
+			plan, err := f.cfg.PlanChange(repo, appCh, f.sam)
 			if err != nil {
 				var ci *pipeline.ConfigInvalid
 				if errors.As(err, &ci) && !strings.Contains(ci.File, "/") {

@@ -18,11 +18,20 @@ func repoEnvArgs(example string) cobra.PositionalArgs {
 	return exactArgs(2, "give the repository (WORKSPACE/SLUG) and the environment, such as: "+example)
 }
 
+// addAppFlag adds --app, for a command that names an environment of a
+// repository of several apps (stackflow.yml's apps); the returned
+// function is the app given, or "" for a repository of one app.
+func addAppFlag(cmd *cobra.Command) func() string {
+	var app string
+	cmd.Flags().StringVar(&app, "app", "", "the `APP` whose environment it is, in a repository of several apps (stackflow.yml's apps)")
+	_ = cmd.RegisterFlagCompletionFunc("app", cobra.NoFileCompletions)
+	return func() string { return app }
+}
+
 func newReleasesCommand() *cobra.Command {
 	var (
 		limit  int
 		asJSON bool
-		app    string
 	)
 	cmd := &cobra.Command{
 		SuggestFor: []string{"deployments", "history"},
@@ -39,7 +48,7 @@ releases table.`,
 	}
 	cmd.Flags().IntVar(&limit, "limit", runs.DefaultLimit, "show at most `N` releases")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the releases as a JSON array")
-	cmd.Flags().StringVar(&app, "app", "", "the `APP` whose environment it is, in a repository of several apps")
+	app := addAppFlag(cmd)
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
@@ -53,7 +62,7 @@ releases table.`,
 		if err != nil {
 			return err
 		}
-		list, err := c.Releases(cmd.Context(), repo.FullName(), releases.EnvKey(app, args[1]), limit)
+		list, err := c.Releases(cmd.Context(), repo.FullName(), releases.EnvKey(app(), args[1]), limit)
 		if err != nil {
 			return err
 		}

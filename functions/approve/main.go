@@ -49,8 +49,8 @@ func main() {
 		Store:        approvals.New(dynamodb.NewFromConfig(cfg), table),
 		Tasks:        sfn.NewFromConfig(cfg),
 		StateMachine: machine,
-		Rollback: func(ctx context.Context, repo pipeline.Repository, env, to, by string) (string, string, time.Time, error) {
-			arn, r, err := rc.Rollback(ctx, repo, env, to, by)
+		Rollback: func(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (string, string, time.Time, error) {
+			arn, r, err := rc.Rollback(ctx, repo, app, env, to, by)
 			return arn, r.Commit, r.DeployedAt, err
 		},
 	}

@@ -53,6 +53,9 @@ type Decision struct {
 	// a rollback puts back.
 	Repository string `json:"repository,omitempty"`
 	To         string `json:"to,omitempty"`
+	// App names the app whose environment a rollback puts back, in a
+	// repository of several apps; empty for none.
+	App string `json:"app,omitempty"`
 }
 
 // Answered is the approval function's answer to a Decision it took.
@@ -74,7 +77,7 @@ type Answered struct {
 // release of to ("" for the one before the current one), asked by by; it
 // returns the run's execution ARN, the release's commit and when that
 // release was deployed. (*runs.Client).Rollback is one.
-type Rollback func(ctx context.Context, repo pipeline.Repository, env, to, by string) (execution, commit string, deployedAt time.Time, err error)
+type Rollback func(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (execution, commit string, deployedAt time.Time, err error)
 
 // Refused is a caller the environment's approvers do not include.
 type Refused struct{ Reason string }
@@ -182,7 +185,7 @@ func (s *Decider) rollback(ctx context.Context, caller string, d Decision) (Answ
 	if err != nil || d.Environment == "" {
 		return Answered{}, &BadDecision{Reason: "a rollback names its repository (\"repository\": \"workspace/slug\") and its environment"}
 	}
-	arn, commit, at, err := s.Rollback(ctx, repo, d.Environment, d.To, caller)
+	arn, commit, at, err := s.Rollback(ctx, repo, d.App, d.Environment, d.To, caller)
 	if err != nil {
 		return Answered{}, err
 	}

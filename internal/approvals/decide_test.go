@@ -183,7 +183,7 @@ func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
 	const ada = "arn:aws:sts::123456789012:assumed-role/oncall/ada"
 	deployed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	var asked []string
-	d := &Decider{Rollback: func(_ context.Context, repo pipeline.Repository, env, to, by string) (string, string, time.Time, error) {
+	d := &Decider{Rollback: func(_ context.Context, repo pipeline.Repository, _, env, to, by string) (string, string, time.Time, error) {
 		asked = append(asked, repo.FullName()+" "+env+" "+to+" "+by)
 		return "arn:exec:rollback", "0123456789abcdef", deployed, nil
 	}}

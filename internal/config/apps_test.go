@@ -337,3 +337,60 @@ func TestTagsAndPathsAreTheDefaultBranchs(t *testing.T) {
 		t.Errorf("ignored %v, want %v", ignored, want)
 	}
 }
+
+// An app's plan names its stacks <slug>-<app>-<environment>, and the
+// command that promotes it names the repository and the app, as
+// stackflow promote takes them.
+func TestAnAppsPlanNamesItsStacksAndItsPromotion(t *testing.T) {
+	t.Parallel()
+	yml := "environments:\n  - {name: staging, branches: [main]}\n  - {name: prod, branches: [main], promotion: manual}\n"
+	c, err := Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := ParseTrusted("main", strings.Repeat("a", 40), []byte(yml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := pipeline.Repository{Workspace: "acme", Slug: "platform"}
+	for _, tt := range []struct {
+		name string
+		plan func() (pipeline.Plan, error)
+	}{
+		{"PlanChange", func() (pipeline.Plan, error) { return c.PlanChange(repo, Change{Branch: "main", App: "api"}, nil) }},
+		{"PlanTrustedChange", func() (pipeline.Plan, error) {
+			return c.PlanTrustedChange(trusted, repo, Change{Branch: "main", App: "api"}, nil)
+		}},
+	} {
+		plan, err := tt.plan()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := names(plan.Environments); !reflect.DeepEqual(got, []string{"staging@platform-api-staging"}) {
+			t.Errorf("%s: got environments %v, want staging@platform-api-staging", tt.name, got)
+		}
+		want := &pipeline.ReadyToPromote{Environment: "prod", From: "staging", Command: "stackflow promote acme/platform prod --app api --from staging"}
+		if !reflect.DeepEqual(plan.Ready, want) {
+			t.Errorf("%s: got ready %+v, want %+v", tt.name, plan.Ready, want)
+		}
+		if !strings.HasSuffix(plan.Summary, "; ready to promote to prod (stackflow promote acme/platform prod --app api --from staging)") {
+			t.Errorf("%s: got summary %q, want it to end with the promotion's command", tt.name, plan.Summary)
+		}
+		if len(plan.Ignored) != 0 {
+			t.Errorf("%s: got ignored %+v, want none: the commit's files are the default branch's", tt.name, plan.Ignored)
+		}
+	}
+	run := pipeline.Run{Repository: repo, Branch: "main", Commit: strings.Repeat("b", 40), App: &pipeline.AppRun{Name: "api"},
+		Promote: &pipeline.PromoteRequest{Environment: "prod", From: "staging"}}
+	plan, err := c.PromoteRunPlanTrusted(trusted, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(plan.Environments); !reflect.DeepEqual(got, []string{"prod@platform-api-prod"}) {
+		t.Errorf("promotion: got environments %v, want prod@platform-api-prod", got)
+	}
+	run.Promote.Environment = "qa"
+	if _, err := c.PromoteRunPlanTrusted(trusted, run, nil); err == nil || !strings.Contains(err.Error(), "qa is not an environment of app api of acme/platform") {
+		t.Errorf("promotion to qa: got %v, want it refused naming the app", err)
+	}
+}

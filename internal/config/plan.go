@@ -39,7 +39,8 @@ func (c *Config) PlanChange(repo pipeline.Repository, ch Change, sam *SAMConfig)
 // plan is the plan of the change ch with t's rules and the commit's
 // files c and sam.
 func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMConfig) (pipeline.Plan, error) {
-	rules, err := t.rules(repo)
+	naming := repo.ForApp(ch.App)
+	rules, err := t.rules(naming)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
@@ -58,10 +59,10 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMCo
 		if r.env.ManualPromotion {
 			// A push stops before it, and before every environment
 			// after it: they take promotions only.
-			ready = readyToPromote(repo, r.env.Name, envs)
+			ready = readyToPromote(repo, ch.App, r.env.Name, envs)
 			break
 		}
-		envs = append(envs, c.deployed(r, repo, sam))
+		envs = append(envs, c.deployed(r, naming, sam))
 		templates = append(templates, cmp.Or(sam.Settings(r.config.Name).TemplateFile, DefaultTemplate))
 	}
 
@@ -104,17 +105,28 @@ func (c *Config) plan(t Trusted, repo pipeline.Repository, ch Change, sam *SAMCo
 	return plan, nil
 }
 
-// readyToPromote is the manual environment env that a push of a branch
-// reaching envs before it stops at.
-func readyToPromote(repo pipeline.Repository, env string, envs []pipeline.Environment) *pipeline.ReadyToPromote {
+// readyToPromote is the manual environment env (of app, in a repository
+// of several) that a push of a branch reaching envs before it stops at.
+func readyToPromote(repo pipeline.Repository, app, env string, envs []pipeline.Environment) *pipeline.ReadyToPromote {
 	r := &pipeline.ReadyToPromote{Environment: env}
 	from := "ENV"
 	if len(envs) > 0 {
 		r.From = envs[len(envs)-1].Name
 		from = r.From
 	}
-	r.Command = fmt.Sprintf("stackflow promote %s %s --from %s", repo.FullName(), env, from)
+	r.Command = PromoteCommand(repo, app, env, from)
 	return r
+}
+
+// PromoteCommand is the command that promotes to env of repo (of its app
+// app, in a repository of several) the release of from: "stackflow
+// promote acme/hello prod --from staging", with "--app api" for an app.
+func PromoteCommand(repo pipeline.Repository, app, env, from string) string {
+	cmd := fmt.Sprintf("stackflow promote %s %s", repo.FullName(), env)
+	if app != "" {
+		cmd += " --app " + app
+	}
+	return cmd + " --from " + from
 }
 
 // resolve is the environment e as a plan deploys it: each setting from

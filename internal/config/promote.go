@@ -18,7 +18,7 @@ import (
 // smoke checks, and the template. No checks run: the commit's were run
 // when it was packaged.
 func (c *Config) PromotePlanTrusted(t Trusted, repo pipeline.Repository, branch, env string, sam *SAMConfig) (pipeline.Plan, error) {
-	return c.promotePlan(t, repo, branch, env, sam, fmt.Sprintf("%s: promoted to %s (no checks, no build: the package released)", branch, env))
+	return c.promotePlan(t, repo, "", branch, env, sam, fmt.Sprintf("%s: promoted to %s (no checks, no build: the package released)", branch, env))
 }
 
 // PromoteRunPlanTrusted is PromotePlanTrusted for run, a run of stackflow
@@ -33,11 +33,14 @@ func (c *Config) PromoteRunPlanTrusted(t Trusted, run pipeline.Run, sam *SAMConf
 	if p.By != "" {
 		summary += " (asked by " + p.By + ")"
 	}
-	return c.promotePlan(t, run.Repository, run.Branch, p.Environment, sam, summary)
+	return c.promotePlan(t, run.Repository, run.AppName(), run.Branch, p.Environment, sam, summary)
 }
 
-func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, branch, env string, sam *SAMConfig, summary string) (pipeline.Plan, error) {
-	rules, err := t.rules(repo)
+// promotePlan is the plan of a promotion of branch's commit to env of
+// repo (of its app app, in a repository of several).
+func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, app, branch, env string, sam *SAMConfig, summary string) (pipeline.Plan, error) {
+	naming := repo.ForApp(app)
+	rules, err := t.rules(naming)
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
@@ -49,7 +52,7 @@ func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, branch, env st
 			names = append(names, r.config.Name)
 		}
 		return pipeline.Plan{}, &pipeline.Refused{What: what,
-			Reason: fmt.Sprintf("%s is not an environment of %s on %s (its environments: %s)", env, repo.FullName(), or(t.Branch, "the default branch"), listed(names)),
+			Reason: fmt.Sprintf("%s is not an environment of %s on %s (its environments: %s)", env, ofApp(repo, app), or(t.Branch, "the default branch"), listed(names)),
 			Fix:    "name one of them, or add " + env + " to " + File + " on " + or(t.Branch, "the default branch")}
 	}
 	r := rules[i]
@@ -58,7 +61,7 @@ func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, branch, env st
 			Reason: fmt.Sprintf("%s takes the branches %s, and the commit was released from %s", env, listed(r.config.Branches), branch),
 			Fix:    "merge it to one of them: " + File + " on " + or(t.Branch, "the default branch") + " decides where each branch's commits go"}
 	}
-	deployed := c.deployed(r, repo, sam)
+	deployed := c.deployed(r, naming, sam)
 	plan := pipeline.Plan{
 		Checks:       []string{},
 		Template:     cmp.Or(c.Template, sam.Settings(env).TemplateFile, DefaultTemplate),
@@ -66,7 +69,7 @@ func (c *Config) promotePlan(t Trusted, repo pipeline.Repository, branch, env st
 		Deploy:       true,
 		Summary:      summary,
 	}
-	return c.note(t, repo, sam, plan), nil
+	return c.note(t, naming, sam, plan), nil
 }
 
 // ResumeAt is plan from the environment env on, for a run that resumes
@@ -81,4 +84,13 @@ func ResumeAt(plan pipeline.Plan, env string) (pipeline.Plan, bool) {
 	plan.Checks = []string{}
 	plan.Deploy = true
 	return plan, true
+}
+
+// ofApp names repo, or its app app, for people: "acme/hello", "app api of
+// acme/platform".
+func ofApp(repo pipeline.Repository, app string) string {
+	if app == "" {
+		return repo.FullName()
+	}
+	return "app " + app + " of " + repo.FullName()
 }

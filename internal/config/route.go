@@ -21,6 +21,11 @@ type Change struct {
 	// forced push", "Bitbucket truncated the push", "a new branch with no
 	// default branch to compare with".
 	Everything string
+	// App is the app of a repository with several (stackflow.yml's apps)
+	// whose environments are planned; empty for a repository of one app.
+	// Its stacks are <slug>-<app>-<environment> by default, and the
+	// commands its plan names (stackflow promote) give --app.
+	App string
 }
 
 // Ref is the pushed branch or tag, for people: "main", "tag v1.2.0".

@@ -169,7 +169,7 @@ func (c *Config) PlanTrustedChange(t Trusted, repo pipeline.Repository, ch Chang
 	if err != nil {
 		return pipeline.Plan{}, err
 	}
-	return c.note(t, repo, sam, plan), nil
+	return c.note(t, repo.ForApp(ch.App), sam, plan), nil
 }
 
 // PreviewPlanTrusted makes the plan of a run of pull request pr, as

@@ -453,11 +453,11 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, rel, err := op.Rollback(ctx, rp, req.Environment, req.To, s.cfg.By)
+		arn, rel, by, err := op.RollbackAsCaller(ctx, rp, "", req.Environment, req.To)
 		if err != nil {
 			return ActionResult{}, err
 		}
-		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("rolling %s back to %s (released %s)", req.Environment, pipeline.ShortSHA(rel.Commit), rel.DeployedAt.UTC().Format("2006-01-02 15:04 UTC"))}, nil
+		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("rolling %s back to %s (released %s) as %s", req.Environment, pipeline.ShortSHA(rel.Commit), rel.DeployedAt.UTC().Format("2006-01-02 15:04 UTC"), by)}, nil
 	case "promote":
 		rp, err := repo()
 		if err != nil {
@@ -477,7 +477,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, env, err := op.Retry(ctx, req.Run, s.cfg.By, during)
+		arn, env, err := op.Retry(ctx, req.Run, "", s.cfg.By, during)
 		if err != nil {
 			return ActionResult{}, err
 		}

@@ -41,9 +41,9 @@ type Source interface {
 type Operator interface {
 	Approve(ctx context.Context, ref, env string) (approvals.Request, string, error)
 	Reject(ctx context.Context, ref, env, reason string) (approvals.Request, string, error)
-	Rollback(ctx context.Context, repo pipeline.Repository, env, to, by string) (string, releases.Release, error)
+	RollbackAsCaller(ctx context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error)
 	Promote(ctx context.Context, req runs.PromoteRequest) (string, releases.Release, error)
-	Retry(ctx context.Context, ref, by string, during *pipeline.FreezeOverride) (string, string, error)
+	Retry(ctx context.Context, ref, app, by string, during *pipeline.FreezeOverride) (string, string, error)
 }
 
 var (

@@ -62,13 +62,13 @@ func (f *fake) Approve(_ context.Context, ref, env string) (approvals.Request, s
 func (f *fake) Reject(context.Context, string, string, string) (approvals.Request, string, error) {
 	return approvals.Request{}, "", errors.New("not here")
 }
-func (f *fake) Rollback(context.Context, pipeline.Repository, string, string, string) (string, releases.Release, error) {
-	return "", releases.Release{}, errors.New("not here")
+func (f *fake) RollbackAsCaller(context.Context, pipeline.Repository, string, string, string) (string, releases.Release, string, error) {
+	return "", releases.Release{}, "", errors.New("not here")
 }
 func (f *fake) Promote(context.Context, runs.PromoteRequest) (string, releases.Release, error) {
 	return "", releases.Release{}, errors.New("not here")
 }
-func (f *fake) Retry(context.Context, string, string, *pipeline.FreezeOverride) (string, string, error) {
+func (f *fake) Retry(context.Context, string, string, string, *pipeline.FreezeOverride) (string, string, error) {
 	return "", "", errors.New("not here")
 }
 

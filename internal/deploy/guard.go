@@ -99,7 +99,22 @@ func (s *Service) guard(ctx context.Context, in pipeline.DeployInput) (any, erro
 			return nil, err
 		}
 	}
+	if in.Action == pipeline.ActionRecordRelease {
+		// The release ends the environment's iteration: its result is
+		// the environment as the run's $.environments lists it.
+		return delivered(in, d), nil
+	}
 	return d, nil
+}
+
+// delivered is the environment of in as its release d ends it.
+func delivered(in pipeline.DeployInput, d pipeline.Deployment) pipeline.DeliveredEnvironment {
+	e := pipeline.DeliveredEnvironment{Name: in.Environment.Name, Stack: d.Stack, Outputs: d.Outputs,
+		Deploy: in.Deployment.Summary, Release: d.Summary}
+	if in.Smoke != nil {
+		e.Smoke = in.Smoke.Summary
+	}
+	return e
 }
 
 // stillNewest fails with Superseded when a newer run of in's branch has
@@ -400,7 +415,7 @@ func (s *Service) planRollback(ctx context.Context, in pipeline.DeployInput) (pi
 		return pipeline.RollbackPlan{}, errors.New("plan rollback: no releases table (RELEASES_TABLE)")
 	}
 	env := in.Run.Rollback.Environment
-	r, err := s.Releases.Find(ctx, in.Run.Repository.FullName(), env, in.Run.Commit)
+	r, err := s.Releases.Find(ctx, in.Run.Repository.FullName(), releases.EnvKey(in.Run.AppName(), env), in.Run.Commit)
 	if err != nil {
 		return pipeline.RollbackPlan{}, err
 	}
@@ -444,7 +459,7 @@ func (s *Service) findPackage(ctx context.Context, in pipeline.DeployInput) (pip
 	case in.Run.Promote != nil:
 		p := in.Run.Promote
 		what := fmt.Sprintf("promote %s from %s to %s", in.Run.Short(), p.From, p.Environment)
-		r, err := s.Releases.Find(ctx, repo, p.From, in.Run.Commit)
+		r, err := s.Releases.Find(ctx, repo, releases.EnvKey(in.Run.AppName(), p.From), in.Run.Commit)
 		if err != nil {
 			return out, &pipeline.Refused{What: what, Reason: err.Error()}
 		}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -59,5 +60,27 @@ func TestRecordRelease(t *testing.T) {
 	svc.Releases = nil
 	if _, err := svc.Handle(context.Background(), in); err == nil {
 		t.Error("recordRelease without a releases table succeeded")
+	}
+}
+
+// The deploy handler's recordRelease ends the environment's iteration of
+// the state machine: its output is the environment as $.environments
+// lists it.
+func TestRecordReleaseEndsTheEnvironment(t *testing.T) {
+	t.Parallel()
+	in := testInput()
+	in.Action = pipeline.ActionRecordRelease
+	in.Deployment = pipeline.Deployment{Stack: in.Environment.Stack, Done: true, Outputs: map[string]string{"ApiUrl": "https://x/"},
+		Summary: "hello-staging: UPDATE_COMPLETE", Changes: []string{"Modify HelloFunction"}}
+	in.Smoke = &pipeline.SmokeResult{Environment: in.Environment.Name, Summary: "1 check passed"}
+	svc := withTable(t, newTestService(newFakeCFN()))
+	out, err := svc.Invoke(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pipeline.DeliveredEnvironment{Name: in.Environment.Name, Stack: in.Environment.Stack, Outputs: map[string]string{"ApiUrl": "https://x/"},
+		Deploy: "hello-staging: UPDATE_COMPLETE", Smoke: "1 check passed", Release: in.Environment.Name + ": released 0123456"}
+	if got, ok := out.(pipeline.DeliveredEnvironment); !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v, want %#v", out, want)
 	}
 }

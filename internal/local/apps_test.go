@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +15,9 @@ import (
 // The Python and Node.js examples go the whole way as examples/hello does:
 // their checks (pytest; npm test) run on this machine's python3 and node,
 // their function is packaged as sam build packages it, for this machine's
-// architecture, and each environment's stack answers over HTTP.
+// architecture, and each environment's stack answers over HTTP. A second
+// push that changes nothing a function depends on (a README) builds
+// nothing, and each environment's change set changes no resource.
 func TestPythonAndNodeAppsAreDeliveredToStagingThenProd(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -41,6 +45,38 @@ func TestPythonAndNodeAppsAreDeliveredToStagingThenProd(t *testing.T) {
 			for _, want := range tt.checks {
 				if !strings.Contains(log, want) {
 					t.Errorf("checks log lacks %q:\n%s", want, log)
+				}
+			}
+
+			ctx := context.Background()
+			if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("# "+tt.example+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"add", "README.md"}, {"commit", "-q", "-m", "a README"}} {
+				if _, err := gitIn(ctx, dir, args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			again := run(t, repo, dir)
+			if !again.Succeeded() {
+				t.Fatalf("the README's push: got %s %s: %s, want SUCCEEDED", again.Status, again.Error, again.Cause)
+			}
+			tl, err := client().Show(ctx, again.Execution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(tl.Package, ": 0 built, 1 reused") {
+				t.Errorf("the README's push packaged %q, want 0 built, 1 reused", tl.Package)
+			}
+			if len(tl.Environments) != 2 {
+				t.Fatalf("the README's push reached %+v, want staging and prod", tl.Environments)
+			}
+			// The change set changes no resource: only the stack's
+			// stackflow:commit tag moves to the new commit.
+			for _, e := range tl.Environments {
+				if e.Status != runs.EnvDelivered || len(e.Changes) != 0 || !strings.HasSuffix(e.ChangeSet, ": no resource changes") {
+					t.Errorf("the README's push: %s is %s with change set %q %v, want DELIVERED with no resource changes",
+						e.Name, e.Status, e.ChangeSet, e.Changes)
 				}
 			}
 		})

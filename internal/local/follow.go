@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stackflow/stackflow/internal/pipeline"
 )
 
 // sfnAPI is what following an execution needs of Step Functions.
@@ -70,8 +72,9 @@ type printer struct {
 	mu      sync.Mutex
 	w       io.Writer
 	entered map[string]time.Time
-	envs    []string // environment names of the plan, by Map index
-	env     string   // the environment of the current iteration
+	envs    []string       // environment names of the plan, by Map index
+	plan    *pipeline.Plan // the run's plan, once the source step made it
+	env     string         // the environment of the current iteration
 	// statuses, when set, holds commit statuses to show among the states
 	// in the order they happened.
 	statuses *statusQueue
@@ -269,20 +272,18 @@ func (p *printer) prefix() string {
 	return "[" + p.env + "] "
 }
 
-// readPlan learns the environments' names from the source step's output.
+// readPlan learns the plan, and the environments' names, from the source
+// step's output.
 func (p *printer) readPlan(output string) {
 	var state struct {
 		Source struct {
-			Plan struct {
-				Environments []struct {
-					Name string `json:"name"`
-				} `json:"environments"`
-			} `json:"plan"`
+			Plan pipeline.Plan `json:"plan"`
 		} `json:"source"`
 	}
 	if json.Unmarshal([]byte(output), &state) != nil {
 		return
 	}
+	p.plan = &state.Source.Plan
 	p.envs = p.envs[:0]
 	for _, e := range state.Source.Plan.Environments {
 		p.envs = append(p.envs, e.Name)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stackflow/stackflow/internal/pipeline"
 	"github.com/stackflow/stackflow/internal/releases"
+	"github.com/stackflow/stackflow/internal/runs"
 )
 
 // The end-to-end tests of repositories of several apps, path filters and
@@ -22,8 +24,9 @@ import (
 
 // monorepo makes a git repository of two copies of examples/hello,
 // services/api and services/web (web after api), each with its own
-// stackflow.yml and samconfig.toml naming its stacks <slug>-<app>-<env>,
-// and a root stackflow.yml listing them.
+// stackflow.yml and samconfig.toml naming its stacks <slug>-<app>-<env>
+// (web's prod takes promotions only), and a root stackflow.yml listing
+// them.
 func monorepo(t *testing.T, name string) (pipeline.Repository, string) {
 	t.Helper()
 	name = appName(t, name)
@@ -45,6 +48,9 @@ func monorepo(t *testing.T, name string) (pipeline.Repository, string) {
 			}
 			if rel == "samconfig.toml" {
 				data = []byte(strings.ReplaceAll(string(data), `"hello-`, `"`+name+"-"+app+"-"))
+			}
+			if rel == "stackflow.yml" && app == "web" {
+				data = []byte(strings.Replace(string(data), "  - name: prod\n", "  - name: prod\n    promotion: manual\n", 1))
 			}
 			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
 		})
@@ -74,6 +80,13 @@ func appRun(dispatcher string, repo pipeline.Repository, app, commit string) str
 	return dispatcher[:strings.LastIndex(dispatcher, ":")+1] + name
 }
 
+// TestAPushToTwoAppsDeliversOnlyTheOneItChanged: a push that changes api
+// alone delivers api, and web's status says why it was skipped; Run (what
+// stackflow local does) follows api's run and reports each app. A push
+// that changes both deploys web after api; web's prod takes promotions
+// only, so its run ends with the command that promotes it (naming the
+// repository and --app web), and that promotion deploys web's staging
+// package to web's prod.
 func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 	t.Parallel()
 	repo, dir := monorepo(t, "mono")
@@ -87,14 +100,35 @@ func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 		},
 		"services/web/README.md": func(s string) string { return s + "More.\n" }, // paths_ignore: web is not delivered
 	})
-	dispatcher := deliver(t, repo, dir)
-	awaitSuccess(t, dispatcher, "the push's run")
+	res := run(t, repo, dir)
+	dispatcher := res.Execution
 	api := appRun(dispatcher, repo, "api", sha)
-	awaitSuccess(t, api, "api's run")
-	for _, env := range []string{"staging", "prod"} {
+	if !res.Succeeded() {
+		explain(t, api)
+		t.Fatalf("the push: got %s %s: %s, want SUCCEEDED", res.Status, res.Error, res.Cause)
+	}
+	wantApps := []AppResult{
+		{Name: "api", Delivered: true, Reason: "changed services/api/", Status: "SUCCEEDED", Execution: api},
+		{Name: "web", Reason: "skipped: only changes under paths_ignore (**/*.md)"},
+	}
+	if len(res.Apps) == 2 && strings.HasPrefix(res.Apps[0].Reason, wantApps[0].Reason) {
+		wantApps[0].Reason = res.Apps[0].Reason // which of the changed files it names
+	}
+	if !reflect.DeepEqual(res.Apps, wantApps) {
+		t.Errorf("got apps %+v\nwant %+v", res.Apps, wantApps)
+	}
+	if len(res.Environments) != 2 {
+		t.Errorf("got environments %+v, want api's staging and prod", res.Environments)
+	}
+	for i, env := range []string{"staging", "prod"} {
 		s := describeStack(t, repo.Slug+"-api-"+env)
 		if s.StackStatus != "CREATE_COMPLETE" {
 			t.Errorf("api's %s stack is %s, want CREATE_COMPLETE", env, s.StackStatus)
+		}
+		if i < len(res.Environments) {
+			if e := res.Environments[i]; e.App != "api" || e.Name != env || e.Stack != repo.Slug+"-api-"+env || e.Status != "CREATE_COMPLETE" || e.Outputs["ApiUrl"] == "" {
+				t.Errorf("got environment %+v, want api's %s, CREATE_COMPLETE, with its ApiUrl", e, env)
+			}
 		}
 		if got := releasesOf(t, repo, "api/"+env); len(got) != 1 || got[0] != pipeline.ShortSHA(sha) {
 			t.Errorf("api's %s releases %v, want %s", env, got, pipeline.ShortSHA(sha))
@@ -118,7 +152,8 @@ func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 		t.Errorf("the push's status %+v, want SUCCESSFUL naming what was delivered and skipped", s)
 	}
 
-	// A change to both: web's run waits for api's to succeed, then deploys.
+	// A change to both: web's run waits for api's to succeed, then deploys
+	// to staging, and stops before prod, which takes promotions only.
 	note := func(s string) string { return s + "\n// Touched.\n" }
 	sha = commit(t, dir, map[string]func(string) string{"services/api/hello/handler.go": note, "services/web/hello/handler.go": note})
 	dispatcher = deliver(t, repo, dir)
@@ -131,8 +166,32 @@ func TestAPushToTwoAppsDeliversOnlyTheOneItChanged(t *testing.T) {
 	if !visited(t, web, "Look at the earlier app's run") {
 		t.Error("web's run did not look at api's run before it deployed")
 	}
+	ready := "ready to promote to prod (stackflow promote " + repo.FullName() + " prod --app web --from staging)"
+	if !said(statusesOf(t, repo, dir, sha), pipeline.StateSuccessful, ready) {
+		t.Errorf("statuses %+v, want web's SUCCESSFUL saying %q", statusesOf(t, repo, dir, sha), ready)
+	}
+	if got := releasesOf(t, repo, "web/prod"); len(got) != 0 {
+		t.Errorf("web's prod releases %v after a push, want none: it takes promotions only", got)
+	}
+	// The command of the hint, as the command line runs it: --app web,
+	// and no --from (the newest run of web reached staging before prod).
+	promotion, r, err := client().Promote(context.Background(), runs.PromoteRequest{Repository: repo, App: "web", Environment: "prod", By: "ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Commit != sha || r.Environment != "staging" || r.App != "web" {
+		t.Errorf("promote --app web chose %s of %s/%s, want web's staging release %s", pipeline.ShortSHA(r.Commit), r.App, r.Environment, pipeline.ShortSHA(sha))
+	}
+	awaitSuccess(t, promotion, "web's promotion")
 	if got := releasesOf(t, repo, "web/prod"); len(got) != 1 || got[0] != pipeline.ShortSHA(sha) {
 		t.Errorf("web's prod releases %v, want %s", got, pipeline.ShortSHA(sha))
+	}
+	if s := describeStack(t, repo.Slug+"-web-prod"); s.StackStatus != "CREATE_COMPLETE" {
+		t.Errorf("web's prod stack is %s, want CREATE_COMPLETE", s.StackStatus)
+	}
+	if _, _, err := client().Promote(context.Background(), runs.PromoteRequest{Repository: repo, Environment: "prod", By: "ada"}); err == nil ||
+		!strings.Contains(err.Error(), "name the one to promote with --app APP") {
+		t.Errorf("promote without --app: got %v, want it to ask for the app", err)
 	}
 	// web deployed after api had released prod: its release is the later.
 	apiProd, webStaging := releasesAt(t, repo, "api/prod"), releasesAt(t, repo, "web/staging")
@@ -212,8 +271,17 @@ func TestAnAppAfterAFailedOneIsNotDeployed(t *testing.T) {
 		"services/api/hello/handler.go": func(s string) string { return strings.Replace(s, "hello from ", "goodbye from ", 1) },
 		"services/web/hello/handler.go": func(s string) string { return s + "\n// Touched.\n" },
 	})
-	dispatcher := deliver(t, repo, dir)
-	awaitSuccess(t, dispatcher, "the push's run")
+	// Run (stackflow local) follows both apps' runs: the push failed, as
+	// api's run did first.
+	res := run(t, repo, dir)
+	dispatcher := res.Execution
+	if res.Status != "FAILED" || res.Error != "ChecksFailed" || !strings.HasPrefix(res.Cause, "app api: ") {
+		t.Errorf("the push: got %s %s: %s; want FAILED ChecksFailed, app api's", res.Status, res.Error, res.Cause)
+	}
+	if len(res.Apps) != 2 || res.Apps[0].Status != "FAILED" || res.Apps[0].Error != "ChecksFailed" ||
+		res.Apps[1].Name != "web" || res.Apps[1].Status != "FAILED" || res.Apps[1].Error != "DependencyFailed" {
+		t.Errorf("got apps %+v, want api FAILED ChecksFailed and web FAILED DependencyFailed", res.Apps)
+	}
 	if got := await(t, appRun(dispatcher, repo, "api", sha)); got.Status != types.ExecutionStatusFailed || aws.ToString(got.Error) != "ChecksFailed" {
 		t.Fatalf("api's run ended %s %s, want FAILED ChecksFailed", got.Status, aws.ToString(got.Error))
 	}
@@ -229,5 +297,17 @@ func TestAnAppAfterAFailedOneIsNotDeployed(t *testing.T) {
 	}
 	if !said(statusesOf(t, repo, dir, sha), pipeline.StateFailed, "DependencyFailed") {
 		t.Errorf("statuses %+v, want web's FAILED with DependencyFailed", statusesOf(t, repo, dir, sha))
+	}
+
+	// stackflow retry: the commit with --app names that app's run (api's
+	// stopped at its checks: nothing to resume with), and the push's own
+	// run is no run to retry.
+	ctx := context.Background()
+	if _, _, err := client().Retry(ctx, pipeline.ShortSHA(sha), "api", "ada", nil); err == nil ||
+		!strings.Contains(err.Error(), repo.Slug+"-api-main-"+pipeline.ShortSHA(sha)+" stopped at Run the checks") {
+		t.Errorf("retry %s --app api: got %v, want api's run refused: it stopped at its checks", pipeline.ShortSHA(sha), err)
+	}
+	if _, _, err := client().Retry(ctx, dispatcher, "", "ada", nil); err == nil || !strings.Contains(err.Error(), "is the push's run, which started its apps' runs (api, web)") {
+		t.Errorf("retry of the push's run: got %v, want it refused, naming the apps' runs", err)
 	}
 }

@@ -459,7 +459,7 @@ func TestAFailedProdSmokeTestRollsProdBack(t *testing.T) {
 	}
 
 	// On demand: staging runs the bad commit (its smoke test passed there).
-	roll, r, by, err := client().RollbackAsCaller(context.Background(), repo, "staging", "")
+	roll, r, by, err := client().RollbackAsCaller(context.Background(), repo, "", "staging", "")
 	if err != nil {
 		t.Fatal(err)
 	}

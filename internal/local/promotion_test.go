@@ -156,7 +156,7 @@ func TestARetryAfterAFailedProdSmokeTest(t *testing.T) {
 		t.Fatalf("push: got %s %s: %s, want FAILED SmokeTestFailed with the 503", first.Status, first.Error, first.Cause)
 	}
 	up.Store(true)
-	arn, env, err := client().Retry(context.Background(), first.Execution, "ada", nil)
+	arn, env, err := client().Retry(context.Background(), first.Execution, "", "ada", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestARetryAfterAFailedProdSmokeTest(t *testing.T) {
 		t.Errorf("show: got %+v, %v; want it linked to %s", tl, err, first.Execution)
 	}
 	// It succeeded: there is nothing more to retry.
-	if _, _, err := client().Retry(context.Background(), arn, "ada", nil); err == nil || !strings.Contains(err.Error(), "succeeded") {
+	if _, _, err := client().Retry(context.Background(), arn, "", "ada", nil); err == nil || !strings.Contains(err.Error(), "succeeded") {
 		t.Errorf("retry of a run that succeeded: got %v, want it refused", err)
 	}
 }

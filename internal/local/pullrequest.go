@@ -130,7 +130,7 @@ func (p *Pipeline) AwaitPullRequest(ctx context.Context, ev *PullRequestEvent, p
 	}
 	fmt.Fprintf(progress, "%s of pull request #%d (%s at %s): execution %s\n",
 		ev.Event, ev.PullRequest.ID, ev.PullRequest.Source, pipeline.ShortSHA(ev.PullRequest.Commit), arn)
-	res, err := p.followRun(ctx, arn, progress, ev.Delivered)
+	res, _, err := p.followRun(ctx, arn, progress, ev.Delivered)
 	if err != nil {
 		return nil, err
 	}

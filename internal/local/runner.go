@@ -744,11 +744,15 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 	} else {
 		fmt.Fprintf(progress, "delivering %s %s at %s: execution %s\n", push.Repo.FullName(), push.Branch, pipeline.ShortSHA(push.Commit), arn)
 	}
-	res, err := p.followRun(ctx, arn, progress, started)
+	res, plan, err := p.followRun(ctx, arn, progress, started)
 	if err != nil {
 		return nil, err
 	}
-	if res.Environments, err = p.environments(ctx, push); err != nil {
+	if plan != nil && len(plan.Apps) > 0 && res.Succeeded() {
+		if err := p.followApps(ctx, res, arn, plan.Apps, progress, started); err != nil {
+			return nil, err
+		}
+	} else if res.Environments, err = p.environments(ctx, push); err != nil {
 		return nil, err
 	}
 	srv, _ := p.Repository(push.Repo, push.Dir)
@@ -756,12 +760,55 @@ func (p *Pipeline) Run(ctx context.Context, push Push, progress io.Writer) (*Res
 	return res, nil
 }
 
+// followApps follows, one after the other, the runs of the apps that the
+// push's run dispatcher (an ARN) started, as its plan's apps list them,
+// and adds to res what became of each app, their environments, and, as
+// its outcome, the first app's run that did not succeed. started is when
+// the push was delivered.
+func (p *Pipeline) followApps(ctx context.Context, res *Result, dispatcher string, apps []pipeline.AppDelivery, progress io.Writer, started time.Time) error {
+	res.Environments = []Environment{}
+	prefix := dispatcher[:strings.LastIndex(dispatcher, ":")+1]
+	for _, a := range apps {
+		r := AppResult{Name: a.Name, Delivered: a.Deliver, Reason: a.Reason}
+		if !a.Deliver {
+			fmt.Fprintf(progress, "\napp %s: %s\n", a.Name, a.Reason)
+			res.Apps = append(res.Apps, r)
+			continue
+		}
+		arn := prefix + a.Execution
+		fmt.Fprintf(progress, "\napp %s (%s): execution %s\n", a.Name, a.Reason, arn)
+		app, plan, err := p.followRun(ctx, arn, progress, started)
+		if err != nil {
+			return fmt.Errorf("follow app %s's run: %w", a.Name, err)
+		}
+		r.Status, r.Execution, r.Error, r.Cause = app.Status, app.Execution, app.Error, app.Cause
+		res.Apps = append(res.Apps, r)
+		if res.Succeeded() && !app.Succeeded() {
+			res.Status, res.Error = app.Status, app.Error
+			res.Cause = "app " + a.Name + ": " + app.Cause
+		}
+		if plan == nil {
+			continue
+		}
+		for _, e := range plan.Environments {
+			status, outputs, err := stackOutputs(ctx, p.cfn, e.Stack)
+			if err != nil {
+				return err
+			}
+			res.Environments = append(res.Environments, Environment{App: a.Name, Name: e.Name, Stack: e.Stack, Status: status, Outputs: outputs})
+		}
+	}
+	res.Seconds = time.Since(started).Seconds()
+	return nil
+}
+
 // followRun marks the execution arn as one this pipeline follows (Watch
 // leaves it out; ApproveAsAsked answers it), shows its states and the
 // commit statuses posted meanwhile on progress until it ends, and returns
-// how it ended; the caller adds the environments and the statuses.
-// started is when its push was delivered.
-func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer, started time.Time) (*Result, error) {
+// how it ended and its plan (nil when its source step made none); the
+// caller adds the environments and the statuses. started is when its push
+// was delivered.
+func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer, started time.Time) (*Result, *pipeline.Plan, error) {
 	p.mu.Lock()
 	if p.followed == nil {
 		p.followed = map[string]bool{}
@@ -781,10 +828,11 @@ func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer
 	stopWatching()
 	side.Wait()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pr.mu.Lock()
 	pr.showStatuses(pr.now())
+	plan := pr.plan
 	pr.mu.Unlock()
 	return &Result{
 		Status:    string(desc.Status),
@@ -792,7 +840,7 @@ func (p *Pipeline) followRun(ctx context.Context, arn string, progress io.Writer
 		Error:     aws.ToString(desc.Error),
 		Cause:     causeMessage(aws.ToString(desc.Cause)),
 		Seconds:   time.Since(started).Seconds(),
-	}, nil
+	}, plan, nil
 }
 
 // commitStatuses are the statuses srv holds for commit.

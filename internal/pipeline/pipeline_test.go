@@ -250,3 +250,14 @@ func TestCacheScope(t *testing.T) {
 		t.Errorf("ScopeOf: got %+v", got)
 	}
 }
+
+func TestRepositoryForApp(t *testing.T) {
+	t.Parallel()
+	repo := Repository{Workspace: "acme", Slug: "platform"}
+	if got := repo.ForApp("api"); got != (Repository{Workspace: "acme", Slug: "platform-api"}) {
+		t.Errorf("got %+v, want acme/platform-api", got)
+	}
+	if got := repo.ForApp(""); got != repo {
+		t.Errorf("got %+v, want the repository itself", got)
+	}
+}

@@ -70,10 +70,14 @@ func PullRequestExecutionName(repo Repository, branch string, pr int, closed boo
 }
 
 // DeliveredEnvironment is one environment as the state machine's promote
-// step ends it ("Environment delivered"): its name, its stack and the
-// stack's outputs.
+// step ends it (the deploy step's ActionRecordRelease returns it): its
+// name, its stack and the stack's outputs, and what the deploy, the smoke
+// test and the release said.
 type DeliveredEnvironment struct {
 	Name    string            `json:"name"`
 	Stack   string            `json:"stack"`
 	Outputs map[string]string `json:"outputs,omitempty"`
+	Deploy  string            `json:"deploy"`
+	Smoke   string            `json:"smoke"`
+	Release string            `json:"release"`
 }

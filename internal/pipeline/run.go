@@ -15,6 +15,16 @@ type Repository struct {
 // FullName is the repository's "workspace/slug".
 func (r Repository) FullName() string { return r.Workspace + "/" + r.Slug }
 
+// ForApp is r as the runs and the default stacks of its app app (of a
+// repository of several) are named: "-<app>" after the slug
+// ("platform-api"); r itself when app is empty.
+func (r Repository) ForApp(app string) Repository {
+	if app != "" {
+		r.Slug += "-" + app
+	}
+	return r
+}
+
 // ParseRepository splits a "workspace/slug" full name.
 func ParseRepository(fullName string) (Repository, error) {
 	ws, slug, ok := strings.Cut(fullName, "/")
@@ -282,11 +292,7 @@ func RunExecutionName(run Run) string {
 	if run.Tag != "" {
 		ref = "tag-" + run.Tag
 	}
-	repo := run.Repository
-	if run.App != nil {
-		repo.Slug += "-" + run.App.Name
-	}
-	return ExecutionName(repo, ref, run.Commit)
+	return ExecutionName(run.Repository.ForApp(run.AppName()), ref, run.Commit)
 }
 
 // executionName is ExecutionName in at most size characters.

@@ -412,6 +412,9 @@ type DeployInput struct {
 	// Failure is the caught error that led here: the smoke test's, for
 	// ActionPrepareRollback; any, for ActionGiveUp.
 	Failure *StateError `json:"failure,omitempty"`
+	// Smoke is the smoke test's result, for ActionRecordRelease, whose
+	// output (a DeliveredEnvironment) carries its summary.
+	Smoke *SmokeResult `json:"smoke,omitempty"`
 	// Source is the run's source step output, for ActionFindPackage.
 	Source *Source `json:"source,omitempty"`
 	// TaskToken is the approval's task token, for ActionRequestApproval

@@ -294,7 +294,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := FindPipeline(ctx, cfg, opts.Stack, Pipeline{StateMachineARN: opts.StateMachineARN, Bucket: opts.Bucket, ReleasesTable: opts.ReleasesTable})
+	p, err := FindPipeline(ctx, cfg, opts.Stack, Pipeline{StateMachineARN: opts.StateMachineARN, Bucket: opts.Bucket, ReleasesTable: opts.ReleasesTable, ApprovalURL: opts.ApprovalURL})
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +314,9 @@ type Options struct {
 	Bucket          string
 	// ReleasesTable, when set, is used instead of the stack's output.
 	ReleasesTable string
+	// ApprovalURL, when set, is used instead of the stack's output
+	// ApprovalUrl.
+	ApprovalURL string
 }
 
 // Pipeline is the pipeline c reads.

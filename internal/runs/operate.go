@@ -131,12 +131,13 @@ func (c *Client) callApproval(ctx context.Context, d approvals.Decision) (approv
 }
 
 // RollbackAsCaller asks the approval function to start a run that puts
-// repo's environment env back to its release of commit to (empty: the
-// release before the newest one), recorded as asked by the caller's IAM
+// repo's environment env (of its app app, in a repository of several; ""
+// for none) back to its release of commit to (empty: the release before
+// the newest one), recorded as asked by the caller's IAM
 // identity as AWS reports it to the function. It returns the execution,
 // the release put back and that identity.
-func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository, env, to string) (string, releases.Release, string, error) {
-	out, err := c.callApproval(ctx, approvals.Decision{Answer: approvals.AnswerRollback, Repository: repo.FullName(), Environment: env, To: to})
+func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error) {
+	out, err := c.callApproval(ctx, approvals.Decision{Answer: approvals.AnswerRollback, Repository: repo.FullName(), App: app, Environment: env, To: to})
 	if err != nil {
 		return "", releases.Release{}, "", err
 	}
@@ -163,11 +164,11 @@ func (c *Client) Reject(ctx context.Context, ref, env, reason string) (approvals
 	return c.decide(ctx, ref, env, approvals.AnswerReject, reason)
 }
 
-// Rollback starts a run that puts repo's environment env back to its
-// release of commit to (a prefix of at least 4 hex digits), or, when to is
+// Rollback starts a run that puts repo's environment env (of its app app,
+// in a repository of several; "" for none) back to its release of commit to (a prefix of at least 4 hex digits), or, when to is
 // empty, to the release before the newest one. It returns the execution
 // and the release.
-func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, env, to, by string) (string, releases.Release, error) {
+func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (string, releases.Release, error) {
 	table, err := c.table()
 	if err != nil {
 		return "", releases.Release{}, err
@@ -175,11 +176,11 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, env, to
 	store := releases.New(c.db, table)
 	var r releases.Release
 	if to != "" {
-		if r, err = store.Find(ctx, repo.FullName(), env, to); err != nil {
+		if r, err = store.Find(ctx, repo.FullName(), releases.EnvKey(app, env), to); err != nil {
 			return "", r, err
 		}
 	} else {
-		all, err := store.List(ctx, repo.FullName(), env, 0)
+		all, err := store.List(ctx, repo.FullName(), releases.EnvKey(app, env), 0)
 		if err != nil {
 			return "", r, err
 		}
@@ -191,16 +192,17 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, env, to
 			}
 		}
 		if !found {
-			return "", r, fmt.Errorf("%s of %s has no release before its current one to roll back to (stackflow releases %s %s)",
-				env, repo.FullName(), repo.FullName(), env)
+			return "", r, fmt.Errorf("%s of %s has no release before its current one to roll back to (stackflow releases %s %s%s)",
+				env, ofApp(repo, app), repo.FullName(), env, appFlag(app))
 		}
 	}
 	// The run the release came from knows the pipeline's tuning.
 	run := pipeline.Run{
 		Repository: repo, Branch: r.Branch, Commit: r.Commit, Settings: c.settingsOf(ctx, r.Execution),
+		App:      appRun(app),
 		Rollback: &pipeline.RollbackRequest{Environment: env, By: by},
 	}
-	arn, err := c.start(ctx, run, rollbackName(repo, env, r.Commit, time.Now()))
+	arn, err := c.start(ctx, run, rollbackName(repo.ForApp(app), env, r.Commit, time.Now()))
 	if err != nil {
 		return "", r, fmt.Errorf("start the rollback: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +26,9 @@ import (
 // PromoteRequest is what stackflow promote asks for.
 type PromoteRequest struct {
 	Repository pipeline.Repository
+	// App is the app whose environment it is, in a repository of
+	// several apps (stackflow.yml's apps); empty for a repository of one.
+	App string
 	// Environment is where to deploy; From the environment whose release
 	// to deploy (empty: the one before Environment in the newest run of
 	// the repository that planned it).
@@ -52,7 +57,7 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 	}
 	repo := req.Repository
 	if req.From == "" {
-		if req.From, err = c.promoteFrom(ctx, repo, req.Environment); err != nil {
+		if req.From, err = c.promoteFrom(ctx, repo, req.App, req.Environment); err != nil {
 			return "", releases.Release{}, err
 		}
 	}
@@ -62,17 +67,17 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 	store := releases.New(c.db, table)
 	var r releases.Release
 	if req.Commit != "" {
-		if r, err = store.Find(ctx, repo.FullName(), req.From, req.Commit); err != nil {
+		if r, err = store.Find(ctx, repo.FullName(), releases.EnvKey(req.App, req.From), req.Commit); err != nil {
 			return "", r, err
 		}
 	} else {
-		last, err := store.List(ctx, repo.FullName(), req.From, 1)
+		last, err := store.List(ctx, repo.FullName(), releases.EnvKey(req.App, req.From), 1)
 		if err != nil {
 			return "", r, err
 		}
 		if len(last) == 0 {
-			return "", r, fmt.Errorf("%s of %s has no release to promote (stackflow releases %s %s lists its releases)",
-				req.From, repo.FullName(), repo.FullName(), req.From)
+			return "", r, fmt.Errorf("%s of %s has no release to promote (stackflow releases %s %s%s lists its releases)",
+				req.From, ofApp(repo, req.App), repo.FullName(), req.From, appFlag(req.App))
 		}
 		r = last[0]
 	}
@@ -82,10 +87,11 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 	}
 	run := pipeline.Run{
 		Repository: repo, Branch: r.Branch, Commit: r.Commit, Settings: c.settingsOf(ctx, r.Execution),
+		App:          appRun(req.App),
 		Promote:      &pipeline.PromoteRequest{Environment: req.Environment, From: req.From, By: req.By},
 		DuringFreeze: req.DuringFreeze,
 	}
-	arn, err := c.start(ctx, run, runName(repo, "promote", req.Environment, r.Commit, time.Now()))
+	arn, err := c.start(ctx, run, runName(repo.ForApp(req.App), "promote", req.Environment, r.Commit, time.Now()))
 	if err != nil {
 		return "", r, fmt.Errorf("start the promotion: %w", err)
 	}
@@ -93,9 +99,12 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 }
 
 // promoteFrom is the environment before env in the newest of repo's runs
-// whose plan reaches env, or stops before it (promotion: manual).
-func (c *Client) promoteFrom(ctx context.Context, repo pipeline.Repository, env string) (string, error) {
+// (of its app app, in a repository of several) whose plan reaches env, or
+// stops before it (promotion: manual). Without app, a repository whose
+// runs are its apps' is told to name one.
+func (c *Client) promoteFrom(ctx context.Context, repo pipeline.Repository, app, env string) (string, error) {
 	var from string
+	apps := map[string]bool{}
 	read := 0
 	err := c.scan(ctx, 100, func(item types.ExecutionListItem) (bool, error) {
 		if !mayBe(aws.ToString(item.Name), &repo, "") {
@@ -107,6 +116,12 @@ func (c *Client) promoteFrom(ctx context.Context, repo pipeline.Repository, env 
 		}
 		var in pipeline.ExecutionInput
 		if json.Unmarshal([]byte(aws.ToString(desc.Input)), &in) != nil || in.Run.Repository != repo {
+			return true, nil
+		}
+		if a := in.Run.AppName(); a != app {
+			if a != "" {
+				apps[a] = true
+			}
 			return true, nil
 		}
 		t, err := c.timeline(ctx, desc)
@@ -131,10 +146,37 @@ func (c *Client) promoteFrom(ctx context.Context, repo pipeline.Repository, env 
 	if err != nil {
 		return "", err
 	}
+	if from == "" && app == "" && len(apps) > 0 {
+		return "", fmt.Errorf("%s has several apps (%s): name the one to promote with --app APP", repo.FullName(), strings.Join(slices.Sorted(maps.Keys(apps)), ", "))
+	}
 	if from == "" {
-		return "", fmt.Errorf("name the environment to promote from with --from ENV: none of the newest runs of %s reaches %s after another environment", repo.FullName(), env)
+		return "", fmt.Errorf("name the environment to promote from with --from ENV: none of the newest runs of %s reaches %s after another environment", ofApp(repo, app), env)
 	}
 	return from, nil
+}
+
+// appRun is the App of a run of app; nil for a repository of one app.
+func appRun(app string) *pipeline.AppRun {
+	if app == "" {
+		return nil
+	}
+	return &pipeline.AppRun{Name: app}
+}
+
+// ofApp names repo, or its app app, for people.
+func ofApp(repo pipeline.Repository, app string) string {
+	if app == "" {
+		return repo.FullName()
+	}
+	return "app " + app + " of " + repo.FullName()
+}
+
+// appFlag is " --app APP" for app, or nothing.
+func appFlag(app string) string {
+	if app == "" {
+		return ""
+	}
+	return " --app " + app
 }
 
 // settingsOf is the pipeline's tuning as the run execution (an ARN) had
@@ -172,18 +214,44 @@ func (c *Client) start(ctx context.Context, run pipeline.Run, name string) (stri
 
 // Retry starts a run that resumes the failed or stopped run ref (an
 // execution name, ARN or commit SHA, as Show takes) at the environment
-// where it stopped, with the package it deployed: no checks, no build. by
-// is who asks; during, when set, lets it deploy during freeze windows. It
-// returns the new execution's ARN and the environment it resumes at.
-func (c *Client) Retry(ctx context.Context, ref, by string, during *pipeline.FreezeOverride) (string, string, error) {
+// where it stopped, with the package it deployed: no checks, no build. app,
+// in a repository of several apps, names the app whose run it is (a
+// commit SHA then names that app's run of the commit). by is who asks;
+// during, when set, lets it deploy during freeze windows. It returns the
+// new execution's ARN and the environment it resumes at.
+func (c *Client) Retry(ctx context.Context, ref, app, by string, during *pipeline.FreezeOverride) (string, string, error) {
 	if _, err := c.table(); err != nil {
 		return "", "", err
 	}
-	desc, _, err := c.resolve(ctx, ref)
+	var keep func(*sfn.DescribeExecutionOutput) bool
+	if app != "" {
+		keep = func(d *sfn.DescribeExecutionOutput) bool { return inputOf(d).Run.AppName() == app }
+	}
+	desc, _, err := c.resolveFor(ctx, ref, keep)
 	if err != nil {
 		return "", "", err
 	}
 	name := aws.ToString(desc.Name)
+	if got := inputOf(desc).Run.AppName(); app != "" && got != app {
+		if got == "" {
+			return "", "", fmt.Errorf("%s is no run of an app: leave out --app %s", name, app)
+		}
+		return "", "", fmt.Errorf("%s is app %s's run, not %s's", name, got, app)
+	}
+	t, err := c.timeline(ctx, desc)
+	if err != nil {
+		return "", "", err
+	}
+	if p := t.plan; p != nil && len(p.Apps) > 0 {
+		var names []string
+		for _, a := range p.Apps {
+			if a.Deliver {
+				names = append(names, a.Name)
+			}
+		}
+		return "", "", fmt.Errorf("%s is the push's run, which started its apps' runs (%s): retry an app's run, by its name or with --app APP",
+			name, strings.Join(names, ", "))
+	}
 	switch desc.Status {
 	case types.ExecutionStatusRunning:
 		return "", "", fmt.Errorf("%s is still running: retry it once it has failed or stopped", name)
@@ -197,13 +265,9 @@ func (c *Client) Retry(ctx context.Context, ref, by string, during *pipeline.Fre
 	old := in.Run
 	switch {
 	case old.Rollback != nil:
-		return "", "", fmt.Errorf("%s is a rollback: run stackflow rollback %s %s --to %s again", name, old.Repository.FullName(), old.Rollback.Environment, old.Short())
+		return "", "", fmt.Errorf("%s is a rollback: run stackflow rollback %s %s%s --to %s again", name, old.Repository.FullName(), old.Rollback.Environment, appFlag(old.AppName()), old.Short())
 	case old.PullRequest != nil && old.PullRequest.Closed:
 		return "", "", fmt.Errorf("%s deleted a closed pull request's preview: nothing to retry", name)
-	}
-	t, err := c.timeline(ctx, desc)
-	if err != nil {
-		return "", "", err
 	}
 	if f := t.Failure; f != nil && f.Error == "Superseded" {
 		return "", "", fmt.Errorf("%s was superseded by a newer commit of %s (%s): retrying it would put an older commit back; stackflow rollback does that on purpose", name, old.Branch, firstLine(f.Cause))
@@ -215,14 +279,24 @@ func (c *Client) Retry(ctx context.Context, ref, by string, during *pipeline.Fre
 	run := pipeline.Run{
 		Repository: old.Repository, Branch: old.Branch, Commit: old.Commit, Settings: old.Settings.WithDefaults(),
 		PullRequest: old.PullRequest, Promote: old.Promote,
+		// The app's run, without the runs it waited for: they are done.
+		App:          appRun(old.AppName()),
 		Retry:        &pipeline.RetryRequest{Of: aws.ToString(desc.ExecutionArn), Environment: env, By: by},
 		DuringFreeze: during,
 	}
-	arn, err := c.start(ctx, run, runName(old.Repository, "retry", env, old.Commit, time.Now()))
+	arn, err := c.start(ctx, run, runName(old.Repository.ForApp(old.AppName()), "retry", env, old.Commit, time.Now()))
 	if err != nil {
 		return "", "", fmt.Errorf("start the retry: %w", err)
 	}
 	return arn, env, nil
+}
+
+// inputOf is the execution input of desc; empty when it is none of the
+// pipeline's.
+func inputOf(desc *sfn.DescribeExecutionOutput) pipeline.ExecutionInput {
+	var in pipeline.ExecutionInput
+	_ = json.Unmarshal([]byte(aws.ToString(desc.Input)), &in)
+	return in
 }
 
 // stoppedEnvironment is the environment where the run t stopped: the first

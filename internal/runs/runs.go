@@ -217,6 +217,12 @@ var commitRef = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 // of 7 to 40 hex digits (the newest run of that commit; note then says so
 // when there were several), or an execution name.
 func (c *Client) resolve(ctx context.Context, ref string) (desc *sfn.DescribeExecutionOutput, note string, err error) {
+	return c.resolveFor(ctx, ref, nil)
+}
+
+// resolveFor is resolve, where a commit SHA names the newest of its runs
+// that keep (nil: any) takes.
+func (c *Client) resolveFor(ctx context.Context, ref string, keep func(*sfn.DescribeExecutionOutput) bool) (desc *sfn.DescribeExecutionOutput, note string, err error) {
 	notFound := &ExecutionNotFoundError{Ref: ref, StateMachine: c.pipeline.StateMachineARN}
 	switch {
 	case ref == "":
@@ -228,7 +234,7 @@ func (c *Client) resolve(ctx context.Context, ref string) (desc *sfn.DescribeExe
 		}
 		return desc, "", err
 	case commitRef.MatchString(ref):
-		desc, note, scanned, err := c.byCommit(ctx, strings.ToLower(ref))
+		desc, note, scanned, err := c.byCommit(ctx, strings.ToLower(ref), keep)
 		if err != nil || desc != nil {
 			return desc, note, err
 		}
@@ -252,9 +258,10 @@ func (c *Client) executionARN(name string) string {
 	return strings.Replace(c.pipeline.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
-// byCommit finds the newest run whose commit starts with prefix; it is
-// nil when there is none among the newest MaxScan.
-func (c *Client) byCommit(ctx context.Context, prefix string) (desc *sfn.DescribeExecutionOutput, note string, scanned int, err error) {
+// byCommit finds the newest run whose commit starts with prefix, of those
+// keep takes (nil: all); it is nil when there is none among the newest
+// MaxScan.
+func (c *Client) byCommit(ctx context.Context, prefix string, keep func(*sfn.DescribeExecutionOutput) bool) (desc *sfn.DescribeExecutionOutput, note string, scanned int, err error) {
 	suffix := "-" + prefix[:7]
 	var matches []*sfn.DescribeExecutionOutput
 	scanned, err = c.scanCount(ctx, MaxScan, func(item types.ExecutionListItem) (bool, error) {
@@ -265,7 +272,7 @@ func (c *Client) byCommit(ctx context.Context, prefix string) (desc *sfn.Describ
 		if err != nil {
 			return false, err
 		}
-		if strings.HasPrefix(runOf(d, time.Now()).Commit, prefix) {
+		if strings.HasPrefix(runOf(d, time.Now()).Commit, prefix) && (keep == nil || keep(d)) {
 			matches = append(matches, d)
 		}
 		return true, nil

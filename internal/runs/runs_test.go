@@ -121,7 +121,7 @@ func TestShowTellsWhereAndWhyARunFailed(t *testing.T) {
 			checks = &tl.Steps[i]
 		}
 	}
-	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Several apps?", "Close a preview?", "Hand the checks their URLs", "Run the checks", "Report the failure", "Run failed"}
+	want := []string{"Report the run started", "What does this run do?", "Fetch the source and read the plan", "Several apps, or a preview to close?", "Hand the checks their URLs", "Run the checks", "Report the failure", "Run failed"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("got states %q, want %q", names, want)
 	}
@@ -217,6 +217,9 @@ func TestShowTellsWhatARunDelivered(t *testing.T) {
 		}
 		if s.Name == "Run the checks" && !strings.HasPrefix(s.Summary, "2 checks passed in ") {
 			t.Errorf("got the checks' summary %q, want 2 checks passed", s.Summary)
+		}
+		if s.Name == "Record the release" && s.Summary != s.Environment+": released "+goodCommit[:7] {
+			t.Errorf("got the release's summary %q, want %s: released %s", s.Summary, s.Environment, goodCommit[:7])
 		}
 	}
 	if len(tl.Checks) != 2 || tl.Checks[1].Command != "go test ./..." || !tl.Checks[1].Passed {

@@ -309,8 +309,10 @@ type envState struct {
 	failed     *Step
 }
 
-// delivered is the output of "Environment delivered", one item of
-// $.environments.
+// delivered is the output that ends an environment's iteration, one item
+// of $.environments: "Record the release"'s (a
+// pipeline.DeliveredEnvironment), or in runs of an older definition the
+// Pass state "Environment delivered"'s.
 type delivered struct {
 	Name    string            `json:"name"`
 	Stack   string            `json:"stack"`
@@ -485,16 +487,18 @@ func (b *builder) succeeded(output string) {
 		return
 	}
 	s.result = output
-	// A step's summary, a commit status's description, or the plan's.
+	// A step's summary, a commit status's description, the plan's, or
+	// the release's that ends an environment (a DeliveredEnvironment).
 	var r struct {
 		Summary     string `json:"summary"`
 		Description string `json:"description"`
 		Plan        struct {
 			Summary string `json:"summary"`
 		} `json:"plan"`
+		Release string `json:"release"`
 	}
 	if json.Unmarshal([]byte(output), &r) == nil {
-		s.Summary = cmp.Or(r.Summary, r.Description, r.Plan.Summary)
+		s.Summary = cmp.Or(r.Summary, r.Description, r.Plan.Summary, r.Release)
 	}
 }
 
@@ -510,7 +514,7 @@ func (b *builder) read(s *Step) {
 		Package    *pipeline.Package      `json:"package"`
 		Deployment *pipeline.Deployment   `json:"deployment"`
 		// smoke is a SmokeResult in an iteration's state and a summary
-		// in the output of "Environment delivered".
+		// in the output that ends an environment's iteration.
 		Smoke    json.RawMessage    `json:"smoke"`
 		Stack    string             `json:"stack"`
 		Deploy   *string            `json:"deploy"`

@@ -369,11 +369,11 @@ func inFolder(err error, dir string) error {
 // app's folder, for an app's run) and makes the plan of run's change ch,
 // or of its pull request's preview, under trusted, the default branch's.
 func readPlan(tree string, run pipeline.Run, trusted config.Trusted, ch config.Change, app *config.App) (pipeline.Plan, error) {
-	dir, naming := tree, run.Repository
+	dir := tree
 	if app != nil {
 		dir = filepath.Join(tree, filepath.FromSlash(app.Path))
 		// An app's stacks are <slug>-<app>-<environment> by default.
-		naming.Slug += "-" + app.Name
+		ch.App = app.Name
 	}
 	where := fmt.Sprintf("%s at commit %s", run.Repository.FullName(), run.Short())
 	if app != nil {
@@ -393,9 +393,9 @@ func readPlan(tree string, run pipeline.Run, trusted config.Trusted, ch config.C
 	case run.Promote != nil:
 		plan, err = cfg.PromoteRunPlanTrusted(trusted, run, sam)
 	case run.PullRequest != nil:
-		plan, err = cfg.PreviewPlanTrusted(trusted, naming, *run.PullRequest, sam)
+		plan, err = cfg.PreviewPlanTrusted(trusted, run.Repository.ForApp(ch.App), *run.PullRequest, sam)
 	default:
-		plan, err = cfg.PlanTrustedChange(trusted, naming, ch, sam)
+		plan, err = cfg.PlanTrustedChange(trusted, run.Repository, ch, sam)
 	}
 	if err != nil {
 		return pipeline.Plan{}, inFolder(err, appDir(app))
