@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stackflow/stackflow/internal/localrepo"
 )
@@ -69,7 +68,7 @@ func TestAFunctionWithoutItsTablesPolicyFailsItsSmokeTest(t *testing.T) {
 // parallel: a second local AWS starting takes the CPU that the shared
 // pipeline's runs, waiting on leases and polls, need on two cores.
 func TestThePipelineWithoutADeployPolicyItNeedsFailsWithAccessDenied(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	src, err := SourceDir(".")
 	if err != nil {

@@ -227,9 +227,20 @@ func wantStagingSmokeFailed(t *testing.T, res *Result, causes ...string) {
 	}
 }
 
+// runContext is the context of a test's run: it ends a minute before the
+// test binary's own deadline (go test -timeout), so that a run slowed by a
+// loaded machine fails with its logs rather than the binary's panic, and
+// never for a time limit of its own.
+func runContext(t *testing.T) (context.Context, context.CancelFunc) {
+	if d, ok := t.Deadline(); ok {
+		return context.WithDeadline(context.Background(), d.Add(-time.Minute))
+	}
+	return context.WithCancel(context.Background())
+}
+
 func run(t *testing.T, repo pipeline.Repository, dir string) *Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	var progress io.Writer
 	if *verbose {

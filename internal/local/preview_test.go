@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -57,7 +56,7 @@ func commitChange(t *testing.T, dir, message string, edit map[string]func(string
 // awaitPR follows the run ev started until it ends.
 func awaitPR(t *testing.T, ev *PullRequestEvent) *Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	var progress io.Writer
 	if *verbose {
@@ -86,7 +85,7 @@ func prStatus(t *testing.T, res *Result, id int) Status {
 func TestPullRequestPreviewIsDeployedThenUpdated(t *testing.T) {
 	t.Parallel()
 	repo, dir := previewApp(t, "preview")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 
 	opened, err := shared.OpenPullRequest(ctx, repo, dir, "feature/greeting", "main")
@@ -156,7 +155,7 @@ func TestPullRequestPreviewIsDeployedThenUpdated(t *testing.T) {
 func TestPullRequestPreviewLinksAndIsDeletedOnMerge(t *testing.T) {
 	t.Parallel()
 	repo, dir := previewApp(t, "preview-merged")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 
 	opened, err := shared.OpenPullRequest(ctx, repo, dir, "feature/greeting", "main")
@@ -199,7 +198,7 @@ func TestPullRequestPreviewLinksAndIsDeletedOnMerge(t *testing.T) {
 func TestAPullRequestClosedWhileItsUpdateRunsLeavesNoPreview(t *testing.T) {
 	t.Parallel()
 	repo, dir := previewApp(t, "preview-raced")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	opened, err := shared.OpenPullRequest(ctx, repo, dir, "feature/greeting", "main")
 	if err != nil {

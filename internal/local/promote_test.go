@@ -69,7 +69,7 @@ func deliver(t *testing.T, repo pipeline.Repository, dir string) string {
 // await waits for the execution arn to end and returns how.
 func await(t *testing.T, arn string) *awssfn.DescribeExecutionOutput {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	desc, err := follow(ctx, shared.sfn, arn, 100*time.Millisecond, func(types.HistoryEvent) {})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stackflow/stackflow/internal/localrepo"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -20,7 +19,7 @@ import (
 // and the work tree stay as they were.
 func TestTheWorkTreeIsDeliveredOnlyAsASnapshot(t *testing.T) {
 	repo, dir := app(t, "worktree", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := runContext(t)
 	defer cancel()
 	if _, err := gitIn(ctx, dir, "checkout", "-q", "-b", "feature/wip"); err != nil { // checks only: quick
 		t.Fatal(err)
