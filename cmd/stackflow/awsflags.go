@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/runs"
@@ -58,21 +57,6 @@ func (f *awsFlags) options() runs.Options {
 // connect finds AWS and the pipeline.
 func (f *awsFlags) connect(ctx context.Context) (*runs.Client, error) {
 	return runs.Connect(ctx, f.options())
-}
-
-// find loads the AWS configuration and finds the pipeline's parts, for a
-// command that needs no more than those.
-func (f *awsFlags) find(ctx context.Context) (aws.Config, runs.Pipeline, error) {
-	o := f.options()
-	cfg, err := runs.LoadConfig(ctx, o.Profile, o.Region)
-	if err != nil {
-		return aws.Config{}, runs.Pipeline{}, err
-	}
-	p, err := runs.FindPipeline(ctx, cfg, o.Stack, runs.Pipeline{StateMachineARN: o.StateMachineARN, Bucket: o.Bucket, ReleasesTable: o.ReleasesTable})
-	if err != nil {
-		return aws.Config{}, runs.Pipeline{}, err
-	}
-	return cfg, p, nil
 }
 
 func orEnv(value, env string) string {

@@ -129,6 +129,7 @@ pipeline installed on AWS.`,
 	for _, c := range []*cobra.Command{
 		newRunsCommand(), newShowCommand(), newLogsCommand(), newReleasesCommand(),
 		newAnswerCommand("approve"), newAnswerCommand("reject"), newRollbackCommand(), newPromoteCommand(), newRetryCommand(),
+		newDashboardCommand(),
 	} {
 		c.GroupID = groupAWS
 		root.AddCommand(c)

@@ -194,7 +194,14 @@ func (o *localOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr 
 		} else {
 			defer done()
 		}
-		printServing(progress, p, repo, app.Dir, o.workTree)
+		dashURL := ""
+		if srv, err := localDashboard(p); err != nil {
+			fmt.Fprintf(stderr, "stackflow local: no dashboard: %v\n", err)
+		} else {
+			dashURL = srv.URL()
+			go func() { _ = srv.Serve(ctx) }()
+		}
+		printServing(progress, p, repo, app.Dir, o.workTree, dashURL)
 		go p.Watch(ctx, progress)
 		pushAgain(ctx, p, func() (local.Push, error) { return o.push(ctx, app, progress) }, stdin, progress, stderr)
 		<-ctx.Done()
@@ -336,8 +343,11 @@ func urls(outputs map[string]string) string {
 	return strings.Join(out, " ")
 }
 
-func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root string, workTree bool) {
+func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root string, workTree bool, dashURL string) {
 	fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C):\n")
+	if dashURL != "" {
+		fmt.Fprintf(w, "  dashboard       %s (with actions: the local AWS is yours)\n", dashURL)
+	}
 	fmt.Fprintf(w, "  webhook URL     %s\n", p.WebhookURL())
 	fmt.Fprintf(w, "  webhook secret  %s\n", p.WebhookSecret())
 	fmt.Fprintf(w, "  Bitbucket       %s (serves %s from %s)\n", p.BitbucketURL(), repo.FullName(), root)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -51,14 +49,11 @@ releases table.`,
 		if limit < 1 {
 			return usagef("--limit %d: want at least 1", limit)
 		}
-		cfg, p, err := aws.find(cmd.Context())
+		c, err := aws.connect(cmd.Context())
 		if err != nil {
 			return err
 		}
-		if p.ReleasesTable == "" {
-			return errNoTable
-		}
-		list, err := releases.New(dynamodb.NewFromConfig(cfg), p.ReleasesTable).List(cmd.Context(), repo.FullName(), releases.EnvKey(app, args[1]), limit)
+		list, err := c.Releases(cmd.Context(), repo.FullName(), releases.EnvKey(app, args[1]), limit)
 		if err != nil {
 			return err
 		}
@@ -73,9 +68,6 @@ releases table.`,
 	}
 	return cmd
 }
-
-// errNoTable is the error of a pipeline whose releases table is unknown.
-var errNoTable = errors.New("the pipeline's releases table is unknown: give --table, or --stack naming the installed pipeline")
 
 func printReleases(w io.Writer, repo pipeline.Repository, env string, list []releases.Release) {
 	if len(list) == 0 {

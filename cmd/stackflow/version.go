@@ -97,7 +97,7 @@ func newVersionCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "The version of stackflow, the commit it was built from, and its Go",
+		Short: "The version of stackflow, the commit it was built from, and the Go that built it",
 		Long: `The version of this stackflow binary: its module version, the commit it was
 built from (and whether the work tree had uncommitted changes), that
 commit's time, and the Go toolchain and platform that built it, as the Go

@@ -191,6 +191,12 @@ func (s *Service) run(ctx context.Context, in pipeline.ChecksInput) (pipeline.Ch
 	start := time.Now()
 	var failed *pipeline.ChecksFailed
 	for _, command := range plan.Checks {
+		// The log so far is stored before each check, so that a reader
+		// (stackflow dashboard) follows the checks while they run; the
+		// whole log replaces it at the end.
+		if err := storeLog(ctx, store, logKey, redact.String(full.String()+"$ "+command+"\n[running]\n")); err != nil {
+			log.Warn("store the checks log so far", "key", logKey, "error", err)
+		}
 		out := &workspace.Output{Echo: echo}
 		fmt.Fprintf(out, "$ %s\n", command)
 		began := time.Now()

@@ -321,3 +321,39 @@ func TestChecksThroughGrants(t *testing.T) {
 		t.Errorf("without grants: %v, want a refusal", err)
 	}
 }
+
+// TestTheLogIsStoredAsTheChecksGo reads the stored log while the second
+// check runs (it waits for a file the test makes once it has read it): the
+// first check's output is there, and the second named as running.
+func TestTheLogIsStoredAsTheChecksGo(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	gate := filepath.Join(t.TempDir(), "read")
+	waiting := "while [ ! -e '" + gate + "' ]; do sleep 0.05; done"
+	in := f.source(t, app, "echo first check", waiting)
+	done := make(chan error, 1)
+	go func() { _, err := f.svc.Handle(context.Background(), in); done <- err }()
+	for {
+		b, err := f.store.Get(context.Background(), "logs/acme/app/app-main-0123456/checks.log")
+		if err == nil && strings.Contains(string(b), "$ "+waiting+"\n[running]\n") {
+			if !strings.Contains(string(b), "first check\n[passed in ") {
+				t.Errorf("the log so far lacks the first check's output:\n%s", b)
+			}
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the checks ended (%v) before the log showed the second running", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if log := f.log(t); strings.Contains(log, "[running]") || !strings.Contains(log, "$ "+waiting+"\n[passed in ") {
+		t.Errorf("the whole log: got\n%s\nwant the second check passed, nothing running", log)
+	}
+}

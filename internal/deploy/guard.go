@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -143,22 +142,12 @@ func (s *Service) claim(in pipeline.DeployInput) (locks.Claim, error) {
 		region = s.region
 	}
 	return locks.Claim{
-		Account:  accountOf(in.Environment.RoleARN),
+		Account:  locks.AccountOf(in.Environment.RoleARN),
 		Rollback: in.Run.Rollback != nil,
 		Stack:    in.Environment.Stack, Region: region, Repository: in.Run.Repository.FullName(),
 		Branch: in.Run.Lane(), Environment: in.Environment.Name,
 		Execution: in.Execution, Commit: in.Run.Commit, StartedAt: started,
 	}, nil
-}
-
-// accountOf is the account of roleARN ("arn:aws:iam::123456789012:role/x"),
-// or "" for the pipeline's own account.
-func accountOf(roleARN string) string {
-	parts := strings.Split(roleARN, ":")
-	if len(parts) > 4 {
-		return parts[4]
-	}
-	return ""
 }
 
 // lease is how long the lock of in's environment is taken for from now:

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,6 +91,17 @@ type Store struct {
 // New returns the store of table.
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{db: db, table: table, now: time.Now}
+}
+
+// AccountOf is the account of an environment's deploy role roleARN
+// ("arn:aws:iam::123456789012:role/x"), as a Claim names it: "" for the
+// pipeline's own account (no role).
+func AccountOf(roleARN string) string {
+	parts := strings.Split(roleARN, ":")
+	if len(parts) > 4 {
+		return parts[4]
+	}
+	return ""
 }
 
 // where names c's stack: account, region and name.

@@ -79,6 +79,23 @@ type Push struct {
 	// Truncated is true when Bitbucket cut the push's commits short:
 	// every file counts as changed.
 	Truncated bool `json:"truncated,omitempty"`
+	// Message is the first line of the pushed commit's message (at most
+	// MaxMessage characters), for people: runs and the dashboard show it.
+	Message string `json:"message,omitempty"`
+}
+
+// MaxMessage bounds Push.Message, in characters.
+const MaxMessage = 200
+
+// MessageLine is the first line of a commit message, cut to MaxMessage
+// characters ("…" marks the cut).
+func MessageLine(message string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(message), "\n")
+	line = strings.TrimSpace(line)
+	if r := []rune(line); len(r) > MaxMessage {
+		line = string(r[:MaxMessage-1]) + "…"
+	}
+	return line
 }
 
 // AppRun names the app a run delivers.

@@ -60,6 +60,7 @@ type Release struct {
 type dynamoAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
 var _ dynamoAPI = (*dynamodb.Client)(nil)
@@ -201,6 +202,61 @@ func fromItem(item map[string]types.AttributeValue) Release {
 		}
 	}
 	return r
+}
+
+// Released names an environment that has releases: the repository, the
+// app (of a repository with several; "" for one) and the environment.
+type Released struct {
+	Repository  string `json:"repository"`
+	App         string `json:"app,omitempty"`
+	Environment string `json:"environment"`
+}
+
+// Key is the environment as List takes it (EnvKey's).
+func (e Released) Key() string { return EnvKey(e.App, e.Environment) }
+
+// Environments lists every environment that has a release, by repository,
+// app and environment name: what the dashboard shows. It scans the table,
+// reading only the keys and names of the releases, which stay small (a
+// release a deploy).
+func (s *Store) Environments(ctx context.Context) ([]Released, error) {
+	in := &dynamodb.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          aws.String("begins_with(pk, :release)"),
+		ProjectionExpression:      aws.String("repository, app, environment"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":release": &types.AttributeValueMemberS{Value: "release#"}},
+	}
+	seen := map[Released]bool{}
+	var out []Released
+	for {
+		page, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list the released environments: %w", err)
+		}
+		for _, item := range page.Items {
+			r := fromItem(item)
+			e := Released{Repository: r.Repository, App: r.App, Environment: r.Environment}
+			if e.Repository != "" && e.Environment != "" && !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Repository != b.Repository {
+			return a.Repository < b.Repository
+		}
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		return a.Environment < b.Environment
+	})
+	return out, nil
 }
 
 // Find returns the newest release of repository's environment env whose

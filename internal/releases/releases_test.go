@@ -145,3 +145,45 @@ func TestPromotionFieldsAndRunRecords(t *testing.T) {
 		t.Errorf("got %d releases, want 1", len(list))
 	}
 }
+
+func TestEnvironmentsListsEachReleasedEnvironmentOnce(t *testing.T) {
+	t.Parallel()
+	s := table(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	for i, r := range []Release{
+		{Repository: "acme/hello", Environment: "staging"},
+		{Repository: "acme/hello", Environment: "staging"},
+		{Repository: "acme/hello", Environment: "prod"},
+		{Repository: "acme/platform", App: "api", Environment: "prod"},
+	} {
+		r.Commit = strings.Repeat("a", 40)
+		r.DeployedAt = t0.Add(time.Duration(i) * time.Minute)
+		if err := s.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordRun(ctx, RunRecord{Execution: "arn:x", Repository: "acme/other", Commit: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Environments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Released{
+		{Repository: "acme/hello", Environment: "prod"},
+		{Repository: "acme/hello", Environment: "staging"},
+		{Repository: "acme/platform", App: "api", Environment: "prod"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("environment %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if k := got[2].Key(); k != "api/prod" {
+		t.Errorf("key: got %q, want api/prod", k)
+	}
+}

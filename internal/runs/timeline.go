@@ -28,6 +28,9 @@ type Run struct {
 	Repository string `json:"repository"`
 	Branch     string `json:"branch"`
 	Commit     string `json:"commit"`
+	// Message is the first line of the commit's message, when the push
+	// that started the run said it.
+	Message string `json:"message,omitempty"`
 	// Status is the execution's: RUNNING, SUCCEEDED, FAILED, TIMED_OUT,
 	// ABORTED or PENDING_REDRIVE.
 	Status string `json:"status"`
@@ -272,6 +275,9 @@ func runOf(desc *sfn.DescribeExecutionOutput, now time.Time) Run {
 		}
 		if a := in.Run.AppName(); a != "" {
 			r.Repository += " (" + a + ")"
+		}
+		if p := in.Run.Push; p != nil {
+			r.Message = p.Message
 		}
 		if rt := in.Run.Retry; rt != nil {
 			r.RetryOf = pipeline.ExecutionNameOf(rt.Of)

@@ -298,7 +298,7 @@ func (s *Service) push(ctx context.Context, ev *bitbucket.PushEvent) outcome {
 			run.Tag = c.New.Name
 		} else {
 			run.Branch = c.New.Name
-			run.Push = &pipeline.Push{Forced: c.Forced, Truncated: c.Truncated}
+			run.Push = &pipeline.Push{Forced: c.Forced, Truncated: c.Truncated, Message: pipeline.MessageLine(c.New.Target.Message)}
 			if c.Old != nil && isFullHash(c.Old.Target.Hash) {
 				run.Push.Old = c.Old.Target.Hash
 			}

@@ -440,7 +440,7 @@ func TestRedelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10,"lockPollSeconds":20,"lockLeaseSeconds":900},"push":{"old":"9fceb02d0ae598e95dc970b74767f19372d61af8"}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"main","commit":"` + mainHash + `","settings":{"pollSeconds":10,"lockPollSeconds":20,"lockLeaseSeconds":900},"push":{"old":"9fceb02d0ae598e95dc970b74767f19372d61af8","message":"Greet by name"}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}
@@ -458,7 +458,7 @@ func TestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2,"lockPollSeconds":20,"lockLeaseSeconds":30},"push":{}}}`
+	want := `{"run":{"repository":{"workspace":"acme","slug":"hello"},"branch":"feature/greeting","commit":"` + featHash + `","settings":{"pollSeconds":2,"lockPollSeconds":20,"lockLeaseSeconds":30},"push":{"message":"Try a friendlier greeting"}}}`
 	if got := aws.ToString(out.Input); got != want {
 		t.Errorf("got input %s, want %s", got, want)
 	}
