@@ -392,11 +392,15 @@ func TestTemplateFunctionsFollowTheHouseRules(t *testing.T) {
 }
 
 // TestFunctionsBuildAsSAMBuilds builds every function of both templates the
-// way `sam build` builds BuildMethod go1.x for provided.al2023 on arm64.
+// way `sam build` builds BuildMethod go1.x for provided.al2023 on arm64:
+// GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc. The
+// functions of a template are built by one go build, which compiles each
+// package once and links the functions side by side, each into a folder
+// named after its code's.
 func TestFunctionsBuildAsSAMBuilds(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
-	for _, path := range templates {
+	for i, path := range templates {
 		tpl := readTemplate(t, path)
 		names := make([]string, 0, len(tpl.Resources))
 		for name, r := range tpl.Resources {
@@ -405,20 +409,46 @@ func TestFunctionsBuildAsSAMBuilds(t *testing.T) {
 			}
 		}
 		sort.Strings(names)
+		// go build -o DIR/ writes each main package to DIR/<its folder's
+		// name>: functions whose folders share a name get a go build each.
+		base := filepath.Dir(path)
+		bins := map[string]string{} // function -> its binary
+		var pkgs []string
+		byFolder := map[string]string{}
 		for _, name := range names {
 			code, _ := tpl.Resources[name].Properties["CodeUri"].(string)
-			dir := filepath.Join(filepath.Dir(path), code)
-			bin := filepath.Join(out, name, "bootstrap")
-			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("%s: %s (%s): go build: %v\n%s", path, name, dir, err, b)
+			folder := filepath.Base(filepath.Clean(filepath.Join(base, code)))
+			dir := filepath.Join(out, fmt.Sprint(i))
+			if other, ok := byFolder[folder]; ok && other != code {
+				dir = filepath.Join(out, fmt.Sprint(i), name)
+				build(t, filepath.Join(base, code), dir+"/", path+": "+name, ".")
+				bins[name] = filepath.Join(dir, folder)
 				continue
 			}
-			if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 {
+			byFolder[folder] = code
+			pkgs = append(pkgs, "./"+filepath.ToSlash(filepath.Clean(code)))
+			bins[name] = filepath.Join(dir, folder)
+		}
+		if len(pkgs) > 0 {
+			build(t, base, filepath.Join(out, fmt.Sprint(i))+"/", path, pkgs...)
+		}
+		for _, name := range names {
+			if fi, err := os.Stat(bins[name]); err != nil || fi.Size() == 0 {
 				t.Errorf("%s: %s: no bootstrap built", path, name)
 			}
 		}
+	}
+}
+
+// build runs go build for linux/arm64 as sam build does, in dir, of pkgs,
+// into out (a folder, ending in a slash); what names the build in
+// messages.
+func build(t *testing.T, dir, out, what string, pkgs ...string) {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"build", "-tags", "lambda.norpc", "-o", out}, pkgs...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s (%s): go build %s: %v\n%s", what, dir, strings.Join(pkgs, " "), err, b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +25,17 @@ type sfnAPI interface {
 
 var _ sfnAPI = (*sfn.Client)(nil)
 
+// historyPage is how many events follow asks for at once: newest first,
+// a poll usually finds a few new events, and a small page carries little
+// more than those.
+const historyPage = 25
+
 // follow reports every history event of the execution arn to see, in
-// order, until the execution ends, and returns its description.
+// order, until the execution ends, and returns its description. Each poll
+// reads only what is new: the history newest first, down to the last
+// event seen (GetExecutionHistory with reverseOrder, whose pages go back
+// in time), so a long execution's poll costs what happened since the last
+// one, not its whole history.
 func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see func(types.HistoryEvent)) (*sfn.DescribeExecutionOutput, error) {
 	var last int64
 	for {
@@ -35,22 +45,13 @@ func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see f
 		if err != nil {
 			return nil, fmt.Errorf("describe execution: %w", err)
 		}
-		var token *string
-		for {
-			page, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), NextToken: token})
-			if err != nil {
-				return nil, fmt.Errorf("execution history: %w", err)
-			}
-			for _, e := range page.Events {
-				if e.Id > last {
-					last = e.Id
-					see(e)
-				}
-			}
-			if page.NextToken == nil {
-				break
-			}
-			token = page.NextToken
+		events, err := eventsAfter(ctx, c, arn, last)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			last = e.Id
+			see(e)
 		}
 		if desc.Status != types.ExecutionStatusRunning {
 			return desc, nil
@@ -60,6 +61,32 @@ func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see f
 			return nil, ctx.Err()
 		case <-time.After(poll):
 		}
+	}
+}
+
+// eventsAfter returns the history events of the execution arn whose IDs
+// are above last, oldest first.
+func eventsAfter(ctx context.Context, c sfnAPI, arn string, last int64) ([]types.HistoryEvent, error) {
+	var newer []types.HistoryEvent
+	var token *string
+	for {
+		page, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn),
+			ReverseOrder: true, MaxResults: historyPage, NextToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("execution history: %w", err)
+		}
+		for _, e := range page.Events {
+			if e.Id <= last {
+				slices.Reverse(newer)
+				return newer, nil
+			}
+			newer = append(newer, e)
+		}
+		if page.NextToken == nil {
+			slices.Reverse(newer)
+			return newer, nil
+		}
+		token = page.NextToken
 	}
 }
 

@@ -81,7 +81,9 @@ func runTests(m *testing.M) int {
 	defer traces.Close()
 	// A short lease, so that the test of a run that died holding a lock
 	// waits seconds for it, not a minute.
-	// Enough processes per function for every test's run at once.
+	// Enough processes per function of the pipeline for every test's run
+	// at once; the apps' functions get as many as stackflow local gives
+	// every function by default (each app's stacks serve one test).
 	// Credentials of indexes that no check reaches, for the checks to be
 	// given and never to show.
 	idx := indexes.Settings{Credentials: map[string]indexes.Credential{
@@ -89,7 +91,8 @@ func runTests(m *testing.M) int {
 		"npm.invalid":  {Token: indexToken},
 	}}
 	p, err := Start(ctx, Options{Log: log, TraceDaemon: traces.Addr(), LockLeaseSeconds: 10, FunctionConcurrency: 2 * parallelRuns,
-		PackageIndexes: idx, SSMParameters: ssmParameters()})
+		AppFunctionConcurrency: defaultFunctionConcurrency,
+		PackageIndexes:         idx, SSMParameters: ssmParameters()})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the local pipeline: %v\n", err)
 		return 1

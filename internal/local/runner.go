@@ -56,6 +56,9 @@ const (
 // PipelineStack is the name the pipeline is installed under.
 const PipelineStack = "stackflow"
 
+// defaultFunctionConcurrency is Options.FunctionConcurrency's default.
+const defaultFunctionConcurrency = 4
+
 // pollSecondsPath is the SecondsPath of the state machine's Wait states
 // between looks at a change set or a stack, which wait Options.PollWait.
 const pollSecondsPath = "$.run.settings.pollSeconds"
@@ -104,6 +107,11 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; 0 means 4,
 	// enough for a few runs at once while staying light on a laptop.
 	FunctionConcurrency int
+	// AppFunctionConcurrency is FunctionConcurrency for the functions of
+	// the apps' stacks, every stack but the pipeline's own; 0 means
+	// FunctionConcurrency. The pipeline's functions serve every run at
+	// once; an app's serve its smoke tests and what is sent to them.
+	AppFunctionConcurrency int
 	// DefaultBranch is every served repository's default branch (Bitbucket's
 	// mainbranch), whose stackflow.yml decides where commits deploy; a
 	// Push may name another for its repository. Empty means the first of
@@ -230,7 +238,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		opts.LockLeaseSeconds = 60
 	}
 	if opts.FunctionConcurrency <= 0 {
-		opts.FunctionConcurrency = 4
+		opts.FunctionConcurrency = defaultFunctionConcurrency
 	}
 	log := opts.Log
 	if log == nil {
@@ -347,9 +355,15 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		FunctionLog:         func(name string) io.Writer { return p.logFile("function-" + name) },
 		EventLog:            p.logFile("events"),
 		FunctionConcurrency: p.opts.FunctionConcurrency,
-		SAM:                 p.sam,
-		IAM:                 engineIAM,
-		Log:                 log,
+		StackFunctionConcurrency: func(stack string) int {
+			if stack == PipelineStack {
+				return p.opts.FunctionConcurrency
+			}
+			return p.opts.AppFunctionConcurrency
+		},
+		SAM: p.sam,
+		IAM: engineIAM,
+		Log: log,
 	})
 	if err != nil {
 		ln.Close()

@@ -17,12 +17,17 @@ type streamer struct {
 	dir     string
 	offsets map[string]int64
 	partial map[string][]byte
+	// found holds the files each pattern of streamed matched, once it
+	// matched any: a function's log file keeps its name while the pipeline
+	// is installed, and listing the log folder at every tick of every run
+	// costs more than reading what the files hold.
+	found map[string][]string
 }
 
 // newStreamer starts at the end of what the logs in dir hold now: earlier
 // runs' output is old.
 func newStreamer(dir string) *streamer {
-	s := &streamer{dir: dir, offsets: map[string]int64{}, partial: map[string][]byte{}}
+	s := &streamer{dir: dir, offsets: map[string]int64{}, partial: map[string][]byte{}, found: map[string][]string{}}
 	for f := range s.files() {
 		if fi, err := os.Stat(f); err == nil {
 			s.offsets[f] = fi.Size()
@@ -74,7 +79,13 @@ var streamed = map[string]string{
 func (s *streamer) files() map[string]string {
 	out := map[string]string{}
 	for pattern, state := range streamed {
-		m, _ := filepath.Glob(filepath.Join(s.dir, pattern))
+		m, ok := s.found[pattern]
+		if !ok {
+			m, _ = filepath.Glob(filepath.Join(s.dir, pattern))
+			if len(m) > 0 {
+				s.found[pattern] = m
+			}
+		}
 		for _, f := range m {
 			out[f] = state
 		}

@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stackflow/stackflow/internal/workspace"
 )
 
 // esbuildExcludes are the files and folders that nodejs_npm_esbuild does
@@ -46,11 +49,43 @@ var (
 // The packaged template then gets the Handler's basename when the
 // Handler's file moved, and NODE_OPTIONS --enable-source-maps with
 // Sourcemap, as sam build's EsbuildBundlerManager writes them.
-type esbuildBuilder struct{ j *job }
+//
+// Functions of one code directory that bundle different entry points are
+// different builds (as in sam build's build graph, the Handler and
+// BuildProperties are part of an esbuild build's definition), but their
+// dependencies are the same: the first build of a code directory copies it
+// and runs npm install, and the job's later builds of that directory
+// bundle from the same copy, each into a folder of its own beside it. Each
+// is still a build of its own, with its own zip, and counts as one.
+type esbuildBuilder struct {
+	j *job
+	// installed are the copies of code directories with their
+	// dependencies installed, by installKey.
+	installed map[string]*esbuildSource
+}
+
+// esbuildSource is a code directory copied and npm installed, ready for
+// esbuild to bundle from.
+type esbuildSource struct {
+	src     string // the copy, with node_modules
+	esbuild string // the app's esbuild
+	version string // its version
+	by      string // the function whose build installed it
+}
+
+// installKey names what npm install makes of u's code directory: units
+// with the same key can bundle from one install. The install runs for the
+// build machine, so the architecture does not change it.
+func installKey(u *unit) string {
+	ci, _ := u.prop("UseNpmCi").(bool)
+	return fmt.Sprintf("%s|%s|ci=%t", u.codeDir, u.runtime, ci)
+}
 
 var _ builder = (*esbuildBuilder)(nil)
 
-func newEsbuildBuilder(j *job) builder { return &esbuildBuilder{j: j} }
+func newEsbuildBuilder(j *job) builder {
+	return &esbuildBuilder{j: j, installed: map[string]*esbuildSource{}}
+}
 
 // check refuses EntryPoints that are not a list and a function with
 // neither EntryPoints nor a Handler, and turns NODE_OPTIONS
@@ -96,33 +131,23 @@ func (b *esbuildBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
+	prepared, err := b.prepare(ctx, u, nt, scratch, out, began)
+	if err != nil {
+		return nil, err
+	}
+	src := prepared.src
 	// src and out sit side by side, so the paths esbuild writes into
 	// source maps (../src/...) are the same in every build.
-	src, outDir := filepath.Join(scratch, "src"), filepath.Join(scratch, "out")
-	if err := copyTree(u.codeDir, src, esbuildExcludes); err != nil {
-		return nil, fmt.Errorf("package %s: %w", u.name, err)
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	outDir, err := os.MkdirTemp(filepath.Dir(src), "out-")
+	if err != nil {
 		return nil, fmt.Errorf("package: %w", err)
 	}
 	manifest, err := os.ReadFile(filepath.Join(src, "package.json"))
 	if err != nil {
-		return nil, j.buildFailed(u, out, began, "Metadata BuildMethod esbuild: no package.json in "+j.rel(u.codeDir)+
-			": esbuild comes from the app's node_modules, so list it in package.json's dependencies")
+		return nil, fmt.Errorf("package %s: %w", u.name, err)
 	}
-	if err := j.npmInstall(ctx, out, u, nt, src, false); err != nil {
-		return nil, j.buildFailed(u, out, began, err.Error())
-	}
-	esbuild := filepath.Join(src, "node_modules", ".bin", "esbuild")
-	if _, err := os.Stat(esbuild); err != nil {
-		return nil, j.buildFailed(u, out, began, "esbuild is not in the app's node_modules after npm install --omit=dev: "+
-			"list esbuild in package.json's dependencies (devDependencies are not installed)")
-	}
-	version, err := j.capture(ctx, src, esbuild, "--version")
-	if err != nil {
-		return nil, j.buildFailed(u, out, began, fmt.Sprintf("esbuild does not run: %v", err))
-	}
-	args, err := esbuildArgs(u, src, "../out", manifest)
+	esbuild, version := prepared.esbuild, prepared.version
+	args, err := esbuildArgs(u, src, "../"+filepath.Base(outDir), manifest)
 	if err != nil {
 		return nil, j.buildFailed(u, out, began, err.Error())
 	}
@@ -139,6 +164,44 @@ func (b *esbuildBuilder) build(ctx context.Context, u *unit) (*output, error) {
 	}
 	o.handler = movedHandler(u.handler, outDir)
 	return o, nil
+}
+
+// prepare returns u's code directory copied into scratch without
+// node_modules, with its dependencies installed by npm install --omit=dev
+// (for the build machine: esbuild runs there), and the app's esbuild found
+// in it; or the copy that an earlier build of the job made of the same
+// directory, installed the same way.
+func (b *esbuildBuilder) prepare(ctx context.Context, u *unit, nt *nodeTools, scratch string, out *workspace.Output, began time.Time) (*esbuildSource, error) {
+	j := b.j
+	key := installKey(u)
+	if s, ok := b.installed[key]; ok {
+		fmt.Fprintf(out, "[%s: bundling from the copy of %s that %s's build installed (npm install once per code directory)]\n",
+			u.name, j.rel(u.codeDir), s.by)
+		return s, nil
+	}
+	src := filepath.Join(scratch, "src")
+	if err := copyTree(u.codeDir, src, esbuildExcludes); err != nil {
+		return nil, fmt.Errorf("package %s: %w", u.name, err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "package.json")); err != nil {
+		return nil, j.buildFailed(u, out, began, "Metadata BuildMethod esbuild: no package.json in "+j.rel(u.codeDir)+
+			": esbuild comes from the app's node_modules, so list it in package.json's dependencies")
+	}
+	if err := j.npmInstall(ctx, out, u, nt, src, false); err != nil {
+		return nil, j.buildFailed(u, out, began, err.Error())
+	}
+	esbuild := filepath.Join(src, "node_modules", ".bin", "esbuild")
+	if _, err := os.Stat(esbuild); err != nil {
+		return nil, j.buildFailed(u, out, began, "esbuild is not in the app's node_modules after npm install --omit=dev: "+
+			"list esbuild in package.json's dependencies (devDependencies are not installed)")
+	}
+	version, err := j.capture(ctx, src, esbuild, "--version")
+	if err != nil {
+		return nil, j.buildFailed(u, out, began, fmt.Sprintf("esbuild does not run: %v", err))
+	}
+	s := &esbuildSource{src: src, esbuild: esbuild, version: version, by: u.name}
+	b.installed[key] = s
+	return s, nil
 }
 
 // esbuildArgs are the arguments of esbuild for u, run in src and writing

@@ -207,3 +207,56 @@ func TestPackageNodeFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestEsbuildFunctionsOfOneCodeUriInstallOnce: two esbuild functions of
+// one code directory are two builds (their BuildProperties differ, as they
+// would in sam build's build graph), each with its own bundle, but npm
+// installs the directory's dependencies once.
+func TestEsbuildFunctionsOfOneCodeUriInstallOnce(t *testing.T) {
+	t.Parallel()
+	f := setupTools(t)
+	files := dirFiles(t, "testdata/node", "")
+	files["template.yaml"] = `Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: nodejs22.x
+    Handler: src/app.handler
+    CodeUri: es/
+Resources:
+  MinifiedFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties: {EntryPoints: [src/app.ts]}
+  ReadableFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties: {EntryPoints: [src/app.ts], Minify: false, Format: esm}
+`
+	pkg, err := f.svc.Handle(context.Background(), f.source(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(pkg.Summary, ": 2 built, 0 reused") {
+		t.Errorf("got summary %q, want ...: 2 built, 0 reused", pkg.Summary)
+	}
+	bundles := map[string]string{}
+	for _, fn := range pkg.Functions {
+		zf := zipFiles(t, f.get(t, fn.Key))
+		if zf["app.js"] == nil || len(zf) != 1 {
+			t.Fatalf("%s: zip holds %q, want app.js", fn.Name, names(zf, ""))
+		}
+		bundles[fn.Name] = string(read(t, zf["app.js"]))
+	}
+	if min, esm := bundles["MinifiedFunction"], bundles["ReadableFunction"]; min == esm || !strings.Contains(esm, "export {") || strings.Contains(min, "export {") {
+		t.Errorf("got bundles\n%.200s\nand\n%.200s\nwant a minified CommonJS one and a readable ES module", min, esm)
+	}
+	log := string(f.get(t, pkg.LogKey))
+	if n := strings.Count(log, "$ npm install"); n != 1 {
+		t.Errorf("npm install ran %d times, want once:\n%s", n, log)
+	}
+	if want := "[ReadableFunction: bundling from the copy of es that MinifiedFunction's build installed"; !strings.Contains(log, want) {
+		t.Errorf("log lacks %q:\n%s", want, log)
+	}
+}

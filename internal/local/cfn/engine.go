@@ -60,6 +60,11 @@ type Options struct {
 	// Lambda runs an environment per concurrent invocation; a function's
 	// ReservedConcurrentExecutions, when lower, wins. 0 means 1.
 	FunctionConcurrency int
+	// StackFunctionConcurrency, when set, gives FunctionConcurrency for
+	// the functions of one stack, by its name; 0 means FunctionConcurrency.
+	// stackflow local's own pipeline serves several runs at once, an app's
+	// stack little more than its smoke tests.
+	StackFunctionConcurrency func(stack string) int
 	// IAM, when set, is told of every resource the engine makes, updates
 	// and deletes, and gives each function the credentials of its
 	// execution role; nil means functions run with the local AWS's

@@ -155,7 +155,7 @@ func provided(runtime string) bool {
 
 // startFunction unpacks the function's code and layers and runs it under
 // name.
-func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (string, error) {
+func (e *Engine) startFunction(ctx context.Context, stack string, r *resource, name string) (string, error) {
 	spec, err := functionConfig(r)
 	if err != nil {
 		return "", err
@@ -185,7 +185,13 @@ func (e *Engine) startFunction(ctx context.Context, r *resource, name string) (s
 	fn.Env = env
 	fn.Name = name
 	fn.Dir = dir
-	if c := max(e.opts.FunctionConcurrency, 1); fn.Concurrency == 0 || fn.Concurrency > c {
+	limit := e.opts.FunctionConcurrency
+	if e.opts.StackFunctionConcurrency != nil {
+		if n := e.opts.StackFunctionConcurrency(stack); n > 0 {
+			limit = n
+		}
+	}
+	if c := max(limit, 1); fn.Concurrency == 0 || fn.Concurrency > c {
 		fn.Concurrency = c
 	}
 	if e.opts.FunctionLog != nil {
@@ -296,7 +302,7 @@ func createFunction(ctx context.Context, o *op, r *resource) error {
 	if name == "" {
 		name = physicalName(o.stackName, r.Logical, 64, false)
 	}
-	arn, err := o.e.startFunction(ctx, r, name)
+	arn, err := o.e.startFunction(ctx, o.stackName, r, name)
 	if err != nil {
 		return err
 	}
@@ -306,7 +312,7 @@ func createFunction(ctx context.Context, o *op, r *resource) error {
 }
 
 func updateFunction(ctx context.Context, o *op, prev, next *resource) error {
-	arn, err := o.e.startFunction(ctx, next, prev.Physical)
+	arn, err := o.e.startFunction(ctx, o.stackName, next, prev.Physical)
 	if err != nil {
 		return err
 	}
