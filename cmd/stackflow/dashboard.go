@@ -41,7 +41,8 @@ The URL holds a random token, as Jupyter's does: only a browser that opened
 it gets in. It is read-only unless started with --actions, which adds the
 buttons approve, reject, rollback, promote and retry, each confirmed and each
 doing what the command of that name does, as your AWS identity (--by names
-who asks for a rollback, promotion or retry).`,
+who asks for a promotion or retry; an approval or a rollback is recorded as
+the identity AWS names).`,
 		Example: `  stackflow dashboard
   stackflow dashboard --actions
   stackflow dashboard --addr 127.0.0.1:8321 --no-open`,

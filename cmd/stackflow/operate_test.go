@@ -96,7 +96,7 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	decider := &approvals.Decider{Rollback: func(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (string, string, time.Time, error) {
 		arn, r, err := rc.Rollback(ctx, repo, app, env, to, by)
 		return arn, r.Commit, r.DeployedAt, err
-	}}
+	}, Approvers: rc.Approvers}
 	const caller = "arn:aws:iam::000000000000:user/ada"
 	approval := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -53,6 +53,9 @@ func main() {
 			arn, r, err := rc.Rollback(ctx, repo, app, env, to, by)
 			return arn, r.Commit, r.DeployedAt, err
 		},
+		Approvers: func(ctx context.Context, repo pipeline.Repository, app, env string) ([]string, error) {
+			return rc.Approvers(ctx, repo, app, env)
+		},
 	}
 	lambda.Start(svc.HandleURL)
 }

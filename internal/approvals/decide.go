@@ -111,6 +111,12 @@ type Decider struct {
 	Now func() time.Time
 	// Rollback, when set, takes AnswerRollback decisions.
 	Rollback Rollback
+	// Approvers returns who may roll repo's environment env (of its app
+	// app, "" for none) back: the approvers its newest release was
+	// deployed with, from stackflow.yml on the default branch. A rollback
+	// is an answer an approver gives, so the same people may ask for it.
+	// Required with Rollback.
+	Approvers func(ctx context.Context, repo pipeline.Repository, app, env string) ([]string, error)
 }
 
 // Decide answers d as caller, an IAM identity as AWS reported it: when the
@@ -178,12 +184,20 @@ func (s *Decider) Decide(ctx context.Context, caller string, d Decision) (Answer
 
 // rollback starts the rollback d asks for, recorded as asked by caller.
 func (s *Decider) rollback(ctx context.Context, caller string, d Decision) (Answered, error) {
-	if s.Rollback == nil {
+	if s.Rollback == nil || s.Approvers == nil {
 		return Answered{}, errors.New("this approval function takes no rollbacks")
 	}
 	repo, err := pipeline.ParseRepository(d.Repository)
-	if err != nil || d.Environment == "" {
-		return Answered{}, &BadDecision{Reason: "a rollback names its repository (\"repository\": \"workspace/slug\") and its environment"}
+	if err != nil || d.Environment == "" || strings.Contains(d.Environment, "/") || strings.Contains(d.App, "/") {
+		return Answered{}, &BadDecision{Reason: "a rollback names its repository (\"repository\": \"workspace/slug\") and its environment (and app), each without \"/\""}
+	}
+	approvers, err := s.Approvers(ctx, repo, d.App, d.Environment)
+	if err != nil {
+		return Answered{}, err
+	}
+	if err := (Request{Environment: d.Environment, Approvers: approvers}).MayAnswer(caller); err != nil {
+		return Answered{}, &Refused{Reason: fmt.Sprintf("%s may not roll %s of %s back: its approvers are %s (approvers in stackflow.yml on the default branch)",
+			caller, d.Environment, repo.FullName(), strings.Join(approvers, ", "))}
 	}
 	arn, commit, at, err := s.Rollback(ctx, repo, d.App, d.Environment, d.To, caller)
 	if err != nil {

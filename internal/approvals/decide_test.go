@@ -186,6 +186,11 @@ func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
 	d := &Decider{Rollback: func(_ context.Context, repo pipeline.Repository, _, env, to, by string) (string, string, time.Time, error) {
 		asked = append(asked, repo.FullName()+" "+env+" "+to+" "+by)
 		return "arn:exec:rollback", "0123456789abcdef", deployed, nil
+	}, Approvers: func(_ context.Context, repo pipeline.Repository, app, env string) ([]string, error) {
+		if repo.FullName() == "acme/hello" && app == "" && env == "prod" {
+			return []string{"arn:aws:iam::123456789012:role/oncall"}, nil
+		}
+		return nil, nil
 	}}
 	got, err := d.Decide(context.Background(), ada, Decision{Answer: AnswerRollback, Repository: "acme/hello", Environment: "prod", To: "0123"})
 	if err != nil {
@@ -200,5 +205,22 @@ func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
 			Authorizer: &events.LambdaFunctionURLRequestContextAuthorizerDescription{IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: ada}}}})
 	if err != nil || resp.StatusCode != 400 || !strings.Contains(resp.Body, "names its repository") {
 		t.Errorf("a rollback without its repository: got %d %s, %v; want 400", resp.StatusCode, resp.Body, err)
+	}
+	// Someone who may not approve prod may not roll it back either, nor
+	// reach it through an environment that names an app.
+	const eve = "arn:aws:iam::123456789012:user/eve"
+	for _, dec := range []Decision{
+		{Answer: AnswerRollback, Repository: "acme/hello", Environment: "prod"},
+		{Answer: AnswerRollback, Repository: "acme/hello", Environment: "api/prod"},
+	} {
+		var refused *Refused
+		var bad *BadDecision
+		_, err := d.Decide(context.Background(), eve, dec)
+		if !errors.As(err, &refused) && !errors.As(err, &bad) {
+			t.Errorf("%s rolling %s back: got %v, want refused", eve, dec.Environment, err)
+		}
+	}
+	if len(asked) != 1 {
+		t.Errorf("got rollbacks %v, want only ada's", asked)
 	}
 }

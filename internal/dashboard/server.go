@@ -58,7 +58,8 @@ type Config struct {
 	// Operator, when set, is what its actions call; nil makes it
 	// read-only (no --actions).
 	Operator Operator
-	// By names who asks for a rollback, promotion or retry, as --by does.
+	// By names who asks for a promotion or a retry, as --by does (an
+	// approval or a rollback is recorded as the identity AWS names).
 	By string
 	// Now is the clock of the DORA figures; nil means time.Now.
 	Now func() time.Time

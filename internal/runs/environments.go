@@ -27,6 +27,17 @@ func (c *Client) Releases(ctx context.Context, repository, env string, limit int
 	return releases.New(c.db, table).List(ctx, repository, env, limit)
 }
 
+// Approvers returns who may answer for repo's environment env (of its app
+// app, "" for none): the approvers its newest release was deployed with,
+// from stackflow.yml on the default branch; none when it has no release.
+func (c *Client) Approvers(ctx context.Context, repo pipeline.Repository, app, env string) ([]string, error) {
+	newest, err := c.Releases(ctx, repo.FullName(), releases.EnvKey(app, env), 1)
+	if err != nil || len(newest) == 0 || newest[0].Deployed == nil {
+		return nil, err
+	}
+	return newest[0].Deployed.Approvers, nil
+}
+
 // ReleasedEnvironments lists every environment that has a release, by
 // repository, app and name.
 func (c *Client) ReleasedEnvironments(ctx context.Context) ([]releases.Released, error) {
