@@ -416,3 +416,46 @@ func TestPolicyProblemsAreFound(t *testing.T) {
 		})
 	}
 }
+
+// TestAppsMayNotUseThePipelinesRoles: CloudFormation's role passes and
+// changes the apps' roles, never the pipeline's own (SAM names them after
+// the pipeline's stack), so a commit's stack cannot run a function as the
+// deploy role, which may assume every environment's role.
+func TestAppsMayNotUseThePipelinesRoles(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Properties struct {
+				Policies []yaml.Node `yaml:"Policies"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range doc.Resources["CloudFormationRole"].Properties.Policies {
+		var p struct {
+			PolicyDocument struct {
+				Statement []struct {
+					Effect   string    `yaml:"Effect"`
+					Action   []string  `yaml:"Action"`
+					Resource yaml.Node `yaml:"Resource"`
+				} `yaml:"Statement"`
+			} `yaml:"PolicyDocument"`
+		}
+		if n.Kind != yaml.MappingNode || n.Decode(&p) != nil {
+			continue // an !If of policies: not where the deny belongs
+		}
+		for _, st := range p.PolicyDocument.Statement {
+			if st.Effect == "Deny" && slices.Contains(st.Action, "iam:PassRole") && slices.Contains(st.Action, "iam:PutRolePolicy") &&
+				strings.HasSuffix(st.Resource.Value, ":role/${AWS::StackName}-*") {
+				return
+			}
+		}
+	}
+	t.Error("CloudFormationRole must deny iam:PassRole and changes to the pipeline's own roles (arn:...:role/${AWS::StackName}-*)")
+}
