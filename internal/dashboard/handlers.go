@@ -359,6 +359,9 @@ type ActionRequest struct {
 	// promote; Environment also picks the deploy to approve or reject.
 	Repository  string `json:"repository,omitempty"`
 	Environment string `json:"environment,omitempty"`
+	// App is the app whose environment or run it is, in a repository of
+	// several apps, as the commands' --app.
+	App string `json:"app,omitempty"`
 	// Reason is a rejection's, or a deploy's during a freeze.
 	Reason string `json:"reason,omitempty"`
 	// To is the commit a rollback puts back (default: the release before
@@ -453,7 +456,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, rel, by, err := op.RollbackAsCaller(ctx, rp, "", req.Environment, req.To)
+		arn, rel, by, err := op.RollbackAsCaller(ctx, rp, req.App, req.Environment, req.To)
 		if err != nil {
 			return ActionResult{}, err
 		}
@@ -467,7 +470,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, rel, err := op.Promote(ctx, runs.PromoteRequest{Repository: rp, Environment: req.Environment, From: req.From, Commit: req.Commit, By: s.cfg.By, DuringFreeze: during})
+		arn, rel, err := op.Promote(ctx, runs.PromoteRequest{Repository: rp, App: req.App, Environment: req.Environment, From: req.From, Commit: req.Commit, By: s.cfg.By, DuringFreeze: during})
 		if err != nil {
 			return ActionResult{}, err
 		}
@@ -477,7 +480,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, env, err := op.Retry(ctx, req.Run, "", s.cfg.By, during)
+		arn, env, err := op.Retry(ctx, req.Run, req.App, s.cfg.By, during)
 		if err != nil {
 			return ActionResult{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 // it is asked for.
 type fake struct {
 	approved []string
+	asked    []string           // the rollbacks, promotions and retries asked for
 	released []releases.Release // of local/hello prod, newest first
 }
 
@@ -62,14 +64,20 @@ func (f *fake) Approve(_ context.Context, ref, env string) (approvals.Request, s
 func (f *fake) Reject(context.Context, string, string, string) (approvals.Request, string, error) {
 	return approvals.Request{}, "", errors.New("not here")
 }
-func (f *fake) RollbackAsCaller(context.Context, pipeline.Repository, string, string, string) (string, releases.Release, string, error) {
-	return "", releases.Release{}, "", errors.New("not here")
+func (f *fake) RollbackAsCaller(_ context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error) {
+	f.asked = append(f.asked, "rollback "+repo.FullName()+" "+app+" "+env+" "+to)
+	return "arn:x:platform-api-rollback", releases.Release{Commit: "0123456789"}, "me", nil
 }
-func (f *fake) Promote(context.Context, runs.PromoteRequest) (string, releases.Release, error) {
-	return "", releases.Release{}, errors.New("not here")
+func (f *fake) Promote(_ context.Context, req runs.PromoteRequest) (string, releases.Release, error) {
+	f.asked = append(f.asked, "promote "+req.Repository.FullName()+" "+req.App+" "+req.Environment)
+	return "arn:x:platform-api-promote", releases.Release{Commit: "0123456789", Environment: "staging"}, nil
 }
-func (f *fake) Retry(context.Context, string, string, string, *pipeline.FreezeOverride) (string, string, error) {
-	return "", "", errors.New("not here")
+func (f *fake) Retry(_ context.Context, ref, app, _ string, _ *pipeline.FreezeOverride) (string, string, error) {
+	if ref == "x" {
+		return "", "", errors.New("not here")
+	}
+	f.asked = append(f.asked, "retry "+ref+" "+app)
+	return "arn:x:platform-api-retry", "prod", nil
 }
 
 // setup serves a dashboard of a fake, with actions when actions is set,
@@ -210,6 +218,31 @@ func TestRequestsFromElsewhereAreRefused(t *testing.T) {
 	}
 	if len(f.approved) != 1 || f.approved[0] != "hello-main-1a2b3c4 prod" {
 		t.Errorf("approved: got %v, want the run's prod", f.approved)
+	}
+}
+
+// TestActionsPassTheAppOn: an app's environment, in a repository of
+// several, is the commands' --app.
+func TestActionsPassTheAppOn(t *testing.T) {
+	t.Parallel()
+	s, f := setup(t, true)
+	c := browser(t)
+	do(t, c, "GET", s.URL(), nil, "")
+	h := map[string]string{"Content-Type": "application/json", TokenHeader: s.token}
+	base := "http://" + s.listener.Addr().String() + "/api/actions/"
+	for action, body := range map[string]string{
+		"rollback": `{"repository":"acme/platform","app":"api","environment":"prod","to":"0123"}`,
+		"promote":  `{"repository":"acme/platform","app":"api","environment":"prod"}`,
+		"retry":    `{"run":"platform-api-main-1a2b3c4","app":"api"}`,
+	} {
+		if code, out := do(t, c, "POST", base+action, h, body); code != http.StatusOK {
+			t.Errorf("%s: got %d %s, want 200", action, code, out)
+		}
+	}
+	slices.Sort(f.asked)
+	want := []string{"promote acme/platform api prod", "retry platform-api-main-1a2b3c4 api", "rollback acme/platform api prod 0123"}
+	if !slices.Equal(f.asked, want) {
+		t.Errorf("asked %q, want %q", f.asked, want)
 	}
 }
 

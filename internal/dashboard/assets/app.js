@@ -176,7 +176,7 @@
     dialog.onclose = async () => {
       if (dialog.returnValue !== "ok") return;
       const body = {};
-      for (const k of ["run", "repository", "environment", "to"]) if (b.dataset[k]) body[k] = b.dataset[k];
+      for (const k of ["run", "repository", "environment", "app", "to"]) if (b.dataset[k]) body[k] = b.dataset[k];
       if (needsReason) body.reason = reason.value;
       if (mayFreeze && freeze.checked) { body.duringFreeze = true; body.reason = reason.value; }
       b.disabled = true;
