@@ -354,7 +354,13 @@ func TestABusyProcessGetsNoSecondInvocation(t *testing.T) {
 	}
 	marker := filepath.Join(t.TempDir(), "stealing")
 	stealer := make(chan echo, 1)
-	go func() { stealer <- invoke(t, c, "victim", `{"tag": "a", "steal": "`+marker+`", "stealMs": 3000}`) }()
+	go func() {
+		// invoke may fail the test (t.Fatalf ends this goroutine): the
+		// deferred send still lets the test go on to report it.
+		var a echo
+		defer func() { stealer <- a }()
+		a = invoke(t, c, "victim", `{"tag": "a", "steal": "`+marker+`", "stealMs": 3000}`)
+	}()
 	for {
 		if _, err := os.Stat(marker); err == nil {
 			break
