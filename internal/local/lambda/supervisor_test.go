@@ -365,6 +365,9 @@ func TestABusyProcessGetsNoSecondInvocation(t *testing.T) {
 		if _, err := os.Stat(marker); err == nil {
 			break
 		}
+		if len(stealer) > 0 {
+			t.Fatal("the handler answered without asking for the next invocation")
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	b := invoke(t, c, "victim", `{"tag": "b"}`)
