@@ -308,6 +308,8 @@ func TestPipelineTemplateInstalls(t *testing.T) {
 		"StateMachineArn":    regexp.MustCompile(`^arn:aws:states:us-east-1:\d{12}:stateMachine:PipelineStateMachine-`),
 		"ArtifactBucketName": regexp.MustCompile(`^stackflow-artifactbucket-[a-z0-9]{12}$`),
 		"ReleasesTableName":  regexp.MustCompile(`^stackflow-ReleasesTable-[A-Z0-9]{12}$`),
+		// The approval function's URL (AuthType AWS_IAM), on loopback.
+		"ApprovalUrl": regexp.MustCompile(`^http://127\.0\.0\.1:\d+/$`),
 	}
 	if len(out) != len(checks) {
 		t.Errorf("got outputs %v, want %d", out, len(checks))
