@@ -25,35 +25,48 @@ type sfnAPI interface {
 
 var _ sfnAPI = (*sfn.Client)(nil)
 
-// historyPage is how many events follow asks for at once: newest first,
-// a poll usually finds a few new events, and a small page carries little
-// more than those.
-const historyPage = 25
+// historyPage is the most events follow asks for at once: a poll asks
+// for the newest event first, which is all it reads when nothing
+// happened, and then for the events it has not seen, whose number the
+// newest one's ID tells (Step Functions numbers an execution's events
+// one by one from 1).
+const historyPage = 1000
 
 // follow reports every history event of the execution arn to see, in
 // order, until the execution ends, and returns its description. Each poll
-// reads only what is new: the history newest first, down to the last
-// event seen (GetExecutionHistory with reverseOrder, whose pages go back
-// in time), so a long execution's poll costs what happened since the last
-// one, not its whole history.
+// reads only what is new: the newest event, and when it is one follow has
+// not seen, the events back to the last one seen (GetExecutionHistory
+// with reverseOrder), so a poll costs what happened since the last one,
+// not the history's length, and one event when nothing did. The history's
+// last event says when the execution has ended (ExecutionSucceeded,
+// ExecutionFailed, ...); the execution is described then, and, in case an
+// ending were ever missing from the history, every describeEvery polls.
 func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see func(types.HistoryEvent)) (*sfn.DescribeExecutionOutput, error) {
 	var last int64
-	for {
-		// Read the status first: once it has ended, the history read after
-		// it is complete.
-		desc, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if err != nil {
-			return nil, fmt.Errorf("describe execution: %w", err)
+	for n := 1; ; n++ {
+		var desc *sfn.DescribeExecutionOutput
+		if n%describeEvery == 0 {
+			// Read the status first: once it has ended, the history read
+			// after it is complete.
+			var err error
+			if desc, err = c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+				return nil, fmt.Errorf("describe execution: %w", err)
+			}
 		}
 		events, err := eventsAfter(ctx, c, arn, last)
 		if err != nil {
 			return nil, err
 		}
+		ended := false
 		for _, e := range events {
 			last = e.Id
 			see(e)
+			ended = ended || executionEnded(e.Type)
 		}
-		if desc.Status != types.ExecutionStatusRunning {
+		switch {
+		case ended:
+			return describeEnded(ctx, c, arn)
+		case desc != nil && desc.Status != types.ExecutionStatusRunning:
 			return desc, nil
 		}
 		select {
@@ -64,25 +77,67 @@ func follow(ctx context.Context, c sfnAPI, arn string, poll time.Duration, see f
 	}
 }
 
+// describeEvery is how many of follow's polls read the history alone
+// before one also describes the execution.
+const describeEvery = 20
+
+// executionEnded tells the event types that end an execution's history.
+func executionEnded(t types.HistoryEventType) bool {
+	switch t {
+	case types.HistoryEventTypeExecutionSucceeded, types.HistoryEventTypeExecutionFailed,
+		types.HistoryEventTypeExecutionAborted, types.HistoryEventTypeExecutionTimedOut:
+		return true
+	}
+	return false
+}
+
+// describeEnded describes the execution arn, whose history has ended. The
+// history's last event may be written a moment before the status that it
+// sets: it is described again, briefly, until it no longer runs.
+func describeEnded(ctx context.Context, c sfnAPI, arn string) (*sfn.DescribeExecutionOutput, error) {
+	for {
+		desc, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			return nil, fmt.Errorf("describe execution: %w", err)
+		}
+		if desc.Status != types.ExecutionStatusRunning {
+			return desc, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // eventsAfter returns the history events of the execution arn whose IDs
-// are above last, oldest first.
+// are above last, oldest first: the newest event, and when it is not the
+// only new one, a page back to last.
 func eventsAfter(ctx context.Context, c sfnAPI, arn string, last int64) ([]types.HistoryEvent, error) {
+	size := int32(1)
 	var newer []types.HistoryEvent
 	var token *string
 	for {
 		page, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn),
-			ReverseOrder: true, MaxResults: historyPage, NextToken: token})
+			ReverseOrder: true, MaxResults: size, NextToken: token})
 		if err != nil {
 			return nil, fmt.Errorf("execution history: %w", err)
 		}
+		if token == nil && size == 1 && len(page.Events) == 1 && page.Events[0].Id > last+1 {
+			// More than one event is new: read them all, from the newest,
+			// in as few pages as they fill.
+			size = int32(min(page.Events[0].Id-last, historyPage))
+			continue
+		}
+		reached := false // the page goes back to the last event seen
 		for _, e := range page.Events {
-			if e.Id <= last {
-				slices.Reverse(newer)
-				return newer, nil
+			if reached = e.Id <= last+1; e.Id <= last {
+				break
 			}
 			newer = append(newer, e)
 		}
-		if page.NextToken == nil {
+		if reached || page.NextToken == nil {
 			slices.Reverse(newer)
 			return newer, nil
 		}

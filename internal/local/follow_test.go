@@ -2,13 +2,18 @@ package local
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	localbb "github.com/stackflow/stackflow/internal/local/bitbucket"
@@ -154,5 +159,114 @@ func TestPrinterMarksARetriedStepThatWorkedAsDone(t *testing.T) {
 	}
 	if got := b.String(); !strings.Contains(got, "✗ BitbucketUnavailable") || !strings.Contains(got, "✓ Report the run started") {
 		t.Errorf("got\n%s\nwant the failed attempt and then the step done", got)
+	}
+}
+
+// growingHistory is an execution whose history grows by the next batch of
+// events at each poll that asks for its newest event, as Step Functions
+// numbers them (1, 2, ...). It serves GetExecutionHistory as Step Functions
+// does, newest first in pages, and records the page sizes asked for.
+type growingHistory struct {
+	batches [][]types.HistoryEventType
+	events  []types.HistoryEvent
+	// status is what DescribeExecution says once the batches have all
+	// been added.
+	status    types.ExecutionStatus
+	sizes     []int32
+	describes int
+}
+
+func (g *growingHistory) DescribeExecution(_ context.Context, _ *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	g.describes++
+	st := types.ExecutionStatusRunning
+	if len(g.batches) == 0 {
+		st = g.status
+	}
+	return &sfn.DescribeExecutionOutput{Status: st}, nil
+}
+
+func (g *growingHistory) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHistoryInput, _ ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	if !in.ReverseOrder {
+		return nil, errors.New("want the history newest first")
+	}
+	g.sizes = append(g.sizes, in.MaxResults)
+	before := int64(len(g.events)) + 1
+	if in.NextToken != nil {
+		var err error
+		if before, err = strconv.ParseInt(*in.NextToken, 10, 64); err != nil {
+			return nil, err
+		}
+	} else if in.MaxResults == 1 && len(g.batches) > 0 {
+		for _, typ := range g.batches[0] {
+			g.events = append(g.events, types.HistoryEvent{Id: int64(len(g.events)) + 1, Type: typ})
+		}
+		g.batches = g.batches[1:]
+		before = int64(len(g.events)) + 1
+	}
+	out := &sfn.GetExecutionHistoryOutput{}
+	for id := before - 1; id >= 1 && len(out.Events) < int(in.MaxResults); id-- {
+		out.Events = append(out.Events, g.events[id-1])
+	}
+	if n := len(out.Events); n > 0 && out.Events[n-1].Id > 1 {
+		out.NextToken = aws.String(strconv.FormatInt(out.Events[n-1].Id, 10))
+	}
+	return out, nil
+}
+
+// TestFollowReadsOnlyWhatIsNew: follow reports every event once, in
+// order, across polls that find none, one or many new events (more than a
+// page); a poll that finds nothing new asks for one event, and the
+// execution is described once its history has ended.
+func TestFollowReadsOnlyWhatIsNew(t *testing.T) {
+	t.Parallel()
+	task := types.HistoryEventTypeTaskStateEntered
+	many := slices.Repeat([]types.HistoryEventType{task}, historyPage+5)
+	g := &growingHistory{status: types.ExecutionStatusSucceeded, batches: [][]types.HistoryEventType{
+		{types.HistoryEventTypeExecutionStarted, task, task}, {}, {task}, {}, many, {task, types.HistoryEventTypeExecutionSucceeded},
+	}}
+	var seen []int64
+	desc, err := follow(context.Background(), g, "arn", 0, func(e types.HistoryEvent) { seen = append(seen, e.Id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Status != types.ExecutionStatusSucceeded {
+		t.Errorf("got status %s, want SUCCEEDED", desc.Status)
+	}
+	want := make([]int64, 3+1+len(many)+2)
+	for i := range want {
+		want[i] = int64(i) + 1
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("saw events %v, want 1 to %d once each, in order", seen, len(want))
+	}
+	// Polls: 3 new (1, then a page of 3), none (1), 1 new (1), none (1),
+	// many new (1, a page of historyPage, then the rest), 2 new (1, 2).
+	wantSizes := []int32{1, 3, 1, 1, 1, 1, historyPage, historyPage, 1, 2}
+	if !slices.Equal(g.sizes, wantSizes) {
+		t.Errorf("asked for pages of %v, want %v", g.sizes, wantSizes)
+	}
+	if g.describes != 1 {
+		t.Errorf("described the execution %d times, want once, when it had ended", g.describes)
+	}
+}
+
+// TestFollowEndsWithTheStatus: an execution whose history never shows its
+// end is still followed to it, by the status read every describeEvery
+// polls.
+func TestFollowEndsWithTheStatus(t *testing.T) {
+	t.Parallel()
+	g := &growingHistory{status: types.ExecutionStatusFailed, batches: [][]types.HistoryEventType{
+		{types.HistoryEventTypeExecutionStarted}, {types.HistoryEventTypeTaskStateEntered},
+	}}
+	var seen int
+	desc, err := follow(context.Background(), g, "arn", 0, func(types.HistoryEvent) { seen++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Status != types.ExecutionStatusFailed || seen != 2 {
+		t.Errorf("got %s after %d events, want FAILED after 2", desc.Status, seen)
+	}
+	if g.describes != 1 {
+		t.Errorf("described the execution %d times, want once (at poll %d)", g.describes, describeEvery)
 	}
 }
