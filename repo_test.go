@@ -122,20 +122,7 @@ func TestTrackedProblem(t *testing.T) {
 // the README gives a newcomer, so what CI passes is what they run.
 func TestCIRunsTheREADMEsTestCommand(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want string
-	for _, line := range strings.Split(string(readme), "\n") {
-		if cmd, ok := strings.CutSuffix(line, "# the whole test suite (what CI runs)"); ok {
-			want = strings.TrimSpace(cmd)
-			break
-		}
-	}
-	if want == "" {
-		t.Fatal("README.md: no line ending in \"# the whole test suite (what CI runs)\" among its two commands")
-	}
+	want := readmeTestCommand(t)
 	run, err := os.ReadFile(".ci/run")
 	if err != nil {
 		t.Fatal(err)
@@ -143,5 +130,52 @@ func TestCIRunsTheREADMEsTestCommand(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(run)), "\n")
 	if got := lines[len(lines)-1]; got != want {
 		t.Errorf(".ci/run ends with %q, want the README's test command %q", got, want)
+	}
+}
+
+// readmeTestCommand is the test command the README gives a newcomer: the
+// line that ends in "# the whole test suite (what CI runs)".
+func readmeTestCommand(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if cmd, ok := strings.CutSuffix(line, "# the whole test suite (what CI runs)"); ok {
+			return strings.TrimSpace(cmd)
+		}
+	}
+	t.Fatal("README.md: no line ending in \"# the whole test suite (what CI runs)\" among its two commands")
+	return ""
+}
+
+// TestTheTestCommandInstallsTheToolsAsPinned: the test command's pip
+// installs only uv, at the version requirements-test.txt pins, and uv
+// installs requirements-test.txt: every Python tool the tests run is the
+// version that file pins.
+func TestTheTestCommandInstallsTheToolsAsPinned(t *testing.T) {
+	t.Parallel()
+	cmd := readmeTestCommand(t)
+	reqs, err := os.ReadFile("requirements-test.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pinned string
+	for _, line := range strings.Split(string(reqs), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "uv=="); ok {
+			pinned = v
+		}
+	}
+	if pinned == "" {
+		t.Fatal("requirements-test.txt pins no uv (uv==VERSION): the test command installs the tools with it")
+	}
+	for _, want := range []string{
+		".venv/bin/pip install -q uv==" + pinned + " &&",
+		".venv/bin/uv pip install -q --python .venv/bin/python -r requirements-test.txt &&",
+	} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("the README's test command %q does not run %q: pip installs uv as requirements-test.txt pins it (uv==%s), and uv the rest of that file", cmd, want, pinned)
+		}
 	}
 }
