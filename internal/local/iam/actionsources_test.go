@@ -78,7 +78,7 @@ func loadActionSources(venv, sitePackages string) (*actionSources, error) {
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("read moto's S3 ACTION_MAP with .venv/bin/python: %w", err)
+		return nil, fmt.Errorf("read moto's S3 ACTION_MAP with .venv/bin/python (%w): run `.venv/bin/pip install -r requirements-test.txt` at the repository root", err)
 	}
 	if err := json.Unmarshal(out, &s.moto); err != nil {
 		return nil, fmt.Errorf("moto's S3 ACTION_MAP: %w", err)
