@@ -3,6 +3,7 @@ package iam
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -45,6 +46,12 @@ func Actions(c Call, region, account string) ([]Action, error) {
 		if op.NoPermission {
 			return []Action{{Action: NeedsNoPermission}}, nil
 		}
+		if len(op.Entries) > 0 {
+			return entryActions(m, op, c, region, account)
+		}
+		if len(op.OneOf) > 0 {
+			return statementActions(m, op, c, region, account)
+		}
 		name = cmp.Or(op.Action, name)
 		if len(op.ActionIf) > 0 {
 			for _, member := range sortedKeys(op.ActionIf) {
@@ -64,6 +71,126 @@ func Actions(c Call, region, account string) ([]Action, error) {
 		return nil, err
 	}
 	return append(acts, passRoles(m, c)...), nil
+}
+
+// UnreadableError is a request whose actions depend on what it says
+// that could not be read (a PartiQL statement whose verb or table is
+// not clear): the proxy refuses it when it enforces, rather than let
+// through what it cannot authorize.
+type UnreadableError struct {
+	// Call names the request's operation ("dynamodb ExecuteStatement").
+	Call string
+	// Reason says what could not be read; it never quotes the
+	// statement, whose literals may be secrets.
+	Reason string
+	// Actions are those the request might need, one of which it would.
+	Actions []string
+}
+
+// Error implements error.
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("%s: IAM cannot tell which of %s the request needs: %s; write the statement as a SELECT, INSERT, UPDATE or DELETE that names its table, or run stackflow local with --iam warn",
+		e.Call, strings.Join(e.Actions, ", "), e.Reason)
+}
+
+// statementActions authorizes an operation that several actions link to
+// by its statement (DynamoDB's ExecuteStatement): the statement's verb
+// picks the action whose name ends with it (SELECT: PartiQLSelect), on
+// the table the statement names, or on its index when a SELECT names
+// one and the action takes an index.
+func statementActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
+	acts := make([]string, len(op.OneOf))
+	for i, a := range op.OneOf {
+		acts[i] = m.Prefix + ":" + a
+	}
+	unreadable := func(reason string) error {
+		return &UnreadableError{Call: c.Service + " " + c.Operation, Reason: reason, Actions: acts}
+	}
+	text, _ := param(c, op.Statement)
+	st, err := readPartiQL(text)
+	if err != nil {
+		return nil, unreadable(err.Error())
+	}
+	var a *actionModel
+	for _, name := range op.OneOf {
+		if strings.HasSuffix(strings.ToLower(name), strings.ToLower(st.Verb)) {
+			a = m.action(name)
+		}
+	}
+	if a == nil {
+		return nil, unreadable("no action is named after a " + st.Verb + " statement")
+	}
+	params := map[string][]string{"TableName": {st.Table}}
+	if st.Index != "" {
+		params["IndexName"] = []string{st.Index}
+		// The index's resource type first, when the action takes one.
+		byIndex := *a
+		byIndex.Resources = slices.Clone(a.Resources)
+		slices.SortStableFunc(byIndex.Resources, func(x, y actionResource) int {
+			hasIndex := func(r actionResource) bool {
+				return strings.Contains(m.ResourceTypes[strings.ToLower(r.Type)], "${IndexName}")
+			}
+			switch {
+			case hasIndex(x) == hasIndex(y):
+				return 0
+			case hasIndex(x):
+				return -1
+			}
+			return 1
+		})
+		a = &byIndex
+	}
+	one := Call{Service: c.Service, Operation: c.Operation, Params: params}
+	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
+	return resourceOf(m, a, act, one, region, account)
+}
+
+// entryActions authorizes a batch or a transaction with no action of
+// its own as its entries: each needs what the operation (or action) it
+// stands for needs, on its own resource (op.Entries: a batch's entries
+// all on the request's queue or topic, a transaction's each on its
+// table). Each action and resource is asked once. In a transaction
+// (TransactWriteItems, TransactGetItems, ExecuteTransaction) an action
+// that takes the service's EnclosingOperation condition key has it: the
+// key, iam-data says, tells transactions' calls from the others.
+func entryActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
+	subs := slices.Clone(c.Entries)
+	for _, e := range op.Entries {
+		if e.InRequest {
+			subs = append(subs, Call{Service: c.Service, Operation: e.Operation, Params: c.Params})
+		}
+	}
+	enclosing := m.Prefix + ":EnclosingOperation"
+	var out []Action
+	seen := map[string]bool{}
+	for _, sub := range subs {
+		for _, e := range op.Entries {
+			if e.Operation == sub.Operation && e.Resource != "" {
+				if _, ok := param(sub, e.Resource); !ok {
+					return nil, fmt.Errorf("%s %s: an entry that stands for %s names no %s", c.Service, c.Operation, sub.Operation, e.Resource)
+				}
+			}
+		}
+		acts, err := Actions(sub, region, account)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: an entry: %w", c.Service, c.Operation, err)
+		}
+		for _, act := range acts {
+			if a := m.action(strings.TrimPrefix(act.Action, m.Prefix+":")); a != nil && strings.Contains(c.Operation, "Transact") &&
+				slices.ContainsFunc(a.ConditionKeys, func(k string) bool { return strings.EqualFold(k, enclosing) }) {
+				act.Context = maps.Clone(act.Context)
+				if act.Context == nil {
+					act.Context = map[string][]string{}
+				}
+				act.Context[enclosing] = []string{c.Operation}
+			}
+			if key := act.Action + " " + act.Resource + " " + fmt.Sprint(act.Context); !seen[key] {
+				seen[key] = true
+				out = append(out, act)
+			}
+		}
+	}
+	return out, nil
 }
 
 // passRoleParams are the parameters by which a request hands a service

@@ -7,15 +7,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 // The sources that map an operation to an IAM action not of its own
 // name, as servicedata.json records them (operationModel.By).
 const (
-	bySAR  = "service-authorization-reference"
-	byMoto = "moto"
-	byDoc  = "botocore-documentation"
+	bySAR    = "service-authorization-reference"
+	byMoto   = "moto"
+	byDoc    = "botocore-documentation"
+	byShapes = "botocore-shapes"
 )
 
 // actionSources are the data sets, besides iam-data, that name the IAM
@@ -29,7 +31,8 @@ const (
 //     reference as data, each privilege with its api_documentation_link.
 //     An operation that several actions link to (DynamoDB's
 //     ExecuteStatement: PartiQLSelect, PartiQLInsert, ...) needs one of
-//     them by the request, not all: it is not mapped.
+//     them by what the request says, not all: the data records them
+//     (OneOf) and the input member that says which (Statement).
 //   - moto's S3 map of a request's resource kind (bucket or object),
 //     method and subresource to its action (HEAD of an object is
 //     s3:GetObject, POST ?uploads s3:PutObject), applied to botocore's
@@ -193,6 +196,14 @@ func (s *actionSources) mapAction(svc, prefix, name string, op botocoreOperation
 		om.Action, om.By = linked[0], bySAR
 		return
 	}
+	if len(linked) > 1 && len(op.Required) == 1 {
+		// Several actions authorize the operation, one by what the
+		// request's one required member says (a PartiQL statement).
+		slices.Sort(linked)
+		om.OneOf, om.By = linked, bySAR
+		om.Statement = sortedKeys(op.Required)[0]
+		return
+	}
 	if svc == "s3" {
 		if a := canon(s.motoAction(op)); a != "" {
 			om.Action, om.By = a, byMoto
@@ -295,4 +306,180 @@ func (s *actionSources) motoVariants(op botocoreOperation, action string, canon 
 		}
 	}
 	return out
+}
+
+// botocoreShape is what the entry mapping reads of a shape of botocore's
+// model.
+type botocoreShape struct {
+	Type     string   `json:"type"`
+	Required []string `json:"required"`
+	Member   *struct {
+		Shape string `json:"shape"`
+	} `json:"member"`
+	Members map[string]struct {
+		Shape        string `json:"shape"`
+		Location     string `json:"location"`
+		LocationName string `json:"locationName"`
+	} `json:"members"`
+}
+
+// entrySources maps the entries of a batch or a transaction that no
+// source gives an action (SQS's SendMessageBatch, DynamoDB's
+// TransactWriteItems) to what each entry stands for, from botocore's
+// shapes of the service: inputs names each operation's input shape.
+//
+// A list member of the input whose entries are structures holds the
+// entries. When every member of an entry is itself a structure, each
+// member is a kind of entry (a TransactWriteItem is a Put, an Update, a
+// Delete or a ConditionCheck) and stands for the one operation whose name
+// begins with the kind's and whose input has every member of the kind's
+// shape (Put: PutItem, not PutResourcePolicy), or, when the service has
+// no such operation, for the one IAM action whose name begins with the
+// kind's (ConditionCheck: dynamodb:ConditionCheckItem). Otherwise each
+// entry is one request and stands for the one other operation whose input
+// has every member of the entry but its Id, which only pairs an entry
+// with its result (SendMessageBatch's entries: SendMessage); where several
+// have them (DeleteMessage and ChangeMessageVisibility take a
+// ReceiptHandle), the one whose name the batch's contains.
+//
+// The entry's resource is named by the first member, of the entry and
+// then of the request, that fills the ARN of the resource type the
+// stand-in's action takes, as fillARN fills it at run time (TableName,
+// QueueUrl), or that is that type's ARN by its name (TopicArn for a
+// topic). A stand-in with no one action (ExecuteStatement) reads its
+// resource from the request: none is recorded.
+type entrySources struct {
+	sm     *serviceModel
+	inputs map[string]string
+	shapes map[string]botocoreShape
+}
+
+// mapEntries returns the entries of operation name, nil when it has
+// none or one of its kinds stands for nothing the service has.
+func (e entrySources) mapEntries(name string) []entryModel {
+	in, ok := e.shapes[e.inputs[name]]
+	if !ok {
+		return nil
+	}
+	var out []entryModel
+	for _, member := range sortedKeys(in.Members) {
+		list := e.shapes[in.Members[member].Shape]
+		if list.Type != "list" || list.Member == nil {
+			continue
+		}
+		entry := e.shapes[list.Member.Shape]
+		if entry.Type != "structure" || len(entry.Members) == 0 {
+			continue
+		}
+		kinds := true
+		for _, m := range entry.Members {
+			kinds = kinds && e.shapes[m.Shape].Type == "structure"
+		}
+		if !kinds {
+			var members []string
+			for _, m := range sortedKeys(entry.Members) {
+				if m != "Id" {
+					members = append(members, m)
+				}
+			}
+			stand := e.standIn(name, "", members)
+			if stand == "" {
+				continue
+			}
+			res, inReq := e.resource(stand, entry, in, member)
+			out = append(out, entryModel{Member: member, Operation: stand, Resource: res, InRequest: inReq, By: byShapes})
+			continue
+		}
+		for _, kind := range sortedKeys(entry.Members) {
+			shape := e.shapes[entry.Members[kind].Shape]
+			stand := e.standIn(name, kind, sortedKeys(shape.Members))
+			if stand == "" {
+				return nil
+			}
+			res, inReq := e.resource(stand, shape, in, member)
+			out = append(out, entryModel{Member: member, Kind: kind, Operation: stand, Resource: res, InRequest: inReq, By: byShapes})
+		}
+	}
+	return out
+}
+
+// standIn returns the operation (or action) an entry of batch, of kind
+// (or "" for an entry that is one request), with members stands for, ""
+// when not exactly one.
+func (e entrySources) standIn(batch, kind string, members []string) string {
+	var found []string
+	for _, op := range sortedKeys(e.inputs) {
+		if op == batch || !strings.HasPrefix(op, kind) {
+			continue
+		}
+		in := e.shapes[e.inputs[op]]
+		if !slices.ContainsFunc(members, func(m string) bool { _, ok := in.Members[m]; return !ok }) {
+			found = append(found, op)
+		}
+	}
+	if kind == "" && len(found) > 1 {
+		found = slices.DeleteFunc(found, func(op string) bool { return !strings.Contains(batch, op) })
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	if kind == "" || len(found) > 0 {
+		return ""
+	}
+	var actions []string
+	for _, a := range e.sm.Actions {
+		if _, isOp := e.inputs[a.Name]; strings.HasPrefix(a.Name, kind) && !isOp {
+			actions = append(actions, a.Name)
+		}
+	}
+	if len(actions) == 1 {
+		return actions[0]
+	}
+	return ""
+}
+
+// resource returns the member that names the resource of stand-in
+// operation (or action) stand: of entry, else of the request in (but its
+// list of entries, list), and whether it is the request's.
+func (e entrySources) resource(stand string, entry, in botocoreShape, list string) (string, bool) {
+	a := e.sm.action(stand)
+	if om := e.sm.Operations[stand]; om != nil {
+		switch {
+		case len(om.OneOf) > 0:
+			return "", false
+		case om.Action != "":
+			a = e.sm.action(om.Action)
+		}
+	}
+	if a == nil || len(a.Resources) == 0 {
+		return "", false
+	}
+	rt := a.Resources[0].Type
+	format := e.sm.ResourceTypes[strings.ToLower(rt)]
+	candidates := func(s botocoreShape, skip string) []string {
+		var out []string
+		for _, m := range sortedKeys(s.Members) {
+			if m != skip && e.shapes[s.Members[m].Shape].Type == "string" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for _, byARN := range []bool{false, true} {
+		for i, s := range []botocoreShape{entry, in} {
+			for _, m := range candidates(s, list) {
+				ok := false
+				if byARN {
+					base, isARN := strings.CutSuffix(m, "Arn")
+					ok = isARN && strings.EqualFold(base, rt)
+				} else {
+					_, ok = fillARN(format, Call{Params: map[string][]string{m: {"x"}}}, "us-east-1", "000000000000")
+				}
+				if ok {
+					return m, i == 1
+				}
+			}
+		}
+	}
+	return "", false
 }

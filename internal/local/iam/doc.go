@@ -30,8 +30,23 @@
 // documentation of the operation names, in that order. The same sources
 // say which operations need no permission (sts:GetCallerIdentity) and
 // which request parameters change the action (an S3 GetObject of a
-// version is s3:GetObjectVersion). actionsources_test.go generates them;
-// nothing at run time is hand-written.
+// version is s3:GetObjectVersion). A batch or a transaction with no
+// action of its own is authorized as its entries, as AWS authorizes it:
+// botocore's shapes say what each entry stands for (SQS's
+// SendMessageBatch is sqs:SendMessage on its queue, SNS's PublishBatch
+// sns:Publish on its topic, each Put, Update, Delete and ConditionCheck
+// of DynamoDB's TransactWriteItems dynamodb:PutItem, UpdateItem,
+// DeleteItem and ConditionCheckItem on its own table, TransactGetItems'
+// entries dynamodb:GetItem) and which parameter names its resource; a
+// transaction's entries carry dynamodb:EnclosingOperation. DynamoDB's
+// PartiQL ExecuteStatement, which the service authorization reference
+// links to PartiQLSelect, PartiQLInsert, PartiQLUpdate and
+// PartiQLDelete, needs the one its statement's verb names, on the table
+// (or index) the statement names (partiql.go reads them), and so does
+// each statement of BatchExecuteStatement and ExecuteTransaction; a
+// statement it cannot read is refused (UnreadableError) rather than let
+// through. actionsources_test.go generates the data; nothing at run time
+// is hand-written.
 //
 // Every request signed with credentials the authority issued has its
 // SigV4 signature verified with the session's secret (sigv4.go): the

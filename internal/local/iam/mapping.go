@@ -21,6 +21,12 @@ type Call struct {
 	// Params are the request's parameters by the operation's member names
 	// (Bucket, Key, TableName, QueueUrl, ...): string values only.
 	Params map[string][]string
+	// Entries are a batch's or a transaction's entries that name their
+	// own resource or statement (a TransactWriteItems' Put, a
+	// BatchExecuteStatement's statement), each as a call of the
+	// operation, or action, it stands for (PutItem, ExecuteStatement,
+	// ConditionCheckItem), with the entry's parameters.
+	Entries []Call
 }
 
 // Action is one IAM action a call needs, on one resource.
@@ -89,7 +95,7 @@ func Identify(svc string, r *http.Request, body []byte) (Call, error) {
 				if name == "events" && op == "PutEvents" {
 					params = withEntryBuses(params, body)
 				}
-				return Call{Service: name, Operation: op, Params: params}, nil
+				return Call{Service: name, Operation: op, Params: params, Entries: entries(name, m.Operations[op], body)}, nil
 			}
 		}
 		return Call{}, fmt.Errorf("%s: no operation %q", svc, target)
@@ -137,6 +143,60 @@ func jsonParams(body []byte) map[string][]string {
 		var list []string
 		if json.Unmarshal(v, &list) == nil {
 			out[k] = list
+		}
+	}
+	return out
+}
+
+// entries reads from a JSON body the entries of a batch or a
+// transaction that name their own resource or statement, as the
+// generated data describes them (operationModel.Entries). Member and
+// kind names are matched in any case, as Go's JSON decoding of the local
+// AWS matches them: an entry that several keys name ("Delete" and
+// "delete") is read under each.
+func entries(service string, om *operationModel, body []byte) []Call {
+	var out []Call
+	for _, e := range om.Entries {
+		if e.InRequest {
+			continue
+		}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(body, &top) != nil {
+			return nil
+		}
+		for _, list := range membersNamed(top, e.Member) {
+			var items []json.RawMessage
+			if json.Unmarshal(list, &items) != nil {
+				continue
+			}
+			for _, item := range items {
+				objs := []json.RawMessage{item}
+				if e.Kind != "" {
+					var kinds map[string]json.RawMessage
+					if json.Unmarshal(item, &kinds) != nil {
+						continue
+					}
+					objs = membersNamed(kinds, e.Kind)
+				}
+				for _, obj := range objs {
+					if string(obj) == "null" {
+						continue
+					}
+					out = append(out, Call{Service: service, Operation: e.Operation, Params: jsonParams(obj)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// membersNamed returns the values of obj's keys that are name in any
+// case.
+func membersNamed(obj map[string]json.RawMessage, name string) []json.RawMessage {
+	var out []json.RawMessage
+	for _, k := range sortedKeys(obj) {
+		if strings.EqualFold(k, name) {
+			out = append(out, obj[k])
 		}
 	}
 	return out

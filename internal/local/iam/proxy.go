@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -118,6 +119,19 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 		return
 	}
 	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
+	var unreadable *UnreadableError
+	if errors.As(err, &unreadable) {
+		// What the request says decides its action and could not be
+		// read: refused when enforcing, never let through unasked.
+		if p.auth.opts.Mode == Enforce {
+			fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM refused: %v\n", err)
+			writeDenial(w, call.Service, err.Error())
+			return
+		}
+		fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM would refuse (let through, --iam warn): %v\n", err)
+		next.ServeHTTP(w, r)
+		return
+	}
 	if err != nil {
 		p.auth.warnOnce("act:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
 		next.ServeHTTP(w, r)

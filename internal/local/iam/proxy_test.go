@@ -21,8 +21,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/sivchari/kumo"
@@ -188,28 +186,25 @@ func TestProxyWarnLetsDenialsThrough(t *testing.T) {
 }
 
 // TestProxyLetsThroughWhatTheDataCannotMap: a request whose operation
-// no source maps to an IAM action (SQS's SendMessageBatch) is let
-// through with a warning naming it, even when enforcing; one that the
-// data maps per request (GetObject of a version is
-// s3:GetObjectVersion) is enforced.
+// no source maps to an IAM action (S3's
+// DeleteBucketIntelligentTieringConfiguration) is let through with a
+// warning naming it, even when enforcing; one that the data maps per
+// request (GetObject of a version is s3:GetObjectVersion) is enforced.
 func TestProxyLetsThroughWhatTheDataCannotMap(t *testing.T) {
 	l := setupLocalAWS(t, Enforce)
 	ctx := context.Background()
-	q, err := sqs.NewFromConfig(l.root).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, sess := l.as(t)
-	if _, err := sqs.NewFromConfig(cfg).SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl,
-		Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("1"), MessageBody: aws.String("m")}}}); err != nil {
-		t.Errorf("SendMessageBatch, which no source maps: %v", err)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	_, err := s3c.DeleteBucketIntelligentTieringConfiguration(ctx, &s3.DeleteBucketIntelligentTieringConfigurationInput{
+		Bucket: aws.String("artifacts"), Id: aws.String("archive")})
+	if apiErr := (smithy.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied" {
+		t.Errorf("DeleteBucketIntelligentTieringConfiguration, which no source maps: got %v, want it let through", err)
 	}
-	want := "IAM: let through a request the data cannot map: sqs SendMessageBatch"
+	want := "IAM: let through a request the data cannot map: s3 DeleteBucketIntelligentTieringConfiguration"
 	if !strings.Contains(l.log.String(), want) {
 		t.Errorf("the log does not say %q:\n%s", want, l.log.String())
 	}
 
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("runs/1.zip"), VersionId: aws.String("3HL4kqtJlcpXroDTDmJ")})
 	wantAccessDenied(t, err, "AccessDenied", "User: "+sess.Principal.ARN+" is not authorized to perform: s3:GetObjectVersion on resource: arn:aws:s3:::artifacts/runs/1.zip because no identity-based policy allows the s3:GetObjectVersion action")
 }

@@ -81,6 +81,47 @@ type operationModel struct {
 	// request that carries it needs instead (S3's GetObject with VersionId
 	// is s3:GetObjectVersion), from moto's map.
 	ActionIf map[string]string `json:"actionIf,omitempty"`
+	// OneOf are the actions an operation needs one of, by what the
+	// request says, and By the source that links them to it: the
+	// service authorization reference links DynamoDB's PartiQLSelect,
+	// PartiQLInsert, PartiQLUpdate and PartiQLDelete to ExecuteStatement,
+	// and the statement's verb picks one. Statement is the input member
+	// that holds the statement (the operation's one required member).
+	OneOf     []string `json:"oneOf,omitempty"`
+	Statement string   `json:"statement,omitempty"`
+	// Entries say how a batch or a transaction with no action of its own
+	// (SQS's SendMessageBatch, DynamoDB's TransactWriteItems) is
+	// authorized: as what each of its entries stands for, from
+	// botocore's shapes (see entrySources in actionsources_test.go).
+	Entries []entryModel `json:"entries,omitempty"`
+}
+
+// entryModel is one kind of entry of a batch or a transaction: the
+// operation (or action) it stands for and the parameter that names its
+// resource.
+type entryModel struct {
+	// Member is the input's list of entries ("Entries", "TransactItems",
+	// "Statements").
+	Member string `json:"member"`
+	// Kind is the member of an entry that holds this kind of entry
+	// ("Put", "Delete", "ConditionCheck" of a TransactWriteItem), ""
+	// when each entry is itself one request (SQS's, SNS's and PartiQL's
+	// batches).
+	Kind string `json:"kind,omitempty"`
+	// Operation is what the entry stands for: an operation of the
+	// service whose input has every member of the entry ("PutItem",
+	// "SendMessage", "ExecuteStatement") or, where the service has no
+	// such operation, the IAM action of the kind's name
+	// ("ConditionCheckItem").
+	Operation string `json:"operation"`
+	// Resource is the parameter that names the entry's resource: a
+	// member of the entry ("TableName") or, with InRequest, of the
+	// request itself ("QueueUrl", "TopicArn"); "" when the operation
+	// reads its resource otherwise (a PartiQL statement names its table).
+	Resource  string `json:"resource,omitempty"`
+	InRequest bool   `json:"inRequest,omitempty"`
+	// By names the data set: "botocore-shapes".
+	By string `json:"by"`
 }
 
 // actionModel is one IAM action.

@@ -93,13 +93,7 @@ func generateServiceData(botocore, iamData string, sources *actionSources) ([]by
 				} `json:"input"`
 				Documentation string `json:"documentation"`
 			} `json:"operations"`
-			Shapes map[string]struct {
-				Required []string `json:"required"`
-				Members  map[string]struct {
-					Location     string `json:"location"`
-					LocationName string `json:"locationName"`
-				} `json:"members"`
-			} `json:"shapes"`
+			Shapes map[string]botocoreShape `json:"shapes"`
 		}
 		f, err := os.Open(filepath.Join(botocore, "data", svc, "service-2.json.gz"))
 		if err != nil {
@@ -204,6 +198,20 @@ func generateServiceData(botocore, iamData string, sources *actionSources) ([]by
 		}
 		for opName, om := range sm.Operations {
 			sources.mapAction(name, sm.Prefix, opName, ops[opName], sm.Actions, links, om)
+		}
+		// A batch or a transaction that no source maps is authorized as
+		// its entries (after mapAction: an entry may stand for an
+		// operation of several actions).
+		entries := entrySources{sm: sm, inputs: map[string]string{}, shapes: model.Shapes}
+		for opName, op := range model.Operations {
+			if op.Input != nil {
+				entries.inputs[opName] = op.Input.Shape
+			}
+		}
+		for opName, om := range sm.Operations {
+			if om.Action == "" && !om.NoPermission && len(om.OneOf) == 0 && sm.action(opName) == nil {
+				om.Entries = entries.mapEntries(opName)
+			}
 		}
 		out.Services[name] = sm
 	}
