@@ -41,17 +41,25 @@ func Actions(c Call, region, account string) ([]Action, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s is not a service of the local AWS", c.Service)
 	}
+	op := m.Operations[c.Operation]
+	switch {
+	case op == nil:
+	case op.NoPermission:
+		return []Action{{Action: NeedsNoPermission}}, nil
+	case len(op.Entries) > 0:
+		return entryActions(m, op, c, region, account)
+	case len(op.OneOf) > 0:
+		return statementActions(m, op, c, region, account)
+	}
+	return ownActions(m, op, c, region, account)
+}
+
+// ownActions maps c, of operation op (nil for an action that is no
+// operation, ConditionCheckItem), to the action of its name or the one
+// the data maps it to, on the resource its parameters name.
+func ownActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
 	name := c.Operation
-	if op := m.Operations[c.Operation]; op != nil {
-		if op.NoPermission {
-			return []Action{{Action: NeedsNoPermission}}, nil
-		}
-		if len(op.Entries) > 0 {
-			return entryActions(m, op, c, region, account)
-		}
-		if len(op.OneOf) > 0 {
-			return statementActions(m, op, c, region, account)
-		}
+	if op != nil {
 		name = cmp.Or(op.Action, name)
 		if len(op.ActionIf) > 0 {
 			for _, member := range sortedKeys(op.ActionIf) {
@@ -145,11 +153,11 @@ func statementActions(m *serviceModel, op *operationModel, c Call, region, accou
 	return resourceOf(m, a, act, one, region, account)
 }
 
-// entryActions authorizes a batch or a transaction with no action of
-// its own as its entries: each needs what the operation (or action) it
-// stands for needs, on its own resource (op.Entries: a batch's entries
-// all on the request's queue or topic, a transaction's each on its
-// table). Each action and resource is asked once. In a transaction
+// entryActions authorizes a batch or a transaction as its entries:
+// each needs what the operation (or action) it stands for needs, on its
+// own resource (op.Entries: a batch's entries all on the request's queue
+// or topic, a transaction's each on its table, BatchWriteItem's
+// dynamodb:BatchWriteItem on each table its RequestItems name). Each action and resource is asked once. In a transaction
 // (TransactWriteItems, TransactGetItems, ExecuteTransaction) an action
 // that takes the service's EnclosingOperation condition key has it: the
 // key, iam-data says, tells transactions' calls from the others.
@@ -171,7 +179,15 @@ func entryActions(m *serviceModel, op *operationModel, c Call, region, account s
 				}
 			}
 		}
-		acts, err := Actions(sub, region, account)
+		var acts []Action
+		var err error
+		if sub.Operation == c.Operation {
+			// Entries of a batch with an action of its own (BatchWriteItem)
+			// need that action on each entry's resource.
+			acts, err = ownActions(m, op, sub, region, account)
+		} else {
+			acts, err = Actions(sub, region, account)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: an entry: %w", c.Service, c.Operation, err)
 		}

@@ -313,9 +313,10 @@ func (s *actionSources) motoVariants(op botocoreOperation, action string, canon 
 type botocoreShape struct {
 	Type     string   `json:"type"`
 	Required []string `json:"required"`
-	Member   *struct {
+	// Member is a list's, Key a map's.
+	Member, Key *struct {
 		Shape string `json:"shape"`
-	} `json:"member"`
+	}
 	Members map[string]struct {
 		Shape        string `json:"shape"`
 		Location     string `json:"location"`
@@ -436,6 +437,44 @@ func (e entrySources) standIn(batch, kind string, members []string) string {
 		return actions[0]
 	}
 	return ""
+}
+
+// mapKeyedEntries returns the entries of operation name, authorized as
+// the action act, when no member of its request names the resource the
+// action requires but a map member is keyed by it: its key's shape is
+// that resource type's ARN by name (BatchWriteItem's RequestItems, keyed
+// by TableArn, a table's name or ARN). Each key is an entry on its own
+// resource, and fills the one variable of the type's ARN format that
+// is not the partition, region or account (TableName).
+func (e entrySources) mapKeyedEntries(name string, act *actionModel) []entryModel {
+	in, ok := e.shapes[e.inputs[name]]
+	if !ok || act == nil || len(act.Resources) == 0 || !act.Resources[0].Required {
+		return nil
+	}
+	if res, _ := e.resource(act.Name, botocoreShape{}, in, ""); res != "" {
+		return nil // the request names it
+	}
+	rt := act.Resources[0].Type
+	var vars []string
+	for _, v := range templateVar.FindAllStringSubmatch(e.sm.ResourceTypes[strings.ToLower(rt)], -1) {
+		if !slices.Contains([]string{"Partition", "Region", "Account"}, v[1]) {
+			vars = append(vars, v[1])
+		}
+	}
+	if len(vars) != 1 {
+		return nil
+	}
+	var out []entryModel
+	for _, member := range sortedKeys(in.Members) {
+		m := e.shapes[in.Members[member].Shape]
+		if m.Type != "map" || m.Key == nil {
+			continue
+		}
+		if base, ok := strings.CutSuffix(m.Key.Shape, "Arn"); ok && strings.EqualFold(base, rt) {
+			out = append(out, entryModel{Member: member, Keyed: true, Operation: name, Resource: vars[0], By: byShapes})
+		}
+	}
+	return out
 }
 
 // resource returns the member that names the resource of stand-in

@@ -39,6 +39,8 @@
 // DeleteItem and ConditionCheckItem on its own table, TransactGetItems'
 // entries dynamodb:GetItem) and which parameter names its resource; a
 // transaction's entries carry dynamodb:EnclosingOperation. DynamoDB's
+// BatchWriteItem and BatchGetItem need their own action on each table
+// their RequestItems are keyed by. DynamoDB's
 // PartiQL ExecuteStatement, which the service authorization reference
 // links to PartiQLSelect, PartiQLInsert, PartiQLUpdate and
 // PartiQLDelete, needs the one its statement's verb names, on the table

@@ -149,8 +149,9 @@ func jsonParams(body []byte) map[string][]string {
 }
 
 // entries reads from a JSON body the entries of a batch or a
-// transaction that name their own resource or statement, as the
-// generated data describes them (operationModel.Entries). Member and
+// transaction that name their own resource or statement (or, Keyed,
+// whose keys name them), as the generated data describes them
+// (operationModel.Entries). Member and
 // kind names are matched in any case, as Go's JSON decoding of the local
 // AWS matches them: an entry that several keys name ("Delete" and
 // "delete") is read under each.
@@ -165,6 +166,16 @@ func entries(service string, om *operationModel, body []byte) []Call {
 			return nil
 		}
 		for _, list := range membersNamed(top, e.Member) {
+			if e.Keyed {
+				var byKey map[string]json.RawMessage
+				if json.Unmarshal(list, &byKey) != nil {
+					continue
+				}
+				for _, k := range sortedKeys(byKey) {
+					out = append(out, Call{Service: service, Operation: e.Operation, Params: map[string][]string{e.Resource: {k}}})
+				}
+				continue
+			}
 			var items []json.RawMessage
 			if json.Unmarshal(list, &items) != nil {
 				continue

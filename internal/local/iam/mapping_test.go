@@ -465,6 +465,22 @@ func TestBatchesAreAuthorizedAsTheirEntries(t *testing.T) {
 			_, err := dynamodb.NewFromConfig(cfg).TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []ddbtypes.TransactGetItem{{Get: &ddbtypes.Get{TableName: aws.String("Orders"), Key: key}}}})
 			return err
 		}, "dynamodb:GetItem", table("Orders")},
+		{"BatchWriteItem on two tables, allowed one", allow(`"dynamodb:BatchWriteItem"`, table("Orders")), func(cfg aws.Config) error {
+			_, err := dynamodb.NewFromConfig(cfg).BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{
+				"Orders":       {{PutRequest: &ddbtypes.PutRequest{Item: key}}},
+				table("Audit"): {{DeleteRequest: &ddbtypes.DeleteRequest{Key: key}}}}})
+			return err
+		}, "dynamodb:BatchWriteItem", table("Audit")},
+		{"BatchGetItem, allowed BatchGetItem", allow(`"dynamodb:BatchGetItem"`, table("Orders")), func(cfg aws.Config) error {
+			_, err := dynamodb.NewFromConfig(cfg).BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{
+				"Orders": {Keys: []map[string]ddbtypes.AttributeValue{key}}}})
+			return err
+		}, "", ""},
+		{"BatchGetItem, allowed GetItem only", allow(`"dynamodb:GetItem"`, table("Orders")), func(cfg aws.Config) error {
+			_, err := dynamodb.NewFromConfig(cfg).BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{
+				"Orders": {Keys: []map[string]ddbtypes.AttributeValue{key}}}})
+			return err
+		}, "dynamodb:BatchGetItem", table("Orders")},
 		{"SendMessageBatch, allowed SendMessage", allow(`"sqs:SendMessage"`, queue), sendBatch, "", ""},
 		{"SendMessageBatch, allowed ReceiveMessage only", allow(`"sqs:ReceiveMessage"`, queue), sendBatch, "sqs:SendMessage", queue},
 		{"DeleteMessageBatch, allowed ReceiveMessage only", allow(`"sqs:ReceiveMessage"`, queue), func(cfg aws.Config) error {
@@ -594,11 +610,20 @@ func TestEntriesNameRealOperationsAndActions(t *testing.T) {
 			if len(op.Entries) == 0 {
 				continue
 			}
-			if m.action(name) != nil || op.Action != "" {
-				t.Errorf("%s %s: authorized as its entries, yet it has an action", svc, name)
-			}
 			var kinds []string
 			for _, e := range op.Entries {
+				if e.Keyed {
+					kinds = append(kinds, e.Operation+" on the "+e.Resource+" of each key")
+					if e.Operation != name || m.action(name) == nil {
+						t.Errorf("%s %s: entries keyed by their resource stand for %s, want the operation's own action", svc, name, e.Operation)
+					} else if !strings.Contains(m.ResourceTypes[strings.ToLower(m.action(name).Resources[0].Type)], "${"+e.Resource+"}") {
+						t.Errorf("%s %s: the keys fill %s, no variable of the action's resource", svc, name, e.Resource)
+					}
+					continue
+				}
+				if m.action(name) != nil || op.Action != "" {
+					t.Errorf("%s %s: authorized as its entries, yet it has an action", svc, name)
+				}
 				kinds = append(kinds, strings.TrimPrefix(e.Kind+":", ":")+e.Operation+" on "+cmp.Or(e.Resource, "its statement's table"))
 				if e.By != byShapes {
 					t.Errorf("%s %s: entries by %q, want %s", svc, name, e.By, byShapes)
@@ -631,6 +656,8 @@ func TestEntriesNameRealOperationsAndActions(t *testing.T) {
 		}
 	}
 	want := map[string]string{
+		"dynamodb BatchGetItem":            "BatchGetItem on the TableName of each key",
+		"dynamodb BatchWriteItem":          "BatchWriteItem on the TableName of each key",
 		"dynamodb BatchExecuteStatement":   "ExecuteStatement on its statement's table",
 		"dynamodb ExecuteStatement":        "one of PartiQLDelete, PartiQLInsert, PartiQLSelect, PartiQLUpdate",
 		"dynamodb ExecuteTransaction":      "ExecuteStatement on its statement's table",

@@ -108,6 +108,11 @@ type entryModel struct {
 	// when each entry is itself one request (SQS's, SNS's and PartiQL's
 	// batches).
 	Kind string `json:"kind,omitempty"`
+	// Keyed says Member is a map whose keys name each entry's resource,
+	// which fills Resource, a variable of the resource's ARN format
+	// (DynamoDB's BatchWriteItem and BatchGetItem: RequestItems, by
+	// table name or ARN, fills TableName).
+	Keyed bool `json:"keyed,omitempty"`
 	// Operation is what the entry stands for: an operation of the
 	// service whose input has every member of the entry ("PutItem",
 	// "SendMessage", "ExecuteStatement") or, where the service has no

@@ -209,8 +209,12 @@ func generateServiceData(botocore, iamData string, sources *actionSources) ([]by
 			}
 		}
 		for opName, om := range sm.Operations {
-			if om.Action == "" && !om.NoPermission && len(om.OneOf) == 0 && sm.action(opName) == nil {
+			switch {
+			case om.NoPermission || len(om.OneOf) > 0:
+			case om.Action == "" && sm.action(opName) == nil:
 				om.Entries = entries.mapEntries(opName)
+			default:
+				om.Entries = entries.mapKeyedEntries(opName, sm.action(cmp.Or(om.Action, opName)))
 			}
 		}
 		out.Services[name] = sm
