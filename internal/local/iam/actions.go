@@ -83,22 +83,20 @@ func ownActions(m *serviceModel, op *operationModel, c Call, region, account str
 
 // UnreadableError is a request whose actions depend on what it says
 // that could not be read (a PartiQL statement whose verb or table is
-// not clear): the proxy refuses it when it enforces, rather than let
-// through what it cannot authorize.
+// not clear, a parameter named twice in different cases): the proxy
+// refuses it when it enforces, rather than let through what it cannot
+// authorize.
 type UnreadableError struct {
 	// Call names the request's operation ("dynamodb ExecuteStatement").
 	Call string
-	// Reason says what could not be read; it never quotes the
-	// statement, whose literals may be secrets.
+	// Reason says what could not be read and how to write it; it never
+	// quotes the request, whose values may be secrets.
 	Reason string
-	// Actions are those the request might need, one of which it would.
-	Actions []string
 }
 
 // Error implements error.
 func (e *UnreadableError) Error() string {
-	return fmt.Sprintf("%s: IAM cannot tell which of %s the request needs: %s; write the statement as a SELECT, INSERT, UPDATE or DELETE that names its table, or run stackflow local with --iam warn",
-		e.Call, strings.Join(e.Actions, ", "), e.Reason)
+	return fmt.Sprintf("%s: IAM cannot authorize the request: %s (or run stackflow local with --iam warn)", e.Call, e.Reason)
 }
 
 // statementActions authorizes an operation that several actions link to
@@ -112,7 +110,9 @@ func statementActions(m *serviceModel, op *operationModel, c Call, region, accou
 		acts[i] = m.Prefix + ":" + a
 	}
 	unreadable := func(reason string) error {
-		return &UnreadableError{Call: c.Service + " " + c.Operation, Reason: reason, Actions: acts}
+		return &UnreadableError{Call: c.Service + " " + c.Operation,
+			Reason: fmt.Sprintf("it needs one of %s by its statement, and %s; write the statement as a SELECT, INSERT, UPDATE or DELETE that names its table",
+				strings.Join(acts, ", "), reason)}
 	}
 	text, _ := param(c, op.Statement)
 	st, err := readPartiQL(text)

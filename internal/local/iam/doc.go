@@ -47,7 +47,9 @@
 // (or index) the statement names (partiql.go reads them), and so does
 // each statement of BatchExecuteStatement and ExecuteTransaction; a
 // statement it cannot read is refused (UnreadableError) rather than let
-// through. actionsources_test.go generates the data; nothing at run time
+// through, and so is a JSON request or entry that names a parameter
+// twice in different cases, which the local AWS's Go JSON decoding could
+// read otherwise. actionsources_test.go generates the data; nothing at run time
 // is hand-written.
 //
 // Every request signed with credentials the authority issued has its

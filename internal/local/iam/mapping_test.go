@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +16,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -670,5 +674,61 @@ func TestEntriesNameRealOperationsAndActions(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("got %q,\nwant %q", got, want)
+	}
+}
+
+// TestParametersNamedTwiceAreRefused: a JSON body that names a
+// parameter twice in different cases (which Go's JSON decoding of the
+// local AWS may read either way) is refused when enforcing, at the top
+// of the request or in an entry, rather than authorized on one value and
+// served on the other.
+func TestParametersNamedTwiceAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setupBatchProxy(t, Enforce)
+	cfg, _ := b.as(t, "writer", `{"Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:DeleteItem"],"Resource":"arn:aws:dynamodb:*:*:table/Orders"}`)
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const twice = "more than once, in different cases"
+	tests := []struct {
+		name, target, body string
+		// want is what the refusal says, "" when the request goes
+		// through.
+		want string
+	}{
+		{"an entry's table", "TransactWriteItems",
+			`{"TransactItems":[{"Delete":{"TableName":"Orders","tablename":"Audit","Key":{"id":{"S":"1"}}}}]}`, twice},
+		{"a request's table", "DeleteItem", `{"TableName":"Orders","TABLENAME":"Audit","Key":{"id":{"S":"1"}}}`, twice},
+		{"a kind named in another case", "TransactWriteItems",
+			`{"transactItems":[{"delete":{"tableName":"Audit","Key":{"id":{"S":"1"}}}}]}`, "dynamodb:DeleteItem on resource: arn:aws:dynamodb:us-east-1:" + testAccount + ":table/Audit"},
+		{"one name each", "TransactWriteItems", `{"TransactItems":[{"Delete":{"TableName":"Orders","Key":{"id":{"S":"1"}}}}]}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest("POST", b.url+"/", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+			r.Header.Set("X-Amz-Target", "DynamoDB_20120810."+tt.target)
+			sum := sha256.Sum256([]byte(tt.body))
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(sum[:]), "dynamodb", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			before := b.rec.count()
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if passed := b.rec.count() > before; passed != (tt.want == "") {
+				t.Fatalf("let through %v, want %v: %d %s", passed, tt.want == "", resp.StatusCode, msg)
+			}
+			if tt.want != "" && (resp.Header.Get("X-Amzn-ErrorType") != "AccessDeniedException" || !strings.Contains(string(msg), tt.want)) {
+				t.Errorf("got %d %s %s, want AccessDeniedException saying %q", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), msg, tt.want)
+			}
+		})
 	}
 }

@@ -113,19 +113,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	call, err := Identify(sig.Service, r, body)
-	if err != nil {
-		p.auth.warnOnce("op:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
-		next.ServeHTTP(w, r)
-		return
+	var acts []Action
+	if err == nil {
+		acts, err = Actions(call, sig.Region, p.auth.opts.Account)
 	}
-	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
 	var unreadable *UnreadableError
 	if errors.As(err, &unreadable) {
 		// What the request says decides its action and could not be
 		// read: refused when enforcing, never let through unasked.
 		if p.auth.opts.Mode == Enforce {
 			fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM refused: %v\n", err)
-			writeDenial(w, call.Service, err.Error())
+			writeDenial(w, sig.Service, err.Error())
 			return
 		}
 		fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM would refuse (let through, --iam warn): %v\n", err)
