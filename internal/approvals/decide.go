@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
@@ -117,6 +119,9 @@ type Decider struct {
 	// is an answer an approver gives, so the same people may ask for it.
 	// Required with Rollback.
 	Approvers func(ctx context.Context, repo pipeline.Repository, app, env string) ([]string, error)
+	// Log receives what a failure answered 500 was, with the request's
+	// ID: the caller gets the ID only. nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Decide answers d as caller, an IAM identity as AWS reported it: when the
@@ -211,11 +216,22 @@ type BadDecision struct{ Reason string }
 
 func (e *BadDecision) Error() string { return e.Reason }
 
+// Declined is what a Rollback (or a promotion or retry the function
+// starts) answers when what was asked cannot be done: no such release,
+// nothing to roll back to, a run that cannot be retried. Its Reason goes
+// back to the caller (409 Conflict); any other error is the function's
+// own failure, answered 500 with only the request's ID.
+type Declined struct{ Reason string }
+
+func (e *Declined) Error() string { return e.Reason }
+
 // HandleURL is the approval function's handler: a function URL request
 // (AuthType AWS_IAM) whose body is a Decision (an approval, a rejection or
 // a rollback), answered 200 with
 // Answered, or with {"message": ...}: 400 for a bad request, 403 for a
-// refused caller, 409 for a run that waits for nothing, 500 otherwise.
+// refused caller, 409 for a run that waits for nothing, 500 otherwise,
+// whose message says only that the function failed and gives the
+// request's ID ("requestId"); what failed is in the function's log.
 func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 	caller := ""
 	if a := req.RequestContext.Authorizer; a != nil && a.IAM != nil {
@@ -240,11 +256,14 @@ func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLReq
 	var refused *Refused
 	var waiting *NotWaiting
 	var bad *BadDecision
+	var declined *Declined
 	switch {
 	case err == nil:
 		return reply(http.StatusOK, out), nil
 	case errors.As(err, &bad):
 		return reply(http.StatusBadRequest, map[string]string{"message": err.Error()}), nil
+	case errors.As(err, &declined):
+		return reply(http.StatusConflict, map[string]string{"message": declined.Reason}), nil
 	case errors.As(err, &refused):
 		return reply(http.StatusForbidden, map[string]string{"message": err.Error()}), nil
 	case errors.As(err, &waiting):
@@ -252,7 +271,36 @@ func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLReq
 	case d.Answer != AnswerRollback && (d.Execution == "" || (d.Answer != AnswerApprove && d.Answer != AnswerReject) || (d.Answer == AnswerReject && strings.TrimSpace(d.Reason) == "")):
 		return reply(http.StatusBadRequest, map[string]string{"message": err.Error()}), nil
 	}
-	return reply(http.StatusInternalServerError, map[string]string{"message": err.Error()}), nil
+	// Anything else is the function's own failure (an AWS call, the
+	// table): its text may hold what the caller must not see, so it goes
+	// to the function's log, and the caller gets the request's ID to
+	// find it by.
+	id := requestID(ctx, req)
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	attrs := []any{"answer", string(d.Answer), "caller", caller, "error", err}
+	if _, ok := lambdacontext.FromContext(ctx); !ok {
+		attrs = append(attrs, "requestId", id) // runlog adds Lambda's
+	}
+	log.ErrorContext(ctx, "the decision failed", attrs...)
+	return reply(http.StatusInternalServerError, map[string]string{
+		"message":   "the approval function failed (request " + id + "): nothing was answered; try again, or find the request ID in the function's log",
+		"requestId": id,
+	}), nil
+}
+
+// requestID is the ID of the Lambda invocation ctx is, else the function
+// URL request's own.
+func requestID(ctx context.Context, req events.LambdaFunctionURLRequest) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	if req.RequestContext.RequestID != "" {
+		return req.RequestContext.RequestID
+	}
+	return "unknown"
 }
 
 func reply(status int, v any) events.LambdaFunctionURLResponse {

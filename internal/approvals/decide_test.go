@@ -1,14 +1,17 @@
 package approvals
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -24,9 +27,14 @@ type fakeTasks struct {
 	machine, status string
 	success         []string // outputs
 	failure         []string // causes
+	// err, when set, is DescribeExecution's answer.
+	err error
 }
 
 func (f *fakeTasks) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, StateMachineArn: aws.String(f.machine), Status: types.ExecutionStatus(f.status)}, nil
 }
 
@@ -222,5 +230,63 @@ func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
 	}
 	if len(asked) != 1 {
 		t.Errorf("got rollbacks %v, want only ada's", asked)
+	}
+}
+
+// TestAFailureIsAnsweredWithItsRequestIDOnly: when the function itself
+// fails (an AWS call, the table), the caller gets a 500 with a generic
+// message and the request's ID, never the error's text, which may hold
+// what only the function may see; the text is in the function's log,
+// under that ID. What was asked wrongly (a rollback to a release that is
+// not there) still says why, 409.
+func TestAFailureIsAnsweredWithItsRequestIDOnly(t *testing.T) {
+	t.Parallel()
+	const (
+		machine = "arn:aws:states:eu-west-1:1:stateMachine:p"
+		exec    = "arn:aws:states:eu-west-1:1:execution:p:hello-main-e10dae2"
+		secret  = "token=AQoDYXdzEJr-very-secret"
+		ada     = "arn:aws:iam::1:user/ada"
+	)
+	var logged bytes.Buffer
+	d := &Decider{
+		Tasks:        &fakeTasks{machine: machine, status: "RUNNING", err: errors.New("operation error SFN: DescribeExecution: dial tcp: " + secret)},
+		StateMachine: machine,
+		Log:          slog.New(slog.NewJSONHandler(&logged, nil)),
+		Rollback: func(context.Context, pipeline.Repository, string, string, string, string) (string, string, time.Time, error) {
+			return "", "", time.Time{}, &Declined{Reason: "prod of acme/hello has no release before its current one to roll back to"}
+		},
+		Approvers: func(context.Context, pipeline.Repository, string, string) ([]string, error) { return nil, nil },
+	}
+	request := func(body string) events.LambdaFunctionURLRequest {
+		r := events.LambdaFunctionURLRequest{Body: body}
+		r.RequestContext.HTTP.Method = "POST"
+		r.RequestContext.RequestID = "url-request-1"
+		r.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
+			IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: ada}}
+		return r
+	}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f1e6a2c-lambda"})
+	resp, err := d.HandleURL(ctx, request(`{"execution":"`+exec+`","answer":"approve"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if resp.StatusCode != 500 || json.Unmarshal([]byte(resp.Body), &body) != nil || body["requestId"] != "8f1e6a2c-lambda" ||
+		!strings.Contains(body["message"], "8f1e6a2c-lambda") || strings.Contains(resp.Body, "very-secret") || strings.Contains(resp.Body, "dial tcp") {
+		t.Errorf("got %d %s, want 500 with the request ID and none of the error's text", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(logged.String(), "very-secret") || !strings.Contains(logged.String(), ada) {
+		t.Errorf("the function's log: got %s, want the error and the caller", logged.String())
+	}
+	// Outside Lambda (no invocation in the context) the URL request's ID
+	// is the one given, and logged.
+	logged.Reset()
+	resp, _ = d.HandleURL(context.Background(), request(`{"execution":"`+exec+`","answer":"approve"}`))
+	if resp.StatusCode != 500 || !strings.Contains(resp.Body, `"requestId":"url-request-1"`) || !strings.Contains(logged.String(), `"requestId":"url-request-1"`) {
+		t.Errorf("got %d %s, logged %s; want the URL request's ID in both", resp.StatusCode, resp.Body, logged.String())
+	}
+	resp, _ = d.HandleURL(ctx, request(`{"answer":"rollback","repository":"acme/hello","environment":"prod"}`))
+	if resp.StatusCode != 409 || !strings.Contains(resp.Body, "no release before its current one") {
+		t.Errorf("a rollback with nothing to go back to: got %d %s, want 409 saying why", resp.StatusCode, resp.Body)
 	}
 }

@@ -177,7 +177,7 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, app, en
 	var r releases.Release
 	if to != "" {
 		if r, err = store.Find(ctx, repo.FullName(), releases.EnvKey(app, env), to); err != nil {
-			return "", r, err
+			return "", r, declinedIf(err)
 		}
 	} else {
 		all, err := store.List(ctx, repo.FullName(), releases.EnvKey(app, env), 0)
@@ -192,7 +192,7 @@ func (c *Client) Rollback(ctx context.Context, repo pipeline.Repository, app, en
 			}
 		}
 		if !found {
-			return "", r, fmt.Errorf("%s of %s has no release before its current one to roll back to (stackflow releases %s %s%s)",
+			return "", r, declined("%s of %s has no release before its current one to roll back to (stackflow releases %s %s%s)",
 				env, ofApp(repo, app), repo.FullName(), env, appFlag(app))
 		}
 	}
@@ -215,4 +215,27 @@ var unsafeName = regexp.MustCompile(`[^0-9A-Za-z_-]+`)
 // safe characters and at most 80 of them.
 func rollbackName(repo pipeline.Repository, env, commit string, at time.Time) string {
 	return runName(repo, "rollback", env, commit, at)
+}
+
+// declined is an error of what was asked (no such release, nothing to
+// roll back to): the approval function answers it with its message.
+func declined(format string, args ...any) error {
+	return &approvals.Declined{Reason: fmt.Sprintf(format, args...)}
+}
+
+// declinedIf is err as an *approvals.Declined when it is about what was
+// asked (a release or a run that is not there, a commit that names
+// several), else err.
+func declinedIf(err error) error {
+	var lookup *releases.LookupError
+	var notFound *ExecutionNotFoundError
+	var ambiguous *AmbiguousCommitError
+	var already *approvals.Declined
+	switch {
+	case errors.As(err, &already):
+		return err
+	case errors.As(err, &lookup), errors.As(err, &notFound), errors.As(err, &ambiguous):
+		return &approvals.Declined{Reason: err.Error()}
+	}
+	return err
 }
