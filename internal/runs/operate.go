@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -118,8 +119,13 @@ func (c *Client) callApproval(ctx context.Context, d approvals.Decision) (approv
 		case e.Message != "":
 			return none, errors.New(e.Message)
 		case resp.StatusCode == http.StatusForbidden:
-			return none, fmt.Errorf("refused by Lambda (%s): your AWS identity may not call the approval function's URL: "+
-				"it needs lambda:InvokeFunctionUrl on the pipeline's ApproveFunction", strings.TrimSpace(cmp.Or(e.Lambda, string(b))))
+			hint := "it needs lambda:InvokeFunctionUrl on the pipeline's ApproveFunction"
+			if u, err := url.Parse(c.pipeline.ApprovalURL); err == nil && loopback(u.Hostname()) {
+				hint = "stackflow local's approval URL verifies every signature, and knows only its own key and its STS's sessions: " +
+					"sign with AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local (its iam.log says why it refused)"
+			}
+			return none, fmt.Errorf("refused by Lambda (%s): your AWS identity may not call the approval function's URL: %s",
+				strings.TrimSpace(cmp.Or(e.Lambda, string(b))), hint)
 		}
 		return none, fmt.Errorf("%s: the approval function answered HTTP %d: %s", d.Answer, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
