@@ -48,9 +48,13 @@ func newAnswerCommand(verb string) *cobra.Command {
 stackflow.yml): the run goes on. --env names the environment when a run
 waits for more than one. You approve as your AWS identity (aws sts
 get-caller-identity), which must be one of the environment's approvers
-when stackflow.yml on the default branch names any.`,
+when stackflow.yml on the default branch names any. In a repository of
+several apps a commit has a run of each: --app names the app whose run a
+commit SHA means (a commit with runs of several apps is refused without
+it).`,
 		Example: `  stackflow approve hello-main-1a2b3c4
-  stackflow approve 1a2b3c4 --env prod`,
+  stackflow approve 1a2b3c4 --env prod
+  stackflow approve 1a2b3c4 --app api`,
 		Args:              exactArgs(1, "give the run waiting for approval: its execution name, ARN or commit SHA, as stackflow show takes it"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
@@ -59,11 +63,17 @@ when stackflow.yml on the default branch names any.`,
 		cmd.Long = `Reject a deploy that waits for approval (approval: required in
 stackflow.yml): the run fails with ApprovalRejected, and the commit status
 shows who (your AWS identity, which must be one of the environment's
-approvers when it names any) and why. The environment keeps its release.`
-		cmd.Example = `  stackflow reject hello-main-1a2b3c4 --reason "not on a Friday"`
+approvers when it names any) and why. The environment keeps its release.
+In a repository of several apps, --app names the app whose run a commit
+SHA means.`
+		cmd.Example = `  stackflow reject hello-main-1a2b3c4 --reason "not on a Friday"
+  stackflow reject 1a2b3c4 --app api --reason "not on a Friday"`
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&env, "env", "", "the `ENVIRONMENT` whose deploy to "+verb+" (default: the only one waiting)")
+	var app string
+	fs.StringVar(&app, "app", "", "the `APP` whose run a commit SHA names, in a repository of several apps (stackflow.yml's apps)")
+	_ = cmd.RegisterFlagCompletionFunc("app", cobra.NoFileCompletions)
 	if verb == "reject" {
 		fs.StringVar(&reason, "reason", "", "why, as the commit status shows it (required)")
 	}
@@ -79,14 +89,14 @@ approvers when it names any) and why. The environment keeps its release.`
 		out := cmd.OutOrStdout()
 		// Who answers is the caller's AWS identity, not a name given here.
 		if verb == "approve" {
-			r, by, err := c.Approve(cmd.Context(), args[0], env)
+			r, by, err := c.Approve(cmd.Context(), args[0], app, env)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "approved the deploy of %s to %s (%s) as %s: the run goes on\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, by)
 			return nil
 		}
-		r, by, err := c.Reject(cmd.Context(), args[0], env, reason)
+		r, by, err := c.Reject(cmd.Context(), args[0], app, env, reason)
 		if err != nil {
 			return err
 		}

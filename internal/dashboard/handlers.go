@@ -437,7 +437,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 	}
 	switch action {
 	case "approve":
-		q, by, err := op.Approve(ctx, req.Run, req.Environment)
+		q, by, err := op.Approve(ctx, req.Run, req.App, req.Environment)
 		if err != nil {
 			return ActionResult{}, err
 		}
@@ -446,7 +446,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if strings.TrimSpace(req.Reason) == "" {
 			return ActionResult{}, &badRequest{"give the reason: the commit status shows it"}
 		}
-		q, by, err := op.Reject(ctx, req.Run, req.Environment, req.Reason)
+		q, by, err := op.Reject(ctx, req.Run, req.App, req.Environment, req.Reason)
 		if err != nil {
 			return ActionResult{}, err
 		}

@@ -39,8 +39,8 @@ type Source interface {
 // Operator is what the dashboard's actions call: *runs.Client, exactly as
 // stackflow approve, reject, rollback, promote and retry call it.
 type Operator interface {
-	Approve(ctx context.Context, ref, env string) (approvals.Request, string, error)
-	Reject(ctx context.Context, ref, env, reason string) (approvals.Request, string, error)
+	Approve(ctx context.Context, ref, app, env string) (approvals.Request, string, error)
+	Reject(ctx context.Context, ref, app, env, reason string) (approvals.Request, string, error)
 	RollbackAsCaller(ctx context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error)
 	Promote(ctx context.Context, req runs.PromoteRequest) (string, releases.Release, error)
 	Retry(ctx context.Context, ref, app, by string, during *pipeline.FreezeOverride) (string, string, error)

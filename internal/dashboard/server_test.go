@@ -57,11 +57,11 @@ func (f *fake) ReleasedEnvironments(context.Context) ([]releases.Released, error
 func (f *fake) LockHolder(context.Context, pipeline.Environment) (locks.Holder, error) {
 	return locks.Holder{}, nil
 }
-func (f *fake) Approve(_ context.Context, ref, env string) (approvals.Request, string, error) {
+func (f *fake) Approve(_ context.Context, ref, _, env string) (approvals.Request, string, error) {
 	f.approved = append(f.approved, ref+" "+env)
 	return approvals.Request{Execution: ref, Environment: env}, "me", nil
 }
-func (f *fake) Reject(context.Context, string, string, string) (approvals.Request, string, error) {
+func (f *fake) Reject(context.Context, string, string, string, string) (approvals.Request, string, error) {
 	return approvals.Request{}, "", errors.New("not here")
 }
 func (f *fake) RollbackAsCaller(_ context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error) {

@@ -10,14 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stackflow/stackflow/internal/approvals"
 	"github.com/stackflow/stackflow/internal/pipeline"
@@ -53,11 +56,59 @@ func (c *Client) Pending(ctx context.Context, ref string) (string, []approvals.R
 	return arn, pending, err
 }
 
+// ManyAppsError is a commit SHA given for one run where the commit has
+// runs of several apps (a repository of several apps): which one is
+// meant is for the person to say, with --app.
+type ManyAppsError struct {
+	Commit string
+	// Apps are the apps with a run of the commit, sorted.
+	Apps []string
+}
+
+func (e *ManyAppsError) Error() string {
+	return fmt.Sprintf("commit %s has runs of several apps (%s): name the app with --app APP (such as --app %s), or the run by its execution name",
+		e.Commit, strings.Join(e.Apps, ", "), e.Apps[0])
+}
+
+// resolveApp is resolve for a command that acts on one app's run: with
+// app, a commit SHA names that app's newest run of it, and any run named
+// must be one of app's; without app, a commit SHA whose runs are several
+// apps' is a *ManyAppsError rather than the newest of them.
+func (c *Client) resolveApp(ctx context.Context, ref, app string) (*sfn.DescribeExecutionOutput, error) {
+	apps := map[string]bool{}
+	keep := func(d *sfn.DescribeExecutionOutput) bool {
+		a := inputOf(d).Run.AppName()
+		if app != "" {
+			return a == app
+		}
+		if a != "" {
+			apps[a] = true
+		}
+		return true
+	}
+	desc, _, err := c.resolveFor(ctx, ref, keep)
+	if err != nil {
+		return nil, err
+	}
+	if len(apps) > 1 {
+		return nil, &ManyAppsError{Commit: pipeline.ShortSHA(ref), Apps: slices.Sorted(maps.Keys(apps))}
+	}
+	name := aws.ToString(desc.Name)
+	if got := inputOf(desc).Run.AppName(); app != "" && got != app {
+		if got == "" {
+			return nil, fmt.Errorf("%s is no run of an app: leave out --app %s", name, app)
+		}
+		return nil, fmt.Errorf("%s is app %s's run, not %s's", name, got, app)
+	}
+	return desc, nil
+}
+
 // decide asks the approval function, through its URL, to answer the
-// deploy of ref that waits for approval (env's, or the only one), and
-// returns the request answered and the identity it was answered as.
-func (c *Client) decide(ctx context.Context, ref, env string, answer approvals.Answer, reason string) (approvals.Request, string, error) {
-	desc, _, err := c.resolve(ctx, ref)
+// deploy of ref (of app, in a repository of several) that waits for
+// approval (env's, or the only one), and returns the request answered and
+// the identity it was answered as.
+func (c *Client) decide(ctx context.Context, ref, app, env string, answer approvals.Answer, reason string) (approvals.Request, string, error) {
+	desc, err := c.resolveApp(ctx, ref, app)
 	if err != nil {
 		return approvals.Request{}, "", err
 	}
@@ -153,21 +204,23 @@ func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository,
 // Approve resumes the deploy of ref that waits for approval (of env, or
 // the only one), approved by the caller's IAM identity as AWS reports it
 // to the approval function, which must be one of the environment's
-// approvers when it names any. It returns the request answered and the
-// identity it was answered as.
-func (c *Client) Approve(ctx context.Context, ref, env string) (approvals.Request, string, error) {
-	return c.decide(ctx, ref, env, approvals.AnswerApprove, "")
+// approvers when it names any. app names the app whose run a commit SHA
+// means, in a repository of several apps; without it, a commit with runs
+// of several apps is refused (*ManyAppsError). It returns the request
+// answered and the identity it was answered as.
+func (c *Client) Approve(ctx context.Context, ref, app, env string) (approvals.Request, string, error) {
+	return c.decide(ctx, ref, app, env, approvals.AnswerApprove, "")
 }
 
-// Reject ends the deploy of ref that waits for approval (of env, or the
-// only one): the run fails with ApprovalRejected, the caller's identity and
-// reason. The caller must be one of the environment's approvers when it
-// names any.
-func (c *Client) Reject(ctx context.Context, ref, env, reason string) (approvals.Request, string, error) {
+// Reject ends the deploy of ref (of app, as Approve takes it) that waits
+// for approval (of env, or the only one): the run fails with
+// ApprovalRejected, the caller's identity and reason. The caller must be
+// one of the environment's approvers when it names any.
+func (c *Client) Reject(ctx context.Context, ref, app, env, reason string) (approvals.Request, string, error) {
 	if strings.TrimSpace(reason) == "" {
 		return approvals.Request{}, "", errors.New("give the reason for the rejection with --reason: the commit status shows it")
 	}
-	return c.decide(ctx, ref, env, approvals.AnswerReject, reason)
+	return c.decide(ctx, ref, app, env, approvals.AnswerReject, reason)
 }
 
 // Rollback starts a run that puts repo's environment env (of its app app,

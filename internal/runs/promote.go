@@ -223,21 +223,11 @@ func (c *Client) Retry(ctx context.Context, ref, app, by string, during *pipelin
 	if _, err := c.table(); err != nil {
 		return "", "", err
 	}
-	var keep func(*sfn.DescribeExecutionOutput) bool
-	if app != "" {
-		keep = func(d *sfn.DescribeExecutionOutput) bool { return inputOf(d).Run.AppName() == app }
-	}
-	desc, _, err := c.resolveFor(ctx, ref, keep)
+	desc, err := c.resolveApp(ctx, ref, app)
 	if err != nil {
 		return "", "", err
 	}
 	name := aws.ToString(desc.Name)
-	if got := inputOf(desc).Run.AppName(); app != "" && got != app {
-		if got == "" {
-			return "", "", fmt.Errorf("%s is no run of an app: leave out --app %s", name, app)
-		}
-		return "", "", fmt.Errorf("%s is app %s's run, not %s's", name, got, app)
-	}
 	t, err := c.timeline(ctx, desc)
 	if err != nil {
 		return "", "", err
