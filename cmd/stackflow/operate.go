@@ -190,7 +190,10 @@ commit's branch must be one ENVIRONMENT takes. An environment with
 promotion: manual is reached only this way. In a repository of several
 apps, --app names the app whose environment it is. In one of its freeze
 windows the run waits, or stops, unless --during-freeze --reason TEXT says
-why it may not wait; the release records that.`,
+why it may not wait; the release records that. The pipeline's approval
+function starts the run, recorded as asked by your AWS identity as AWS
+reports it (you need lambda:InvokeFunctionUrl on it); where ENVIRONMENT
+wants approval, only one of its approvers may.`,
 		Example: `  stackflow promote acme/hello prod
   stackflow promote acme/hello prod --from staging --commit 1a2b3c4
   stackflow promote acme/platform prod --app api --from staging
@@ -202,7 +205,8 @@ why it may not wait; the release records that.`,
 	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
 	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
 	app := addAppFlag(cmd)
-	asker := addByFlag(cmd)
+	addByFlag(cmd)
+	_ = cmd.Flags().MarkDeprecated("by", "a promotion is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 	override := addFreezeFlags(cmd, "promotion")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -210,8 +214,7 @@ why it may not wait; the release records that.`,
 		if err != nil {
 			return &usageError{err}
 		}
-		by := asker()
-		during, err := override(by)
+		during, err := override("")
 		if err != nil {
 			return err
 		}
@@ -219,12 +222,12 @@ why it may not wait; the release records that.`,
 		if err != nil {
 			return err
 		}
-		arn, r, err := c.Promote(cmd.Context(), runs.PromoteRequest{Repository: repo, App: app(), Environment: args[1], From: from, Commit: commit, By: by, DuringFreeze: during})
+		arn, r, by, err := c.PromoteAsCaller(cmd.Context(), runs.PromoteRequest{Repository: repo, App: app(), Environment: args[1], From: from, Commit: commit, DuringFreeze: during})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "promoting %s from %s to %s (released %s): stackflow show %s\n",
-			pipeline.ShortSHA(r.Commit), r.Environment, args[1], r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
+		fmt.Fprintf(cmd.OutOrStdout(), "promoting %s from %s to %s (released %s) as %s: stackflow show %s\n",
+			pipeline.ShortSHA(r.Commit), r.Environment, args[1], r.DeployedAt.Local().Format("2006-01-02 15:04"), by, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd
@@ -244,7 +247,11 @@ again. A run a newer commit superseded is not retried, since it would put
 the older commit back; nor is one a newer commit has passed since, which
 the retry finds superseded. --during-freeze --reason TEXT lets it deploy
 during a freeze window. In a repository of several apps each app has its
-own run of a push: --app names the app whose run of the commit to retry.`,
+own run of a push: --app names the app whose run of the commit to retry.
+The pipeline's approval function starts the run, recorded as asked by
+your AWS identity as AWS reports it (you need lambda:InvokeFunctionUrl on
+it); where the environment it resumes at wants approval, only one of its
+approvers may.`,
 		Example: `  stackflow retry hello-main-1a2b3c4
   stackflow retry 1a2b3c4 --during-freeze --reason "the smoke test's dependency is back"
   stackflow retry 1a2b3c4 --app api`,
@@ -252,12 +259,12 @@ own run of a push: --app names the app whose run of the commit to retry.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 	app := addAppFlag(cmd)
-	asker := addByFlag(cmd)
+	addByFlag(cmd)
+	_ = cmd.Flags().MarkDeprecated("by", "a retry is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 	override := addFreezeFlags(cmd, "retry")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		by := asker()
-		during, err := override(by)
+		during, err := override("")
 		if err != nil {
 			return err
 		}
@@ -265,12 +272,12 @@ own run of a push: --app names the app whose run of the commit to retry.`,
 		if err != nil {
 			return err
 		}
-		arn, env, err := c.Retry(cmd.Context(), args[0], app(), by, during)
+		arn, env, by, err := c.RetryAsCaller(cmd.Context(), args[0], app(), during)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "retrying %s from %s on, with its package: stackflow show %s\n",
-			args[0], env, pipeline.ExecutionNameOf(arn))
+		fmt.Fprintf(cmd.OutOrStdout(), "retrying %s from %s on, with its package, as %s: stackflow show %s\n",
+			args[0], env, by, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd

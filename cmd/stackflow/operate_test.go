@@ -96,7 +96,8 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	decider := &approvals.Decider{Rollback: func(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (string, string, time.Time, error) {
 		arn, r, err := rc.Rollback(ctx, repo, app, env, to, by)
 		return arn, r.Commit, r.DeployedAt, err
-	}, Approvers: rc.Approvers}
+	}, Approvers: rc.Approvers, Promote: rc.PromoteFor, Retry: rc.RetryFor, Gate: rc.ApprovalGate,
+		StateMachine: aws.ToString(machine.StateMachineArn)}
 	const caller = "arn:aws:iam::000000000000:user/ada"
 	approval := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -138,8 +139,8 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "promoting 1111111 from staging to prod") {
 		t.Fatalf("promote --app api: got exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") {
-		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging", run)
+	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") || run.Promote.By != caller {
+		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging asked by %s (not --by)", run, caller)
 	}
 	code, _, errOut = runCLI(t, append([]string{"promote", "acme/platform", "prod", "--from", "staging"}, flags...)...)
 	if code != 1 || !strings.Contains(errOut, "staging of acme/platform has no release to promote") {

@@ -290,3 +290,92 @@ func TestAFailureIsAnsweredWithItsRequestIDOnly(t *testing.T) {
 		t.Errorf("a rollback with nothing to go back to: got %d %s, want 409 saying why", resp.StatusCode, resp.Body)
 	}
 }
+
+// TestDecideStartsPromotionsAndRetriesAsTheCaller: a promotion and a
+// retry are started as the caller AWS named (whatever the body says), a
+// freeze override recorded as theirs, and refused, with nothing started,
+// when the environment they deploy to wants approval and the caller is
+// not one of its approvers.
+func TestDecideStartsPromotionsAndRetriesAsTheCaller(t *testing.T) {
+	t.Parallel()
+	const (
+		machine = "arn:aws:states:us-east-1:123456789012:stateMachine:stackflow-Pipeline"
+		failed  = "arn:aws:states:us-east-1:123456789012:execution:stackflow-Pipeline:hello-main-e10dae2"
+		oncall  = "arn:aws:iam::123456789012:role/oncall"
+		ada     = "arn:aws:sts::123456789012:assumed-role/oncall/ada"
+		eve     = "arn:aws:iam::123456789012:user/eve"
+	)
+	deployed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var started []Start
+	d := &Decider{StateMachine: machine,
+		Gate: func(_ context.Context, repo pipeline.Repository, app, env string) (bool, []string, error) {
+			if repo.FullName() != "acme/hello" || app != "" {
+				return false, nil, errors.New("another repository")
+			}
+			return env == "prod", []string{oncall}, nil
+		},
+		Promote: func(_ context.Context, st Start) (Started, error) {
+			started = append(started, st)
+			return Started{Execution: "arn:exec:promote", Environment: st.Environment, From: "staging", Commit: "0123456789abcdef", DeployedAt: deployed}, nil
+		},
+		// As runs.Client.StartRetry: the run's repository and where it
+		// stopped are known once it is read, and May asked then.
+		Retry: func(ctx context.Context, st Start) (Started, error) {
+			if err := st.May(ctx, pipeline.Repository{Workspace: "acme", Slug: "hello"}, "", "prod"); err != nil {
+				return Started{}, err
+			}
+			started = append(started, st)
+			return Started{Execution: "arn:exec:retry", Environment: "prod"}, nil
+		},
+	}
+	call := func(caller, body string) events.LambdaFunctionURLResponse {
+		t.Helper()
+		r := events.LambdaFunctionURLRequest{Body: body}
+		r.RequestContext.HTTP.Method = "POST"
+		r.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
+			IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: caller}}
+		resp, err := d.HandleURL(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	tests := []struct {
+		name, caller, body string
+		status             int
+		want               string // in the body
+		by                 string // who the run is started as; "" for none started
+		freeze             string // the freeze override's reason, when one
+	}{
+		{"an approver promotes to prod", ada, `{"answer":"promote","repository":"acme/hello","environment":"prod","by":"someone else"}`,
+			200, `"by":"` + ada + `"`, ada, ""},
+		{"anyone else may not", eve, `{"answer":"promote","repository":"acme/hello","environment":"prod"}`,
+			403, "refused: " + eve + " may not promote to prod of acme/hello, which wants approval: its approvers are " + oncall, "", ""},
+		{"staging wants no approval", eve, `{"answer":"promote","repository":"acme/hello","environment":"staging","from":"dev"}`,
+			200, `"execution":"arn:exec:promote"`, eve, ""},
+		{"an approver retries into prod during a freeze", ada, `{"answer":"retry","execution":"` + failed + `","duringFreeze":true,"reason":"the fix"}`,
+			200, `"environment":"prod"`, ada, "the fix"},
+		{"anyone else may not retry into prod", eve, `{"answer":"retry","execution":"` + failed + `"}`,
+			403, "may not retry to prod of acme/hello", "", ""},
+		{"a run of another state machine", ada, `{"answer":"retry","execution":"arn:aws:states:us-east-1:123456789012:execution:other:x"}`,
+			400, "execution ARN of this pipeline", "", ""},
+		{"a freeze without a reason", ada, `{"answer":"promote","repository":"acme/hello","environment":"prod","duringFreeze":true}`,
+			400, "give the reason", "", ""},
+		{"no repository", ada, `{"answer":"promote","environment":"prod"}`, 400, "names its repository", "", ""},
+	}
+	for _, tt := range tests {
+		started = nil
+		resp := call(tt.caller, tt.body)
+		if resp.StatusCode != tt.status || !strings.Contains(resp.Body, tt.want) {
+			t.Errorf("%s: got %d %s, want %d with %s", tt.name, resp.StatusCode, resp.Body, tt.status, tt.want)
+		}
+		switch {
+		case tt.by == "" && len(started) != 0:
+			t.Errorf("%s: got %+v started, want nothing", tt.name, started)
+		case tt.by != "" && (len(started) != 1 || started[0].By != tt.by):
+			t.Errorf("%s: got %+v started, want one as %s", tt.name, started, tt.by)
+		case tt.freeze != "" && (started[0].DuringFreeze == nil || *started[0].DuringFreeze != pipeline.FreezeOverride{By: tt.by, Reason: tt.freeze}):
+			t.Errorf("%s: got the freeze override %+v, want %q by %s", tt.name, started[0].DuringFreeze, tt.freeze, tt.by)
+		}
+	}
+}

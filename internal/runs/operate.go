@@ -96,9 +96,9 @@ func (c *Client) resolveApp(ctx context.Context, ref, app string) (*sfn.Describe
 	name := aws.ToString(desc.Name)
 	if got := inputOf(desc).Run.AppName(); app != "" && got != app {
 		if got == "" {
-			return nil, fmt.Errorf("%s is no run of an app: leave out --app %s", name, app)
+			return nil, declined("%s is no run of an app: leave out --app %s", name, app)
 		}
-		return nil, fmt.Errorf("%s is app %s's run, not %s's", name, got, app)
+		return nil, declined("%s is app %s's run, not %s's", name, got, app)
 	}
 	return desc, nil
 }
@@ -201,6 +201,74 @@ func (c *Client) RollbackAsCaller(ctx context.Context, repo pipeline.Repository,
 	return out.Execution, releases.Release{Repository: out.Repository, Environment: out.Environment, Commit: out.Commit, DeployedAt: out.DeployedAt}, out.By, nil
 }
 
+// PromoteAsCaller asks the approval function to start the promotion req
+// asks for (its By and DuringFreeze.By are not sent: the function records
+// the caller's IAM identity as AWS reports it, and refuses a caller who
+// is not one of the approvers of an environment that wants approval). It
+// returns the execution, the release promoted and that identity.
+func (c *Client) PromoteAsCaller(ctx context.Context, req PromoteRequest) (string, releases.Release, string, error) {
+	d := approvals.Decision{Answer: approvals.AnswerPromote, Repository: req.Repository.FullName(), App: req.App,
+		Environment: req.Environment, From: req.From, Commit: req.Commit}
+	if req.DuringFreeze != nil {
+		d.DuringFreeze, d.Reason = true, req.DuringFreeze.Reason
+	}
+	out, err := c.callApproval(ctx, d)
+	if err != nil {
+		return "", releases.Release{}, "", err
+	}
+	return out.Execution, releases.Release{Repository: out.Repository, Environment: out.From, Commit: out.Commit, DeployedAt: out.DeployedAt}, out.By, nil
+}
+
+// RetryAsCaller asks the approval function to retry the run ref (of
+// app, as Retry takes them; during, when set, lets it deploy during a
+// freeze, for its Reason), recorded as asked by the caller's IAM identity
+// as AWS reports it; the function refuses a caller who is not one of the
+// approvers of the environment it resumes at, when that one wants
+// approval. It returns the execution, the environment it resumes at and
+// that identity.
+func (c *Client) RetryAsCaller(ctx context.Context, ref, app string, during *pipeline.FreezeOverride) (string, string, string, error) {
+	desc, err := c.resolveApp(ctx, ref, app)
+	if err != nil {
+		return "", "", "", err
+	}
+	d := approvals.Decision{Answer: approvals.AnswerRetry, Execution: aws.ToString(desc.ExecutionArn), App: app}
+	if during != nil {
+		d.DuringFreeze, d.Reason = true, during.Reason
+	}
+	out, err := c.callApproval(ctx, d)
+	if err != nil {
+		return "", "", "", err
+	}
+	return out.Execution, out.Environment, out.By, nil
+}
+
+// PromoteFor is the approval function's promotion (approvals.Starter):
+// Promote as st asks it, recorded as asked by st.By.
+func (c *Client) PromoteFor(ctx context.Context, st approvals.Start) (approvals.Started, error) {
+	arn, r, err := c.Promote(ctx, PromoteRequest{Repository: st.Repository, App: st.App, Environment: st.Environment,
+		From: st.From, Commit: st.Commit, By: st.By, DuringFreeze: st.DuringFreeze})
+	return approvals.Started{Execution: arn, Environment: st.Environment, From: r.Environment, Commit: r.Commit, DeployedAt: r.DeployedAt}, err
+}
+
+// RetryFor is the approval function's retry (approvals.Starter):
+// StartRetry of st.Execution, asking st.May before it starts.
+func (c *Client) RetryFor(ctx context.Context, st approvals.Start) (approvals.Started, error) {
+	arn, env, err := c.StartRetry(ctx, RetryRequest{Ref: st.Execution, App: st.App, By: st.By, DuringFreeze: st.DuringFreeze, May: st.May})
+	return approvals.Started{Execution: arn, Environment: env}, err
+}
+
+// ApprovalGate says whether repo's environment env (of its app app; ""
+// for none) wants approval, and who its approvers are, as its newest
+// release was deployed with them (from stackflow.yml on the default
+// branch): false and none for an environment never released.
+func (c *Client) ApprovalGate(ctx context.Context, repo pipeline.Repository, app, env string) (bool, []string, error) {
+	newest, err := c.Releases(ctx, repo.FullName(), releases.EnvKey(app, env), 1)
+	if err != nil || len(newest) == 0 || newest[0].Deployed == nil {
+		return false, nil, err
+	}
+	return newest[0].Deployed.ApprovalRequired, newest[0].Deployed.Approvers, nil
+}
+
 // Approve resumes the deploy of ref that waits for approval (of env, or
 // the only one), approved by the caller's IAM identity as AWS reports it
 // to the approval function, which must be one of the environment's
@@ -289,11 +357,12 @@ func declinedIf(err error) error {
 	var lookup *releases.LookupError
 	var notFound *ExecutionNotFoundError
 	var ambiguous *AmbiguousCommitError
+	var many *ManyAppsError
 	var already *approvals.Declined
 	switch {
 	case errors.As(err, &already):
 		return err
-	case errors.As(err, &lookup), errors.As(err, &notFound), errors.As(err, &ambiguous):
+	case errors.As(err, &lookup), errors.As(err, &notFound), errors.As(err, &ambiguous), errors.As(err, &many):
 		return &approvals.Declined{Reason: err.Error()}
 	}
 	return err

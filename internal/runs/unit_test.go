@@ -415,8 +415,7 @@ func TestACommitOfSeveralAppsNeedsItsApp(t *testing.T) {
 		"reject":  func() error { _, _, err := c.Reject(ctx, sha, "", "prod", "not now"); return err },
 		"retry":   func() error { _, _, err := c.Retry(ctx, sha[:9], "", "ada", nil); return err },
 	} {
-		var many *ManyAppsError
-		if err := call(); !errors.As(err, &many) || !strings.Contains(err.Error(), want) {
+		if err := call(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", name, err, want)
 		}
 	}
