@@ -51,8 +51,7 @@ recorded as the identity AWS names to the pipeline's approval function).`,
 	fs.StringVar(&addr, "addr", "127.0.0.1:0", "the loopback `HOST:PORT` to listen on (port 0: any free one)")
 	fs.BoolVar(&noOpen, "no-open", false, "print the URL, do not open the browser")
 	fs.BoolVar(&actions, "actions", false, "add the buttons approve, reject, rollback, promote and retry (default: read-only)")
-	addByFlag(cmd)
-	_ = cmd.Flags().MarkDeprecated("by", "every action is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
+	addDeprecatedByFlag(cmd, "every action")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		l, err := dashboard.Listen(addr)

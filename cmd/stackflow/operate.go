@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,29 +10,14 @@ import (
 	"github.com/stackflow/stackflow/internal/runs"
 )
 
-// whoAmI names the person running the command, for the commit status and
-// the release history: STACKFLOW_USER, else the login name.
-func whoAmI() string {
-	if v := os.Getenv("STACKFLOW_USER"); v != "" {
-		return v
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "someone"
-}
-
-// addByFlag adds --by, for a command that starts a run; the returned
-// function is who asks: --by, else whoAmI.
-func addByFlag(cmd *cobra.Command) func() string {
+// addDeprecatedByFlag adds --by to a command (what: "a rollback") whose
+// run is recorded as asked by the caller's AWS identity, as AWS reports
+// it to the approval function: the name is accepted, ignored, and the
+// command warns that it is deprecated.
+func addDeprecatedByFlag(cmd *cobra.Command, what string) {
 	var by string
-	cmd.Flags().StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
-	return func() string {
-		if by == "" {
-			return whoAmI()
-		}
-		return by
-	}
+	cmd.Flags().StringVar(&by, "by", "", "ignored: "+what+" is recorded as asked by your AWS identity")
+	_ = cmd.Flags().MarkDeprecated("by", what+" is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 }
 
 // newAnswerCommand is approve or reject (verb): the answer to a deploy
@@ -127,8 +110,7 @@ repository of several apps, --app names the app whose environment it is.`,
 	fs := cmd.Flags()
 	fs.StringVar(&to, "to", "", "the released commit `SHA` to put back (4 or more hex digits; default: the release before the current one)")
 	app := addAppFlag(cmd)
-	addByFlag(cmd)
-	_ = cmd.Flags().MarkDeprecated("by", "a rollback is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
+	addDeprecatedByFlag(cmd, "a rollback")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
@@ -205,8 +187,7 @@ wants approval, only one of its approvers may.`,
 	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
 	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
 	app := addAppFlag(cmd)
-	addByFlag(cmd)
-	_ = cmd.Flags().MarkDeprecated("by", "a promotion is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
+	addDeprecatedByFlag(cmd, "a promotion")
 	override := addFreezeFlags(cmd, "promotion")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -259,8 +240,7 @@ approvers may.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 	app := addAppFlag(cmd)
-	addByFlag(cmd)
-	_ = cmd.Flags().MarkDeprecated("by", "a retry is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
+	addDeprecatedByFlag(cmd, "a retry")
 	override := addFreezeFlags(cmd, "retry")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

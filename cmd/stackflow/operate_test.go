@@ -42,17 +42,6 @@ func TestOperateArguments(t *testing.T) {
 	}
 }
 
-func TestWhoAmI(t *testing.T) {
-	t.Setenv("STACKFLOW_USER", "ada")
-	if got := whoAmI(); got != "ada" {
-		t.Errorf("got %q, want STACKFLOW_USER's ada", got)
-	}
-	t.Setenv("STACKFLOW_USER", "")
-	if got := whoAmI(); got == "" {
-		t.Error("got no name without STACKFLOW_USER, want the login name")
-	}
-}
-
 // TestPromoteRollbackAndRetryTakeTheApp runs promote, rollback and retry
 // with --app against kumo's DynamoDB and Step Functions: each reads the
 // app's releases (releases.EnvKey) and starts a run of the app, named as
@@ -138,6 +127,9 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	code, out, errOut := runCLI(t, append([]string{"promote", "acme/platform", "prod", "--app", "api", "--from", "staging"}, flags...)...)
 	if code != 0 || !strings.Contains(out, "promoting 1111111 from staging to prod") {
 		t.Fatalf("promote --app api: got exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if !strings.Contains(out, "as "+caller) || !strings.Contains(out+errOut, "--by has been deprecated") {
+		t.Errorf("promote --by ada: got stdout %q, stderr %q; want it asked as %s, and --by deprecated", out, errOut, caller)
 	}
 	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") || run.Promote.By != caller {
 		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging asked by %s (not --by)", run, caller)
