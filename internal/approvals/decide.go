@@ -27,6 +27,10 @@ import (
 // decides whether that identity is one of the environment's approvers
 // and records it as the approver; people need lambda:InvokeFunctionUrl on
 // it, and no right to resume a run themselves (states:SendTaskSuccess).
+// Rollbacks, promotions and retries are asked for the same way: the
+// function starts them recorded as asked by that identity, for one of the
+// approvers of the environment they deploy to (Decider.Approvers for a
+// rollback, Decider.Gate for a promotion or a retry).
 
 // Answer is what a person asks of the approval function.
 type Answer string
@@ -367,10 +371,10 @@ type Declined struct{ Reason string }
 func (e *Declined) Error() string { return e.Reason }
 
 // HandleURL is the approval function's handler: a function URL request
-// (AuthType AWS_IAM) whose body is a Decision (an approval, a rejection or
-// a rollback), answered 200 with
-// Answered, or with {"message": ...}: 400 for a bad request, 403 for a
-// refused caller, 409 for a run that waits for nothing, 500 otherwise,
+// (AuthType AWS_IAM) whose body is a Decision (an approval, a rejection,
+// a rollback, a promotion or a retry), answered 200 with Answered, or with
+// {"message": ...}: 400 for a bad request, 403 for a refused caller, 409
+// for a run that waits for nothing or a Declined start, 500 otherwise,
 // whose message says only that the function failed and gives the
 // request's ID ("requestId"); what failed is in the function's log.
 func (s *Decider) HandleURL(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
