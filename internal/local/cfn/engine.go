@@ -264,6 +264,7 @@ func (e *Engine) Close() error {
 	e.apis = map[string]localServer{}
 	e.httpAPIs = map[string]*httpAPI{}
 	e.restAPIs = map[string]*restAPI{}
+	e.urlAuth = map[string]string{} // the function URLs among apis
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()
