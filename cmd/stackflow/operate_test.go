@@ -75,6 +75,14 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// App gated's prod wants approval, by the on-call role only.
+	gated := releases.Release{Repository: "acme/platform", App: "gated", Environment: "prod", Branch: "main", Stack: "platform-gated-prod",
+		Commit: sha("4"), Execution: "arn:aws:states:us-east-1:000000000000:execution:m:platform-gated-main-4444444", DeployedAt: t0,
+		Package: &pipeline.Package{}, Deployed: &pipeline.Environment{Name: "prod", Stack: "platform-gated-prod", App: "gated",
+			ApprovalRequired: true, Approvers: []string{"arn:aws:iam::000000000000:role/oncall"}}}
+	if err := store.Record(ctx, gated); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("AWS_ENDPOINT_URL", aws.ToString(cfg.BaseEndpoint))
 	t.Setenv("AWS_REGION", testaws.Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
@@ -133,6 +141,14 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	}
 	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") || run.Promote.By != caller {
 		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging asked by %s (not --by)", run, caller)
+	}
+	// The caller is not gated prod's approver: refused, nothing started.
+	code, _, errOut = runCLI(t, append([]string{"promote", "acme/platform", "prod", "--app", "gated", "--from", "staging"}, flags...)...)
+	if want := "refused: " + caller + " may not promote to prod of app gated of acme/platform, which wants approval"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("promote to a gated prod: got exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	if list, err := awssfn.NewFromConfig(cfg).ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: machine.StateMachineArn}); err != nil || len(list.Executions) != 1 {
+		t.Errorf("got %v, %v; want only the first promotion started", list, err)
 	}
 	code, _, errOut = runCLI(t, append([]string{"promote", "acme/platform", "prod", "--from", "staging"}, flags...)...)
 	if code != 1 || !strings.Contains(errOut, "staging of acme/platform has no release to promote") {
