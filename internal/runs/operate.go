@@ -152,7 +152,9 @@ func (c *Client) callApproval(ctx context.Context, d approvals.Decision) (approv
 	}
 	hc := c.http
 	if hc == nil {
-		hc = &http.Client{Timeout: time.Minute}
+		// Longer than the function's own Timeout (60 s), so that it is
+		// the function's answer the caller sees.
+		hc = &http.Client{Timeout: 90 * time.Second}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
