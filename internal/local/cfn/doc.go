@@ -204,10 +204,14 @@
 //     port, every method and path to TargetFunctionArn (with its
 //     Qualifier); Ref and GetAtt FunctionArn are the function's (or
 //     alias's) ARN, GetAtt FunctionUrl
-//     https://<id>.lambda-url.<region>.on.aws/ (see below). With
-//     Options.IAM, each request is let through only as Lambda decides by
-//     the URL's AuthType (IAM's AllowFunctionURL), else it is answered 403
-//     Forbidden; Cors is not applied. An update keeps the port.
+//     https://<id>.lambda-url.<region>.on.aws/ (see below). Each request
+//     is let through only as Lambda decides by the URL's AuthType
+//     (Options.FunctionURLs, else Options.IAM: IAM's FunctionURL, one
+//     pass that authenticates an AWS_IAM URL's caller from a verified
+//     signature in every mode, then authorizes as the mode says), else
+//     it is answered 403 Forbidden; with neither, an AWS_IAM URL refuses
+//     every request. Cors is not applied. An update keeps the port; a
+//     delete forgets the URL.
 //   - AWS::StepFunctions::StateMachine: created through the Step Functions
 //     API at Options.StepFunctionsEndpoint from Definition,
 //     DefinitionString or DefinitionS3Location, with

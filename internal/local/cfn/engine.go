@@ -70,6 +70,13 @@ type Options struct {
 	// execution role; nil means functions run with the local AWS's
 	// credentials and nothing is enforced.
 	IAM IAM
+	// FunctionURLs decides the requests to the stacks' function URLs;
+	// nil means IAM (when set). stackflow local gives its IAM here even
+	// with --iam off, which evaluates no policy but still authenticates
+	// the callers of AWS_IAM URLs. With neither, an AWS_IAM URL refuses
+	// every request (no one can verify its signature) and a NONE URL lets
+	// every request through.
+	FunctionURLs FunctionURLAuthority
 	// SAM runs the AWS::Serverless-2016-10-31 transform; nil means a
 	// samtransform.Translator with its defaults (installed on first use
 	// under the user cache directory), which Close stops.
@@ -120,7 +127,7 @@ type Engine struct {
 	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
 	httpAPIs   map[string]*httpAPI    // the HTTP APIs among apis, by ID
 	restAPIs   map[string]*restAPI    // the REST APIs among apis, by ID
-	urlAuth    map[string]string      // function URLs' AuthType, by URL ID
+	urlAuth    map[string]string      // function URLs' AuthType, by URL ID, while served
 	// qualified are the ARNs of the functions' versions and aliases this
 	// engine published, each to the name of its function.
 	qualified map[string]string
@@ -257,6 +264,7 @@ func (e *Engine) Close() error {
 	e.apis = map[string]localServer{}
 	e.httpAPIs = map[string]*httpAPI{}
 	e.restAPIs = map[string]*restAPI{}
+	e.urlAuth = map[string]string{} // the function URLs among apis
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()

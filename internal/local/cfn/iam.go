@@ -38,22 +38,26 @@ type IAM interface {
 	// resource policy decides, or, when role is given (a schedule's), the
 	// role's trust and policies.
 	AllowDelivery(service, action string, targets []string, sourceARN, sourceAccount, role string) error
-	// AllowFunctionURL reports, with an error naming the denial, whether
-	// a request may invoke a function through its URL of AuthType
-	// authType: AWS_IAM wants a SigV4 signature whose signer may
-	// lambda:InvokeFunctionUrl; NONE wants the function's permissions to
-	// let anyone.
-	AllowFunctionURL(r *http.Request, body []byte, function, authType string) error
 	// AllowAsService reports, with an error that is the denial's message,
 	// whether a service principal ("cloudformation.amazonaws.com") acting
 	// as a role (a stack's service role) may do action on resource: the
 	// role's trust policy must let the service assume it, and its policies
 	// allow the action.
 	AllowAsService(service, role, action, resource string) error
-	// FunctionURLCaller returns who signed a request to the AWS_IAM
-	// function URL of function (an ARN), as Lambda hands it to the
-	// function, when they may invoke it; an error answers 403.
-	FunctionURLCaller(r *http.Request, function string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
+	FunctionURLAuthority
+}
+
+// FunctionURLAuthority decides the requests to function URLs
+// (internal/local/iam's Authority is one).
+type FunctionURLAuthority interface {
+	// FunctionURL decides a request (with its body) to a function URL of
+	// function (an ARN) whose AuthType is authType, as Lambda does, in
+	// one pass: for AWS_IAM, who signed it, from a signature it verified
+	// whatever its mode, then whether they may call; for NONE, whether
+	// the function's permissions let anyone. It returns the caller, as
+	// Lambda hands it to the function in requestContext.authorizer.iam
+	// (none for NONE); an error answers 403 Forbidden.
+	FunctionURL(r *http.Request, body []byte, function, authType string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every

@@ -64,6 +64,15 @@
 // ExpiredTokenException; the query protocols' SignatureDoesNotMatch,
 // InvalidClientTokenId or ExpiredToken).
 //
+// FunctionURL decides a request to a function URL in one pass. For
+// AuthType AWS_IAM it authenticates the caller in every Mode, as Lambda
+// always does: the signature must verify with the secret of a session
+// the authority issued or of one of Options.AccountKeys (the local AWS's
+// own key, the account's root), and only then is the signer the caller;
+// Warn and Off relax only the policy evaluation that follows. (Elsewhere
+// a key the authority did not issue is let through as the root,
+// unverified.)
+//
 // Authority keeps the roles, policies and resource policies the local
 // stacks make (ApplyResource is the local CloudFormation's hook), issues
 // the credentials functions and services run with, and decides requests;

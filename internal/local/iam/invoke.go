@@ -3,8 +3,6 @@ package iam
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 )
 
@@ -117,65 +115,6 @@ func (a *Authority) roleSession(r *Role, name string) *Session {
 		Principal: Principal{ARN: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", acct, r.Name, name), RoleARN: r.ARN, Account: acct},
 		RoleID:    r.ID + ":" + name,
 	}
-}
-
-// AllowFunctionURL decides a request to a function URL as Lambda
-// does. With AuthType AWS_IAM the request must be signed (SigV4, service
-// "lambda"), and the signer's policies allow lambda:InvokeFunctionUrl on
-// the function (with lambda:FunctionUrlAuthType AWS_IAM); a request
-// signed with a key the authority did not issue is the account's root
-// and passes. With NONE, the function's resource policy must allow
-// anyone ("*") lambda:InvokeFunctionUrl (SAM's
-// <Function>UrlPublicPermissions) and lambda:InvokeFunction with
-// lambda:InvokedViaFunctionUrl (its <Function>URLInvokeAllowPublicAccess),
-// as Lambda asks of function URLs made since October 2025. body is the
-// request's body, for its signature. A non-nil error is the denial, to
-// answer with 403 Forbidden.
-func (a *Authority) AllowFunctionURL(r *http.Request, body []byte, function, authType string) error {
-	if a.opts.Mode == Off {
-		return nil
-	}
-	fn := a.functionARN(function)
-	if authType != "AWS_IAM" {
-		for _, action := range []string{"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"} {
-			req := Request{Principal: Principal{Service: "anonymous"}, Action: action, Resource: fn, ResourceAccount: a.opts.Account,
-				Context: map[string][]string{"aws:SecureTransport": {"true"}, "lambda:FunctionUrlAuthType": {authType}, "lambda:InvokedViaFunctionUrl": {"true"}}}
-			if d := Evaluate(Input{Request: req, Resource: a.resourcePolicy(fn)}); !d.Allowed() {
-				if msg := a.denied(req, d); msg != "" {
-					return errors.New(msg)
-				}
-			}
-		}
-		return nil
-	}
-	sig, ok := ParseSignature(r)
-	if !ok {
-		req := Request{Principal: Principal{Service: "anonymous"}, Action: "lambda:InvokeFunctionUrl", Resource: fn}
-		if msg := a.denied(req, Decision{ImplicitlyDenied, "because the request is not signed, and the function URL's AuthType is AWS_IAM"}); msg != "" {
-			return errors.New(msg)
-		}
-		return nil
-	}
-	s := a.session(sig.AccessKey)
-	if s == nil || s.Principal.Service != "" {
-		return nil // the account's root, as at the proxy
-	}
-	ref, verifiable := verifySignature(r, sig, s, body, a.opts.Now())
-	if verifiable && ref != nil {
-		req := Request{Principal: s.Principal, Action: "lambda:InvokeFunctionUrl", Resource: fn}
-		if msg := a.denied(req, Decision{ImplicitlyDenied, "because its signature is refused: " + ref.message}); msg != "" {
-			return errors.New(msg)
-		}
-		return nil
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	req, d := a.Authorize(s, Action{Action: "lambda:InvokeFunctionUrl", Resource: fn, Context: map[string][]string{"lambda:FunctionUrlAuthType": {authType}}}, ip)
-	if !d.Allowed() {
-		if msg := a.denied(req, d); msg != "" {
-			return errors.New(msg)
-		}
-	}
-	return nil
 }
 
 // AllowDelivery is AuthorizeDelivery for the local CloudFormation's
