@@ -157,7 +157,8 @@ func statementActions(m *serviceModel, op *operationModel, c Call, region, accou
 // each needs what the operation (or action) it stands for needs, on its
 // own resource (op.Entries: a batch's entries all on the request's queue
 // or topic, a transaction's each on its table, BatchWriteItem's
-// dynamodb:BatchWriteItem on each table its RequestItems name). Each action and resource is asked once. In a transaction
+// dynamodb:BatchWriteItem on each table its RequestItems name). Each
+// action and resource is asked once. In a transaction
 // (TransactWriteItems, TransactGetItems, ExecuteTransaction) an action
 // that takes the service's EnclosingOperation condition key has it: the
 // key, iam-data says, tells transactions' calls from the others.
