@@ -103,7 +103,7 @@ func (e *UnreadableError) Error() string {
 // by its statement (DynamoDB's ExecuteStatement): the statement's verb
 // picks the action whose name ends with it (SELECT: PartiQLSelect), on
 // the table the statement names, or on its index when a SELECT names
-// one and the action takes an index.
+// one (resourceOf).
 func statementActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
 	acts := make([]string, len(op.OneOf))
 	for i, a := range op.OneOf {
@@ -131,22 +131,6 @@ func statementActions(m *serviceModel, op *operationModel, c Call, region, accou
 	params := map[string][]string{"TableName": {st.Table}}
 	if st.Index != "" {
 		params["IndexName"] = []string{st.Index}
-		// The index's resource type first, when the action takes one.
-		byIndex := *a
-		byIndex.Resources = slices.Clone(a.Resources)
-		slices.SortStableFunc(byIndex.Resources, func(x, y actionResource) int {
-			hasIndex := func(r actionResource) bool {
-				return strings.Contains(m.ResourceTypes[strings.ToLower(r.Type)], "${IndexName}")
-			}
-			switch {
-			case hasIndex(x) == hasIndex(y):
-				return 0
-			case hasIndex(x):
-				return -1
-			}
-			return 1
-		})
-		a = &byIndex
 	}
 	one := Call{Service: c.Service, Operation: c.Operation, Params: params}
 	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
@@ -235,7 +219,9 @@ func passRoles(m *serviceModel, c Call) []Action {
 }
 
 // resourceOf fills act's resource from the first resource type of the
-// action whose ARN format the call's parameters fill.
+// action whose ARN format the call's parameters fill, or from a
+// sub-resource of it the call names too: a DynamoDB Query of an index
+// (IndexName) is authorized on the index, table/T/index/I, not the table.
 func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, account string) ([]Action, error) {
 	required := false
 	for _, rt := range a.Resources {
@@ -246,6 +232,13 @@ func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, acc
 		}
 		if arn, ok := fillARN(format, c, region, account); ok {
 			act.Resource = arn
+			for _, sub := range a.Resources {
+				if f, ok := m.ResourceTypes[strings.ToLower(sub.Type)]; ok {
+					if subARN, ok := fillARN(f, c, region, account); ok && strings.HasPrefix(subARN, arn+"/") {
+						act.Resource = subARN
+					}
+				}
+			}
 			return []Action{act}, nil
 		}
 	}

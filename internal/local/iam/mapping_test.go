@@ -133,6 +133,14 @@ func TestActionsOfRealSDKRequests(t *testing.T) {
 		{"dynamodb GetItem", func() {
 			dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("Locks"), Key: map[string]ddbtypes.AttributeValue{"id": &ddbtypes.AttributeValueMemberS{Value: "x"}}})
 		}, "GetItem", "dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:" + acct + ":table/Locks", nil},
+		{"dynamodb Query of an index", func() {
+			dynamodb.NewFromConfig(cfg).Query(ctx, &dynamodb.QueryInput{TableName: aws.String("Runs"), IndexName: aws.String("byBranch"), KeyConditionExpression: aws.String("b = :b"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":b": &ddbtypes.AttributeValueMemberS{Value: "main"}}})
+		}, "Query", "dynamodb:Query", "arn:aws:dynamodb:us-east-1:" + acct + ":table/Runs/index/byBranch", nil},
+		{"dynamodb Query of a table", func() {
+			dynamodb.NewFromConfig(cfg).Query(ctx, &dynamodb.QueryInput{TableName: aws.String("Runs"), KeyConditionExpression: aws.String("id = :id"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":id": &ddbtypes.AttributeValueMemberS{Value: "1"}}})
+		}, "Query", "dynamodb:Query", "arn:aws:dynamodb:us-east-1:" + acct + ":table/Runs", nil},
 		{"sqs SendMessage", func() {
 			sqs.NewFromConfig(cfg).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(rec.url + "/" + acct + "/jobs"), MessageBody: aws.String("m")})
 		}, "SendMessage", "sqs:SendMessage", "arn:aws:sqs:us-east-1:" + acct + ":jobs", nil},
