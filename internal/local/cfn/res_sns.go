@@ -61,9 +61,9 @@ func createTopic(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["TopicName"], "")
 	switch {
 	case name == "" && fifo:
-		name = physicalName(o.stackName, r.Logical, 256-len(".fifo"), false) + ".fifo"
+		name = r.physicalName(o.stackName, 256-len(".fifo"), false) + ".fifo"
 	case name == "":
-		name = physicalName(o.stackName, r.Logical, 256, false)
+		name = r.physicalName(o.stackName, 256, false)
 	case fifo != strings.HasSuffix(name, ".fifo"):
 		return reasonf("Fifo Topic names must end with .fifo and Standard Topic cannot end with .fifo: give FifoTopic true with a TopicName that ends in .fifo, or neither")
 	}
@@ -351,7 +351,7 @@ func createTopicPolicy(ctx context.Context, o *op, r *resource) error {
 	if err := setTopicPolicies(ctx, o, topics, doc); err != nil {
 		return err
 	}
-	r.Physical = physicalName(o.stackName, r.Logical, 128, false)
+	r.Physical = r.physicalName(o.stackName, 128, false)
 	r.Attrs = map[string]any{"Id": r.Physical}
 	return nil
 }
