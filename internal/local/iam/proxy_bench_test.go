@@ -57,3 +57,22 @@ func BenchmarkGetItem(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkActions measures the mapping of a call to its IAM actions
+// alone: an operation of its own action's name (DynamoDB's GetItem) and
+// one whose action is named otherwise (S3's ListObjectsV2 is
+// s3:ListBucket).
+func BenchmarkActions(b *testing.B) {
+	for _, c := range []Call{
+		{Service: "dynamodb", Operation: "GetItem", Params: map[string][]string{"TableName": {"Bench"}}},
+		{Service: "s3", Operation: "ListObjectsV2", Params: map[string][]string{"Bucket": {"artifacts"}, "Prefix": {"runs/"}}},
+	} {
+		b.Run(c.Operation, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Actions(c, "us-east-1", testAccount); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

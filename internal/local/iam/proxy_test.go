@@ -21,6 +21,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/sivchari/kumo"
@@ -186,6 +188,33 @@ func TestProxyWarnLetsDenialsThrough(t *testing.T) {
 	if !strings.Contains(l.log.String(), want) {
 		t.Errorf("the log does not say %q:\n%s", want, l.log.String())
 	}
+}
+
+// TestProxyLetsThroughWhatTheDataCannotMap: a request whose operation
+// no source maps to an IAM action (SQS's SendMessageBatch) is let
+// through with a warning naming it, even when enforcing; one that the
+// data maps per request (GetObject of a version is
+// s3:GetObjectVersion) is enforced.
+func TestProxyLetsThroughWhatTheDataCannotMap(t *testing.T) {
+	l := setupLocalAWS(t, Enforce)
+	ctx := context.Background()
+	q, err := sqs.NewFromConfig(l.root).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, sess := l.as(t)
+	if _, err := sqs.NewFromConfig(cfg).SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl,
+		Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("1"), MessageBody: aws.String("m")}}}); err != nil {
+		t.Errorf("SendMessageBatch, which no source maps: %v", err)
+	}
+	want := "IAM: let through a request the data cannot map: sqs SendMessageBatch"
+	if !strings.Contains(l.log.String(), want) {
+		t.Errorf("the log does not say %q:\n%s", want, l.log.String())
+	}
+
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("artifacts"), Key: aws.String("runs/1.zip"), VersionId: aws.String("3HL4kqtJlcpXroDTDmJ")})
+	wantAccessDenied(t, err, "AccessDenied", "User: "+sess.Principal.ARN+" is not authorized to perform: s3:GetObjectVersion on resource: arn:aws:s3:::artifacts/runs/1.zip because no identity-based policy allows the s3:GetObjectVersion action")
 }
 
 func TestLocalSTS(t *testing.T) {
