@@ -37,7 +37,7 @@ type rolePlanner func(o *op, handler string, prev, next *resource) []permission
 // not know.
 var rolePlanners = map[string]rolePlanner{
 	"AWS::Lambda::Function":   functionPermissions,
-	"AWS::IAM::Role":          rolePermissions,
+	"AWS::IAM::Role":          withBoundary(rolePermissions),
 	"AWS::IAM::Policy":        policyPermissions,
 	"AWS::IAM::ManagedPolicy": managedPolicyPermissions,
 	"AWS::SNS::Topic":         topicPermissions,
@@ -276,6 +276,31 @@ func rolePermissions(o *op, handler string, prev, next *resource) []permission {
 		return append(out, permission{action: "iam:DeleteRole", resource: arn})
 	}
 	return nil
+}
+
+// withBoundary is plan with the role's permissions boundary (its
+// PermissionsBoundary, after the change) as the condition key
+// iam:PermissionsBoundary of each call, as IAM gives it for the calls on
+// a role: a policy may allow making roles only with a given boundary.
+func withBoundary(plan rolePlanner) rolePlanner {
+	return func(o *op, handler string, prev, next *resource) []permission {
+		out := plan(o, handler, prev, next)
+		r := next
+		if r == nil {
+			r = prev
+		}
+		boundary, _ := r.Props["PermissionsBoundary"].(string)
+		if boundary == "" {
+			return out
+		}
+		for i := range out {
+			if out[i].context == nil {
+				out[i].context = map[string][]string{}
+			}
+			out[i].context["iam:PermissionsBoundary"] = []string{boundary}
+		}
+		return out
+	}
 }
 
 // policyPermissions are the calls of AWS::IAM::Policy's handlers: the

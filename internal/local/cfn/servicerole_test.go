@@ -323,3 +323,30 @@ func TestServiceRolePermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestARolesCallsCarryItsPermissionsBoundary: the calls that make a role
+// with a permissions boundary carry it as iam:PermissionsBoundary, which
+// a service role's policy may require (the pipeline's does with
+// AppRolePermissionsBoundary); iam:PassRole carries iam:PassedToService.
+func TestARolesCallsCarryItsPermissionsBoundary(t *testing.T) {
+	t.Parallel()
+	o := &op{e: &Engine{region: "us-east-1", account: DefaultAccountID}, stackName: "app"}
+	boundary := "arn:aws:iam::" + DefaultAccountID + ":policy/app-boundary"
+	role := &resource{Logical: "Runner", Type: "AWS::IAM::Role", Props: map[string]any{"RoleName": "app-Runner", "PermissionsBoundary": boundary,
+		"Policies": []any{map[string]any{"PolicyName": "p", "PolicyDocument": map[string]any{}}}}}
+	got := o.serviceRolePermissions("AWS::IAM::Role", "create", nil, role)
+	if len(got) != 2 {
+		t.Fatalf("got %+v, want CreateRole and PutRolePolicy", got)
+	}
+	for _, p := range got {
+		if !slices.Equal(p.context["iam:PermissionsBoundary"], []string{boundary}) {
+			t.Errorf("%s: got context %v, want iam:PermissionsBoundary %s", p.action, p.context, boundary)
+		}
+	}
+	fn := &resource{Logical: "Fn", Type: "AWS::Lambda::Function", Props: map[string]any{"FunctionName": "app-Fn", "Role": "arn:aws:iam::" + DefaultAccountID + ":role/app-Runner"}}
+	for _, p := range o.serviceRolePermissions("AWS::Lambda::Function", "create", nil, fn) {
+		if p.action == "iam:PassRole" && !slices.Equal(p.context["iam:PassedToService"], []string{"lambda.amazonaws.com"}) {
+			t.Errorf("iam:PassRole: got context %v, want iam:PassedToService lambda.amazonaws.com", p.context)
+		}
+	}
+}
