@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,5 +101,54 @@ func TestSNSDeliversToAQueueOnlyAsItsPolicyLets(t *testing.T) {
 	})
 	if len(bodies) != 1 || bodies[0] != "second" {
 		t.Errorf("with the queue's policy: got %q in the queue, want the raw message \"second\" only", bodies)
+	}
+}
+
+// samQueueSubscription is a SAM function whose SNS event subscribes it
+// through a queue (SqsSubscription): SAM writes the queue, its policy for
+// the topic, the subscription and the queue's event source mapping.
+const samQueueSubscription = `
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  RecordFile: {Type: String}
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: CODE
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Environment: {Variables: {RECORD_FILE: !Ref RecordFile}}
+      Events:
+        News: {Type: SNS, Properties: {Topic: !Ref Topic, SqsSubscription: true}}
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+`
+
+// TestSAMsSqsSubscriptionDeliversThroughItsQueuePolicy: with the local
+// IAM, a SAM function's SNS event with SqsSubscription gets each message
+// through its queue: the AWS::SQS::QueuePolicy SAM writes lets SNS send
+// it there.
+func TestSAMsSqsSubscriptionDeliversThroughItsQueuePolicy(t *testing.T) {
+	t.Parallel()
+	log := &syncLog{}
+	auth := localiam.NewAuthority(localiam.Options{Account: DefaultAccountID, Region: "us-east-1"})
+	en := setupWith(t, func(o *Options) { o.IAM = auth; o.EventLog = log })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("event log:\n%s", log.String())
+		}
+	})
+	record := filepath.Join(t.TempDir(), "events.jsonl")
+	template := strings.Replace(samQueueSubscription, "CODE", en.put("code/queue-recorder.zip", handlerZip["recorder"]), 1)
+	st := en.deploy("queued", "create", "CREATE", template, map[string]string{"RecordFile": record}, iam...)
+	en.mustBe(st, cfntypes.StackStatusCreateComplete)
+	if _, err := sns.NewFromConfig(en.cfg).Publish(context.Background(), &sns.PublishInput{TopicArn: aws.String(outputsOf(st)["TopicArn"]), Message: aws.String("queued-news")}); err != nil {
+		t.Fatal(err)
+	}
+	waitRecorded(t, record, `"eventSource":"aws:sqs"`, "queued-news")
+	if strings.Contains(log.String(), "delivery dropped") {
+		t.Errorf("a delivery was dropped: %s", log.String())
 	}
 }
