@@ -41,18 +41,19 @@ var handlerVerbs = map[string][]string{
 	"update": {"Update", "Set", "Put", "Modify"},
 }
 
-// handlerAction is the permission a resource type's handler ("create",
-// "update", "delete") cannot do without, picked from its documented permissions: of
-// the type's own service (AWS::IAM::Role's iam; else that of the first
-// permission listed, apigateway for AWS::ApiGatewayV2::Api), the first
-// whose name starts with the handler's verb and ends with the type's name
-// (iam:CreateRole, sns:DeleteTopic, s3:PutBucketPolicy), else the first
-// that starts with a verb of the handler (lambda:AddPermission,
-// sqs:SetQueueAttributes), else (not for an update, whose calls depend on
-// what changes) the first of the service. The other
-// permissions a schema lists are those the handler may call, some only
-// for properties a template gives (kms:* for a key, ec2:* for a VPC), and
-// are not asked for. "" when the schema lists none.
+// handlerAction is the call a resource type's handler ("create",
+// "update", "delete") makes the resource with, picked from its documented
+// permissions: of the type's own service (AWS::IAM::Role's iam; else that
+// of the first permission listed, apigateway for AWS::ApiGatewayV2::Api),
+// the first whose name starts with the handler's verb and ends with the
+// type's name (iam:CreateRole, sns:DeleteTopic, s3:PutBucketPolicy), else,
+// for an update, updateAction's pick, else the first that starts with a
+// verb of the handler (lambda:AddPermission, sqs:SetQueueAttributes), else
+// the first of the service. The other permissions a schema lists are those
+// the handler may call, some only for properties a template gives (kms:*
+// for a key, ec2:* for a VPC): the planners of servicerole.go add those a
+// change calls for. "" when the schema lists none (or, for an update,
+// when no call fits).
 func handlerAction(typ, handler string) string {
 	perms := handlerPermissions().Types[typ][handler]
 	if len(perms) == 0 {
