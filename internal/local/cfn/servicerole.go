@@ -751,21 +751,21 @@ var namings = map[string]naming{
 // function's permission, a topic's subscription, a queue's policy), the
 // properties that name it and what they name.
 var parentPaths = map[string][]struct{ prop, kind string }{
-	"AWS::Lambda::Permission":         {{"FunctionName", "function"}},
-	"AWS::Lambda::Url":                {{"TargetFunctionArn", "function"}},
-	"AWS::Lambda::Version":            {{"FunctionName", "function"}},
-	"AWS::Lambda::Alias":              {{"FunctionName", "function"}},
-	"AWS::Lambda::EventSourceMapping": {{"FunctionName", "function"}},
-	"AWS::SNS::Subscription":          {{"TopicArn", "arn"}},
-	"AWS::SNS::TopicPolicy":           {{"Topics", "arn"}},
-	"AWS::SQS::QueuePolicy":           {{"Queues", "queue"}},
-	"AWS::S3::BucketPolicy":           {{"Bucket", "bucket"}},
+	"AWS::Lambda::Permission": {{"FunctionName", "function"}},
+	"AWS::Lambda::Url":        {{"TargetFunctionArn", "function"}},
+	"AWS::Lambda::Version":    {{"FunctionName", "function"}},
+	"AWS::Lambda::Alias":      {{"FunctionName", "function"}},
+	"AWS::SNS::Subscription":  {{"TopicArn", "arn"}},
+	"AWS::SNS::TopicPolicy":   {{"Topics", "arn"}},
+	"AWS::SQS::QueuePolicy":   {{"Queues", "queue"}},
+	"AWS::S3::BucketPolicy":   {{"Bucket", "bucket"}},
 }
 
 // targetARNs are the ARNs a handler of typ acts on for r: the resource's
 // own (before: the one its create will give it), or, for a type that acts
 // on another resource, that one's; ["*"] when the engine cannot tell
-// (API Gateway's).
+// (API Gateway's) or the action takes no resource (an event source
+// mapping's create).
 func (o *op) targetARNs(typ string, r *resource, before bool) []string {
 	var out []string
 	if paths, ok := parentPaths[typ]; ok {
@@ -800,13 +800,15 @@ func (o *op) targetARNs(typ string, r *resource, before bool) []string {
 	return out
 }
 
-// ownARN is the ARN of r: its Arn attribute, its physical ID when that is
-// an ARN, or what its name makes (the name its create will give it when
+// ownARN is the ARN of r: its Arn (or EventSourceMappingArn) attribute,
+// its physical ID when that is an ARN, or what its name makes (the name its create will give it when
 // before); "" when the engine cannot tell.
 func (o *op) ownARN(typ string, r *resource, before bool) string {
 	if !before {
-		if a, ok := r.Attrs["Arn"].(string); ok && strings.HasPrefix(a, "arn:") {
-			return strings.TrimSuffix(a, ":*")
+		for _, attr := range []string{"Arn", "EventSourceMappingArn"} {
+			if a, ok := r.Attrs[attr].(string); ok && strings.HasPrefix(a, "arn:") {
+				return strings.TrimSuffix(a, ":*")
+			}
 		}
 		if strings.HasPrefix(r.Physical, "arn:") {
 			return r.Physical
