@@ -347,6 +347,9 @@ type resource struct {
 	// UpdatePolicy is the resource's UpdatePolicy, evaluated, while an
 	// update applies it (not kept).
 	UpdatePolicy map[string]any
+	// suffix is the random part of the name the engine makes for the
+	// resource (physicalName), chosen once per create.
+	suffix string
 }
 
 func (r *resource) clone() *resource {
@@ -490,10 +493,21 @@ func randomString(alphabet string, n int) string {
 // whose template gives none: <stack>-<logical>-<random>, the stack's and
 // the resource's parts shortened to fit max.
 func physicalName(stackName, logical string, max int, lower bool) string {
-	suffix := randomString(upperAlnum, 12)
-	if lower {
-		suffix = randomString(lowerAlnum, 12)
+	return physicalNameWith(stackName, logical, randomString(upperAlnum, 12), max, lower)
+}
+
+// physicalName is the name CloudFormation makes for r (physicalName), with
+// the random part r keeps for its create: what the service role is asked
+// for before the create (servicerole.go) is the name the create then uses.
+func (r *resource) physicalName(stackName string, max int, lower bool) string {
+	if r.suffix == "" {
+		r.suffix = randomString(upperAlnum, 12)
 	}
+	return physicalNameWith(stackName, r.Logical, r.suffix, max, lower)
+}
+
+// physicalNameWith is physicalName with its random part given.
+func physicalNameWith(stackName, logical, suffix string, max int, lower bool) string {
 	budget := max - len(suffix) - 2
 	s, l := stackName, logical
 	for len(s)+len(l) > budget {

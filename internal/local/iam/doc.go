@@ -62,7 +62,12 @@
 // RequestTimeTooSkewed or AccessDenied "Request has expired"; the JSON
 // protocols' InvalidSignatureException, UnrecognizedClientException or
 // ExpiredTokenException; the query protocols' SignatureDoesNotMatch,
-// InvalidClientTokenId or ExpiredToken).
+// InvalidClientTokenId or ExpiredToken). An S3 body sent in aws-chunked
+// encoding with signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) has
+// each chunk's signature verified, chained from the seed signature with
+// the SDK's StreamSigner, before the chunk's data goes on to kumo,
+// decoded (chunked.go); a wrong one ends the upload with S3's
+// SignatureDoesNotMatch and nothing stored.
 //
 // FunctionURL decides a request to a function URL in one pass. For
 // AuthType AWS_IAM it authenticates the caller in every Mode, as Lambda

@@ -131,11 +131,12 @@ func (a *Authority) AllowDelivery(service, action string, targets []string, sour
 // AllowAsService decides an action a service principal does as a role it
 // assumes for the purpose: CloudFormation making a stack's resources with
 // the stack's service role. The role's trust policy must let the service
-// assume it, and the role's policies allow the action on resource, as a
-// session named as the service names it (AWSCloudFormation). It returns
-// the denial's message as an error when the mode enforces it; a role no
-// local stack made is let through with a warning.
-func (a *Authority) AllowAsService(service, roleARN, action, resource string) error {
+// assume it, and the role's policies allow the action on resource (the
+// call carrying the condition keys context), as a session named as the
+// service names it (AWSCloudFormation). It returns the denial's message as
+// an error when the mode enforces it; a role no local stack made is let
+// through with a warning.
+func (a *Authority) AllowAsService(service, roleARN, action, resource string, context map[string][]string) error {
 	if a.opts.Mode == Off {
 		return nil
 	}
@@ -157,7 +158,7 @@ func (a *Authority) AllowAsService(service, roleARN, action, resource string) er
 	if name == "cloudformation" {
 		name = "AWSCloudFormation"
 	}
-	req, d := a.Authorize(a.roleSession(role, name), Action{Action: action, Resource: resource}, "")
+	req, d := a.Authorize(a.roleSession(role, name), Action{Action: action, Resource: resource, Context: context}, "")
 	if d.Allowed() {
 		return nil
 	}
