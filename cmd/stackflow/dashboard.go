@@ -40,9 +40,8 @@ AWS_ENDPOINT_URL* lines it prints (or open the dashboard URL it prints).
 The URL holds a random token, as Jupyter's does: only a browser that opened
 it gets in. It is read-only unless started with --actions, which adds the
 buttons approve, reject, rollback, promote and retry, each confirmed and each
-doing what the command of that name does, as your AWS identity (--by names
-who asks for a promotion or retry; an approval or a rollback is recorded as
-the identity AWS names).`,
+doing what the command of that name does, as your AWS identity (each is
+recorded as the identity AWS names to the pipeline's approval function).`,
 		Example: `  stackflow dashboard
   stackflow dashboard --actions
   stackflow dashboard --addr 127.0.0.1:8321 --no-open`,
@@ -52,7 +51,7 @@ the identity AWS names).`,
 	fs.StringVar(&addr, "addr", "127.0.0.1:0", "the loopback `HOST:PORT` to listen on (port 0: any free one)")
 	fs.BoolVar(&noOpen, "no-open", false, "print the URL, do not open the browser")
 	fs.BoolVar(&actions, "actions", false, "add the buttons approve, reject, rollback, promote and retry (default: read-only)")
-	asker := addByFlag(cmd)
+	addDeprecatedByFlag(cmd, "every action")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		l, err := dashboard.Listen(addr)
@@ -64,15 +63,15 @@ the identity AWS names).`,
 		if err != nil {
 			return err
 		}
-		return serveDashboard(cmd.Context(), c, l, actions, asker(), !noOpen, cmd.OutOrStdout())
+		return serveDashboard(cmd.Context(), c, l, actions, !noOpen, cmd.OutOrStdout())
 	}
 	return cmd
 }
 
 // newDashboard makes the dashboard of c on l, with the actions when
-// actions is set, asking as by.
-func newDashboard(c *runs.Client, l net.Listener, actions bool, by string) (*dashboard.Server, error) {
-	cfg := dashboard.Config{Source: c, By: by}
+// actions is set.
+func newDashboard(c *runs.Client, l net.Listener, actions bool) (*dashboard.Server, error) {
+	cfg := dashboard.Config{Source: c}
 	if actions {
 		cfg.Operator = c
 	}
@@ -81,8 +80,8 @@ func newDashboard(c *runs.Client, l net.Listener, actions bool, by string) (*das
 
 // serveDashboard serves the dashboard of c on l until ctx ends, printing
 // its URL (and opening it when open is set).
-func serveDashboard(ctx context.Context, c *runs.Client, l net.Listener, actions bool, by string, open bool, out io.Writer) error {
-	srv, err := newDashboard(c, l, actions, by)
+func serveDashboard(ctx context.Context, c *runs.Client, l net.Listener, actions bool, open bool, out io.Writer) error {
+	srv, err := newDashboard(c, l, actions)
 	if err != nil {
 		return err
 	}
@@ -107,7 +106,7 @@ func localDashboard(p *local.Pipeline) (*dashboard.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDashboard(localRunsClient(p), l, true, whoAmI())
+	return newDashboard(localRunsClient(p), l, true)
 }
 
 // openBrowser opens url in the desktop's browser.

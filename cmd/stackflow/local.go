@@ -382,6 +382,7 @@ func printServing(w io.Writer, p *local.Pipeline, repo pipeline.Repository, root
 		fmt.Fprintf(w, "  %s=%s\n", k, endpoints[k])
 	}
 	fmt.Fprintf(w, "  e.g. AWS_ENDPOINT_URL=%s aws s3 ls    (any credentials; region %s)\n", endpoints["AWS_ENDPOINT_URL"], local.Region)
+	fmt.Fprintf(w, "  approve, reject, rollback, promote, retry: with AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (the approval URL verifies every signature)\n", local.AccessKeyID, local.SecretAccessKey)
 	fmt.Fprintf(w, "  logs            %s (events.log: every event delivered to a function)\n", p.LogDir())
 	fmt.Fprintf(w, "  fire a schedule now: stackflow local fire STACK LOGICAL_ID\n")
 	what := "HEAD"

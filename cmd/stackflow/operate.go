@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,29 +10,14 @@ import (
 	"github.com/stackflow/stackflow/internal/runs"
 )
 
-// whoAmI names the person running the command, for the commit status and
-// the release history: STACKFLOW_USER, else the login name.
-func whoAmI() string {
-	if v := os.Getenv("STACKFLOW_USER"); v != "" {
-		return v
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "someone"
-}
-
-// addByFlag adds --by, for a command that starts a run; the returned
-// function is who asks: --by, else whoAmI.
-func addByFlag(cmd *cobra.Command) func() string {
+// addDeprecatedByFlag adds --by to a command (what: "a rollback") whose
+// run is recorded as asked by the caller's AWS identity, as AWS reports
+// it to the approval function: the name is accepted, ignored, and the
+// command warns that it is deprecated.
+func addDeprecatedByFlag(cmd *cobra.Command, what string) {
 	var by string
-	cmd.Flags().StringVar(&by, "by", "", "who asks, as the commit status and the release history show it (default: STACKFLOW_USER, else the login name)")
-	return func() string {
-		if by == "" {
-			return whoAmI()
-		}
-		return by
-	}
+	cmd.Flags().StringVar(&by, "by", "", "ignored: "+what+" is recorded as asked by your AWS identity")
+	_ = cmd.Flags().MarkDeprecated("by", what+" is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
 }
 
 // newAnswerCommand is approve or reject (verb): the answer to a deploy
@@ -48,9 +31,13 @@ func newAnswerCommand(verb string) *cobra.Command {
 stackflow.yml): the run goes on. --env names the environment when a run
 waits for more than one. You approve as your AWS identity (aws sts
 get-caller-identity), which must be one of the environment's approvers
-when stackflow.yml on the default branch names any.`,
+when stackflow.yml on the default branch names any. In a repository of
+several apps a commit has a run of each: --app names the app whose run a
+commit SHA means (a commit with runs of several apps is refused without
+it).`,
 		Example: `  stackflow approve hello-main-1a2b3c4
-  stackflow approve 1a2b3c4 --env prod`,
+  stackflow approve 1a2b3c4 --env prod
+  stackflow approve 1a2b3c4 --app api`,
 		Args:              exactArgs(1, "give the run waiting for approval: its execution name, ARN or commit SHA, as stackflow show takes it"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
@@ -59,11 +46,17 @@ when stackflow.yml on the default branch names any.`,
 		cmd.Long = `Reject a deploy that waits for approval (approval: required in
 stackflow.yml): the run fails with ApprovalRejected, and the commit status
 shows who (your AWS identity, which must be one of the environment's
-approvers when it names any) and why. The environment keeps its release.`
-		cmd.Example = `  stackflow reject hello-main-1a2b3c4 --reason "not on a Friday"`
+approvers when it names any) and why. The environment keeps its release.
+In a repository of several apps, --app names the app whose run a commit
+SHA means.`
+		cmd.Example = `  stackflow reject hello-main-1a2b3c4 --reason "not on a Friday"
+  stackflow reject 1a2b3c4 --app api --reason "not on a Friday"`
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&env, "env", "", "the `ENVIRONMENT` whose deploy to "+verb+" (default: the only one waiting)")
+	var app string
+	fs.StringVar(&app, "app", "", "the `APP` whose run a commit SHA names, in a repository of several apps (stackflow.yml's apps)")
+	_ = cmd.RegisterFlagCompletionFunc("app", cobra.NoFileCompletions)
 	if verb == "reject" {
 		fs.StringVar(&reason, "reason", "", "why, as the commit status shows it (required)")
 	}
@@ -79,14 +72,14 @@ approvers when it names any) and why. The environment keeps its release.`
 		out := cmd.OutOrStdout()
 		// Who answers is the caller's AWS identity, not a name given here.
 		if verb == "approve" {
-			r, by, err := c.Approve(cmd.Context(), args[0], env)
+			r, by, err := c.Approve(cmd.Context(), args[0], app, env)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "approved the deploy of %s to %s (%s) as %s: the run goes on\n", pipeline.ShortSHA(r.Commit), r.Environment, r.Summary, by)
 			return nil
 		}
-		r, by, err := c.Reject(cmd.Context(), args[0], env, reason)
+		r, by, err := c.Reject(cmd.Context(), args[0], app, env, reason)
 		if err != nil {
 			return err
 		}
@@ -117,8 +110,7 @@ repository of several apps, --app names the app whose environment it is.`,
 	fs := cmd.Flags()
 	fs.StringVar(&to, "to", "", "the released commit `SHA` to put back (4 or more hex digits; default: the release before the current one)")
 	app := addAppFlag(cmd)
-	addByFlag(cmd)
-	_ = cmd.Flags().MarkDeprecated("by", "a rollback is recorded as asked by your AWS identity, as AWS reports it to the pipeline")
+	addDeprecatedByFlag(cmd, "a rollback")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		repo, err := pipeline.ParseRepository(args[0])
@@ -180,7 +172,10 @@ commit's branch must be one ENVIRONMENT takes. An environment with
 promotion: manual is reached only this way. In a repository of several
 apps, --app names the app whose environment it is. In one of its freeze
 windows the run waits, or stops, unless --during-freeze --reason TEXT says
-why it may not wait; the release records that.`,
+why it may not wait; the release records that. The pipeline's approval
+function starts the run, recorded as asked by your AWS identity as AWS
+reports it (you need lambda:InvokeFunctionUrl on it); where ENVIRONMENT
+wants approval, only one of its approvers may.`,
 		Example: `  stackflow promote acme/hello prod
   stackflow promote acme/hello prod --from staging --commit 1a2b3c4
   stackflow promote acme/platform prod --app api --from staging
@@ -192,7 +187,7 @@ why it may not wait; the release records that.`,
 	fs.StringVar(&from, "from", "", "the `ENVIRONMENT` whose release to promote (default: the one before)")
 	fs.StringVar(&commit, "commit", "", "which of its released commits, as a `SHA` of 4 or more hex digits (default: its newest release)")
 	app := addAppFlag(cmd)
-	asker := addByFlag(cmd)
+	addDeprecatedByFlag(cmd, "a promotion")
 	override := addFreezeFlags(cmd, "promotion")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -200,8 +195,7 @@ why it may not wait; the release records that.`,
 		if err != nil {
 			return &usageError{err}
 		}
-		by := asker()
-		during, err := override(by)
+		during, err := override("")
 		if err != nil {
 			return err
 		}
@@ -209,12 +203,12 @@ why it may not wait; the release records that.`,
 		if err != nil {
 			return err
 		}
-		arn, r, err := c.Promote(cmd.Context(), runs.PromoteRequest{Repository: repo, App: app(), Environment: args[1], From: from, Commit: commit, By: by, DuringFreeze: during})
+		arn, r, by, err := c.PromoteAsCaller(cmd.Context(), runs.PromoteRequest{Repository: repo, App: app(), Environment: args[1], From: from, Commit: commit, DuringFreeze: during})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "promoting %s from %s to %s (released %s): stackflow show %s\n",
-			pipeline.ShortSHA(r.Commit), r.Environment, args[1], r.DeployedAt.Local().Format("2006-01-02 15:04"), pipeline.ExecutionNameOf(arn))
+		fmt.Fprintf(cmd.OutOrStdout(), "promoting %s from %s to %s (released %s) as %s: stackflow show %s\n",
+			pipeline.ShortSHA(r.Commit), r.Environment, args[1], r.DeployedAt.Local().Format("2006-01-02 15:04"), by, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd
@@ -234,7 +228,11 @@ again. A run a newer commit superseded is not retried, since it would put
 the older commit back; nor is one a newer commit has passed since, which
 the retry finds superseded. --during-freeze --reason TEXT lets it deploy
 during a freeze window. In a repository of several apps each app has its
-own run of a push: --app names the app whose run of the commit to retry.`,
+own run of a push: --app names the app whose run of the commit to retry.
+The pipeline's approval function starts the run, recorded as asked by
+your AWS identity as AWS reports it (you need lambda:InvokeFunctionUrl on
+it); where the environment it resumes at wants approval, only one of its
+approvers may.`,
 		Example: `  stackflow retry hello-main-1a2b3c4
   stackflow retry 1a2b3c4 --during-freeze --reason "the smoke test's dependency is back"
   stackflow retry 1a2b3c4 --app api`,
@@ -242,12 +240,11 @@ own run of a push: --app names the app whose run of the commit to retry.`,
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
 	app := addAppFlag(cmd)
-	asker := addByFlag(cmd)
+	addDeprecatedByFlag(cmd, "a retry")
 	override := addFreezeFlags(cmd, "retry")
 	aws := addAWSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		by := asker()
-		during, err := override(by)
+		during, err := override("")
 		if err != nil {
 			return err
 		}
@@ -255,12 +252,12 @@ own run of a push: --app names the app whose run of the commit to retry.`,
 		if err != nil {
 			return err
 		}
-		arn, env, err := c.Retry(cmd.Context(), args[0], app(), by, during)
+		arn, env, by, err := c.RetryAsCaller(cmd.Context(), args[0], app(), during)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "retrying %s from %s on, with its package: stackflow show %s\n",
-			args[0], env, pipeline.ExecutionNameOf(arn))
+		fmt.Fprintf(cmd.OutOrStdout(), "retrying %s from %s on, with its package, as %s: stackflow show %s\n",
+			args[0], env, by, pipeline.ExecutionNameOf(arn))
 		return nil
 	}
 	return cmd

@@ -42,17 +42,6 @@ func TestOperateArguments(t *testing.T) {
 	}
 }
 
-func TestWhoAmI(t *testing.T) {
-	t.Setenv("STACKFLOW_USER", "ada")
-	if got := whoAmI(); got != "ada" {
-		t.Errorf("got %q, want STACKFLOW_USER's ada", got)
-	}
-	t.Setenv("STACKFLOW_USER", "")
-	if got := whoAmI(); got == "" {
-		t.Error("got no name without STACKFLOW_USER, want the login name")
-	}
-}
-
 // TestPromoteRollbackAndRetryTakeTheApp runs promote, rollback and retry
 // with --app against kumo's DynamoDB and Step Functions: each reads the
 // app's releases (releases.EnvKey) and starts a run of the app, named as
@@ -86,6 +75,14 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// App gated's prod wants approval, by the on-call role only.
+	gated := releases.Release{Repository: "acme/platform", App: "gated", Environment: "prod", Branch: "main", Stack: "platform-gated-prod",
+		Commit: sha("4"), Execution: "arn:aws:states:us-east-1:000000000000:execution:m:platform-gated-main-4444444", DeployedAt: t0,
+		Package: &pipeline.Package{}, Deployed: &pipeline.Environment{Name: "prod", Stack: "platform-gated-prod", App: "gated",
+			ApprovalRequired: true, Approvers: []string{"arn:aws:iam::000000000000:role/oncall"}}}
+	if err := store.Record(ctx, gated); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("AWS_ENDPOINT_URL", aws.ToString(cfg.BaseEndpoint))
 	t.Setenv("AWS_REGION", testaws.Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
@@ -96,7 +93,8 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	decider := &approvals.Decider{Rollback: func(ctx context.Context, repo pipeline.Repository, app, env, to, by string) (string, string, time.Time, error) {
 		arn, r, err := rc.Rollback(ctx, repo, app, env, to, by)
 		return arn, r.Commit, r.DeployedAt, err
-	}, Approvers: rc.Approvers}
+	}, Approvers: rc.Approvers, Promote: rc.PromoteFor, Retry: rc.RetryFor, Gate: rc.ApprovalGate,
+		StateMachine: aws.ToString(machine.StateMachineArn)}
 	const caller = "arn:aws:iam::000000000000:user/ada"
 	approval := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -138,8 +136,19 @@ func TestPromoteRollbackAndRetryTakeTheApp(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "promoting 1111111 from staging to prod") {
 		t.Fatalf("promote --app api: got exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") {
-		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging", run)
+	if !strings.Contains(out, "as "+caller) || !strings.Contains(out+errOut, "--by has been deprecated") {
+		t.Errorf("promote --by ada: got stdout %q, stderr %q; want it asked as %s, and --by deprecated", out, errOut, caller)
+	}
+	if run := started(out); run.AppName() != "api" || run.Promote == nil || run.Promote.From != "staging" || run.Commit != sha("1") || run.Promote.By != caller {
+		t.Errorf("promote --app api started %+v, want api's promotion of 1111111 from staging asked by %s (not --by)", run, caller)
+	}
+	// The caller is not gated prod's approver: refused, nothing started.
+	code, _, errOut = runCLI(t, append([]string{"promote", "acme/platform", "prod", "--app", "gated", "--from", "staging"}, flags...)...)
+	if want := "refused: " + caller + " may not promote to prod of app gated of acme/platform, which wants approval"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("promote to a gated prod: got exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	if list, err := awssfn.NewFromConfig(cfg).ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: machine.StateMachineArn}); err != nil || len(list.Executions) != 1 {
+		t.Errorf("got %v, %v; want only the first promotion started", list, err)
 	}
 	code, _, errOut = runCLI(t, append([]string{"promote", "acme/platform", "prod", "--from", "staging"}, flags...)...)
 	if code != 1 || !strings.Contains(errOut, "staging of acme/platform has no release to promote") {

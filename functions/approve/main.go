@@ -4,9 +4,11 @@
 // says who calls (requestContext.authorizer.iam.userArn). It approves or
 // rejects the waiting deploy only when that identity is one of the
 // environment's approvers (stackflow.yml on the default branch), and
-// records it as the approver. `stackflow rollback` calls it too: the
-// rollback run it starts is recorded as asked by that identity. See
-// package approvals.
+// records it as the approver. `stackflow rollback`, `promote` and `retry`
+// call it too: the run it starts is recorded as asked by that identity,
+// and refused unless it is one of the approvers of the environment the
+// run deploys to, where that one wants approval (for a rollback, of any
+// environment that names approvers). See package approvals.
 //
 // Environment:
 //
@@ -56,6 +58,9 @@ func main() {
 		Approvers: func(ctx context.Context, repo pipeline.Repository, app, env string) ([]string, error) {
 			return rc.Approvers(ctx, repo, app, env)
 		},
+		Promote: rc.PromoteFor,
+		Retry:   rc.RetryFor,
+		Gate:    rc.ApprovalGate,
 	}
 	lambda.Start(svc.HandleURL)
 }

@@ -4,7 +4,8 @@
 // resumes the run. The approval function (Decider, behind a function URL
 // whose AuthType is AWS_IAM) finds a run's waiting deploy here and answers
 // it as the caller AWS names, when the environment's approvers include
-// them; `stackflow approve` and `stackflow reject` call it.
+// them; `stackflow approve` and `stackflow reject` call it, and
+// `rollback`, `promote` and `retry`, whose runs it starts as that caller.
 //
 // The task token is a secret: whoever holds it can resume the run. It is
 // stored here and handed to Step Functions, and never logged, printed or

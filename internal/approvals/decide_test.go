@@ -1,14 +1,17 @@
 package approvals
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -24,9 +27,14 @@ type fakeTasks struct {
 	machine, status string
 	success         []string // outputs
 	failure         []string // causes
+	// err, when set, is DescribeExecution's answer.
+	err error
 }
 
 func (f *fakeTasks) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, StateMachineArn: aws.String(f.machine), Status: types.ExecutionStatus(f.status)}, nil
 }
 
@@ -222,5 +230,152 @@ func TestDecideStartsRollbacksAsTheCaller(t *testing.T) {
 	}
 	if len(asked) != 1 {
 		t.Errorf("got rollbacks %v, want only ada's", asked)
+	}
+}
+
+// TestAFailureIsAnsweredWithItsRequestIDOnly: when the function itself
+// fails (an AWS call, the table), the caller gets a 500 with a generic
+// message and the request's ID, never the error's text, which may hold
+// what only the function may see; the text is in the function's log,
+// under that ID. What was asked wrongly (a rollback to a release that is
+// not there) still says why, 409.
+func TestAFailureIsAnsweredWithItsRequestIDOnly(t *testing.T) {
+	t.Parallel()
+	const (
+		machine = "arn:aws:states:eu-west-1:1:stateMachine:p"
+		exec    = "arn:aws:states:eu-west-1:1:execution:p:hello-main-e10dae2"
+		secret  = "token=AQoDYXdzEJr-very-secret"
+		ada     = "arn:aws:iam::1:user/ada"
+	)
+	var logged bytes.Buffer
+	d := &Decider{
+		Tasks:        &fakeTasks{machine: machine, status: "RUNNING", err: errors.New("operation error SFN: DescribeExecution: dial tcp: " + secret)},
+		StateMachine: machine,
+		Log:          slog.New(slog.NewJSONHandler(&logged, nil)),
+		Rollback: func(context.Context, pipeline.Repository, string, string, string, string) (string, string, time.Time, error) {
+			return "", "", time.Time{}, &Declined{Reason: "prod of acme/hello has no release before its current one to roll back to"}
+		},
+		Approvers: func(context.Context, pipeline.Repository, string, string) ([]string, error) { return nil, nil },
+	}
+	request := func(body string) events.LambdaFunctionURLRequest {
+		r := events.LambdaFunctionURLRequest{Body: body}
+		r.RequestContext.HTTP.Method = "POST"
+		r.RequestContext.RequestID = "url-request-1"
+		r.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
+			IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: ada}}
+		return r
+	}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f1e6a2c-lambda"})
+	resp, err := d.HandleURL(ctx, request(`{"execution":"`+exec+`","answer":"approve"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if resp.StatusCode != 500 || json.Unmarshal([]byte(resp.Body), &body) != nil || body["requestId"] != "8f1e6a2c-lambda" ||
+		!strings.Contains(body["message"], "8f1e6a2c-lambda") || strings.Contains(resp.Body, "very-secret") || strings.Contains(resp.Body, "dial tcp") {
+		t.Errorf("got %d %s, want 500 with the request ID and none of the error's text", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(logged.String(), "very-secret") || !strings.Contains(logged.String(), ada) {
+		t.Errorf("the function's log: got %s, want the error and the caller", logged.String())
+	}
+	// Outside Lambda (no invocation in the context) the URL request's ID
+	// is the one given, and logged.
+	logged.Reset()
+	resp, _ = d.HandleURL(context.Background(), request(`{"execution":"`+exec+`","answer":"approve"}`))
+	if resp.StatusCode != 500 || !strings.Contains(resp.Body, `"requestId":"url-request-1"`) || !strings.Contains(logged.String(), `"requestId":"url-request-1"`) {
+		t.Errorf("got %d %s, logged %s; want the URL request's ID in both", resp.StatusCode, resp.Body, logged.String())
+	}
+	resp, _ = d.HandleURL(ctx, request(`{"answer":"rollback","repository":"acme/hello","environment":"prod"}`))
+	if resp.StatusCode != 409 || !strings.Contains(resp.Body, "no release before its current one") {
+		t.Errorf("a rollback with nothing to go back to: got %d %s, want 409 saying why", resp.StatusCode, resp.Body)
+	}
+}
+
+// TestDecideStartsPromotionsAndRetriesAsTheCaller: a promotion and a
+// retry are started as the caller AWS named (whatever the body says), a
+// freeze override recorded as theirs, and refused, with nothing started,
+// when the environment they deploy to wants approval and the caller is
+// not one of its approvers.
+func TestDecideStartsPromotionsAndRetriesAsTheCaller(t *testing.T) {
+	t.Parallel()
+	const (
+		machine = "arn:aws:states:us-east-1:123456789012:stateMachine:stackflow-Pipeline"
+		failed  = "arn:aws:states:us-east-1:123456789012:execution:stackflow-Pipeline:hello-main-e10dae2"
+		oncall  = "arn:aws:iam::123456789012:role/oncall"
+		ada     = "arn:aws:sts::123456789012:assumed-role/oncall/ada"
+		eve     = "arn:aws:iam::123456789012:user/eve"
+	)
+	deployed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var started []Start
+	d := &Decider{StateMachine: machine,
+		Gate: func(_ context.Context, repo pipeline.Repository, app, env string) (bool, []string, error) {
+			if repo.FullName() != "acme/hello" || app != "" {
+				return false, nil, errors.New("another repository")
+			}
+			return env == "prod", []string{oncall}, nil
+		},
+		Promote: func(_ context.Context, st Start) (Started, error) {
+			started = append(started, st)
+			return Started{Execution: "arn:exec:promote", Environment: st.Environment, From: "staging", Commit: "0123456789abcdef", DeployedAt: deployed}, nil
+		},
+		// As runs.Client.StartRetry: the run's repository and where it
+		// stopped are known once it is read, and May asked then.
+		Retry: func(ctx context.Context, st Start) (Started, error) {
+			if err := st.May(ctx, pipeline.Repository{Workspace: "acme", Slug: "hello"}, "", "prod"); err != nil {
+				return Started{}, err
+			}
+			started = append(started, st)
+			return Started{Execution: "arn:exec:retry", Environment: "prod"}, nil
+		},
+	}
+	call := func(caller, body string) events.LambdaFunctionURLResponse {
+		t.Helper()
+		r := events.LambdaFunctionURLRequest{Body: body}
+		r.RequestContext.HTTP.Method = "POST"
+		r.RequestContext.Authorizer = &events.LambdaFunctionURLRequestContextAuthorizerDescription{
+			IAM: &events.LambdaFunctionURLRequestContextAuthorizerIAMDescription{UserARN: caller}}
+		resp, err := d.HandleURL(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	tests := []struct {
+		name, caller, body string
+		status             int
+		want               string // in the body
+		by                 string // who the run is started as; "" for none started
+		freeze             string // the freeze override's reason, when one
+	}{
+		{"an approver promotes to prod", ada, `{"answer":"promote","repository":"acme/hello","environment":"prod","by":"someone else"}`,
+			200, `"by":"` + ada + `"`, ada, ""},
+		{"anyone else may not", eve, `{"answer":"promote","repository":"acme/hello","environment":"prod"}`,
+			403, "refused: " + eve + " may not promote to prod of acme/hello, which wants approval: its approvers are " + oncall, "", ""},
+		{"staging wants no approval", eve, `{"answer":"promote","repository":"acme/hello","environment":"staging","from":"dev"}`,
+			200, `"execution":"arn:exec:promote"`, eve, ""},
+		{"an approver retries into prod during a freeze", ada, `{"answer":"retry","execution":"` + failed + `","duringFreeze":true,"reason":"the fix"}`,
+			200, `"environment":"prod"`, ada, "the fix"},
+		{"anyone else may not retry into prod", eve, `{"answer":"retry","execution":"` + failed + `"}`,
+			403, "may not retry to prod of acme/hello", "", ""},
+		{"a run of another state machine", ada, `{"answer":"retry","execution":"arn:aws:states:us-east-1:123456789012:execution:other:x"}`,
+			400, "execution ARN of this pipeline", "", ""},
+		{"a freeze without a reason", ada, `{"answer":"promote","repository":"acme/hello","environment":"prod","duringFreeze":true}`,
+			400, "give the reason", "", ""},
+		{"no repository", ada, `{"answer":"promote","environment":"prod"}`, 400, "names its repository", "", ""},
+	}
+	for _, tt := range tests {
+		started = nil
+		resp := call(tt.caller, tt.body)
+		if resp.StatusCode != tt.status || !strings.Contains(resp.Body, tt.want) {
+			t.Errorf("%s: got %d %s, want %d with %s", tt.name, resp.StatusCode, resp.Body, tt.status, tt.want)
+		}
+		switch {
+		case tt.by == "" && len(started) != 0:
+			t.Errorf("%s: got %+v started, want nothing", tt.name, started)
+		case tt.by != "" && (len(started) != 1 || started[0].By != tt.by):
+			t.Errorf("%s: got %+v started, want one as %s", tt.name, started, tt.by)
+		case tt.freeze != "" && (started[0].DuringFreeze == nil || *started[0].DuringFreeze != pipeline.FreezeOverride{By: tt.by, Reason: tt.freeze}):
+			t.Errorf("%s: got the freeze override %+v, want %q by %s", tt.name, started[0].DuringFreeze, tt.freeze, tt.by)
+		}
 	}
 }

@@ -423,7 +423,8 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if strings.TrimSpace(req.Reason) == "" {
 			return nil, &badRequest{"give the reason: a deploy during a freeze records why"}
 		}
-		return &pipeline.FreezeOverride{By: s.cfg.By, Reason: strings.TrimSpace(req.Reason)}, nil
+		// Who asks is the caller AWS names to the approval function.
+		return &pipeline.FreezeOverride{Reason: strings.TrimSpace(req.Reason)}, nil
 	}
 	repo := func() (pipeline.Repository, error) {
 		rp, err := pipeline.ParseRepository(req.Repository)
@@ -437,7 +438,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 	}
 	switch action {
 	case "approve":
-		q, by, err := op.Approve(ctx, req.Run, req.Environment)
+		q, by, err := op.Approve(ctx, req.Run, req.App, req.Environment)
 		if err != nil {
 			return ActionResult{}, err
 		}
@@ -446,7 +447,7 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if strings.TrimSpace(req.Reason) == "" {
 			return ActionResult{}, &badRequest{"give the reason: the commit status shows it"}
 		}
-		q, by, err := op.Reject(ctx, req.Run, req.Environment, req.Reason)
+		q, by, err := op.Reject(ctx, req.Run, req.App, req.Environment, req.Reason)
 		if err != nil {
 			return ActionResult{}, err
 		}
@@ -470,21 +471,21 @@ func (s *Server) act(r *http.Request, action string, req ActionRequest) (ActionR
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, rel, err := op.Promote(ctx, runs.PromoteRequest{Repository: rp, App: req.App, Environment: req.Environment, From: req.From, Commit: req.Commit, By: s.cfg.By, DuringFreeze: during})
+		arn, rel, by, err := op.PromoteAsCaller(ctx, runs.PromoteRequest{Repository: rp, App: req.App, Environment: req.Environment, From: req.From, Commit: req.Commit, DuringFreeze: during})
 		if err != nil {
 			return ActionResult{}, err
 		}
-		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("promoting %s from %s to %s", pipeline.ShortSHA(rel.Commit), rel.Environment, req.Environment)}, nil
+		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("promoting %s from %s to %s as %s", pipeline.ShortSHA(rel.Commit), rel.Environment, req.Environment, by)}, nil
 	case "retry":
 		during, err := override()
 		if err != nil {
 			return ActionResult{}, err
 		}
-		arn, env, err := op.Retry(ctx, req.Run, req.App, s.cfg.By, during)
+		arn, env, by, err := op.RetryAsCaller(ctx, req.Run, req.App, during)
 		if err != nil {
 			return ActionResult{}, err
 		}
-		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("retrying %s from %s on, with its package", req.Run, env)}, nil
+		return ActionResult{Run: pipeline.ExecutionNameOf(arn), Message: fmt.Sprintf("retrying %s from %s on, with its package, as %s", req.Run, env, by)}, nil
 	}
 	return ActionResult{}, &badRequest{fmt.Sprintf("no action %q: want approve, reject, rollback, promote or retry", action)}
 }

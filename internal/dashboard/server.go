@@ -39,11 +39,11 @@ type Source interface {
 // Operator is what the dashboard's actions call: *runs.Client, exactly as
 // stackflow approve, reject, rollback, promote and retry call it.
 type Operator interface {
-	Approve(ctx context.Context, ref, env string) (approvals.Request, string, error)
-	Reject(ctx context.Context, ref, env, reason string) (approvals.Request, string, error)
+	Approve(ctx context.Context, ref, app, env string) (approvals.Request, string, error)
+	Reject(ctx context.Context, ref, app, env, reason string) (approvals.Request, string, error)
 	RollbackAsCaller(ctx context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error)
-	Promote(ctx context.Context, req runs.PromoteRequest) (string, releases.Release, error)
-	Retry(ctx context.Context, ref, app, by string, during *pipeline.FreezeOverride) (string, string, error)
+	PromoteAsCaller(ctx context.Context, req runs.PromoteRequest) (string, releases.Release, string, error)
+	RetryAsCaller(ctx context.Context, ref, app string, during *pipeline.FreezeOverride) (string, string, string, error)
 }
 
 var (
@@ -58,9 +58,6 @@ type Config struct {
 	// Operator, when set, is what its actions call; nil makes it
 	// read-only (no --actions).
 	Operator Operator
-	// By names who asks for a promotion or a retry, as --by does (an
-	// approval or a rollback is recorded as the identity AWS names).
-	By string
 	// Now is the clock of the DORA figures; nil means time.Now.
 	Now func() time.Time
 }

@@ -57,27 +57,27 @@ func (f *fake) ReleasedEnvironments(context.Context) ([]releases.Released, error
 func (f *fake) LockHolder(context.Context, pipeline.Environment) (locks.Holder, error) {
 	return locks.Holder{}, nil
 }
-func (f *fake) Approve(_ context.Context, ref, env string) (approvals.Request, string, error) {
+func (f *fake) Approve(_ context.Context, ref, _, env string) (approvals.Request, string, error) {
 	f.approved = append(f.approved, ref+" "+env)
 	return approvals.Request{Execution: ref, Environment: env}, "me", nil
 }
-func (f *fake) Reject(context.Context, string, string, string) (approvals.Request, string, error) {
+func (f *fake) Reject(context.Context, string, string, string, string) (approvals.Request, string, error) {
 	return approvals.Request{}, "", errors.New("not here")
 }
 func (f *fake) RollbackAsCaller(_ context.Context, repo pipeline.Repository, app, env, to string) (string, releases.Release, string, error) {
 	f.asked = append(f.asked, "rollback "+repo.FullName()+" "+app+" "+env+" "+to)
 	return "arn:x:platform-api-rollback", releases.Release{Commit: "0123456789"}, "me", nil
 }
-func (f *fake) Promote(_ context.Context, req runs.PromoteRequest) (string, releases.Release, error) {
+func (f *fake) PromoteAsCaller(_ context.Context, req runs.PromoteRequest) (string, releases.Release, string, error) {
 	f.asked = append(f.asked, "promote "+req.Repository.FullName()+" "+req.App+" "+req.Environment)
-	return "arn:x:platform-api-promote", releases.Release{Commit: "0123456789", Environment: "staging"}, nil
+	return "arn:x:platform-api-promote", releases.Release{Commit: "0123456789", Environment: "staging"}, "me", nil
 }
-func (f *fake) Retry(_ context.Context, ref, app, _ string, _ *pipeline.FreezeOverride) (string, string, error) {
+func (f *fake) RetryAsCaller(_ context.Context, ref, app string, _ *pipeline.FreezeOverride) (string, string, string, error) {
 	if ref == "x" {
-		return "", "", errors.New("not here")
+		return "", "", "", errors.New("not here")
 	}
 	f.asked = append(f.asked, "retry "+ref+" "+app)
-	return "arn:x:platform-api-retry", "prod", nil
+	return "arn:x:platform-api-retry", "prod", "me", nil
 }
 
 // setup serves a dashboard of a fake, with actions when actions is set,
@@ -89,7 +89,7 @@ func setup(t *testing.T, actions bool) (*Server, *fake) {
 		t.Fatal(err)
 	}
 	f := &fake{}
-	cfg := Config{Source: f, By: "ada", Now: func() time.Time { return time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC) }}
+	cfg := Config{Source: f, Now: func() time.Time { return time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC) }}
 	if actions {
 		cfg.Operator = f
 	}

@@ -337,7 +337,7 @@ func TestApprovalApproved(t *testing.T) {
 	if !strings.Contains(prod.Approval, "stackflow approve") || len(prod.Changes) == 0 || !strings.HasPrefix(prod.Changes[0], "Add ") {
 		t.Errorf("show: got prod %+v, want it waiting with its change set", prod)
 	}
-	if _, _, err := c.Approve(context.Background(), arn, ""); err != nil {
+	if _, _, err := c.Approve(context.Background(), arn, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := await(t, arn); got.Status != "SUCCEEDED" {
@@ -377,7 +377,7 @@ func TestApprovalRejected(t *testing.T) {
 	sha, _ := gitIn(context.Background(), dir, "rev-parse", "HEAD")
 	arn := deliver(t, repo, dir)
 	awaitApproval(t, repo, dir, sha, arn)
-	if _, _, err := client().Reject(context.Background(), arn, "prod", "not on a Friday"); err != nil {
+	if _, _, err := client().Reject(context.Background(), arn, "", "prod", "not on a Friday"); err != nil {
 		t.Fatal(err)
 	}
 	got := await(t, arn)
@@ -409,7 +409,7 @@ func TestApprovalTimedOut(t *testing.T) {
 	if !said(statusesOf(t, repo, dir, sha), pipeline.StateStopped, "nobody approved") {
 		t.Errorf("got statuses %+v, want STOPPED", statusesOf(t, repo, dir, sha))
 	}
-	if _, _, err := client().Approve(context.Background(), arn, ""); err == nil {
+	if _, _, err := client().Approve(context.Background(), arn, "", ""); err == nil {
 		t.Error("approved a run that had stopped")
 	}
 }
@@ -531,7 +531,7 @@ func TestANewerCommitTakesAnApprovalWaitOver(t *testing.T) {
 		t.Fatalf("older: got %s %s: %s, want ABORTED Superseded: %s", got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want)
 	}
 	awaitApproval(t, repo, dir, newerSHA, newer)
-	if _, _, err := client().Approve(context.Background(), newer, "prod"); err != nil {
+	if _, _, err := client().Approve(context.Background(), newer, "", "prod"); err != nil {
 		t.Fatal(err)
 	}
 	if got := await(t, newer); got.Status != "SUCCEEDED" {

@@ -87,10 +87,15 @@ func TestAPromotionDeploysStagingsPackageToProd(t *testing.T) {
 	}
 
 	// No --from, no --commit: staging's newest release, as the push's
-	// plan has staging before prod.
-	arn, r, err := c.Promote(context.Background(), runs.PromoteRequest{Repository: repo, Environment: "prod", By: "ada"})
+	// plan has staging before prod. As stackflow promote asks it: through
+	// the approval function, as the caller AWS names (the By given is
+	// not sent).
+	arn, r, by, err := c.PromoteAsCaller(context.Background(), runs.PromoteRequest{Repository: repo, Environment: "prod", By: "ada"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if by != localCaller {
+		t.Errorf("promoted as %q, want the caller AWS names, %s", by, localCaller)
 	}
 	staging := newestRelease(t, repo, "staging")
 	if r.Commit != staging.Commit || r.Environment != "staging" {
@@ -98,8 +103,8 @@ func TestAPromotionDeploysStagingsPackageToProd(t *testing.T) {
 	}
 	awaitSuccess(t, arn, "promotion")
 	prod := newestRelease(t, repo, "prod")
-	if prod.Commit != staging.Commit || prod.PromotedFrom != "staging" || prod.By != "ada" || prod.Execution != arn {
-		t.Errorf("prod: got release %+v, want staging's commit promoted by ada", prod)
+	if prod.Commit != staging.Commit || prod.PromotedFrom != "staging" || prod.By != localCaller || prod.Execution != arn {
+		t.Errorf("prod: got release %+v, want staging's commit promoted by %s", prod, localCaller)
 	}
 	if got, want := zips(prod.Package), zips(staging.Package); len(want) == 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("prod got the zips %v, want staging's %v", got, want)
@@ -112,7 +117,7 @@ func TestAPromotionDeploysStagingsPackageToProd(t *testing.T) {
 	if got := get(t, prod.Outputs["ApiUrl"]+"hello"); got != "hello from prod\n" {
 		t.Errorf("prod answers %q, want hello from prod", got)
 	}
-	want := "promoted " + pipeline.ShortSHA(staging.Commit) + " from staging to prod (asked by ada)"
+	want := "promoted " + pipeline.ShortSHA(staging.Commit) + " from staging to prod (asked by " + localCaller + ")"
 	if !said(statusesOf(t, repo, dir, staging.Commit), pipeline.StateSuccessful, want) {
 		t.Errorf("got statuses %+v, want SUCCESSFUL %q", statusesOf(t, repo, dir, staging.Commit), want)
 	}
@@ -156,17 +161,19 @@ func TestARetryAfterAFailedProdSmokeTest(t *testing.T) {
 		t.Fatalf("push: got %s %s: %s, want FAILED SmokeTestFailed with the 503", first.Status, first.Error, first.Cause)
 	}
 	up.Store(true)
-	arn, env, err := client().Retry(context.Background(), first.Execution, "", "ada", nil)
+	// As stackflow retry asks it: through the approval function, as the
+	// caller AWS names.
+	arn, env, by, err := client().RetryAsCaller(context.Background(), first.Execution, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env != "prod" {
-		t.Errorf("the retry resumes at %s, want prod", env)
+	if env != "prod" || by != localCaller {
+		t.Errorf("the retry resumes at %s as %q, want prod as %s", env, by, localCaller)
 	}
 	awaitSuccess(t, arn, "retry")
 	prod := newestRelease(t, repo, "prod")
-	if prod.Commit != sha || prod.RetryOf != first.Execution || prod.Execution != arn {
-		t.Errorf("prod: got release %+v, want %s by the retry of %s", prod, pipeline.ShortSHA(sha), first.Execution)
+	if prod.Commit != sha || prod.RetryOf != first.Execution || prod.Execution != arn || prod.By != localCaller {
+		t.Errorf("prod: got release %+v, want %s by the retry of %s, asked by %s", prod, pipeline.ShortSHA(sha), first.Execution, localCaller)
 	}
 	staging := newestRelease(t, repo, "staging")
 	if got := releasesOf(t, repo, "staging"); len(got) != 1 {
@@ -187,8 +194,9 @@ func TestARetryAfterAFailedProdSmokeTest(t *testing.T) {
 	if err != nil || tl.RetryOf != pipeline.ExecutionNameOf(first.Execution) {
 		t.Errorf("show: got %+v, %v; want it linked to %s", tl, err, first.Execution)
 	}
-	// It succeeded: there is nothing more to retry.
-	if _, _, err := client().Retry(context.Background(), arn, "", "ada", nil); err == nil || !strings.Contains(err.Error(), "succeeded") {
+	// It succeeded: there is nothing more to retry, and the function
+	// says why.
+	if _, _, _, err := client().RetryAsCaller(context.Background(), arn, "", nil); err == nil || !strings.Contains(err.Error(), "succeeded: there is nothing to retry") {
 		t.Errorf("retry of a run that succeeded: got %v, want it refused", err)
 	}
 }

@@ -53,6 +53,16 @@ const (
 	AccountID = "000000000000"
 )
 
+// AccessKeyID and SecretAccessKey are the local AWS's own key, the
+// account's root: stackflow local, its tests and a person's commands sign
+// with it. The local AWS takes any other key it did not issue as the root
+// too, unverified, except at a function URL of AuthType AWS_IAM, which
+// verifies every signature, as Lambda does.
+const (
+	AccessKeyID     = "local"
+	SecretAccessKey = "local"
+)
+
 // PipelineStack is the name the pipeline is installed under.
 const PipelineStack = "stackflow"
 
@@ -279,7 +289,7 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 	p.kumo = kumo.NewServer()
 	p.aws = aws.Config{
 		Region:       Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint: aws.String(p.kumo.URL),
 	}
 	// When tracing, invokes and the functions' Runtime API go through the
@@ -363,7 +373,10 @@ func Start(ctx context.Context, opts Options) (p *Pipeline, err error) {
 		},
 		SAM: p.sam,
 		IAM: engineIAM,
-		Log: log,
+		// Function URLs authenticate their AWS_IAM callers whatever
+		// --iam says: off and warn relax only the policies.
+		FunctionURLs: p.iam,
+		Log:          log,
 	})
 	if err != nil {
 		ln.Close()
@@ -522,7 +535,8 @@ func (p *Pipeline) startStepFunctionsIAM(lambdaURL string) (string, []string, er
 		}()
 	}
 	p.iam = iam.NewAuthority(iam.Options{Account: AccountID, Region: Region, Mode: mode, Log: iamLog,
-		Resolve: p.resolveStack,
+		AccountKeys: map[string]string{AccessKeyID: SecretAccessKey},
+		Resolve:     p.resolveStack,
 		Deployment: func(id string) (string, string, bool) {
 			if p.engine == nil {
 				return "", "", false

@@ -217,7 +217,7 @@ func TestAZipChangedAfterPackagingIsNotDeployed(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := client().Approve(context.Background(), arn, "prod"); err != nil {
+	if _, _, err := client().Approve(context.Background(), arn, "", "prod"); err != nil {
 		t.Fatal(err)
 	}
 	got := await(t, arn)
@@ -255,10 +255,10 @@ func TestOnlyApproversMayApprove(t *testing.T) {
 	first := deliver(t, repo, dir)
 	awaitApproval(t, repo, dir, sha, first)
 	want := "refused: " + localCaller + " may not answer the approval of " + pipeline.ShortSHA(sha) + "'s deploy to prod: its approvers are " + managers
-	if _, _, err := client().Approve(context.Background(), first, ""); err == nil || !strings.Contains(err.Error(), want) {
+	if _, _, err := client().Approve(context.Background(), first, "", ""); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("approve: got %v, want %q", err, want)
 	}
-	if _, _, err := client().Reject(context.Background(), first, "", "no"); err == nil || !strings.Contains(err.Error(), want) {
+	if _, _, err := client().Reject(context.Background(), first, "", "", "no"); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("reject: got %v, want %q", err, want)
 	}
 	unsigned, err := http.Post(shared.Outputs()["ApprovalUrl"], "application/json", strings.NewReader(`{"execution":"`+first+`","answer":"approve"}`))
@@ -280,7 +280,7 @@ func TestOnlyApproversMayApprove(t *testing.T) {
 	})
 	second := deliver(t, repo, dir)
 	awaitApproval(t, repo, dir, newer, second)
-	if _, by, err := client().Approve(context.Background(), second, ""); err != nil || by != localCaller {
+	if _, by, err := client().Approve(context.Background(), second, "", ""); err != nil || by != localCaller {
 		t.Fatalf("approve: got %q, %v; want approved as %s", by, err, localCaller)
 	}
 	if got := await(t, second); got.Status != "SUCCEEDED" {

@@ -259,13 +259,20 @@ func (s *Store) Environments(ctx context.Context) ([]Released, error) {
 	return out, nil
 }
 
+// LookupError is Find's answer when the releases hold no release the
+// commit names, or the abbreviation names two: the asker's to correct,
+// not a failure.
+type LookupError struct{ Reason string }
+
+func (e *LookupError) Error() string { return e.Reason }
+
 // Find returns the newest release of repository's environment env whose
 // commit starts with commit (a full hash or an abbreviation of at least 4
-// characters). Its error says so when there is none, or when the
-// abbreviation names two commits.
+// characters). Its error is a *LookupError when there is none, or
+// when the abbreviation names two commits (or is too short).
 func (s *Store) Find(ctx context.Context, repository, env, commit string) (Release, error) {
 	if len(commit) < 4 {
-		return Release{}, fmt.Errorf("commit %q: give at least 4 characters of the hash", commit)
+		return Release{}, &LookupError{fmt.Sprintf("commit %q: give at least 4 characters of the hash", commit)}
 	}
 	all, err := s.List(ctx, repository, env, 0)
 	if err != nil {
@@ -277,16 +284,16 @@ func (s *Store) Find(ctx context.Context, repository, env, commit string) (Relea
 			continue
 		}
 		if found != nil && found.Commit != r.Commit {
-			return Release{}, fmt.Errorf("%s names two released commits of %s (%s, %s): give more of the hash",
-				commit, env, pipeline.ShortSHA(found.Commit), pipeline.ShortSHA(r.Commit))
+			return Release{}, &LookupError{fmt.Sprintf("%s names two released commits of %s (%s, %s): give more of the hash",
+				commit, env, pipeline.ShortSHA(found.Commit), pipeline.ShortSHA(r.Commit))}
 		}
 		if found == nil {
 			found = &all[i]
 		}
 	}
 	if found == nil {
-		return Release{}, fmt.Errorf("%s of %s was never released at %s (stackflow releases %s %s lists its releases)",
-			env, repository, commit, repository, env)
+		return Release{}, &LookupError{fmt.Sprintf("%s of %s was never released at %s (stackflow releases %s %s lists its releases)",
+			env, repository, commit, repository, env)}
 	}
 	return *found, nil
 }

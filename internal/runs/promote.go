@@ -62,13 +62,13 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 		}
 	}
 	if req.From == req.Environment {
-		return "", releases.Release{}, fmt.Errorf("--from %s is the environment to promote to: name another", req.From)
+		return "", releases.Release{}, declined("--from %s is the environment to promote to: name another", req.From)
 	}
 	store := releases.New(c.db, table)
 	var r releases.Release
 	if req.Commit != "" {
 		if r, err = store.Find(ctx, repo.FullName(), releases.EnvKey(req.App, req.From), req.Commit); err != nil {
-			return "", r, err
+			return "", r, declinedIf(err)
 		}
 	} else {
 		last, err := store.List(ctx, repo.FullName(), releases.EnvKey(req.App, req.From), 1)
@@ -76,13 +76,13 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (string, relea
 			return "", r, err
 		}
 		if len(last) == 0 {
-			return "", r, fmt.Errorf("%s of %s has no release to promote (stackflow releases %s %s%s lists its releases)",
+			return "", r, declined("%s of %s has no release to promote (stackflow releases %s %s%s lists its releases)",
 				req.From, ofApp(repo, req.App), repo.FullName(), req.From, appFlag(req.App))
 		}
 		r = last[0]
 	}
 	if r.Package == nil {
-		return "", r, fmt.Errorf("the release %s of %s was recorded before releases kept their package: push the commit again to deliver it",
+		return "", r, declined("the release %s of %s was recorded before releases kept their package: push the commit again to deliver it",
 			pipeline.ShortSHA(r.Commit), req.From)
 	}
 	run := pipeline.Run{
@@ -147,10 +147,10 @@ func (c *Client) promoteFrom(ctx context.Context, repo pipeline.Repository, app,
 		return "", err
 	}
 	if from == "" && app == "" && len(apps) > 0 {
-		return "", fmt.Errorf("%s has several apps (%s): name the one to promote with --app APP", repo.FullName(), strings.Join(slices.Sorted(maps.Keys(apps)), ", "))
+		return "", declined("%s has several apps (%s): name the one to promote with --app APP", repo.FullName(), strings.Join(slices.Sorted(maps.Keys(apps)), ", "))
 	}
 	if from == "" {
-		return "", fmt.Errorf("name the environment to promote from with --from ENV: none of the newest runs of %s reaches %s after another environment", ofApp(repo, app), env)
+		return "", declined("name the environment to promote from with --from ENV: none of the newest runs of %s reaches %s after another environment", ofApp(repo, app), env)
 	}
 	return from, nil
 }
@@ -220,24 +220,29 @@ func (c *Client) start(ctx context.Context, run pipeline.Run, name string) (stri
 // during, when set, lets it deploy during freeze windows. It returns the
 // new execution's ARN and the environment it resumes at.
 func (c *Client) Retry(ctx context.Context, ref, app, by string, during *pipeline.FreezeOverride) (string, string, error) {
+	return c.StartRetry(ctx, RetryRequest{Ref: ref, App: app, By: by, DuringFreeze: during})
+}
+
+// RetryRequest is what a retry asks for (see Retry).
+type RetryRequest struct {
+	Ref, App, By string
+	DuringFreeze *pipeline.FreezeOverride
+	// May, when set, is asked whether the retry may deploy to env (where
+	// it resumes) of repo's app, before it starts: its error refuses it.
+	May func(ctx context.Context, repo pipeline.Repository, app, env string) error
+}
+
+// StartRetry is Retry, asking req.May before it starts the run.
+func (c *Client) StartRetry(ctx context.Context, req RetryRequest) (string, string, error) {
+	ref, app, by, during := req.Ref, req.App, req.By, req.DuringFreeze
 	if _, err := c.table(); err != nil {
 		return "", "", err
 	}
-	var keep func(*sfn.DescribeExecutionOutput) bool
-	if app != "" {
-		keep = func(d *sfn.DescribeExecutionOutput) bool { return inputOf(d).Run.AppName() == app }
-	}
-	desc, _, err := c.resolveFor(ctx, ref, keep)
+	desc, err := c.resolveApp(ctx, ref, app)
 	if err != nil {
-		return "", "", err
+		return "", "", declinedIf(err)
 	}
 	name := aws.ToString(desc.Name)
-	if got := inputOf(desc).Run.AppName(); app != "" && got != app {
-		if got == "" {
-			return "", "", fmt.Errorf("%s is no run of an app: leave out --app %s", name, app)
-		}
-		return "", "", fmt.Errorf("%s is app %s's run, not %s's", name, got, app)
-	}
 	t, err := c.timeline(ctx, desc)
 	if err != nil {
 		return "", "", err
@@ -249,32 +254,37 @@ func (c *Client) Retry(ctx context.Context, ref, app, by string, during *pipelin
 				names = append(names, a.Name)
 			}
 		}
-		return "", "", fmt.Errorf("%s is the push's run, which started its apps' runs (%s): retry an app's run, by its name or with --app APP",
+		return "", "", declined("%s is the push's run, which started its apps' runs (%s): retry an app's run, by its name or with --app APP",
 			name, strings.Join(names, ", "))
 	}
 	switch desc.Status {
 	case types.ExecutionStatusRunning:
-		return "", "", fmt.Errorf("%s is still running: retry it once it has failed or stopped", name)
+		return "", "", declined("%s is still running: retry it once it has failed or stopped", name)
 	case types.ExecutionStatusSucceeded:
-		return "", "", fmt.Errorf("%s succeeded: there is nothing to retry", name)
+		return "", "", declined("%s succeeded: there is nothing to retry", name)
 	}
 	var in pipeline.ExecutionInput
 	if err := json.Unmarshal([]byte(aws.ToString(desc.Input)), &in); err != nil || in.Run.Repository.Slug == "" {
-		return "", "", fmt.Errorf("%s is not a stackflow run: its input has no run", name)
+		return "", "", declined("%s is not a stackflow run: its input has no run", name)
 	}
 	old := in.Run
 	switch {
 	case old.Rollback != nil:
-		return "", "", fmt.Errorf("%s is a rollback: run stackflow rollback %s %s%s --to %s again", name, old.Repository.FullName(), old.Rollback.Environment, appFlag(old.AppName()), old.Short())
+		return "", "", declined("%s is a rollback: run stackflow rollback %s %s%s --to %s again", name, old.Repository.FullName(), old.Rollback.Environment, appFlag(old.AppName()), old.Short())
 	case old.PullRequest != nil && old.PullRequest.Closed:
-		return "", "", fmt.Errorf("%s deleted a closed pull request's preview: nothing to retry", name)
+		return "", "", declined("%s deleted a closed pull request's preview: nothing to retry", name)
 	}
 	if f := t.Failure; f != nil && f.Error == "Superseded" {
-		return "", "", fmt.Errorf("%s was superseded by a newer commit of %s (%s): retrying it would put an older commit back; stackflow rollback does that on purpose", name, old.Branch, firstLine(f.Cause))
+		return "", "", declined("%s was superseded by a newer commit of %s (%s): retrying it would put an older commit back; stackflow rollback does that on purpose", name, old.Branch, firstLine(f.Cause))
 	}
 	env, err := stoppedEnvironment(t)
 	if err != nil {
 		return "", "", err
+	}
+	if req.May != nil {
+		if err := req.May(ctx, old.Repository, old.AppName(), env); err != nil {
+			return "", "", err
+		}
 	}
 	run := pipeline.Run{
 		Repository: old.Repository, Branch: old.Branch, Commit: old.Commit, Settings: old.Settings.WithDefaults(),
@@ -323,9 +333,9 @@ func stoppedEnvironment(t *Timeline) (string, error) {
 		where = "at " + f.State + ", " + where
 	}
 	if len(t.Environments) > 0 && t.Environments[len(t.Environments)-1].Status == EnvDelivered {
-		return "", fmt.Errorf("%s delivered every environment of its plan: there is nothing to retry", t.Execution)
+		return "", declined("%s delivered every environment of its plan: there is nothing to retry", t.Execution)
 	}
-	return "", fmt.Errorf("%s stopped %s: there is no package to resume with; push the commit again (or push a fix)", t.Execution, where)
+	return "", declined("%s stopped %s: there is no package to resume with; push the commit again (or push a fix)", t.Execution, where)
 }
 
 // runName is "<slug>-<kind>-<env>-<sha7>-<time>", the time to the

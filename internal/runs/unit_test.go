@@ -384,3 +384,52 @@ func TestRollbackName(t *testing.T) {
 		}
 	}
 }
+
+// fakeAppRun is fakeRun of app's run, in a repository of several apps.
+func fakeAppRun(slug, app, branch, commit string, age time.Duration) *sfn.DescribeExecutionOutput {
+	repo := pipeline.Repository{Workspace: "acme", Slug: slug}
+	name := pipeline.ExecutionName(repo.ForApp(app), branch, commit)
+	in, _ := json.Marshal(pipeline.ExecutionInput{Run: pipeline.Run{Repository: repo, Branch: branch, Commit: commit, App: &pipeline.AppRun{Name: app}}})
+	return &sfn.DescribeExecutionOutput{
+		ExecutionArn: aws.String("arn:aws:states:us-east-1:000000000000:execution:m:" + name),
+		Name:         aws.String(name), Status: types.ExecutionStatusRunning,
+		StartDate: aws.Time(time.Now().Add(-age)), Input: aws.String(string(in)),
+	}
+}
+
+// TestACommitOfSeveralAppsNeedsItsApp: in a repository of several apps a
+// push's commit has a run of each app (and the push's own); approve,
+// reject and retry given the commit refuse, naming the apps, rather than
+// answer the newest app's run, and with --app answer that app's.
+func TestACommitOfSeveralAppsNeedsItsApp(t *testing.T) {
+	t.Parallel()
+	sha := "5ca1ab1e0123456789abcdef0123456789abcdef"
+	push := fakeRun("platform", "main", sha, 3*time.Minute)
+	web, api := fakeAppRun("platform", "web", "main", sha, time.Minute), fakeAppRun("platform", "api", "main", sha, 2*time.Minute)
+	c := &Client{pipeline: Pipeline{StateMachineARN: "arn:aws:states:us-east-1:000000000000:stateMachine:m", ReleasesTable: "t"},
+		sfn: &fakeSFN{execs: []*sfn.DescribeExecutionOutput{web, api, push}}}
+	ctx := context.Background()
+	const want = "commit 5ca1ab1 has runs of several apps (api, web): name the app with --app APP"
+	for name, call := range map[string]func() error{
+		"approve": func() error { _, _, err := c.Approve(ctx, sha[:7], "", ""); return err },
+		"reject":  func() error { _, _, err := c.Reject(ctx, sha, "", "prod", "not now"); return err },
+		"retry":   func() error { _, _, err := c.Retry(ctx, sha[:9], "", "ada", nil); return err },
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", name, err, want)
+		}
+	}
+	for _, tt := range []struct{ ref, app, want string }{
+		{sha[:7], "api", aws.ToString(api.Name)},
+		{sha, "web", aws.ToString(web.Name)},
+		{aws.ToString(api.Name), "", aws.ToString(api.Name)}, // a run by name needs no app
+	} {
+		desc, err := c.resolveApp(ctx, tt.ref, tt.app)
+		if err != nil || aws.ToString(desc.Name) != tt.want {
+			t.Errorf("%s --app %q: got %v, want %s", tt.ref, tt.app, err, tt.want)
+		}
+	}
+	if _, err := c.resolveApp(ctx, aws.ToString(api.Name), "web"); err == nil || !strings.Contains(err.Error(), "is app api's run, not web's") {
+		t.Errorf("api's run with --app web: got %v, want refused", err)
+	}
+}

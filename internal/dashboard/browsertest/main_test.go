@@ -118,7 +118,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if srv, err = dashboard.New(dashboard.Config{Source: client, Operator: client, By: "tester"}, l); err != nil {
+	if srv, err = dashboard.New(dashboard.Config{Source: client, Operator: client}, l); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -51,18 +51,15 @@ type Options struct {
 	// AWS; an error answers 500, as API Gateway answers an integration it
 	// may not invoke.
 	Authorize func(ctx context.Context, function, sourceARN string) error
-	// AuthorizeRequest, when set, is asked before each invocation of a
-	// function URL whether the request (with its body) may invoke it, as
-	// Lambda decides by the URL's AuthType; an error answers 403
-	// Forbidden, as a function URL does.
-	AuthorizeRequest func(r *http.Request, body []byte) error
-	// IAMCaller, when set, is asked who signed each request to a function
-	// URL of AuthType AWS_IAM (SigV4) and whether they may invoke it; its
-	// answer goes to the function as requestContext.authorizer.iam, as
-	// Lambda hands it (none for a URL of AuthType NONE: an empty answer);
-	// an error answers 403 Forbidden, as Lambda answers an unsigned or
-	// denied request.
-	IAMCaller func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
+	// AuthorizeRequest, when set, decides each request (with its body)
+	// to a function URL before its function is invoked, as Lambda
+	// decides by the URL's AuthType, in one pass: who signed it (AWS_IAM,
+	// from a verified SigV4 signature) and whether they may invoke it.
+	// Its caller goes to the function as requestContext.authorizer.iam,
+	// as Lambda hands it (none for a URL of AuthType NONE: an empty
+	// answer); an error answers 403 Forbidden, as a function URL answers
+	// an unsigned, badly signed or denied request.
+	AuthorizeRequest func(r *http.Request, body []byte) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // Invoker is the part of Lambda's API the servers need;

@@ -48,15 +48,18 @@
 //
 // A RoleARN given to CreateChangeSet, ContinueUpdateRollback or DeleteStack
 // is the stack's from then on, and DescribeStacks shows it. With
-// Options.IAM, the stack's resources are made and deleted as that service
-// role (cloudformation.amazonaws.com, which its trust policy must let
-// assume it, in a session named AWSCloudFormation): each resource's create
-// and delete handler needs the permission it cannot do without
-// (handlerAction: iam:CreateRole, lambda:DeleteFunction), picked from the
-// CloudFormation registry schemas' handler permissions that
-// handlerpermissions.json holds, and a denial fails the resource with
-// CloudFormation's "Resource handler returned message: ... (HandlerErrorCode:
-// AccessDenied)". Updates and stacks with no service role are not checked. UpdateTerminationProtection turns
+// Options.IAM, the stack's resources are made, updated and deleted as that
+// service role (cloudformation.amazonaws.com, which its trust policy must
+// let assume it, in a session named AWSCloudFormation): before each change
+// the role is asked for every permission AWS's handler calls need for it
+// (servicerole.go: the CloudFormation registry schemas' handler permissions
+// that handlerpermissions.json holds, those the change's properties call
+// for: lambda:CreateFunction with iam:PassRole of its role and s3:GetObject
+// of its code, lambda:UpdateFunctionCode for new code), on the resource's
+// ARN (the one its create will give it), and a denial fails the resource,
+// with nothing changed, with CloudFormation's "Resource handler returned
+// message: ... (HandlerErrorCode: AccessDenied)". Stacks with no service
+// role are not checked. UpdateTerminationProtection turns
 // termination protection on or off, DescribeStacks shows it as
 // EnableTerminationProtection, and DeleteStack refuses a protected stack
 // with AWS's ValidationError "Stack [name] cannot be deleted while
@@ -204,10 +207,14 @@
 //     port, every method and path to TargetFunctionArn (with its
 //     Qualifier); Ref and GetAtt FunctionArn are the function's (or
 //     alias's) ARN, GetAtt FunctionUrl
-//     https://<id>.lambda-url.<region>.on.aws/ (see below). With
-//     Options.IAM, each request is let through only as Lambda decides by
-//     the URL's AuthType (IAM's AllowFunctionURL), else it is answered 403
-//     Forbidden; Cors is not applied. An update keeps the port.
+//     https://<id>.lambda-url.<region>.on.aws/ (see below). Each request
+//     is let through only as Lambda decides by the URL's AuthType
+//     (Options.FunctionURLs, else Options.IAM: IAM's FunctionURL, one
+//     pass that authenticates an AWS_IAM URL's caller from a verified
+//     signature in every mode, then authorizes as the mode says), else
+//     it is answered 403 Forbidden; with neither, an AWS_IAM URL refuses
+//     every request. Cors is not applied. An update keeps the port; a
+//     delete forgets the URL.
 //   - AWS::StepFunctions::StateMachine: created through the Step Functions
 //     API at Options.StepFunctionsEndpoint from Definition,
 //     DefinitionString or DefinitionS3Location, with
@@ -314,7 +321,7 @@
 //     it learns of the roles and policies stacks make, gives functions their
 //     roles' credentials, and its proxy in front of the local AWS enforces
 //     them; the engine itself checks only a stack's service role, on each
-//     resource's create and delete (see above). Rules are not evaluated, and
+//     resource's create, update and delete (see above). Rules are not evaluated, and
 //     Fn::ImportValue,
 //     Fn::Cidr, nested stacks, macros other than the SAM transform, and
 //     IMPORT change sets are not supported. State lives in memory.

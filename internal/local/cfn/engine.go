@@ -70,6 +70,13 @@ type Options struct {
 	// execution role; nil means functions run with the local AWS's
 	// credentials and nothing is enforced.
 	IAM IAM
+	// FunctionURLs decides the requests to the stacks' function URLs;
+	// nil means IAM (when set). stackflow local gives its IAM here even
+	// with --iam off, which evaluates no policy but still authenticates
+	// the callers of AWS_IAM URLs. With neither, an AWS_IAM URL refuses
+	// every request (no one can verify its signature) and a NONE URL lets
+	// every request through.
+	FunctionURLs FunctionURLAuthority
 	// SAM runs the AWS::Serverless-2016-10-31 transform; nil means a
 	// samtransform.Translator with its defaults (installed on first use
 	// under the user cache directory), which Close stops.
@@ -120,7 +127,7 @@ type Engine struct {
 	apis       map[string]localServer // by API ID: its execute-api URL maps to URL()
 	httpAPIs   map[string]*httpAPI    // the HTTP APIs among apis, by ID
 	restAPIs   map[string]*restAPI    // the REST APIs among apis, by ID
-	urlAuth    map[string]string      // function URLs' AuthType, by URL ID
+	urlAuth    map[string]string      // function URLs' AuthType, by URL ID, while served
 	// qualified are the ARNs of the functions' versions and aliases this
 	// engine published, each to the name of its function.
 	qualified map[string]string
@@ -257,6 +264,7 @@ func (e *Engine) Close() error {
 	e.apis = map[string]localServer{}
 	e.httpAPIs = map[string]*httpAPI{}
 	e.restAPIs = map[string]*restAPI{}
+	e.urlAuth = map[string]string{} // the function URLs among apis
 	e.mu.Unlock()
 	for _, s := range apis {
 		_ = s.Close()
@@ -339,6 +347,9 @@ type resource struct {
 	// UpdatePolicy is the resource's UpdatePolicy, evaluated, while an
 	// update applies it (not kept).
 	UpdatePolicy map[string]any
+	// suffix is the random part of the name the engine makes for the
+	// resource (physicalName), chosen once per create.
+	suffix string
 }
 
 func (r *resource) clone() *resource {
@@ -482,10 +493,21 @@ func randomString(alphabet string, n int) string {
 // whose template gives none: <stack>-<logical>-<random>, the stack's and
 // the resource's parts shortened to fit max.
 func physicalName(stackName, logical string, max int, lower bool) string {
-	suffix := randomString(upperAlnum, 12)
-	if lower {
-		suffix = randomString(lowerAlnum, 12)
+	return physicalNameWith(stackName, logical, randomString(upperAlnum, 12), max, lower)
+}
+
+// physicalName is the name CloudFormation makes for r (physicalName), with
+// the random part r keeps for its create: what the service role is asked
+// for before the create (servicerole.go) is the name the create then uses.
+func (r *resource) physicalName(stackName string, max int, lower bool) string {
+	if r.suffix == "" {
+		r.suffix = randomString(upperAlnum, 12)
 	}
+	return physicalNameWith(stackName, r.Logical, r.suffix, max, lower)
+}
+
+// physicalNameWith is physicalName with its random part given.
+func physicalNameWith(stackName, logical, suffix string, max int, lower bool) string {
 	budget := max - len(suffix) - 2
 	s, l := stackName, logical
 	for len(s)+len(l) > budget {

@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -494,6 +495,11 @@ func (x *runner) updateOne(ctx context.Context, p *plan, def *resourceDef, old *
 		next.UpdatePolicy = nil
 		if err != nil {
 			x.event(old, statusUpdateFailed, errorMessage(err))
+			if denied := (*accessDenied)(nil); errors.As(err, &denied) {
+				// The service role may not make the change: nothing
+				// changed, and the rollback has nothing to put back.
+				s.next = old.clone()
+			}
 			return s, err
 		}
 	}

@@ -3,6 +3,7 @@ package cfn
 import (
 	_ "embed"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -37,19 +38,22 @@ var handlerPermissions = sync.OnceValue(func() handlerData {
 var handlerVerbs = map[string][]string{
 	"create": {"Create", "Put", "Publish", "Add", "Set", "POST"},
 	"delete": {"Delete", "Remove", "Unsubscribe", "Set", "DELETE"},
+	"update": {"Update", "Set", "Put", "Modify"},
 }
 
-// handlerAction is the permission a resource type's handler ("create",
-// "delete") cannot do without, picked from its documented permissions: of
-// the type's own service (AWS::IAM::Role's iam; else that of the first
-// permission listed, apigateway for AWS::ApiGatewayV2::Api), the first
-// whose name starts with the handler's verb and ends with the type's name
-// (iam:CreateRole, sns:DeleteTopic, s3:PutBucketPolicy), else the first
-// that starts with a verb of the handler (lambda:AddPermission,
-// sqs:SetQueueAttributes), else the first of the service. The other
-// permissions a schema lists are those the handler may call, some only
-// for properties a template gives (kms:* for a key, ec2:* for a VPC), and
-// are not asked for. "" when the schema lists none.
+// handlerAction is the call a resource type's handler ("create",
+// "update", "delete") makes the resource with, picked from its documented
+// permissions: of the type's own service (AWS::IAM::Role's iam; else that
+// of the first permission listed, apigateway for AWS::ApiGatewayV2::Api),
+// the first whose name starts with the handler's verb and ends with the
+// type's name (iam:CreateRole, sns:DeleteTopic, s3:PutBucketPolicy), else,
+// for an update, updateAction's pick, else the first that starts with a
+// verb of the handler (lambda:AddPermission, sqs:SetQueueAttributes), else
+// the first of the service. The other permissions a schema lists are those
+// the handler may call, some only for properties a template gives (kms:*
+// for a key, ec2:* for a VPC): the planners of servicerole.go add those a
+// change calls for. "" when the schema lists none (or, for an update,
+// when no call fits).
 func handlerAction(typ, handler string) string {
 	perms := handlerPermissions().Types[typ][handler]
 	if len(perms) == 0 {
@@ -80,6 +84,9 @@ func handlerAction(typ, handler string) string {
 			}
 		}
 	}
+	if handler == "update" {
+		return updateAction(service, name, own)
+	}
 	for _, verb := range handlerVerbs[handler] {
 		for _, a := range own {
 			if strings.HasPrefix(a, verb) {
@@ -91,4 +98,28 @@ func handlerAction(typ, handler string) string {
 		return ""
 	}
 	return service + ":" + own[0]
+}
+
+// updateAction is the update handler's call of a type named name, among
+// the actions own of its service its schema lists, when none is named
+// <verb><name> (UpdateTable): the only one (sqs:SetQueueAttributes of a
+// queue policy), else one of an update's verbs that sets attributes or a
+// configuration of the type (sns:SetTopicAttributes,
+// lambda:UpdateFunctionUrlConfig), else API Gateway's PATCH; "" when none fits,
+// as for a type whose update calls depend on what changes.
+func updateAction(service, name string, own []string) string {
+	if len(own) == 1 {
+		return service + ":" + own[0]
+	}
+	for _, verb := range handlerVerbs["update"] {
+		for _, a := range own {
+			if strings.HasPrefix(a, verb) && strings.Contains(a, name) && (strings.HasSuffix(a, "Attributes") || strings.HasSuffix(a, "Config")) {
+				return service + ":" + a
+			}
+		}
+	}
+	if service == "apigateway" && slices.Contains(own, "PATCH") {
+		return "apigateway:PATCH"
+	}
+	return ""
 }

@@ -2,7 +2,6 @@ package cfn
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -38,41 +37,45 @@ type IAM interface {
 	// resource policy decides, or, when role is given (a schedule's), the
 	// role's trust and policies.
 	AllowDelivery(service, action string, targets []string, sourceARN, sourceAccount, role string) error
-	// AllowFunctionURL reports, with an error naming the denial, whether
-	// a request may invoke a function through its URL of AuthType
-	// authType: AWS_IAM wants a SigV4 signature whose signer may
-	// lambda:InvokeFunctionUrl; NONE wants the function's permissions to
-	// let anyone.
-	AllowFunctionURL(r *http.Request, body []byte, function, authType string) error
 	// AllowAsService reports, with an error that is the denial's message,
 	// whether a service principal ("cloudformation.amazonaws.com") acting
-	// as a role (a stack's service role) may do action on resource: the
-	// role's trust policy must let the service assume it, and its policies
-	// allow the action.
-	AllowAsService(service, role, action, resource string) error
-	// FunctionURLCaller returns who signed a request to the AWS_IAM
-	// function URL of function (an ARN), as Lambda hands it to the
-	// function, when they may invoke it; an error answers 403.
-	FunctionURLCaller(r *http.Request, function string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
+	// as a role (a stack's service role) may do action on resource, the
+	// call carrying the condition keys context (may be nil): the role's
+	// trust policy must let the service assume it, and its policies allow
+	// the action.
+	AllowAsService(service, role, action, resource string, context map[string][]string) error
+	FunctionURLAuthority
+}
+
+// FunctionURLAuthority decides the requests to function URLs
+// (internal/local/iam's Authority is one).
+type FunctionURLAuthority interface {
+	// FunctionURL decides a request (with its body) to a function URL of
+	// function (an ARN) whose AuthType is authType, as Lambda does, in
+	// one pass: for AWS_IAM, who signed it, from a signature it verified
+	// whatever its mode, then whether they may call; for NONE, whether
+	// the function's permissions let anyone. It returns the caller, as
+	// Lambda hands it to the function in requestContext.authorizer.iam
+	// (none for NONE); an error answers 403 Forbidden.
+	FunctionURL(r *http.Request, body []byte, function, authType string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error)
 }
 
 // withIAM wraps k so that the engine's IAM (Options.IAM) learns of every
-// resource of k's type that is made, updated or deleted.
+// resource of k's type that is made, updated or deleted, and so that a
+// stack's service role is asked, before each change, for what the type's
+// handler calls to make it (asServiceRole).
 func withIAM(typ string, k *kind) *kind {
 	w := *k
 	if k.create != nil {
 		w.create = func(ctx context.Context, o *op, r *resource) error {
+			if err := o.asServiceRole(typ, "create", nil, r); err != nil {
+				return err
+			}
 			if err := k.create(ctx, o, r); err != nil {
 				return err
 			}
 			if o.e.opts.IAM == nil {
 				return nil
-			}
-			if err := o.asServiceRole(typ, "create", r); err != nil {
-				if k.remove != nil {
-					k.remove(ctx, o, r) //nolint:errcheck // the error that matters is err
-				}
-				return err
 			}
 			if err := o.e.opts.IAM.ApplyResource(typ, r.Physical, r.Attrs, r.Props); err != nil {
 				o.e.opts.IAM.RemoveResource(typ, r.Physical, r.Props)
@@ -86,6 +89,9 @@ func withIAM(typ string, k *kind) *kind {
 	}
 	update := k.update
 	w.update = func(ctx context.Context, o *op, prev, next *resource) error {
+		if err := o.asServiceRole(typ, "update", prev, next); err != nil {
+			return err
+		}
 		if update != nil {
 			if err := update(ctx, o, prev, next); err != nil {
 				return err
@@ -105,10 +111,8 @@ func withIAM(typ string, k *kind) *kind {
 	}
 	remove := k.remove
 	w.remove = func(ctx context.Context, o *op, r *resource) error {
-		if o.e.opts.IAM != nil {
-			if err := o.asServiceRole(typ, "delete", r); err != nil {
-				return err
-			}
+		if err := o.asServiceRole(typ, "delete", r, nil); err != nil {
+			return err
 		}
 		if remove != nil {
 			if err := remove(ctx, o, r); err != nil {
@@ -121,43 +125,6 @@ func withIAM(typ string, k *kind) *kind {
 		return nil
 	}
 	return &w
-}
-
-// asServiceRole asks the local IAM whether the stack's service role (the
-// RoleARN given to CreateStack, CreateChangeSet or UpdateStack) may do
-// what the handler of a resource type cannot do without (handlerAction:
-// iam:CreateRole, lambda:DeleteFunction) on the resource, as CloudFormation
-// makes and deletes resources with the role's session; a denial is the
-// resource's failure, worded as CloudFormation words a handler's
-// AccessDenied. A stack with no service role is not checked: the local
-// CloudFormation acts with the local AWS's own credentials.
-func (o *op) asServiceRole(typ, handler string, r *resource) error {
-	if o.roleARN == "" {
-		return nil
-	}
-	action := handlerAction(typ, handler)
-	if action == "" {
-		return nil
-	}
-	arn := "*"
-	if a, ok := r.Attrs["Arn"].(string); ok && strings.HasPrefix(a, "arn:") {
-		arn = a
-	} else if strings.HasPrefix(r.Physical, "arn:") {
-		arn = r.Physical
-	}
-	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[4] != "" && parts[4] != o.e.account {
-		// What a stack makes is in the stack's account, whatever account
-		// kumo writes into an ARN (its Scheduler's is 123456789012).
-		parts[4] = o.e.account
-		arn = strings.Join(parts, ":")
-	}
-	err := o.e.opts.IAM.AllowAsService("cloudformation.amazonaws.com", o.roleARN, action, arn)
-	if err == nil {
-		return nil
-	}
-	service := strings.Split(typ, "::")[1]
-	return reasonf("Resource handler returned message: %q (RequestToken: %s, HandlerErrorCode: AccessDenied)",
-		fmt.Sprintf("%s (Service: %s, Status Code: 403, Request ID: %s)", err.Error(), service, newUUID()), newUUID())
 }
 
 // StackOf finds the stack that a stack name, a stack ID (its ARN) or a

@@ -129,7 +129,7 @@ func createTable(ctx context.Context, o *op, r *resource) error {
 func (e *Engine) createTable(ctx context.Context, o *op, r *resource, in *dynamodb.CreateTableInput) error {
 	name := toStringOr(r.Props["TableName"], "")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 255, false)
+		name = r.physicalName(o.stackName, 255, false)
 	}
 	in.TableName = aws.String(name)
 	out, err := e.dynamodb.CreateTable(ctx, in)
@@ -189,7 +189,7 @@ func throughput(m map[string]any) *ddbtypes.ProvisionedThroughput {
 func createBucket(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["BucketName"], "")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 63, true)
+		name = r.physicalName(o.stackName, 63, true)
 	}
 	if !validBucketName(name) {
 		return reasonf("The specified bucket is not valid. (Service: S3, Status Code: 400, Error Code: InvalidBucketName)")
@@ -417,7 +417,7 @@ func createSecret(ctx context.Context, o *op, r *resource) error {
 	}
 	name := toStringOr(r.Props["Name"], "")
 	if name == "" {
-		name = physicalName("", r.Logical, 256, false)[1:]
+		name = r.physicalName("", 256, false)[1:]
 	}
 	out, err := o.e.secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
@@ -483,7 +483,7 @@ func createParameter(ctx context.Context, o *op, r *resource) error {
 	}
 	name := toStringOr(r.Props["Name"], "")
 	if name == "" {
-		name = "CFN-" + physicalName("", r.Logical, 2048, false)[1:]
+		name = "CFN-" + r.physicalName("", 2048, false)[1:]
 	}
 	if err := o.e.ssm.PutParameter(ctx, name, typ, value, toStringOr(r.Props["Description"], ""), false); err != nil {
 		return err

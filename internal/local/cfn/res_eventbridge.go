@@ -107,7 +107,7 @@ func createRule(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["Name"], "")
 	bus := busName(r.Props["EventBusName"])
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 64, false)
+		name = r.physicalName(o.stackName, 64, false)
 	} else if _, err := o.e.ev.bridge.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(name), EventBusName: aws.String(bus)}); err == nil {
 		return alreadyExists("AWS::Events::Rule", name)
 	}

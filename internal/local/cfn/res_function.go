@@ -300,7 +300,7 @@ func unpackOnce(dir string, fill func(tmp string) error) error {
 func createFunction(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["FunctionName"], "")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 64, false)
+		name = r.physicalName(o.stackName, 64, false)
 	}
 	arn, err := o.e.startFunction(ctx, o.stackName, r, name)
 	if err != nil {

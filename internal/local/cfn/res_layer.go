@@ -49,7 +49,7 @@ func createLayer(ctx context.Context, o *op, r *resource) error {
 	}
 	name := toStringOr(r.Props["LayerName"], "")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 140, false)
+		name = r.physicalName(o.stackName, 140, false)
 	}
 	o.e.mu.Lock()
 	o.e.layerVersions[name]++

@@ -11,7 +11,7 @@ func init() {
 		"AWS::IAM::Role": recorded([]string{"Arn", "RoleId"}, []string{"RoleName", "Path"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["RoleName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 64, false)
+				name = r.physicalName(o.stackName, 64, false)
 			}
 			path := toStringOr(r.Props["Path"], "/")
 			r.Physical = name
@@ -21,13 +21,13 @@ func init() {
 			}
 		}),
 		"AWS::IAM::Policy": recorded([]string{"Id"}, nil, func(o *op, r *resource) {
-			r.Physical = physicalName(o.stackName, r.Logical, 64, false)
+			r.Physical = r.physicalName(o.stackName, 64, false)
 			r.Attrs = map[string]any{"Id": r.Physical}
 		}),
 		"AWS::IAM::ManagedPolicy": recorded([]string{"PolicyArn"}, []string{"ManagedPolicyName", "Path"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["ManagedPolicyName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 128, false)
+				name = r.physicalName(o.stackName, 128, false)
 			}
 			arn := fmt.Sprintf("arn:aws:iam::%s:policy%s%s", o.e.account, toStringOr(r.Props["Path"], "/"), name)
 			r.Physical = arn
@@ -36,7 +36,7 @@ func init() {
 		"AWS::Logs::LogGroup": recorded([]string{"Arn"}, []string{"LogGroupName"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["LogGroupName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 512, false)
+				name = r.physicalName(o.stackName, 512, false)
 			}
 			r.Physical = name
 			r.Attrs = map[string]any{"Arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", o.e.region, o.e.account, name)}
@@ -48,7 +48,7 @@ func init() {
 		"AWS::CodeDeploy::Application": noted(recorded([]string{}, []string{"ApplicationName", "ComputePlatform"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["ApplicationName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 100, false)
+				name = r.physicalName(o.stackName, 100, false)
 			}
 			r.Physical = name
 			r.Attrs = map[string]any{}
@@ -56,7 +56,7 @@ func init() {
 		"AWS::CodeDeploy::DeploymentGroup": noted(recorded([]string{}, []string{"ApplicationName", "DeploymentGroupName"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["DeploymentGroupName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 100, false)
+				name = r.physicalName(o.stackName, 100, false)
 			}
 			r.Physical = name
 			r.Attrs = map[string]any{}
@@ -66,7 +66,7 @@ func init() {
 		"AWS::CloudWatch::Alarm": noted(recorded([]string{"Arn"}, []string{"AlarmName"}, func(o *op, r *resource) {
 			name := toStringOr(r.Props["AlarmName"], "")
 			if name == "" {
-				name = physicalName(o.stackName, r.Logical, 255, false)
+				name = r.physicalName(o.stackName, 255, false)
 			}
 			r.Physical = name
 			r.Attrs = map[string]any{"Arn": fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", o.e.region, o.e.account, name)}

@@ -94,7 +94,7 @@ func init() {
 		"AWS::ApiGateway::RequestValidator": apiPart("RequestValidatorId", []string{"RestApiId"}, "requests are not validated locally"),
 		"AWS::ApiGateway::GatewayResponse":  apiPart("Id", []string{"RestApiId", "ResponseType"}, "gateway responses are not applied locally: API Gateway's own answers are its defaults"),
 		"AWS::ApiGateway::Account": withNote(recorded([]string{"Id"}, nil, func(o *op, r *resource) {
-			r.Physical = physicalName(o.stackName, r.Logical, 64, false)
+			r.Physical = r.physicalName(o.stackName, 64, false)
 			r.Attrs = map[string]any{"Id": r.Physical}
 		}), "API Gateway's logs are not written locally"),
 	})
@@ -410,7 +410,7 @@ func putMethod(o *op, id string, p map[string]any) error {
 }
 
 func createMethod(_ context.Context, o *op, r *resource) error {
-	id := physicalName(o.stackName, r.Logical, 100, false)
+	id := r.physicalName(o.stackName, 100, false)
 	if err := putMethod(o, id, r.Props); err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func createSchedule(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["Name"], "")
 	group := toStringOr(r.Props["GroupName"], "default")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 64, false)
+		name = r.physicalName(o.stackName, 64, false)
 	} else if _, err := o.e.ev.scheduler.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name), GroupName: aws.String(group)}); err == nil {
 		return alreadyExists("AWS::Scheduler::Schedule", name)
 	}
@@ -128,7 +128,7 @@ func removeSchedule(ctx context.Context, o *op, r *resource) error {
 func createScheduleGroup(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["Name"], "")
 	if name == "" {
-		name = physicalName(o.stackName, r.Logical, 64, false)
+		name = r.physicalName(o.stackName, 64, false)
 	}
 	out, err := o.e.ev.scheduler.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(name)})
 	if err != nil {

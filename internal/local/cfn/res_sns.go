@@ -18,7 +18,9 @@ import (
 // and AWS::SNS::TopicPolicy, in kumo's SNS. A subscription of a function
 // (Protocol lambda) is run by the event sources (package
 // internal/local/events), which deliver each message to the function as
-// SNS's event; other protocols are kumo's to deliver (sqs in process).
+// SNS's event; so is one of a queue (Protocol sqs), whose messages kumo
+// shapes and the event sources send on when the queue's policy lets SNS;
+// other protocols are kumo's to deliver.
 func init() {
 	register(map[string]*kind{
 		"AWS::SNS::Topic": {
@@ -61,9 +63,9 @@ func createTopic(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["TopicName"], "")
 	switch {
 	case name == "" && fifo:
-		name = physicalName(o.stackName, r.Logical, 256-len(".fifo"), false) + ".fifo"
+		name = r.physicalName(o.stackName, 256-len(".fifo"), false) + ".fifo"
 	case name == "":
-		name = physicalName(o.stackName, r.Logical, 256, false)
+		name = r.physicalName(o.stackName, 256, false)
 	case fifo != strings.HasSuffix(name, ".fifo"):
 		return reasonf("Fifo Topic names must end with .fifo and Standard Topic cannot end with .fifo: give FifoTopic true with a TopicName that ends in .fifo, or neither")
 	}
@@ -195,8 +197,9 @@ func removeTopic(ctx context.Context, o *op, r *resource) error {
 
 // ---- AWS::SNS::Subscription ----
 
-// subscribe subscribes endpoint to topic: a function through the event
-// sources, anything else in kumo's SNS with attrs.
+// subscribe subscribes endpoint to topic: a function or a queue through
+// the event sources (a queue gets only what its policy lets SNS send),
+// anything else in kumo's SNS with attrs.
 func subscribe(ctx context.Context, o *op, topic, protocol, endpoint string, attrs map[string]string) (string, error) {
 	if protocol == "lambda" {
 		if attrs["FilterPolicyScope"] == "MessageBody" {
@@ -208,6 +211,13 @@ func subscribe(ctx context.Context, o *op, topic, protocol, endpoint string, att
 			FilterPolicy:      attrs["FilterPolicy"],
 			FilterPolicyScope: attrs["FilterPolicyScope"],
 		})
+		if err != nil {
+			return "", reason(err.Error())
+		}
+		return arn, nil
+	}
+	if protocol == "sqs" {
+		arn, err := o.e.ev.svc.SubscribeQueue(ctx, events.QueueSubscription{TopicArn: topic, QueueArn: endpoint, Attributes: attrs})
 		if err != nil {
 			return "", reason(err.Error())
 		}
@@ -351,7 +361,7 @@ func createTopicPolicy(ctx context.Context, o *op, r *resource) error {
 	if err := setTopicPolicies(ctx, o, topics, doc); err != nil {
 		return err
 	}
-	r.Physical = physicalName(o.stackName, r.Logical, 128, false)
+	r.Physical = r.physicalName(o.stackName, 128, false)
 	r.Attrs = map[string]any{"Id": r.Physical}
 	return nil
 }

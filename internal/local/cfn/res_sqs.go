@@ -96,9 +96,9 @@ func createQueue(ctx context.Context, o *op, r *resource) error {
 	name := toStringOr(r.Props["QueueName"], "")
 	switch {
 	case name == "" && fifo:
-		name = physicalName(o.stackName, r.Logical, 80-len(".fifo"), false) + ".fifo"
+		name = r.physicalName(o.stackName, 80-len(".fifo"), false) + ".fifo"
 	case name == "":
-		name = physicalName(o.stackName, r.Logical, 80, false)
+		name = r.physicalName(o.stackName, 80, false)
 	case fifo != strings.HasSuffix(name, ".fifo"):
 		return reasonf("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length: give FifoQueue true with a QueueName that ends in .fifo, or neither")
 	default:
@@ -216,7 +216,7 @@ func createQueuePolicy(ctx context.Context, o *op, r *resource) error {
 	if err := setQueuePolicies(ctx, o, queues, doc); err != nil {
 		return err
 	}
-	r.Physical = physicalName(o.stackName, r.Logical, 128, false)
+	r.Physical = r.physicalName(o.stackName, 128, false)
 	r.Attrs = map[string]any{"Id": r.Physical}
 	return nil
 }

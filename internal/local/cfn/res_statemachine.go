@@ -79,7 +79,7 @@ func createStateMachine(ctx context.Context, o *op, r *resource) error {
 	}
 	name := toStringOr(r.Props["StateMachineName"], "")
 	if name == "" {
-		name = physicalName("", r.Logical, 80, false)[1:]
+		name = r.physicalName("", 80, false)[1:]
 	}
 	out, err := o.e.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(name),

@@ -32,25 +32,28 @@ func init() {
 	})
 }
 
-// urlCaller is who calls the AWS_IAM function URL of function (an ARN):
-// the engine's IAM says, from the request's SigV4 access key; without
-// one (IAM off), any signed request is the account's root.
-func (e *Engine) urlCaller(function string) func(*http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
-	return func(r *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
-		if e.opts.IAM != nil {
-			return e.opts.IAM.FunctionURLCaller(r, function)
-		}
-		var none events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription
-		auth := r.Header.Get("Authorization")
-		_, rest, signed := strings.Cut(auth, "Credential=")
-		if !signed {
-			return none, errors.New("the request is not signed with SigV4")
-		}
-		key, _, _ := strings.Cut(rest, "/")
-		return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
-			AccessKey: key, AccountID: e.account, CallerID: e.account, UserARN: "arn:aws:iam::" + e.account + ":root", UserID: e.account,
-		}, nil
+// functionURLAuthority is who decides the requests to function URLs:
+// Options.FunctionURLs, else Options.IAM, else one that refuses every
+// request to an AWS_IAM URL.
+func (e *Engine) functionURLAuthority() FunctionURLAuthority {
+	switch {
+	case e.opts.FunctionURLs != nil:
+		return e.opts.FunctionURLs
+	case e.opts.IAM != nil:
+		return e.opts.IAM
 	}
+	return noURLAuthority{}
+}
+
+// noURLAuthority is an engine's without IAM: nothing can verify a
+// signature, so no caller of an AWS_IAM URL is known.
+type noURLAuthority struct{}
+
+func (noURLAuthority) FunctionURL(_ *http.Request, _ []byte, function, authType string) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+	if authType == "AWS_IAM" {
+		return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}, fmt.Errorf("the function URL of %s is AWS_IAM and no local IAM verifies its callers' signatures", function)
+	}
+	return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}, nil
 }
 
 // functionURLTimeout is how long a function URL waits for its function: a
@@ -95,36 +98,29 @@ func createFunctionURL(ctx context.Context, o *op, r *resource) error {
 	}
 	id := randomString(lowerAlnum, 32)
 	opts := httpapi.Options{Lambda: o.e.lambda, Region: o.e.region, AccountID: o.e.account, Timeout: functionURLTimeout}
-	o.e.mu.Lock()
-	o.e.urlAuth[id] = at
-	o.e.mu.Unlock()
-	if iam := o.e.opts.IAM; iam != nil {
-		opts.AuthorizeRequest = func(req *http.Request, body []byte) error {
-			o.e.mu.Lock()
-			authType := o.e.urlAuth[id]
-			o.e.mu.Unlock()
-			return iam.AllowFunctionURL(req, body, arn, authType)
-		}
-	}
-	// Who signed a request to an AWS_IAM URL goes to the function as
-	// requestContext.authorizer.iam; the URL's AuthType may change on an
-	// update, so it is read on each request.
-	caller := o.e.urlCaller(arn)
-	opts.IAMCaller = func(req *http.Request) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
+	// Each request is decided in one pass, by the URL's AuthType as it is
+	// then (an update may change it): for AWS_IAM, who signed it (from a
+	// verified signature), then whether they may; the caller goes to the
+	// function as requestContext.authorizer.iam.
+	authority := o.e.functionURLAuthority()
+	opts.AuthorizeRequest = func(req *http.Request, body []byte) (events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription, error) {
 		o.e.mu.Lock()
-		authType := o.e.urlAuth[id]
+		authType, served := o.e.urlAuth[id]
 		o.e.mu.Unlock()
-		if authType != "AWS_IAM" {
-			return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}, nil
+		if !served {
+			return events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}, errors.New("the function URL is deleted")
 		}
-		return caller(req)
+		return authority.FunctionURL(req, body, arn, authType)
 	}
 	srv, err := httpapi.Serve(httpapi.FunctionURL(id, target), opts)
 	if err != nil {
 		return err
 	}
+	// Its state is kept while it is served, and goes with its server
+	// (removeFunctionURL).
 	o.e.mu.Lock()
 	o.e.apis[id] = srv
+	o.e.urlAuth[id] = at
 	o.e.mu.Unlock()
 	r.Physical = arn
 	r.Attrs = map[string]any{"FunctionArn": arn, "FunctionUrl": fmt.Sprintf("https://%s.lambda-url.%s.on.aws/", id, o.e.region)}
@@ -176,4 +172,11 @@ func removeFunctionURL(_ context.Context, o *op, r *resource) error {
 		return srv.Close()
 	}
 	return nil
+}
+
+// functionURLs is how many function URLs the engine keeps the state of.
+func (e *Engine) functionURLs() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.urlAuth)
 }

@@ -33,7 +33,7 @@ func init() {
 			remove:  forgetQualified,
 		},
 		"AWS::Lambda::Permission": recorded([]string{}, []string{"FunctionName", "Principal", "SourceArn", "SourceAccount", "Action", "EventSourceToken", "FunctionUrlAuthType"}, func(o *op, r *resource) {
-			r.Physical = physicalName(o.stackName, r.Logical, 100, false)
+			r.Physical = r.physicalName(o.stackName, 100, false)
 			r.Attrs = map[string]any{}
 		}),
 	})

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsv4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 )
@@ -468,6 +470,9 @@ func TestRestAPIResourcesThatCannotRunFail(t *testing.T) {
 	}
 }
 
+// emptySHA256 is the SHA-256 of an empty body, as SigV4 signs it.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 // functionURLApp is a function with a URL (SAM's FunctionUrlConfig) on
 // its alias.
 const functionURLApp = `
@@ -491,7 +496,10 @@ Outputs:
 
 // TestAFunctionURLServesItsFunction: the URL's https://<id>.lambda-url
 // address maps to loopback, reaches the alias's function, keeps its port
-// across an update of the code, and closes with the stack.
+// across an update of the code, is replaced with its alias, refuses
+// every request once it is AWS_IAM on an engine with no IAM to verify
+// signatures, and closes with the stack, the engine forgetting each URL
+// it closed.
 func TestAFunctionURLServesItsFunction(t *testing.T) {
 	t.Parallel()
 	en := setup(t)
@@ -525,12 +533,51 @@ func TestAFunctionURLServesItsFunction(t *testing.T) {
 	if status, body, err := get(t, url); err != nil || status != http.StatusOK || !strings.HasPrefix(body, "v2 hi / ") {
 		t.Errorf("GET %s after the update: got %d %q %v, want 200 from v2", url, status, body, err)
 	}
+	// Another alias replaces the URL (its Qualifier): the old one closes,
+	// and the engine keeps what it knew of one URL only.
+	v3 := strings.Replace(v2, "AutoPublishAlias: live", "AutoPublishAlias: current", 1)
+	st = en.deploy("url", "v3", "UPDATE", v3, nil, iam...)
+	en.mustBe(st, cfntypes.StackStatusUpdateComplete)
+	replaced := outputsOf(st)["Url"]
+	if status, body, err := get(t, replaced); replaced == url || err != nil || status != http.StatusOK || !strings.HasPrefix(body, "v2 hi / ") {
+		t.Errorf("GET %s after the replacement: got %d %q %v, want 200 from v2 at another URL than %s", replaced, status, body, err, url)
+	}
+	if n := en.engine.functionURLs(); n != 1 {
+		t.Errorf("after the replacement the engine keeps %d function URLs' state, want 1", n)
+	}
+	// AWS_IAM, with no local IAM to verify a signature: every request is
+	// refused, a signed one too (it names a key, and no one checks it).
+	v4 := strings.Replace(v3, "FunctionUrlConfig: {AuthType: NONE}", "FunctionUrlConfig: {AuthType: AWS_IAM}", 1)
+	st = en.deploy("url", "v4", "UPDATE", v4, nil, iam...)
+	en.mustBe(st, cfntypes.StackStatusUpdateComplete)
+	signed, err := http.NewRequest(http.MethodGet, replaced, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}
+	if err := awsv4.NewSigner().SignHTTP(ctx, creds, signed, emptySHA256, "lambda", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || string(b) != `{"Message":"Forbidden"}` {
+		t.Errorf("a signed GET of the AWS_IAM URL with no IAM: got %d %s, want 403 {\"Message\":\"Forbidden\"}", resp.StatusCode, b)
+	}
 
 	if _, err := en.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("url")}); err != nil {
 		t.Fatal(err)
 	}
 	en.mustBe(en.waitStack(aws.ToString(st.StackId)), cfntypes.StackStatusDeleteComplete)
-	if _, _, err := get(t, url); err == nil {
-		t.Errorf("GET %s after the delete: got an answer, want the connection refused", url)
+	for _, u := range []string{url, replaced} {
+		if _, _, err := get(t, u); err == nil {
+			t.Errorf("GET %s after the delete: got an answer, want the connection refused", u)
+		}
+	}
+	if n := en.engine.functionURLs(); n != 0 {
+		t.Errorf("after the delete the engine keeps %d function URLs' state, want none", n)
 	}
 }

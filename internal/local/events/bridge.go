@@ -39,7 +39,17 @@ func bridgeName(prefix string, parts ...string) string {
 // bridgeQueue creates (or finds) the bridge queue name and returns its URL
 // and ARN.
 func (s *Service) bridgeQueue(ctx context.Context, name string) (string, string, error) {
-	out, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	return s.bridgeQueueOf(ctx, name, false)
+}
+
+// bridgeQueueOf is bridgeQueue of a FIFO queue (its name ends in .fifo;
+// content-based deduplication) when fifo.
+func (s *Service) bridgeQueueOf(ctx context.Context, name string, fifo bool) (string, string, error) {
+	in := &sqs.CreateQueueInput{QueueName: aws.String(name)}
+	if fifo {
+		in.Attributes = map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+	}
+	out, err := s.sqs.CreateQueue(ctx, in)
 	if err != nil {
 		return "", "", fmt.Errorf("create the bridge queue %s: %w", name, err)
 	}
@@ -57,6 +67,12 @@ func (s *Service) bridgeQueue(ctx context.Context, name string) (string, string,
 // each body to handle and deletes it: from there the delivery is an
 // asynchronous invocation, with Lambda's retries.
 func (s *Service) readBridge(ctx context.Context, key, url string, handle func(body string)) {
+	s.readBridgeMessages(ctx, key, url, func(m sqstypes.Message) { handle(aws.ToString(m.Body)) })
+}
+
+// readBridgeMessages is readBridge handing each message whole, with its
+// attributes.
+func (s *Service) readBridgeMessages(ctx context.Context, key, url string, handle func(m sqstypes.Message)) {
 	for ctx.Err() == nil {
 		msgs, err := s.receive(ctx, url, 10, longPoll)
 		if err != nil {
@@ -67,7 +83,7 @@ func (s *Service) readBridge(ctx context.Context, key, url string, handle func(b
 			continue
 		}
 		for _, m := range msgs {
-			handle(aws.ToString(m.Body))
+			handle(m)
 			if _, err := s.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil && ctx.Err() == nil {
 				s.log.Error("delete a bridged message", "source", key, "error", err.Error())
 			}

@@ -45,7 +45,9 @@
 //     reaches an in-process kumo (and would reach whatever else listens
 //     there). So Subscribe makes, in kumo, an sqs-protocol subscription to
 //     a bridge queue of its own, and delivers each message to the function
-//     as the events.SNSEvent Lambda gets from SNS.
+//     as the events.SNSEvent Lambda gets from SNS. SubscribeQueue bridges
+//     a queue's subscription the same way, so that each message kumo
+//     shapes for it is sent on only when the queue's policy lets SNS.
 //   - S3: kumo writes S3 events to QueueConfigurations in process, with
 //     event-type and prefix/suffix filters; its LambdaConfigurations path
 //     posts to localhost:4566 like SNS's. So PutBucketNotification puts a
@@ -78,11 +80,15 @@
 // function's permissions for events.amazonaws.com, sns.amazonaws.com and
 // s3.amazonaws.com with the rule's, topic's or bucket's ARN as
 // aws:SourceArn, a rule's SendMessage and Publish by the queue's and
-// topic's policies, and a schedule's invocation as its RoleArn (which
-// must trust scheduler.amazonaws.com and allow the action). A denied
-// delivery is dropped, as AWS drops it, with a "delivery dropped: not
-// authorized" warning line naming the denial; kumo's own SNS-to-SQS
-// deliveries are not seen, and so not decided.
+// topic's policies, SNS's SendMessage to a queue subscribed to a topic
+// (SubscribeQueue) by the queue's policy with the topic as aws:SourceArn,
+// and a schedule's invocation as its RoleArn (which must trust
+// scheduler.amazonaws.com and allow the action). A denied delivery is
+// dropped, as AWS drops it, with a "delivery dropped: not authorized"
+// warning line naming the denial (and, for a queue subscription, the
+// statement its policy misses); the SNS-to-SQS subscriptions kumo makes
+// itself (a function's sns:Subscribe at run time) are delivered inside
+// kumo, and not decided.
 //
 // Deliveries that Lambda makes asynchronously (SNS, S3, EventBridge,
 // Scheduler) are retried twice on a function error, a minute and then two

@@ -1,14 +1,18 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // Subscription is an SNS subscription of a function to a topic
@@ -137,4 +141,91 @@ func (s *Service) deliverSNS(sub Subscription, subscriptionArn, body string) {
 	if s.authorized(Delivery{Service: "sns.amazonaws.com", Action: "lambda:InvokeFunction", Target: sub.Endpoint, SourceARN: sub.TopicArn}, source) {
 		s.invokeAsync(sub.Endpoint, payload, source...)
 	}
+}
+
+// QueueSubscription is an SNS subscription of a queue to a topic
+// (AWS::SNS::Subscription with Protocol sqs).
+type QueueSubscription struct {
+	// TopicArn is the topic's ARN.
+	TopicArn string
+	// QueueArn is the queue's ARN (the subscription's Endpoint).
+	QueueArn string
+	// Attributes are the subscription's SNS attributes (FilterPolicy,
+	// FilterPolicyScope, RawMessageDelivery, ...), which kumo applies.
+	Attributes map[string]string
+}
+
+// SubscribeQueue subscribes sub's queue to its topic and returns the
+// subscription's ARN. In kumo the subscription is one of a bridge queue
+// of the service's own, with sub's attributes, so kumo shapes each
+// message as SNS does (its JSON notification, or the raw message); the
+// service sends each on to the queue only when Options.Authorize lets
+// sns.amazonaws.com sqs:SendMessage to it from the topic (the queue's
+// policy, as SNS's delivery is decided on AWS), and drops it with a
+// warning otherwise.
+func (s *Service) SubscribeQueue(ctx context.Context, sub QueueSubscription) (string, error) {
+	fifo := strings.HasSuffix(sub.QueueArn, ".fifo")
+	bname := bridgeName("stackflow-sns-sqs-", sub.TopicArn, sub.QueueArn)
+	if fifo {
+		bname += ".fifo"
+	}
+	url, bridgeARN, err := s.bridgeQueueOf(ctx, bname, fifo)
+	if err != nil {
+		return "", fmt.Errorf("subscribe %s to %s: %w", sub.QueueArn, sub.TopicArn, err)
+	}
+	out, err := s.sns.Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn:              aws.String(sub.TopicArn),
+		Protocol:              aws.String("sqs"),
+		Endpoint:              aws.String(bridgeARN),
+		Attributes:            sub.Attributes,
+		ReturnSubscriptionArn: true,
+	})
+	if err != nil {
+		_, _ = s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+		return "", fmt.Errorf("subscribe %s to %s: %w", sub.QueueArn, sub.TopicArn, err)
+	}
+	arn := aws.ToString(out.SubscriptionArn)
+	key := "sns:" + arn
+	s.mu.Lock()
+	s.bridges[key] = bridge{queueURL: url, queueARN: bridgeARN, cleanup: func(ctx context.Context) error {
+		if _, err := s.sns.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(arn)}); err != nil {
+			return fmt.Errorf("unsubscribe %s: %w", arn, err)
+		}
+		return nil
+	}}
+	s.mu.Unlock()
+	err = s.start(key, func(ctx context.Context) {
+		s.readBridgeMessages(ctx, key, url, func(m sqstypes.Message) { s.deliverToQueue(ctx, sub, m) })
+	})
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("subscribed", "subscription", arn, "topic", sub.TopicArn, "queue", sub.QueueArn)
+	return arn, nil
+}
+
+// deliverToQueue sends a message SNS delivered to a queue subscription's
+// bridge on to the queue, if the queue's policy lets SNS send it.
+func (s *Service) deliverToQueue(ctx context.Context, sub QueueSubscription, m sqstypes.Message) {
+	source := []any{"topic", sub.TopicArn, "queue", sub.QueueArn}
+	if s.authorize != nil {
+		d := Delivery{Service: "sns.amazonaws.com", Action: "sqs:SendMessage", Target: sub.QueueArn, SourceARN: sub.TopicArn}
+		if err := s.authorize(d); err != nil {
+			s.log.Warn("delivery dropped: not authorized", append([]any{"target", sub.QueueArn, "action", d.Action, "denial", err.Error(),
+				"missing", fmt.Sprintf("a statement of the queue's policy (AWS::SQS::QueuePolicy) that allows sqs:SendMessage on %s to the service principal sns.amazonaws.com with the condition ArnEquals aws:SourceArn %s", sub.QueueArn, sub.TopicArn)}, source...)...)
+			return
+		}
+	}
+	q, err := s.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(arnName(sub.QueueArn))})
+	if err == nil {
+		in := &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: m.Body, MessageAttributes: m.MessageAttributes}
+		if strings.HasSuffix(sub.QueueArn, ".fifo") {
+			in.MessageGroupId = aws.String(cmp.Or(m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)], "default"))
+			if id := m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageDeduplicationId)]; id != "" {
+				in.MessageDeduplicationId = aws.String(id)
+			}
+		}
+		_, err = s.sqs.SendMessage(ctx, in)
+	}
+	s.logDelivery(sub.QueueArn, err, source)
 }

@@ -32,7 +32,8 @@
 // format: FunctionURL is the API that serves one, at the root of its port,
 // and Options.Timeout makes it wait for the function's own timeout rather
 // than an HTTP API's 30 s; Options.AuthorizeRequest decides each request by
-// the URL's AuthType (403 Forbidden when it refuses). What differs from AWS
+// the URL's AuthType, and names its caller (403 {"Message":"Forbidden"},
+// as Lambda answers, when it refuses). What differs from AWS
 // for them: the URL's Cors configuration is not applied, requests up to 10 MiB are accepted
 // (AWS takes 6 MB), and a function error answers as an HTTP API does (500
 // {"message":"Internal Server Error"}), not as a function URL does (502).

@@ -128,9 +128,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusBadRequest, "Bad Request")
 		return
 	}
+	var caller events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription
 	if s.opts.AuthorizeRequest != nil {
-		if err := s.opts.AuthorizeRequest(r, body); err != nil {
-			message(w, http.StatusForbidden, "Forbidden")
+		if caller, err = s.opts.AuthorizeRequest(r, body); err != nil {
+			forbidden(w)
 			return
 		}
 	}
@@ -142,15 +143,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ev := s.event(r, api, rt, params, body, stage, id)
-	if s.opts.IAMCaller != nil {
-		caller, err := s.opts.IAMCaller(r)
-		if err != nil {
-			message(w, http.StatusForbidden, "Forbidden")
-			return
-		}
-		if caller.UserARN != "" || caller.AccessKey != "" {
-			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &caller}
-		}
+	if caller.UserARN != "" || caller.AccessKey != "" {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{IAM: &caller}
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -345,6 +339,17 @@ func structured(payload []byte) (response, error) {
 }
 
 // message writes API Gateway's own JSON answer.
+// forbidden answers a request a function URL refuses as Lambda does: 403
+// {"Message":"Forbidden"}, saying nothing of why (the local IAM's log
+// does).
+func forbidden(w http.ResponseWriter) {
+	b := []byte(`{"Message":"Forbidden"}`)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write(b)
+}
+
 func message(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(map[string]string{"message": msg})
 	w.Header().Set("Content-Type", "application/json")

@@ -1,59 +1,17 @@
 package iam
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 )
 
-// renamed are the operations of the local AWS whose IAM action is not
-// named after them, with the actions AWS's documentation of each operation
-// names under "Permissions" (the service authorization reference lists
-// actions, not operations). A test checks that every operation here exists
-// in botocore's model and has no action of its own name, and that every
-// action exists in iam-data: a new operation of these services without an
-// action of its name is let through with a warning.
-var renamed = map[string]map[string]string{
-	"s3": {
-		"ListObjectsV2":                      "ListBucket",
-		"ListObjects":                        "ListBucket",
-		"HeadBucket":                         "ListBucket",
-		"HeadObject":                         "GetObject",
-		"ListBuckets":                        "ListAllMyBuckets",
-		"CreateMultipartUpload":              "PutObject",
-		"UploadPart":                         "PutObject",
-		"CompleteMultipartUpload":            "PutObject",
-		"UploadPartCopy":                     "PutObject",
-		"CopyObject":                         "PutObject",
-		"DeleteObjects":                      "DeleteObject",
-		"ListObjectVersions":                 "ListBucketVersions",
-		"ListParts":                          "ListMultipartUploadParts",
-		"GetBucketNotificationConfiguration": "GetBucketNotification",
-		"PutBucketNotificationConfiguration": "PutBucketNotification",
-		"GetBucketLifecycleConfiguration":    "GetLifecycleConfiguration",
-		"PutBucketLifecycleConfiguration":    "PutLifecycleConfiguration",
-		"DeleteBucketLifecycle":              "PutLifecycleConfiguration",
-		"GetBucketEncryption":                "GetEncryptionConfiguration",
-		"PutBucketEncryption":                "PutEncryptionConfiguration",
-		"PutPublicAccessBlock":               "PutBucketPublicAccessBlock",
-		"GetPublicAccessBlock":               "GetBucketPublicAccessBlock",
-		"DeletePublicAccessBlock":            "PutBucketPublicAccessBlock",
-	},
-	"lambda": {
-		"Invoke":                   "InvokeFunction",
-		"InvokeWithResponseStream": "InvokeFunction",
-	},
-}
-
-// unauthorized are the operations IAM lets every signed request make.
-var unauthorized = map[string][]string{
-	"sts": {"GetCallerIdentity"},
-}
-
 // NeedsNoPermission is the Action of a call IAM does not authorize
-// (sts:GetCallerIdentity).
+// (sts:GetCallerIdentity): the generated data says which.
 const NeedsNoPermission = "-"
 
 var templateVar = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
@@ -83,16 +41,37 @@ func Actions(c Call, region, account string) ([]Action, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s is not a service of the local AWS", c.Service)
 	}
-	if slices.Contains(unauthorized[c.Service], c.Operation) {
+	op := m.Operations[c.Operation]
+	switch {
+	case op == nil:
+	case op.NoPermission:
 		return []Action{{Action: NeedsNoPermission}}, nil
+	case len(op.Entries) > 0:
+		return entryActions(m, op, c, region, account)
+	case len(op.OneOf) > 0:
+		return statementActions(m, op, c, region, account)
 	}
+	return ownActions(m, op, c, region, account)
+}
+
+// ownActions maps c, of operation op (nil for an action that is no
+// operation, ConditionCheckItem), to the action of its name or the one
+// the data maps it to, on the resource its parameters name.
+func ownActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
 	name := c.Operation
-	if to, ok := renamed[c.Service][c.Operation]; ok {
-		name = to
+	if op != nil {
+		name = cmp.Or(op.Action, name)
+		if len(op.ActionIf) > 0 {
+			for _, member := range sortedKeys(op.ActionIf) {
+				if v := c.Params[member]; len(v) > 0 && v[0] != "" {
+					name = op.ActionIf[member]
+				}
+			}
+		}
 	}
 	a := m.action(name)
 	if a == nil {
-		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no other it maps to", c.Service, c.Operation, m.Prefix, name)
+		return nil, fmt.Errorf("%s %s: the service authorization data has no action %s:%s and no source maps the operation to another", c.Service, c.Operation, m.Prefix, name)
 	}
 	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
 	acts, err := resourceOf(m, a, act, c, region, account)
@@ -100,6 +79,119 @@ func Actions(c Call, region, account string) ([]Action, error) {
 		return nil, err
 	}
 	return append(acts, passRoles(m, c)...), nil
+}
+
+// UnreadableError is a request whose actions depend on what it says
+// that could not be read (a PartiQL statement whose verb or table is
+// not clear, a parameter named twice in different cases): the proxy
+// refuses it when it enforces, rather than let through what it cannot
+// authorize.
+type UnreadableError struct {
+	// Call names the request's operation ("dynamodb ExecuteStatement").
+	Call string
+	// Reason says what could not be read and how to write it; it never
+	// quotes the request, whose values may be secrets.
+	Reason string
+}
+
+// Error implements error.
+func (e *UnreadableError) Error() string {
+	return fmt.Sprintf("%s: IAM cannot authorize the request: %s (or run stackflow local with --iam warn)", e.Call, e.Reason)
+}
+
+// statementActions authorizes an operation that several actions link to
+// by its statement (DynamoDB's ExecuteStatement): the statement's verb
+// picks the action whose name ends with it (SELECT: PartiQLSelect), on
+// the table the statement names, or on its index when a SELECT names
+// one (resourceOf).
+func statementActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
+	acts := make([]string, len(op.OneOf))
+	for i, a := range op.OneOf {
+		acts[i] = m.Prefix + ":" + a
+	}
+	unreadable := func(reason string) error {
+		return &UnreadableError{Call: c.Service + " " + c.Operation,
+			Reason: fmt.Sprintf("it needs one of %s by its statement, and %s; write the statement as a SELECT, INSERT, UPDATE or DELETE that names its table",
+				strings.Join(acts, ", "), reason)}
+	}
+	text, _ := param(c, op.Statement)
+	st, err := readPartiQL(text)
+	if err != nil {
+		return nil, unreadable(err.Error())
+	}
+	var a *actionModel
+	for _, name := range op.OneOf {
+		if strings.HasSuffix(strings.ToLower(name), strings.ToLower(st.Verb)) {
+			a = m.action(name)
+		}
+	}
+	if a == nil {
+		return nil, unreadable("no action is named after a " + st.Verb + " statement")
+	}
+	params := map[string][]string{"TableName": {st.Table}}
+	if st.Index != "" {
+		params["IndexName"] = []string{st.Index}
+	}
+	one := Call{Service: c.Service, Operation: c.Operation, Params: params}
+	act := Action{Action: m.Prefix + ":" + a.Name, Resource: "*", Context: conditionContext(m.Prefix, a, c.Params)}
+	return resourceOf(m, a, act, one, region, account)
+}
+
+// entryActions authorizes a batch or a transaction as its entries:
+// each needs what the operation (or action) it stands for needs, on its
+// own resource (op.Entries: a batch's entries all on the request's queue
+// or topic, a transaction's each on its table, BatchWriteItem's
+// dynamodb:BatchWriteItem on each table its RequestItems name). Each
+// action and resource is asked once. In a transaction
+// (TransactWriteItems, TransactGetItems, ExecuteTransaction) an action
+// that takes the service's EnclosingOperation condition key has it: the
+// key, iam-data says, tells transactions' calls from the others.
+func entryActions(m *serviceModel, op *operationModel, c Call, region, account string) ([]Action, error) {
+	subs := slices.Clone(c.Entries)
+	for _, e := range op.Entries {
+		if e.InRequest {
+			subs = append(subs, Call{Service: c.Service, Operation: e.Operation, Params: c.Params})
+		}
+	}
+	enclosing := m.Prefix + ":EnclosingOperation"
+	var out []Action
+	seen := map[string]bool{}
+	for _, sub := range subs {
+		for _, e := range op.Entries {
+			if e.Operation == sub.Operation && e.Resource != "" {
+				if _, ok := param(sub, e.Resource); !ok {
+					return nil, fmt.Errorf("%s %s: an entry that stands for %s names no %s", c.Service, c.Operation, sub.Operation, e.Resource)
+				}
+			}
+		}
+		var acts []Action
+		var err error
+		if sub.Operation == c.Operation {
+			// Entries of a batch with an action of its own (BatchWriteItem)
+			// need that action on each entry's resource.
+			acts, err = ownActions(m, op, sub, region, account)
+		} else {
+			acts, err = Actions(sub, region, account)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: an entry: %w", c.Service, c.Operation, err)
+		}
+		for _, act := range acts {
+			if a := m.action(strings.TrimPrefix(act.Action, m.Prefix+":")); a != nil && strings.Contains(c.Operation, "Transact") &&
+				slices.ContainsFunc(a.ConditionKeys, func(k string) bool { return strings.EqualFold(k, enclosing) }) {
+				act.Context = maps.Clone(act.Context)
+				if act.Context == nil {
+					act.Context = map[string][]string{}
+				}
+				act.Context[enclosing] = []string{c.Operation}
+			}
+			if key := act.Action + " " + act.Resource + " " + fmt.Sprint(act.Context); !seen[key] {
+				seen[key] = true
+				out = append(out, act)
+			}
+		}
+	}
+	return out, nil
 }
 
 // passRoleParams are the parameters by which a request hands a service
@@ -127,7 +219,9 @@ func passRoles(m *serviceModel, c Call) []Action {
 }
 
 // resourceOf fills act's resource from the first resource type of the
-// action whose ARN format the call's parameters fill.
+// action whose ARN format the call's parameters fill, or from a
+// sub-resource of it the call names too: a DynamoDB Query of an index
+// (IndexName) is authorized on the index, table/T/index/I, not the table.
 func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, account string) ([]Action, error) {
 	required := false
 	for _, rt := range a.Resources {
@@ -138,6 +232,13 @@ func resourceOf(m *serviceModel, a *actionModel, act Action, c Call, region, acc
 		}
 		if arn, ok := fillARN(format, c, region, account); ok {
 			act.Resource = arn
+			for _, sub := range a.Resources {
+				if f, ok := m.ResourceTypes[strings.ToLower(sub.Type)]; ok {
+					if subARN, ok := fillARN(f, c, region, account); ok && strings.HasPrefix(subARN, arn+"/") {
+						act.Resource = subARN
+					}
+				}
+			}
 			return []Action{act}, nil
 		}
 	}

@@ -61,6 +61,12 @@ type Options struct {
 	// PutLifecycleEventHookExecutionStatus names only the deployment, and
 	// IAM authorizes it on the deployment group's ARN.
 	Deployment func(id string) (application, group string, ok bool)
+	// AccountKeys are the account's own keys (access key ID -> secret
+	// access key): the local AWS's "local" key, that stackflow local, its
+	// tests and a person's commands sign with. A request signed with one
+	// is the account's root; FunctionURL verifies its signature with the
+	// secret.
+	AccountKeys map[string]string
 }
 
 // Authority holds the local AWS's IAM: roles with their policies, the

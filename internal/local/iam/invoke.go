@@ -3,8 +3,6 @@ package iam
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 )
 
@@ -119,65 +117,6 @@ func (a *Authority) roleSession(r *Role, name string) *Session {
 	}
 }
 
-// AllowFunctionURL decides a request to a function URL as Lambda
-// does. With AuthType AWS_IAM the request must be signed (SigV4, service
-// "lambda"), and the signer's policies allow lambda:InvokeFunctionUrl on
-// the function (with lambda:FunctionUrlAuthType AWS_IAM); a request
-// signed with a key the authority did not issue is the account's root
-// and passes. With NONE, the function's resource policy must allow
-// anyone ("*") lambda:InvokeFunctionUrl (SAM's
-// <Function>UrlPublicPermissions) and lambda:InvokeFunction with
-// lambda:InvokedViaFunctionUrl (its <Function>URLInvokeAllowPublicAccess),
-// as Lambda asks of function URLs made since October 2025. body is the
-// request's body, for its signature. A non-nil error is the denial, to
-// answer with 403 Forbidden.
-func (a *Authority) AllowFunctionURL(r *http.Request, body []byte, function, authType string) error {
-	if a.opts.Mode == Off {
-		return nil
-	}
-	fn := a.functionARN(function)
-	if authType != "AWS_IAM" {
-		for _, action := range []string{"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"} {
-			req := Request{Principal: Principal{Service: "anonymous"}, Action: action, Resource: fn, ResourceAccount: a.opts.Account,
-				Context: map[string][]string{"aws:SecureTransport": {"true"}, "lambda:FunctionUrlAuthType": {authType}, "lambda:InvokedViaFunctionUrl": {"true"}}}
-			if d := Evaluate(Input{Request: req, Resource: a.resourcePolicy(fn)}); !d.Allowed() {
-				if msg := a.denied(req, d); msg != "" {
-					return errors.New(msg)
-				}
-			}
-		}
-		return nil
-	}
-	sig, ok := ParseSignature(r)
-	if !ok {
-		req := Request{Principal: Principal{Service: "anonymous"}, Action: "lambda:InvokeFunctionUrl", Resource: fn}
-		if msg := a.denied(req, Decision{ImplicitlyDenied, "because the request is not signed, and the function URL's AuthType is AWS_IAM"}); msg != "" {
-			return errors.New(msg)
-		}
-		return nil
-	}
-	s := a.session(sig.AccessKey)
-	if s == nil || s.Principal.Service != "" {
-		return nil // the account's root, as at the proxy
-	}
-	ref, verifiable := verifySignature(r, sig, s, body, a.opts.Now())
-	if verifiable && ref != nil {
-		req := Request{Principal: s.Principal, Action: "lambda:InvokeFunctionUrl", Resource: fn}
-		if msg := a.denied(req, Decision{ImplicitlyDenied, "because its signature is refused: " + ref.message}); msg != "" {
-			return errors.New(msg)
-		}
-		return nil
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	req, d := a.Authorize(s, Action{Action: "lambda:InvokeFunctionUrl", Resource: fn, Context: map[string][]string{"lambda:FunctionUrlAuthType": {authType}}}, ip)
-	if !d.Allowed() {
-		if msg := a.denied(req, d); msg != "" {
-			return errors.New(msg)
-		}
-	}
-	return nil
-}
-
 // AllowDelivery is AuthorizeDelivery for the local CloudFormation's
 // event sources: targets are the target's ARNs, the one the source names
 // first (a function's, then its aliases' whose permissions may allow it
@@ -192,11 +131,12 @@ func (a *Authority) AllowDelivery(service, action string, targets []string, sour
 // AllowAsService decides an action a service principal does as a role it
 // assumes for the purpose: CloudFormation making a stack's resources with
 // the stack's service role. The role's trust policy must let the service
-// assume it, and the role's policies allow the action on resource, as a
-// session named as the service names it (AWSCloudFormation). It returns
-// the denial's message as an error when the mode enforces it; a role no
-// local stack made is let through with a warning.
-func (a *Authority) AllowAsService(service, roleARN, action, resource string) error {
+// assume it, and the role's policies allow the action on resource (the
+// call carrying the condition keys context), as a session named as the
+// service names it (AWSCloudFormation). It returns the denial's message as
+// an error when the mode enforces it; a role no local stack made is let
+// through with a warning.
+func (a *Authority) AllowAsService(service, roleARN, action, resource string, context map[string][]string) error {
 	if a.opts.Mode == Off {
 		return nil
 	}
@@ -218,7 +158,7 @@ func (a *Authority) AllowAsService(service, roleARN, action, resource string) er
 	if name == "cloudformation" {
 		name = "AWSCloudFormation"
 	}
-	req, d := a.Authorize(a.roleSession(role, name), Action{Action: action, Resource: resource}, "")
+	req, d := a.Authorize(a.roleSession(role, name), Action{Action: action, Resource: resource, Context: context}, "")
 	if d.Allowed() {
 		return nil
 	}

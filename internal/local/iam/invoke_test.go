@@ -115,11 +115,11 @@ func TestFunctionURLsAreDecidedByTheirAuthType(t *testing.T) {
 		{"AWS_IAM signed by a role that may", request(s.SecretAccessKey), fn, "AWS_IAM", ""},
 		{"AWS_IAM signed by a role that may not", request(s.SecretAccessKey), other, "AWS_IAM", "assumed-role/caller/caller is not authorized to perform: lambda:InvokeFunctionUrl on resource: " + other},
 		{"AWS_IAM signed with another secret", request(strings.Repeat("C", 40)), fn, "AWS_IAM", "The request signature we calculated does not match"},
-		{"AWS_IAM unsigned", request(""), fn, "AWS_IAM", "because the request is not signed"},
+		{"AWS_IAM unsigned", request(""), fn, "AWS_IAM", "not signed with SigV4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := l.auth.AllowFunctionURL(tt.r, []byte(`{"a":1}`), tt.function, tt.authType)
+			_, err := l.auth.FunctionURL(tt.r, []byte(`{"a":1}`), tt.function, tt.authType)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("got %v, want allowed", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Call is a request to the local AWS, identified: the service, the
@@ -21,6 +22,12 @@ type Call struct {
 	// Params are the request's parameters by the operation's member names
 	// (Bucket, Key, TableName, QueueUrl, ...): string values only.
 	Params map[string][]string
+	// Entries are a batch's or a transaction's entries that name their
+	// own resource or statement (a TransactWriteItems' Put, a
+	// BatchExecuteStatement's statement), each as a call of the
+	// operation, or action, it stands for (PutItem, ExecuteStatement,
+	// ConditionCheckItem), with the entry's parameters.
+	Entries []Call
 }
 
 // Action is one IAM action a call needs, on one resource.
@@ -89,7 +96,15 @@ func Identify(svc string, r *http.Request, body []byte) (Call, error) {
 				if name == "events" && op == "PutEvents" {
 					params = withEntryBuses(params, body)
 				}
-				return Call{Service: name, Operation: op, Params: params}, nil
+				ents, dup := entries(name, m.Operations[op], body)
+				if dup == "" {
+					dup = foldedTwice(body)
+				}
+				if dup != "" {
+					return Call{}, &UnreadableError{Call: name + " " + op, Reason: fmt.Sprintf(
+						"it names %s more than once, in different cases, and the local AWS reads either; name each parameter once", dup)}
+				}
+				return Call{Service: name, Operation: op, Params: params, Entries: ents}, nil
 			}
 		}
 		return Call{}, fmt.Errorf("%s: no operation %q", svc, target)
@@ -137,6 +152,107 @@ func jsonParams(body []byte) map[string][]string {
 		var list []string
 		if json.Unmarshal(v, &list) == nil {
 			out[k] = list
+		}
+	}
+	return out
+}
+
+// entries reads from a JSON body the entries of a batch or a
+// transaction that name their own resource or statement (or, Keyed,
+// whose keys name them), as the generated data describes them
+// (operationModel.Entries). Member and kind names are matched in any
+// case, as Go's JSON decoding of the local AWS matches them: an entry
+// that several keys name ("Delete" and "delete") is read under each. It
+// returns, instead, the name of a parameter an entry names twice in
+// different cases, which the local AWS may read otherwise than IAM.
+func entries(service string, om *operationModel, body []byte) ([]Call, string) {
+	var out []Call
+	var top map[string]json.RawMessage
+	for _, e := range om.Entries {
+		if e.InRequest {
+			continue
+		}
+		if top == nil && json.Unmarshal(body, &top) != nil {
+			return nil, ""
+		}
+		for _, list := range membersNamed(top, e.Member) {
+			if e.Keyed {
+				var byKey map[string]json.RawMessage
+				if json.Unmarshal(list, &byKey) != nil {
+					continue
+				}
+				for _, k := range sortedKeys(byKey) {
+					out = append(out, Call{Service: service, Operation: e.Operation, Params: map[string][]string{e.Resource: {k}}})
+				}
+				continue
+			}
+			var items []json.RawMessage
+			if json.Unmarshal(list, &items) != nil {
+				continue
+			}
+			for _, item := range items {
+				objs := []json.RawMessage{item}
+				if e.Kind != "" {
+					var kinds map[string]json.RawMessage
+					if json.Unmarshal(item, &kinds) != nil {
+						continue
+					}
+					objs = membersNamed(kinds, e.Kind)
+				}
+				for _, obj := range objs {
+					if string(obj) == "null" {
+						continue
+					}
+					if dup := foldedTwice(obj); dup != "" {
+						return nil, dup
+					}
+					out = append(out, Call{Service: service, Operation: e.Operation, Params: jsonParams(obj)})
+				}
+			}
+		}
+	}
+	return out, ""
+}
+
+// foldedTwice returns a key of a JSON object that another key of it is
+// in another case ("TableName" and "tablename"), "" when there is none
+// or it is no object: Go's JSON decoding (the local AWS's) matches
+// either, and IAM must not read one where the service reads the other.
+func foldedTwice(obj []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return ""
+	}
+	seen := map[string]string{}
+	for _, k := range sortedKeys(m) {
+		if other, ok := seen[foldKey(k)]; ok {
+			return other
+		}
+		seen[foldKey(k)] = k
+	}
+	return ""
+}
+
+// foldKey returns s with each rune the least of its Unicode case folding
+// orbit: two strings have the same foldKey when strings.EqualFold holds
+// (K, k and the Kelvin sign are one).
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
+}
+
+// membersNamed returns the values of obj's keys that are name in any
+// case.
+func membersNamed(obj map[string]json.RawMessage, name string) []json.RawMessage {
+	var out []json.RawMessage
+	for _, k := range sortedKeys(obj) {
+		if strings.EqualFold(k, name) {
+			out = append(out, obj[k])
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,8 +23,9 @@ const maxBody = 64 << 20
 // it finds the principal by the access key of the request's SigV4
 // signature, verifies the signature with the secret of that session
 // (aws-sdk-go-v2's signer computes it again: Authorization headers and
-// presigned URLs, S3's UNSIGNED-PAYLOAD and streaming payloads by their
-// seed signature), refuses a forged or expired one as the service does,
+// presigned URLs, S3's UNSIGNED-PAYLOAD, and streaming payloads by their
+// seed signature and, for signed chunks, each chunk's), refuses a forged
+// or expired one as the service does,
 // maps the request to its IAM actions, evaluates them, and answers a
 // denial as the service answers AccessDenied. It answers STS's
 // AssumeRole and GetCallerIdentity for the roles and sessions it knows.
@@ -43,6 +45,7 @@ type Proxy struct {
 // ("states", "cloudformation"), to the URL it gives.
 func NewProxy(auth *Authority, target string, services map[string]string) (*Proxy, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	p := &Proxy{auth: auth, services: map[string]http.Handler{}}
 	to := func(target string) (http.Handler, error) {
 		u, err := url.Parse(target)
 		if err != nil || u.Host == "" {
@@ -50,9 +53,9 @@ func NewProxy(auth *Authority, target string, services map[string]string) (*Prox
 		}
 		rp := httputil.NewSingleHostReverseProxy(u)
 		rp.Transport = transport
+		rp.ErrorHandler = p.proxyError
 		return rp, nil
 	}
-	p := &Proxy{auth: auth, services: map[string]http.Handler{}}
 	var err error
 	if p.fallback, err = to(target); err != nil {
 		return nil, err
@@ -112,12 +115,23 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, sig Signature, nex
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	call, err := Identify(sig.Service, r, body)
-	if err != nil {
-		p.auth.warnOnce("op:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
+	var acts []Action
+	if err == nil {
+		acts, err = Actions(call, sig.Region, p.auth.opts.Account)
+	}
+	var unreadable *UnreadableError
+	if errors.As(err, &unreadable) {
+		// What the request says decides its action and could not be
+		// read: refused when enforcing, never let through unasked.
+		if p.auth.opts.Mode == Enforce {
+			fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM refused: %v\n", err)
+			writeDenial(w, sig.Service, err.Error())
+			return
+		}
+		fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM would refuse (let through, --iam warn): %v\n", err)
 		next.ServeHTTP(w, r)
 		return
 	}
-	acts, err := Actions(call, sig.Region, p.auth.opts.Account)
 	if err != nil {
 		p.auth.warnOnce("act:"+err.Error(), "stackflow local: IAM: let through a request the data cannot map: %v", err)
 		next.ServeHTTP(w, r)
@@ -359,4 +373,16 @@ func (p *Proxy) deploymentGroup(call Call, acts []Action, region string) {
 			acts[i].Resource = fmt.Sprintf("arn:aws:codedeploy:%s:%s:deploymentgroup:%s/%s", region, p.auth.opts.Account, app, group)
 		}
 	}
+}
+
+// proxyError answers a request the proxy could not pass on: one whose
+// streaming body a chunk's signature ended (verifyChunks) as S3 answers
+// it, SignatureDoesNotMatch; any other as httputil.ReverseProxy does, 502.
+func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if ce := (*chunkError)(nil); errors.As(err, &ce) {
+		writeRefusal(w, "s3", &refusal{badSignature, ce.message})
+		return
+	}
+	fmt.Fprintf(p.auth.opts.Log, "stackflow local: IAM proxy: pass on %s %s: %v\n", r.Method, r.URL.Path, err)
+	w.WriteHeader(http.StatusBadGateway)
 }

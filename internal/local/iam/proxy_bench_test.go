@@ -57,3 +57,26 @@ func BenchmarkGetItem(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkActions measures the mapping of a call to its IAM actions
+// alone: an operation of its own action's name (DynamoDB's GetItem), one
+// whose action is named otherwise (S3's ListObjectsV2 is
+// s3:ListBucket), a transaction of two entries and a PartiQL statement.
+func BenchmarkActions(b *testing.B) {
+	for _, c := range []Call{
+		{Service: "dynamodb", Operation: "GetItem", Params: map[string][]string{"TableName": {"Bench"}}},
+		{Service: "s3", Operation: "ListObjectsV2", Params: map[string][]string{"Bucket": {"artifacts"}, "Prefix": {"runs/"}}},
+		{Service: "dynamodb", Operation: "TransactWriteItems", Entries: []Call{
+			{Service: "dynamodb", Operation: "PutItem", Params: map[string][]string{"TableName": {"Bench"}}},
+			{Service: "dynamodb", Operation: "DeleteItem", Params: map[string][]string{"TableName": {"Audit"}}}}},
+		{Service: "dynamodb", Operation: "ExecuteStatement", Params: map[string][]string{"Statement": {`SELECT * FROM "Bench" WHERE id = ?`}}},
+	} {
+		b.Run(c.Operation, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Actions(c, "us-east-1", testAccount); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

