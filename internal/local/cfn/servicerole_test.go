@@ -27,7 +27,7 @@ Resources:
   Fn:
     Type: AWS::Lambda::Function
     Properties:
-      Code: {S3Bucket: BUCKET, S3Key: KEY}
+      Code: {S3Bucket: placeholder-bucket, S3Key: placeholder-key}
       Runtime: provided.al2023
       Handler: bootstrap
       Role: !GetAtt Role.Arn
@@ -101,7 +101,7 @@ func TestAServiceRoleWithoutAnUpdatePermissionRollsTheUpdateBack(t *testing.T) {
 	app := func(version string) string {
 		code := en.put("code/as-role-"+version+".zip", handlerZip[version])
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(code, "s3://"), "/")
-		return strings.NewReplacer("BUCKET", bucket, "KEY", key).Replace(asRoleApp)
+		return strings.NewReplacer("placeholder-bucket", bucket, "placeholder-key", key).Replace(asRoleApp)
 	}
 	st := en.deployAs("updated", "v1", "CREATE", app("v1"), role)
 	if st.StackStatus != cfntypes.StackStatusCreateComplete {
@@ -144,7 +144,7 @@ func TestAServiceRoleMissingTheSecondCreatePermissionMakesNothing(t *testing.T) 
 		"lambda:CreateFunction", "lambda:DeleteFunction", "s3:GetObject")
 	code := en.put("code/as-maker.zip", handlerZip["v1"])
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(code, "s3://"), "/")
-	st := en.deployAs("made", "v1", "CREATE", strings.NewReplacer("BUCKET", bucket, "KEY", key).Replace(asRoleApp), role)
+	st := en.deployAs("made", "v1", "CREATE", strings.NewReplacer("placeholder-bucket", bucket, "placeholder-key", key).Replace(asRoleApp), role)
 	if st.StackStatus != cfntypes.StackStatusRollbackComplete {
 		t.Fatalf("got %s (%s), want ROLLBACK_COMPLETE", st.StackStatus, aws.ToString(st.StackStatusReason))
 	}
