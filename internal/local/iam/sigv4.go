@@ -66,23 +66,23 @@ const (
 // expiry, the request's time and a presigned URL's expiry as AWS does.
 // body is the request's body when the proxy read it (nil for S3, whose
 // bodies are streamed: their hash is the X-Amz-Content-Sha256 header the
-// signature covers). It returns nil for a good request, and ok false
-// when the request signed a header the signer cannot sign (it is let
-// through with a warning).
-func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, now time.Time) (ref *refusal, ok bool) {
+// signature covers). It returns nil for a good request. A request that
+// signed a header the SDK's signer never signs is verified by
+// canonicalSignature, from its own SignedHeaders.
+func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, now time.Time) *refusal {
 	q := r.URL.Query()
 	presigned := r.Header.Get("Authorization") == ""
 	var signedHeaders, signature, amzDate, token string
 	if presigned {
 		if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
-			return &refusal{badPresign, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""}, true
+			return &refusal{badPresign, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""}
 		}
 		signedHeaders, signature, amzDate, token = q.Get("X-Amz-SignedHeaders"), q.Get("X-Amz-Signature"), q.Get("X-Amz-Date"), q.Get("X-Amz-Security-Token")
 	} else {
 		auth := r.Header.Get("Authorization")
 		alg, rest, _ := strings.Cut(auth, " ")
 		if alg != "AWS4-HMAC-SHA256" {
-			return &refusal{badSignature, "Unsupported authorization type: " + alg}, true
+			return &refusal{badSignature, "Unsupported authorization type: " + alg}
 		}
 		for _, f := range strings.Split(rest, ",") {
 			k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
@@ -96,47 +96,49 @@ func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, no
 		amzDate, token = r.Header.Get("X-Amz-Date"), r.Header.Get("X-Amz-Security-Token")
 	}
 	if signature == "" || signedHeaders == "" {
-		return &refusal{badSignature, "Authorization header requires 'Signature' and 'SignedHeaders' parameters."}, true
+		return &refusal{badSignature, "Authorization header requires 'Signature' and 'SignedHeaders' parameters."}
 	}
 	signedAt, err := time.Parse("20060102T150405Z", amzDate)
 	if err != nil {
-		return &refusal{badSignature, "Authorization requires the request's time in X-Amz-Date (yyyyMMdd'T'HHmmss'Z')."}, true
+		return &refusal{badSignature, "Authorization requires the request's time in X-Amz-Date (yyyyMMdd'T'HHmmss'Z')."}
 	}
 
 	// The session token first, as AWS checks it: a token that is not
 	// the session's, or a session past its expiry.
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.SessionToken)) != 1 {
-		return &refusal{badToken, "The security token included in the request is invalid."}, true
+		return &refusal{badToken, "The security token included in the request is invalid."}
 	}
 	if now.After(s.Expiration) {
-		return &refusal{expiredToken, "The security token included in the request is expired"}, true
+		return &refusal{expiredToken, "The security token included in the request is expired"}
 	}
 	if presigned {
 		expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
 		switch {
 		case err != nil || expires < 0:
-			return &refusal{badPresign, "X-Amz-Expires should be a number of seconds"}, true
+			return &refusal{badPresign, "X-Amz-Expires should be a number of seconds"}
 		case expires > maxPresignExpires:
-			return &refusal{badPresign, "X-Amz-Expires must be less than a week (in seconds) that is; 604800"}, true
+			return &refusal{badPresign, "X-Amz-Expires must be less than a week (in seconds) that is; 604800"}
 		case now.After(signedAt.Add(time.Duration(expires) * time.Second)):
-			return &refusal{presignExpired, "Request has expired"}, true
+			return &refusal{presignExpired, "Request has expired"}
 		case signedAt.After(now.Add(maxSkew)):
-			return &refusal{presignExpired, "Request is not valid yet"}, true
+			return &refusal{presignExpired, "Request is not valid yet"}
 		}
 	} else if d := now.Sub(signedAt); d > maxSkew || d < -maxSkew {
 		return &refusal{skewed, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
-			amzDate, now.Add(-maxSkew).UTC().Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"))}, true
+			amzDate, now.Add(-maxSkew).UTC().Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"))}
 	}
 
 	// The request as it was signed: its method, host, path and query (a
 	// presigned URL's without its signature), and only the headers it
 	// signed, for the signer to sign again with the session's secret.
 	names := strings.Split(strings.ToLower(signedHeaders), ";")
-	for _, n := range names {
-		if slices.Contains(signerIgnores, n) {
-			return nil, false
-		}
+	if !slices.Contains(names, "host") {
+		return &refusal{badSignature, "'Host' must be a 'SignedHeader' in the AWS Authorization."}
 	}
+	// A request that signed a header aws-sdk-go-v2's signer never signs
+	// (the AWS SDK for JavaScript signs User-Agent) is verified from its
+	// own SignedHeaders instead.
+	own := slices.ContainsFunc(names, func(n string) bool { return slices.Contains(signerIgnores, n) })
 	u := *r.URL
 	u.Scheme, u.Host = "http", r.Host
 	if presigned {
@@ -167,7 +169,7 @@ func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, no
 		// chunks carry signatures of their own, chained to this one).
 	case payloadHash != "":
 		if body != nil && !hmac.Equal([]byte(payloadHash), []byte(sha256Hex(body))) {
-			return &refusal{badSignature, "The provided 'x-amz-content-sha256' header does not match what was computed."}, true
+			return &refusal{badSignature, "The provided 'x-amz-content-sha256' header does not match what was computed."}
 		}
 	case presigned && sig.Service == "s3":
 		payloadHash = unsignedPayload
@@ -175,6 +177,13 @@ func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, no
 		payloadHash = sha256Hex(body)
 	}
 
+	if own {
+		want := canonicalSignature(r, names, payloadHash, sig.Service, sig.Region, signedAt, s.SecretAccessKey, presigned, sig.Service != "s3")
+		if !hmac.Equal([]byte(want), []byte(signature)) {
+			return &refusal{badSignature, "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
+		}
+		return nil
+	}
 	creds := aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey}
 	if tokenSigned || presigned {
 		creds.SessionToken = token
@@ -188,23 +197,23 @@ func verifySignature(r *http.Request, sig Signature, s *Session, body []byte, no
 	if presigned {
 		signedURI, _, err := signer.PresignHTTP(r.Context(), creds, vr, payloadHash, sig.Service, sig.Region, signedAt)
 		if err != nil {
-			return &refusal{badSignature, "The request signature could not be computed."}, true
+			return &refusal{badSignature, "The request signature could not be computed."}
 		}
 		su, err := url.Parse(signedURI)
 		if err != nil {
-			return &refusal{badSignature, "The request signature could not be computed."}, true
+			return &refusal{badSignature, "The request signature could not be computed."}
 		}
 		want = su.Query().Get("X-Amz-Signature")
 	} else {
 		if err := signer.SignHTTP(r.Context(), creds, vr, payloadHash, sig.Service, sig.Region, signedAt); err != nil {
-			return &refusal{badSignature, "The request signature could not be computed."}, true
+			return &refusal{badSignature, "The request signature could not be computed."}
 		}
 		_, want, _ = strings.Cut(vr.Header.Get("Authorization"), "Signature=")
 	}
 	if want == "" || !hmac.Equal([]byte(want), []byte(signature)) {
-		return &refusal{badSignature, "The request signature we calculated does not match the signature you provided. Check your key and signing method."}, true
+		return &refusal{badSignature, "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
 	}
-	return nil, true
+	return nil
 }
 
 func sha256Hex(b []byte) string {
@@ -262,11 +271,7 @@ func (p *Proxy) verified(w http.ResponseWriter, r *http.Request, sig Signature, 
 		body = []byte{}
 	}
 	who := cmp.Or(s.Principal.ARN, s.Principal.Service)
-	ref, ok := verifySignature(r, sig, s, body, p.auth.opts.Now())
-	if !ok {
-		p.auth.warnOnce("sig:"+s.AccessKeyID, "stackflow local: IAM: let through, unverified, a request of %s whose signature covers a header aws-sdk-go-v2's signer does not sign (%s)", who, signerIgnores)
-		return true
-	}
+	ref := verifySignature(r, sig, s, body, p.auth.opts.Now())
 	if ref == nil {
 		p.verifyChunks(r, sig, s, who)
 		return true
