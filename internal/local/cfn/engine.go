@@ -324,7 +324,10 @@ type stack struct {
 	outputs   []output
 	resources map[string]*resource
 	events    []event
-	busy      bool
+	// busy is set while an operation (an executed change set, a delete,
+	// a ContinueUpdateRollback) runs on the stack; setStatus clears it with
+	// the status that ends the operation.
+	busy bool
 	// rollback is what an update's rollback left undone when it ended in
 	// UPDATE_ROLLBACK_FAILED, for ContinueUpdateRollback.
 	rollback *updateRollback
@@ -432,9 +435,15 @@ func (st *stack) addEvent(logical, physical, typ, status, reason, token string) 
 }
 
 // setStatus sets st's status and records it as an event; the caller holds
-// e.mu.
+// e.mu. A status that ends an operation (not *_IN_PROGRESS) makes the
+// stack free in the same step, as AWS takes the next update of a stack as
+// soon as it reports the last one complete: a caller that saw the status
+// is never refused as busy.
 func (st *stack) setStatus(status, reason, token string) {
 	st.Status, st.Reason = status, reason
+	if !strings.HasSuffix(status, "_IN_PROGRESS") {
+		st.busy = false
+	}
 	st.addEvent(st.Name, st.ID, stackType, status, reason, token)
 }
 
